@@ -1,0 +1,15 @@
+"""The network graph: model, commands with undo, and shape analysis."""
+
+from .analysis import Diagnostic, GraphAnalysis, NodeInfo, analyze
+from .commands import (
+    AddNode, Command, CommandError, Connect, Disconnect, Macro, MoveNodes, RemoveNodes,
+    RenameNode, SetParam, UndoHistory, append_after, fragment_of, insert_on_edge, paste_nodes,
+)
+from .model import Edge, GraphModel, Node, make_node, name_problem, new_id
+
+__all__ = [
+    "AddNode", "Command", "CommandError", "Connect", "Diagnostic", "Disconnect", "Edge",
+    "GraphAnalysis", "GraphModel", "Macro", "MoveNodes", "Node", "NodeInfo", "RemoveNodes",
+    "RenameNode", "SetParam", "UndoHistory", "analyze", "append_after", "fragment_of",
+    "insert_on_edge", "make_node", "name_problem", "new_id", "paste_nodes",
+]

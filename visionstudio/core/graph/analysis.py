@@ -1,0 +1,205 @@
+"""Validation and shape inference, re-run on every semantic edit.
+
+The result says, per node, its output shape, parameter count, FLOPs and the problems
+found — each phrased for the user with the node's name. It never raises for a bad
+graph: every failure is a diagnostic, so the canvas can always draw something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
+from ..params import validate_all
+from .model import GraphModel, Node
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    message: str
+    node_id: str | None = None
+    severity: str = "error"  # "error" blocks building; "warning" does not
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class NodeInfo:
+    output_shape: Shape | None = None
+    input_shapes: list[Shape] = field(default_factory=list)
+    params: int = 0
+    flops: int = 0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    clean_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+@dataclass
+class GraphAnalysis:
+    nodes: dict[str, NodeInfo]
+    order: list[str]            # a topological order of the acyclic part
+    diagnostics: list[Diagnostic]  # all of them, node ones included
+    input_id: str | None
+    output_id: str | None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def total_params(self) -> int:
+        return sum(info.params for info in self.nodes.values())
+
+    @property
+    def total_flops(self) -> int:
+        return sum(info.flops for info in self.nodes.values())
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.nodes[self.output_id].output_shape if self.output_id else None
+
+    @property
+    def input_shape(self) -> Shape | None:
+        return self.nodes[self.input_id].output_shape if self.input_id else None
+
+
+def _topological(graph: GraphModel) -> tuple[list[str], set[str]]:
+    """Kahn's algorithm in document order; returns (order, nodes on or behind a cycle)."""
+    indegree = {nid: 0 for nid in graph.nodes}
+    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+    for e in graph.edges:
+        if e.src in indegree and e.dst in indegree:
+            indegree[e.dst] += 1
+            succ[e.src].append(e.dst)
+    ready = [nid for nid, d in indegree.items() if d == 0]
+    order: list[str] = []
+    i = 0
+    while i < len(ready):
+        nid = ready[i]
+        i += 1
+        order.append(nid)
+        for nxt in succ[nid]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    stuck = set(graph.nodes) - set(order)
+    return order, stuck
+
+
+def _cycle_members(graph: GraphModel, stuck: set[str]) -> set[str]:
+    """Of the stuck nodes, those actually on a cycle (the rest only sit behind one)."""
+    return {nid for nid in stuck if any(
+        e.src == nid and e.dst in stuck and graph.has_path(e.dst, nid) for e in graph.edges)}
+
+
+def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
+    infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
+    diags: list[Diagnostic] = []
+
+    def problem(node: Node, message: str, severity: str = "error") -> None:
+        d = Diagnostic(f"{node.name}: {message}", node.id, severity)
+        infos[node.id].diagnostics.append(d)
+        diags.append(d)
+
+    incoming: dict[str, list] = {nid: [] for nid in graph.nodes}
+    outgoing: dict[str, int] = {nid: 0 for nid in graph.nodes}
+    for e in graph.edges:
+        if e.dst in incoming and e.src in graph.nodes:
+            incoming[e.dst].append(e)
+            outgoing[e.src] += 1
+        else:
+            diags.append(Diagnostic("a connection points to a layer that does not exist"))
+    for lst in incoming.values():
+        lst.sort(key=lambda e: e.port)
+
+    order, stuck = _topological(graph)
+    if stuck:
+        on_cycle = _cycle_members(graph, stuck) or stuck
+        names = ", ".join(sorted(graph.nodes[n].name for n in on_cycle))
+        for nid in sorted(on_cycle, key=lambda n: graph.nodes[n].name):
+            problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way")
+
+    specs: dict[str, LayerSpec | None] = {}
+    names_seen: dict[str, str] = {}
+    for nid, node in graph.nodes.items():
+        if node.name in names_seen:
+            problem(node, "another layer has the same name; rename one of them")
+        names_seen[node.name] = nid
+        if node.kind not in LAYERS:
+            specs[nid] = None
+            problem(node, f"unknown layer kind {node.kind!r}")
+            continue
+        spec = LAYERS.get(node.kind)
+        specs[nid] = spec
+        clean, issues = validate_all(spec.params, node.params)
+        infos[nid].clean_params = clean
+        for msg in issues:
+            problem(node, msg)
+
+    inputs = [nid for nid, s in specs.items() if s is not None and s.is_source]
+    if not inputs:
+        diags.append(Diagnostic("the network has no Input layer; add one from the palette"))
+    elif len(inputs) > 1:
+        names = ", ".join(graph.nodes[n].name for n in inputs)
+        for nid in inputs:
+            problem(graph.nodes[nid], f"only one Input is supported (found {names})")
+
+    for nid in order:
+        node, spec, info = graph.nodes[nid], specs[nid], infos[nid]
+        if spec is None:
+            continue
+        edges_in = incoming[nid]
+        n_in = len(edges_in)
+        if spec.is_source:
+            pass
+        elif n_in < spec.min_inputs:
+            if n_in == 0:
+                problem(node, "its input is not connected" if spec.min_inputs == 1
+                        else f"needs at least {spec.min_inputs} inputs (none connected)")
+            else:
+                problem(node, f"needs at least {spec.min_inputs} inputs (has {n_in})")
+            continue
+        elif spec.max_inputs is not None and n_in > spec.max_inputs:
+            problem(node, f"takes {spec.max_inputs} input but has {n_in}")
+            continue
+        in_shapes = [infos[e.src].output_shape for e in edges_in]
+        if any(s is None for s in in_shapes) or not info.ok:
+            continue  # the upstream problem is already reported there
+        info.input_shapes = list(in_shapes)  # type: ignore[arg-type]
+        try:
+            out = spec.infer(info.input_shapes, info.clean_params)
+            if any(d <= 0 for d in out):
+                raise ShapeError(f"output size would be {fmt_shape(out)}")
+            info.output_shape = tuple(int(d) for d in out)
+            info.params = int(spec.count_params(info.input_shapes, info.output_shape, info.clean_params))
+            info.flops = int(spec.count_flops(info.input_shapes, info.output_shape, info.clean_params))
+        except ShapeError as exc:
+            info.output_shape = None
+            problem(node, str(exc))
+
+    sinks = [nid for nid in order if outgoing[nid] == 0 and incoming[nid]
+             and specs.get(nid) is not None and not specs[nid].is_source]
+    output_id = sinks[0] if len(sinks) == 1 else None
+    if single_output and len(sinks) > 1 and graph.nodes:
+        names = ", ".join(graph.nodes[n].name for n in sinks)
+        diags.append(Diagnostic(
+            f"the network has several outputs ({names}); connect all but one onward or delete them"))
+        for nid in sinks:
+            infos[nid].diagnostics.append(
+                Diagnostic(f"{graph.nodes[nid].name}: one of several outputs ({names})", nid, "error"))
+    elif not sinks and inputs and len(graph.nodes) == 1:
+        diags.append(Diagnostic("the network has only an Input; add layers after it"))
+    for nid in inputs:
+        if outgoing[nid] == 0 and len(graph.nodes) > 1:
+            problem(graph.nodes[nid], "is not connected to any layer")
+    return GraphAnalysis(infos, order, diags, inputs[0] if len(inputs) == 1 else None, output_id)
+

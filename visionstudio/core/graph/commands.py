@@ -1,0 +1,360 @@
+"""Every edit of a graph is a command: ``do`` and ``undo`` touch only the core model.
+
+The UI wraps each command in a QUndoCommand; headless code (tests, scripts) uses
+:class:`UndoHistory`. Commands validate in ``do`` and raise :class:`CommandError`
+with a sentence for the status bar, leaving the graph untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..events import Event
+from ..layers import LAYERS
+from ..params import ParamError
+from .model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
+
+
+class CommandError(ValueError):
+    """A refused edit; the message says why in the user's words."""
+
+
+class Command:
+    text = ""
+    # Commands with the same non-None merge_key that follow each other become one
+    # undo step (a spin-box drag, typing into a field).
+    merge_key: Any = None
+
+    def do(self, graph: GraphModel) -> None:
+        raise NotImplementedError
+
+    def undo(self, graph: GraphModel) -> None:
+        raise NotImplementedError
+
+    def merge(self, other: Command) -> bool:
+        """Absorb ``other`` (already done) into self; return True when merged."""
+        return False
+
+
+class AddNode(Command):
+    def __init__(self, kind: str, position: Position = (0.0, 0.0), *, name: str | None = None,
+                 params: Mapping[str, Any] | None = None, node_id: str | None = None) -> None:
+        self.kind = LAYERS.canonical(kind)
+        self.position = position
+        self.name = name
+        self.params = dict(params) if params else None
+        self.node_id = node_id or new_id()
+        self.text = f"Add {LAYERS.get(self.kind).title}"
+
+    def do(self, graph: GraphModel) -> None:
+        if self.name is not None:
+            problem = name_problem(self.name)
+            if problem:
+                raise CommandError(problem)
+            if graph.node_by_name(self.name) is not None:
+                raise CommandError(f"a layer named {self.name} already exists")
+        node = make_node(graph, self.kind, self.name, self.params, self.node_id)
+        self.name = node.name  # redo gives the same name
+        graph._insert_node(node, self.position)
+
+    def undo(self, graph: GraphModel) -> None:
+        graph._delete_node(self.node_id)
+
+
+class RemoveNodes(Command):
+    """Removes nodes with every edge touching them; undo restores exact order."""
+
+    def __init__(self, node_ids: Iterable[str]) -> None:
+        self.node_ids = list(dict.fromkeys(node_ids))
+        self._saved_nodes: list[tuple[Node, int, Position | None]] = []
+        self._saved_edges: list[tuple[Edge, int]] = []
+        self.text = "Delete layer" if len(self.node_ids) == 1 else f"Delete {len(self.node_ids)} layers"
+
+    def do(self, graph: GraphModel) -> None:
+        missing = [n for n in self.node_ids if n not in graph.nodes]
+        if missing:
+            raise CommandError("some of the selected layers no longer exist")
+        if len(self.node_ids) == 1:
+            self.text = f"Delete {graph.nodes[self.node_ids[0]].name}"
+        doomed = set(self.node_ids)
+        self._saved_edges = []
+        for edge in [e for e in graph.edges if e.src in doomed or e.dst in doomed]:
+            index = graph._delete_edge(edge)
+            self._saved_edges.append((edge, index))
+        self._saved_nodes = []
+        for nid in self.node_ids:
+            self._saved_nodes.append(graph._delete_node(nid))
+
+    def undo(self, graph: GraphModel) -> None:
+        for node, index, position in reversed(self._saved_nodes):
+            graph._insert_node(node, position, index)
+        for edge, index in reversed(self._saved_edges):
+            graph._insert_edge(edge, index)
+
+
+class Connect(Command):
+    def __init__(self, src: str, dst: str, port: int | None = None) -> None:
+        self.src, self.dst, self.port = src, dst, port
+        self.edge: Edge | None = None
+        self.text = "Connect layers"
+
+    def do(self, graph: GraphModel) -> None:
+        problem = graph.connection_problem(self.src, self.dst, self.port)
+        if problem:
+            raise CommandError(problem)
+        port = self.port if self.port is not None else graph.next_port(self.dst)
+        self.edge = Edge(self.src, self.dst, port)
+        self.text = f"Connect {graph.nodes[self.src].name} to {graph.nodes[self.dst].name}"
+        graph._insert_edge(self.edge)
+
+    def undo(self, graph: GraphModel) -> None:
+        assert self.edge is not None
+        graph._delete_edge(self.edge)
+
+
+class Disconnect(Command):
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.index = -1
+        self.text = "Disconnect layers"
+
+    def do(self, graph: GraphModel) -> None:
+        if self.edge not in graph.edges:
+            raise CommandError("that connection no longer exists")
+        self.text = (f"Disconnect {graph.nodes[self.edge.src].name} from "
+                     f"{graph.nodes[self.edge.dst].name}")
+        self.index = graph._delete_edge(self.edge)
+
+    def undo(self, graph: GraphModel) -> None:
+        graph._insert_edge(self.edge, self.index)
+
+
+class SetParam(Command):
+    def __init__(self, node_id: str, name: str, value: Any) -> None:
+        self.node_id, self.name, self.value = node_id, name, value
+        self.old: Any = None
+        self.merge_key = ("param", node_id, name)
+
+    def do(self, graph: GraphModel) -> None:
+        node = graph.nodes.get(self.node_id)
+        if node is None:
+            raise CommandError("that layer no longer exists")
+        spec = LAYERS.get(node.kind)
+        try:
+            pspec = spec.param(self.name)
+        except KeyError:
+            raise CommandError(f"{spec.title} has no parameter {self.name!r}") from None
+        try:
+            clean = pspec.validate(copy.deepcopy(self.value))
+        except ParamError as exc:
+            raise CommandError(f"{node.name}: {exc}") from None
+        self.value = clean
+        self.old = copy.deepcopy(node.params.get(self.name))
+        self.text = f"Set {pspec.label} of {node.name} to {_show(clean)}"
+        graph._set_param(self.node_id, self.name, clean)
+
+    def undo(self, graph: GraphModel) -> None:
+        graph._set_param(self.node_id, self.name, self.old)
+
+    def merge(self, other: Command) -> bool:
+        if not isinstance(other, SetParam) or other.merge_key != self.merge_key:
+            return False
+        self.value = other.value
+        self.text = other.text
+        return True
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "×".join(str(v) for v in value) if len(value) == 2 else str(value)
+    if value is None:
+        return "default"
+    return str(value)
+
+
+class RenameNode(Command):
+    def __init__(self, node_id: str, name: str) -> None:
+        self.node_id, self.name = node_id, name.strip()
+        self.old = ""
+        self.text = f"Rename to {self.name}"
+
+    def do(self, graph: GraphModel) -> None:
+        node = graph.nodes.get(self.node_id)
+        if node is None:
+            raise CommandError("that layer no longer exists")
+        problem = name_problem(self.name)
+        if problem:
+            raise CommandError(problem)
+        other = graph.node_by_name(self.name)
+        if other is not None and other.id != self.node_id:
+            raise CommandError(f"a layer named {self.name} already exists")
+        self.old = node.name
+        self.text = f"Rename {self.old} to {self.name}"
+        graph._set_name(self.node_id, self.name)
+
+    def undo(self, graph: GraphModel) -> None:
+        graph._set_name(self.node_id, self.old)
+
+
+class MoveNodes(Command):
+    def __init__(self, moves: Mapping[str, Position], old: Mapping[str, Position] | None = None) -> None:
+        self.moves = {k: (float(v[0]), float(v[1])) for k, v in moves.items()}
+        self.old: dict[str, Position] = dict(old) if old else {}
+        self._given_old = bool(old)
+        self.text = "Move layer" if len(self.moves) == 1 else f"Move {len(self.moves)} layers"
+
+    def do(self, graph: GraphModel) -> None:
+        if not self._given_old:
+            self.old = {k: graph.positions.get(k, (0.0, 0.0)) for k in self.moves}
+        for nid, pos in self.moves.items():
+            if nid in graph.nodes:
+                graph._set_position(nid, pos)
+
+    def undo(self, graph: GraphModel) -> None:
+        for nid, pos in self.old.items():
+            if nid in graph.nodes:
+                graph._set_position(nid, pos)
+
+
+class Macro(Command):
+    """Several commands as one undo step; if one fails, those done are rolled back."""
+
+    def __init__(self, text: str, commands: Sequence[Command]) -> None:
+        self.text = text
+        self.commands = list(commands)
+
+    def do(self, graph: GraphModel) -> None:
+        done: list[Command] = []
+        try:
+            for cmd in self.commands:
+                cmd.do(graph)
+                done.append(cmd)
+        except Exception:
+            for cmd in reversed(done):
+                cmd.undo(graph)
+            raise
+
+    def undo(self, graph: GraphModel) -> None:
+        for cmd in reversed(self.commands):
+            cmd.undo(graph)
+
+
+def insert_on_edge(graph: GraphModel, kind: str, edge: Edge, position: Position) -> Macro:
+    """Drop a layer onto an edge: a -> new -> b, keeping b's port."""
+    add = AddNode(kind, position)
+    spec = LAYERS.get(kind)
+    if spec.max_inputs == 0:
+        raise CommandError(f"an {spec.title} cannot be inserted into a connection")
+    return Macro(f"Insert {spec.title}", [
+        add, Disconnect(edge), Connect(edge.src, add.node_id, 0), Connect(add.node_id, edge.dst, edge.port),
+    ])
+
+
+def append_after(graph: GraphModel, kind: str, after: str | None, position: Position) -> Command:
+    """Double-click in the palette: add a layer wired after the selected one."""
+    add = AddNode(kind, position)
+    spec = LAYERS.get(kind)
+    if after is None or after not in graph.nodes or spec.max_inputs == 0:
+        return add
+    return Macro(f"Append {spec.title}", [add, Connect(after, add.node_id)])
+
+
+def paste_nodes(graph: GraphModel, clip: Mapping[str, Any], offset: Position = (30.0, 30.0)) -> Macro:
+    """Paste a clipboard fragment (``fragment_of``): fresh ids and names, internal wiring kept."""
+    id_map: dict[str, str] = {}
+    commands: list[Command] = []
+    taken = {n.name for n in graph.nodes.values()}
+    for nd in clip.get("nodes", []):
+        kind = LAYERS.canonical(nd["kind"])
+        new = new_id()
+        id_map[nd["id"]] = new
+        name = nd.get("name") or ""
+        if not name or name in taken or name_problem(name):
+            prefix = LAYERS.get(kind).name_prefix
+            i = 1
+            while f"{prefix}{i}" in taken:
+                i += 1
+            name = f"{prefix}{i}"
+        taken.add(name)
+        x, y = clip.get("positions", {}).get(nd["id"], (0.0, 0.0))
+        commands.append(AddNode(kind, (x + offset[0], y + offset[1]), name=name,
+                                params=nd.get("params"), node_id=new))
+    for ed in clip.get("edges", []):
+        if ed["src"] in id_map and ed["dst"] in id_map:
+            commands.append(Connect(id_map[ed["src"]], id_map[ed["dst"]], ed.get("port", 0)))
+    n = len(id_map)
+    return Macro("Paste layer" if n == 1 else f"Paste {n} layers", commands)
+
+
+def fragment_of(graph: GraphModel, node_ids: Iterable[str]) -> dict[str, Any]:
+    """Plain-data copy of some nodes and the edges among them (the clipboard format)."""
+    chosen = [nid for nid in graph.nodes if nid in set(node_ids)]
+    keep = set(chosen)
+    return {
+        "nodes": [graph.nodes[nid].to_dict() for nid in chosen],
+        "edges": [e.to_dict() for e in graph.edges if e.src in keep and e.dst in keep],
+        "positions": {nid: list(graph.positions.get(nid, (0.0, 0.0))) for nid in chosen},
+    }
+
+
+class UndoHistory:
+    """Headless undo stack with merge semantics like QUndoStack's."""
+
+    def __init__(self, graph: GraphModel) -> None:
+        self.graph = graph
+        self._done: list[Command] = []
+        self._undone: list[Command] = []
+        self._clean_index: int | None = 0
+        self.changed = Event("history_changed")
+
+    def push(self, cmd: Command) -> Command:
+        cmd.do(self.graph)  # raises CommandError without side effects
+        self._undone.clear()
+        if self._clean_index is not None and self._clean_index > len(self._done):
+            self._clean_index = None
+        last = self._done[-1] if self._done else None
+        if (last is not None and cmd.merge_key is not None and last.merge_key == cmd.merge_key
+                and self._clean_index != len(self._done) and last.merge(cmd)):
+            pass
+        else:
+            self._done.append(cmd)
+        self.changed.emit()
+        return cmd
+
+    def undo(self) -> bool:
+        if not self._done:
+            return False
+        cmd = self._done.pop()
+        cmd.undo(self.graph)
+        self._undone.append(cmd)
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        if not self._undone:
+            return False
+        cmd = self._undone.pop()
+        cmd.do(self.graph)
+        self._done.append(cmd)
+        self.changed.emit()
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
+    def texts(self) -> list[str]:
+        return [c.text for c in self._done]
+
+    def set_clean(self) -> None:
+        self._clean_index = len(self._done)
+
+    @property
+    def is_clean(self) -> bool:
+        return self._clean_index == len(self._done)

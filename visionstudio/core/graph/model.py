@@ -1,0 +1,238 @@
+"""GraphModel: the network as data — layer nodes, edges between ports, and a layout.
+
+Semantics (nodes, params, edges) are kept apart from layout (positions), so moving a
+node never re-runs shape inference and a project file can be diffed meaningfully.
+Only commands (``commands.py``) call the ``_``-prefixed mutators; everything that
+changes announces itself through an :class:`Event`, which views subscribe to.
+"""
+
+from __future__ import annotations
+
+import copy
+import keyword
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import Event
+from ..layers import LAYERS
+from ..params import defaults
+
+Position = tuple[float, float]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        spec = LAYERS.get(self.kind) if self.kind in LAYERS else None
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "version": spec.version if spec else 1,
+            "name": self.name,
+            "params": copy.deepcopy(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Output of ``src`` into input port ``port`` of ``dst`` (merges have ports 0..n)."""
+
+    src: str
+    dst: str
+    port: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": self.src, "dst": self.dst, "port": self.port}
+
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a node name is unusable (names become Python attribute names), else None."""
+    if not name:
+        return "a name cannot be empty"
+    if not _NAME_RE.match(name):
+        return (f"'{name}' is not a valid name: use letters, digits and underscores, "
+                "not starting with a digit")
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword"
+    if len(name) > 64:
+        return "a name can have at most 64 characters"
+    return None
+
+
+class GraphModel:
+    """A directed graph of layers. Not thread-safe: the GUI thread owns it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[Edge] = []
+        self.positions: dict[str, Position] = {}
+        self.node_added = Event("node_added")          # (node)
+        self.node_removed = Event("node_removed")      # (node)
+        self.edge_added = Event("edge_added")          # (edge)
+        self.edge_removed = Event("edge_removed")      # (edge)
+        self.params_changed = Event("params_changed")  # (node_id, name, value)
+        self.node_renamed = Event("node_renamed")      # (node_id, name)
+        self.node_moved = Event("node_moved")          # (node_id, position)
+        # Any semantic change (not moves): the trigger for re-running shape inference.
+        self.changed = Event("changed")
+
+    # -- queries ----------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def node_by_name(self, name: str) -> Node | None:
+        for node in self.nodes.values():
+            if node.name == name:
+                return node
+        return None
+
+    def inputs_of(self, node_id: str) -> list[Edge]:
+        """Incoming edges of a node, ordered by port."""
+        return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.port)
+
+    def outputs_of(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def has_path(self, start: str, goal: str) -> bool:
+        """True when ``goal`` can be reached from ``start`` along edges."""
+        succ: dict[str, list[str]] = {}
+        for e in self.edges:
+            succ.setdefault(e.src, []).append(e.dst)
+        stack, seen = [start], set()
+        while stack:
+            n = stack.pop()
+            if n == goal:
+                return True
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(succ.get(n, ()))
+        return False
+
+    def unique_name(self, prefix: str) -> str:
+        taken = {n.name for n in self.nodes.values()}
+        i = 1
+        while f"{prefix}{i}" in taken:
+            i += 1
+        return f"{prefix}{i}"
+
+    def next_port(self, dst: str) -> int:
+        ports = [e.port for e in self.edges if e.dst == dst]
+        return max(ports) + 1 if ports else 0
+
+    def connection_problem(self, src: str, dst: str, port: int | None = None) -> str | None:
+        """Why ``src -> dst`` cannot be connected, in the user's words; None if it can."""
+        if src not in self.nodes or dst not in self.nodes:
+            return "both ends must be existing layers"
+        a, b = self.nodes[src], self.nodes[dst]
+        if src == dst:
+            return f"{a.name} cannot feed itself"
+        spec = LAYERS.get(b.kind) if b.kind in LAYERS else None
+        if spec is not None and spec.max_inputs == 0:
+            return f"{b.name} is an Input and takes no inputs"
+        if any(e.src == src and e.dst == dst for e in self.edges):
+            return f"{a.name} is already connected to {b.name}"
+        incoming = [e for e in self.edges if e.dst == dst]
+        if spec is not None and spec.max_inputs is not None and len(incoming) >= spec.max_inputs:
+            return (f"{b.name} already has its input from "
+                    f"{self.nodes[incoming[0].src].name}; a {spec.title} takes one input — "
+                    "use Add or Concat to merge branches")
+        if port is not None and any(e.port == port for e in incoming):
+            return f"input {port} of {b.name} is already connected"
+        if self.has_path(dst, src):
+            return f"connecting {a.name} to {b.name} would create a cycle"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "edges": [e.to_dict() for e in self.edges],
+        }
+
+    def layout_dict(self) -> dict[str, Any]:
+        return {"positions": {nid: [float(x), float(y)] for nid, (x, y) in self.positions.items()}}
+
+    def copy(self) -> GraphModel:
+        """A detached deep copy without subscribers (for snapshots handed to workers)."""
+        other = GraphModel()
+        for n in self.nodes.values():
+            other.nodes[n.id] = Node(n.id, n.kind, n.name, copy.deepcopy(n.params))
+        other.edges = list(self.edges)
+        other.positions = dict(self.positions)
+        return other
+
+    # -- low-level mutators (commands only) --------------------------------------
+    def _insert_node(self, node: Node, position: Position | None = None, index: int | None = None) -> None:
+        if node.id in self.nodes:
+            raise ValueError(f"node id {node.id} already exists")
+        if index is None or index >= len(self.nodes):
+            self.nodes[node.id] = node
+        else:
+            items = list(self.nodes.items())
+            items.insert(index, (node.id, node))
+            self.nodes = dict(items)
+        if position is not None:
+            self.positions[node.id] = (float(position[0]), float(position[1]))
+        self.node_added.emit(node)
+        self.changed.emit()
+
+    def _delete_node(self, node_id: str) -> tuple[Node, int, Position | None]:
+        index = list(self.nodes).index(node_id)
+        node = self.nodes.pop(node_id)
+        position = self.positions.pop(node_id, None)
+        self.node_removed.emit(node)
+        self.changed.emit()
+        return node, index, position
+
+    def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
+        if index is None or index >= len(self.edges):
+            self.edges.append(edge)
+        else:
+            self.edges.insert(index, edge)
+        self.edge_added.emit(edge)
+        self.changed.emit()
+
+    def _delete_edge(self, edge: Edge) -> int:
+        index = self.edges.index(edge)
+        del self.edges[index]
+        self.edge_removed.emit(edge)
+        self.changed.emit()
+        return index
+
+    def _set_param(self, node_id: str, name: str, value: Any) -> None:
+        self.nodes[node_id].params[name] = copy.deepcopy(value)
+        self.params_changed.emit(node_id, name, value)
+        self.changed.emit()
+
+    def _set_name(self, node_id: str, name: str) -> None:
+        self.nodes[node_id].name = name
+        self.node_renamed.emit(node_id, name)
+        self.changed.emit()
+
+    def _set_position(self, node_id: str, position: Position) -> None:
+        self.positions[node_id] = (float(position[0]), float(position[1]))
+        self.node_moved.emit(node_id, self.positions[node_id])
+
+
+def make_node(graph: GraphModel, kind: str, name: str | None = None,
+              params: dict[str, Any] | None = None, node_id: str | None = None) -> Node:
+    """A new node of ``kind`` with default params and a fresh, unique name."""
+    spec = LAYERS.get(kind)
+    values = defaults(spec.params)
+    if params:
+        values.update(copy.deepcopy(params))
+    return Node(node_id or new_id(), spec.key, name or graph.unique_name(spec.name_prefix), values)

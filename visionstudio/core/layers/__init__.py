@@ -1,0 +1,21 @@
+"""The layer library. Importing this package registers every built-in kind."""
+
+from . import activations, conv, core_layers, merges, pooling  # noqa: F401  (registration)
+from .base import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape, register
+
+# The palette shows categories in the order a network is usually built.
+CATEGORIES = (
+    "Input", "Convolution", "Pooling", "Normalization", "Activation",
+    "Regularization", "Reshape", "Dense", "Merge",
+)
+
+
+def palette_groups() -> list[tuple[str, list[str]]]:
+    """(category, layer keys) in palette order; unknown categories go last."""
+    groups = LAYERS.by_category()
+    order = [c for c in CATEGORIES if c in groups] + [c for c in groups if c not in CATEGORIES]
+    return [(c, groups[c]) for c in order]
+
+
+__all__ = ["CATEGORIES", "LAYERS", "LayerSpec", "Shape", "ShapeError", "fmt_shape",
+           "palette_groups", "register"]

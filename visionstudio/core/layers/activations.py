@@ -1,0 +1,82 @@
+"""Activation functions, as nodes of their own and as the ``activation`` option of
+Conv2d and Dense (Keras' ``Conv2D(32, 3, activation='relu')``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from ..params import ParamSpec
+from .base import LayerSpec, Shape, register
+
+ACTIVATION_CHOICES = ("none", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax")
+ACTIVATION_TITLES = {
+    "none": "none", "relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
+    "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
+}
+
+
+def make_activation(name: str, **kwargs: Any) -> nn.Module | None:
+    """The torch module for an activation name; softmax runs over the channel axis."""
+    if name in ("none", "", None):
+        return None
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(kwargs.get("negative_slope", 0.01))
+    if name == "elu":
+        return nn.ELU(kwargs.get("alpha", 1.0))
+    if name == "gelu":
+        return nn.GELU()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "softmax":
+        return nn.Softmax(dim=1)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_param() -> ParamSpec:
+    return ParamSpec(
+        "activation", "choice", "none", title="activation", choices=ACTIVATION_CHOICES,
+        help="Applied to the layer's output (Keras style); 'none' leaves it linear.", key=True,
+    )
+
+
+def _same(inputs: list[Shape], p: Any) -> Shape:
+    return inputs[0]
+
+
+def _simple(key: str, title: str, description: str, params: tuple[ParamSpec, ...] = (),
+            summary=lambda p: "") -> LayerSpec:
+    return register(LayerSpec(
+        key=key, title=title, category="Activation", description=description, params=params,
+        infer=_same, build=lambda inputs, p, _k=key: make_activation(_k, **dict(p)),
+        summary=summary, name_prefix=key.replace("_", ""), icon="activation",
+    ))
+
+
+RELU = _simple("relu", "ReLU", "max(0, x): the default non-linearity for CNNs.")
+LEAKY_RELU = _simple(
+    "leaky_relu", "LeakyReLU", "Like ReLU but lets a small slope through for x < 0.",
+    (ParamSpec("negative_slope", "float", 0.01, title="negative slope", minimum=0.0,
+               maximum=1.0, help="Slope for negative inputs.", key=True),),
+    summary=lambda p: f"α={p['negative_slope']:g}",
+)
+ELU = _simple(
+    "elu", "ELU", "Exponential linear unit: smooth for x < 0, identity for x > 0.",
+    (ParamSpec("alpha", "float", 1.0, minimum=0.0, maximum=100.0,
+               help="Value the output saturates to for very negative inputs (as -alpha).",
+               key=True),),
+    summary=lambda p: f"α={p['alpha']:g}",
+)
+GELU = _simple("gelu", "GELU", "Gaussian error linear unit, a smooth ReLU used in modern nets.")
+SIGMOID = _simple("sigmoid", "Sigmoid", "Squashes to (0, 1); for binary outputs and gates.")
+TANH = _simple("tanh", "Tanh", "Squashes to (-1, 1).")
+SOFTMAX = _simple(
+    "softmax", "Softmax",
+    "Turns scores into class probabilities over the channel axis. Before a cross-entropy "
+    "loss it is folded into the loss during training.",
+)

@@ -1,0 +1,130 @@
+"""Input and Conv2d."""
+
+from __future__ import annotations
+
+from ..params import ParamSpec, pair
+from .activations import ACTIVATION_TITLES, activation_param, make_activation
+from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from .modules import Conv2dAct
+
+PADDING_WORDS = ("same", "valid")
+
+
+def _hw(value) -> str:
+    h, w = pair(value)
+    return f"{h}×{w}"
+
+
+def _input_infer(inputs: list[Shape], p: Params) -> Shape:
+    return (p["channels"], p["height"], p["width"])
+
+
+INPUT = register(LayerSpec(
+    key="input", title="Input", category="Input",
+    description="Where images enter the network: channels × height × width of one sample.",
+    params=(
+        ParamSpec("channels", "int", 1, minimum=1, maximum=4096, key=True,
+                  help="1 for grayscale, 3 for RGB."),
+        ParamSpec("height", "int", 28, minimum=1, maximum=8192, key=True, help="Image height in pixels."),
+        ParamSpec("width", "int", 28, minimum=1, maximum=8192, key=True, help="Image width in pixels."),
+    ),
+    infer=_input_infer, build=lambda inputs, p: None,
+    summary=lambda p: f"{p['channels']}×{p['height']}×{p['width']}",
+    name_prefix="input", min_inputs=0, max_inputs=0, icon="input",
+))
+
+
+def conv_output_hw(h: int, w: int, p: Params) -> tuple[int, int]:
+    """Output height/width of a convolution, raising ShapeError in the user's words."""
+    kh, kw = pair(p["kernel_size"])
+    sh, sw = pair(p["stride"])
+    dh, dw = pair(p["dilation"])
+    padding = p["padding"]
+    if padding == "same":
+        if (sh, sw) != (1, 1):
+            raise ShapeError("padding 'same' only works with stride 1; give the padding as a number")
+        return h, w
+    ph, pw = (0, 0) if padding == "valid" else pair(padding)
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    H, W = h + 2 * ph, w + 2 * pw
+    if eh > H or ew > W:
+        what = f"kernel {kh}×{kw}" if (dh, dw) == (1, 1) else f"dilated kernel {eh}×{ew}"
+        where = f"its {h}×{w} input" if (ph, pw) == (0, 0) else f"its padded {H}×{W} input"
+        raise ShapeError(f"{what} is larger than {where}")
+    return (H - eh) // sh + 1, (W - ew) // sw + 1
+
+
+def _conv_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(
+            f"needs an image-like input (channels×height×width) but receives a "
+            f"{fmt_shape(shape)} vector; move it before the Flatten"
+        )
+    c, h, w = shape
+    g = p["groups"]
+    if c % g:
+        raise ShapeError(f"its {c} input channels cannot be split into {g} groups")
+    if p["out_channels"] % g:
+        raise ShapeError(f"its {p['out_channels']} output channels cannot be split into {g} groups")
+    oh, ow = conv_output_hw(h, w, p)
+    return (p["out_channels"], oh, ow)
+
+
+def _conv_params(inputs: list[Shape], out: Shape, p: Params) -> int:
+    kh, kw = pair(p["kernel_size"])
+    cin = inputs[0][0] // p["groups"]
+    return p["out_channels"] * cin * kh * kw + (p["out_channels"] if p["bias"] else 0)
+
+
+def _conv_flops(inputs: list[Shape], out: Shape, p: Params) -> int:
+    kh, kw = pair(p["kernel_size"])
+    cin = inputs[0][0] // p["groups"]
+    return 2 * out[0] * out[1] * out[2] * cin * kh * kw
+
+
+def _conv_build(inputs: list[Shape], p: Params):
+    padding = p["padding"]
+    padding = padding if isinstance(padding, str) else pair(padding)
+    return Conv2dAct(
+        inputs[0][0], p["out_channels"], pair(p["kernel_size"]), stride=pair(p["stride"]),
+        padding=padding, dilation=pair(p["dilation"]), groups=p["groups"], bias=p["bias"],
+        activation=make_activation(p["activation"]),
+    )
+
+
+def _conv_summary(p: Params) -> str:
+    parts = [str(p["out_channels"]), _hw(p["kernel_size"])]
+    sh, sw = pair(p["stride"])
+    parts.append(f"s{sh}" if sh == sw else f"s{sh}×{sw}")
+    if p["padding"] not in (0, "valid"):
+        parts.append(f"p{p['padding']}" if not isinstance(p["padding"], list) else f"p{_hw(p['padding'])}")
+    if p["activation"] != "none":
+        parts.append(ACTIVATION_TITLES[p["activation"]])
+    return " · ".join(parts)
+
+
+CONV2D = register(LayerSpec(
+    key="conv2d", title="Conv2d", category="Convolution",
+    description="2-D convolution: slides learned filters over the image to detect local patterns.",
+    params=(
+        ParamSpec("out_channels", "int", 32, title="filters", minimum=1, maximum=65536, key=True,
+                  help="Number of filters (output channels)."),
+        ParamSpec("kernel_size", "pair", 3, title="kernel size", minimum=1, maximum=1024, key=True,
+                  help="Filter height and width: one number or [height, width]."),
+        ParamSpec("stride", "pair", 1, minimum=1, maximum=1024,
+                  help="Step between filter positions; 2 halves the image size."),
+        ParamSpec("padding", "padding", 0, minimum=0, maximum=1024, choices=PADDING_WORDS,
+                  help="Zeros added around the input: a number, [h, w], 'same' (keep size, "
+                       "stride 1 only) or 'valid' (none)."),
+        ParamSpec("dilation", "pair", 1, minimum=1, maximum=1024, advanced=True,
+                  help="Spacing between kernel taps (atrous convolution)."),
+        ParamSpec("groups", "int", 1, minimum=1, maximum=65536, advanced=True,
+                  help="Split channels into groups convolved separately; groups = channels "
+                       "gives a depthwise convolution."),
+        ParamSpec("bias", "bool", True, help="Learn an offset per filter."),
+        activation_param(),
+    ),
+    infer=_conv_infer, build=_conv_build, count_params=_conv_params, count_flops=_conv_flops,
+    summary=_conv_summary, name_prefix="conv", icon="conv",
+))

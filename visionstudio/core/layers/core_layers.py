@@ -1,0 +1,91 @@
+"""Dense, Flatten, Dropout and BatchNorm2d."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from ..params import ParamSpec
+from .activations import ACTIVATION_TITLES, activation_param, make_activation
+from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from .modules import LinearAct
+
+
+def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 1:
+        raise ShapeError(
+            f"receives a {fmt_shape(shape)} feature map (a {len(shape) + 1}-D tensor with the "
+            "batch) but needs a vector; add a Flatten (or GlobalAvgPool) before it"
+        )
+    return (p["units"],)
+
+
+DENSE = register(LayerSpec(
+    key="dense", title="Dense", category="Dense",
+    description="Fully connected layer (nn.Linear): every input feeds every unit.",
+    params=(
+        ParamSpec("units", "int", 64, minimum=1, maximum=1_000_000, key=True,
+                  help="Number of output units (neurons)."),
+        ParamSpec("bias", "bool", True, help="Learn an offset per unit."),
+        activation_param(),
+    ),
+    infer=_dense_infer,
+    build=lambda inputs, p: LinearAct(inputs[0][0], p["units"], bias=p["bias"],
+                                      activation=make_activation(p["activation"])),
+    count_params=lambda inputs, out, p: inputs[0][0] * p["units"] + (p["units"] if p["bias"] else 0),
+    count_flops=lambda inputs, out, p: 2 * inputs[0][0] * p["units"],
+    summary=lambda p: " · ".join(
+        [str(p["units"])] + ([ACTIVATION_TITLES[p["activation"]]] if p["activation"] != "none" else [])
+    ),
+    name_prefix="dense", aliases=("linear",), icon="dense",
+))
+
+
+FLATTEN = register(LayerSpec(
+    key="flatten", title="Flatten", category="Reshape",
+    description="Turns a C×H×W feature map into one vector for Dense layers.",
+    params=(), infer=lambda inputs, p: (math.prod(inputs[0]),),
+    build=lambda inputs, p: nn.Flatten(), name_prefix="flatten", icon="flatten",
+))
+
+
+DROPOUT = register(LayerSpec(
+    key="dropout", title="Dropout", category="Regularization",
+    description="Randomly zeroes a fraction of values while training to fight over-fitting.",
+    params=(
+        ParamSpec("p", "float", 0.5, title="rate", minimum=0.0, maximum=0.99, key=True,
+                  help="Fraction of values set to zero during training."),
+    ),
+    infer=lambda inputs, p: inputs[0], build=lambda inputs, p: nn.Dropout(p["p"]),
+    summary=lambda p: f"{p['p']:g}", name_prefix="dropout", icon="dropout",
+))
+
+
+def _bn_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(
+            f"needs an image-like input (channels×height×width) but receives a "
+            f"{fmt_shape(shape)} vector"
+        )
+    return shape
+
+
+BATCHNORM2D = register(LayerSpec(
+    key="batchnorm2d", title="BatchNorm2d", category="Normalization",
+    description="Normalises each channel over the batch; speeds up and stabilises training.",
+    params=(
+        ParamSpec("eps", "float", 1e-5, minimum=1e-12, maximum=1.0, advanced=True,
+                  help="Added to the variance to avoid division by zero."),
+        ParamSpec("momentum", "float", 0.1, minimum=0.0, maximum=1.0,
+                  help="How fast the running statistics follow the batches."),
+        ParamSpec("affine", "bool", True, help="Learn a scale and shift per channel."),
+    ),
+    infer=_bn_infer,
+    build=lambda inputs, p: nn.BatchNorm2d(inputs[0][0], eps=p["eps"], momentum=p["momentum"],
+                                           affine=p["affine"]),
+    count_params=lambda inputs, out, p: 2 * inputs[0][0] if p["affine"] else 0,
+    name_prefix="bn", aliases=("batchnorm",), icon="norm",
+))

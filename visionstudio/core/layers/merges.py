@@ -1,0 +1,88 @@
+"""Feature fusion: nodes that take two or more inputs (residual Add, Concat, ...)."""
+
+from __future__ import annotations
+
+from ..params import ParamSpec
+from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from .modules import Add, Average, Concat, WeightedSum
+
+
+def _all_equal(inputs: list[Shape], p: Params) -> Shape:
+    first = inputs[0]
+    for other in inputs[1:]:
+        if other != first:
+            hint = ""
+            if len(first) == 3 and len(other) == 3 and first[1:] == other[1:]:
+                hint = "; match the channels with a 1×1 Conv2d on one branch"
+            elif len(first) == 3 and len(other) == 3 and first[0] == other[0]:
+                hint = "; match the sizes (same strides and pooling on both branches)"
+            raise ShapeError(
+                f"inputs have different shapes {fmt_shape(first)} and {fmt_shape(other)}{hint}"
+            )
+    return first
+
+
+def _concat(inputs: list[Shape], p: Params) -> Shape:
+    ranks = {len(s) for s in inputs}
+    if len(ranks) > 1:
+        shapes = " and ".join(fmt_shape(s) for s in inputs)
+        raise ShapeError(f"cannot join feature maps and vectors ({shapes}); flatten all branches or none")
+    first = inputs[0]
+    if len(first) == 3:
+        for other in inputs[1:]:
+            if other[1:] != first[1:]:
+                raise ShapeError(
+                    f"inputs must have the same height and width to join along channels; "
+                    f"got {fmt_shape(first)} and {fmt_shape(other)}"
+                )
+        return (sum(s[0] for s in inputs), first[1], first[2])
+    if len(first) == 1:
+        return (sum(s[0] for s in inputs),)
+    raise ShapeError(f"cannot join {fmt_shape(first)} tensors")
+
+
+def _weights(p: Params, n: int) -> list[float]:
+    weights = list(p["weights"])
+    if not weights:
+        return [1.0 / n] * n
+    if len(weights) != n:
+        raise ShapeError(f"has {n} inputs but {len(weights)} weights; give one weight per input")
+    return weights
+
+
+def _weighted_infer(inputs: list[Shape], p: Params) -> Shape:
+    _weights(p, len(inputs))
+    return _all_equal(inputs, p)
+
+
+def _merge(key: str, title: str, description: str, infer, build, prefix: str,
+           params=(), count_params=None, summary=lambda p: "") -> LayerSpec:
+    extra = {"count_params": count_params} if count_params else {}
+    return register(LayerSpec(
+        key=key, title=title, category="Merge", description=description, params=params,
+        infer=infer, build=build, summary=summary, name_prefix=prefix,
+        min_inputs=2, max_inputs=None, icon="merge", **extra,
+    ))
+
+
+ADD = _merge("add", "Add", "Adds its inputs element-wise: the residual (skip) connection of ResNets.",
+             _all_equal, lambda inputs, p: Add(), "add")
+CONCAT = _merge("concat", "Concat", "Joins its inputs along the channel axis (Inception, DenseNet).",
+                _concat, lambda inputs, p: Concat(), "concat")
+AVERAGE = _merge("average", "Average", "Element-wise mean of its inputs (ensembles of branches).",
+                 _all_equal, lambda inputs, p: Average(), "avg")
+WEIGHTED_SUM = _merge(
+    "weighted_sum", "Weighted sum",
+    "Element-wise sum with one weight per input, fixed or learned.",
+    _weighted_infer,
+    lambda inputs, p: WeightedSum(_weights(p, len(inputs)), p["learnable"]),
+    "wsum",
+    params=(
+        ParamSpec("weights", "float_list", [], minimum=-1e6, maximum=1e6,
+                  help="One weight per input, in port order; empty means equal weights."),
+        ParamSpec("learnable", "bool", False, key=True,
+                  help="Learn the weights during training, starting from the values above."),
+    ),
+    count_params=lambda inputs, out, p: len(inputs) if p["learnable"] else 0,
+    summary=lambda p: "learned" if p["learnable"] else "",
+)

@@ -1,0 +1,98 @@
+"""MaxPool2d, AvgPool2d and GlobalAvgPool."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..params import ParamSpec, pair
+from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from .modules import GlobalAvgPool2d
+
+
+def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool) -> int:
+    """torch's pooling_output_shape, so inference agrees with the real layer."""
+    numerator = size + 2 * pad - (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = numerator // s + 1
+    if ceil_mode and (out - 1) * s >= size + pad:
+        out -= 1
+    return out
+
+
+def _pool_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(
+            f"needs an image-like input (channels×height×width) but receives a "
+            f"{fmt_shape(shape)} vector; move it before the Flatten"
+        )
+    c, h, w = shape
+    kh, kw = pair(p["kernel_size"])
+    sh, sw = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
+    ph, pw = pair(p["padding"])
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ShapeError(f"padding {ph}×{pw} must be at most half the {kh}×{kw} window")
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        where = f"{h}×{w} input" if (ph, pw) == (0, 0) else f"padded {h + 2 * ph}×{w + 2 * pw} input"
+        raise ShapeError(f"window {kh}×{kw} is larger than its {where}")
+    oh = _pool_size(h, kh, sh, ph, p["ceil_mode"])
+    ow = _pool_size(w, kw, sw, pw, p["ceil_mode"])
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"output size would be {oh}×{ow}: the {h}×{w} input is too small")
+    return (c, oh, ow)
+
+
+def _pool_params() -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("kernel_size", "pair", 2, title="window", minimum=1, maximum=1024, key=True,
+                  help="Size of the pooling window: one number or [height, width]."),
+        ParamSpec("stride", "pair", None, optional=True, minimum=1, maximum=1024,
+                  help="Step between windows; empty means the same as the window."),
+        ParamSpec("padding", "pair", 0, minimum=0, maximum=512,
+                  help="Padding on each side; at most half the window."),
+        ParamSpec("ceil_mode", "bool", False, title="ceil mode",
+                  help="Round the output size up, keeping a partial last window."),
+    )
+
+
+def _pool_summary(p: Params) -> str:
+    kh, kw = pair(p["kernel_size"])
+    sh, _ = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
+    return f"{kh}×{kw} · s{sh}"
+
+
+def _pool_build(cls):
+    def build(inputs: list[Shape], p: Params):
+        stride = pair(p["stride"]) if p["stride"] is not None else None
+        return cls(pair(p["kernel_size"]), stride=stride, padding=pair(p["padding"]),
+                   ceil_mode=p["ceil_mode"])
+    return build
+
+
+MAXPOOL2D = register(LayerSpec(
+    key="maxpool2d", title="MaxPool2d", category="Pooling",
+    description="Keeps the largest value in each window: shrinks the image, keeps strong features.",
+    params=_pool_params(), infer=_pool_infer, build=_pool_build(nn.MaxPool2d),
+    summary=_pool_summary, name_prefix="pool", icon="pool",
+))
+
+AVGPOOL2D = register(LayerSpec(
+    key="avgpool2d", title="AvgPool2d", category="Pooling",
+    description="Averages each window: a smoother way to shrink the image.",
+    params=_pool_params(), infer=_pool_infer, build=_pool_build(nn.AvgPool2d),
+    summary=_pool_summary, name_prefix="avgpool", icon="pool",
+))
+
+
+def _gap_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(f"needs an image-like input but receives a {fmt_shape(shape)} vector")
+    return (shape[0],)
+
+
+GLOBAL_AVGPOOL = register(LayerSpec(
+    key="global_avgpool", title="GlobalAvgPool", category="Pooling",
+    description="Averages each channel over the whole image: C×H×W becomes a C vector.",
+    params=(), infer=_gap_infer, build=lambda inputs, p: GlobalAvgPool2d(),
+    name_prefix="gap", icon="pool",
+))
