@@ -179,3 +179,34 @@ def validate_all(
             problems.append(str(exc))
             clean[spec.name] = _copy(spec.default)
     return clean, problems
+
+
+class ConfigError(ValueError):
+    """A settings section that cannot be used: ``path`` is the JSON path of the value
+    (e.g. ``training.optimizer.params.lr``), the message says what is wrong."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.problem = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def validate_section(specs: tuple[ParamSpec, ...], values: Any, path: str,
+                     *, allow_unknown: bool = False) -> dict[str, Any]:
+    """Strict twin of ``validate_all`` for settings read from files: the first problem
+    raises ConfigError naming the JSON path of the offending value."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(path, f"must be an object, not {type(values).__name__}")
+    by_name = {spec.name: spec for spec in specs}
+    if not allow_unknown:
+        for name in values:
+            if name not in by_name:
+                raise ConfigError(f"{path}.{name}", "unknown setting")
+    clean: dict[str, Any] = {}
+    for spec in specs:
+        raw = values.get(spec.name, spec.default)
+        try:
+            clean[spec.name] = spec.validate(_copy(raw))
+        except ParamError as exc:
+            raise ConfigError(f"{path}.{spec.name}", str(exc)) from None
+    return clean

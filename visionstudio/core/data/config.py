@@ -1,0 +1,41 @@
+"""Which dataset a project trains on, and with which settings.
+
+Kept separate from the dataset registry's loaders so a project file can be read
+(and its dataset section validated) without importing torchvision.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..params import ConfigError, validate_section
+
+DEFAULT_DATASET = "shapes"
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    key: str = DEFAULT_DATASET
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "params": copy.deepcopy(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "dataset") -> DatasetConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(path, "must be an object with 'key' and 'params'")
+        key = data.get("key", DEFAULT_DATASET)
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}.key", "must be a dataset name")
+        params = data.get("params", {})
+        try:
+            from .registry import DATASETS  # late: the registry pulls in torchvision
+        except ImportError:  # pragma: no cover - registry not available
+            return cls(key, dict(params) if isinstance(params, dict) else {})
+        if key not in DATASETS:
+            raise ConfigError(f"{path}.key", f"unknown dataset {key!r} (known: {', '.join(DATASETS)})")
+        spec = DATASETS.get(key)
+        return cls(DATASETS.canonical(key), validate_section(spec.params, params, f"{path}.params"))
