@@ -1,0 +1,52 @@
+"""QUndoStack integration: each core command is wrapped in a QUndoCommand.
+
+The wrapper only forwards ``redo``/``undo`` to the core command's ``do``/``undo`` and
+maps merge keys to QUndoCommand ids, so undo works the same with or without Qt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from ..core.graph import Command, GraphModel
+
+_merge_ids: dict[Any, int] = {}
+
+
+def _id_for(key: Any) -> int:
+    if key is None:
+        return -1
+    return _merge_ids.setdefault(key, len(_merge_ids) + 1)
+
+
+class CoreUndoCommand(QUndoCommand):
+    """Runs a core command on the graph (or, for settings, on the document)."""
+
+    def __init__(self, command: Command, target: GraphModel | Any) -> None:
+        super().__init__(command.text)
+        self.command = command
+        self.target = target
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:  # already done by DocumentController.push (to catch refusals)
+            self._first = False
+            return
+        self.command.do(self.target)
+        self.setText(self.command.text)
+
+    def undo(self) -> None:
+        self.command.undo(self.target)
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return _id_for(self.command.merge_key)
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, CoreUndoCommand) or other.target is not self.target:
+            return False
+        if self.command.merge(other.command):
+            self.setText(self.command.text)
+            return True
+        return False
