@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up .venv if needed and start VisionStudio
+#   make test   set up .venv with test tools if needed and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+export VENV
+
+.PHONY: run test setup setup-dev bench clean-venv
+
+run: setup
+	$(VENV)/bin/python -m visionstudio $(ARGS)
+
+test: setup-dev
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+setup:
+	$(PYTHON) packaging/bootstrap.py
+
+setup-dev:
+	$(PYTHON) packaging/bootstrap.py --dev
+
+bench: setup-dev
+	$(VENV)/bin/python benchmarks/shape_inference.py
+	$(VENV)/bin/python benchmarks/startup.py
+	$(VENV)/bin/python benchmarks/train_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)
