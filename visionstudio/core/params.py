@@ -81,7 +81,10 @@ class ParamSpec:
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ParamError(f"{self.label} must be a number (got {value!r})")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer like 10**400 has no float
+                raise ParamError(f"{self.label} must be a finite number (got a huge number)") from None
             if not math.isfinite(value):
                 raise ParamError(f"{self.label} must be a finite number (got {value!r})")
             self._bounds(value)

@@ -24,6 +24,7 @@ from .errors import ProjectFormatError
 FORMAT_NAME = "visionstudio.project"
 SCHEMA_VERSION = 1
 MAX_NODES = 10_000
+MAX_EDGES = 100_000
 
 
 @dataclass
@@ -142,6 +143,19 @@ def _read_graph(data: Any, layout: Any) -> GraphModel:
             raise _fail(f"graph.nodes[{i}].name", f"name {node.name!r} is used twice")
         names.add(node.name)
         graph.nodes[node.id] = node
+    _read_edges(graph, edges)
+    _read_layout(graph, layout)
+    return graph
+
+
+def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
+    """Edges in document order. Each check is O(1) per edge and cycles are looked for
+    once at the end, so a large (or hostile) file cannot make loading quadratic."""
+    if len(edges) > MAX_EDGES:
+        raise _fail("graph.edges", f"has {len(edges)} connections; at most {MAX_EDGES} are supported")
+    pairs: set[tuple[str, str]] = set()
+    ports: set[tuple[str, int]] = set()
+    fan_in: dict[str, str] = {}  # dst -> first src, for single-input layers
     for i, ed in enumerate(edges):
         path = f"graph.edges[{i}]"
         _expect(ed, dict, path, "an object")
@@ -154,18 +168,69 @@ def _read_graph(data: Any, layout: Any) -> GraphModel:
         _expect(port, int, f"{path}.port", "a whole number")
         for end, nid in (("src", src), ("dst", dst)):
             if nid not in graph.nodes:
-                raise _fail(f"{path}.{end}", f"no layer has id {nid!r}")
+                raise _fail(f"{path}.{end}", f"no layer has id {nid[:80]!r}")
         if not 0 <= port < 1024:
             raise _fail(f"{path}.port", "must be between 0 and 1023")
-        problem = graph.connection_problem(src, dst, port)
-        if problem:
-            raise _fail(path, problem)
-        spec = LAYERS.get(graph.nodes[dst].kind)
-        if spec.max_inputs == 1 and port != 0:
-            raise _fail(f"{path}.port", f"{spec.title} has only input port 0")
+        a, b = graph.nodes[src], graph.nodes[dst]
+        spec = LAYERS.get(b.kind)
+        if src == dst:
+            raise _fail(path, f"{a.name} cannot feed itself")
+        if spec.max_inputs == 0:
+            raise _fail(f"{path}.dst", f"{b.name} is an Input and takes no inputs")
+        if (src, dst) in pairs:
+            raise _fail(path, f"{a.name} is already connected to {b.name}")
+        if spec.max_inputs == 1:
+            if port != 0:
+                raise _fail(f"{path}.port", f"{spec.title} has only input port 0")
+            if dst in fan_in:
+                raise _fail(path, f"{b.name} already has its input from {graph.nodes[fan_in[dst]].name}; "
+                            f"a {spec.title} takes one input — use Add or Concat to merge branches")
+            fan_in[dst] = src
+        if (dst, port) in ports:
+            raise _fail(f"{path}.port", f"input {port} of {b.name} is already connected")
+        pairs.add((src, dst))
+        ports.add((dst, port))
         graph.edges.append(Edge(src, dst, port))
-    _read_layout(graph, layout)
-    return graph
+    _check_acyclic(graph)
+
+
+def _check_acyclic(graph: GraphModel) -> None:
+    """Kahn's algorithm; on a cycle, name the first edge (in file order) that closes one."""
+    indegree = dict.fromkeys(graph.nodes, 0)
+    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+    for e in graph.edges:
+        indegree[e.dst] += 1
+        succ[e.src].append(e.dst)
+    ready = [nid for nid, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        nid = ready.pop()
+        seen += 1
+        for nxt in succ[nid]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    if seen == len(graph.nodes):
+        return
+    stuck = {nid for nid, d in indegree.items() if d > 0}
+    for i, e in enumerate(graph.edges):
+        if e.src in stuck and e.dst in stuck and _reaches(succ, e.dst, e.src):
+            a, b = graph.nodes[e.src].name, graph.nodes[e.dst].name
+            raise _fail(f"graph.edges[{i}]", f"connecting {a} to {b} creates a cycle; "
+                        "a network must flow one way")
+    raise _fail("graph.edges", "the connections form a cycle")  # pragma: no cover
+
+
+def _reaches(succ: dict[str, list[str]], start: str, goal: str) -> bool:
+    stack, seen = [start], set()
+    while stack:
+        n = stack.pop()
+        if n == goal:
+            return True
+        if n not in seen:
+            seen.add(n)
+            stack.extend(succ[n])
+    return False
 
 
 def _read_layout(graph: GraphModel, layout: Any) -> None:
@@ -185,7 +250,8 @@ def _read_layout(graph: GraphModel, layout: Any) -> None:
             raise _fail(path, "must be a list [x, y]")
         for v in pos:
             _expect(v, (int, float), path, "numbers")
-            if not math.isfinite(v) or abs(v) > 1e7:
+            # abs() first: math.isfinite() overflows on huge integers (10**400).
+            if abs(v) > 1e7 or not math.isfinite(v):
                 raise _fail(path, "coordinates must be finite and within ±10,000,000")
         graph.positions[nid] = (float(pos[0]), float(pos[1]))
 
@@ -196,6 +262,19 @@ def _read_runs(data: Any) -> list[dict[str, Any]]:
         _expect(run, dict, f"runs[{i}]", "an object")
         _expect(run.get("id"), str, f"runs[{i}].id", "text")
     return copy.deepcopy(runs)
+
+
+def _check_choice(data: Any, path: str) -> None:
+    """The shape of a ``{"key", "params"}`` section, checked here so it is strict even
+    where its registry is not available to validate the params themselves."""
+    _expect(data, dict, path, "an object with 'key' and 'params'")
+    for key in data:
+        if key not in ("key", "params"):
+            raise _fail(f"{path}.{key}", "unknown field")
+    if "key" in data:
+        _expect(data["key"], str, f"{path}.key", "a name")
+    if "params" in data:
+        _expect(data["params"], dict, f"{path}.params", "an object")
 
 
 TOP_LEVEL = ("format", "schema_version", "app_version", "name", "description", "graph",
@@ -210,12 +289,20 @@ def document_from_dict(data: Any) -> ProjectDocument:
             raise _fail(key, "unknown field")
     if data.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise _fail("format", f"expected {FORMAT_NAME!r}: this is not a VisionStudio project")
+    _expect(data.get("app_version", ""), str, "app_version", "text")
     name = _expect(data.get("name", "Untitled"), str, "name", "text")
     description = _expect(data.get("description", ""), str, "description", "text")
     graph = _read_graph(data.get("graph", {"nodes": [], "edges": []}), data.get("layout"))
+    dataset_data = data.get("dataset", {})
+    training_data = data.get("training", {})
+    _check_choice(dataset_data, "dataset")
+    _expect(training_data, dict, "training", "an object")
+    for section in ("loss", "optimizer", "scheduler"):
+        if training_data.get(section) is not None:
+            _check_choice(training_data[section], f"training.{section}")
     try:
-        dataset = DatasetConfig.from_dict(data.get("dataset", {}))
-        training = TrainingConfig.from_dict(data.get("training", {}))
+        dataset = DatasetConfig.from_dict(dataset_data)
+        training = TrainingConfig.from_dict(training_data)
     except ConfigError as exc:
         raise _fail(exc.path, exc.problem) from None
     runs = _read_runs(data.get("runs", []))
