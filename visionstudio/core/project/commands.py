@@ -35,7 +35,7 @@ class SetTrainingSettings(Command):
         try:
             new = doc.training.replace(**self.changes)
         except ConfigError as exc:
-            raise CommandError(exc.problem if not exc.path else f"{exc.path.split('.', 1)[-1]}: {exc.problem}") from None
+            raise CommandError(exc.problem) from None
         self.old, self.new = doc.training, new
         if len(self.changes) == 1:
             (name, value), = self.changes.items()
@@ -65,7 +65,7 @@ class SetDatasetSettings(Command):
         try:
             new = DatasetConfig.from_dict({"key": self.key, "params": self.params})
         except ConfigError as exc:
-            raise CommandError(f"{exc.path.split('.', 1)[-1]}: {exc.problem}") from None
+            raise CommandError(exc.problem) from None
         self.old = doc.dataset
         self.text = ("Change dataset settings" if self.old.key == new.key
                      else f"Use dataset {new.key}")
