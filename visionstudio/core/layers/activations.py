@@ -3,12 +3,13 @@ Conv2d and Dense (Keras' ``Conv2D(32, 3, activation='relu')``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..params import ParamSpec
 from .base import LayerSpec, Shape, register
+
+if TYPE_CHECKING:  # torch is imported only when a model is built (fast app start)
+    from torch import nn
 
 ACTIVATION_CHOICES = ("none", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax")
 ACTIVATION_TITLES = {
@@ -21,6 +22,8 @@ def make_activation(name: str, **kwargs: Any) -> nn.Module | None:
     """The torch module for an activation name; softmax runs over the channel axis."""
     if name in ("none", "", None):
         return None
+    from torch import nn
+
     if name == "relu":
         return nn.ReLU()
     if name == "leaky_relu":

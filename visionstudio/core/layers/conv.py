@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..params import ParamSpec, pair
 from .activations import ACTIVATION_TITLES, activation_param, make_activation
 from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
-from .modules import Conv2dAct
 
 PADDING_WORDS = ("same", "valid")
 
@@ -84,6 +83,8 @@ def _conv_flops(inputs: list[Shape], out: Shape, p: Params) -> int:
 
 
 def _conv_build(inputs: list[Shape], p: Params):
+    from .modules import Conv2dAct  # late: torch loads only when a model is built
+
     padding = p["padding"]
     padding = padding if isinstance(padding, str) else pair(padding)
     return Conv2dAct(

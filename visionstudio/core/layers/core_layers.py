@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
 from ..params import ParamSpec
 from .activations import ACTIVATION_TITLES, activation_param, make_activation
 from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
-from .modules import LinearAct
 
 
 def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
@@ -22,6 +19,20 @@ def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
     return (p["units"],)
 
 
+def _dense_build(inputs: list[Shape], p: Params):
+    from .modules import LinearAct  # late: torch loads only when a model is built
+
+    return LinearAct(inputs[0][0], p["units"], bias=p["bias"],
+                     activation=make_activation(p["activation"]))
+
+
+def _nn(name: str):
+    """A torch.nn class by name, imported on first build rather than at start-up."""
+    from torch import nn
+
+    return getattr(nn, name)
+
+
 DENSE = register(LayerSpec(
     key="dense", title="Dense", category="Dense",
     description="Fully connected layer (nn.Linear): every input feeds every unit.",
@@ -32,8 +43,7 @@ DENSE = register(LayerSpec(
         activation_param(),
     ),
     infer=_dense_infer,
-    build=lambda inputs, p: LinearAct(inputs[0][0], p["units"], bias=p["bias"],
-                                      activation=make_activation(p["activation"])),
+    build=_dense_build,
     count_params=lambda inputs, out, p: inputs[0][0] * p["units"] + (p["units"] if p["bias"] else 0),
     count_flops=lambda inputs, out, p: 2 * inputs[0][0] * p["units"],
     summary=lambda p: " · ".join(
@@ -47,7 +57,7 @@ FLATTEN = register(LayerSpec(
     key="flatten", title="Flatten", category="Reshape",
     description="Turns a C×H×W feature map into one vector for Dense layers.",
     params=(), infer=lambda inputs, p: (math.prod(inputs[0]),),
-    build=lambda inputs, p: nn.Flatten(), name_prefix="flatten", icon="flatten",
+    build=lambda inputs, p: _nn("Flatten")(), name_prefix="flatten", icon="flatten",
 ))
 
 
@@ -58,7 +68,7 @@ DROPOUT = register(LayerSpec(
         ParamSpec("p", "float", 0.5, title="rate", minimum=0.0, maximum=0.99, key=True,
                   help="Fraction of values set to zero during training."),
     ),
-    infer=lambda inputs, p: inputs[0], build=lambda inputs, p: nn.Dropout(p["p"]),
+    infer=lambda inputs, p: inputs[0], build=lambda inputs, p: _nn("Dropout")(p["p"]),
     summary=lambda p: f"{p['p']:g}", name_prefix="dropout", icon="dropout",
 ))
 
@@ -84,8 +94,8 @@ BATCHNORM2D = register(LayerSpec(
         ParamSpec("affine", "bool", True, help="Learn a scale and shift per channel."),
     ),
     infer=_bn_infer,
-    build=lambda inputs, p: nn.BatchNorm2d(inputs[0][0], eps=p["eps"], momentum=p["momentum"],
-                                           affine=p["affine"]),
+    build=lambda inputs, p: _nn("BatchNorm2d")(inputs[0][0], eps=p["eps"], momentum=p["momentum"],
+                                                  affine=p["affine"]),
     count_params=lambda inputs, out, p: 2 * inputs[0][0] if p["affine"] else 0,
     name_prefix="bn", aliases=("batchnorm",), icon="norm",
 ))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..params import ParamSpec
 from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
-from .modules import Add, Average, Concat, WeightedSum
 
 
 def _all_equal(inputs: list[Shape], p: Params) -> Shape:
@@ -65,17 +64,24 @@ def _merge(key: str, title: str, description: str, infer, build, prefix: str,
     ))
 
 
+def _module(name: str):
+    """A merge module class from .modules, imported on first build (keeps torch off start-up)."""
+    from . import modules
+
+    return getattr(modules, name)
+
+
 ADD = _merge("add", "Add", "Adds its inputs element-wise: the residual (skip) connection of ResNets.",
-             _all_equal, lambda inputs, p: Add(), "add")
+             _all_equal, lambda inputs, p: _module("Add")(), "add")
 CONCAT = _merge("concat", "Concat", "Joins its inputs along the channel axis (Inception, DenseNet).",
-                _concat, lambda inputs, p: Concat(), "concat")
+                _concat, lambda inputs, p: _module("Concat")(), "concat")
 AVERAGE = _merge("average", "Average", "Element-wise mean of its inputs (ensembles of branches).",
-                 _all_equal, lambda inputs, p: Average(), "avg")
+                 _all_equal, lambda inputs, p: _module("Average")(), "avg")
 WEIGHTED_SUM = _merge(
     "weighted_sum", "Weighted sum",
     "Element-wise sum with one weight per input, fixed or learned.",
     _weighted_infer,
-    lambda inputs, p: WeightedSum(_weights(p, len(inputs)), p["learnable"]),
+    lambda inputs, p: _module("WeightedSum")(_weights(p, len(inputs)), p["learnable"]),
     "wsum",
     params=(
         ParamSpec("weights", "float_list", [], minimum=-1e6, maximum=1e6,

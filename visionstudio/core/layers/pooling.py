@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from ..params import ParamSpec, pair
 from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
-from .modules import GlobalAvgPool2d
 
 
 def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool) -> int:
@@ -60,8 +57,11 @@ def _pool_summary(p: Params) -> str:
     return f"{kh}×{kw} · s{sh}"
 
 
-def _pool_build(cls):
+def _pool_build(cls_name: str):
     def build(inputs: list[Shape], p: Params):
+        from torch import nn  # late: torch loads only when a model is built
+
+        cls = getattr(nn, cls_name)
         stride = pair(p["stride"]) if p["stride"] is not None else None
         return cls(pair(p["kernel_size"]), stride=stride, padding=pair(p["padding"]),
                    ceil_mode=p["ceil_mode"])
@@ -71,14 +71,14 @@ def _pool_build(cls):
 MAXPOOL2D = register(LayerSpec(
     key="maxpool2d", title="MaxPool2d", category="Pooling",
     description="Keeps the largest value in each window: shrinks the image, keeps strong features.",
-    params=_pool_params(), infer=_pool_infer, build=_pool_build(nn.MaxPool2d),
+    params=_pool_params(), infer=_pool_infer, build=_pool_build("MaxPool2d"),
     summary=_pool_summary, name_prefix="pool", icon="pool",
 ))
 
 AVGPOOL2D = register(LayerSpec(
     key="avgpool2d", title="AvgPool2d", category="Pooling",
     description="Averages each window: a smoother way to shrink the image.",
-    params=_pool_params(), infer=_pool_infer, build=_pool_build(nn.AvgPool2d),
+    params=_pool_params(), infer=_pool_infer, build=_pool_build("AvgPool2d"),
     summary=_pool_summary, name_prefix="avgpool", icon="pool",
 ))
 
@@ -90,9 +90,15 @@ def _gap_infer(inputs: list[Shape], p: Params) -> Shape:
     return (shape[0],)
 
 
+def _gap_build(inputs: list[Shape], p: Params):
+    from .modules import GlobalAvgPool2d
+
+    return GlobalAvgPool2d()
+
+
 GLOBAL_AVGPOOL = register(LayerSpec(
     key="global_avgpool", title="GlobalAvgPool", category="Pooling",
     description="Averages each channel over the whole image: C×H×W becomes a C vector.",
-    params=(), infer=_gap_infer, build=lambda inputs, p: GlobalAvgPool2d(),
+    params=(), infer=_gap_infer, build=_gap_build,
     name_prefix="gap", icon="pool",
 ))
