@@ -240,14 +240,14 @@ def _vector_block(draw, s: _State) -> None:
 
 
 @st.composite
-def valid_graphs(draw, max_blocks: int = 6) -> tuple[GraphModel, dict[str, tuple[int, ...]]]:
+def valid_graphs(draw, max_blocks: int = 8) -> tuple[GraphModel, dict[str, tuple[int, ...]]]:
     """A valid graph and the output shape of each node (computed independently)."""
     c = draw(st.integers(1, 3))
     h, w = draw(st.integers(1, 32)), draw(st.integers(1, 32))
     b = GraphBuilder()
     inp = b.add("input", channels=c, height=h, width=w)
     s = _State(b, inp, (c, h, w), {inp: (c, h, w)})
-    for _ in range(draw(st.integers(0, max_blocks))):
+    for _ in range(draw(st.integers(1, max_blocks))):
         _image_block(draw, s)
     head = draw(st.sampled_from(["none", "flatten", "gap"]))
     if head != "none":
@@ -258,6 +258,8 @@ def valid_graphs(draw, max_blocks: int = 6) -> tuple[GraphModel, dict[str, tuple
             s.step("global_avgpool", (c,))
         for _ in range(draw(st.integers(0, 3))):
             _vector_block(draw, s)
+    if s.cur == inp:  # an Input alone is not a network
+        _activation(draw, s)
     return b.graph, s.shapes
 
 
@@ -282,8 +284,8 @@ def _bad_value(draw, spec) -> Any:
         options += ["bogus", 3]
     if kind == "padding":
         options.append("full")
-    if kind == "pair":
-        options.append([0, 1])
+    if kind == "pair" and spec.minimum is not None:
+        options.append([int(spec.minimum) - 1, 1])
     if kind == "float_list":
         options += ["1,2", [float("nan")]]
     if kind == "int_list":
@@ -315,7 +317,7 @@ def _mutate(draw, graph: GraphModel) -> Mutation:
     ops = ["bad_param", "unconnected", "unknown_kind", "second_input", "dense_on_4d",
            "merge_mismatch"]
     if graph.edges:
-        ops += ["cycle", "remove_edge"]
+        ops.append("cycle")
     if removable_edges:
         ops.append("remove_edge")
     if input_ids:
@@ -363,7 +365,7 @@ def _mutate(draw, graph: GraphModel) -> Mutation:
         graph._insert_edge(Edge(e.dst, e.src, graph.next_port(e.src)))
         return Mutation(op, graph.nodes[e.src].name, "is part of a cycle")
     if op == "remove_edge":
-        e = draw(st.sampled_from(removable_edges or graph.edges))
+        e = draw(st.sampled_from(removable_edges))
         graph._delete_edge(e)
         return Mutation(op)
     if op == "remove_input":
