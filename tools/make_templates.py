@@ -12,6 +12,7 @@ side by side.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -164,6 +165,17 @@ def inception_block() -> ProjectDocument:
                  "a pooling branch, joined by Concat (56 channels).")
 
 
+def _sparse_text(doc: ProjectDocument) -> str:
+    """The saved text, but with the dataset/loss/optimizer/scheduler params left empty
+    (= their registry defaults): templates then keep loading when a registry gains or
+    renames an option, and stay short to read."""
+    data = json.loads(dumps_project(doc))
+    data["dataset"]["params"] = {}
+    for section in ("loss", "optimizer", "scheduler"):
+        data["training"][section]["params"] = {}
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 TEMPLATES = {
     "classic_cnn": classic_cnn,
     "lenet5": lenet5,
@@ -183,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         analysis = analyze(doc.graph)
         if analysis.diagnostics:
             raise SystemExit(f"{key}: " + "; ".join(map(str, analysis.diagnostics)))
-        text = dumps_project(doc)
+        text = _sparse_text(doc)
         path = OUT / f"{key}.vsproj"
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:

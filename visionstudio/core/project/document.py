@@ -195,7 +195,8 @@ def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
 
 
 def _check_acyclic(graph: GraphModel) -> None:
-    """Kahn's algorithm; on a cycle, name the first edge (in file order) that closes one."""
+    """Kahn's algorithm; on a cycle, name the last edge (in file order) on one: the one
+    that closes it as the file reads."""
     indegree = dict.fromkeys(graph.nodes, 0)
     succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
     for e in graph.edges:
@@ -213,7 +214,7 @@ def _check_acyclic(graph: GraphModel) -> None:
     if seen == len(graph.nodes):
         return
     stuck = {nid for nid, d in indegree.items() if d > 0}
-    for i, e in enumerate(graph.edges):
+    for i, e in reversed(list(enumerate(graph.edges))):
         if e.src in stuck and e.dst in stuck and _reaches(succ, e.dst, e.src):
             a, b = graph.nodes[e.src].name, graph.nodes[e.dst].name
             raise _fail(f"graph.edges[{i}]", f"connecting {a} to {b} creates a cycle; "
