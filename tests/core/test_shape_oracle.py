@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.graph import analyze
 
-from .graph_strategies import invalid_graphs, valid_graphs
+from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
 
 # torch warns that padding='same' with even kernels copies the input: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -97,3 +97,45 @@ def test_broken_graphs_give_diagnostics_and_never_raise(drawn):
         assert exc.diagnostics
     else:  # pragma: no cover - reported as a failure
         raise AssertionError("build_model accepted a broken graph")
+
+
+def test_module_attributes_never_collide():
+    """A node named like an nn.Module member is renamed for torch; the new name must not
+    collide with another node's ("forward" -> "forward_" while "forward_" exists)."""
+    b = GraphBuilder()
+    x = b.add("input", channels=1, height=4, width=4)
+    x = b.add("conv2d", x, name="forward", out_channels=2, padding=1)
+    x = b.add("conv2d", x, name="forward_", out_channels=3, padding=1)
+    x = b.add("conv2d", x, name="training", out_channels=4, padding=1)
+    b.add("flatten", x, name="training_")
+    module = build_model(b.graph, seed=0)
+    names = {n.split(".")[0] for n, _ in module.named_parameters()}
+    assert names == {"forward__", "forward_", "training__"}
+    assert module(torch.randn(2, 1, 4, 4)).shape == (2, 64)
+    assert set(module.node_names.values()) == {n.name for n in b.graph.nodes.values()}
+
+
+def test_parameters_are_named_after_nodes_and_seeded():
+    b = GraphBuilder()
+    x = b.add("input", channels=1, height=6, width=6)
+    x = b.add("conv2d", x, out_channels=2)
+    x = b.add("batchnorm2d", x)
+    x = b.add("flatten", x)
+    b.add("dense", x, units=3)
+    one, two = build_model(b.graph, seed=7), build_model(b.graph, seed=7)
+    assert [n for n, _ in one.named_parameters()] == [
+        "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "dense1.weight", "dense1.bias"]
+    for (_, p), (_, q) in zip(one.named_parameters(), two.named_parameters()):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("name", ["training", "forward", "input_name", "node_names", "eval",
+                                  "parameters", "type", "cuda"])
+def test_node_named_like_a_module_member_builds(name):
+    b = GraphBuilder()
+    x = b.add("input", channels=1, height=4, width=4)
+    x = b.add("conv2d", x, name=name, out_channels=2, padding=1)
+    b.add("flatten", x)
+    module = build_model(b.graph, seed=0)
+    assert module(torch.randn(1, 1, 4, 4)).shape == (1, 32)
+    assert {n.split(".")[0] for n, _ in module.named_parameters()} == {f"{name}_"}

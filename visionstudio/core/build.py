@@ -24,11 +24,34 @@ class BuildError(ValueError):
         super().__init__(f"the network has {len(self.diagnostics)} problem(s):\n{lines}")
 
 
+# Instance attributes every nn.Module sets in __init__ ("training") and GraphModule's own.
+_RESERVED = frozenset(vars(nn.Module())) | {"input_name", "output_name", "node_names"}
+
+
 def attribute_name(name: str) -> str:
     """A node name as a module attribute that cannot shadow nn.Module's own members."""
-    if keyword.iskeyword(name) or hasattr(nn.Module, name) or name.startswith("_"):
+    if (keyword.iskeyword(name) or hasattr(nn.Module, name) or name in _RESERVED
+            or name.startswith("_")):
         return f"{name}_"
     return name
+
+
+def attribute_names(graph: GraphModel) -> dict[str, str]:
+    """Node id -> module attribute, unique across the graph.
+
+    A node keeps its name where it can; a renamed one ("forward" -> "forward_") gets
+    more underscores if another node already uses that spelling.
+    """
+    taken = {node.name for node in graph.nodes.values()}
+    attrs: dict[str, str] = {}
+    used: set[str] = set()
+    for nid, node in graph.nodes.items():
+        attr = attribute_name(node.name)
+        while attr != node.name and (attr in taken or attr in used):
+            attr += "_"
+        attrs[nid] = attr
+        used.add(attr)
+    return attrs
 
 
 class GraphModule(nn.Module):
@@ -72,7 +95,7 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
     try:
-        attrs = {nid: attribute_name(graph.nodes[nid].name) for nid in graph.nodes}
+        attrs = attribute_names(graph)
         steps = []
         needed = _ancestors(graph, analysis.output_id)
         for nid in analysis.order:
