@@ -1,0 +1,244 @@
+"""Composition root of the GUI: QApplication, crash logging, excepthooks, the main window.
+
+``main([])`` opens the classic CNN template; ``main([PROJECT])`` opens that file (a
+malformed one shows its problem and the template opens instead). Torch is not
+imported on this path: the window paints first, models are built when needed.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from . import __version__
+
+ORG = "VisionStudio"
+APP = "VisionStudio"
+STARTUP_T0_ENV = "VISIONSTUDIO_STARTUP_T0"      # benchmark: epoch seconds at process spawn
+STARTUP_EXIT_ENV = "VISIONSTUDIO_STARTUP_EXIT"  # benchmark: quit after the first paint
+
+log = logging.getLogger("visionstudio")
+_keep: list = []  # objects that must live as long as the process (crash log pipe)
+
+
+def setup_logging(state_dir: Path) -> Path | None:
+    """Log to stderr and to ``<state>/visionstudio.log``; returns the log file."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    log_file = None
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        log_file = state_dir / "visionstudio.log"
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    except OSError as exc:
+        print(f"visionstudio: cannot write logs to {state_dir}: {exc}", file=sys.stderr)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for h in handlers:
+        h.setFormatter(fmt)
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+    return log_file
+
+
+def enable_crash_log(state_dir: Path) -> Path | None:
+    """faulthandler to ``<state>/crash.log`` *and* stderr.
+
+    faulthandler writes to one file descriptor, so on POSIX it writes into a pipe read
+    by ``tee`` (a separate process, alive after a hard crash of this one); elsewhere,
+    or when tee is missing, the log file alone.
+    """
+    crash_log = state_dir / "crash.log"
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            try:
+                tee = subprocess.Popen(["tee", "-a", str(crash_log)], stdin=subprocess.PIPE,
+                                       stdout=sys.stderr.fileno(), close_fds=True,
+                                       start_new_session=True)
+            except (OSError, ValueError):
+                tee = None
+            if tee is not None and tee.stdin is not None:
+                _keep.append(tee)
+                faulthandler.enable(file=tee.stdin, all_threads=True)
+                return crash_log
+        fh = open(crash_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the process
+        _keep.append(fh)
+        faulthandler.enable(file=fh, all_threads=True)
+        return crash_log
+    except OSError:
+        faulthandler.enable(all_threads=True)
+        return None
+
+
+class _FirstPaintProbe(QObject):
+    """Benchmark hook: prints ms from process spawn to the window's first paint."""
+
+    def __init__(self, t0: float, quit_after: bool) -> None:
+        super().__init__()
+        self.t0, self.quit_after, self.done = t0, quit_after, False
+        self.painted = self.ready = False
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if not self.done and event.type() == QEvent.Type.Paint:
+            self.done = True
+            QTimer.singleShot(0, self._report)  # after this paint has finished
+        return False
+
+    def _report(self) -> None:
+        ms = (time.time() - self.t0) * 1000
+        print(f"first-paint-ms {ms:.1f} torch-imported {'torch' in sys.modules}", flush=True)
+        self.painted = True
+        self._maybe_quit()
+
+    def on_document_ready(self) -> None:
+        ms = (time.time() - self.t0) * 1000
+        print(f"document-ready-ms {ms:.1f}", flush=True)
+        self.ready = True
+        self._maybe_quit()
+
+    def _maybe_quit(self) -> None:
+        if self.quit_after and self.painted and self.ready:
+            QApplication.instance().quit()
+
+
+def load_initial(argv: list[str]):
+    """(document, path, problem) for the start: ``argv[0]`` or the classic CNN template.
+
+    Plain core work, safe on any thread. ``problem`` is (title, text) to show the user.
+    """
+    from .core.project import ProjectDocument, ProjectFormatError, load_project
+    from .ui.files import DEFAULT_TEMPLATE, TemplatesUnavailable, template_document
+
+    doc, path, problem = None, None, None
+    if argv:
+        try:
+            doc, path = load_project(argv[0]), Path(argv[0]).resolve()
+        except ProjectFormatError as exc:
+            problem = ("Cannot open project", f"{exc}\n\nThe Classic CNN template opened instead.")
+    if doc is None:
+        try:
+            doc = template_document(DEFAULT_TEMPLATE)
+        except TemplatesUnavailable as exc:
+            log.error("%s", exc)
+            doc = ProjectDocument()
+            problem = problem or ("Template unavailable", f"{exc}; a blank project opened instead.")
+    return doc, path, problem
+
+
+class _InitialLoader(QObject):
+    """Loads the first document on a plain thread; the result arrives on the GUI thread.
+
+    Reading a project validates its training section against the loss/optimizer
+    registries, which import torch (seconds); this keeps that off the first paint.
+    """
+
+    loaded = Signal(object)
+
+    def __init__(self, argv: list[str], window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.loaded.connect(self._apply, Qt.ConnectionType.QueuedConnection)
+        self.thread = threading.Thread(target=self._run, args=(list(argv),),
+                                       name="visionstudio-initial-load", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self, argv: list[str]) -> None:
+        try:
+            result = load_initial(argv)
+        except Exception as exc:  # noqa: BLE001 - reported, the blank document stays
+            log.exception("loading the first project failed")
+            result = (None, None, ("Cannot open project", f"{type(exc).__name__}: {exc}"))
+        self.loaded.emit(result)
+
+    def _apply(self, result) -> None:
+        doc, path, problem = result
+        w = self.window
+        if doc is not None and not w.controller.is_dirty and not w.controller.graph.nodes:
+            w.controller.replace_document(doc, path)
+            if path is not None:
+                w.files.add_recent(path)
+        w.statusBar().clearMessage()
+        if problem is not None:
+            w.files.prompts.error(w, *problem)
+        w.initial_load_done.emit()
+
+
+def create_main_window(argv: list[str], *, settings: QSettings | None = None,
+                       recovery_dir: Path | None = None, background: bool = False):
+    """The window with ``argv[0]`` opened, or the classic CNN template.
+
+    A malformed file is reported (after the window shows) and the template opens.
+    With ``background`` the document loads on a thread while the window paints;
+    ``window.initial_load_done`` fires when it is in place.
+    """
+    from .ui.controller import DocumentController
+    from .ui.main_window import MainWindow
+
+    if background:
+        window = MainWindow(DocumentController(), settings=settings, recovery_dir=recovery_dir)
+        window.statusBar().showMessage("Opening project…")
+        loader = _InitialLoader(argv, window)
+        window.initial_loader = loader
+        loader.start()
+        return window
+    doc, path, problem = load_initial(argv)
+    controller = DocumentController(doc)
+    controller.path = path
+    window = MainWindow(controller, settings=settings, recovery_dir=recovery_dir)
+    if path is not None:
+        window.files.add_recent(path)
+        window._update_title()
+    if problem is not None:
+        QTimer.singleShot(0, lambda: window.files.prompts.error(window, *problem))
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .ui.recovery import user_state_dir
+
+    state = user_state_dir()
+    enable_crash_log(state)
+    setup_logging(state)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "visionstudio"])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName(APP)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("visionstudio")
+
+    from .ui.errors import ErrorReporter, install_excepthooks
+
+    window = None
+    reporter = ErrorReporter(lambda: window)
+    uninstall = install_excepthooks(reporter)
+    probe = None
+    t0 = os.environ.get(STARTUP_T0_ENV)
+    window = create_main_window(argv, background=True)
+    if t0:
+        probe = _FirstPaintProbe(float(t0), os.environ.get(STARTUP_EXIT_ENV) == "1")
+        app.installEventFilter(probe)
+        window.initial_load_done.connect(probe.on_document_ready)
+    window.show()
+    if not (t0 and os.environ.get(STARTUP_EXIT_ENV) == "1"):
+        QTimer.singleShot(0, window.offer_recovery)
+    log.info("VisionStudio %s started", __version__)
+    try:
+        return app.exec()
+    finally:
+        uninstall()
+        faulthandler.disable()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

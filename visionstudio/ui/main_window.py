@@ -1,0 +1,246 @@
+"""The main window: assembles docks, menus, toolbar and status bar, and delegates.
+
+Files go to :class:`FileManager`, autosave/recovery to :class:`AutosaveManager`,
+edits to the canvas and the controller's undo stack. The window only wires them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+
+from .. import __version__
+from . import docks as dock_specs
+from .actions import (
+    CANVAS_ACTIONS, add_undo_actions, build_menus, build_toolbar, create_actions, fill_recent_menu,
+)
+from .controller import DocumentController
+from .dialogs.recovery_dialog import ask_recover
+from .files import FileManager
+from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveManager, pending_recoveries, prompt_disabled
+from .summary_panel import SummaryPanel
+
+log = logging.getLogger("visionstudio")
+
+APP_TITLE = "VisionStudio"
+STATE_VERSION = 1  # bump when the dock layout changes incompatibly
+STATUS_TIMEOUT_MS = 6000
+
+
+class MainWindow(QMainWindow):
+    initial_load_done = Signal()  # the first document is in place (app start, background load)
+
+    def __init__(self, controller: DocumentController | None = None, *,
+                 settings: QSettings | None = None, recovery_dir: Path | None = None,
+                 autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setAccessibleName("VisionStudio main window")
+        self.controller = controller or DocumentController()
+        self.settings = settings if settings is not None else QSettings()
+        self.files = FileManager(self.controller, self.settings, self, self)
+        self.autosave = AutosaveManager(self.controller, recovery_dir, autosave_interval_ms, self)
+        self.ask_recover = ask_recover  # replaced by tests to answer the offer
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self._build_panels()
+        self.actions_by_name = create_actions(self)
+        add_undo_actions(self, self.controller.undo_stack, self.actions_by_name)
+        self.menus = build_menus(self, self.actions_by_name)
+        self.toolbar = build_toolbar(self, self.actions_by_name)
+        self._connect_actions()
+        self._populate_panels_menu()
+        self._connect_status()
+        self._default_state = self.saveState(STATE_VERSION)
+        self.controller.undo_stack.cleanChanged.connect(self._on_stack_clean_changed)
+        self.controller.path_changed.connect(self._update_title)
+        self.controller.document_replaced.connect(self._on_controller_document_replaced)
+        self.files.recent_changed.connect(self._refresh_recent_menu)
+        self._refresh_recent_menu(self.files.recent())
+        self._update_title()
+        self.resize(1400, 900)
+        self.restore_layout()
+        QTimer.singleShot(0, self._add_optional_docks)
+
+    # -- assembly ------------------------------------------------------------------
+    def _build_panels(self) -> None:
+        c = self.controller
+        self.canvas = dock_specs.make_widget(dock_specs.CANVAS, c)
+        self.setCentralWidget(self.canvas)
+        self.palette = dock_specs.make_widget(dock_specs.PALETTE, c)
+        self.inspector = dock_specs.make_widget(dock_specs.INSPECTOR, c)
+        self.summary = SummaryPanel(c)
+        self.history = QUndoView(c.undo_stack)
+        self.history.setObjectName("undoHistory")
+        self.history.setAccessibleName("Undo history")
+        self.history.setEmptyLabel("Opened project")
+        add = dock_specs.add_dock
+        Area = Qt.DockWidgetArea
+        self.docks: dict[str, QDockWidget] = {
+            "palette": add(self, self.palette, "Layers", "layerPalette", Area.LeftDockWidgetArea),
+            "inspector": add(self, self.inspector, "Inspector", "inspector", Area.RightDockWidgetArea),
+            "history": add(self, self.history, "History", "undoHistory", Area.RightDockWidgetArea),
+            "summary": add(self, self.summary, "Model summary", "summaryPanel",
+                           Area.BottomDockWidgetArea),
+        }
+        self.splitDockWidget(self.docks["inspector"], self.docks["history"], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 300],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["inspector"], self.docks["history"]], [600, 160],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["summary"]], [230], Qt.Orientation.Vertical)
+
+    def _add_optional_docks(self) -> None:
+        """Panels of later features, added after the first paint (their imports may be slow)."""
+        for dock in dock_specs.optional_docks(self, self.controller):
+            key = dock.objectName().removesuffix("Dock")
+            self.docks[key] = dock
+            self.restoreDockWidget(dock)
+            self.menus["panels"].addAction(dock.toggleViewAction())
+
+    def _connect_actions(self) -> None:
+        a, f = self.actions_by_name, self.files
+        a["new"].triggered.connect(f.new)
+        a["open"].triggered.connect(f.open)
+        a["save"].triggered.connect(f.save)
+        a["save_as"].triggered.connect(f.save_as)
+        a["close"].triggered.connect(self.close)
+        a["quit"].triggered.connect(self.close)
+        a["reset_layout"].triggered.connect(self.reset_layout)
+        a["clear_recent"].triggered.connect(f.clear_recent)
+        a["about"].triggered.connect(self._about)
+        has_canvas = dock_specs.CANVAS.object_name == self.canvas.objectName()
+        for name, method in CANVAS_ACTIONS.items():
+            target = getattr(self.canvas, method, None) if has_canvas else None
+            if target is None:
+                a[name].setEnabled(False)
+                a[name].setStatusTip(f"{a[name].statusTip()} (the canvas is unavailable)")
+            else:
+                a[name].triggered.connect(lambda checked=False, t=target: t())
+
+    def _populate_panels_menu(self) -> None:
+        for dock in self.docks.values():
+            self.menus["panels"].addAction(dock.toggleViewAction())
+        toggle = self.toolbar.toggleViewAction()
+        toggle.setObjectName("action_toggle_toolbar")
+        self.menus["panels"].addSeparator()
+        self.menus["panels"].addAction(toggle)
+
+    def _connect_status(self) -> None:
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        bar.setAccessibleName("Status bar")
+        self.controller.refused.connect(self.show_status)
+        self.files.status.connect(self.show_status)
+        self.autosave.failed.connect(self.show_status)
+        message = getattr(self.canvas, "status_message", None)
+        if message is not None:
+            message.connect(self.show_status)
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    # -- title / dirty mark -------------------------------------------------------------
+    def _update_title(self, *_args) -> None:
+        doc_name = self.controller.document.name
+        name = self.files.display_name
+        if self.controller.path is None and doc_name and doc_name != "Untitled":
+            name = f"{name} ({doc_name})"
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.setWindowModified(self.controller.is_dirty)
+
+    def _on_stack_clean_changed(self, clean: bool) -> None:
+        self.setWindowModified(not clean)
+
+    def _on_controller_document_replaced(self, document) -> None:
+        self._update_title()
+        fit = getattr(self.canvas, "fit_to_view", None)
+        if fit is not None:
+            QTimer.singleShot(0, fit)
+
+    # -- recent files -----------------------------------------------------------------
+    def _refresh_recent_menu(self, paths: list[str]) -> None:
+        fill_recent_menu(self.menus["recent"], paths, self._open_recent,
+                         self.actions_by_name["clear_recent"])
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).exists():
+            self.files.remove_recent(path)
+            self.files.prompts.error(self, "Cannot open project",
+                                     f"{path} no longer exists; it was removed from the recent files.")
+            return
+        self.files.open_path(path)
+
+    # -- layout persistence -------------------------------------------------------------
+    def restore_layout(self) -> bool:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        restored = False
+        if geometry is not None:
+            restored = self.restoreGeometry(geometry)
+        if state is not None:
+            restored = self.restoreState(state, STATE_VERSION) and restored
+        return restored
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, STATE_VERSION)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self.toolbar.show()
+
+    # -- recovery ------------------------------------------------------------------------
+    def offer_recovery(self, *, force: bool = False) -> bool:
+        """Offer the newest recovery file a crashed session left; True if recovered.
+
+        Never silent: the user answers a dialog (``self.ask_recover``). Skipped when
+        VISIONSTUDIO_NO_RECOVERY_PROMPT is set, unless ``force``.
+        """
+        if prompt_disabled() and not force:
+            return False
+        for entry in pending_recoveries(self.autosave.directory):
+            answer = self.ask_recover(entry.title, entry.saved_at, self)
+            if answer == "later":
+                return False
+            if answer == "discard":
+                entry.discard()
+                continue
+            try:
+                doc = entry.load()
+            except Exception as exc:  # noqa: BLE001 - any failure: say so, keep the file
+                self.files.prompts.error(self, "Cannot recover", f"{entry.file}: {exc}")
+                return False
+            original = Path(entry.original) if entry.original else None
+            self.controller.replace_document(doc, original)
+            self.controller.undo_stack.resetClean()  # recovered work is unsaved work
+            self._update_title()
+            entry.discard()
+            self.autosave.autosave_now()
+            self.show_status(f"Recovered unsaved changes to {entry.title}")
+            return True
+        return False
+
+    # -- closing ------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.autosave.stop()
+        event.accept()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, f"About {APP_TITLE}",
+                          f"<b>{APP_TITLE} {__version__}</b><br>Design convolutional networks "
+                          "visually, train them and look inside them.")

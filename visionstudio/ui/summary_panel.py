@@ -1,0 +1,122 @@
+"""Model summary: one row per layer (name, kind, output shape, parameters, FLOPs) and totals.
+
+The numbers are the controller's shape analysis, the same as ``visionstudio summary``
+prints. Clicking a row selects that layer on the canvas; selecting on the canvas
+highlights the row.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ..core.graph import GraphAnalysis
+from ..core.layers import fmt_shape
+from ..core.summary import NetworkSummary, human_count, summarize
+from .controller import DocumentController
+
+COLUMNS = ("Layer", "Kind", "Output shape", "Parameters", "FLOPs")
+NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def totals_text(summary: NetworkSummary) -> str:
+    t = summary.totals
+    parts = [f"{len(summary.rows)} layers", f"{t.params:,} parameters ({t.weight_mb:.2f} MB)",
+             f"{human_count(t.flops)} FLOPs per image",
+             f"input {fmt_shape(summary.input_shape)} → output {fmt_shape(summary.output_shape)}"]
+    errors = sum(1 for d in summary.diagnostics if d["severity"] == "error")
+    if errors:
+        parts.append(f"{errors} problem{'s' if errors != 1 else ''}")
+    return "Total: " + " · ".join(parts)
+
+
+class SummaryPanel(QWidget):
+    def __init__(self, controller: DocumentController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("summaryPanel")
+        self.setAccessibleName("Model summary")
+        self.controller = controller
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setObjectName("summaryTable")
+        self.table.setAccessibleName("Layers of the model")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setDefaultSectionSize(130)
+        header.resizeSection(1, 220)
+        self.totals = QLabel(self)
+        self.totals.setObjectName("summaryTotals")
+        self.totals.setAccessibleName("Model totals")
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addWidget(self.totals)
+        self._syncing = False
+        self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
+        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        controller.selection_changed.connect(self._on_controller_selection_changed)
+        self.refresh()
+
+    # -- model -> view -----------------------------------------------------------
+    def refresh(self) -> None:
+        c = self.controller
+        self.summary = summarize(c.graph, c.document.name, analysis=c.analysis)
+        self._syncing = True
+        try:
+            self.table.setRowCount(len(self.summary.rows))
+            for r, row in enumerate(self.summary.rows):
+                kind = row.title + (f" ({row.details})" if row.details else "")
+                values = (row.name, kind, fmt_shape(row.output_shape), f"{row.params:,}",
+                          human_count(row.flops))
+                for col, text in enumerate(values):
+                    item = QTableWidgetItem(text)
+                    item.setData(NODE_ROLE, row.id)
+                    if col >= 3:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    if col == 4:
+                        item.setToolTip(f"{row.flops:,} FLOPs per image")
+                    if row.problems:
+                        item.setForeground(Qt.GlobalColor.red)
+                        item.setToolTip("\n".join(row.problems))
+                    self.table.setItem(r, col, item)
+            self.totals.setText(totals_text(self.summary))
+        finally:
+            self._syncing = False
+        self._on_controller_selection_changed(c.selection)
+
+    def node_ids(self) -> list[str]:
+        return [self.table.item(r, 0).data(NODE_ROLE) for r in range(self.table.rowCount())]
+
+    def _on_controller_analysis_changed(self, analysis: GraphAnalysis) -> None:
+        self.refresh()
+
+    def _on_controller_selection_changed(self, node_ids: list[str]) -> None:
+        wanted = set(node_ids)
+        self._syncing = True
+        try:
+            model = self.table.selectionModel()
+            self.table.clearSelection()
+            for r, nid in enumerate(self.node_ids()):
+                if nid in wanted:
+                    model.select(self.table.model().index(r, 0),
+                                 QItemSelectionModel.SelectionFlag.Select
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+        finally:
+            self._syncing = False
+
+    # -- view -> controller ---------------------------------------------------------
+    def _on_table_selection_changed(self) -> None:
+        if self._syncing:
+            return
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        ids = self.node_ids()
+        self.controller.set_selection([ids[r] for r in rows])
