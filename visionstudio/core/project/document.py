@@ -8,7 +8,9 @@ plain JSON data lives here; reading files lives in ``io.py``.
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,18 @@ class ProjectDocument:
 
 
 # -- reading ------------------------------------------------------------------------
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+def json_path(parent: str, key: str) -> str:
+    """``parent.key``, or ``parent["odd key"]`` when the key is not a plain word (empty,
+    dots, spaces...), so every path is unambiguous and never empty."""
+    if _PLAIN_KEY.match(key) and len(key) <= 80:
+        return f"{parent}.{key}" if parent else key
+    quoted = json.dumps(key[:80] + ("…" if len(key) > 80 else ""))
+    return f"{parent}[{quoted}]" if parent else f"[{quoted}]"
+
+
 def _fail(path: str, problem: str) -> ProjectFormatError:
     return ProjectFormatError(problem, path=path)
 
@@ -92,7 +106,7 @@ def _read_node(data: Any, path: str) -> Node:
     _expect(data, dict, path, "an object")
     for key in data:
         if key not in ("id", "kind", "version", "name", "params"):
-            raise _fail(f"{path}.{key}", "unknown field")
+            raise _fail(json_path(path, key), "unknown field")
     node_id = _expect(data.get("id"), str, f"{path}.id", "text")
     if not node_id or len(node_id) > 64:
         raise _fail(f"{path}.id", "must be 1 to 64 characters")
@@ -128,7 +142,7 @@ def _read_graph(data: Any, layout: Any) -> GraphModel:
     _expect(data, dict, "graph", "an object")
     for key in data:
         if key not in ("nodes", "edges"):
-            raise _fail(f"graph.{key}", "unknown field")
+            raise _fail(json_path("graph", key), "unknown field")
     nodes = _expect(data.get("nodes", []), list, "graph.nodes", "a list")
     edges = _expect(data.get("edges", []), list, "graph.edges", "a list")
     if len(nodes) > MAX_NODES:
@@ -161,7 +175,7 @@ def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
         _expect(ed, dict, path, "an object")
         for key in ed:
             if key not in ("src", "dst", "port"):
-                raise _fail(f"{path}.{key}", "unknown field")
+                raise _fail(json_path(path, key), "unknown field")
         src = _expect(ed.get("src"), str, f"{path}.src", "a layer id")
         dst = _expect(ed.get("dst"), str, f"{path}.dst", "a layer id")
         port = ed.get("port", 0)
@@ -240,10 +254,10 @@ def _read_layout(graph: GraphModel, layout: Any) -> None:
     _expect(layout, dict, "layout", "an object")
     for key in layout:
         if key != "positions":
-            raise _fail(f"layout.{key}", "unknown field")
+            raise _fail(json_path("layout", key), "unknown field")
     positions = _expect(layout.get("positions", {}), dict, "layout.positions", "an object")
     for nid, pos in positions.items():
-        path = f"layout.positions.{nid}"
+        path = json_path("layout.positions", nid)
         if nid not in graph.nodes:
             raise _fail(path, "no layer has this id")
         _expect(pos, list, path, "a list [x, y]")
@@ -271,7 +285,7 @@ def _check_choice(data: Any, path: str) -> None:
     _expect(data, dict, path, "an object with 'key' and 'params'")
     for key in data:
         if key not in ("key", "params"):
-            raise _fail(f"{path}.{key}", "unknown field")
+            raise _fail(json_path(path, key), "unknown field")
     if "key" in data:
         _expect(data["key"], str, f"{path}.key", "a name")
     if "params" in data:
@@ -287,7 +301,7 @@ def document_from_dict(data: Any) -> ProjectDocument:
     _expect(data, dict, "(top level)", "an object")
     for key in data:
         if key not in TOP_LEVEL:
-            raise _fail(key, "unknown field")
+            raise _fail(json_path("", key), "unknown field")
     if data.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise _fail("format", f"expected {FORMAT_NAME!r}: this is not a VisionStudio project")
     _expect(data.get("app_version", ""), str, "app_version", "text")

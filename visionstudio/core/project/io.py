@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .document import SCHEMA_VERSION, ProjectDocument, document_from_dict
+from .document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
 from .errors import ProjectFormatError
 
 PROJECT_SUFFIX = ".vsproj"
@@ -87,11 +87,19 @@ def _check_text(data: Any) -> None:
             _encodable(value, path or "(top level)")
         elif isinstance(value, dict):
             for key, item in value.items():
-                sub = f"{path}.{key}" if path else key
+                sub = json_path(path, key) if _encodes(key) else f"{path}[?]"
                 _encodable(key, sub)
                 stack.append((item, sub))
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _encodable(text: str, path: str) -> None:
@@ -99,7 +107,7 @@ def _encodable(text: str, path: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ProjectFormatError("contains an invalid character (a lone surrogate escape)",
-                                 path=path.encode("utf-8", "backslashreplace").decode()) from None
+                                 path=path) from None
 
 
 def parse_project(text: str | bytes) -> ProjectDocument:
