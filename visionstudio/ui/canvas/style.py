@@ -1,0 +1,67 @@
+"""Canvas colours and metrics, derived from the application's QPalette (dark or light)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+from ..layer_style import is_dark, mix
+
+NODE_WIDTH = 196.0
+NODE_HEIGHT = 78.0
+PORT_RADIUS = 6.0
+# Default distance between the centres of two stacked layers (auto-layout, appending).
+ROW_SPACING = 130.0
+COLUMN_SPACING = NODE_WIDTH + 44.0
+
+
+@dataclass
+class CanvasStyle:
+    dark: bool
+    background: QColor
+    grid: QColor
+    node_fill: QColor
+    node_border: QColor
+    text: QColor
+    muted: QColor
+    selection: QColor
+    edge: QColor
+    label_fill: QColor
+    shadow: QColor
+    title_font: QFont
+    body_font: QFont
+    small_font: QFont
+
+    @classmethod
+    def from_palette(cls, palette: QPalette | None = None) -> CanvasStyle:
+        if palette is None:
+            palette = QApplication.palette()
+        dark = is_dark(palette)
+        window = palette.color(QPalette.ColorRole.Window)
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        if dark:
+            background = mix(window, QColor("black"), 0.25)
+            node_fill = mix(window, QColor("white"), 0.07)
+        else:
+            background = mix(window, QColor("white"), 0.35)
+            node_fill = base
+        grid = mix(background, text, 0.16)
+        muted = mix(text, node_fill, 0.42)
+        node_border = mix(node_fill, text, 0.22)
+        edge = mix(background, text, 0.48)
+        label_fill = mix(background, text, 0.07)
+        shadow = QColor(0, 0, 0, 110 if dark else 40)
+        base_font = QApplication.font()
+        title_font = QFont(base_font)
+        title_font.setPointSizeF(max(9.0, base_font.pointSizeF()))
+        title_font.setBold(True)
+        body_font = QFont(base_font)
+        body_font.setPointSizeF(max(8.5, base_font.pointSizeF() - 0.5))
+        small_font = QFont(base_font)
+        small_font.setPointSizeF(max(7.5, base_font.pointSizeF() - 1.5))
+        return cls(dark, background, grid, node_fill, node_border, text, muted, highlight,
+                   edge, label_fill, shadow, title_font, body_font, small_font)
