@@ -1,0 +1,179 @@
+"""Getting batches onto the device.
+
+Fast path (in-memory datasets): the images are converted once to normalised float
+tensors kept on the device; each epoch is a ``randperm`` and batches are index_select
+calls — no DataLoader, no per-batch host round trip. Augmentation runs on the device,
+a batch at a time. Lazy datasets (too big for memory) go through a DataLoader with
+worker processes (and pinned memory on CUDA), then the same on-device normalisation.
+Both paths draw their order from the same CPU generator, so a run is reproducible and
+can resume mid-epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+Augment = Callable[[torch.Tensor], torch.Tensor]
+FLOAT_CACHE_LIMIT = 2 << 30  # bytes: bigger in-memory sets stay uint8, converted per batch
+
+
+@dataclass
+class TrainData:
+    """What the trainer needs from a dataset (a LoadedDataset converts with from_loaded)."""
+
+    num_classes: int
+    train_images: torch.Tensor | None = None   # uint8 N×C×H×W
+    train_labels: torch.Tensor | None = None   # int64 N
+    val_images: torch.Tensor | None = None
+    val_labels: torch.Tensor | None = None
+    mean: tuple[float, ...] | None = None      # per channel, on the 0..1 scale
+    std: tuple[float, ...] | None = None
+    train_dataset: Any = None                  # lazy: yields (uint8 C×H×W, int)
+    val_dataset: Any = None
+    class_names: tuple[str, ...] = ()
+    sample_shape: tuple[int, ...] | None = None
+    report: list[str] = field(default_factory=list)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.train_images is not None
+
+    @classmethod
+    def from_loaded(cls, loaded: Any) -> TrainData:
+        if isinstance(loaded, TrainData):
+            return loaded
+        names = tuple(getattr(loaded, "class_names", ()) or ())
+        return cls(
+            num_classes=int(getattr(loaded, "num_classes", len(names))),
+            train_images=getattr(loaded, "train_images", None),
+            train_labels=getattr(loaded, "train_labels", None),
+            val_images=getattr(loaded, "val_images", None),
+            val_labels=getattr(loaded, "val_labels", None),
+            mean=_tuple(getattr(loaded, "mean", None)), std=_tuple(getattr(loaded, "std", None)),
+            train_dataset=getattr(loaded, "train_dataset", None),
+            val_dataset=getattr(loaded, "val_dataset", None),
+            class_names=names,
+            sample_shape=_tuple(getattr(loaded, "sample_shape", None)),
+            report=list(getattr(loaded, "report", []) or []),
+        )
+
+    @classmethod
+    def from_tensors(cls, images: torch.Tensor, labels: torch.Tensor,
+                     val_images: torch.Tensor | None = None, val_labels: torch.Tensor | None = None,
+                     *, num_classes: int | None = None) -> TrainData:
+        classes = num_classes or int(labels.max().item()) + 1
+        return cls(classes, images, labels.long(), val_images,
+                   None if val_labels is None else val_labels.long(),
+                   sample_shape=tuple(images.shape[1:]))
+
+    def stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel mean/std on the 0..1 scale (computed when the dataset gave none)."""
+        if self.mean is not None and self.std is not None:
+            return tuple(self.mean), tuple(self.std)
+        if self.train_images is None:
+            c = (self.sample_shape or (1,))[0]
+            return (0.5,) * c, (0.25,) * c
+        x = self.train_images[: 10_000].float() / 255.0
+        dims = [d for d in range(x.dim()) if d != 1]
+        mean = x.mean(dim=dims)
+        std = x.std(dim=dims).clamp_min(1e-3)
+        return tuple(mean.tolist()), tuple(std.tolist())
+
+
+def _tuple(value: Any) -> tuple | None:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return tuple(value.flatten().tolist())
+    return tuple(value)
+
+
+class Normalizer:
+    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device,
+                 channels_last: bool) -> None:
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.inv_std = (1.0 / torch.tensor(std, dtype=torch.float32, device=device)).view(1, -1, 1, 1)
+        self.channels_last = channels_last
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255.0)
+        if x.dim() == 4:
+            x = (x - self.mean).mul_(self.inv_std)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Batch bounds; a lone last sample is dropped (BatchNorm cannot train on one)."""
+    out = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if len(out) > 1 and out[-1][1] - out[-1][0] == 1:
+        out.pop()
+    return out
+
+
+class MemoryFeed:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalizer: Normalizer,
+                 device: torch.device) -> None:
+        self.n = int(images.shape[0])
+        self.device = device
+        self.normalizer = normalizer
+        x = images.to(device)
+        if x.numel() * 4 <= FLOAT_CACHE_LIMIT:
+            x = normalizer(x)              # once: float, normalised, channels_last
+            self.cached = True
+        else:
+            self.cached = False
+        self.x = x
+        self.y = labels.to(device=device, dtype=torch.long)
+
+    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        slices = batch_slices(self.n, batch_size)
+        if order is not None:
+            order = order.to(self.device, non_blocking=True)
+        for lo, hi in slices[start:]:
+            if order is None:
+                xb, yb = self.x[lo:hi], self.y[lo:hi]
+            else:
+                idx = order[lo:hi]
+                xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            if not self.cached:
+                xb = self.normalizer(xb)
+            elif self.normalizer.channels_last and xb.dim() == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb
+
+
+class LazyFeed:
+    def __init__(self, dataset: Any, normalizer: Normalizer, device: torch.device,
+                 num_workers: int | None = None) -> None:
+        self.dataset = dataset
+        self.n = len(dataset)
+        self.device = device
+        self.normalizer = normalizer
+        if num_workers is None:
+            num_workers = min(4, max((os.cpu_count() or 1) - 1, 0))
+        self.num_workers = num_workers
+        self.pin = device.type == "cuda"
+
+    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        from torch.utils.data import DataLoader
+
+        idx = order.tolist() if order is not None else list(range(self.n))
+        sampler = [idx[lo:hi] for lo, hi in batch_slices(self.n, batch_size)[start:]]
+        if not sampler:
+            return
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.num_workers,
+                            pin_memory=self.pin)
+        for xb, yb in loader:
+            xb = torch.as_tensor(xb).to(self.device, non_blocking=True)
+            yb = torch.as_tensor(yb).to(self.device, dtype=torch.long, non_blocking=True)
+            yield self.normalizer(xb), yb

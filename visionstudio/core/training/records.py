@@ -1,0 +1,111 @@
+"""Metric records: frozen dataclasses of plain data (floats, ints, str, tuples) that
+cross from the training thread to the GUI. ``as_dict`` gives JSON/CSV-ready values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class _Record:
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class FitStartRecord(_Record):
+    device: str
+    precision: str               # "fp32", "bf16", "fp16"
+    channels_last: bool
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    start_epoch: int             # 1-based epoch the run starts (or resumes) in
+    start_step: int              # optimisation steps already done (resume)
+    train_samples: int
+    val_samples: int
+    num_classes: int
+    parameters: int
+    in_memory: bool
+    notes: tuple[str, ...] = ()  # things the user should know (softmax folded, ...)
+
+
+@dataclass(frozen=True)
+class BatchRecord(_Record):
+    """Sent at a throttled rate; ``losses``/``lrs`` hold every step since the last record
+    (the first of them is step ``step - len(losses) + 1``)."""
+
+    epoch: int                   # 1-based
+    batch: int                   # batches done in this epoch
+    batches: int                 # batches per epoch
+    step: int                    # optimisation steps done in the whole run
+    loss: float                  # mean loss over the steps since the last record
+    accuracy: float              # training accuracy over the same steps
+    lr: float                    # learning rate of the latest step
+    images_per_s: float
+    elapsed_s: float             # training time, pauses excluded
+    eta_s: float
+    losses: tuple[float, ...] = ()
+    lrs: tuple[float, ...] = ()
+    events: tuple[str, ...] = ()  # e.g. "learning rate set to 0.001 at step 120"
+
+
+@dataclass(frozen=True)
+class ValidationRecord(_Record):
+    epoch: int
+    step: int
+    loss: float
+    accuracy: float
+    top5: float | None           # only when there are more than 5 classes
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EpochRecord(_Record):
+    epoch: int
+    step: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    val_top5: float | None
+    lr: float
+    images_per_s: float
+    epoch_s: float
+    elapsed_s: float
+    eta_s: float
+    monitored: float             # the early-stopping metric's value this epoch
+    best: bool                   # this epoch is the best so far (the 'best' checkpoint)
+
+
+@dataclass(frozen=True)
+class FailureRecord(_Record):
+    kind: str                    # "nan", "oom", "error"
+    message: str                 # for the user: what happened and what to try
+    epoch: int
+    step: int
+    traceback: str = ""
+    suggested_batch_size: int | None = None
+    checkpoint: str | None = None  # the last good checkpoint, kept on disk
+
+
+@dataclass(frozen=True)
+class FitResult(_Record):
+    status: str                  # "completed", "stopped", "early_stopped", "failed"
+    epochs_completed: int
+    steps: int
+    history: tuple[EpochRecord, ...]
+    best_epoch: int | None
+    best_metric: float | None
+    metric: str
+    last_checkpoint: str | None
+    best_checkpoint: str | None
+    elapsed_s: float
+    notes: tuple[str, ...] = ()
+    failure: FailureRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"

@@ -1,0 +1,637 @@
+"""The training loop: a plain Python loop with seven hooks (Lightning's shape).
+
+    on_fit_start(trainer, FitStartRecord)      on_validation_end(trainer, ValidationRecord)
+    on_epoch_start(trainer, epoch)             on_epoch_end(trainer, EpochRecord)
+    on_batch_end(trainer, BatchRecord)         on_fit_end(trainer, FitResult)
+    on_failure(trainer, FailureRecord)         (then on_fit_end with status "failed")
+
+Batch records are throttled (every ``report_interval_s`` or ``report_every`` batches)
+and losses/correct counts stay on the device between reports, so the GPU is never
+synchronised per batch. Stop, pause and hyper-parameter changes come through a
+TrainerControl and are honoured between batches.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..params import ParamError
+from .checkpoint import (
+    CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer,
+)
+from .config import TrainingConfig
+from .control import TrainerControl
+from .feed import LazyFeed, MemoryFeed, Normalizer, TrainData
+from .losses import TrainingLoss
+from .model_prep import training_view
+from .optimizers import OPTIMIZERS, apply_group_values
+from .records import (
+    BatchRecord, EpochRecord, FailureRecord, FitResult, FitStartRecord, ValidationRecord,
+)
+from .schedules import SCHEDULERS, Schedule
+
+OutOfMemory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingSetupError(ValueError):
+    """Training cannot start: the message says what to change."""
+
+
+class Callback:
+    """Override any of the hooks; they run on the training thread."""
+
+    def on_fit_start(self, trainer: Trainer, record: FitStartRecord) -> None: ...
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
+    def on_batch_end(self, trainer: Trainer, record: BatchRecord) -> None: ...
+    def on_validation_end(self, trainer: Trainer, record: ValidationRecord) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None: ...
+    def on_fit_end(self, trainer: Trainer, result: FitResult) -> None: ...
+    def on_failure(self, trainer: Trainer, failure: FailureRecord) -> None: ...
+
+
+class _NonFinite(Exception):
+    def __init__(self, value: float, step: int) -> None:
+        super().__init__(value, step)
+        self.value, self.step = value, step
+
+
+def resolve_device(word: str) -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU; explicit names must be available."""
+    if word == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(word)
+    except RuntimeError:
+        raise TrainingSetupError(f"unknown device {word!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingSetupError("CUDA was asked for but no CUDA GPU is available; "
+                                     "use device 'auto' or 'cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise TrainingSetupError(f"there is no {word} (this machine has "
+                                     f"{torch.cuda.device_count()} CUDA device(s))")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise TrainingSetupError("Apple MPS was asked for but is not available here")
+    return device
+
+
+def suggest_batch_size(batch_size: int) -> int:
+    """Half the batch size, rounded down to a power of two (at least 1)."""
+    half = max(batch_size // 2, 1)
+    return 1 << (half.bit_length() - 1)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, OutOfMemory):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _has_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, config: TrainingConfig | None = None, *,
+                 callbacks: Sequence[Callback] = (), control: TrainerControl | None = None,
+                 checkpoint_dir: str | os.PathLike[str] | None = None,
+                 report_interval_s: float = 0.05, report_every: int | None = None,
+                 channels_last: bool | None = None, num_workers: int | None = None,
+                 notes: Sequence[str] = ()) -> None:
+        self.model = model
+        self.config = config or TrainingConfig()
+        self.callbacks = list(callbacks)
+        self.control = control or TrainerControl()
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.report_interval_s = report_interval_s
+        self.report_every = report_every
+        self.channels_last_choice = channels_last
+        self.num_workers = num_workers
+        self.notes: list[str] = list(notes)
+        self.history: list[EpochRecord] = []
+        self.optimizer_params = dict(self.config.optimizer["params"])
+        self.device = torch.device("cpu")
+        self.train_model: nn.Module = model
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.schedule: Schedule | None = None
+        self.step = 0
+        self._events: list[str] = []
+
+    # -- hooks ------------------------------------------------------------------------
+    def _emit(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # -- setup ------------------------------------------------------------------------
+    def _setup(self, data: TrainData) -> None:
+        cfg = self.config
+        self.device = device = resolve_device(cfg.device)
+        precision = "fp32"
+        if cfg.mixed_precision != "off":
+            if device.type == "cuda":
+                precision = cfg.mixed_precision
+            else:
+                self.notes.append(f"Mixed precision ({cfg.mixed_precision}) is used on CUDA only; "
+                                  f"training in float32 on {device.type}.")
+        self.precision = precision
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        shape = data.sample_shape or (tuple(data.train_images.shape[1:]) if data.in_memory else None)
+        four_d = shape is not None and len(shape) == 3
+        cl = self.channels_last_choice
+        if cl is None:
+            cl = four_d and device.type in ("cpu", "cuda") and _has_conv(self.model)
+        self.channels_last = bool(cl and four_d)
+        self.model.to(device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.train_model, log_softmax, notes = training_view(self.model, cfg.loss["key"])
+        self.notes.extend(notes)
+        try:
+            self.loss_fn = TrainingLoss(cfg.loss["key"], cfg.loss["params"], data.num_classes,
+                                        device, log_softmax=log_softmax)
+        except ValueError as exc:
+            raise TrainingSetupError(f"loss: {exc}") from None
+        mean, std = data.stats()
+        norm = Normalizer(mean, std, device, self.channels_last)
+        if data.in_memory:
+            self.train_feed: Any = MemoryFeed(data.train_images, data.train_labels, norm, device)
+            self.val_feed: Any = (MemoryFeed(data.val_images, data.val_labels, norm, device)
+                                  if data.val_images is not None and len(data.val_images) else None)
+        elif data.train_dataset is not None:
+            self.train_feed = LazyFeed(data.train_dataset, norm, device, self.num_workers)
+            self.val_feed = (LazyFeed(data.val_dataset, norm, device, self.num_workers)
+                             if data.val_dataset is not None and len(data.val_dataset) else None)
+        else:
+            raise TrainingSetupError("the dataset has no training images")
+        if self.train_feed.n == 0:
+            raise TrainingSetupError("the dataset has no training images")
+        self.augment = None
+        if cfg.augmentation != "none" and shape is not None:
+            try:
+                from ..data.augment import make_augmentation
+            except ImportError:
+                self.notes.append(f"Augmentation '{cfg.augmentation}' is not available; training without it.")
+            else:
+                self.augment = make_augmentation(cfg.augmentation, tuple(shape))
+        self.data = data
+        bs = cfg.batch_size
+        self.steps_per_epoch = max(1, len(range(0, self.train_feed.n, bs))
+                                   - (1 if self.train_feed.n % bs == 1 and self.train_feed.n > 1 else 0))
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        spec = OPTIMIZERS.get(cfg.optimizer["key"])
+        self.optimizer_spec = spec
+        self.optimizer = spec.factory(self.model.parameters(), self.optimizer_params,
+                                      fused=device.type == "cuda")
+        self.schedule = SCHEDULERS.get(cfg.scheduler["key"]).factory(
+            cfg.scheduler["params"], base_lr=self.optimizer_params["lr"],
+            steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps)
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        metric = cfg.early_stopping_metric
+        if metric.startswith("val_") and self.val_feed is None:
+            fallback = metric.replace("val_", "train_")
+            self.notes.append(f"There is no validation set, so {metric} is replaced by {fallback} "
+                              "for early stopping and the best checkpoint.")
+            metric = fallback
+        self.metric = metric
+        self.metric_mode = "max" if metric.endswith("accuracy") else "min"
+
+    # -- hyper-parameters while running/paused -------------------------------------------
+    def _apply_pending(self, values: dict[str, Any]) -> None:
+        spec = self.optimizer_spec
+        by_name = {p.name: p for p in spec.params}
+        new = dict(self.optimizer_params)
+        for name, value in values.items():
+            if name not in by_name:
+                self._events.append(f"{spec.title} has no setting {name!r}; ignored")
+                continue
+            try:
+                new[name] = by_name[name].validate(value)
+            except ParamError as exc:
+                self._events.append(f"{exc}; ignored")
+                continue
+            self._events.append(f"{by_name[name].label} set to {new[name]:g} at step {self.step}"
+                                if isinstance(new[name], float) else
+                                f"{by_name[name].label} set to {new[name]} at step {self.step}")
+        self.optimizer_params = new
+        apply_group_values(self.optimizer, spec.key, new)
+        self.schedule.base_lr = float(new["lr"])
+        self._set_lr(self.schedule.lr(self.step))
+
+    def _set_lr(self, lr: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        self._lr = lr
+
+    # -- checkpoints --------------------------------------------------------------------
+    def _checkpoint_meta(self, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+                         sums: tuple[float, float, int]) -> tuple[dict, dict]:
+        tensors, optim_json = flatten_optimizer(self.optimizer.state_dict())
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.shuffle"] = self.generator.get_state()
+        tensors["rng.shuffle_epoch"] = epoch_gen_state
+        if self.device.type == "cuda":
+            for i, s in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = s
+        meta = {
+            "trainer_format": CHECKPOINT_FORMAT,
+            "epoch": epoch, "batch": batch, "step": self.step,
+            "epoch_sums": list(sums),
+            "steps_per_epoch": self.steps_per_epoch,
+            "config": self.config.to_dict(),
+            "optimizer_key": self.optimizer_spec.key,
+            "optimizer_params": self.optimizer_params,
+            "optimizer": optim_json,
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "best": {"value": self.best_value, "epoch": self.best_epoch, "since": self.since_best},
+            "metric": self.metric,
+            "history": [r.as_dict() for r in self.history],
+            "notes": list(self.notes),
+        }
+        return tensors, meta
+
+    def _save(self, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+              sums: tuple[float, float, int]) -> str | None:
+        if self.checkpoint_dir is None:
+            return None
+        tensors, meta = self._checkpoint_meta(epoch, batch, epoch_gen_state, sums)
+        path = save_checkpoint(self.checkpoint_dir / name, model_state=self.model.state_dict(),
+                               tensors=tensors, meta=meta)
+        return str(path)
+
+    def _restore(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        ckpt = load_checkpoint(path)
+        meta = ckpt.meta
+        try:
+            self.model.load_state_dict(ckpt.model_state)
+        except RuntimeError as exc:
+            raise CheckpointError(f"the checkpoint {path} does not fit this network: "
+                                  f"{str(exc).splitlines()[0]}") from None
+        try:
+            if meta.get("optimizer_key") != self.optimizer_spec.key:
+                raise CheckpointError(
+                    f"the checkpoint {path} was trained with optimizer {meta.get('optimizer_key')!r}, "
+                    f"the project now uses {self.optimizer_spec.key!r}; resume needs the same optimizer")
+            self.optimizer.load_state_dict(unflatten_optimizer(ckpt.tensors, meta["optimizer"]))
+            for state in self.optimizer.state.values():  # fused/foreach want state on the device
+                for k, v in state.items():
+                    if isinstance(v, torch.Tensor) and k != "step":
+                        state[k] = v.to(self.device)
+            self.optimizer_params = dict(meta["optimizer_params"])
+            sched = meta["schedule"]
+            if sched.get("key") == self.schedule.spec.key:
+                self.schedule.load_state_dict(sched)
+            else:
+                self.schedule.base_lr = float(self.optimizer_params["lr"])
+            if self.scaler is not None and meta.get("scaler"):
+                self.scaler.load_state_dict(meta["scaler"])
+            torch.set_rng_state(ckpt.tensors["rng.torch"])
+            self.generator.set_state(ckpt.tensors["rng.shuffle"])
+            if self.device.type == "cuda":
+                states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
+                if len(states) == torch.cuda.device_count():
+                    torch.cuda.set_rng_state_all(states)
+            self.history = [EpochRecord(**r) for r in meta["history"]]
+            best = meta["best"]
+            self.best_value, self.best_epoch, self.since_best = best["value"], best["epoch"], best["since"]
+            self.step = int(meta["step"])
+            same_epoch_len = int(meta["steps_per_epoch"]) == self.steps_per_epoch
+            batch = int(meta["batch"]) if same_epoch_len else 0
+            if not same_epoch_len and int(meta["batch"]):
+                self.notes.append("The batch size or dataset changed since the checkpoint; "
+                                  "resuming at the start of the interrupted epoch.")
+            return {"epoch": int(meta["epoch"]), "batch": batch,
+                    "epoch_gen_state": ckpt.tensors["rng.shuffle_epoch"],
+                    "sums": tuple(meta["epoch_sums"]) if batch else (0.0, 0.0, 0)}
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"cannot use checkpoint {path}: its training state is "
+                                  f"incomplete or does not fit ({type(exc).__name__}: {exc})") from None
+
+    # -- the loop -----------------------------------------------------------------------
+    def fit(self, data: Any, *, resume: str | os.PathLike[str] | None = None) -> FitResult:
+        """Train; returns a FitResult (status "failed" with a FailureRecord on errors).
+
+        Setup problems (unknown device, unusable checkpoint) raise TrainingSetupError /
+        CheckpointError before any hook runs.
+        """
+        data = TrainData.from_loaded(data)
+        self.history = []
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.since_best = 0
+        self.step = 0
+        self._setup(data)
+        position = {"epoch": 1, "batch": 0, "epoch_gen_state": None, "sums": (0.0, 0.0, 0)}
+        if resume is not None:
+            position = self._restore(resume)
+            if position["batch"] >= self.steps_per_epoch:
+                position = {**position, "epoch": position["epoch"] + 1, "batch": 0,
+                            "epoch_gen_state": None, "sums": (0.0, 0.0, 0)}
+        self._set_lr(self.schedule.lr(self.step))
+        self._t_start = time.perf_counter()
+        self._paused_s = 0.0
+        self._session_steps = 0
+        self._last_ckpt: str | None = None
+        if self.checkpoint_dir is not None and (self.checkpoint_dir / "last").is_dir():
+            self._last_ckpt = str(self.checkpoint_dir / "last")
+        self._best_ckpt = (str(self.checkpoint_dir / "best")
+                           if self.checkpoint_dir is not None and (self.checkpoint_dir / "best").is_dir()
+                           else None)
+        start = FitStartRecord(
+            device=str(self.device), precision=self.precision, channels_last=self.channels_last,
+            epochs=self.config.epochs, batch_size=self.config.batch_size,
+            steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
+            start_epoch=position["epoch"], start_step=self.step,
+            train_samples=self.train_feed.n, val_samples=self.val_feed.n if self.val_feed else 0,
+            num_classes=data.num_classes,
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            in_memory=data.in_memory, notes=tuple(self.notes))
+        status, failure = "completed", None
+        self._where = (position["epoch"], self.step)
+        try:
+            self._emit("on_fit_start", start)
+            status = self._run(position)
+        except _NonFinite as exc:
+            failure = self._failure("nan", exc.step, exc, value=exc.value)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            failure = self._failure("oom" if _is_oom(exc) else "error", self.step, exc)
+        if failure is not None:
+            self._release_memory()
+            status = "failed"
+            try:
+                self._emit("on_failure", failure)
+            except Exception:  # noqa: BLE001 - a broken callback must not hide the failure
+                pass
+        result = FitResult(
+            status=status, epochs_completed=len(self.history), steps=self.step,
+            history=tuple(self.history), best_epoch=self.best_epoch,
+            best_metric=self.best_value, metric=self.metric,
+            last_checkpoint=self._last_ckpt, best_checkpoint=self._best_ckpt,
+            elapsed_s=self._elapsed(), notes=tuple(self.notes), failure=failure)
+        try:
+            self._emit("on_fit_end", result)
+        except Exception:  # noqa: BLE001
+            if failure is None:
+                raise
+        return result
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._t_start - self._paused_s
+
+    def _release_memory(self) -> None:
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _failure(self, kind: str, step: int, exc: BaseException, value: float = math.nan) -> FailureRecord:
+        epoch = self._where[0]
+        lr = getattr(self, "_lr", self.optimizer_params.get("lr", 0.0))
+        suggested = None
+        if kind == "nan":
+            what = "NaN" if math.isnan(value) else "infinite"
+            clip = ("lower the gradient clipping norm" if self.config.clip_norm
+                    else "turn on gradient clipping (clip_norm, e.g. 1.0)")
+            message = (f"The loss became {what} at epoch {epoch}, step {step}: training diverged. "
+                       f"Try a lower learning rate (it was {lr:.3g}; e.g. {lr / 10:.3g}) or {clip}.")
+        elif kind == "oom":
+            bs = self.config.batch_size
+            suggested = suggest_batch_size(bs)
+            message = (f"Out of memory on {self.device} at epoch {epoch}, step {step + 1} with batch "
+                       f"size {bs}. Try batch size {suggested} (or a smaller network / input size).")
+        else:
+            message = f"Training stopped by an error at epoch {epoch}, step {step + 1}: {type(exc).__name__}: {exc}"
+        return FailureRecord(kind=kind, message=message, epoch=epoch, step=step,
+                             traceback="".join(traceback.format_exception(exc)),
+                             suggested_batch_size=suggested, checkpoint=self._last_ckpt)
+
+    def _wait_if_paused(self) -> None:
+        control = self.control
+        if control.has_pending():
+            self._apply_pending(control.take_pending())
+        if control.pause_requested and not control.stop_requested:
+            t0 = time.perf_counter()
+            control.wait_while_paused(self._apply_pending)
+            self._paused_s += time.perf_counter() - t0
+
+    def _run(self, position: dict[str, Any]) -> str:
+        cfg = self.config
+        for epoch in range(position["epoch"], cfg.epochs + 1):
+            self._where = (epoch, self.step)
+            self._emit("on_epoch_start", epoch)
+            if epoch == position["epoch"] and position["epoch_gen_state"] is not None:
+                self.generator.set_state(position["epoch_gen_state"])
+                start_batch, sums = position["batch"], position["sums"]
+            else:
+                start_batch, sums = 0, (0.0, 0.0, 0)
+            outcome = self._train_epoch(epoch, start_batch, sums)
+            if outcome == "stopped":
+                return "stopped"
+            if self._end_epoch(epoch, outcome):
+                return "early_stopped"
+            if self.control.stop_requested:
+                return "stopped"
+        return "completed"
+
+    def _train_epoch(self, epoch: int, start_batch: int, sums: tuple[float, float, int]) -> Any:
+        cfg, device = self.config, self.device
+        model, loss_fn, opt, schedule = self.train_model, self.loss_fn, self.optimizer, self.schedule
+        epoch_gen_state = self.generator.get_state()
+        order = torch.randperm(self.train_feed.n, generator=self.generator)
+        model.train()
+        amp = (torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+               else nullcontext())
+        scaler, clip, augment = self.scaler, cfg.clip_norm, self.augment
+        params = [p for p in model.parameters() if p.requires_grad]
+        check_each_step = device.type == "cpu"   # .item() is free on the CPU
+        interval, every = self.report_interval_s, self.report_every
+        batches = self.steps_per_epoch
+        loss_sum, correct_sum, seen = float(sums[0]), float(sums[1]), int(sums[2])
+        pend_loss: list[torch.Tensor] = []
+        pend_correct: list[torch.Tensor] = []
+        pend_sizes: list[int] = []
+        pend_lrs: list[float] = []
+        last_report = time.perf_counter()
+        window_start_elapsed = self._elapsed()
+        control = self.control
+        batch = start_batch
+
+        def report() -> None:
+            nonlocal loss_sum, correct_sum, seen, last_report, window_start_elapsed
+            n = len(pend_loss)
+            values = torch.cat([torch.stack(pend_loss).float(),
+                                torch.stack(pend_correct).float()]).tolist()
+            losses, corrects = values[:n], values[n:]
+            first = self.step - n + 1
+            for i, v in enumerate(losses):
+                if not math.isfinite(v):
+                    raise _NonFinite(v, first + i)
+            images = sum(pend_sizes)
+            loss_sum += sum(v * s for v, s in zip(losses, pend_sizes))
+            correct_sum += sum(corrects)
+            seen += images
+            elapsed = self._elapsed()
+            window = max(elapsed - window_start_elapsed, 1e-9)
+            per_step = elapsed / max(self._session_steps, 1)
+            record = BatchRecord(
+                epoch=epoch, batch=batch, batches=batches, step=self.step,
+                loss=sum(v * s for v, s in zip(losses, pend_sizes)) / max(images, 1),
+                accuracy=sum(corrects) / max(images, 1), lr=pend_lrs[-1],
+                images_per_s=images / window, elapsed_s=elapsed,
+                eta_s=per_step * (self.total_steps - self.step),
+                losses=tuple(losses), lrs=tuple(pend_lrs), events=tuple(self._events))
+            self._events.clear()
+            pend_loss.clear(), pend_correct.clear(), pend_sizes.clear(), pend_lrs.clear()
+            self._emit("on_batch_end", record)
+            last_report = time.perf_counter()
+            window_start_elapsed = self._elapsed()
+
+        for xb, yb in self.train_feed.batches(order, cfg.batch_size, start_batch):
+            self._wait_if_paused()
+            if control.stop_requested:
+                if pend_loss:
+                    report()
+                self._last_ckpt = self._save("last", epoch, batch, epoch_gen_state,
+                                             (loss_sum, correct_sum, seen)) or self._last_ckpt
+                return "stopped"
+            if augment is not None:
+                xb = augment(xb)
+            lr = schedule.lr(self.step)
+            if lr != self._lr:
+                self._set_lr(lr)
+            with amp:
+                out = model(xb)
+                loss = loss_fn(out, yb)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                if clip:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                opt.step()
+            self.step += 1
+            self._session_steps += 1
+            batch += 1
+            self._where = (epoch, self.step)
+            detached = loss.detach()
+            if out.dim() > 2:
+                out = out.reshape(out.shape[0], -1)
+            pend_loss.append(detached)
+            pend_correct.append((out.detach().argmax(1) == yb).sum())
+            pend_sizes.append(int(yb.shape[0]))
+            pend_lrs.append(lr)
+            if check_each_step:
+                value = detached.item()
+                if not math.isfinite(value):
+                    raise _NonFinite(value, self.step)
+            del out, loss
+            if (batch == batches or (every is not None and len(pend_loss) >= every)
+                    or (every is None and time.perf_counter() - last_report >= interval)):
+                report()
+        if pend_loss:
+            report()
+        return (loss_sum / max(seen, 1), correct_sum / max(seen, 1), seen, epoch_gen_state)
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float, float | None, int]:
+        """(loss, accuracy, top-5 accuracy or None, samples) on the validation set."""
+        if self.val_feed is None:
+            return math.nan, math.nan, None, 0
+        model, device = self.train_model, self.device
+        was_training = model.training
+        model.eval()
+        amp = (torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+               else nullcontext())
+        k5 = self.data.num_classes > 5
+        zero = torch.zeros((), device=device, dtype=torch.float64)
+        loss_sum, correct, top5, n = zero.clone(), zero.clone(), zero.clone(), 0
+        for xb, yb in self.val_feed.batches(None, max(self.config.batch_size * 2, 256)):
+            with amp:
+                out = model(xb)
+                loss = self.loss_fn(out, yb)
+            out = out.reshape(out.shape[0], -1)
+            loss_sum += loss.double() * yb.shape[0]
+            correct += (out.argmax(1) == yb).sum()
+            if k5:
+                top5 += (out.topk(5, dim=1).indices == yb[:, None]).any(1).sum()
+            n += int(yb.shape[0])
+        model.train(was_training)
+        values = torch.stack([loss_sum, correct, top5]).tolist()
+        n = max(n, 1)
+        return values[0] / n, values[1] / n, (values[2] / n if k5 else None), n
+
+    def _end_epoch(self, epoch: int, outcome: tuple) -> bool:
+        """Validate, record, checkpoint; True when early stopping ends the run."""
+        train_loss, train_acc, seen, epoch_gen_state = outcome
+        t0 = time.perf_counter()
+        val_loss, val_acc, val_top5, n_val = self.validate()
+        if n_val:
+            if not math.isfinite(val_loss):
+                raise _NonFinite(val_loss, self.step)
+            self._emit("on_validation_end", ValidationRecord(
+                epoch=epoch, step=self.step, loss=val_loss, accuracy=val_acc, top5=val_top5,
+                samples=n_val, seconds=time.perf_counter() - t0))
+        monitored_loss = val_loss if n_val else train_loss
+        if self.schedule.on_validation(monitored_loss):
+            self._events.append(f"learning rate reduced to {self.schedule.lr(self.step):.3g} "
+                                f"after epoch {epoch} (plateau)")
+        values = {"val_loss": val_loss, "val_accuracy": val_acc, "train_loss": train_loss,
+                  "train_accuracy": train_acc}
+        monitored = values[self.metric]
+        better = (self.best_value is None
+                  or (monitored < self.best_value if self.metric_mode == "min" else monitored > self.best_value))
+        if better:
+            self.best_value, self.best_epoch, self.since_best = monitored, epoch, 0
+        else:
+            self.since_best += 1
+        elapsed = self._elapsed()
+        prev = self.history[-1].elapsed_s if self.history else 0.0
+        per_step = elapsed / max(self._session_steps, 1)
+        epoch_s = max(elapsed - prev, 1e-9) if self.history else elapsed
+        record = EpochRecord(
+            epoch=epoch, step=self.step, train_loss=train_loss, train_accuracy=train_acc,
+            val_loss=val_loss if n_val else None, val_accuracy=val_acc if n_val else None,
+            val_top5=val_top5, lr=self._lr, images_per_s=seen / epoch_s, epoch_s=epoch_s,
+            elapsed_s=elapsed, eta_s=per_step * (self.total_steps - self.step),
+            monitored=monitored, best=better)
+        self.history.append(record)
+        next_state = self.generator.get_state()
+        self._last_ckpt = self._save("last", epoch + 1, 0, next_state, (0.0, 0.0, 0)) or self._last_ckpt
+        if better:
+            self._best_ckpt = self._save("best", epoch + 1, 0, next_state, (0.0, 0.0, 0)) or self._best_ckpt
+        self._emit("on_epoch_end", record)
+        patience = self.config.early_stopping_patience
+        return bool(patience and self.since_best >= patience)
