@@ -1,0 +1,373 @@
+"""InspectorPanel: the selected layer's name and parameters, and what the analysis says.
+
+Editors are generated from the layer's ParamSpecs. Every change is one SetParam or
+RenameNode pushed through the controller (successive changes of one field merge
+into one undo step); a value the spec refuses is not applied and the reason is shown
+in red next to the field. Run ``python -m visionstudio.ui.inspector.panel`` alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSizePolicy, QStackedWidget,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from ...core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
+from ...core.layers import LAYERS, fmt_shape
+from ...core.params import ParamError, ParamSpec
+from ..canvas.scene import format_count
+from ..layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
+from ..push import push_or_reason
+from .editors import ParamEditor, editor_for
+
+
+@dataclass
+class _Row:
+    spec: ParamSpec
+    label: QLabel
+    editor: ParamEditor
+    error: QLabel
+
+
+def _error_label(parent: QWidget) -> QLabel:
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+class InspectorPanel(QWidget):
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self.setAccessibleName("Layer inspector")
+        self.controller = controller
+        self._graph: GraphModel | None = None
+        self._node_id: str | None = None
+        self._rows: dict[str, _Row] = {}
+
+        self.stack = QStackedWidget(self)
+        self.placeholder = QLabel(self)
+        self.placeholder.setObjectName("inspectorPlaceholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setEnabled(False)
+        self.placeholder.setMargin(12)
+        self.stack.addWidget(self.placeholder)
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.page = QWidget()
+        scroll.setWidget(self.page)
+        self.stack.addWidget(scroll)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+        body = QVBoxLayout(self.page)
+        body.setContentsMargins(10, 10, 10, 10)
+        body.setSpacing(8)
+        # header: icon, kind, description
+        header = QHBoxLayout()
+        self.icon_label = QLabel(self.page)
+        self.icon_label.setFixedSize(QSize(28, 28))
+        self.kind_label = QLabel(self.page)
+        self.kind_label.setObjectName("inspectorKind")
+        font = self.kind_label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() + 1.5)
+        self.kind_label.setFont(font)
+        header.addWidget(self.icon_label)
+        header.addWidget(self.kind_label, 1)
+        body.addLayout(header)
+        self.description_label = QLabel(self.page)
+        self.description_label.setWordWrap(True)
+        muted = self.description_label.palette()
+        muted.setColor(QPalette.ColorRole.WindowText, mix(
+            muted.color(QPalette.ColorRole.WindowText), muted.color(QPalette.ColorRole.Window), 0.35))
+        self.description_label.setPalette(muted)
+        body.addWidget(self.description_label)
+        # name (row 0) and the basic parameters share one form, so labels line up
+        self.params_form = QFormLayout()
+        self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.name_edit = QLineEdit(self.page)
+        self.name_edit.setObjectName("layerName")
+        self.name_edit.setAccessibleName("Layer name")
+        self.name_edit.setToolTip("The layer's name: letters, digits and underscores; used in exported code.")
+        self.name_edit.editingFinished.connect(self._on_name_edit_finished)
+        self.name_error = _error_label(self.page)
+        name_box = QVBoxLayout()
+        name_box.setSpacing(2)
+        name_box.addWidget(self.name_edit)
+        name_box.addWidget(self.name_error)
+        self.params_form.addRow("Name", name_box)
+        body.addLayout(self.params_form)
+        self.no_params_label = QLabel("This layer has no parameters.", self.page)
+        self.no_params_label.setEnabled(False)
+        body.addWidget(self.no_params_label)
+        self.advanced_toggle = QToolButton(self.page)
+        self.advanced_toggle.setObjectName("advancedToggle")
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setAccessibleName("Show advanced parameters")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced_toggle.toggled.connect(self._on_advanced_toggled)
+        body.addWidget(self.advanced_toggle)
+        self.advanced_box = QWidget(self.page)
+        self.advanced_form = QFormLayout(self.advanced_box)
+        self.advanced_form.setContentsMargins(12, 0, 0, 0)
+        self.advanced_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.advanced_box.hide()
+        body.addWidget(self.advanced_box)
+        # analysis
+        line = QFrame(self.page)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        body.addWidget(line)
+        info = QFormLayout()
+        self.shape_label = QLabel(self.page)
+        self.shape_label.setObjectName("outputShape")
+        self.inputs_label = QLabel(self.page)
+        self.params_label = QLabel(self.page)
+        self.params_label.setObjectName("paramCount")
+        self.flops_label = QLabel(self.page)
+        self.flops_label.setObjectName("flops")
+        for label in (self.shape_label, self.inputs_label, self.params_label, self.flops_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        info.addRow("Output", self.shape_label)
+        info.addRow("Input", self.inputs_label)
+        info.addRow("Parameters", self.params_label)
+        info.addRow("FLOPs", self.flops_label)
+        body.addLayout(info)
+        self.diagnostics_label = QLabel(self.page)
+        self.diagnostics_label.setObjectName("diagnostics")
+        self.diagnostics_label.setWordWrap(True)
+        self.diagnostics_label.setTextFormat(Qt.TextFormat.RichText)
+        self.diagnostics_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        body.addWidget(self.diagnostics_label)
+        body.addStretch(1)
+
+        controller.selection_changed.connect(self._on_controller_selection_changed)
+        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        controller.document_replaced.connect(self._on_controller_document_replaced)
+        self._bind(controller.graph)
+        self._on_controller_selection_changed(controller.selection)
+
+    # -- binding ---------------------------------------------------------------------------
+    def _bind(self, graph: GraphModel) -> None:
+        if self._graph is not None:
+            self._graph.params_changed.disconnect(self._on_graph_params_changed)
+            self._graph.node_renamed.disconnect(self._on_graph_node_renamed)
+        self._graph = graph
+        graph.params_changed.connect(self._on_graph_params_changed)
+        graph.node_renamed.connect(self._on_graph_node_renamed)
+
+    def _on_controller_document_replaced(self, document) -> None:
+        self._bind(document.graph)
+        self._show_node(None)
+
+    @property
+    def node_id(self) -> str | None:
+        return self._node_id
+
+    def row(self, name: str) -> _Row:
+        return self._rows[name]
+
+    def editor(self, name: str) -> ParamEditor:
+        return self._rows[name].editor
+
+    # -- selection ----------------------------------------------------------------------------
+    def _on_controller_selection_changed(self, ids: list[str]) -> None:
+        if len(ids) == 1:
+            self._show_node(ids[0])
+            return
+        self._show_node(None)
+        if ids:
+            self.placeholder.setText(f"{len(ids)} layers selected")
+        else:
+            self.placeholder.setText("Select a layer on the canvas to edit its parameters.")
+
+    def _show_node(self, node_id: str | None) -> None:
+        graph = self.controller.graph
+        if node_id is None or node_id not in graph.nodes:
+            self._node_id = None
+            self._clear_rows()
+            self.stack.setCurrentIndex(0)
+            return
+        node = graph.nodes[node_id]
+        if node_id != self._node_id:
+            self._node_id = node_id
+            self._build_rows(node.kind)
+        self.stack.setCurrentIndex(1)
+        self._refresh_values()
+        self._refresh_info(self.controller.analysis)
+
+    def _clear_rows(self) -> None:
+        for form, keep in ((self.params_form, 1), (self.advanced_form, 0)):
+            while form.rowCount() > keep:
+                form.removeRow(keep)
+        self._rows.clear()
+
+    def _build_rows(self, kind: str) -> None:
+        self._clear_rows()
+        self.name_error.hide()
+        spec = LAYERS.get(kind) if kind in LAYERS else None
+        self.icon_label.setPixmap(layer_icon(kind).pixmap(QSize(28, 28)))
+        self.kind_label.setText(spec.title if spec else kind)
+        self.description_label.setText(spec.description if spec else "Unknown layer kind")
+        params = spec.params if spec else ()
+        for pspec in params:
+            form = self.advanced_form if pspec.advanced else self.params_form
+            label = QLabel(pspec.label.capitalize(), self.page)
+            label.setToolTip(pspec.describe())
+            editor = editor_for(pspec, self.page)
+            error = _error_label(self.page)
+            label.setBuddy(editor.field)
+            box = QWidget(self.page)
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(2)
+            lay.addWidget(editor)
+            lay.addWidget(error)
+            form.addRow(label, box)
+            editor.committed.connect(lambda value, n=pspec.name: self._on_editor_committed(n, value))
+            editor.invalid.connect(lambda reason, n=pspec.name: self._show_error(n, reason))
+            self._rows[pspec.name] = _Row(pspec, label, editor, error)
+        has_advanced = any(p.advanced for p in params)
+        self.advanced_toggle.setVisible(has_advanced)
+        self.advanced_box.setVisible(has_advanced and self.advanced_toggle.isChecked())
+        self.no_params_label.setVisible(not params)
+
+    def _on_advanced_toggled(self, on: bool) -> None:
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.advanced_box.setVisible(on)
+
+    # -- values -----------------------------------------------------------------------------------
+    def _refresh_values(self) -> None:
+        node = self.controller.graph.nodes[self._node_id]
+        if not self.name_edit.hasFocus() or self.name_edit.text() == node.name:
+            self.name_edit.setText(node.name)
+        for name, row in self._rows.items():
+            row.editor.set_value(node.params.get(name, row.spec.default))
+
+    def _on_graph_params_changed(self, node_id: str, name: str, value: Any) -> None:
+        if node_id == self._node_id and name in self._rows:
+            self._rows[name].editor.set_value(value)
+            self._clear_error(name)
+
+    def _on_graph_node_renamed(self, node_id: str, name: str) -> None:
+        if node_id == self._node_id:
+            self.name_edit.setText(name)
+            self.name_error.hide()
+
+    def _show_error(self, name: str, reason: str) -> None:
+        row = self._rows.get(name)
+        if row is not None:
+            row.error.setText(reason)
+            row.error.show()
+            row.editor.field.setProperty("invalid", True)
+            row.editor.field.setStyleSheet(f"border: 1px solid {ERROR_COLOR.name()};")
+
+    def _clear_error(self, name: str) -> None:
+        row = self._rows.get(name)
+        if row is not None and row.error.isVisible():
+            row.error.hide()
+            row.error.clear()
+            row.editor.field.setProperty("invalid", False)
+            row.editor.field.setStyleSheet("")
+
+    def error_text(self, name: str) -> str:
+        row = self._rows[name]
+        return row.error.text() if not row.error.isHidden() else ""
+
+    def _on_editor_committed(self, name: str, value: Any) -> None:
+        node = self.controller.graph.nodes.get(self._node_id) if self._node_id else None
+        if node is None:
+            return
+        pspec = self._rows[name].spec
+        try:
+            clean = pspec.validate(copy.deepcopy(value))
+        except ParamError as exc:
+            self._show_error(name, str(exc))
+            return
+        if clean == node.params.get(name):
+            self._clear_error(name)
+            self._rows[name].editor.set_value(clean)
+            return
+        reason = push_or_reason(self.controller, SetParam(node.id, name, clean))
+        if reason:
+            self._show_error(name, reason)
+        else:
+            self._clear_error(name)
+
+    def _on_name_edit_finished(self) -> None:
+        node = self.controller.graph.nodes.get(self._node_id) if self._node_id else None
+        if node is None:
+            return
+        text = self.name_edit.text().strip()
+        if text == node.name:
+            self.name_error.hide()
+            return
+        reason = push_or_reason(self.controller, RenameNode(node.id, text))
+        if reason:
+            self.name_error.setText(reason)
+            self.name_error.show()
+        else:
+            self.name_error.hide()
+
+    # -- analysis ----------------------------------------------------------------------------------
+    def _on_controller_analysis_changed(self, analysis: GraphAnalysis) -> None:
+        if self._node_id is not None:
+            if self._node_id not in self.controller.graph.nodes:
+                return  # the selection update follows
+            self._refresh_info(analysis)
+
+    def _refresh_info(self, analysis: GraphAnalysis) -> None:
+        info = analysis.nodes.get(self._node_id)
+        if info is None:
+            return
+        self.shape_label.setText(fmt_shape(info.output_shape))
+        self.inputs_label.setText(", ".join(fmt_shape(s) for s in info.input_shapes) or "—")
+        self.params_label.setText(f"{info.params:,}")
+        self.flops_label.setText(format_count(info.flops) if info.flops else "0")
+        lines = []
+        for d in info.diagnostics:
+            color = ERROR_COLOR if d.severity == "error" else WARNING_COLOR
+            lines.append(f"<p style='color:{color.name()}; margin:0 0 4px 0'>⚠ {html.escape(d.message)}</p>")
+        self.diagnostics_label.setText("".join(lines))
+        self.diagnostics_label.setVisible(bool(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from ..canvas.demo import demo_document
+    from ..controller import DocumentController
+
+    app = QApplication.instance() or QApplication(argv or sys.argv)
+    controller = DocumentController(demo_document())
+    conv = next(n.id for n in controller.graph.nodes.values() if n.kind == "conv2d")
+    controller.set_selection([conv])
+    panel = InspectorPanel(controller)
+    panel.setWindowTitle("VisionStudio inspector")
+    panel.resize(320, 620)
+    panel.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
