@@ -139,9 +139,10 @@ class MainWindow(QMainWindow):
         self.controller.refused.connect(self.show_status)
         self.files.status.connect(self.show_status)
         self.autosave.failed.connect(self.show_status)
-        message = getattr(self.canvas, "status_message", None)
-        if message is not None:
-            message.connect(self.show_status)
+        for widget in (self.canvas, self.palette, self.inspector):
+            message = getattr(widget, "status_message", None)
+            if message is not None:
+                message.connect(self.show_status)
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
