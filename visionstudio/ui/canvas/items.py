@@ -103,6 +103,7 @@ class NodeItem(QGraphicsItem):
         self.kind_title = kind
         self.summary = ""
         self.description = ""
+        self.category = ""
         self.shape_text = "?"
         self.params_text = ""
         self.diagnostics: list[tuple[str, str]] = []  # (message, severity)
@@ -120,8 +121,9 @@ class NodeItem(QGraphicsItem):
 
     # -- content ---------------------------------------------------------------------
     def set_content(self, *, name: str, kind_title: str, summary: str, description: str,
-                    is_source: bool) -> None:
+                    is_source: bool, category: str = "") -> None:
         self.name, self.kind_title, self.summary = name, kind_title, summary
+        self.category = category
         self.description = description
         self.is_source = is_source
         self.input_port.setVisible(not is_source)
@@ -221,7 +223,7 @@ class NodeItem(QGraphicsItem):
         # line 2: key parameters
         painter.setFont(style.body_font)
         line2 = QRectF(left, rect.top() + 29, width, 20)
-        summary = self.summary or ("no parameters" if not self.is_source else "")
+        summary = self.summary or self.category
         painter.setPen(style.text if self.summary else style.muted)
         summary = QFontMetricsF(style.body_font).elidedText(summary, Qt.TextElideMode.ElideRight, width)
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)

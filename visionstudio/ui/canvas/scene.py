@@ -125,7 +125,7 @@ class GraphScene(QGraphicsScene):
         item.set_content(
             name=node.name, kind_title=spec.title if spec else node.kind, summary=summary,
             description=spec.description if spec else "unknown layer kind",
-            is_source=bool(spec and spec.is_source),
+            is_source=bool(spec and spec.is_source), category=spec.category if spec else "",
         )
 
     def _on_graph_node_added(self, node: Node) -> None:

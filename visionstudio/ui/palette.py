@@ -1,0 +1,208 @@
+"""LayerPalette: every layer kind, grouped by category, searchable, draggable.
+
+Drag a kind onto the canvas (mime ``application/x-visionstudio-layer``, payload the
+layer key), or double-click it / press Enter to append it after the selected layer.
+Run ``python -m visionstudio.ui.palette`` to try it alone.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ..core.graph import append_after
+from ..core.layers import LAYERS, palette_groups
+from .canvas import LAYER_MIME
+from .canvas.style import COLUMN_SPACING, ROW_SPACING
+from .layer_style import layer_icon
+from .push import push_or_reason
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+class _LayerTree(QTreeWidget):
+    """A tree whose leaf items drag out as layer keys."""
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [LAYER_MIME]
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802
+        keys = [i.data(0, KEY_ROLE) for i in items if i.data(0, KEY_ROLE)]
+        mime = QMimeData()
+        if keys:
+            mime.setData(LAYER_MIME, keys[0].encode("utf-8"))
+            mime.setText(LAYERS.get(keys[0]).title)
+        return mime
+
+    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.CopyAction
+
+
+class LayerPalette(QWidget):
+    status_message = Signal(str)
+
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("layerPalette")
+        self.setAccessibleName("Layer palette")
+        self.controller = controller
+        self.search = QLineEdit(self)
+        self.search.setObjectName("layerSearch")
+        self.search.setPlaceholderText("Search layers…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search layers")
+        self.search.setToolTip("Filter layers by name or description")
+        self.tree = _LayerTree(self)
+        self.tree.setObjectName("layerList")
+        self.tree.setAccessibleName("Layer kinds")
+        self.tree.setAccessibleDescription(
+            "Drag a layer onto the canvas, or press Enter to append it after the selected layer")
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setIndentation(12)
+        self.tree.setIconSize(QSize(20, 20))
+        self.tree.setUniformRowHeights(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.tree.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setExpandsOnDoubleClick(False)
+        self.empty_label = QLabel("No layer matches", self)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setEnabled(False)
+        self.empty_label.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty_label)
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._populate()
+        self.search.textChanged.connect(self._on_search_text_changed)
+        self.search.returnPressed.connect(self._on_search_return_pressed)
+        self.tree.itemActivated.connect(self._on_tree_item_activated)
+
+    def _populate(self) -> None:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for category, keys in palette_groups():
+            group = QTreeWidgetItem(self.tree, [category])
+            group.setFont(0, bold)
+            group.setSizeHint(0, QSize(0, 26))
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            group.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{category} layers")
+            for key in keys:
+                spec = LAYERS.get(key)
+                item = QTreeWidgetItem(group, [spec.title])
+                item.setData(0, KEY_ROLE, key)
+                item.setIcon(0, layer_icon(key))
+                item.setSizeHint(0, QSize(0, 26))
+                item.setToolTip(0, f"<b>{spec.title}</b><br>{spec.description}")
+                item.setStatusTip(0, spec.description)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                              | Qt.ItemFlag.ItemIsDragEnabled)
+                self._items[key] = item
+            group.setExpanded(True)
+
+    # -- queries -------------------------------------------------------------------------
+    def item_for(self, key: str) -> QTreeWidgetItem:
+        return self._items[key]
+
+    def visible_keys(self) -> list[str]:
+        return [k for k, item in self._items.items() if not item.isHidden()]
+
+    def mime_for(self, key: str) -> QMimeData:
+        """What dragging ``key`` carries (the same the tree builds on a drag)."""
+        return self.tree.mimeData([self._items[key]])
+
+    # -- search --------------------------------------------------------------------------
+    def set_filter(self, text: str) -> None:
+        self.search.setText(text)
+
+    def _on_search_text_changed(self, text: str) -> None:
+        words = text.lower().split()
+        shown = 0
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            any_visible = False
+            for j in range(group.childCount()):
+                item = group.child(j)
+                spec = LAYERS.get(item.data(0, KEY_ROLE))
+                hay = f"{spec.title} {spec.key} {spec.category} {spec.description}".lower()
+                visible = all(w in hay for w in words)
+                item.setHidden(not visible)
+                any_visible |= visible
+                shown += visible
+            group.setHidden(not any_visible)
+            if any_visible and words:
+                group.setExpanded(True)
+        self.empty_label.setVisible(shown == 0)
+        if words and shown:
+            first = next(self._items[k] for k in self.visible_keys())
+            self.tree.setCurrentItem(first)
+
+    def _on_search_return_pressed(self) -> None:
+        item = self.tree.currentItem()
+        if item is not None and not item.isHidden() and item.data(0, KEY_ROLE):
+            self.append(item.data(0, KEY_ROLE))
+
+    # -- appending -----------------------------------------------------------------------
+    def _on_tree_item_activated(self, item: QTreeWidgetItem, column: int) -> None:
+        key = item.data(0, KEY_ROLE)
+        if key:
+            self.append(key)
+        else:
+            item.setExpanded(not item.isExpanded())
+
+    def append(self, key: str) -> str | None:
+        """Add ``key`` after the selected layer (wired, placed below it); returns the new id."""
+        graph = self.controller.graph
+        selection = self.controller.selection
+        after = selection[-1] if len(selection) == 1 else None
+        if after is not None:
+            x, y = graph.positions.get(after, (0.0, 0.0))
+            pos = (x, y + ROW_SPACING)
+        elif graph.positions:
+            lowest = max(graph.positions.values(), key=lambda p: p[1])
+            pos = (lowest[0], lowest[1] + ROW_SPACING)
+        else:
+            pos = (0.0, 0.0)
+        pos = self._free_spot(pos)
+        command = append_after(graph, key, after, pos)
+        reason = push_or_reason(self.controller, command)
+        if reason:
+            self.status_message.emit(reason)
+            return None
+        new_id = command.node_id if hasattr(command, "node_id") else command.commands[0].node_id
+        self.controller.set_selection([new_id])
+        return new_id
+
+    def _free_spot(self, pos: tuple[float, float]) -> tuple[float, float]:
+        taken = list(self.controller.graph.positions.values())
+        x, y = pos
+        while any(abs(px - x) < COLUMN_SPACING * 0.8 and abs(py - y) < ROW_SPACING * 0.6 for px, py in taken):
+            x += COLUMN_SPACING
+        return (x, y)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from .controller import DocumentController
+
+    app = QApplication.instance() or QApplication(argv or sys.argv)
+    palette = LayerPalette(DocumentController())
+    palette.setWindowTitle("VisionStudio layer palette")
+    palette.resize(260, 640)
+    palette.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
