@@ -23,6 +23,7 @@ class DocumentController(QObject):
     refused = Signal(str)               # why an edit was refused, for the status bar
     document_replaced = Signal(object)  # ProjectDocument (New/Open)
     path_changed = Signal(str)
+    lock_changed = Signal(str)          # why edits are locked ("" when unlocked) — issue #5
 
     def __init__(self, document: ProjectDocument | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -31,6 +32,7 @@ class DocumentController(QObject):
         self.path: Path | None = None
         self.analysis: GraphAnalysis = analyze(self.document.graph)
         self._selection: list[str] = []
+        self._lock: tuple[str, object] | None = None  # (reason, allow(command, target)) — issue #5
         self.document.graph.changed.connect(self._on_graph_changed)
 
     @property
@@ -41,6 +43,9 @@ class DocumentController(QObject):
     def push(self, command: Command, target: object | None = None) -> bool:
         """Do ``command`` and put it on the undo stack; False (and ``refused``) if refused."""
         target = self.document.graph if target is None else target
+        if self._lock is not None and not self._lock[1](command, target):
+            self.refused.emit(self._lock[0])
+            return False
         try:
             command.do(target)
         except CommandError as exc:
@@ -48,6 +53,23 @@ class DocumentController(QObject):
             return False
         self.undo_stack.push(CoreUndoCommand(command, target))
         return True
+
+    # -- lock while training (issue #5; owned by visionstudio.ui.training) ----------
+    # While a run trains, edits that would change the model are refused with the
+    # reason; ``allow(command, target)`` lets some through (layout moves, pause-time
+    # optimizer settings). Views may listen to ``lock_changed`` to show a banner.
+    def lock(self, reason: str, allow=None) -> None:
+        self._lock = (reason, allow or (lambda command, target: False))
+        self.lock_changed.emit(reason)
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock = None
+            self.lock_changed.emit("")
+
+    @property
+    def locked_reason(self) -> str | None:
+        return self._lock[0] if self._lock is not None else None
 
     def _on_graph_changed(self) -> None:
         self.analysis = analyze(self.document.graph)

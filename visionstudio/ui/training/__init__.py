@@ -1,0 +1,12 @@
+"""The training UI: settings panel, worker thread, session and window integration.
+
+``TrainingPanel(controller)`` is the dock the main window adds (objectName
+``trainingPanel``); ``install(window)`` (``integration``) adds the Train/Pause/
+Resume/Stop/Continue actions and the status-bar progress; ``session_for(controller)``
+is the shared TrainingSession behind them.
+"""
+
+from .panel import TrainingPanel
+from .session import TrainingSession, session_for
+
+__all__ = ["TrainingPanel", "TrainingSession", "session_for"]

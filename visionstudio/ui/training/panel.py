@@ -1,0 +1,359 @@
+"""TrainingPanel: dataset, loss/optimizer/schedule and run settings, the preview
+strip and the Train / Pause / Resume / Stop / Continue controls.
+
+Every edit is a core command pushed through the controller (undoable, saved in the
+project). While a run trains the settings are read-only; while it is paused the
+optimizer's hyper-parameters (learning rate, momentum, …) can be changed and go to
+the trainer (TrainerControl.set_hyperparameters) as well as into the project.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+    QVBoxLayout, QWidget,
+)
+
+from ...core.project.commands import SetDatasetSettings, SetTrainingSettings
+from ...core.training.config import TRAINING_FIELDS
+from . import datasets
+from .devices import available_devices
+from .forms import ParamForm
+from .preview import PreviewStrip
+from .session import session_for
+
+PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self.setAccessibleName("Training")
+        self.controller = controller
+        self.session = session_for(controller)
+        from ...core.training import registry as regs
+        self._regs = {"loss": regs.LOSSES, "optimizer": regs.OPTIMIZERS, "scheduler": regs.SCHEDULERS}
+        self._build()
+        self._doc = None
+        self._bind(controller.document)
+        controller.document_replaced.connect(self._bind)
+        s = self.session
+        s.state_changed.connect(self._on_session_state_changed)
+        s.batch.connect(self._on_session_batch)
+        s.epoch.connect(self._on_session_epoch)
+        s.failed.connect(self._on_session_failed)
+        s.finished.connect(self._on_session_finished)
+        s.progress.connect(self._on_session_progress)
+        s.fit_started.connect(self._on_session_fit_started)
+        s.display_changed.connect(self._update_buttons)
+        self._on_session_state_changed(s.state)
+
+    # -- building -------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        # controls first: always visible above the scrolling settings
+        row = QHBoxLayout()
+        self.train_button = self._button("Train", "trainButton", self.session.train, "Train (F5)")
+        self.pause_button = self._button("Pause", "pauseButton", self.session.pause, "Pause after this batch (F6)")
+        self.resume_button = self._button("Resume", "resumeButton", self.session.resume, "Resume (F6)")
+        self.stop_button = self._button("Stop", "stopButton", self.session.stop,
+                                        "Stop after this batch and keep a checkpoint (Shift+F5)")
+        for b in (self.train_button, self.pause_button, self.resume_button, self.stop_button):
+            row.addWidget(b)
+        outer.addLayout(row)
+        row2 = QHBoxLayout()
+        self.continue_button = self._button("Continue training", "continueButton", self._continue,
+                                            "Continue the shown run from its last checkpoint")
+        self.extra_epochs = QSpinBox()
+        self.extra_epochs.setObjectName("continueEpochs")
+        self.extra_epochs.setRange(1, 100_000)
+        self.extra_epochs.setValue(2)
+        self.extra_epochs.setSuffix(" more epochs")
+        row2.addWidget(self.continue_button)
+        row2.addWidget(self.extra_epochs)
+        outer.addLayout(row2)
+        self.status_label = QLabel("Ready: press Train (F5).")
+        self.status_label.setObjectName("trainingStatus")
+        self.status_label.setWordWrap(True)
+        outer.addWidget(self.status_label)
+        self.final_label = QLabel("")
+        self.final_label.setObjectName("finalAccuracy")
+        self.final_label.setStyleSheet("font-weight: bold;")
+        outer.addWidget(self.final_label)
+        self.message = QLabel("")
+        self.message.setObjectName("trainingMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setStyleSheet("background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0;"
+                                   " border-radius: 3px; padding: 6px;")
+        self.message.hide()
+        outer.addWidget(self.message)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+
+        data_box = QGroupBox("Dataset")
+        dl = QVBoxLayout(data_box)
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setObjectName("datasetCombo")
+        for key, spec in datasets.registry().items():
+            self.dataset_combo.addItem(getattr(spec, "title", key), key)
+        self.dataset_combo.activated.connect(self._on_dataset_chosen)
+        dl.addWidget(self.dataset_combo)
+        self.dataset_form = ParamForm(object_prefix="dataset")
+        self.dataset_form.edited.connect(self._on_dataset_param_edited)
+        dl.addWidget(self.dataset_form)
+        self.preview = PreviewStrip()
+        dl.addWidget(self.preview)
+        layout.addWidget(data_box)
+
+        self.choice_combos: dict[str, QComboBox] = {}
+        self.choice_forms: dict[str, ParamForm] = {}
+        titles = {"loss": "Loss", "optimizer": "Optimizer", "scheduler": "Learning-rate schedule"}
+        for section in ("loss", "optimizer", "scheduler"):
+            box = QGroupBox(titles[section])
+            bl = QVBoxLayout(box)
+            combo = QComboBox()
+            combo.setObjectName(f"{section}Combo")
+            for key in self._regs[section]:
+                spec = self._regs[section].get(key)
+                combo.addItem(getattr(spec, "title", key), key)
+                combo.setItemData(combo.count() - 1, getattr(spec, "description", ""),
+                                  Qt.ItemDataRole.ToolTipRole)
+            combo.activated.connect(lambda _i, s=section: self._on_choice_chosen(s))
+            form = ParamForm(object_prefix=section)
+            form.edited.connect(lambda name, value, s=section: self._on_choice_param_edited(s, name, value))
+            bl.addWidget(combo)
+            bl.addWidget(form)
+            self.choice_combos[section], self.choice_forms[section] = combo, form
+            layout.addWidget(box)
+
+        run_box = QGroupBox("Run")
+        rl = QVBoxLayout(run_box)
+        dev_form = QFormLayout()
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("deviceCombo")
+        for value, label in available_devices():
+            self.device_combo.addItem(label, value)
+        self.device_combo.activated.connect(self._on_device_chosen)
+        dev_form.addRow("device", self.device_combo)
+        rl.addLayout(dev_form)
+        self.training_form = ParamForm(PLAIN_FIELDS, object_prefix="training")
+        self.training_form.edited.connect(self._on_training_field_edited)
+        rl.addWidget(self.training_form)
+        layout.addWidget(run_box)
+        layout.addStretch(1)
+
+    def _button(self, text: str, name: str, slot, tip: str) -> QPushButton:
+        b = QPushButton(text)
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.clicked.connect(lambda _=False: slot())
+        return b
+
+    # -- document -> widgets --------------------------------------------------------------
+    def _bind(self, doc) -> None:
+        self._doc = doc
+        doc.settings_changed.connect(self._on_document_settings_changed)
+        self._refresh_dataset()
+        self._refresh_training()
+
+    def _on_document_settings_changed(self, section: str) -> None:
+        if section == "dataset":
+            self._refresh_dataset()
+        elif section == "training":
+            self._refresh_training()
+
+    def _refresh_dataset(self) -> None:
+        ds = self.controller.document.dataset
+        i = self.dataset_combo.findData(ds.key)
+        if i < 0:
+            self.dataset_combo.addItem(ds.key, ds.key)
+            i = self.dataset_combo.count() - 1
+        self.dataset_combo.setCurrentIndex(i)
+        spec = datasets.registry().get(ds.key)
+        params = datasets.clean_params(ds.key, ds.params)
+        if spec is not None and tuple(self.dataset_form.specs) != tuple(p.name for p in spec.params):
+            self.dataset_form.set_specs(spec.params, params)
+        else:
+            self.dataset_form.set_values(params)
+        if self.isVisible():
+            self._request_preview()
+
+    def _request_preview(self) -> None:
+        from ...core.data.config import DatasetConfig
+
+        doc = self.controller.document
+        cfg = DatasetConfig(doc.dataset.key, datasets.clean_params(doc.dataset.key, doc.dataset.params))
+        self.preview.request(cfg, doc.training.seed, doc.training.val_split)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.preview.data is None and self.preview.loader is None:
+            self._request_preview()
+
+    def _refresh_training(self) -> None:
+        cfg = self.controller.document.training
+        for section in ("loss", "optimizer", "scheduler"):
+            choice = getattr(cfg, section)
+            combo, form = self.choice_combos[section], self.choice_forms[section]
+            combo.setCurrentIndex(max(0, combo.findData(choice["key"])))
+            spec = self._regs[section].get(choice["key"])
+            if tuple(form.specs) != tuple(p.name for p in spec.params):
+                form.set_specs(spec.params, choice["params"])
+            else:
+                form.set_values(choice["params"])
+        self.training_form.set_values(cfg.to_dict())
+        i = self.device_combo.findData(cfg.device)
+        if i < 0:
+            self.device_combo.addItem(f"{cfg.device} (not available here)", cfg.device)
+            i = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(i)
+        self._apply_editability()
+
+    # -- widgets -> commands ------------------------------------------------------------------
+    def _push(self, command) -> bool:
+        ok = self.controller.push(command, target=self.controller.document)
+        if not ok:
+            self._refresh_training()
+            self._refresh_dataset()
+        return ok
+
+    def _on_dataset_chosen(self, _index: int) -> None:
+        key = self.dataset_combo.currentData()
+        if key != self.controller.document.dataset.key:
+            self._push(SetDatasetSettings(key, datasets.clean_params(key, {})))
+
+    def _on_dataset_param_edited(self, name: str, value: Any) -> None:
+        ds = self.controller.document.dataset
+        self._push(SetDatasetSettings(ds.key, {**datasets.clean_params(ds.key, ds.params), name: value}))
+
+    def _on_choice_chosen(self, section: str) -> None:
+        key = self.choice_combos[section].currentData()
+        if key != getattr(self.controller.document.training, section)["key"]:
+            self._push(SetTrainingSettings({section: {"key": key, "params": {}}}))
+
+    def _on_choice_param_edited(self, section: str, name: str, value: Any) -> None:
+        if section == "optimizer" and self.session.state == "paused":
+            self.session.set_hyperparameters(**{name: value})
+            return
+        choice = getattr(self.controller.document.training, section)
+        self._push(SetTrainingSettings({section: {"key": choice["key"],
+                                                  "params": {**choice["params"], name: value}}}))
+
+    def _on_training_field_edited(self, name: str, value: Any) -> None:
+        self._push(SetTrainingSettings({name: value}))
+
+    def _on_device_chosen(self, _index: int) -> None:
+        value = self.device_combo.currentData()
+        if value != self.controller.document.training.device:
+            self._push(SetTrainingSettings({"device": value}))
+
+    def _continue(self) -> None:
+        self.session.continue_run(self.session.display_id, self.extra_epochs.value())
+
+    # -- session -> widgets --------------------------------------------------------------------
+    def _apply_editability(self) -> None:
+        state = self.session.state
+        busy = self.session.busy
+        for w in (self.dataset_combo, self.device_combo, *self.choice_combos.values()):
+            w.setEnabled(not busy)
+        self.dataset_form.set_editable(set() if busy else None)
+        self.training_form.set_editable(set() if busy else None)
+        for section, form in self.choice_forms.items():
+            if not busy:
+                form.set_editable(None)
+            elif state == "paused" and section == "optimizer":
+                form.set_editable(set(form.specs))
+            else:
+                form.set_editable(set())
+
+    def _update_buttons(self) -> None:
+        state = self.session.state
+        idle = state == "idle"
+        self.train_button.setEnabled(idle)
+        self.pause_button.setEnabled(state in ("running", "preparing"))
+        self.resume_button.setEnabled(state in ("paused", "pausing"))
+        self.stop_button.setEnabled(state in ("running", "preparing", "paused", "pausing"))
+        entry = self.session.run_entry(self.session.display_id)
+        self.continue_button.setEnabled(idle and entry is not None)
+        self.extra_epochs.setEnabled(idle)
+
+    def _on_session_state_changed(self, state: str) -> None:
+        self._update_buttons()
+        self._apply_editability()
+        text = {"preparing": "Loading the dataset…", "pausing": "Pausing after this batch…",
+                "paused": "Paused. Change the learning rate or optimizer settings, then Resume.",
+                "stopping": "Stopping after this batch…"}.get(state)
+        if text:
+            self.status_label.setText(text)
+        if state == "preparing":
+            self.message.hide()
+            self.final_label.setText("")
+
+    def _on_session_progress(self, text: str, fraction: float) -> None:
+        self.status_label.setText(f"{text} {fraction:.0%}")
+
+    def _on_session_fit_started(self, record) -> None:
+        self.status_label.setText(f"Training on {record.device} ({record.precision}): "
+                                  f"{record.train_samples} images, {record.steps_per_epoch} steps per epoch")
+
+    def _on_session_batch(self, r) -> None:
+        if self.session.state != "running":
+            return
+        self.status_label.setText(
+            f"Epoch {r.epoch}/{self.session.job.config.epochs if self.session.job else '?'} · "
+            f"batch {r.batch}/{r.batches} · loss {r.loss:.4f} · acc {r.accuracy:.1%} · "
+            f"{r.images_per_s:,.0f} img/s · ETA {_fmt_time(r.eta_s)}")
+
+    def _on_session_epoch(self, r) -> None:
+        acc = r.val_accuracy if r.val_accuracy is not None else r.train_accuracy
+        self.final_label.setText(f"Epoch {r.epoch}: accuracy {acc:.1%}"
+                                 + (f" (validation), loss {r.val_loss:.4f}" if r.val_loss is not None
+                                    else f" (training), loss {r.train_loss:.4f}"))
+
+    def _on_session_failed(self, failure) -> None:
+        title = {"nan": "Training diverged", "oom": "Out of memory", "dataset": "Dataset problem",
+                 "setup": "Cannot start training"}.get(failure.kind, "Training failed")
+        self.message.setText(f"<b>{title}.</b> {failure.message}".replace("\n", "<br>"))
+        self.message.setToolTip(failure.traceback or failure.message)
+        self.message.show()
+
+    def _on_session_finished(self, entry) -> None:
+        hist = self.session.history
+        last = hist.final()
+        status = hist.status
+        if last:
+            val = last.get("val_accuracy")
+            acc, which = (val, "validation") if val is not None else (last.get("train_accuracy"), "training")
+            self.final_label.setText(f"Final accuracy {acc:.1%} ({which}) after {len(hist.epochs)} epochs")
+        self.status_label.setText({"completed": "Training finished.",
+                                   "stopped": "Training stopped; a checkpoint was kept. "
+                                              "Continue training resumes it.",
+                                   "early_stopped": "Training stopped early (no improvement).",
+                                   "failed": "Training failed; see the message."}.get(status, status))
+        self._update_buttons()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.preview.shutdown()
+        super().closeEvent(event)

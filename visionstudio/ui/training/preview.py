@@ -1,0 +1,139 @@
+"""A strip of sample images with their labels and the class counts, loaded off the
+GUI thread (a small QThread that loads the dataset and keeps a few images)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from ..threads import track
+from . import datasets
+
+SAMPLES = 12
+THUMB = 44
+
+
+class PreviewLoader(QThread):
+    loaded = Signal(object)      # {"images", "labels", "class_names", "counts", "val"}
+    failed = Signal(str)
+
+    def __init__(self, config, seed: int, val_split: float) -> None:
+        super().__init__()
+        self.config, self.seed, self.val_split = config, seed, val_split
+        self.cancelled = False
+        track(self)
+
+    def run(self) -> None:  # the worker thread
+        try:
+            data = datasets.load(self.config, val_split=self.val_split, seed=self.seed,
+                                 cancel=lambda: self.cancelled)
+            if data.train_images is not None:
+                images = data.train_images[:SAMPLES].numpy().copy()
+                labels = data.train_labels[:SAMPLES].numpy().copy()
+                counts = np.bincount(data.train_labels.numpy(), minlength=data.num_classes)
+            else:
+                items = [data.train_dataset[i] for i in range(min(SAMPLES, data.num_train))]
+                images = np.stack([np.asarray(x) for x, _ in items]) if items else np.zeros((0, 1, 1, 1), np.uint8)
+                labels = np.array([y for _, y in items])
+                counts = None
+            self.loaded.emit({"images": images, "labels": labels, "class_names": list(data.class_names),
+                              "counts": counts, "train": data.num_train, "val": data.num_val})
+        except Exception as exc:  # noqa: BLE001 - shown in the strip
+            if not self.cancelled:
+                self.failed.emit(str(exc) or type(exc).__name__)
+
+
+def to_pixmap(image: np.ndarray, size: int = THUMB) -> QPixmap:
+    """uint8 C×H×W -> a scaled QPixmap (grayscale or RGB)."""
+    c, h, w = image.shape
+    if c == 1:
+        buf = np.ascontiguousarray(image[0])
+        qimg = QImage(buf.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    else:
+        buf = np.ascontiguousarray(np.transpose(image[:3], (1, 2, 0)))
+        qimg = QImage(buf.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(qimg).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation)
+
+
+class PreviewStrip(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("datasetPreview")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(2)
+        layout.addLayout(self.grid)
+        self.info = QLabel("Preview appears when the panel is shown.")
+        self.info.setObjectName("datasetCounts")
+        self.info.setWordWrap(True)
+        self.info.setStyleSheet("color: palette(mid);")
+        layout.addWidget(self.info)
+        self.loader: PreviewLoader | None = None
+        self._pending = None
+        self.data = None
+
+    def request(self, config, seed: int, val_split: float) -> None:
+        """Load a preview of ``config`` (the newest request wins)."""
+        self._pending = (config, seed, val_split)
+        if self.loader is not None and self.loader.isRunning():
+            self.loader.cancelled = True
+            return
+        self._start()
+
+    def _start(self) -> None:
+        if self._pending is None:
+            return
+        config, seed, val_split = self._pending
+        self._pending = None
+        self.info.setText("Loading a preview…")
+        loader = PreviewLoader(config, seed, val_split)
+        loader.loaded.connect(self._on_loaded)
+        loader.failed.connect(self._on_failed)
+        loader.finished.connect(self._on_finished)
+        self.loader = loader
+        loader.start(QThread.Priority.LowPriority)
+
+    def _on_finished(self) -> None:
+        loader, self.loader = self.loader, None
+        if loader is not None:
+            loader.deleteLater()
+        self._start()
+
+    def _on_failed(self, message: str) -> None:
+        self.info.setText(f"No preview: {message}")
+
+    def _on_loaded(self, data: dict) -> None:
+        if self._pending is not None:
+            return  # outdated: a newer request is waiting
+        self.data = data
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        names = data["class_names"]
+        for i, (img, lab) in enumerate(zip(data["images"], data["labels"])):
+            cell = QLabel()
+            cell.setPixmap(to_pixmap(img))
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            name = names[int(lab)] if 0 <= int(lab) < len(names) else str(lab)
+            cell.setToolTip(name)
+            text = QLabel(name)
+            text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            text.setStyleSheet("font-size: 9px;")
+            self.grid.addWidget(cell, (i // 6) * 2, i % 6)
+            self.grid.addWidget(text, (i // 6) * 2 + 1, i % 6)
+        counts = data["counts"]
+        per_class = (", ".join(f"{n} {int(c)}" for n, c in zip(names, counts))
+                     if counts is not None else f"{len(names)} classes")
+        self.info.setText(f"{data['train']} training / {data['val']} validation images. "
+                          f"Per class: {per_class}.")
+
+    def shutdown(self) -> None:
+        self._pending = None
+        if self.loader is not None:
+            self.loader.cancelled = True
+            self.loader.wait(10_000)

@@ -1,0 +1,150 @@
+"""TrainingWorker: runs the core trainer on a QThread and sends back plain data.
+
+The worker gets a ``TrainingJob`` (a snapshot: frozen configs, a graph copy, the model
+already built on the GUI thread, the run folder) and emits only frozen records,
+numpy arrays and strings through queued signals. It catches every error itself
+(DESIGN §5: exceptions in a worker's slots would reach the excepthook on the worker
+thread) and reports it as a FailureRecord; it never touches a widget.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ...core.runs import RunHistory
+from ...core.training.control import TrainerControl
+from ...core.training.records import FailureRecord
+from . import datasets
+
+REPORT_INTERVAL_S = 0.05   # the trainer sends at most ~20 batch records a second
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    run_id: str
+    model: Any                      # torch.nn.Module built on the GUI thread, handed over
+    config: Any                     # TrainingConfig (frozen)
+    dataset: Any                    # DatasetConfig (frozen)
+    input_shape: tuple | None
+    output_shape: tuple | None
+    input_name: str | None
+    output_name: str | None
+    run_dir: Path
+    resume: str | None = None       # checkpoint folder to continue from
+    resume_step: int = 0
+    report_interval_s: float = REPORT_INTERVAL_S
+
+
+class _Forward:
+    """Trainer callback (training thread): record history, emit frozen records."""
+
+    def __init__(self, worker: TrainingWorker, history: RunHistory) -> None:
+        self.worker, self.history = worker, history
+
+    def on_fit_start(self, trainer, record) -> None:
+        self.history.add(record)
+        self.worker.fit_started.emit(record)
+
+    def on_epoch_start(self, trainer, epoch) -> None: ...
+
+    def on_batch_end(self, trainer, record) -> None:
+        self.history.add(record)
+        self.worker.batch.emit(record)
+
+    def on_validation_end(self, trainer, record) -> None:
+        self.worker.validation.emit(record)
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.history.add(record)
+        try:
+            self.history.save(self.worker.job.run_dir)
+        except OSError:
+            pass  # reported once at the end if it keeps failing
+        self.worker.epoch.emit(record)
+
+    def on_fit_end(self, trainer, result) -> None: ...
+
+    def on_failure(self, trainer, failure) -> None: ...
+
+
+class TrainingWorker(QObject):
+    progress = Signal(str, float)        # dataset loading
+    fit_started = Signal(object)         # FitStartRecord
+    batch = Signal(object)               # BatchRecord (throttled by the trainer)
+    validation = Signal(object)          # ValidationRecord
+    epoch = Signal(object)               # EpochRecord
+    weights = Signal(object)             # {name: numpy array} (CPU copy) after the run
+    done = Signal(object, object)        # FitResult | None, FailureRecord | None
+
+    def __init__(self, job: TrainingJob, control: TrainerControl) -> None:
+        super().__init__()
+        self.job, self.control = job, control
+
+    @Slot()
+    def run(self) -> None:
+        job = self.job
+        result, failure = None, None
+        history = RunHistory()
+        try:
+            if job.resume:
+                history = RunHistory.load(job.run_dir)
+                history.truncate(job.resume_step)
+            result, failure = self._train(history)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+            failure = FailureRecord(kind="error", message=f"Training stopped by an error: "
+                                    f"{type(exc).__name__}: {exc}", epoch=0, step=history.steps_done,
+                                    traceback=traceback.format_exc())
+        history.status = (result.status if result is not None
+                          else ("failed" if failure is not None else "stopped"))
+        try:
+            job.run_dir.mkdir(parents=True, exist_ok=True)
+            history.save(job.run_dir)
+        except OSError as exc:
+            if failure is None:
+                failure = FailureRecord(kind="error", message=f"The run's metrics could not be "
+                                        f"saved in {job.run_dir}: {exc}", epoch=0, step=0)
+        try:
+            self.weights.emit({k: v.detach().to("cpu").numpy().copy()
+                               for k, v in job.model.state_dict().items()})
+        except Exception:  # noqa: BLE001 - weights are a convenience
+            pass
+        self.done.emit(result, failure)
+        thread = QThread.currentThread()
+        if thread is not None:
+            thread.quit()
+
+    def _train(self, history: RunHistory):
+        from ...core.data.base import DatasetCancelled, DatasetError, check_compatibility
+        from ...core.training.checkpoint import CheckpointError
+        from ...core.training.trainer import Trainer, TrainingSetupError
+
+        job, control = self.job, self.control
+        target = tuple(job.input_shape) if job.input_shape and len(job.input_shape) == 3 else None
+        try:
+            loaded = datasets.load(job.dataset, val_split=job.config.val_split, seed=job.config.seed,
+                                   target_shape=target, progress=self.progress.emit,
+                                   cancel=lambda: control.stop_requested)
+        except DatasetCancelled:
+            return None, None
+        except DatasetError as exc:
+            return None, FailureRecord(kind="dataset", message=str(exc), epoch=0, step=0)
+        problems = check_compatibility(loaded, job.input_shape, job.output_shape,
+                                       output_name=job.output_name, input_name=job.input_name)
+        if problems:
+            return None, FailureRecord(kind="dataset", message="The network does not fit the "
+                                       "dataset:\n" + "\n".join(f"- {p}" for p in problems),
+                                       epoch=0, step=0)
+        trainer = Trainer(job.model, job.config, callbacks=[_Forward(self, history)], control=control,
+                          checkpoint_dir=job.run_dir / "checkpoints",
+                          report_interval_s=job.report_interval_s,
+                          notes=list(getattr(loaded, "report", []) or []))
+        try:
+            result = trainer.fit(loaded, resume=job.resume)
+        except (TrainingSetupError, CheckpointError) as exc:
+            return None, FailureRecord(kind="setup", message=str(exc), epoch=0, step=0)
+        return result, result.failure
