@@ -207,7 +207,9 @@ class Trainer:
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
+        torch.default_generator.manual_seed(cfg.seed)  # (torch.manual_seed also queues CUDA seeding)
+        if device.type == "cuda":
+            torch.cuda.manual_seed_all(cfg.seed)
         metric = cfg.early_stopping_metric
         if metric.startswith("val_") and self.val_feed is None:
             fallback = metric.replace("val_", "train_")
