@@ -420,3 +420,25 @@ def test_undo_all_and_redo_all_is_identical(view, controller):
     for nid, item in ((i.node_id, i) for i in scene.node_items()):
         assert (item.pos().x(), item.pos().y()) == controller.graph.positions[nid]
     assert all(isinstance(i, EdgeItem) for i in scene.edge_items())
+
+
+def test_pinch_gesture_zooms(view):
+    from PySide6.QtGui import QNativeGestureEvent, QPointingDevice
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(300, 300)
+    ev = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, QPointingDevice.primaryPointingDevice(),
+                             2, pos, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), 0.5,
+                             QPointF(0, 0), 1)
+    QApplication.sendEvent(view.viewport(), ev)
+    assert view.zoom == pytest.approx(1.5)
+
+
+def test_palette_change_restyles(view):
+    from PySide6.QtGui import QColor, QPalette
+
+    pal = QPalette(view.palette())
+    pal.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    pal.setColor(QPalette.ColorRole.Text, QColor("#eeeeee"))
+    view.setPalette(pal)
+    assert view.graph_scene.style.dark

@@ -23,7 +23,7 @@ from ..push import push_or_reason
 from .items import EdgeItem, NodeItem, PortItem, curve
 from .layout import layered_positions
 from .scene import GraphScene
-from .style import ROW_SPACING
+from .style import ROW_SPACING, CanvasStyle
 
 LAYER_MIME = "application/x-visionstudio-layer"
 FRAGMENT_MIME = "application/x-visionstudio-fragment"
@@ -126,13 +126,6 @@ class GraphView(QGraphicsView):
             self.set_zoom(self.zoom * (1.15 ** steps), event.position())
         event.accept()
 
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.NativeGesture:
-            if event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
-                self.set_zoom(self.zoom * (1.0 + event.value()), event.position())
-                return True
-        return super().event(event)
-
     def viewportEvent(self, event) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Gesture:
             pinch = event.gesture(Qt.GestureType.PinchGesture)
@@ -143,8 +136,12 @@ class GraphView(QGraphicsView):
                     self.set_zoom(self.zoom * factor, QPointF(center))
                 event.accept()
                 return True
-        if event.type() == QEvent.Type.NativeGesture:
-            return self.event(event)
+        if (event.type() == QEvent.Type.NativeGesture
+                and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture):
+            # touchpad pinch on macOS / Wayland: value() is the relative scale change
+            self.set_zoom(self.zoom * (1.0 + event.value()), event.position())
+            event.accept()
+            return True
         return super().viewportEvent(event)
 
     # -- mouse: pan, connect ---------------------------------------------------------
@@ -480,6 +477,13 @@ class GraphView(QGraphicsView):
         if ok:
             self.fit_to_view()
         return ok
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
+                            QEvent.Type.StyleChange):
+            self.graph_scene.style = CanvasStyle.from_palette(self.palette())
+            self.graph_scene.update()
+        super().changeEvent(event)
 
     def drawForeground(self, painter, rect) -> None:  # noqa: N802
         if not self.graph_scene.node_items():
