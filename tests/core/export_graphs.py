@@ -1,0 +1,63 @@
+"""Projects for the export tests: every template and one graph using every layer kind."""
+
+from __future__ import annotations
+
+from visionstudio.core.project import document_from_dict
+
+_NODES = [
+    ("inp", "input", {"channels": 3, "height": 16, "width": 16}),
+    ("c1", "conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "same", "activation": "relu"}),
+    ("c2", "conv2d", {"out_channels": 8, "kernel_size": [3, 1], "padding": [1, 0], "groups": 2,
+                      "activation": "leaky_relu"}),
+    ("c3", "conv2d", {"out_channels": 8, "kernel_size": 3, "dilation": 2, "padding": 2,
+                      "bias": False, "activation": "elu"}),
+    ("add1", "add", {}),
+    ("c4", "conv2d", {"out_channels": 8, "kernel_size": 1, "padding": "valid", "activation": "gelu"}),
+    ("avg1", "average", {}),
+    ("c5", "conv2d", {"out_channels": 8, "kernel_size": 1, "activation": "sigmoid"}),
+    ("c6", "conv2d", {"out_channels": 8, "kernel_size": 1, "activation": "tanh"}),
+    ("ws1", "weighted_sum", {"weights": [0.3, 0.7], "learnable": False}),
+    ("ws2", "weighted_sum", {"weights": [], "learnable": True}),
+    ("bn1", "batchnorm2d", {"eps": 1e-3, "momentum": 0.2}),
+    ("r1", "relu", {}),
+    ("lr1", "leaky_relu", {"negative_slope": 0.2}),
+    ("e1", "elu", {"alpha": 0.5}),
+    ("g1", "gelu", {}),
+    ("t1", "tanh", {}),
+    ("s1", "sigmoid", {}),
+    ("p1", "maxpool2d", {"kernel_size": 2, "stride": None}),
+    ("p2", "avgpool2d", {"kernel_size": 2, "stride": None}),
+    ("cat1", "concat", {}),
+    ("c7", "conv2d", {"out_channels": 16, "kernel_size": [2, 3], "stride": [2, 1], "padding": [0, 1]}),
+    ("p3", "maxpool2d", {"kernel_size": 3, "stride": 1, "padding": 1, "ceil_mode": True}),
+    ("bn2", "batchnorm2d", {"affine": False}),
+    ("gap1", "global_avgpool", {}),
+    ("fl", "flatten", {}),
+    ("d1", "dense", {"units": 16, "activation": "relu"}),
+    ("cat2", "concat", {}),
+    ("dr", "dropout", {"p": 0.3}),
+    ("d2", "dense", {"units": 10, "bias": False}),
+    ("sm", "softmax", {}),
+]
+_EDGES = [
+    ("inp", "c1"), ("c1", "c2"), ("c1", "c3"), ("c2", "add1", 0), ("c3", "add1", 1),
+    ("c1", "c4"), ("add1", "avg1", 0), ("c4", "avg1", 1), ("c1", "c5"), ("c1", "c6"),
+    ("c5", "ws1", 0), ("c6", "ws1", 1), ("avg1", "ws2", 0), ("ws1", "ws2", 1), ("ws2", "bn1"),
+    ("bn1", "r1"), ("r1", "lr1"), ("lr1", "e1"), ("e1", "g1"), ("g1", "t1"), ("t1", "s1"),
+    ("s1", "p1"), ("s1", "p2"), ("p1", "cat1", 0), ("p2", "cat1", 1), ("cat1", "c7"),
+    ("c7", "p3"), ("p3", "bn2"), ("bn2", "gap1"), ("cat1", "fl"), ("fl", "d1"),
+    ("gap1", "cat2", 0), ("d1", "cat2", 1), ("cat2", "dr"), ("dr", "d2"), ("d2", "sm"),
+]
+
+
+def every_kind_project(name: str = "Every kind"):
+    nodes = [{"id": f"id_{n}", "kind": k, "name": n, "params": p} for n, k, p in _NODES]
+    edges = [{"src": f"id_{e[0]}", "dst": f"id_{e[1]}", "port": e[2] if len(e) > 2 else 0}
+             for e in _EDGES]
+    return document_from_dict({"name": name, "graph": {"nodes": nodes, "edges": edges}})
+
+
+def template_projects():
+    from visionstudio.core.templates import TEMPLATES, load_template
+
+    return [(t.key, load_template(t.key)) for t in TEMPLATES]

@@ -1,0 +1,75 @@
+"""The metrics CSV shared by the app's trainer and the exported training script, and
+importing one back as a run's epoch history.
+
+One row per epoch; accuracies are fractions (0..1); an empty cell means "not measured"
+(no validation set, no top-5 with few classes).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+# The order the exported train.py writes; the trainer's EpochRecord field names.
+METRIC_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                  "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
+REQUIRED_COLUMNS = ("epoch", "train_loss")
+INT_COLUMNS = frozenset({"epoch", "step"})
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
+
+class MetricsImportError(ValueError):
+    """A metrics CSV that cannot be imported; the message names the file and the problem."""
+
+
+def _value(text: str, column: str, where: str) -> Any:
+    text = text.strip()
+    if text == "" or text.lower() in ("none", "nan", "null"):
+        return None
+    if column == "best":
+        return text.lower() in ("1", "true", "yes")
+    try:
+        number = float(text)
+    except ValueError:
+        if column in METRIC_COLUMNS and column != "best":
+            raise MetricsImportError(f"{where}: {column} is {text[:40]!r}, not a number") from None
+        return text
+    if column in INT_COLUMNS:
+        if not number.is_integer():
+            raise MetricsImportError(f"{where}: {column} must be a whole number, not {text!r}")
+        return int(number)
+    return number if math.isfinite(number) else None
+
+
+def import_metrics_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of a metrics CSV as dicts (numbers as int/float, empty cells as None), sorted
+    by epoch. Unknown extra columns are kept. Raises MetricsImportError naming the file."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_CSV_BYTES:
+            raise MetricsImportError(f"{file}: larger than {MAX_CSV_BYTES >> 20} MiB; not a metrics CSV")
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise MetricsImportError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise MetricsImportError(f"{file}: not UTF-8 text; not a metrics CSV") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise MetricsImportError(f"{file}: not a metrics CSV (missing column(s) {', '.join(missing)}; "
+                                 f"expected {', '.join(METRIC_COLUMNS)})")
+    rows: list[dict[str, Any]] = []
+    for line, raw in enumerate(reader, start=2):
+        where = f"{file}, line {line}"
+        if None in raw:
+            raise MetricsImportError(f"{where}: more cells than columns")
+        row = {k.strip(): _value(v or "", k.strip(), where) for k, v in raw.items()}
+        if row.get("epoch") is None:
+            raise MetricsImportError(f"{where}: the epoch is empty")
+        rows.append(row)
+    rows.sort(key=lambda r: r["epoch"])
+    return rows

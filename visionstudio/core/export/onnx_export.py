@@ -1,0 +1,94 @@
+"""ONNX export with a dynamic batch dimension.
+
+torch 2.9+ exports through ``torch.export`` (``dynamo=True``, needs onnxscript); that is
+tried first. If it fails (or onnxscript is missing) the older TorchScript-based exporter
+is used, with its deprecation warning silenced. The file is checked with
+``onnx.checker`` when onnx is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import torch
+
+from ..build import build_model
+from ..project import ProjectDocument, atomic_write_bytes
+from .pytorch_code import resolved_weights
+from .weights import ExportError
+
+OPSET = 18
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+
+
+def _export_dynamo(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    from torch.export import Dim
+
+    batch = Dim("batch", min=1, max=65536)
+    with redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: batch},), opset_version=OPSET, verbose=False,
+            external_data=False, optimize=True,
+        )
+    atomic_write_bytes(path, program.model_proto.SerializeToString())
+
+
+def _export_legacy(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (example,), buffer, dynamo=False, input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME], opset_version=OPSET,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
+                weights: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the model (eval mode) as ONNX; returns the path. Input ``input`` is
+    N×C×H×W float32 with N dynamic, output ``output`` is N×classes."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model = build_model(doc.graph)
+    model.load_state_dict(resolved_weights(doc, weights), strict=True)
+    model.eval()
+    shape = tuple(model_input_shape(doc))
+    example = torch.zeros(2, *shape)
+    errors: list[str] = []
+    for exporter in (_export_dynamo, _export_legacy):
+        try:
+            exporter(model, example, target)
+            break
+        except Exception as exc:  # noqa: BLE001 - fall back to the other exporter
+            errors.append(f"{exporter.__name__[8:]}: {type(exc).__name__}: {str(exc)[:300]}")
+    else:
+        raise ExportError("ONNX export failed:\n" + "\n".join(errors))
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is an optional extra
+        return target
+    try:
+        onnx.checker.check_model(os.fspath(target), full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"{target}: the exported ONNX model fails onnx.checker: {exc}") from None
+    return target
+
+
+def model_input_shape(doc: ProjectDocument) -> tuple[int, ...]:
+    from ..graph import analyze
+
+    analysis = analyze(doc.graph)
+    shape = analysis.input_shape
+    if shape is None:
+        from ..build import BuildError
+
+        raise BuildError(analysis.errors or ["the network has no Input layer"])
+    return shape

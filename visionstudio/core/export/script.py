@@ -1,0 +1,141 @@
+"""Training-script export: a folder that trains the project with plain torch/torchvision,
+on one device (``python train.py``) or many (``torchrun --nproc_per_node=N train.py``).
+
+Files: train.py (fixed text, see train_template.py), model.py + weights.safetensors
+(the PyTorch export), config.json (the project's settings resolved to plain values:
+optimizer class and arguments, schedule, loss and how it meets a final softmax) and,
+for the built-in dataset, shapes_data.py (the app's generator, standalone).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..project import ProjectDocument, atomic_write_bytes
+from . import train_template
+from .pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
+from .shapes_source import shapes_module_source
+
+TRAIN_FILE = "train.py"
+CONFIG_FILE = "config.json"
+SHAPES_FILE = "shapes_data.py"
+README_FILE = "README.md"
+
+
+def _loss_head(loss_key: str, softmax_output: bool) -> str:
+    """What train.py feeds the loss, mirroring the app's training view (model_prep):
+    "logits" (final softmax left out), "log_softmax" (NLL) or "output"."""
+    from ..training.registry import LOSSES
+
+    spec = LOSSES.get(loss_key)
+    if not softmax_output or spec.expects == "any" or spec.key == "bce_with_logits":
+        return "output"
+    return "log_softmax" if spec.expects == "log_probs" else "logits"
+
+
+def _optimizer(optimizer: dict[str, Any]) -> dict[str, Any]:
+    from ..training.registry import OPTIMIZERS
+
+    spec = OPTIMIZERS.get(optimizer["key"])
+    kwargs = dict(spec.group_values(optimizer["params"]))
+    kwargs.update(dict(spec.fixed))
+    kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    return {"key": spec.key, "class": spec.cls.__name__, "kwargs": kwargs}
+
+
+def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
+                    input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """config.json: everything train.py needs, as plain JSON."""
+    from ..training.registry import SCHEDULERS
+
+    t = doc.training
+    sched = SCHEDULERS.get(t.scheduler["key"])
+    return {
+        "format": "visionstudio.training-script",
+        "version": 1,
+        "project": doc.name,
+        "model": {"module": "model", "class": class_name, "weights": WEIGHTS_FILE,
+                  "softmax_output": softmax_output},
+        "input_shape": list(input_shape),
+        "dataset": dataset_section(doc, input_shape),
+        "training": {
+            "epochs": t.epochs, "batch_size": t.batch_size, "val_split": t.val_split,
+            "augmentation": t.augmentation, "device": t.device,
+            "mixed_precision": t.mixed_precision, "seed": t.seed, "clip_norm": t.clip_norm,
+            "early_stopping_metric": t.early_stopping_metric,
+            "early_stopping_patience": t.early_stopping_patience,
+        },
+        "loss": {"key": t.loss["key"], "params": t.loss["params"],
+                 "head": _loss_head(t.loss["key"], softmax_output)},
+        "optimizer": _optimizer(t.optimizer),
+        "scheduler": {"key": sched.key, "params": t.scheduler["params"], "per": sched.per},
+        "normalization": "per-channel mean/std of the training images (on the 0..1 scale)",
+    }
+
+
+def dataset_section(doc: ProjectDocument, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The dataset key and its params with every default filled in."""
+    key, params = doc.dataset.key, dict(doc.dataset.params)
+    try:
+        from ..data.registry import DATASETS  # type: ignore[import-not-found]
+    except ImportError:
+        DATASETS = None
+    if DATASETS is not None and key in DATASETS:
+        from ..params import defaults
+
+        spec = DATASETS.get(key)
+        key = DATASETS.canonical(key)
+        params = {**defaults(spec.params), **params}
+    elif key == "shapes":
+        c, h = (input_shape + (1, 28))[:2] if len(input_shape) < 3 else input_shape[:2]
+        params = {"samples": 6000, "val_samples": 1000, "image_size": h, "channels": c,
+                  "classes": 10, "noise": 0.08, "seed": 0, **params}
+    return {"key": key, "params": params}
+
+
+def train_script_source() -> str:
+    return inspect.getsource(train_template)
+
+
+README = """# {name}: training script exported by VisionStudio
+
+    python train.py                                   # one process (GPU if there is one)
+    torchrun --nproc_per_node=4 train.py              # 4 GPUs on this machine
+    python train.py --resume                          # continue from out/checkpoints/last
+
+Settings are in `config.json`; the network is `model.py` ({cls}) with its initial weights
+in `weights.safetensors`. Metrics go to `out/metrics.csv` (import it in VisionStudio as a
+run), checkpoints to `out/checkpoints/{{last,best}}/`. Needs torch, torchvision,
+safetensors and numpy.
+"""
+
+
+def export_training_script(doc: ProjectDocument, out_dir: str | os.PathLike[str],
+                           weights: dict[str, torch.Tensor] | None = None) -> list[Path]:
+    """Write the training bundle into ``out_dir``; returns the files written."""
+    generated = model_source(doc)
+    tensors = resolved_weights(doc, weights)
+    config = training_config(doc, generated.class_name, generated.softmax_output,
+                             generated.input_shape)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[str, bytes]] = [
+        (TRAIN_FILE, train_script_source().encode("utf-8")),
+        (MODEL_FILE, generated.source.encode("utf-8")),
+        (CONFIG_FILE, (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8")),
+        (SHAPES_FILE, shapes_module_source().encode("utf-8")),
+        (README_FILE, README.format(name=doc.name, cls=generated.class_name).encode("utf-8")),
+    ]
+    written = []
+    for name, data in files:
+        atomic_write_bytes(out / name, data)
+        written.append(out / name)
+    save_weights(tensors, out / WEIGHTS_FILE, {"format": "pt", "model_class": generated.class_name})
+    written.append(out / WEIGHTS_FILE)
+    return written
