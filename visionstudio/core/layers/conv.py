@@ -98,8 +98,11 @@ def _conv_summary(p: Params) -> str:
     parts = [str(p["out_channels"]), _hw(p["kernel_size"])]
     sh, sw = pair(p["stride"])
     parts.append(f"s{sh}" if sh == sw else f"s{sh}×{sw}")
-    if p["padding"] not in (0, "valid"):
-        parts.append(f"p{p['padding']}" if not isinstance(p["padding"], list) else f"p{_hw(p['padding'])}")
+    padding = p["padding"]
+    if padding == "same":
+        parts.append("same")
+    elif padding not in (0, "valid"):
+        parts.append(f"p{_hw(padding)}" if isinstance(padding, list) else f"p{padding}")
     if p["activation"] != "none":
         parts.append(ACTIVATION_TITLES[p["activation"]])
     return " · ".join(parts)
