@@ -9,7 +9,23 @@ from visionstudio.core.templates import load_template
 from visionstudio.ui.inspector import InspectorPanel
 from visionstudio.ui.palette import LayerPalette
 
-from tests.ui.shell_helpers import Answers, make_window
+
+def _load_shell_helpers():
+    """tests/ui/shell_helpers.py, by path (tests/ is not a package on sys.path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "ui" / "shell_helpers.py"
+    spec = importlib.util.spec_from_file_location("_vs_shell_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _load_shell_helpers()
+Answers, make_window = _helpers.Answers, _helpers.make_window
 
 # (palette key, {parameter: value typed into the inspector})
 RECIPE = [
