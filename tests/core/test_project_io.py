@@ -344,3 +344,27 @@ def test_broken_migrations_are_format_errors(monkeypatch, step, words):
         monkeypatch.delitem(project_io.MIGRATIONS, 1, raising=False)
     exc = error_of(doc_dict())
     assert exc.json_path == "schema_version" and words in exc.problem
+
+
+# -- the documentation -----------------------------------------------------------------
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_hand_written_example_in_the_docs_loads():
+    from visionstudio.core.graph import analyze
+
+    text = (DOCS / "project-format.md").read_text(encoding="utf-8")
+    example = text.split("## A complete example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    doc = parse_project(example)
+    analysis = analyze(doc.graph)
+    assert analysis.diagnostics == [] and analysis.total_params == 235
+    assert doc.name == "Tiny example" and doc.training.epochs == 2
+
+
+def test_layer_reference_in_the_docs_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_layer_reference", DOCS / "gen_layer_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run: .venv/bin/python docs/gen_layer_reference.py"
