@@ -73,7 +73,7 @@ class ProjectDocument:
 
 
 # -- reading ------------------------------------------------------------------------
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 def json_path(parent: str, key: str) -> str:
