@@ -236,7 +236,7 @@ class TrainingSession(QObject):
         # -- the run entry (saved with the project) -----------------------------------------
         if continue_id is None:
             n = len(doc.runs) + 1
-            name = f"Run {n} · {doc.dataset.key} · {config.optimizer['key']} lr {config.optimizer['params'].get('lr', 0):g}"
+            name = f"Run {n}"
             entry = make_entry(run_id, name, {"training": config.to_dict(), "dataset": dataset.to_dict()})
             doc.set_runs([*copy.deepcopy(doc.runs), entry])
             self.controller.undo_stack.resetClean()
@@ -257,6 +257,9 @@ class TrainingSession(QObject):
         self.last_failure = self.last_result = self.start_record = None
         self.last_batch = self.last_epoch = None
         self.control = TrainerControl()
+        self._stale = False
+        self._graph = doc.graph
+        doc.graph.changed.connect(self._on_graph_changed_during_run)
         self._launch()
         self.controller.lock(LOCK_REASON, self._allow_while_locked)
         self._set_state("preparing")
@@ -321,8 +324,20 @@ class TrainingSession(QObject):
     def _on_worker_weights(self, weights) -> None:
         self.final_weights = weights
 
+    def _on_graph_changed_during_run(self, *_args) -> None:
+        # undo/redo bypass the lock (QUndoStack); the worker trains its own snapshot, so the
+        # run is unaffected, but it no longer matches the canvas: say so and mark the run
+        if not self._stale:
+            self._stale = True
+            self.message.emit("The network changed while training (undo/redo); this run keeps "
+                              "training the network as it was when Train was pressed.")
+
     def _on_worker_done(self, result, failure) -> None:
         job = self.job
+        try:
+            self._graph.changed.disconnect(self._on_graph_changed_during_run)
+        except Exception:  # noqa: BLE001 - already gone with its document
+            pass
         thread = self.thread
         if thread is not None:
             thread.wait(10_000)
@@ -335,7 +350,9 @@ class TrainingSession(QObject):
                 adopt_runs([{"id": job.run_id, "folder": job.run_id}], self._job_root, self._root,
                            move=self._job_root == self._scratch)
             if self.run_entry(job.run_id) is not None:
-                self._update_entry(job.run_id, status=status, summary=summarize(self.history, result))
+                extra = {"stale": True} if self._stale else {}
+                self._update_entry(job.run_id, status=status, summary=summarize(self.history, result),
+                                   **extra)
         self.thread = self.worker = None
         self.job = None
         self.control = None

@@ -84,6 +84,7 @@ class TrainingWorker(QObject):
     def __init__(self, job: TrainingJob, control: TrainerControl) -> None:
         super().__init__()
         self.job, self.control = job, control
+        self.trainer = None
 
     @Slot()
     def run(self) -> None:
@@ -143,6 +144,7 @@ class TrainingWorker(QObject):
                           checkpoint_dir=job.run_dir / "checkpoints",
                           report_interval_s=job.report_interval_s,
                           notes=list(getattr(loaded, "report", []) or []))
+        self.trainer = trainer   # for tests and debugging: read it only while paused or after
         try:
             result = trainer.fit(loaded, resume=job.resume)
         except (TrainingSetupError, CheckpointError) as exc:

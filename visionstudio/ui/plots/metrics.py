@@ -1,0 +1,274 @@
+"""MetricsPlots: the live dashboard (pyqtgraph).
+
+Four plots share the step axis: loss (every batch, faint, plus its EMA and the
+per-epoch train/validation loss), accuracy (per epoch, plus the running training
+accuracy), learning rate and throughput. The widget never redraws per batch: a
+QTimer (20 Hz) calls ``refresh`` which does nothing unless the run history's
+``version`` moved, and then hands the history's numpy views to the same
+PlotDataItems with ``setData``. Auto-downsampling ('peak') and clip-to-view keep a
+run of a million batches at a few milliseconds a frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
+
+import pyqtgraph as pg
+
+from ..training.session import session_for
+from .runs_list import RunsList
+
+REFRESH_HZ = 20
+OVERLAY_COLORS = ("#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33", "#6d4c41")
+BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
+
+
+def _pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
+    c = pg.mkColor(color)
+    c.setAlpha(alpha)
+    return pg.mkPen(c, width=width, style=style)
+
+
+class MetricsPlots(QWidget):
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("metricsPlots")
+        self.setAccessibleName("Metrics")
+        self.controller = controller
+        self.session = session_for(controller)
+        self._build()
+        self._drawn: tuple | None = None
+        self.refresh_count = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.session.display_changed.connect(self._invalidate)
+        self.session.finished.connect(lambda _e: self._invalidate())
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setObjectName("logScaleCheck")
+        self.log_check.setToolTip("Logarithmic y axis for the loss (the learning rate is always logarithmic)")
+        self.log_check.toggled.connect(self.set_log_scale)
+        self.raw_check = QCheckBox("Every batch")
+        self.raw_check.setObjectName("rawBatchesCheck")
+        self.raw_check.setChecked(True)
+        self.raw_check.setToolTip("Show the loss of every batch (faint) behind its smoothed line")
+        self.raw_check.toggled.connect(lambda on: self.items["loss_raw"].setVisible(on))
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setObjectName("exportCsvButton")
+        self.csv_button.clicked.connect(self._ask_export_csv)
+        self.png_button = QPushButton("Export PNG…")
+        self.png_button.setObjectName("exportPngButton")
+        self.png_button.clicked.connect(self._ask_export_png)
+        self.readout = QLabel("")
+        self.readout.setObjectName("plotReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for w in (self.log_check, self.raw_check, self.csv_button, self.png_button):
+            bar.addWidget(w)
+        bar.addWidget(self.readout, 1)
+        outer.addLayout(bar)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.runs = RunsList(self.session)
+        split.addWidget(self.runs)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setObjectName("metricsGraphics")
+        self.graphics.setBackground("w")
+        split.addWidget(self.graphics)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([200, 800])
+        outer.addWidget(split, 1)
+
+        g = self.graphics
+        self.plots = {
+            "loss": g.addPlot(row=0, col=0, title="Loss"),
+            "accuracy": g.addPlot(row=0, col=1, title="Accuracy"),
+            "lr": g.addPlot(row=1, col=0, title="Learning rate"),
+            "throughput": g.addPlot(row=1, col=1, title="Throughput (images/s)"),
+        }
+        for name, plot in self.plots.items():
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "step")
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setPen(pg.mkPen("#555"))
+                plot.getAxis(axis).setTextPen(pg.mkPen("#333"))
+            plot.titleLabel.setAttr("color", "#222")
+            if name != "loss":
+                plot.setXLink(self.plots["loss"])
+        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
+        self.plots["lr"].setLogMode(x=False, y=True)   # learning rates span decades
+        legend_style = dict(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
+                            pen=pg.mkPen("#ccc"), labelTextSize="8pt", verSpacing=-6)
+        leg_loss = self.plots["loss"].addLegend(offset=(-10, 10), **legend_style)
+        leg_acc = self.plots["accuracy"].addLegend(offset=(-10, -10), **legend_style)
+        self.legends = {"loss": leg_loss, "accuracy": leg_acc}
+        lp, ap = self.plots["loss"], self.plots["accuracy"]
+        self.items = {
+            "loss_raw": lp.plot(pen=_pen(BLUE, 1, 70), name="batch loss"),
+            "loss_ema": lp.plot(pen=_pen(BLUE, 2.2), name="smoothed (EMA)"),
+            "train_loss": lp.plot(pen=_pen("#0d47a1", 1.5, style=Qt.PenStyle.DashLine), symbol="o",
+                                  symbolSize=6, symbolBrush="#0d47a1", symbolPen=None, name="train (epoch)"),
+            "val_loss": lp.plot(pen=_pen(ORANGE, 2), symbol="s", symbolSize=7, symbolBrush=ORANGE,
+                                symbolPen=None, name="validation"),
+            "acc_batch": ap.plot(pen=_pen(BLUE, 1, 70), name="running train acc"),
+            "train_acc": ap.plot(pen=_pen("#0d47a1", 1.5, style=Qt.PenStyle.DashLine), symbol="o",
+                                 symbolSize=6, symbolBrush="#0d47a1", symbolPen=None, name="train (epoch)"),
+            "val_acc": ap.plot(pen=_pen(ORANGE, 2), symbol="s", symbolSize=7, symbolBrush=ORANGE,
+                               symbolPen=None, name="validation"),
+            "lr": self.plots["lr"].plot(pen=_pen("#43a047", 2)),
+            "throughput": self.plots["throughput"].plot(pen=_pen("#6d4c41", 1.5)),
+        }
+        for item in self.items.values():
+            item.setData(np.zeros(0), np.zeros(0), connect="finite")
+        self.overlay_items: dict[str, tuple] = {}
+        # hover: a vertical line per plot and the values under the cursor in the readout
+        self.cursor_lines = {}
+        for name, plot in self.plots.items():
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DotLine))
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self.cursor_lines[name] = line
+        self._hover_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._on_scene_mouse_moved)
+
+    # -- refreshing (timer) -------------------------------------------------------------------
+    def _invalidate(self) -> None:
+        self._drawn = None
+
+    def _signature(self) -> tuple:
+        s = self.session
+        over = tuple((rid, getattr(s.history_for(rid), "version", 0)) for rid in s.overlay_ids)
+        return (id(s.history), s.history.version, over, self.log_check.isChecked())
+
+    def refresh(self, force: bool = False) -> bool:
+        """Redraw if anything changed since the last frame; True when it redrew."""
+        sig = self._signature()
+        if sig == self._drawn and not force:
+            return False
+        self._drawn = sig
+        self.refresh_count += 1
+        h = self.session.history
+        a = h.batch_arrays()
+        it = self.items
+        it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
+        it["loss_ema"].setData(a["step"], a["loss_ema"], connect="finite")
+        it["lr"].setData(a["step"], a["lr"], connect="finite")
+        it["throughput"].setData(a["rate_step"], a["rate"], connect="finite")
+        it["acc_batch"].setData(a["acc_step"], a["acc"], connect="finite")
+        for key, name in (("train_loss", "train_loss"), ("val_loss", "val_loss"),
+                          ("train_acc", "train_accuracy"), ("val_acc", "val_accuracy")):
+            x, y = h.epoch_series(name)
+            it[key].setData(x, y)
+        self._refresh_overlays()
+        return True
+
+    def _refresh_overlays(self) -> None:
+        s = self.session
+        wanted = [r for r in s.overlay_ids if r != s.display_id]
+        for rid in list(self.overlay_items):
+            if rid not in wanted:
+                for plot_name, item in zip(("loss", "accuracy"), self.overlay_items.pop(rid)):
+                    self.plots[plot_name].removeItem(item)
+                    self.legends[plot_name].removeItem(item)
+        for i, rid in enumerate(wanted):
+            hist = s.history_for(rid)
+            entry = s.run_entry(rid) or {}
+            if hist is None:
+                continue
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            if rid not in self.overlay_items:
+                name = entry.get("name", rid)
+                loss = self.plots["loss"].plot(pen=_pen(color, 1.8, 220, Qt.PenStyle.DashLine), name=name)
+                acc = self.plots["accuracy"].plot(pen=_pen(color, 1.8, 220, Qt.PenStyle.DashLine),
+                                                  symbol="t", symbolSize=6, symbolBrush=color,
+                                                  symbolPen=None, name=name)
+                self.overlay_items[rid] = (loss, acc)
+            loss, acc = self.overlay_items[rid]
+            arr = hist.batch_arrays()
+            loss.setData(arr["step"], arr["loss_ema"], connect="finite")
+            x, y = hist.epoch_series("val_accuracy")
+            if not len(x):
+                x, y = hist.epoch_series("train_accuracy")
+            acc.setData(x, y)
+
+    def set_log_scale(self, on: bool) -> None:
+        self.plots["loss"].setLogMode(x=False, y=bool(on))
+        if self.log_check.isChecked() != bool(on):
+            self.log_check.setChecked(bool(on))
+        self._invalidate()
+
+    # -- hover -------------------------------------------------------------------------------
+    def _on_scene_mouse_moved(self, event) -> None:
+        pos = event[0]
+        for name, plot in self.plots.items():
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                self.readout.setText(self.values_at(x))
+                for line in self.cursor_lines.values():
+                    line.setPos(x)
+                    line.setVisible(True)
+                return
+        for line in self.cursor_lines.values():
+            line.setVisible(False)
+
+    def values_at(self, step: float) -> str:
+        """The values of the shown run nearest to ``step`` (the hover readout)."""
+        h = self.session.history
+        a = h.batch_arrays()
+        if not len(a["step"]):
+            return ""
+        i = int(np.clip(np.searchsorted(a["step"], step), 0, len(a["step"]) - 1))
+        parts = [f"step {int(a['step'][i])}", f"loss {a['loss'][i]:.4g}",
+                 f"EMA {a['loss_ema'][i]:.4g}", f"lr {a['lr'][i]:.3g}"]
+        if len(a["rate_step"]):
+            j = int(np.clip(np.searchsorted(a["rate_step"], step), 0, len(a["rate_step"]) - 1))
+            parts.append(f"{a['rate'][j]:,.0f} img/s")
+        epochs = [e for e in h.epochs if e["step"] >= a["step"][i]]
+        if epochs:
+            e = epochs[0]
+            acc = e.get("val_accuracy")
+            parts.append(f"epoch {e['epoch']}: train {e['train_accuracy']:.1%}"
+                         + (f", val {acc:.1%}" if acc is not None else ""))
+        return " · ".join(parts)
+
+    # -- export -----------------------------------------------------------------------------
+    def export_csv(self, path: str | Path) -> list[Path]:
+        """Write the shown run's per-batch curves to ``path`` and its per-epoch metrics to
+        ``<stem>-epochs.csv`` beside it; returns both paths."""
+        h = self.session.history
+        path = Path(path)
+        path.write_text(h.batch_csv(), encoding="utf-8")
+        epochs = path.with_name(f"{path.stem}-epochs.csv")
+        epochs.write_text(h.epoch_csv(), encoding="utf-8")
+        return [path, epochs]
+
+    def export_png(self, path: str | Path) -> bool:
+        self.refresh(force=True)
+        return self.graphics.grab().save(str(path), "PNG")
+
+    def _ask_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves as CSV", "metrics.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _ask_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots as PNG", "metrics.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+

@@ -1,0 +1,122 @@
+"""RunsList: the project's runs; tick runs to overlay their curves, select one to show
+it, rename it, delete it (removing is undoable; deleting its files is asked first)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout,
+    QWidget,
+)
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def ask_delete(parent: QWidget, name: str) -> str:
+    """'files' (remove and delete files), 'keep' (remove, keep files) or '' (cancel)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Delete run",
+                      f"Remove the run “{name}” from the project?\n\nIts checkpoints and metric "
+                      "files can be deleted as well; that cannot be undone.", parent=parent)
+    delete = box.addButton("Remove and Delete Files", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Remove, Keep Files", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return "files" if clicked is delete else "keep" if clicked is keep else ""
+
+
+class RunsList(QWidget):
+    def __init__(self, session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runsPanel")
+        self.session = session
+        self.ask_delete = ask_delete          # tests replace these
+        self.ask_name = lambda parent, old: QInputDialog.getText(parent, "Rename run", "Name:", text=old)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.list = QListWidget()
+        self.list.setObjectName("runsList")
+        self.list.setToolTip("Click a run to show it; tick runs to overlay their curves.")
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setObjectName("renameRunButton")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("deleteRunButton")
+        row.addWidget(self.rename_button)
+        row.addWidget(self.delete_button)
+        layout.addLayout(row)
+        self.rename_button.clicked.connect(self.rename_current)
+        self.delete_button.clicked.connect(self.delete_current)
+        self.list.currentItemChanged.connect(self._on_list_current_changed)
+        self.list.itemChanged.connect(self._on_list_item_changed)
+        session.runs_changed.connect(self.refresh)
+        session.display_changed.connect(self.refresh)
+        session.state_changed.connect(lambda _s: self.refresh())
+        self._filling = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._filling = True
+        try:
+            self.list.clear()
+            s = self.session
+            for run in reversed(s.document.runs):
+                summary = run.get("summary") or {}
+                acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
+                    else summary.get("train_accuracy")
+                status = run.get("status", "")
+                if s.job is not None and s.job.run_id == run.get("id"):
+                    status = s.state
+                detail = f"{status}" + (f", {acc:.1%}" if isinstance(acc, (int, float)) else "") \
+                    + (f", {summary.get('epochs')} ep" if summary.get("epochs") else "")
+                settings = run.get("settings") or {}
+                opt = (settings.get("training") or {}).get("optimizer") or {}
+                what = f"{(settings.get('dataset') or {}).get('key', '?')} · {opt.get('key', '?')} " \
+                       f"{(opt.get('params') or {}).get('lr', '')}"
+                item = QListWidgetItem(f"{run.get('name', run['id'])}  ({what})\n  {detail}")
+                item.setData(ID_ROLE, run["id"])
+                item.setToolTip(f"Created {run.get('created', '?')}; folder {run.get('folder', run['id'])}")
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if run["id"] in s.overlay_ids
+                                   else Qt.CheckState.Unchecked)
+                self.list.addItem(item)
+                if run["id"] == s.display_id:
+                    self.list.setCurrentItem(item)
+            self.delete_button.setEnabled(self.list.count() > 0)
+            self.rename_button.setEnabled(self.list.count() > 0)
+        finally:
+            self._filling = False
+
+    def _current_id(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(ID_ROLE) if item is not None else None
+
+    def _on_list_current_changed(self, current, _previous) -> None:
+        if not self._filling and current is not None:
+            self.session.show_run(current.data(ID_ROLE))
+
+    def _on_list_item_changed(self, _item) -> None:
+        if self._filling:
+            return
+        ids = [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())
+               if self.list.item(i).checkState() == Qt.CheckState.Checked]
+        self.session.set_overlay(ids)
+
+    def rename_current(self) -> None:
+        run_id = self._current_id()
+        entry = self.session.run_entry(run_id)
+        if entry is None:
+            return
+        name, ok = self.ask_name(self, entry.get("name", ""))
+        if ok and name.strip():
+            self.session.rename_run(run_id, name)
+
+    def delete_current(self) -> None:
+        run_id = self._current_id()
+        entry = self.session.run_entry(run_id)
+        if entry is None:
+            return
+        answer = self.ask_delete(self, entry.get("name", run_id))
+        if answer:
+            self.session.remove_run(run_id, delete_files=answer == "files")

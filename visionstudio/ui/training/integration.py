@@ -1,0 +1,225 @@
+"""install(window): the training actions, menu, toolbar buttons and status-bar progress.
+
+The main window calls ``install(window)`` once and ``confirm_close()`` from its
+closeEvent. Shortcuts: F5 Train, F6 Pause / Resume, Shift+F5 Stop, Ctrl+F5 Continue.
+The window needs ``.controller``, ``.menus`` (dict), a QToolBar and a status bar.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QToolBar
+
+from .panel import _fmt_time
+from .session import session_for
+
+SP = QStyle.StandardPixmap
+
+
+def ask_stop(parent) -> bool:
+    answer = QMessageBox.question(
+        parent, "Training is running",
+        "A training run is still going. Stop it (a checkpoint is kept) and close?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def show_failure(parent, failure) -> None:
+    title = {"nan": "Training diverged", "oom": "Out of memory", "dataset": "Dataset problem",
+             "setup": "Cannot start training"}.get(failure.kind, "Training failed")
+    box = QMessageBox(QMessageBox.Icon.Warning, title, failure.message, parent=parent)
+    box.setObjectName("trainingFailureBox")
+    if failure.traceback:
+        box.setDetailedText(failure.traceback)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()   # not exec(): the app stays responsive and tests do not block
+
+
+class TrainingIntegration(QObject):
+    """What ``install`` returns: the actions, the status widgets and ``confirm_close``."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = session_for(window.controller)
+        self.ask_stop = ask_stop            # tests replace these
+        self.show_failure = show_failure
+        self.actions: dict[str, QAction] = {}
+        self._make_actions()
+        self._make_menu_and_toolbar()
+        self._make_status_widgets()
+        s = self.session
+        s.state_changed.connect(self._on_session_state_changed)
+        s.fit_started.connect(self._on_session_fit_started)
+        s.batch.connect(self._on_session_batch)
+        s.epoch.connect(self._on_session_epoch)
+        s.failed.connect(self._on_session_failed)
+        s.message.connect(self._show_status)
+        s.display_changed.connect(self._update_actions)
+        s.runs_changed.connect(self._update_actions)
+        self._clock = QTimer(self)
+        self._clock.setInterval(500)
+        self._clock.timeout.connect(self._tick)
+        self._on_session_state_changed(s.state)
+
+    # -- actions ------------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        w, s = self.window, self.session
+        style = w.style()
+        specs = (
+            ("train", "&Train", "Train the network on the dataset (F5)", "F5", SP.SP_MediaPlay, s.train),
+            ("pause", "&Pause", "Pause after the current batch (F6)", "F6", SP.SP_MediaPause, s.pause),
+            ("resume", "&Resume", "Resume the paused run (F6)", "F6", SP.SP_MediaSeekForward, s.resume),
+            ("stop", "&Stop", "Stop after the current batch; a checkpoint is kept (Shift+F5)",
+             "Shift+F5", SP.SP_MediaStop, s.stop),
+            ("continue", "&Continue Training", "Continue the shown run from its last checkpoint "
+             "(Ctrl+F5)", "Ctrl+F5", SP.SP_MediaSkipForward, self._continue),
+        )
+        for name, text, tip, key, icon, slot in specs:
+            action = QAction(style.standardIcon(icon), text, w)
+            action.setObjectName(f"action_{name}")
+            action.setShortcut(QKeySequence(key))
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+            action.triggered.connect(lambda _checked=False, f=slot: f())
+            self.actions[name] = action
+            w.addAction(action)
+
+    def _continue(self) -> None:
+        panel = self.window.findChild(QObject, "trainingPanel")
+        extra = panel.extra_epochs.value() if panel is not None and hasattr(panel, "extra_epochs") else None
+        self.session.continue_run(None, extra)
+
+    def _make_menu_and_toolbar(self) -> None:
+        w = self.window
+        bar = w.menuBar()
+        menu = None
+        menus = getattr(w, "menus", None)
+        help_menu = menus.get("help") if isinstance(menus, dict) else None
+        if help_menu is not None:
+            menu = bar.addMenu("T&raining")
+            bar.insertMenu(help_menu.menuAction(), menu)
+        else:
+            menu = bar.addMenu("T&raining")
+        menu.setObjectName("menu_training")
+        for name in ("train", "pause", "resume", "stop"):
+            menu.addAction(self.actions[name])
+        menu.addSeparator()
+        menu.addAction(self.actions["continue"])
+        if isinstance(menus, dict):
+            menus["training"] = menu
+        self.menu = menu
+        toolbar = getattr(w, "toolbar", None)
+        if not isinstance(toolbar, QToolBar):
+            bars = w.findChildren(QToolBar)
+            toolbar = bars[0] if bars else w.addToolBar("Training")
+        toolbar.addSeparator()
+        for name in ("train", "pause", "resume", "stop"):
+            toolbar.addAction(self.actions[name])
+        self.toolbar = toolbar
+
+    def _make_status_widgets(self) -> None:
+        bar = self.window.statusBar()
+        self.lock_label = QLabel("Network locked while training")
+        self.lock_label.setObjectName("trainingLockLabel")
+        self.lock_label.setToolTip("Edits that would change the model are refused until the run "
+                                   "stops; moving layers still works.")
+        self.lock_label.setStyleSheet("background: #fff3cd; color: #6b4f00; padding: 0 6px; "
+                                      "border-radius: 3px;")
+        self.step_label = QLabel("")
+        self.step_label.setObjectName("trainingStepLabel")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(True)
+        self.time_label = QLabel("")
+        self.time_label.setObjectName("trainingTimeLabel")
+        for widget in (self.lock_label, self.step_label, self.progress, self.time_label):
+            bar.addPermanentWidget(widget)
+            widget.hide()
+        self._t0 = None
+        self._elapsed = 0.0
+        self._eta = None
+
+    # -- session -> actions and status ---------------------------------------------------------
+    def _update_actions(self) -> None:
+        state = self.session.state
+        a = self.actions
+        a["train"].setEnabled(state == "idle")
+        a["pause"].setEnabled(state in ("running", "preparing"))
+        a["resume"].setEnabled(state in ("paused", "pausing"))
+        a["stop"].setEnabled(state in ("running", "preparing", "paused", "pausing"))
+        a["continue"].setEnabled(state == "idle" and self.session.run_entry(self.session.display_id) is not None)
+        a["pause"].setVisible(state not in ("paused", "pausing"))
+        a["resume"].setVisible(state in ("paused", "pausing"))
+
+    def _on_session_state_changed(self, state: str) -> None:
+        self._update_actions()
+        busy = self.session.busy
+        self.lock_label.setVisible(busy)
+        if state == "preparing":
+            for widget in (self.step_label, self.progress, self.time_label):
+                widget.show()
+            self.progress.setRange(0, 0)   # busy indicator while the dataset loads
+            self.step_label.setText("Loading dataset…")
+            self._t0, self._elapsed, self._eta = time.monotonic(), 0.0, None
+            self._clock.start()
+        elif state == "paused":
+            self.step_label.setText(self.step_label.text().split(" (")[0] + " (paused)")
+        elif state == "idle":
+            self._clock.stop()
+            if self.progress.maximum() == 0:
+                self.progress.setRange(0, 1)
+            self._tick()
+
+    def _on_session_fit_started(self, record) -> None:
+        self.progress.setRange(0, max(1, record.total_steps))
+        self.progress.setValue(record.start_step)
+
+    def _on_session_batch(self, r) -> None:
+        job = self.session.job
+        epochs = job.config.epochs if job is not None else "?"
+        self.progress.setValue(min(r.step, self.progress.maximum()))
+        self.progress.setFormat(f"{r.step}/{self.progress.maximum()} steps")
+        self.step_label.setText(f"Epoch {r.epoch}/{epochs} · batch {r.batch}/{r.batches}")
+        self._elapsed, self._eta = r.elapsed_s, r.eta_s
+        self._t0 = time.monotonic()
+        self._tick()
+
+    def _on_session_epoch(self, r) -> None:
+        self._elapsed, self._eta = r.elapsed_s, r.eta_s
+        self._t0 = time.monotonic()
+
+    def _tick(self) -> None:
+        running = self.session.state in ("running", "preparing")
+        extra = time.monotonic() - self._t0 if (self._t0 is not None and running) else 0.0
+        eta = max(0.0, self._eta - extra) if self._eta is not None and running else (
+            0.0 if self.session.state == "idle" and self._eta is not None else self._eta)
+        self.time_label.setText(f"Elapsed {_fmt_time(self._elapsed + extra)} · ETA {_fmt_time(eta)}")
+
+    def _on_session_failed(self, failure) -> None:
+        self.show_failure(self.window, failure)
+
+    def _show_status(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 8000)
+
+    # -- closing ---------------------------------------------------------------------------------
+    def confirm_close(self) -> bool:
+        """True when the window may close: no run, or the user agreed to stop it (then the
+        run is stopped, its checkpoint kept and the thread has ended)."""
+        if not self.session.busy:
+            return True
+        if not self.ask_stop(self.window):
+            return False
+        return self.session.shutdown()
+
+
+def install(window) -> TrainingIntegration:
+    integration = getattr(window, "_training_integration", None)
+    if integration is None:
+        integration = TrainingIntegration(window)
+        window._training_integration = integration
+    return integration
