@@ -1,7 +1,7 @@
 """Template projects: ready-made networks the app and ``visionstudio summary`` can open.
 
 The templates are ordinary project files in the repository's top-level
-``resources/templates/`` folder (regenerate them with ``tools/make_templates.py``).
+``resources/templates/`` folder (regenerate them with ``packaging/make_templates.py``).
 An installed wheel ships them as data files under ``<prefix>/share/visionstudio/templates``
 (``[tool.setuptools.data-files]`` in pyproject.toml). :func:`templates_dir` looks in
 ``$VISIONSTUDIO_TEMPLATES``, then the source checkout, then the install prefixes.
