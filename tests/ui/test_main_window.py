@@ -160,3 +160,37 @@ def test_gui_start_path_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False", "torch is imported before the first paint"
+
+
+def test_delete_shortcut_does_not_steal_keys_from_the_inspector(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, show=True)
+    c = w.controller
+    conv = next(n for n in c.graph.nodes.values() if n.kind == "conv2d")
+    c.set_selection([conv.id])
+    field = w.inspector.editor("out_channels").field
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    n = len(c.graph.nodes)
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Backspace)
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Delete)
+    assert len(c.graph.nodes) == n  # edited text, deleted no layer
+    w.canvas.setFocus()
+    qtbot.waitUntil(w.canvas.hasFocus)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Delete)
+    assert len(c.graph.nodes) == n - 1
+
+
+@pytest.mark.slow
+def test_main_starts_paints_loads_and_logs_crashes(tmp_path):
+    """The real entry point: first paint, then the template, faulthandler log in the state dir."""
+    import os
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), VISIONSTUDIO_STARTUP_T0="1",
+               VISIONSTUDIO_STARTUP_EXIT="1")
+    out = subprocess.run([sys.executable, "-m", "visionstudio"], env=env, capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "first-paint-ms" in out.stdout and "document-ready-ms" in out.stdout
+    assert (tmp_path / "state" / "visionstudio" / "crash.log").exists()
+    assert (tmp_path / "state" / "visionstudio" / "visionstudio.log").exists()

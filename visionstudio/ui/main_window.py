@@ -64,8 +64,8 @@ class MainWindow(QMainWindow):
         self.files.recent_changed.connect(self._refresh_recent_menu)
         self._refresh_recent_menu(self.files.recent())
         self._update_title()
-        self.resize(1400, 900)
-        self.restore_layout()
+        self._fit_to_screen()
+        self._sized = self.restore_layout()
         QTimer.singleShot(0, self._add_optional_docks)
 
     # -- assembly ------------------------------------------------------------------
@@ -90,11 +90,28 @@ class MainWindow(QMainWindow):
                            Area.BottomDockWidgetArea),
         }
         self.splitDockWidget(self.docks["inspector"], self.docks["history"], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 300],
+
+    def _fit_to_screen(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is None or screen.width() < 800:
+            self.resize(1400, 900)
+            return
+        self.resize(min(1600, int(screen.width() * 0.9)), min(1000, int(screen.height() * 0.9)))
+
+    def _default_dock_sizes(self) -> None:
+        """Starting proportions (docks only take sizes once the window is laid out)."""
+        h = self.height()
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [220, 320],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["inspector"], self.docks["history"]], [600, 160],
+        self.resizeDocks([self.docks["inspector"], self.docks["history"]], [int(h * 0.45), int(h * 0.2)],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["summary"]], [230], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["summary"]], [max(200, int(h * 0.28))], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            self._default_dock_sizes()
 
     def _add_optional_docks(self) -> None:
         """Panels of later features, added after the first paint (their imports may be slow)."""
@@ -196,6 +213,7 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, STATE_VERSION)
+        self._default_dock_sizes()
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()

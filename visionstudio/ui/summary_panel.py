@@ -49,9 +49,9 @@ class SummaryPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setDefaultSectionSize(130)
-        header.resizeSection(1, 220)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the kind and its details
+        header.setDefaultSectionSize(120)
+        header.resizeSection(0, 140)
         self.totals = QLabel(self)
         self.totals.setObjectName("summaryTotals")
         self.totals.setAccessibleName("Model totals")
