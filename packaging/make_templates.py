@@ -1,7 +1,7 @@
 """Write the template projects in resources/templates/ (run from the repository root).
 
-    .venv/bin/python tools/make_templates.py          # rewrite every template
-    .venv/bin/python tools/make_templates.py --check  # exit 1 if a file is out of date
+    .venv/bin/python packaging/make_templates.py          # rewrite every template
+    .venv/bin/python packaging/make_templates.py --check  # exit 1 if a file is out of date
 
 The .vsproj files are committed; this script only keeps them consistent. Node ids are
 uuid5 values derived from the template key and node name, so regenerating gives the
@@ -27,7 +27,7 @@ from visionstudio.core.training.config import TrainingConfig  # noqa: E402
 
 OUT = ROOT / "resources" / "templates"
 NAMESPACE = uuid.UUID("5b0f3c1e-2f8e-4d5e-9a43-7a1c2f6b9d10")
-ROW, COL = 90.0, 220.0
+ROW, COL = 130.0, 240.0
 
 
 class Builder:
