@@ -1,0 +1,91 @@
+"""Which weights the inspector looks at: a run's checkpoint, or the seeded start.
+
+``inspection_model`` builds the current graph and loads the newest weights it can:
+the run's ``checkpoints/last`` (verified), else the seeded initial weights — and says
+which in ``ModelSource.description`` so the UI can show it. ``read_run_weights`` is
+the cheap read used for live refreshes while a run trains: the trainer writes
+``checkpoints/last`` atomically before it announces an epoch's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+MODEL_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    model: nn.Module
+    description: str          # for the user: "Run 2, epoch 5" / "initial weights (seed 0)"
+    trained: bool             # False: seeded initial weights
+    checkpoint: Path | None = None
+    epoch: int | None = None
+
+
+def checkpoint_epoch(path: Path) -> int | None:
+    try:
+        from ..training.checkpoint import read_meta
+
+        return int(read_meta(path)["trainer"].get("epoch", 0))
+    except Exception:  # noqa: BLE001 - the epoch is decoration
+        return None
+
+
+def inspection_model(graph, analysis=None, *, seed: int = 0, run_folder: Path | None = None,
+                     run_name: str = "the run") -> ModelSource:
+    """The current graph with the latest weights (raises BuildError on a broken graph)."""
+    from ..build import build_model
+    from ..training.checkpoint import CheckpointError, load_weights
+
+    model = build_model(graph, analysis, seed=seed)
+    model.eval()
+    reason = "no trained run yet"
+    if run_folder is not None:
+        ckpt = Path(run_folder) / "checkpoints" / "last"
+        if ckpt.is_dir():
+            try:
+                load_weights(ckpt, model)
+            except CheckpointError as exc:
+                reason = f"{run_name}'s weights do not fit the current network ({_short(exc)})"
+                model = build_model(graph, analysis, seed=seed)
+                model.eval()
+            else:
+                epoch = checkpoint_epoch(ckpt)
+                text = f"{run_name}, after epoch {epoch}" if epoch is not None else run_name
+                return ModelSource(model, text, True, ckpt, epoch)
+        else:
+            reason = f"{run_name} has no checkpoint yet"
+    return ModelSource(model, f"initial weights (seed {seed}) — {reason}", False)
+
+
+def read_run_weights(run_folder: Path, model: nn.Module) -> int | None:
+    """Load ``checkpoints/last`` weights into ``model`` without the full verification;
+    returns the checkpoint's epoch count, None when it cannot be read right now."""
+    from safetensors.torch import load as st_load
+
+    ckpt = Path(run_folder) / "checkpoints" / "last"
+    try:
+        state = st_load((ckpt / MODEL_FILE).read_bytes())
+        model.load_state_dict(state)
+    except Exception:  # noqa: BLE001 - being replaced right now, or does not fit: skip
+        return None
+    return checkpoint_epoch(ckpt)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0]
+    return text if len(text) < 120 else text[:117] + "…"
+
+
+def weights_into(model: nn.Module, state: dict) -> bool:
+    """Load a {name: numpy/tensor} state dict (a worker's CPU copy); False if it does not fit."""
+    try:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+    except (RuntimeError, KeyError):
+        return False
+    return True
