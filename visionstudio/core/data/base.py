@@ -1,0 +1,297 @@
+"""What a dataset loader hands the trainer, the errors it raises, and the checks that
+tell a user whether their network fits the data.
+
+A loader returns a ``LoadedDataset``: uint8 image tensors (N×C×H×W, CPU) when the data
+fits in memory (the fast path the trainer keeps on the device), or two lazy
+``torch.utils.data.Dataset`` objects yielding ``(uint8 C×H×W tensor, int label)`` when
+it does not. Every failure a user can cause is a ``DatasetError`` whose message says
+what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+Progress = Callable[[str, float], None]
+Cancel = Callable[[], bool]
+
+APP_DIR_NAME = "VisionStudio"
+DATA_DIR_ENV = "VISIONSTUDIO_DATA_DIR"
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be loaded; the message is for the user (what and what to do)."""
+
+
+class DatasetCancelled(DatasetError):
+    """Loading was stopped through the ``cancel`` callback."""
+
+    def __init__(self, message: str = "Loading the dataset was cancelled.") -> None:
+        super().__init__(message)
+
+
+@dataclass
+class LoadedDataset:
+    train_images: torch.Tensor | None      # uint8, N×C×H×W, CPU (in-memory fast path)
+    train_labels: torch.Tensor | None      # int64, N
+    val_images: torch.Tensor | None
+    val_labels: torch.Tensor | None
+    class_names: list[str]
+    mean: tuple[float, ...]                # per channel, for images scaled to [0, 1]
+    std: tuple[float, ...]
+    report: list[str]                      # notes for the user: skipped files, downloads, ...
+    train_dataset: torch.utils.data.Dataset | None = None  # lazy path: (uint8 C×H×W, int)
+    val_dataset: torch.utils.data.Dataset | None = None
+    # Files left out (image folders): (path, reason). The report summarises them.
+    skipped_files: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.train_images is not None
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        if self.train_images is not None:
+            return tuple(int(d) for d in self.train_images.shape[1:])  # type: ignore[return-value]
+        shape = getattr(self.train_dataset, "sample_shape", None)
+        if shape is not None:
+            return tuple(int(d) for d in shape)  # type: ignore[return-value]
+        if self.train_dataset is not None and len(self.train_dataset) > 0:  # type: ignore[arg-type]
+            return tuple(int(d) for d in self.train_dataset[0][0].shape)  # type: ignore[return-value]
+        raise ValueError("the dataset is empty")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_train(self) -> int:
+        if self.train_labels is not None:
+            return int(self.train_labels.numel())
+        return len(self.train_dataset) if self.train_dataset is not None else 0  # type: ignore[arg-type]
+
+    @property
+    def num_val(self) -> int:
+        if self.val_labels is not None:
+            return int(self.val_labels.numel())
+        return len(self.val_dataset) if self.val_dataset is not None else 0  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset will give, known without loading it (for early compatibility checks).
+
+    ``sample_shape`` is None where the images follow the network's Input (image folders);
+    ``num_classes`` is None where it cannot be known cheaply.
+    """
+
+    title: str
+    sample_shape: tuple[int, int, int] | None
+    num_classes: int | None
+    channels: tuple[int, ...] = (1, 3)   # channel counts the dataset can produce
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Everything ``load_dataset`` passes to a loader besides the dataset's own params."""
+
+    val_split: float = 0.1
+    seed: int = 0
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    target_shape: tuple[int, int, int] | None = None
+    download: bool = True
+    progress: Progress | None = None
+    cancel: Cancel | None = None
+
+    def report_progress(self, message: str, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(message, min(1.0, max(0.0, float(fraction))))
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise DatasetCancelled()
+
+
+def default_data_dir() -> Path:
+    """Where downloaded datasets live: ``$VISIONSTUDIO_DATA_DIR`` if set, else the user's
+    data directory (XDG on Linux, %APPDATA% on Windows, Application Support on macOS)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / APP_DIR_NAME / "data"
+
+
+def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
+                 data_dir: str | Path | None = None,
+                 target_shape: tuple[int, int, int] | None = None, download: bool = True,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedDataset:
+    """Load the dataset a ``DatasetConfig`` names; raise DatasetError in the user's words.
+
+    ``val_split`` and ``seed`` are used by datasets without a validation set of their own;
+    ``target_shape`` (C, H, W: the network's Input) sizes image folders.
+    """
+    from ..params import ConfigError, validate_section
+    from .registry import DATASETS
+
+    key = getattr(config, "key", None)
+    if not isinstance(key, str) or key not in DATASETS:
+        known = ", ".join(DATASETS)
+        raise DatasetError(f"Unknown dataset {key!r}. Choose one of: {known}.")
+    spec = DATASETS.get(key)
+    try:
+        params = validate_section(spec.params, dict(getattr(config, "params", {}) or {}),
+                                  "dataset.params")
+    except ConfigError as exc:
+        raise DatasetError(f"{spec.title}: {exc.problem} ({exc.path}).") from None
+    if target_shape is not None:
+        target_shape = tuple(int(d) for d in target_shape)  # type: ignore[assignment]
+        if len(target_shape) != 3:  # type: ignore[arg-type]
+            raise DatasetError(f"The network's Input must be channels×height×width, not "
+                               f"{fmt_shape(target_shape)}.")
+    ctx = LoadContext(val_split=float(val_split), seed=int(seed),
+                      data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+                      target_shape=target_shape, download=download, progress=progress,
+                      cancel=cancel)
+    ctx.check_cancel()
+    return spec.loader(params, ctx)
+
+
+def describe_dataset(config: Any) -> DatasetInfo:
+    """A ``DatasetInfo`` for a ``DatasetConfig`` without loading any images."""
+    from .registry import DATASETS
+
+    spec = DATASETS.get(config.key)
+    from ..params import validate_all
+
+    params, _ = validate_all(spec.params, dict(config.params or {}))
+    return spec.describe(params)
+
+
+# -- compatibility -------------------------------------------------------------------
+
+def fmt_shape(shape: Sequence[int] | None) -> str:
+    return "?" if shape is None else "×".join(str(int(d)) for d in shape)
+
+
+def check_compatibility(loaded_or_spec_info: Any, input_shape: Sequence[int] | None,
+                        output_shape: Sequence[int] | None, *, output_name: str | None = None,
+                        input_name: str | None = None) -> list[str]:
+    """Problems that stop this network from training on this dataset; empty when it fits.
+
+    ``loaded_or_spec_info`` is a LoadedDataset, a DatasetInfo or a DatasetConfig.
+    ``input_shape`` is the network Input's C×H×W, ``output_shape`` the last layer's
+    output (one unit per class expected); ``output_name`` names that layer.
+    """
+    info = loaded_or_spec_info
+    if not isinstance(info, (LoadedDataset, DatasetInfo)) and hasattr(info, "key"):
+        info = describe_dataset(info)
+    if isinstance(info, LoadedDataset):
+        title = "The dataset"
+        try:
+            sample: tuple[int, ...] | None = info.sample_shape
+        except ValueError:
+            sample = None
+        classes: int | None = info.num_classes
+        allowed = (sample[0],) if sample else ()
+    else:
+        title = f"{info.title}" if getattr(info, "title", "") else "The dataset"
+        sample = getattr(info, "sample_shape", None)
+        classes = getattr(info, "num_classes", None)
+        allowed = tuple(getattr(info, "channels", ()))
+    problems: list[str] = []
+    input_label = f"the network's Input ({input_name})" if input_name else "the network's Input"
+    if input_shape is not None:
+        ishape = tuple(int(d) for d in input_shape)
+        if len(ishape) != 3:
+            problems.append(f"{input_label} is {fmt_shape(ishape)}, but images need "
+                            f"channels×height×width.")
+        elif sample is not None and ishape != tuple(sample):
+            fixes = [f"set Input to {fmt_shape(sample)}"]
+            if ishape[0] != sample[0]:
+                fixes.append("pick a dataset with "
+                             + ("grayscale" if ishape[0] == 1 else f"{ishape[0]}-channel") + " images")
+            else:
+                fixes.append(f"choose a dataset with {ishape[1]}×{ishape[2]} images")
+            problems.append(f"{title} gives {fmt_shape(sample)} images but {input_label} is "
+                            f"{fmt_shape(ishape)}; " + " or ".join(fixes) + ".")
+        elif sample is None and allowed and ishape[0] not in allowed:
+            problems.append(f"{title} gives images with "
+                            + " or ".join(str(c) for c in allowed)
+                            + f" channels, but {input_label} has {ishape[0]}; set its channels to "
+                            + ("3 (RGB) or 1 (grayscale)" if set(allowed) == {1, 3}
+                               else " or ".join(str(c) for c in allowed)) + ".")
+    if output_shape is not None and classes is not None:
+        oshape = tuple(int(d) for d in output_shape)
+        layer = f"the last layer {output_name}" if output_name else "the last layer"
+        units = 1
+        for d in oshape:
+            units *= d
+        flat = [d for d in oshape if d != 1]
+        if len(flat) > 1:
+            problems.append(f"{layer} gives {fmt_shape(oshape)}, but a classifier must end in one "
+                            f"unit per class; add Flatten and a Dense layer with {classes} units "
+                            f"(or global pooling).")
+        elif units != classes:
+            unit_word = "unit" if units == 1 else "units"
+            problems.append(f"{title} has {classes} classes, {layer} has {units} {unit_word}; "
+                            f"set its units to {classes}.")
+    return problems
+
+
+# -- helpers shared by loaders ---------------------------------------------------------
+
+def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images N×C×H×W, as if scaled to [0, 1]."""
+    if images.numel() == 0:
+        c = images.shape[1] if images.dim() == 4 else 1
+        return (0.0,) * c, (1.0,) * c
+    c = images.shape[1]
+    total = torch.zeros(c, dtype=torch.float64)
+    total_sq = torch.zeros(c, dtype=torch.float64)
+    count = 0
+    for start in range(0, images.shape[0], chunk):
+        part = images[start:start + chunk].to(torch.float64).div_(255.0)
+        total += part.sum(dim=(0, 2, 3))
+        total_sq += part.square().sum(dim=(0, 2, 3))
+        count += part.shape[0] * part.shape[2] * part.shape[3]
+    mean = total / count
+    var = (total_sq / count - mean.square()).clamp_min(0.0)
+    std = var.sqrt().clamp_min(1e-3)  # a blank channel must not divide by zero
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def stratified_split(labels: Sequence[int] | torch.Tensor, val_split: float,
+                     seed: int) -> tuple[list[int], list[int]]:
+    """Indices (train, val): each class split by ``val_split``, shuffled with ``seed``.
+
+    A class with two or more items gives at least one to validation when val_split > 0.
+    """
+    import numpy as np
+
+    labels_arr = np.asarray(labels.tolist() if isinstance(labels, torch.Tensor) else labels)
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    val: list[int] = []
+    for cls in sorted(set(labels_arr.tolist())):
+        idx = np.flatnonzero(labels_arr == cls)
+        idx = idx[rng.permutation(len(idx))]
+        n_val = int(round(len(idx) * val_split)) if val_split > 0 else 0
+        if val_split > 0 and n_val == 0 and len(idx) >= 2:
+            n_val = 1
+        n_val = min(n_val, len(idx) - 1) if len(idx) > 1 else 0
+        val.extend(idx[:n_val].tolist())
+        train.extend(idx[n_val:].tolist())
+    return sorted(train), sorted(val)

@@ -1,0 +1,355 @@
+"""The user's own images: one sub-folder per class (torchvision ImageFolder's layout).
+
+Every file is opened before training (verify, then a full decode), so unreadable,
+truncated, zero-byte and non-image files are reported and left out instead of
+crashing an epoch. Images are converted to the network Input's channels (RGBA and
+palette transparency composited on white, CMYK converted, 16-bit scaled to 8-bit) and
+resized to its height×width. Small sets come back as uint8 tensors; sets larger than
+``MAX_IN_MEMORY_BYTES`` come back as lazy datasets that decode on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+
+MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
+DEFAULT_SHAPE = (3, 64, 64)           # when no network Input is given
+STATS_SAMPLE = 512                    # images used to estimate mean/std on the lazy path
+REPORT_NAMES = 5                      # file names listed per reason in the report
+
+
+class ImageProblem(Exception):
+    """A file that cannot be used; the message is the reason shown to the user."""
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """High-bit-depth grayscale ('I;16*', 'I', 'F') scaled properly into 'L'."""
+    arr = np.asarray(img)
+    if img.mode.startswith("I;16"):
+        arr8 = (arr.astype(np.float32) / 257.0)
+    else:
+        arr = arr.astype(np.float64)
+        top = float(arr.max()) if arr.size else 0.0
+        low = float(arr.min()) if arr.size else 0.0
+        if img.mode == "F" and low >= 0.0 and top <= 1.0:
+            arr8 = arr * 255.0
+        elif low >= 0 and top <= 255:
+            arr8 = arr
+        elif low >= 0 and top <= 65535:
+            arr8 = arr / 257.0
+        else:
+            arr8 = (arr - low) / max(top - low, 1e-12) * 255.0
+    return Image.fromarray(np.clip(np.rint(arr8), 0, 255).astype(np.uint8), mode="L")
+
+
+def convert_image(img: Image.Image, channels: int) -> Image.Image:
+    """An 'L' (channels 1) or 'RGB' (channels 3) copy of any PIL image."""
+    mode = img.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        img = _to_8bit(img)
+    elif mode == "P" or mode == "PA":
+        img = img.convert("RGBA")
+    elif mode in ("RGBa", "La"):
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba).convert("RGB")
+    target = "L" if channels == 1 else "RGB"
+    if img.mode != target:
+        img = img.convert(target)
+    return img
+
+
+def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True) -> np.ndarray:
+    """uint8 C×H×W array of one image file; raises ImageProblem with the reason."""
+    c, h, w = shape
+    try:
+        if os.path.getsize(path) == 0:
+            raise ImageProblem("empty file (0 bytes)")
+    except OSError as exc:
+        raise ImageProblem(f"cannot be read ({exc.strerror or exc})") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if verify:
+                with Image.open(path) as probe:
+                    probe.verify()
+            with Image.open(path) as img:
+                img.draft("RGB" if c == 3 else "L", (w, h))  # JPEG: decode at reduced size
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                img = convert_image(img, c)
+                if img.size != (w, h):
+                    img = img.resize((w, h), Image.Resampling.BILINEAR)
+                arr = np.asarray(img, dtype=np.uint8)
+        except ImageProblem:
+            raise
+        except Image.UnidentifiedImageError:
+            raise ImageProblem("not an image (or a format Pillow cannot read)") from None
+        except Image.DecompressionBombError:
+            raise ImageProblem("too large to open safely") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            text = str(exc)
+            if "truncated" in text or "broken" in text.lower():
+                raise ImageProblem("truncated or damaged image") from None
+            raise ImageProblem(f"damaged or unreadable image ({text or type(exc).__name__})") from None
+        except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
+            raise ImageProblem(f"unreadable image ({type(exc).__name__}: {exc})") from None
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return np.ascontiguousarray(arr)
+
+
+# -- scanning ---------------------------------------------------------------------------
+
+def _list_files(folder: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return files
+
+
+def _class_folders(folder: Path, role: str) -> tuple[list[str], list[Path]]:
+    """(sorted class names, loose files at the top level)."""
+    if not str(folder).strip() or str(folder) == ".":
+        raise DatasetError(f"Choose the {role} folder: one sub-folder per class, "
+                           f"e.g. pets/cat/1.jpg and pets/dog/2.jpg.")
+    if not folder.exists():
+        raise DatasetError(f"The {role} folder {folder} does not exist. Choose a folder with "
+                           f"one sub-folder per class.")
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is a file, not a folder. Choose the folder that holds "
+                           f"one sub-folder per class.")
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise DatasetError(f"The {role} folder {folder} cannot be read ({exc.strerror}).") from None
+    classes = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    loose = [Path(e.path) for e in entries if e.is_file() and not e.name.startswith(".")]
+    return classes, loose
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _summarise(skipped: list[tuple[Path, str]], root: Path) -> list[str]:
+    by_reason: dict[str, list[Path]] = {}
+    for path, reason in skipped:
+        by_reason.setdefault(reason, []).append(path)
+    lines = []
+    for reason, paths in by_reason.items():
+        names = ", ".join(_rel(p, root) for p in paths[:REPORT_NAMES])
+        more = f" and {len(paths) - REPORT_NAMES} more" if len(paths) > REPORT_NAMES else ""
+        noun = "file" if len(paths) == 1 else "files"
+        lines.append(f"Left out {len(paths)} {noun}: {reason}: {names}{more}.")
+    return lines
+
+
+class FolderDataset(torch.utils.data.Dataset):
+    """Lazy image-folder items: (uint8 C×H×W tensor, int label), decoded on demand.
+
+    A file that breaks after the pre-scan never stops an epoch: the next readable item
+    of the list stands in (or a blank image if none), and the path is remembered in
+    ``failures``.
+    """
+
+    def __init__(self, items: list[tuple[Path, int]], shape: tuple[int, int, int],
+                 transform: Any = None) -> None:
+        self.items = list(items)
+        self.sample_shape = tuple(shape)
+        self.transform = transform
+        self.failures: list[tuple[Path, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load(self, index: int) -> torch.Tensor:
+        path, _ = self.items[index]
+        return torch.from_numpy(decode(path, self.sample_shape, verify=False))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        label = self.items[index][1]
+        image = None
+        for step in range(min(len(self.items), 8)):
+            j = (index + step) % len(self.items)
+            try:
+                image = self.load(j)
+                break
+            except ImageProblem as exc:
+                self.failures.append((self.items[j][0], str(exc)))
+        if image is None:
+            image = torch.zeros(self.sample_shape, dtype=torch.uint8)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+    @property
+    def labels(self) -> list[int]:
+        return [label for _, label in self.items]
+
+
+def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadContext,
+          keep: bool, what: str, offset: float, span: float
+          ) -> tuple[list[tuple[Path, int]], list[np.ndarray], list[tuple[Path, str]]]:
+    good: list[tuple[Path, int]] = []
+    arrays: list[np.ndarray] = []
+    skipped: list[tuple[Path, str]] = []
+    total = max(1, len(files))
+    step = max(1, total // 100)
+    for i, (path, label) in enumerate(files):
+        if i % step == 0:
+            ctx.check_cancel()
+            ctx.report_progress(f"Checking {what} images ({i}/{len(files)})…",
+                                offset + span * i / total)
+        try:
+            arr = decode(path, shape)
+        except ImageProblem as exc:
+            skipped.append((path, str(exc)))
+            continue
+        good.append((path, label))
+        if keep:
+            arrays.append(arr)
+    return good, arrays, skipped
+
+
+def _gather(root: Path, classes: list[str]) -> list[tuple[Path, int]]:
+    items = []
+    for index, name in enumerate(classes):
+        items.extend((p, index) for p in _list_files(root / name))
+    return items
+
+
+def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
+    root = Path(os.path.expanduser(params["folder"].strip())) if params["folder"].strip() else Path("")
+    val_text = params["val_folder"].strip()
+    shape = tuple(ctx.target_shape) if ctx.target_shape else DEFAULT_SHAPE
+    c, h, w = shape
+    if c not in (1, 3):
+        raise DatasetError(f"Image folders give 1-channel (grayscale) or 3-channel (RGB) images; "
+                           f"the network's Input has {c} channels. Set its channels to 1 or 3.")
+    classes, loose = _class_folders(root, "image")
+    report: list[str] = []
+    if not classes:
+        raise DatasetError(f"{root} has no class sub-folders. Put the images into one sub-folder "
+                           f"per class, e.g. {root / 'cat' / '1.jpg'} and {root / 'dog' / '2.jpg'}.")
+    if loose:
+        report.append(f"Ignored {len(loose)} file(s) directly in {root}: put each image in the "
+                      f"sub-folder of its class.")
+    train_files = _gather(root, classes)
+    val_root = Path(os.path.expanduser(val_text)) if val_text else None
+    val_files: list[tuple[Path, int]] = []
+    if val_root is not None:
+        val_classes, val_loose = _class_folders(val_root, "validation")
+        unknown = [v for v in val_classes if v not in classes]
+        if unknown:
+            report.append(f"Validation folders without a training class were ignored: "
+                          f"{', '.join(unknown)}.")
+        if val_loose:
+            report.append(f"Ignored {len(val_loose)} file(s) directly in {val_root}.")
+        index = {name: i for i, name in enumerate(classes)}
+        for name in val_classes:
+            if name in index:
+                val_files.extend((p, index[name]) for p in _list_files(val_root / name))
+    count = len(train_files) + len(val_files)
+    in_memory = count * c * h * w <= MAX_IN_MEMORY_BYTES
+    train_span = len(train_files) / max(1, count)
+    good, arrays, skipped = _scan(train_files, shape, ctx, in_memory, "training", 0.0, train_span)
+    vgood, varrays, vskipped = _scan(val_files, shape, ctx, in_memory, "validation",
+                                     train_span, 1.0 - train_span)
+    skipped_all = skipped + vskipped
+    # Classes with no usable image are left out; labels are renumbered to stay dense.
+    counts = Counter(label for _, label in good)
+    empty = [name for i, name in enumerate(classes) if counts[i] == 0]
+    if empty:
+        report.append(f"Left out class folder(s) with no usable images: {', '.join(empty)}.")
+    kept = [i for i in range(len(classes)) if counts[i] > 0]
+    if len(kept) < 2:
+        found = f"only {len(kept)} class" if kept else "no class"
+        raise DatasetError(f"{root} has {found} with usable images; training needs at least two "
+                           f"classes (one sub-folder each, with images inside)."
+                           + (f" {len(skipped_all)} file(s) could not be read." if skipped_all else ""))
+    remap = {old: new for new, old in enumerate(kept)}
+    class_names = [classes[i] for i in kept]
+    good_labels = [remap[label] for _, label in good]
+    vkeep = [k for k, (_, label) in enumerate(vgood) if label in remap]
+    vlabels = [remap[vgood[k][1]] for k in vkeep]
+
+    if val_root is None:
+        train_idx, val_idx = stratified_split(good_labels, ctx.val_split, ctx.seed)
+        split_note = (f"validation: {len(val_idx)} images ({ctx.val_split:.0%} of each class, "
+                      f"seed {ctx.seed})") if val_idx else "no validation images"
+    else:
+        train_idx, val_idx = list(range(len(good))), []
+        split_note = f"validation: {len(vkeep)} images from {val_root}"
+    report.insert(0, f"Image folder {root}: {len(train_idx)} training images in "
+                     f"{len(class_names)} classes, {c}×{h}×{w}; {split_note}.")
+    report.extend(_summarise(skipped_all, root if val_root is None else root.parent))
+
+    def tensors(arrs: list[np.ndarray], labels: list[int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if not labels:
+            return None, None
+        return (torch.from_numpy(np.stack(arrs)) if arrs else torch.empty((0, c, h, w), dtype=torch.uint8),
+                torch.tensor(labels, dtype=torch.int64))
+
+    if in_memory:
+        train_images, train_labels = tensors([arrays[i] for i in train_idx],
+                                             [good_labels[i] for i in train_idx])
+        if val_root is None:
+            val_images, val_labels = tensors([arrays[i] for i in val_idx],
+                                             [good_labels[i] for i in val_idx])
+        else:
+            val_images, val_labels = tensors([varrays[k] for k in vkeep], vlabels)
+        mean, std = channel_stats(train_images)
+        ctx.report_progress("Images ready", 1.0)
+        return LoadedDataset(train_images, train_labels, val_images, val_labels, class_names,
+                             mean, std, report, skipped_files=skipped_all)
+
+    train_items = [(good[i][0], good_labels[i]) for i in train_idx]
+    if val_root is None:
+        val_items = [(good[i][0], good_labels[i]) for i in val_idx]
+    else:
+        val_items = [(vgood[k][0], lab) for k, lab in zip(vkeep, vlabels)]
+    train_ds = FolderDataset(train_items, shape)
+    val_ds = FolderDataset(val_items, shape) if val_items else None
+    rng = np.random.default_rng(ctx.seed)
+    pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
+    sample = torch.stack([train_ds[int(i)][0] for i in pick])
+    mean, std = channel_stats(sample)
+    gib = count * c * h * w / 1024 ** 3
+    report.append(f"The images need about {gib:.1f} GiB as tensors, more than the "
+                  f"{MAX_IN_MEMORY_BYTES / 1024 ** 3:.0f} GiB limit: they are read from disk "
+                  f"during training (slower).")
+    ctx.report_progress("Images ready", 1.0)
+    return LoadedDataset(None, None, None, None, class_names, mean, std, report,
+                         train_dataset=train_ds, val_dataset=val_ds, skipped_files=skipped_all)
+
+
+def describe_image_folder(params: dict) -> DatasetInfo:
+    classes = None
+    folder = params.get("folder", "").strip()
+    if folder:
+        try:
+            names, _ = _class_folders(Path(os.path.expanduser(folder)), "image")
+            classes = len(names) or None
+        except DatasetError:
+            classes = None
+    return DatasetInfo("The image folder", None, classes, channels=(1, 3))
+

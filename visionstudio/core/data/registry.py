@@ -1,0 +1,94 @@
+"""The dataset registry: one ``DatasetSpec`` per dataset the user can pick.
+
+Adding a dataset is one spec here: its params drive validation, the settings editor and
+the project file; ``loader(params, ctx)`` returns a LoadedDataset; ``describe(params)``
+tells what shape and class count it gives without loading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..params import ParamSpec
+from ..registry import Registry
+from .base import DatasetInfo, LoadContext, LoadedDataset
+from .image_folder import describe_image_folder, load_image_folder
+from .shapes import SHAPE_NAMES, describe_shapes, load_shapes
+from .torchvision_sets import make_loader
+
+
+def _no_info(params: dict[str, Any]) -> DatasetInfo:
+    return DatasetInfo("The dataset", None, None)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    key: str
+    title: str
+    description: str
+    params: tuple[ParamSpec, ...]
+    loader: Callable[[dict[str, Any], LoadContext], LoadedDataset]
+    needs_download: bool
+    describe: Callable[[dict[str, Any]], DatasetInfo] = _no_info
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register(spec: DatasetSpec, category: str) -> DatasetSpec:
+    return DATASETS.register(spec.key, spec, category=category)
+
+
+register(DatasetSpec(
+    key="shapes", title="Shapes (built-in)",
+    description="Drawn shapes — " + ", ".join(SHAPE_NAMES) + " — with random size, position, "
+                "rotation, colour and noise. Made on the spot from a seed; no download.",
+    params=(
+        ParamSpec("image_size", "int", 28, title="image size", minimum=8, maximum=256,
+                  help="Width and height of the images in pixels."),
+        ParamSpec("channels", "int", 1, minimum=1, maximum=3,
+                  help="1 for grayscale, 3 for colour images (2 is not allowed)."),
+        ParamSpec("classes", "int", 10, minimum=2, maximum=len(SHAPE_NAMES),
+                  help="How many shape kinds, taken in order: " + ", ".join(SHAPE_NAMES) + "."),
+        ParamSpec("samples", "int", 6000, title="training images", minimum=10, maximum=1_000_000,
+                  help="Number of training images (balanced across classes)."),
+        ParamSpec("val_samples", "int", 1000, title="validation images", minimum=0,
+                  maximum=1_000_000, help="Validation images, drawn separately; 0 splits the "
+                  "training images by the validation split instead."),
+        ParamSpec("noise", "float", 0.08, minimum=0.0, maximum=1.0,
+                  help="Standard deviation of the pixel noise (images range 0 to 1)."),
+        ParamSpec("seed", "int", 0, minimum=0, maximum=2**31 - 1,
+                  help="Same seed, same images."),
+    ),
+    loader=load_shapes, needs_download=False, describe=describe_shapes,
+), "Built-in")
+
+for _key, _title, _description in (
+    ("mnist", "MNIST", "70,000 handwritten digits, 1×28×28, 10 classes "
+                       "(60,000 training, 10,000 test used for validation). About 12 MB download."),
+    ("fashion_mnist", "Fashion-MNIST", "70,000 photos of clothing, 1×28×28, 10 classes "
+                                       "(60,000 training, 10,000 test). About 30 MB download."),
+    ("cifar10", "CIFAR-10", "60,000 colour photos, 3×32×32, 10 classes (airplane … truck; "
+                            "50,000 training, 10,000 test). About 170 MB download."),
+):
+    _loader, _describe = make_loader(_key)
+    register(DatasetSpec(key=_key, title=_title, description=_description, params=(),
+                         loader=_loader, needs_download=True, describe=_describe), "Download")
+
+register(DatasetSpec(
+    key="image_folder", title="Image folder",
+    description="Your own images, one sub-folder per class (e.g. pets/cat/1.jpg, pets/dog/7.png). "
+                "Images are resized to the network's Input and converted to its channels; "
+                "unreadable files are reported and left out.",
+    params=(
+        ParamSpec("folder", "str", "", help="Folder with one sub-folder per class.",
+                  extra={"editor": "directory"}),
+        ParamSpec("val_folder", "str", "", title="validation folder",
+                  help="Optional folder laid out the same way for validation; empty splits the "
+                       "training images by the validation split (per class, seeded).",
+                  extra={"editor": "directory"}),
+    ),
+    loader=load_image_folder, needs_download=False, describe=describe_image_folder,
+), "Your data")
