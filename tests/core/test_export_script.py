@@ -1,0 +1,119 @@
+"""Training-script bundle: files, config.json, the standalone shapes generator and the
+metrics CSV shared with the app."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import sys
+
+import pytest
+import torch
+
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.data.shapes import generate_shapes
+from visionstudio.core.export import METRIC_COLUMNS, export_project, import_metrics_csv
+from visionstudio.core.export.metrics import MetricsImportError
+
+from .export_graphs import template_projects
+
+
+def _classic():
+    return dict(template_projects())["classic_cnn"]
+
+
+def _imports(path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+def test_bundle_files_and_config(tmp_path):
+    doc = _classic()
+    doc.dataset = DatasetConfig("shapes", {"samples": 300, "val_samples": 50})
+    doc.training = doc.training.replace(
+        epochs=3, batch_size=16, seed=4, loss={"key": "nll", "params": {}},
+        optimizer={"key": "sgd_momentum", "params": {"lr": 0.05, "momentum": 0.8}},
+        scheduler={"key": "cosine", "params": {"warmup_epochs": 1.0}})
+    result = export_project(doc, "script", tmp_path)
+    names = {p.name for p in result.files}
+    assert {"train.py", "model.py", "config.json", "shapes_data.py", "weights.safetensors"} <= names
+    cfg = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    assert cfg["model"] == {"module": "model", "class": "ClassicCNN", "weights": "weights.safetensors",
+                            "softmax_output": True}
+    assert cfg["dataset"]["key"] == "shapes" and cfg["dataset"]["params"]["samples"] == 300
+    assert cfg["training"]["epochs"] == 3 and cfg["training"]["batch_size"] == 16
+    assert cfg["training"]["seed"] == 4
+    assert cfg["loss"]["head"] == "log_softmax"  # NLL on a softmax output, as the app does
+    assert cfg["optimizer"]["class"] == "SGD"
+    assert cfg["optimizer"]["kwargs"]["momentum"] == 0.8 and cfg["optimizer"]["kwargs"]["lr"] == 0.05
+    assert cfg["scheduler"]["key"] == "cosine"
+    for name in ("train.py", "model.py", "shapes_data.py"):
+        compile((tmp_path / name).read_text(encoding="utf-8"), name, "exec")
+    allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "__future__", "argparse",
+               "csv", "importlib", "io", "json", "math", "os", "shutil", "sys", "time", "pathlib",
+               "collections"}
+    assert _imports(tmp_path / "train.py") <= allowed
+    assert _imports(tmp_path / "shapes_data.py") <= {"__future__", "math", "collections", "numpy", "torch"}
+    assert "weights_only=True" in (tmp_path / "train.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("loss,head", [("cross_entropy", "logits"), ("mse", "output"),
+                                       ("bce_with_logits", "output")])
+def test_loss_head_follows_the_app(tmp_path, loss, head):
+    doc = _classic()
+    doc.training = doc.training.replace(loss={"key": loss, "params": {}})
+    export_project(doc, "script", tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["loss"]["head"] == head
+
+
+@pytest.mark.parametrize("kw", [dict(seed=0, stream=0), dict(seed=9, stream=1, channels=3, size=20,
+                                                            classes=4, noise=0.0)])
+def test_exported_shapes_generator_is_identical(tmp_path, kw):
+    doc = _classic()
+    export_project(doc, "script", tmp_path)
+    spec = importlib.util.spec_from_file_location("shapes_data_export", tmp_path / "shapes_data.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["shapes_data_export"] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["shapes_data_export"]
+    images, labels = module.generate_shapes(257, **kw)
+    app_images, app_labels = generate_shapes(257, **kw)
+    assert torch.equal(images, app_images) and torch.equal(labels, app_labels)
+    from visionstudio.core.data.base import channel_stats, stratified_split
+
+    assert module.channel_stats(images) == channel_stats(images)
+    assert module.stratified_split(labels, 0.2, 3) == stratified_split(labels, 0.2, 3)
+
+
+def test_metric_columns_match_the_trainer():
+    from visionstudio.core.training.run import EPOCH_COLUMNS
+
+    assert tuple(METRIC_COLUMNS) == tuple(EPOCH_COLUMNS)
+
+
+def test_import_metrics_csv(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text(",".join(METRIC_COLUMNS) + "\n"
+                    "2,20,1.5,0.5,1.6,0.45,,0.001,300.5,2.1,4.2,False\n"
+                    "1,10,2.3,0.1,2.2,0.2,0.6,0.001,250,2.0,2.0,True\n", encoding="utf-8")
+    rows = import_metrics_csv(path)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["val_top5"] is None and rows[0]["val_top5"] == 0.6
+    assert rows[0]["best"] is True and rows[1]["best"] is False
+    assert isinstance(rows[0]["step"], int) and rows[1]["train_loss"] == 1.5
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(MetricsImportError, match="bad.csv: not a metrics CSV"):
+        import_metrics_csv(tmp_path / "bad.csv")
+    (tmp_path / "nan.csv").write_text("epoch,train_loss\n1,abc\n", encoding="utf-8")
+    with pytest.raises(MetricsImportError, match="line 2: train_loss"):
+        import_metrics_csv(tmp_path / "nan.csv")
+    with pytest.raises(MetricsImportError, match="missing.csv: cannot be read"):
+        import_metrics_csv(tmp_path / "missing.csv")
