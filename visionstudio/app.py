@@ -168,9 +168,10 @@ class _InitialLoader(QObject):
             if path is not None:
                 w.files.add_recent(path)
         w.statusBar().clearMessage()
+        w.add_optional_docks()  # torch is loaded by now: their imports are quick
+        w.initial_load_done.emit()
         if problem is not None:
             w.files.prompts.error(w, *problem)
-        w.initial_load_done.emit()
 
 
 def create_main_window(argv: list[str], *, settings: QSettings | None = None,
@@ -185,7 +186,8 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
     from .ui.main_window import MainWindow
 
     if background:
-        window = MainWindow(DocumentController(), settings=settings, recovery_dir=recovery_dir)
+        window = MainWindow(DocumentController(), settings=settings, recovery_dir=recovery_dir,
+                            defer_panels=True)
         window.statusBar().showMessage("Opening project…")
         loader = _InitialLoader(argv, window)
         window.initial_loader = loader

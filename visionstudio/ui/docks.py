@@ -26,6 +26,9 @@ class PanelSpec:
     object_name: str   # the widget's objectName; its dock is "<object_name>Dock"
     title: str
     area: Area = Area.BottomDockWidgetArea
+    # "module:function" called with the window once the dock exists (actions, menus);
+    # what it returns may have confirm_close() -> bool, asked before the window closes.
+    installer: str = ""
 
 
 CANVAS = PanelSpec("visionstudio.ui.canvas", "GraphView", "modelCanvas", "Canvas")
@@ -36,7 +39,7 @@ INSPECTOR = PanelSpec("visionstudio.ui.inspector", "InspectorPanel", "inspector"
 # Later issues fill these in; until their module lands there is no dock at all.
 OPTIONAL_PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("visionstudio.ui.training", "TrainingPanel", "trainingPanel", "Training",
-              Area.RightDockWidgetArea),
+              Area.RightDockWidgetArea, "visionstudio.ui.training.integration:install"),
     PanelSpec("visionstudio.ui.plots", "MetricsPlots", "metricsPlots", "Metrics"),
     PanelSpec("visionstudio.ui.features", "FeatureMapView", "featureMapView", "Feature maps"),
 )
@@ -93,8 +96,9 @@ def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
     return dock
 
 
-def optional_docks(window: QMainWindow, controller) -> list[QDockWidget]:
-    docks = []
+def optional_docks(window: QMainWindow, controller) -> list[tuple[QDockWidget, object]]:
+    """(dock, installed integration or None) for each later-feature panel that exists."""
+    out = []
     for spec in OPTIONAL_PANELS:
         try:
             cls = widget_class(spec)
@@ -103,5 +107,10 @@ def optional_docks(window: QMainWindow, controller) -> list[QDockWidget]:
         widget = cls(controller)
         if not widget.objectName():
             widget.setObjectName(spec.object_name)
-        docks.append(add_dock(window, widget, spec.title, spec.object_name, spec.area))
-    return docks
+        dock = add_dock(window, widget, spec.title, spec.object_name, spec.area)
+        integration = None
+        if spec.installer:
+            module, _, func = spec.installer.partition(":")
+            integration = getattr(importlib.import_module(module), func)(window)
+        out.append((dock, integration))
+    return out

@@ -36,7 +36,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, controller: DocumentController | None = None, *,
                  settings: QSettings | None = None, recovery_dir: Path | None = None,
-                 autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS,
+                 autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS, defer_panels: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -66,7 +66,10 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._fit_to_screen()
         self._sized = self.restore_layout()
-        QTimer.singleShot(0, self._add_optional_docks)
+        self._close_guards: list = []  # integrations asked (confirm_close) before closing
+        self._optional_added = False
+        if not defer_panels:  # else the app adds them once the first document has loaded
+            QTimer.singleShot(0, self.add_optional_docks)
 
     # -- assembly ------------------------------------------------------------------
     def _build_panels(self) -> None:
@@ -113,13 +116,24 @@ class MainWindow(QMainWindow):
             self._sized = True
             self._default_dock_sizes()
 
-    def _add_optional_docks(self) -> None:
-        """Panels of later features, added after the first paint (their imports may be slow)."""
-        for dock in dock_specs.optional_docks(self, self.controller):
+    def add_optional_docks(self) -> None:
+        """Panels of later features (training, plots, feature maps), added after the first
+        paint: their imports load torch and pyqtgraph."""
+        if self._optional_added:
+            return
+        self._optional_added = True
+        for dock, integration in dock_specs.optional_docks(self, self.controller):
             key = dock.objectName().removesuffix("Dock")
             self.docks[key] = dock
-            self.restoreDockWidget(dock)
+            if not self.restoreDockWidget(dock):
+                others = [d for d in self.docks.values() if d is not dock
+                          and self.dockWidgetArea(d) == self.dockWidgetArea(dock) and d.isVisible()]
+                if others:
+                    self.tabifyDockWidget(others[0], dock)
+                    others[0].raise_()
             self.menus["panels"].addAction(dock.toggleViewAction())
+            if hasattr(integration, "confirm_close"):
+                self._close_guards.append(integration.confirm_close)
 
     def _connect_actions(self) -> None:
         a, f = self.actions_by_name, self.files
@@ -252,7 +266,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if not self.files.maybe_save():
+        if not all(guard() for guard in self._close_guards) or not self.files.maybe_save():
             event.ignore()
             return
         self.save_layout()
