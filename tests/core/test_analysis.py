@@ -305,3 +305,22 @@ def test_merge_inputs_follow_port_order():
     assert a.ok
     assert a.nodes[cat].input_shapes == [(2, 4, 4), (5, 4, 4)]
     assert a.nodes[cat].output_shape == (7, 4, 4)
+
+
+def test_repeated_analysis_sees_in_place_edits_and_owns_its_values():
+    """analyze() remembers validated parameters between passes; that must never leak."""
+    b = GraphBuilder()
+    x = b.add("input", channels=2, height=4, width=4)
+    r = b.add("relu", x)
+    w = b.add("weighted_sum", x, r, weights=[1.0, 2.0])
+    first = analyze(b.graph)
+    first.nodes[w].clean_params["weights"].append(99.0)
+    second = analyze(b.graph)
+    assert second.nodes[w].clean_params["weights"] == [1.0, 2.0] and second.ok
+    b.graph.nodes[w].params["weights"] = [1.0, "x"]
+    assert messages(analyze(b.graph), "wsum1") == ["wsum1: weights must be a number (got 'x')"]
+    b.graph.nodes[w].params["weights"] = [1.0, 10 ** 5000]  # too long to print
+    assert messages(analyze(b.graph), "wsum1") == [
+        "wsum1: weights must be a finite number (got a huge number)"]
+    b.graph.nodes[w].params["weights"] = [1.0, 2.0]
+    assert analyze(b.graph).ok

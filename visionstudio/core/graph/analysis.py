@@ -101,6 +101,32 @@ def _cycle_members(graph: GraphModel, stuck: set[str]) -> set[str]:
         e.src == nid and e.dst in stuck and graph.has_path(e.dst, nid) for e in graph.edges)}
 
 
+# Parameter validation is most of the cost of a pass, and between two edits almost
+# every node's values are the same: remember the outcome per (kind, values).
+_VALIDATED: dict[tuple[int, str, str], tuple[dict[str, Any], tuple[str, ...], bool]] = {}
+_VALIDATED_MAX = 4096
+
+
+def _validated(spec: LayerSpec, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    try:
+        key = (id(spec), spec.key, repr(params))
+    except Exception:  # e.g. an int too long to print: validate without the cache
+        clean, issues = validate_all(spec.params, params)
+        return clean, issues
+    hit = _VALIDATED.get(key)
+    if hit is None:
+        clean, issues = validate_all(spec.params, params)
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        has_lists = any(isinstance(v, list) for v in clean.values())
+        hit = _VALIDATED[key] = (clean, tuple(issues), has_lists)
+    clean, issues, has_lists = hit
+    # callers own their copy (lists inside too)
+    if has_lists:
+        return {k: list(v) if isinstance(v, list) else v for k, v in clean.items()}, list(issues)
+    return dict(clean), list(issues)
+
+
 def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
     infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
     diags: list[Diagnostic] = []
@@ -119,7 +145,8 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
         else:
             diags.append(Diagnostic("a connection points to a layer that does not exist"))
     for lst in incoming.values():
-        lst.sort(key=lambda e: e.port)
+        if len(lst) > 1:
+            lst.sort(key=lambda e: e.port)
 
     order, stuck = _topological(graph)
     if stuck:
@@ -140,7 +167,7 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
             continue
         spec = LAYERS.get(node.kind)
         specs[nid] = spec
-        clean, issues = validate_all(spec.params, node.params)
+        clean, issues = _validated(spec, node.params)
         infos[nid].clean_params = clean
         for msg in issues:
             problem(node, msg)
@@ -172,14 +199,14 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
             problem(node, f"takes {spec.max_inputs} input but has {n_in}")
             continue
         in_shapes = [infos[e.src].output_shape for e in edges_in]
-        if any(s is None for s in in_shapes) or not info.ok:
+        if None in in_shapes or (info.diagnostics and not info.ok):
             continue  # the upstream problem is already reported there
         info.input_shapes = list(in_shapes)  # type: ignore[arg-type]
         try:
             out = spec.infer(info.input_shapes, info.clean_params)
-            if any(d <= 0 for d in out):
+            if out and min(out) <= 0:
                 raise ShapeError(f"output size would be {fmt_shape(out)}")
-            info.output_shape = tuple(int(d) for d in out)
+            info.output_shape = tuple(map(int, out))
             info.params = int(spec.count_params(info.input_shapes, info.output_shape, info.clean_params))
             info.flops = int(spec.count_flops(info.input_shapes, info.output_shape, info.clean_params))
         except ShapeError as exc:
