@@ -101,7 +101,7 @@ def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True
             raise ImageProblem("too large to open safely") from None
         except (OSError, SyntaxError, ValueError) as exc:
             text = str(exc)
-            if "truncated" in text or "broken" in text.lower():
+            if "truncat" in text.lower() or "broken" in text.lower():
                 raise ImageProblem("truncated or damaged image") from None
             raise ImageProblem(f"damaged or unreadable image ({text or type(exc).__name__})") from None
         except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
