@@ -153,11 +153,13 @@ def load_data(cfg: dict, data_dir: str, rank: int):
         if root is None:
             raise SystemExit("config.json: dataset.params has no folder path")
         folder = ImageFolderUint8(root, shape)
-        targets = torch.tensor(folder.targets)
-        tr, va = shapes_data.stratified_split(targets, val_split, seed)
         mean, std = cfg["dataset"].get("mean"), cfg["dataset"].get("std")
         if mean is None:
             mean, std = (0.5,) * shape[0], (0.25,) * shape[0]
+        if p.get("val_folder"):
+            return folder, ImageFolderUint8(p["val_folder"], shape), mean, std, len(folder.classes)
+        targets = torch.tensor(folder.targets)
+        tr, va = shapes_data.stratified_split(targets, val_split, seed)
         return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
                 len(folder.classes))
     else:
