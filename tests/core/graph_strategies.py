@@ -1,10 +1,8 @@
 """Hypothesis strategies and small helpers for building graphs in tests.
 
-Reusable by any test module::
+Reusable by any test module in tests/core::
 
-    from tests.core.graph_strategies import GraphBuilder, valid_graphs, invalid_graphs
-
-(or ``from .graph_strategies import ...`` inside tests/core).
+    from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
 
 ``valid_graphs()`` draws small, always-valid networks (stacks, residual merges,
 Concat branches, pools, BatchNorm, Dropout, activations, Flatten/GlobalAvgPool +
