@@ -61,7 +61,7 @@ def prepare_batch(images: torch.Tensor, mean: Sequence[float], std: Sequence[flo
 def prepare_sample(image: np.ndarray | torch.Tensor, mean: Sequence[float] | None,
                    std: Sequence[float] | None) -> torch.Tensor:
     """uint8 C×H×W -> 1×C×H×W float32 tensor the model takes."""
-    t = torch.as_tensor(np.ascontiguousarray(image))
+    t = torch.as_tensor(np.array(image, copy=True)) if isinstance(image, np.ndarray) else image.clone()
     if t.dim() == 3:
         t = t.unsqueeze(0)
     c = t.shape[1]

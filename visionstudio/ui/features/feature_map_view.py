@@ -1,0 +1,585 @@
+"""FeatureMapView: what the network makes of one sample, layer by layer.
+
+Pick a validation sample (arrows, class filter) or any image file; pick a layer or
+"All conv layers". Tabs: Feature maps (channel grid, colormap, per-channel or shared
+scaling, click a channel to see it large, time-lapse through the run's epochs),
+Filters, Prediction, Grad-CAM / saliency overlay, Evaluation (confusion matrix,
+per-class metrics, gallery of a cell's samples). Run alone with demo data:
+``python -m visionstudio.ui.features.feature_map_view``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter,
+    QTabWidget, QToolButton, QVBoxLayout, QWidget,
+)
+
+from ...core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
+from .evaluation_panel import EvaluationPanel
+from .grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
+from .panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot, sample_pixmap
+from .state import InspectionState
+
+ALL_CONV = "__all_conv__"
+CONV_KINDS = ("conv2d",)
+
+
+class FeatureMapView(QWidget):
+    def __init__(self, controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("featureMapView")
+        self.controller = controller
+        self.state = InspectionState(controller, self)
+        self._filtered = np.zeros(0, dtype=np.int64)
+        self._dirty = True
+        self._frame_epoch: int | None = None   # time-lapse frame shown (None: current weights)
+        self._build()
+        st = self.state
+        st.model_changed.connect(self._on_state_model_changed)
+        st.dataset_changed.connect(self._on_state_dataset_changed)
+        st.dataset_failed.connect(lambda m: self.sample_info.setText(f"⚠ {m}"))
+        st.sample_changed.connect(self._on_state_sample_changed)
+        st.live_updated.connect(self._on_state_live_updated)
+        st.timelapse_changed.connect(self._update_timelapse)
+        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._fill_layers()
+
+    # -- construction -------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.weights_label = QLabel("")
+        self.weights_label.setObjectName("weightsLabel")
+        self.weights_label.setWordWrap(True)
+
+        self.class_filter = QComboBox()
+        self.class_filter.setObjectName("classFilter")
+        self.class_filter.addItem("All classes", None)
+        self.prev_button = QToolButton()
+        self.prev_button.setArrowType(Qt.ArrowType.LeftArrow)
+        self.prev_button.setToolTip("Previous sample (Alt+Left)")
+        self.next_button = QToolButton()
+        self.next_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.next_button.setToolTip("Next sample (Alt+Right)")
+        self.index_spin = QSpinBox()
+        self.index_spin.setObjectName("sampleIndex")
+        self.index_spin.setRange(0, 0)
+        self.count_label = QLabel("")
+        self.open_button = QPushButton("Open image…")
+        self.open_button.setObjectName("openImageButton")
+        self.thumb = QLabel()
+        self.thumb.setObjectName("sampleThumbnail")
+        self.thumb.setFixedSize(64, 64)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setStyleSheet("background:#000")
+        self.sample_info = QLabel("Loading the validation set…")
+        self.sample_info.setObjectName("sampleInfo")
+        self.sample_info.setWordWrap(True)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Sample:"))
+        for w in (self.class_filter, self.prev_button, self.index_spin, self.next_button,
+                  self.count_label, self.open_button, self.thumb):
+            bar.addWidget(w)
+        bar.addWidget(self.sample_info, 1)
+
+        # feature maps tab
+        self.layer_combo = QComboBox()
+        self.layer_combo.setObjectName("layerCombo")
+        self.cmap_combo = QComboBox()
+        self.cmap_combo.setObjectName("colormapCombo")
+        for name in (*COLORMAPS, "gray"):
+            self.cmap_combo.addItem(name)
+        self.cmap_combo.setCurrentText(DEFAULT_COLORMAP)
+        self.norm_combo = QComboBox()
+        self.norm_combo.setObjectName("normCombo")
+        self.norm_combo.addItem("Scale each channel", True)
+        self.norm_combo.addItem("Shared scale per layer", False)
+        self.export_npy_button = QPushButton("Export .npy…")
+        self.export_png_button = QPushButton("Export PNG…")
+        controls = QHBoxLayout()
+        for label, w in (("Layer:", self.layer_combo), ("Colours:", self.cmap_combo), ("", self.norm_combo)):
+            if label:
+                controls.addWidget(QLabel(label))
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls.addWidget(self.export_npy_button)
+        controls.addWidget(self.export_png_button)
+        self.grid = ActivationGrid()
+        self.detail = ChannelDetail()
+        split = QSplitter()
+        split.addWidget(self.grid)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([720, 280])
+        self.timelapse_slider = QSlider(Qt.Orientation.Horizontal)
+        self.timelapse_slider.setObjectName("timelapseSlider")
+        self.timelapse_slider.setEnabled(False)
+        self.timelapse_label = QLabel("Time-lapse: train to record this sample's maps per epoch")
+        self.timelapse_label.setObjectName("timelapseLabel")
+        tl = QHBoxLayout()
+        tl.addWidget(QLabel("Time-lapse:"))
+        tl.addWidget(self.timelapse_slider, 1)
+        tl.addWidget(self.timelapse_label)
+        self.hover_label = QLabel("Hover a channel for its statistics; click it to see it large; "
+                                  "wheel zooms, drag pans.")
+        self.hover_label.setObjectName("hoverLabel")
+        maps = QWidget()
+        ml = QVBoxLayout(maps)
+        ml.addLayout(controls)
+        ml.addWidget(split, 1)
+        ml.addWidget(self.hover_label)
+        ml.addLayout(tl)
+
+        # filters tab
+        self.filter_combo = QComboBox()
+        self.filter_combo.setObjectName("filterLayerCombo")
+        self.filters = FiltersView()
+        filt = QWidget()
+        fl = QVBoxLayout(filt)
+        fr = QHBoxLayout()
+        fr.addWidget(QLabel("Conv layer:"))
+        fr.addWidget(self.filter_combo)
+        fr.addStretch(1)
+        fl.addLayout(fr)
+        fl.addWidget(self.filters, 1)
+
+        # prediction tab
+        self.prediction = PredictionPlot()
+
+        # grad-cam tab
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("camMethod")
+        self.method_combo.addItem("Grad-CAM", "gradcam")
+        self.method_combo.addItem("Saliency (input gradient)", "saliency")
+        self.cam_layer_combo = QComboBox()
+        self.cam_layer_combo.setObjectName("camLayerCombo")
+        self.cam_class_combo = QComboBox()
+        self.cam_class_combo.setObjectName("camClassCombo")
+        self.cam_class_combo.addItem("Predicted class", None)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setObjectName("opacitySlider")
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(55)
+        self.opacity_slider.setMaximumWidth(160)
+        self.cam_caption = QLabel("")
+        self.cam_caption.setObjectName("camCaption")
+        self.cam_caption.setWordWrap(True)
+        self.overlay = OverlayView()
+        cam = QWidget()
+        cl = QVBoxLayout(cam)
+        cr = QHBoxLayout()
+        for label, w in (("", self.method_combo), ("Layer:", self.cam_layer_combo),
+                         ("Class:", self.cam_class_combo), ("Opacity:", self.opacity_slider)):
+            if label:
+                cr.addWidget(QLabel(label))
+            cr.addWidget(w)
+        cr.addStretch(1)
+        cl.addLayout(cr)
+        cl.addWidget(self.cam_caption)
+        cl.addWidget(self.overlay, 1)
+
+        self.evaluation = EvaluationPanel(self.state)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("featureTabs")
+        self.tabs.addTab(maps, "Feature maps")
+        self.tabs.addTab(filt, "Filters")
+        self.tabs.addTab(self.prediction, "Prediction")
+        self.tabs.addTab(cam, "Grad-CAM")
+        self.tabs.addTab(self.evaluation, "Evaluation")
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.weights_label)
+        lay.addLayout(bar)
+        lay.addWidget(self.tabs, 1)
+
+        self.class_filter.currentIndexChanged.connect(self._on_class_filter_changed)
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+        self.index_spin.valueChanged.connect(self._on_index_spin_changed)
+        self.open_button.clicked.connect(lambda: self.open_image())
+        for seq, delta in (("Alt+Left", -1), ("Alt+Right", 1)):
+            sc = QShortcut(QKeySequence(seq), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda d=delta: self.step(d))
+        self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
+        self.cmap_combo.currentTextChanged.connect(self._on_colormap_changed)
+        self.norm_combo.currentIndexChanged.connect(self._on_norm_changed)
+        self.export_npy_button.clicked.connect(lambda: self.export_activations())
+        self.export_png_button.clicked.connect(lambda: self.export_grid_png())
+        self.grid.channel_clicked.connect(self._on_grid_channel_clicked)
+        self.grid.hovered.connect(self.hover_label.setText)
+        self.timelapse_slider.valueChanged.connect(self._on_timelapse_moved)
+        self.filter_combo.currentIndexChanged.connect(lambda _i: self._refresh_filters())
+        self.method_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
+        self.cam_layer_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
+        self.cam_class_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
+        self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
+        self.tabs.currentChanged.connect(lambda _i: self.refresh())
+        self.evaluation.sample_chosen.connect(self._on_evaluation_sample_chosen)
+
+    # -- layers ---------------------------------------------------------------------------------
+    def _nodes(self) -> list[tuple[str, str, tuple | None]]:
+        """(name, kind, output shape) in network order."""
+        a, g = self.controller.analysis, self.controller.graph
+        out = []
+        for nid in a.order:
+            node = g.nodes.get(nid)
+            if node is not None:
+                out.append((node.name, node.kind, a.nodes[nid].output_shape))
+        return out
+
+    def conv_layers(self) -> list[str]:
+        return [n for n, kind, _s in self._nodes() if kind in CONV_KINDS]
+
+    def _fill_layers(self) -> None:
+        nodes = self._nodes()
+        current = self.layer_combo.currentData()
+        convs = [n for n, k, _s in nodes if k in CONV_KINDS]
+        for combo, items, keep in (
+                (self.layer_combo, [("All conv layers", ALL_CONV)] + [
+                    (f"{n}  ({'×'.join(map(str, s)) if s else '?'})", n) for n, _k, s in nodes], current),
+                (self.filter_combo, [(n, n) for n in convs], self.filter_combo.currentData()),
+                (self.cam_layer_combo, [(n, n) for n in convs], self.cam_layer_combo.currentData())):
+            combo.blockSignals(True)
+            combo.clear()
+            for text, data in items:
+                combo.addItem(text, data)
+            i = combo.findData(keep) if keep is not None else -1
+            if combo is self.cam_layer_combo and i < 0 and convs:
+                i = combo.findData(convs[-1])       # the last conv layer: Grad-CAM's usual choice
+            combo.setCurrentIndex(max(i, 0))
+            combo.blockSignals(False)
+
+    def shown_layers(self) -> list[str]:
+        data = self.layer_combo.currentData()
+        return self.conv_layers() if data in (ALL_CONV, None) else [data]
+
+    def set_layer(self, name: str) -> None:
+        """Show one layer (a node name) or ALL_CONV."""
+        i = self.layer_combo.findData(name)
+        if i < 0:
+            raise ValueError(f"no layer named {name}")
+        self.layer_combo.setCurrentIndex(i)
+
+    # -- samples -------------------------------------------------------------------------------
+    def _on_state_dataset_changed(self) -> None:
+        names = self.state.class_names
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("All classes", None)
+        for i, n in enumerate(names):
+            self.class_filter.addItem(n, i)
+        self.class_filter.blockSignals(False)
+        self.cam_class_combo.blockSignals(True)
+        self.cam_class_combo.clear()
+        self.cam_class_combo.addItem("Predicted class", None)
+        for i, n in enumerate(names):
+            self.cam_class_combo.addItem(n, i)
+        self.cam_class_combo.blockSignals(False)
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        labels = self.state.dataset.val_labels.numpy() if self.state.num_samples else np.zeros(0, int)
+        cls = self.class_filter.currentData()
+        self._filtered = np.arange(len(labels)) if cls is None else np.flatnonzero(labels == cls)
+        n = len(self._filtered)
+        self.index_spin.blockSignals(True)
+        self.index_spin.setRange(1 if n else 0, max(n, 0))
+        self.index_spin.blockSignals(False)
+        self.count_label.setText(f"of {n}")
+        s = self.state.sample
+        if s is not None and s.index is not None and s.index in self._filtered:
+            pos = int(np.flatnonzero(self._filtered == s.index)[0])
+            self.index_spin.blockSignals(True)
+            self.index_spin.setValue(pos + 1)
+            self.index_spin.blockSignals(False)
+
+    def _on_class_filter_changed(self, _i: int) -> None:
+        self._apply_filter()
+        if len(self._filtered):
+            s = self.state.sample
+            if s is None or s.index not in self._filtered:
+                self.choose_sample(int(self._filtered[0]))
+
+    def _on_index_spin_changed(self, value: int) -> None:
+        if 1 <= value <= len(self._filtered):
+            self.choose_sample(int(self._filtered[value - 1]))
+
+    def step(self, delta: int) -> None:
+        n = len(self._filtered)
+        if not n:
+            return
+        pos = (self.index_spin.value() - 1 + delta) % n
+        self.index_spin.setValue(pos + 1)      # -> choose_sample
+
+    def choose_sample(self, index: int) -> None:
+        """Show validation sample ``index`` (an index into the whole validation set)."""
+        self.state.choose_validation(int(index))
+
+    def open_image(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
+            path, _ = QFileDialog.getOpenFileName(self, "Open an image as sample", "",
+                                                  f"Images ({patterns});;All files (*)")
+            if not path:
+                return False
+        try:
+            self.state.choose_file(path)
+        except SampleError as exc:
+            self.sample_info.setText(f"⚠ {exc}")
+            return False
+        return True
+
+    def _on_state_sample_changed(self, sample) -> None:
+        self.thumb.setPixmap(sample_pixmap(sample.display(), 64))
+        if sample.index is not None:
+            self._apply_filter()
+        self._frame_epoch = None
+        self._dirty = True
+        self.refresh()
+
+    def _describe_sample(self, probs) -> str:
+        s = self.state.sample
+        if s is None:
+            return ""
+        names = self.state.class_names
+        parts = [f"<b>{s.source if s.index is not None else Path(s.source).name}</b>"]
+        if s.label is not None and s.label < len(names):
+            parts.append(f"true: {names[s.label]}")
+        if probs is not None and len(probs):
+            p = int(np.argmax(probs))
+            name = names[p] if p < len(names) else str(p)
+            mark = "" if s.label is None else (" ✓" if p == s.label else " ✗")
+            parts.append(f"predicted: {name} ({probs[p]:.0%}){mark}")
+        if s.note:
+            parts.append(f"converted: {s.note}")
+        return " · ".join(parts)
+
+    # -- refresh ----------------------------------------------------------------------------------
+    def _on_state_model_changed(self, text: str) -> None:
+        if text:
+            warn = text.startswith("⚠") or "cannot be built" in text
+            self.weights_label.setText(text)
+            self.weights_label.setStyleSheet("color:#e8a33c; font-weight:bold" if warn else "")
+        else:
+            self._dirty = True
+            if self.isVisible():
+                self.refresh()
+
+    def _on_state_live_updated(self, _epoch: int) -> None:
+        if self.isVisible() and self._frame_epoch is None:
+            self._dirty = True
+            self.refresh()
+
+    def _on_controller_analysis_changed(self, _a) -> None:
+        self._fill_layers()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self.state.dataset is None and self.state._dataset_key is None:
+            self.state.load_dataset()
+        if self._dirty:
+            self.refresh()
+
+    def current_activations(self):
+        """(activations, probabilities) as shown: the time-lapse frame when scrubbing."""
+        if self._frame_epoch is not None:
+            tl = self.state.timelapse
+            try:
+                return tl.frame(self._frame_epoch), tl.probabilities(self._frame_epoch)
+            except KeyError:
+                self._frame_epoch = None
+        return self.state.activations()
+
+    def refresh(self) -> None:
+        """Redraw the visible tab for the current sample and weights."""
+        if self.state.sample is None:
+            return
+        model = self.state.model()
+        self._dirty = False
+        if model is None:
+            self.grid.clear_layers()
+            return
+        acts, probs = self.current_activations()
+        self.sample_info.setText(self._describe_sample(probs))
+        tab = self.tabs.currentIndex()
+        if tab == 0:
+            self._refresh_maps(acts)
+        elif tab == 1:
+            self._refresh_filters()
+        elif tab == 2:
+            self.prediction.show_probabilities(probs, self.state.class_names, self.state.sample.label)
+        elif tab == 3:
+            self._refresh_cam()
+
+    def _refresh_maps(self, acts=None) -> None:
+        if acts is None:
+            acts, _ = self.current_activations()
+        layers = self.shown_layers()
+        self.grid.show_activations(acts, layers)
+        sel = self.grid.selected
+        if sel is not None and sel[0] in acts:
+            self.detail.show_channel(sel[0], sel[1], acts[sel[0]], self.grid._cmap)
+
+    def _on_layer_changed(self, _i: int) -> None:
+        self.grid.selected = None
+        self.detail.clear()
+        self._refresh_maps()
+
+    def _on_colormap_changed(self, name: str) -> None:
+        self.grid.set_colormap(name)
+        sel = self.grid.selected
+        if sel is not None:
+            self._refresh_maps()
+
+    def _on_norm_changed(self, _i: int) -> None:
+        self.grid.set_per_channel(bool(self.norm_combo.currentData()))
+        self._refresh_maps()
+
+    def _on_grid_channel_clicked(self, layer: str, channel: int) -> None:
+        acts, _ = self.current_activations()
+        if layer in acts:
+            self.detail.show_channel(layer, channel, acts[layer], self.grid._cmap)
+
+    def _refresh_filters(self) -> None:
+        layer = self.filter_combo.currentData()
+        model = self.state.model()
+        if layer is None or model is None:
+            self.filters.clear("This network has no convolution layers.")
+            return
+        from ...core.inspect.activations import _modules_by_node
+
+        module = _modules_by_node(model).get(layer)
+        if module is None:
+            self.filters.clear(f"{layer} is not part of the built network.")
+            return
+        self.filters.show_filters(layer, conv_filters(module))
+
+    def _refresh_cam(self) -> None:
+        st = self.state
+        model = st.model()
+        if model is None or st.tensor is None:
+            return
+        method = self.method_combo.currentData()
+        target = self.cam_class_combo.currentData()
+        layer = self.cam_layer_combo.currentData()
+        names = st.class_names
+        try:
+            if method == "saliency":
+                heat, target = saliency(model, st.tensor, target)
+                what = "Saliency: how strongly each input pixel moves the class score"
+            else:
+                if layer is None:
+                    self.cam_caption.setText("Grad-CAM needs a convolution layer; this network has none.")
+                    self.overlay.clear()
+                    return
+                heat, target = grad_cam(model, st.tensor, layer, target)
+                what = f"Grad-CAM at {layer}: where the evidence for the class lies"
+        except ValueError as exc:
+            self.cam_caption.setText(f"⚠ {exc}")
+            self.overlay.clear()
+            return
+        cls = names[target] if target < len(names) else str(target)
+        self.cam_caption.setText(f"{what} — class <b>{cls}</b>"
+                                 + (" (predicted)" if self.cam_class_combo.currentData() is None else ""))
+        self.overlay.show_overlay(st.sample.display(), heat, self.opacity_slider.value() / 100)
+
+    # -- time-lapse --------------------------------------------------------------------------------
+    def _update_timelapse(self) -> None:
+        tl = self.state.timelapse
+        epochs = tl.epochs()
+        slider = self.timelapse_slider
+        at_end = slider.value() >= slider.maximum()
+        slider.blockSignals(True)
+        slider.setEnabled(len(epochs) > 1)
+        slider.setRange(0, max(len(epochs) - 1, 0))
+        if at_end or self._frame_epoch is None:
+            slider.setValue(slider.maximum())
+        elif self._frame_epoch in epochs:
+            slider.setValue(epochs.index(self._frame_epoch))
+        slider.blockSignals(False)
+        self._label_timelapse()
+
+    def _label_timelapse(self) -> None:
+        tl = self.state.timelapse
+        epochs = tl.epochs()
+        if not epochs:
+            self.timelapse_label.setText("train to record this sample's maps per epoch")
+            return
+        e = epochs[self.timelapse_slider.value()] if epochs else None
+        note = " (thinned to fit memory)" if tl.thinned else ""
+        live = "" if self._frame_epoch is not None else " — current"
+        self.timelapse_label.setText(f"after epoch {e} of {epochs[-1]}{live}{note}")
+
+    def _on_timelapse_moved(self, value: int) -> None:
+        epochs = self.state.timelapse.epochs()
+        if not epochs:
+            return
+        # the last position is "now": the current weights (the newest frame's weights)
+        self._frame_epoch = None if value >= len(epochs) - 1 else epochs[value]
+        self._label_timelapse()
+        self.refresh()
+
+    def scrub_to_epoch(self, epoch: int) -> None:
+        self.timelapse_slider.setValue(self.state.timelapse.epochs().index(epoch))
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def _on_evaluation_sample_chosen(self, index: int) -> None:
+        self.class_filter.setCurrentIndex(0)
+        self.choose_sample(index)
+        self.tabs.setCurrentIndex(0)
+
+    # -- export -----------------------------------------------------------------------------------
+    def export_activations(self, path: str | Path | None = None) -> list[Path]:
+        """The shown layers' activations as .npy (one file per layer when several)."""
+        acts, _ = self.current_activations()
+        layers = [n for n in self.shown_layers() if n in acts]
+        if not layers:
+            return []
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export activations",
+                                                  f"{layers[0] if len(layers) == 1 else 'activations'}.npy",
+                                                  "NumPy array (*.npy)")
+            if not path:
+                return []
+        p = Path(path)
+        if len(layers) == 1:
+            np.save(p, acts[layers[0]].array)
+            return [p]
+        out = []
+        for name in layers:
+            q = p.with_name(f"{p.stem}_{name}.npy")
+            np.save(q, acts[name].array)
+            out.append(q)
+        return out
+
+    def export_grid_png(self, path: str | Path | None = None) -> Path | None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export grid", "feature-maps.png", "PNG (*.png)")
+            if not path:
+                return None
+        p = Path(path)
+        return p if self.grid.grab().save(str(p), "PNG") else None
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.state.wait_for_tasks()
+
+
+def main() -> int:  # pragma: no cover - manual launcher
+    from .demo import run_demo
+
+    return run_demo()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

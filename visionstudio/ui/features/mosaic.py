@@ -1,0 +1,84 @@
+"""Arrays -> one tiled image (numpy only): a layer's channels, a conv layer's kernels.
+
+One mosaic per layer is drawn by a single ImageItem: one ``setImage`` per update
+instead of one per channel, which keeps a 64-channel layer cheap to redraw. Padding
+between tiles is NaN, which the ImageItem leaves transparent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tiles:
+    image: np.ndarray                       # rows×cols (or rows×cols×3), float32, 0..1, NaN padding
+    rects: tuple[tuple[int, int, int, int], ...]  # per tile: (x, y, width, height) in pixels
+    cols: int
+
+    def tile_at(self, x: float, y: float) -> int | None:
+        """Which tile a point (image pixels, x right, y down) falls in."""
+        for i, (tx, ty, w, h) in enumerate(self.rects):
+            if tx <= x < tx + w and ty <= y < ty + h:
+                return i
+        return None
+
+
+def columns_for(n: int, tile_h: int, tile_w: int, aspect: float = 1.6) -> int:
+    """Columns so the mosaic is about ``aspect`` times wider than tall."""
+    if n <= 0:
+        return 1
+    return max(1, min(n, math.ceil(math.sqrt(n * aspect * tile_h / max(tile_w, 1)))))
+
+
+def normalise(array: np.ndarray, per_channel: bool) -> np.ndarray:
+    """C×H×W -> 0..1 per channel (each its own range) or shared (the layer's range)."""
+    a = array.astype(np.float32, copy=False)
+    if per_channel:
+        flat = a.reshape(a.shape[0], -1)
+        lo = flat.min(axis=1)[:, None, None]
+        hi = flat.max(axis=1)[:, None, None]
+    else:
+        lo, hi = np.float32(a.min()), np.float32(a.max())
+    span = np.maximum(hi - lo, np.float32(1e-12))
+    out = (a - lo) / span
+    return np.where(hi - lo > 1e-12, out, 0.0).astype(np.float32)
+
+
+def tile(array: np.ndarray, cols: int | None = None, pad: int = 1) -> Tiles:
+    """N×H×W (or N×H×W×3) values in 0..1 -> one mosaic with ``pad`` NaN pixels between."""
+    n, h, w = array.shape[:3]
+    rgb = array.ndim == 4
+    cols = cols or columns_for(n, h, w)
+    rows = max(1, math.ceil(n / cols))
+    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + ((3,) if rgb else ())
+    out = np.full(shape, np.nan, dtype=np.float32)
+    rects = []
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = r * (h + pad), c * (w + pad)
+        out[y:y + h, x:x + w] = array[i]
+        rects.append((x, y, w, h))
+    return Tiles(out, tuple(rects), cols)
+
+
+def activation_tiles(array: np.ndarray, per_channel: bool, cols: int | None = None) -> Tiles:
+    return tile(normalise(array, per_channel), cols)
+
+
+def filter_tiles(weights: np.ndarray) -> tuple[Tiles, bool]:
+    """out×in×kh×kw kernels -> (mosaic, is_rgb): colour kernels when in == 3, else one row
+    of in-channel kernels per filter (each filter scaled to its own range, 0.5 = zero)."""
+    out_c, in_c, kh, kw = weights.shape
+    scale = np.abs(weights.reshape(out_c, -1)).max(axis=1)
+    scale = np.where(scale > 0, scale, 1.0)[:, None, None, None]
+    w = 0.5 + 0.5 * weights / scale
+    if in_c == 3:
+        rgb = np.moveaxis(w, 1, -1)            # out×kh×kw×3
+        return tile(rgb.astype(np.float32), pad=1), True
+    shown_in = min(in_c, 64)
+    flat = w[:, :shown_in].reshape(out_c * shown_in, kh, kw)
+    return tile(flat.astype(np.float32), cols=shown_in, pad=1), False

@@ -1,0 +1,205 @@
+"""The smaller views of the feature-map viewer: a channel large, filters, prediction bars,
+the Grad-CAM overlay. Each takes plain arrays; none knows about the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .mosaic import filter_tiles, normalise
+
+
+def sample_pixmap(display: np.ndarray, size: int = 96) -> QPixmap:
+    """H×W or H×W×3 uint8 -> a pixmap scaled (nearest) to ``size`` pixels high."""
+    arr = np.ascontiguousarray(display)
+    h, w = arr.shape[:2]
+    if arr.ndim == 2:
+        img = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    else:
+        img = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(img).scaledToHeight(size, Qt.TransformationMode.FastTransformation)
+
+
+def image_view(parent=None) -> tuple[pg.PlotWidget, pg.ImageItem]:
+    """A zoomable, pannable image with pixel axes (y down)."""
+    plot = pg.PlotWidget(parent)
+    plot.setMenuEnabled(False)
+    plot.setAspectLocked(True)
+    plot.invertY(True)
+    item = pg.ImageItem(axisOrder="row-major")
+    plot.addItem(item)
+    return plot, item
+
+
+class ChannelDetail(QWidget):
+    """One channel large (zoom and pan), with its index and statistics."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("channelDetail")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.title = QLabel("Click a channel to see it large")
+        self.title.setWordWrap(True)
+        self.plot, self.image = image_view(self)
+        self.stats = QLabel("")
+        self.stats.setObjectName("channelStats")
+        self.stats.setWordWrap(True)
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.title)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.stats)
+        self.current: tuple[str, int] | None = None
+
+    def show_channel(self, layer: str, channel: int, activation, cmap: pg.ColorMap) -> None:
+        arr = activation.array
+        if arr.ndim != 3 or channel >= arr.shape[0]:
+            return
+        plane = arr[channel]
+        st = activation.stats[channel]
+        self.current = (layer, channel)
+        self.title.setText(f"<b>{layer}</b> · channel {channel} of {arr.shape[0]}  "
+                           f"({plane.shape[1]}×{plane.shape[0]})")
+        self.image.setColorMap(cmap)
+        lo, hi = float(plane.min()), float(plane.max())
+        self.image.setImage(plane, levels=(lo, hi if hi > lo else lo + 1e-6), autoLevels=False)
+        self.plot.autoRange(padding=0)
+        self.stats.setText(f"min {st.minimum:.4g}   max {st.maximum:.4g}   mean {st.mean:.4g}   "
+                           f"zeros {st.zero_fraction:.1%}")
+
+    def clear(self) -> None:
+        self.current = None
+        self.image.clear()
+        self.title.setText("Click a channel to see it large")
+        self.stats.setText("")
+
+
+class FiltersView(QWidget):
+    """A conv layer's kernels as a grid: colour when the layer takes 3 channels, else one
+    row per filter with one kernel per input channel (grey: 0.5 is zero weight)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel("")
+        self.caption.setWordWrap(True)
+        self.plot, self.image = image_view(self)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.image.setOpts(nanPolicy="omit")
+        lay.addWidget(self.caption)
+        lay.addWidget(self.plot, 1)
+        self.tiles = None
+
+    def show_filters(self, layer: str, weights: np.ndarray) -> None:
+        tiles, rgb = filter_tiles(weights)
+        self.tiles = tiles
+        out_c, in_c, kh, kw = weights.shape
+        if rgb:
+            img = np.nan_to_num(tiles.image, nan=0.15)
+            self.image.setLookupTable(None)
+            self.image.setImage((img * 255).astype(np.uint8), levels=(0, 255), autoLevels=False)
+            how = "RGB kernels (one per filter)"
+        else:
+            self.image.setColorMap(pg.colormap.get("CET-D1"))
+            self.image.setImage(tiles.image, levels=(0.0, 1.0), autoLevels=False)
+            how = (f"one row per filter, one {kh}×{kw} kernel per input channel"
+                   + (f" (first 64 of {in_c})" if in_c > 64 else "") + "; blue < 0 < red")
+        self.caption.setText(f"<b>{layer}</b>: {out_c} filters × {in_c} input channels — {how}")
+        self.plot.autoRange(padding=0.01)
+
+    def clear(self, text: str = "") -> None:
+        self.tiles = None
+        self.image.clear()
+        self.caption.setText(text)
+
+
+class PredictionPlot(pg.PlotWidget):
+    """Class probabilities as bars; the true class in orange with a ▼ marker above it."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("predictionPlot")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.showGrid(y=True, alpha=0.3)
+        self.setLabel("left", "probability")
+        self.setYRange(0, 1.08, padding=0)
+        self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.7)
+        self.addItem(self.bars)
+        self.true_marker = pg.ScatterPlotItem(symbol="t", size=14, brush=pg.mkBrush("#ff9f1c"),
+                                              pen=pg.mkPen(None))
+        self.addItem(self.true_marker)
+        self.legend_text = pg.TextItem(anchor=(1, 0), color="#dddddd")
+        self.addItem(self.legend_text)
+        self.probabilities: np.ndarray | None = None
+        self.true_label: int | None = None
+
+    def show_probabilities(self, probs: np.ndarray, names: list[str], true_label: int | None) -> None:
+        probs = np.asarray(probs, dtype=float)
+        self.probabilities, self.true_label = probs, true_label
+        n = len(probs)
+        names = list(names) + [str(i) for i in range(len(names), n)]
+        pred = int(np.argmax(probs)) if n else -1
+        brushes = []
+        for i in range(n):
+            color = "#ff9f1c" if i == true_label else ("#4c9be8" if i == pred else "#6b7785")
+            brushes.append(pg.mkBrush(color))
+        self.bars.setOpts(x=np.arange(n), height=probs, width=0.7, brushes=brushes)
+        axis = self.getAxis("bottom")
+        axis.setTicks([[(i, names[i]) for i in range(n)]])
+        if true_label is not None and 0 <= true_label < n:
+            self.true_marker.setData([true_label], [min(1.04, probs[true_label] + 0.04)])
+        else:
+            self.true_marker.setData([], [])
+        self.setXRange(-0.6, n - 0.4, padding=0)
+        text = f"predicted: {names[pred]} ({probs[pred]:.0%})" if n else ""
+        if true_label is not None and 0 <= true_label < n:
+            text += f"   true: {names[true_label]} ▼"
+        self.legend_text.setText(text)
+        self.legend_text.setPos(n - 0.5, 1.08)
+
+
+class OverlayView(QWidget):
+    """The sample with a heat-map on top (Grad-CAM or saliency) and a chosen opacity."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot, self.base = image_view(self)
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setColorMap(pg.colormap.get("inferno"))
+        self.heat.setZValue(5)
+        self.plot.addItem(self.heat)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), width=12,
+                                   interactive=False, label="importance")
+        self.bar.setImageItem(self.heat, insert_in=self.plot.getPlotItem())
+        lay.addWidget(self.plot, 1)
+        self.heatmap: np.ndarray | None = None
+
+    def show_overlay(self, display: np.ndarray, heatmap: np.ndarray, opacity: float) -> None:
+        if display.ndim == 2:
+            self.base.setImage(display, levels=(0, 255), autoLevels=False)
+        else:
+            self.base.setImage(display, levels=(0, 255), autoLevels=False)
+        self.heatmap = heatmap
+        self.heat.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
+        self.set_opacity(opacity)
+        self.plot.autoRange(padding=0)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.heat.setOpacity(float(opacity))
+
+    def clear(self) -> None:
+        self.heatmap = None
+        self.base.clear()
+        self.heat.clear()
+
+
+def shown_normalised(array: np.ndarray, per_channel: bool) -> np.ndarray:
+    return normalise(array, per_channel)

@@ -1,0 +1,351 @@
+"""InspectionState: the model, dataset, chosen sample and time-lapse the feature views share.
+
+Model source: the current graph built with the newest weights — the shown run's
+``checkpoints/last`` (the run the training dashboard shows, else the project's last
+run), or the seeded initial weights when there is none (``source.trained`` False; the
+view says so). While a run trains, each epoch's checkpoint is read (the trainer writes
+it atomically before announcing the epoch) into a CPU copy of the network; the chosen
+sample's activations are stored in the TimeLapse every epoch and the view redraws at
+most every ``LIVE_MIN_INTERVAL_S`` seconds. Nothing here touches the training thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ...core.inspect import (
+    Sample, TimeLapse, capture_activations, class_probabilities, inspection_model, load_image_file,
+    prepare_sample, read_run_weights,
+)
+from .tasks import BackgroundTask
+
+LIVE_MIN_INTERVAL_S = 2.0
+
+
+class InspectionState(QObject):
+    model_changed = Signal(str)          # description of the weights
+    dataset_changed = Signal()
+    dataset_failed = Signal(str)
+    sample_changed = Signal(object)      # Sample
+    live_updated = Signal(int)           # epoch; the view redraws (throttled)
+    timelapse_changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, controller, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.source = None                # ModelSource
+        self.model_error = ""
+        self.dataset: Any = None          # LoadedDataset (val_images, val_labels, class_names, mean, std)
+        self.sample: Sample | None = None
+        self.tensor = None
+        self.timelapse = TimeLapse()
+        self.live_epoch: int | None = None
+        self._model_stale = True
+        self._dataset_key = None
+        self._tasks: set[BackgroundTask] = set()
+        self._cache: tuple | None = None
+        self._last_redraw = 0.0
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.timeout.connect(self._emit_live)
+        self._live_model = None
+        self._live_run = None
+        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        controller.document_replaced.connect(self._on_controller_document_replaced)
+        self._bind_document(controller.document)
+        self.session = self._find_session()
+        if self.session is not None:
+            self.session.fit_started.connect(self._on_session_fit_started)
+            self.session.epoch.connect(self._on_session_epoch)
+            self.session.finished.connect(self._on_session_finished)
+            self.session.display_changed.connect(self._on_session_display_changed)
+
+    # -- wiring ---------------------------------------------------------------------------
+    def _find_session(self):
+        try:
+            from ..training.session import session_for
+        except ImportError:
+            return None
+        return session_for(self.controller)
+
+    def _bind_document(self, doc) -> None:
+        doc.settings_changed.connect(self._on_document_settings_changed)
+
+    def _on_document_settings_changed(self, section: str) -> None:
+        if section in ("dataset", "training") and self._dataset_key is not None:
+            if self._wanted_dataset_key() != self._dataset_key:
+                self.load_dataset()
+        if section == "runs" and not self.busy_training:
+            self.invalidate_model()
+
+    def _on_controller_document_replaced(self, doc) -> None:
+        self._bind_document(doc)
+        self.timelapse.clear()
+        self.invalidate_model()
+        if self._dataset_key is not None:
+            self.load_dataset()
+
+    def _on_controller_analysis_changed(self, _analysis) -> None:
+        if not self.busy_training:
+            self.invalidate_model()
+
+    @property
+    def busy_training(self) -> bool:
+        return self.session is not None and self.session.busy
+
+    # -- the model --------------------------------------------------------------------------
+    def invalidate_model(self) -> None:
+        self._model_stale = True
+        self._cache = None
+        self.model_changed.emit("")
+
+    def _run_folder(self):
+        s = self.session
+        if s is None:
+            return None, ""
+        run_id = s.display_id
+        if run_id is None and s.document.runs:
+            run_id = s.document.runs[-1].get("id")
+        if run_id is None:
+            return None, ""
+        entry = s.run_entry(run_id) or {}
+        return s.run_folder(run_id), str(entry.get("name") or "the run")
+
+    def model(self):
+        """The network to inspect (built on demand); None when the graph cannot be built."""
+        if self._model_stale:
+            self._model_stale = False
+            self._cache = None
+            from ...core.build import BuildError
+
+            folder, name = self._run_folder()
+            try:
+                self.source = inspection_model(self.controller.graph, self.controller.analysis,
+                                               seed=self.controller.document.training.seed,
+                                               run_folder=folder, run_name=name)
+                self.model_error = ""
+            except BuildError as exc:
+                self.source = None
+                self.model_error = f"The network cannot be built: {str(exc).splitlines()[-1].lstrip('- ')}"
+            self.model_changed.emit(self.describe())
+        return self.source.model if self.source is not None else None
+
+    def set_model(self, model, description: str, trained: bool = True) -> None:
+        """Use ``model`` as is (demos, tests, a worker's final weights)."""
+        from ...core.inspect import ModelSource
+
+        model.eval()
+        self.source = ModelSource(model, description, trained)
+        self._model_stale = False
+        self._cache = None
+        self.model_changed.emit(self.describe())
+
+    def describe(self) -> str:
+        if self.model_error:
+            return self.model_error
+        if self.source is None:
+            return ""
+        prefix = "Weights: " if self.source.trained else "⚠ Untrained — "
+        return prefix + self.source.description
+
+    # -- the dataset --------------------------------------------------------------------------
+    def _wanted_dataset_key(self):
+        doc = self.controller.document
+        shape = self.controller.analysis.input_shape
+        return (repr(doc.dataset.to_dict()), doc.training.val_split, doc.training.seed,
+                tuple(shape) if shape else None)
+
+    def load_dataset(self) -> BackgroundTask:
+        """Load the project's dataset's validation set on a worker thread."""
+        from ..training import datasets
+
+        doc = self.controller.document
+        key = self._wanted_dataset_key()
+        self._dataset_key = key
+        config, val_split, seed = doc.dataset, doc.training.val_split, doc.training.seed
+        shape = key[3] if key[3] and len(key[3]) == 3 else None
+
+        def work(state):
+            loaded = datasets.load(config, val_split=val_split, seed=seed, target_shape=shape,
+                                   progress=lambda _m, f: state.progress(f), cancel=state.cancelled)
+            return _validation_only(loaded)
+
+        task = BackgroundTask(work, "feature-maps-dataset", self)
+        task.done.connect(self.set_dataset)
+        task.failed.connect(self._on_dataset_failed)
+        return self._start(task)
+
+    def _start(self, task: BackgroundTask) -> BackgroundTask:
+        self._tasks.add(task)
+        task.ended.connect(lambda t=task: self._tasks.discard(t))
+        return task.start()
+
+    def _on_dataset_failed(self, message: str) -> None:
+        self.dataset_failed.emit(message.splitlines()[0])
+
+    def set_dataset(self, loaded) -> None:
+        self.dataset = loaded
+        self.dataset_changed.emit()
+        if self.sample is None or self.sample.index is not None:
+            n = self.num_samples
+            if n:
+                idx = self.sample.index if self.sample is not None and self.sample.index < n else 0
+                self.choose_validation(idx)
+
+    @property
+    def num_samples(self) -> int:
+        d = self.dataset
+        return 0 if d is None or d.val_labels is None else int(len(d.val_labels))
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names) if self.dataset is not None else []
+
+    def _stats(self):
+        d = self.dataset
+        if d is None:
+            return None, None
+        return d.mean, d.std
+
+    # -- the sample -------------------------------------------------------------------------------
+    def choose_validation(self, index: int) -> Sample:
+        d = self.dataset
+        image = d.val_images[index].numpy()
+        label = int(d.val_labels[index])
+        self._set_sample(Sample(np.ascontiguousarray(image), label, f"validation #{index}", int(index)))
+        return self.sample
+
+    def choose_file(self, path) -> Sample:
+        """Raises SampleError (message for the user) when the file cannot be used."""
+        shape = self.controller.analysis.input_shape
+        if shape is None and self.source is not None:
+            shape = None
+        sample = load_image_file(path, tuple(shape) if shape else ())
+        self._set_sample(sample)
+        return sample
+
+    def set_sample(self, sample: Sample) -> None:
+        self._set_sample(sample)
+
+    def _set_sample(self, sample: Sample) -> None:
+        self.sample = sample
+        mean, std = self._stats()
+        self.tensor = prepare_sample(sample.image, mean, std)
+        self._cache = None
+        if self.timelapse.sample_key != sample.key:
+            self.timelapse.clear(sample.key)
+            self.timelapse_changed.emit()
+        self.sample_changed.emit(sample)
+
+    # -- what the model makes of the sample -------------------------------------------------------
+    def activations(self):
+        """({node: Activation}, probabilities) for the chosen sample; cached per model+sample."""
+        model = self.model()
+        if model is None or self.tensor is None:
+            return {}, None
+        key = (id(model), id(self.tensor))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        acts, out = capture_activations(model, self.tensor)
+        probs = class_probabilities(out)
+        self._cache = (key, acts, probs)
+        return acts, probs
+
+    # -- live refresh while training ------------------------------------------------------------------
+    def _on_session_fit_started(self, record) -> None:
+        job = getattr(self.session, "job", None)
+        self._live_run = job
+        self._live_model = None
+        self.timelapse.clear(self.sample.key if self.sample is not None else None)
+        if job is not None and not job.resume and self.tensor is not None:
+            try:
+                from ...core.build import build_model
+
+                start = build_model(self.controller.graph, seed=job.config.seed)
+                acts, out = capture_activations(start, self.tensor)
+                self.timelapse.add(0, acts, class_probabilities(out))
+            except Exception:  # noqa: BLE001 - the graph changed under the run: no frame 0
+                pass
+        self.timelapse_changed.emit()
+
+    def _on_session_epoch(self, record) -> None:
+        """Epoch end (GUI thread): read the run's last checkpoint, store a time-lapse frame,
+        ask for a redraw at most every LIVE_MIN_INTERVAL_S."""
+        job = getattr(self.session, "job", None)
+        if job is None or self.tensor is None:
+            return
+        if self._live_model is None:
+            from ...core.build import BuildError, build_model
+
+            try:
+                self._live_model = build_model(self.controller.graph, seed=job.config.seed)
+            except BuildError:
+                return
+            self._live_model.eval()
+        epochs_done = read_run_weights(job.run_dir, self._live_model)
+        if epochs_done is None:
+            return
+        epoch = int(getattr(record, "epoch", epochs_done - 1)) + 1   # frame n: after n epochs
+        acts, out = capture_activations(self._live_model, self.tensor)
+        probs = class_probabilities(out)
+        self.timelapse.add(epoch, acts, probs)
+        self.live_epoch = epoch
+        from ...core.inspect import ModelSource
+
+        self.source = ModelSource(self._live_model, f"training now, after epoch {epoch}", True)
+        self._model_stale = False
+        self._cache = ((id(self._live_model), id(self.tensor)), acts, probs)
+        self.timelapse_changed.emit()
+        wait = LIVE_MIN_INTERVAL_S - (time.monotonic() - self._last_redraw)
+        if wait <= 0:
+            self._emit_live()
+        elif not self._redraw_timer.isActive():
+            self._redraw_timer.start(int(wait * 1000))
+
+    def _emit_live(self) -> None:
+        self._last_redraw = time.monotonic()
+        self.model_changed.emit(self.describe())
+        self.live_updated.emit(self.live_epoch or 0)
+
+    def _on_session_finished(self, _entry) -> None:
+        self._live_model = None
+        self.invalidate_model()
+
+    def _on_session_display_changed(self) -> None:
+        if not self.busy_training:
+            self.invalidate_model()
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def wait_for_tasks(self, ms: int = 30_000) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            task.wait(ms)
+
+    def start_task(self, task: BackgroundTask) -> BackgroundTask:
+        return self._start(task)
+
+
+def _validation_only(loaded):
+    """Keep what the viewer needs; a lazy validation set is gathered (at most 10,000)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    images, labels = loaded.val_images, loaded.val_labels
+    if (images is None or labels is None or len(labels) == 0) and loaded.val_dataset is not None:
+        n = min(len(loaded.val_dataset), 10_000)
+        items = [loaded.val_dataset[i] for i in range(n)]
+        images = torch.stack([torch.as_tensor(x) for x, _ in items]) if items else None
+        labels = torch.tensor([int(y) for _, y in items], dtype=torch.int64) if items else None
+    if images is None or labels is None or len(labels) == 0:
+        images, labels = loaded.train_images, loaded.train_labels   # no validation split: train
+    from ...core.training.feed import TrainData
+
+    mean, std = TrainData.from_loaded(loaded).stats()   # the trainer's own rule
+    return SimpleNamespace(val_images=images, val_labels=labels, class_names=list(loaded.class_names),
+                           mean=tuple(mean), std=tuple(std))
