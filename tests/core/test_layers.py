@@ -11,6 +11,15 @@ from visionstudio.core.params import validate_all
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread is 2-3x faster than two on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 IMG = (3, 9, 11)
 
 # (kind, input shapes, params): at least one case per registered kind.

@@ -21,6 +21,15 @@ from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
 # torch warns that padding='same' with even kernels copies the input: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread is 2-3x faster than two on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 ORACLE_SETTINGS = settings(max_examples=200, deadline=None,
                            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
