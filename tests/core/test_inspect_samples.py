@@ -100,7 +100,7 @@ def test_model_source_reads_run_checkpoint(tmp_path):
     doc = load_template("classic_cnn")
     trained = build_model(doc.graph, seed=5)
     save_checkpoint(tmp_path / "checkpoints" / "last", model_state=trained.state_dict(), tensors={},
-                    meta={"epoch": 3})
+                    meta={"epoch": 4, "history": [{}, {}, {}]})
     src = inspection_model(doc.graph, seed=0, run_folder=tmp_path, run_name="Run 1")
     assert src.trained and src.epoch == 3 and "Run 1" in src.description
     assert torch.equal(src.model.state_dict()["conv1.weight"], trained.state_dict()["conv1.weight"])

@@ -31,7 +31,10 @@ def checkpoint_epoch(path: Path) -> int | None:
     try:
         from ..training.checkpoint import read_meta
 
-        return int(read_meta(path)["trainer"].get("epoch", 0))
+        meta = read_meta(path)["trainer"]
+        if isinstance(meta.get("history"), list):      # epochs completed
+            return len(meta["history"])
+        return max(int(meta.get("epoch", 1)) - 1, 0)   # "epoch" is where a resume starts
     except Exception:  # noqa: BLE001 - the epoch is decoration
         return None
 
@@ -65,7 +68,7 @@ def inspection_model(graph, analysis=None, *, seed: int = 0, run_folder: Path | 
 
 def read_run_weights(run_folder: Path, model: nn.Module) -> int | None:
     """Load ``checkpoints/last`` weights into ``model`` without the full verification;
-    returns the checkpoint's epoch count, None when it cannot be read right now."""
+    returns the number of epochs it holds, None when it cannot be read right now."""
     from safetensors.torch import load as st_load
 
     ckpt = Path(run_folder) / "checkpoints" / "last"

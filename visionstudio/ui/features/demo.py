@@ -30,7 +30,7 @@ def small_shapes(document, samples: int = 1200, val_samples: int = 300, channels
     return document
 
 
-def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 1200,
+def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 3000,
                val_samples: int = 300, sample_index: int = 0, lr: float = 2e-3) -> Demo:
     import time
 
@@ -57,7 +57,7 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 12
 
         def on_epoch_end(self, trainer, record):
             acts, out = capture_activations(trainer.model, x)
-            frames.append((record.epoch + 1, acts, class_probabilities(out)))
+            frames.append((record.epoch, acts, class_probabilities(out)))
 
     cfg = TrainingConfig().replace(epochs=epochs, batch_size=64, device="cpu",
                                    optimizer={"key": "adam", "params": {"lr": lr}})

@@ -290,7 +290,7 @@ class InspectionState(QObject):
         epochs_done = read_run_weights(job.run_dir, self._live_model)
         if epochs_done is None:
             return
-        epoch = int(getattr(record, "epoch", epochs_done - 1)) + 1   # frame n: after n epochs
+        epoch = int(getattr(record, "epoch", epochs_done))   # 1-based: frame n is after n epochs
         acts, out = capture_activations(self._live_model, self.tensor)
         probs = class_probabilities(out)
         self.timelapse.add(epoch, acts, probs)
