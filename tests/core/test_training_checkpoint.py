@@ -14,9 +14,9 @@ from visionstudio.core.training.trainer import Callback, Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 
-# Dropout and a per-step schedule make the test sensitive to RNG and schedule state.
+# Dropout, augmentation and a per-step schedule make the test sensitive to RNG and schedule state.
 CFG = dict(epochs=3, optimizer={"key": "adam", "params": {"lr": 0.01}},
-           scheduler={"key": "cosine", "params": {"warmup_epochs": 0.5}})
+           scheduler={"key": "cosine", "params": {"warmup_epochs": 0.5}}, augmentation="flip_crop")
 
 
 def _losses(rec):

@@ -186,3 +186,28 @@ def test_pause_change_lr_resume_keeps_adam_state():
     assert batches[2].lrs == (0.001,) and batches[3].lrs == (0.0123,)
     assert any("learning rate set to 0.0123" in e for b in batches for e in b.events)
     assert result.history[-1].lr == 0.0123
+
+
+def test_lazy_dataset_path_trains():
+    from visionstudio.core.training.feed import TrainData
+
+    mem = tiny_data(n=32, n_val=8)
+
+    class Lazy(torch.utils.data.Dataset):
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+
+        def __len__(self):
+            return len(self.y)
+
+        def __getitem__(self, i):
+            return self.x[i], int(self.y[i])
+
+    data = TrainData(num_classes=4, train_dataset=Lazy(mem.train_images, mem.train_labels),
+                     val_dataset=Lazy(mem.val_images, mem.val_labels), sample_shape=(1, 8, 8))
+    rec = Recorder()
+    result = Trainer(tiny_model(), config(epochs=1, augmentation="flip"), callbacks=[rec],
+                     num_workers=0).fit(data)
+    assert result.status == "completed" and result.steps == 2
+    assert rec.of("on_fit_start")[0].in_memory is False
+    assert result.history[0].val_accuracy is not None

@@ -94,20 +94,31 @@ def _tuple(value: Any) -> tuple | None:
 
 
 class Normalizer:
+    """uint8 -> float in [0, 1] (``unit``), augmentation's domain; then standardised per
+    channel and laid out channels_last (``standardize``)."""
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device,
                  channels_last: bool) -> None:
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.inv_std = (1.0 / torch.tensor(std, dtype=torch.float32, device=device)).view(1, -1, 1, 1)
         self.channels_last = channels_last
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float().div_(255.0)
+    @staticmethod
+    def unit(x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
             x = (x - self.mean).mul_(self.inv_std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def __call__(self, x: torch.Tensor, augment: Augment | None = None) -> torch.Tensor:
+        x = self.unit(x)
+        if augment is not None:
+            x = augment(x)
+        return self.standardize(x)
 
 
 def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
@@ -120,34 +131,40 @@ def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 class MemoryFeed:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalizer: Normalizer,
-                 device: torch.device) -> None:
+                 device: torch.device, *, augmented: bool = False) -> None:
         self.n = int(images.shape[0])
         self.device = device
         self.normalizer = normalizer
         x = images.to(device)
+        # Cache floats once: standardised (no augmentation) or in [0, 1] (augmentation
+        # works on [0, 1] images; standardising after it is one cheap op per batch).
+        self.stage = "raw"
         if x.numel() * 4 <= FLOAT_CACHE_LIMIT:
-            x = normalizer(x)              # once: float, normalised, channels_last
-            self.cached = True
-        else:
-            self.cached = False
+            x = normalizer.unit(x)
+            self.stage = "unit"
+            if not augmented:
+                x = normalizer.standardize(x)
+                self.stage = "ready"
         self.x = x
         self.y = labels.to(device=device, dtype=torch.long)
 
-    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0,
+                augment: Augment | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         slices = batch_slices(self.n, batch_size)
         if order is not None:
             order = order.to(self.device, non_blocking=True)
+        norm = self.normalizer
         for lo, hi in slices[start:]:
             if order is None:
                 xb, yb = self.x[lo:hi], self.y[lo:hi]
             else:
                 idx = order[lo:hi]
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
-            if not self.cached:
-                xb = self.normalizer(xb)
-            elif self.normalizer.channels_last and xb.dim() == 4:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            if self.stage == "ready":
+                if norm.channels_last and xb.dim() == 4:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+            else:
+                xb = norm(xb, augment)
             yield xb, yb
 
 
@@ -163,8 +180,8 @@ class LazyFeed:
         self.num_workers = num_workers
         self.pin = device.type == "cuda"
 
-    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0,
+                augment: Augment | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from torch.utils.data import DataLoader
 
         idx = order.tolist() if order is not None else list(range(self.n))
@@ -176,4 +193,4 @@ class LazyFeed:
         for xb, yb in loader:
             xb = torch.as_tensor(xb).to(self.device, non_blocking=True)
             yb = torch.as_tensor(yb).to(self.device, dtype=torch.long, non_blocking=True)
-            yield self.normalizer(xb), yb
+            yield self.normalizer(xb, augment), yb

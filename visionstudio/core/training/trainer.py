@@ -171,10 +171,19 @@ class Trainer:
                                         device, log_softmax=log_softmax)
         except ValueError as exc:
             raise TrainingSetupError(f"loss: {exc}") from None
+        self.augment = None
+        if cfg.augmentation != "none" and shape is not None:
+            try:
+                from ..data.augment import make_augmentation
+            except ImportError:
+                self.notes.append(f"Augmentation '{cfg.augmentation}' is not available; training without it.")
+            else:
+                self.augment = make_augmentation(cfg.augmentation, tuple(shape))
         mean, std = data.stats()
         norm = Normalizer(mean, std, device, self.channels_last)
         if data.in_memory:
-            self.train_feed: Any = MemoryFeed(data.train_images, data.train_labels, norm, device)
+            self.train_feed: Any = MemoryFeed(data.train_images, data.train_labels, norm, device,
+                                              augmented=self.augment is not None)
             self.val_feed: Any = (MemoryFeed(data.val_images, data.val_labels, norm, device)
                                   if data.val_images is not None and len(data.val_images) else None)
         elif data.train_dataset is not None:
@@ -185,14 +194,6 @@ class Trainer:
             raise TrainingSetupError("the dataset has no training images")
         if self.train_feed.n == 0:
             raise TrainingSetupError("the dataset has no training images")
-        self.augment = None
-        if cfg.augmentation != "none" and shape is not None:
-            try:
-                from ..data.augment import make_augmentation
-            except ImportError:
-                self.notes.append(f"Augmentation '{cfg.augmentation}' is not available; training without it.")
-            else:
-                self.augment = make_augmentation(cfg.augmentation, tuple(shape))
         self.data = data
         bs = cfg.batch_size
         self.steps_per_epoch = max(1, len(range(0, self.train_feed.n, bs))
@@ -515,7 +516,10 @@ class Trainer:
             last_report = time.perf_counter()
             window_start_elapsed = self._elapsed()
 
-        for xb, yb in self.train_feed.batches(order, cfg.batch_size, start_batch):
+        batch_iter = iter(self.train_feed.batches(order, cfg.batch_size, start_batch, augment))
+        while batch < batches:
+            # Control first, then fetch: a stopped run has drawn no randomness (augmentation)
+            # for a batch it did not train, so resuming from its checkpoint is exact.
             self._wait_if_paused()
             if control.stop_requested:
                 if pend_loss:
@@ -523,8 +527,10 @@ class Trainer:
                 self._last_ckpt = self._save("last", epoch, batch, epoch_gen_state,
                                              (loss_sum, correct_sum, seen)) or self._last_ckpt
                 return "stopped"
-            if augment is not None:
-                xb = augment(xb)
+            try:
+                xb, yb = next(batch_iter)
+            except StopIteration:
+                break
             lr = schedule.lr(self.step)
             if lr != self._lr:
                 self._set_lr(lr)
