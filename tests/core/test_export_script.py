@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -42,7 +45,8 @@ def test_bundle_files_and_config(tmp_path):
         scheduler={"key": "cosine", "params": {"warmup_epochs": 1.0}})
     result = export_project(doc, "script", tmp_path)
     names = {p.name for p in result.files}
-    assert {"train.py", "model.py", "config.json", "shapes_data.py", "weights.safetensors"} <= names
+    assert {"train.py", "model.py", "config.json", "shapes_data.py", "augmentation.py",
+            "weights.safetensors"} <= names
     cfg = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
     assert cfg["model"] == {"module": "model", "class": "ClassicCNN", "weights": "weights.safetensors",
                             "softmax_output": True}
@@ -53,13 +57,16 @@ def test_bundle_files_and_config(tmp_path):
     assert cfg["optimizer"]["class"] == "SGD"
     assert cfg["optimizer"]["kwargs"]["momentum"] == 0.8 and cfg["optimizer"]["kwargs"]["lr"] == 0.05
     assert cfg["scheduler"]["key"] == "cosine"
-    for name in ("train.py", "model.py", "shapes_data.py"):
+    for name in ("train.py", "model.py", "shapes_data.py", "augmentation.py"):
         compile((tmp_path / name).read_text(encoding="utf-8"), name, "exec")
-    allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "__future__", "argparse",
+    allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "augmentation",
+               "__future__", "argparse",
                "csv", "importlib", "io", "json", "math", "os", "shutil", "sys", "time", "pathlib",
                "collections"}
     assert _imports(tmp_path / "train.py") <= allowed
     assert _imports(tmp_path / "shapes_data.py") <= {"__future__", "math", "collections", "numpy", "torch"}
+    assert _imports(tmp_path / "augmentation.py") <= {"__future__", "math", "collections", "typing",
+                                                      "torch", "torchvision"}
     assert "weights_only=True" in (tmp_path / "train.py").read_text(encoding="utf-8")
 
 
@@ -117,3 +124,83 @@ def test_import_metrics_csv(tmp_path):
         import_metrics_csv(tmp_path / "nan.csv")
     with pytest.raises(MetricsImportError, match="missing.csv: cannot be read"):
         import_metrics_csv(tmp_path / "missing.csv")
+
+
+def _load(path, name):
+    """Import a bundle file as a fresh module (its folder on sys.path for its own imports)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+PRESETS = ("none", "flip", "crop", "flip_crop", "rotate", "color", "standard")
+
+
+def test_bundled_augmentation_is_the_apps(tmp_path):
+    from visionstudio.core.data import augment as app_augment
+    from visionstudio.core.training.config import AUGMENTATION_PRESETS
+
+    assert set(PRESETS) == set(AUGMENTATION_PRESETS)
+    export_project(_classic(), "script", tmp_path)
+    text = (tmp_path / "augmentation.py").read_text(encoding="utf-8")
+    assert text == inspect.getsource(app_augment)  # source-identical
+    bundled = _load(tmp_path / "augmentation.py", "augmentation_export")
+    for shape in ((1, 28, 28), (3, 20, 12)):
+        x = torch.rand(6, *shape)
+        for preset in PRESETS:
+            torch.manual_seed(11)
+            fn = bundled.make_augmentation(preset, shape)
+            ours = x if fn is None else fn(x.clone())
+            torch.manual_seed(11)
+            fn = app_augment.make_augmentation(preset, shape)
+            theirs = x if fn is None else fn(x.clone())
+            assert torch.equal(ours, theirs), (preset, shape)
+            if preset != "none":
+                assert not torch.equal(ours, x), preset  # it did something
+
+
+def test_train_py_augments_where_the_app_trainer_does(tmp_path, monkeypatch):
+    """train.py's batch path (uint8 -> [0, 1] -> augmentation -> per-channel
+    normalisation) gives the app trainer's batch for the same seed."""
+    from visionstudio.core.data.augment import make_augmentation
+    from visionstudio.core.training.feed import Normalizer
+
+    export_project(_classic(), "script", tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    train = _load(tmp_path / "train.py", "train_export")
+    try:
+        images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+        mean, std = (0.3,), (0.2,)
+        mean_t, std_t = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+        assert train.make_augment("none", (1, 28, 28)) is None
+        for preset in ("standard", "rotate"):
+            torch.manual_seed(3)
+            ours = train.prepare(images, mean_t, std_t, torch.device("cpu"),
+                                 train.make_augment(preset, (1, 28, 28)))
+            torch.manual_seed(3)
+            norm = Normalizer(mean, std, torch.device("cpu"), channels_last=False)
+            theirs = norm(images, make_augmentation(preset, (1, 28, 28)))
+            torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    finally:
+        sys.modules.pop("augmentation", None)
+        sys.modules.pop("shapes_data", None)
+
+
+@pytest.mark.slow
+def test_train_py_runs_with_augmentation(tmp_path):
+    doc = _classic()
+    doc.dataset = DatasetConfig("shapes", {"samples": 96, "val_samples": 32})
+    doc.training = doc.training.replace(epochs=1, batch_size=32, augmentation="standard")
+    export_project(doc, "script", tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["training"]["augmentation"] == "standard"
+    proc = subprocess.run([sys.executable, "train.py", "--device", "cpu"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "epoch 1/1" in proc.stdout
+    assert import_metrics_csv(tmp_path / "out" / "metrics.csv")[0]["step"] == 3

@@ -3,8 +3,9 @@ on one device (``python train.py``) or many (``torchrun --nproc_per_node=N train
 
 Files: train.py (fixed text, see train_template.py), model.py + weights.safetensors
 (the PyTorch export), config.json (the project's settings resolved to plain values:
-optimizer class and arguments, schedule, loss and how it meets a final softmax) and,
-for the built-in dataset, shapes_data.py (the app's generator, standalone).
+optimizer class and arguments, schedule, loss and how it meets a final softmax),
+shapes_data.py (the app's built-in dataset generator, standalone) and augmentation.py
+(the app's augmentation module, verbatim).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import torch
 from ..project import ProjectDocument, atomic_write_bytes
 from . import train_template
 from .pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
+from .augment_source import augment_module_source
 from .shapes_source import shapes_module_source
 
 TRAIN_FILE = "train.py"
 CONFIG_FILE = "config.json"
 SHAPES_FILE = "shapes_data.py"
+AUGMENT_FILE = "augmentation.py"
 README_FILE = "README.md"
 
 
@@ -110,7 +113,8 @@ README = """# {name}: training script exported by VisionStudio
     python train.py --resume                          # continue from out/checkpoints/last
 
 Settings are in `config.json`; the network is `model.py` ({cls}) with its initial weights
-in `weights.safetensors`. Metrics go to `out/metrics.csv` (import it in VisionStudio as a
+in `weights.safetensors`. `augmentation.py` and `shapes_data.py` are VisionStudio's own
+augmentation and built-in dataset code, copied unchanged so the script trains like the app. Metrics go to `out/metrics.csv` (import it in VisionStudio as a
 run), checkpoints to `out/checkpoints/{{last,best}}/`. Needs torch, torchvision,
 safetensors and numpy.
 """
@@ -130,6 +134,7 @@ def export_training_script(doc: ProjectDocument, out_dir: str | os.PathLike[str]
         (MODEL_FILE, generated.source.encode("utf-8")),
         (CONFIG_FILE, (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8")),
         (SHAPES_FILE, shapes_module_source().encode("utf-8")),
+        (AUGMENT_FILE, augment_module_source().encode("utf-8")),
         (README_FILE, README.format(name=doc.name, cls=generated.class_name).encode("utf-8")),
     ]
     written = []

@@ -175,37 +175,14 @@ TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "fashionm
 
 
 # -- augmentation (on the device, one batch at a time) --------------------------------
-def augment(x: torch.Tensor, preset: str, gen: torch.Generator) -> torch.Tensor:
-    if preset == "none":
-        return x
-    n = x.shape[0]
+def make_augment(preset: str, input_shape: tuple[int, ...]):
+    """VisionStudio's own augmentation (augmentation.py, its source copied unchanged):
+    a function on float N×C×H×W batches in [0, 1], drawing from torch's RNG; None for
+    "none". Applied as the app applies it: after scaling to [0, 1], before the
+    per-channel normalisation (see prepare)."""
+    import augmentation
 
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=gen).to(x.device)
-
-    if preset in ("flip", "flip_crop", "standard"):
-        flip = rand(n) < 0.5
-        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-    if preset in ("crop", "flip_crop", "standard"):
-        pad = max(1, x.shape[-1] // 8)
-        padded = F.pad(x, (pad, pad, pad, pad))
-        offsets = (rand(n, 2) * (2 * pad + 1)).long().clamp_max(2 * pad)
-        h, w = x.shape[-2:]
-        x = torch.stack([padded[i, :, int(dy):int(dy) + h, int(dx):int(dx) + w]
-                         for i, (dy, dx) in enumerate(offsets.tolist())])
-    if preset == "rotate":
-        angle = (rand(n) * 2 - 1) * math.radians(15)
-        cos, sin = angle.cos(), angle.sin()
-        theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
-                             torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, align_corners=False)
-    if preset == "color":
-        brightness = (rand(n, 1, 1, 1) * 0.4 - 0.2).to(x.dtype)
-        contrast = (rand(n, 1, 1, 1) * 0.4 + 0.8).to(x.dtype)
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * contrast + mean + brightness
-    return x
+    return augmentation.make_augmentation(preset, input_shape)
 
 
 # -- loss, optimizer, schedule ------------------------------------------------------------
@@ -335,8 +312,12 @@ def evaluate(model, loader, loss_fn, head: str, mean, std, device, amp, num_clas
     return all_sum(sums, device)
 
 
-def prepare(xb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, device) -> torch.Tensor:
+def prepare(xb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, device,
+            augment=None) -> torch.Tensor:
+    """uint8 images -> [0, 1] -> augmented (training only) -> normalised per channel."""
     xb = xb.to(device, non_blocking=True).float().div_(255.0)
+    if augment is not None:
+        xb = augment(xb)
     return (xb - mean) / std
 
 
@@ -435,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     ddp = DistributedDataParallel(model) if world > 1 else model
     steps_per_epoch = len(train_loader)
     total = steps_per_epoch * epochs
-    aug_gen = torch.Generator().manual_seed(seed * 1000 + rank)
+    augment = make_augment(tcfg.get("augmentation", "none"), tuple(cfg["input_shape"]))
     log(rank, f"training {cfg['model']['class']} on {cfg['dataset']['key']}: {len(train_set)} "
               f"images, {world} process(es) on {device}, batch {per_process * world}, {epochs} epochs")
     t_start = time.perf_counter()
@@ -451,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                 lr = max(lr * plateau.scale, sched["params"]["min_lr"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            xb, yb = prepare(xb, mean_t, std_t, device), yb.to(device, non_blocking=True)
-            xb = augment(xb, tcfg.get("augmentation", "none"), aug_gen)
+            xb = prepare(xb, mean_t, std_t, device, augment)
+            yb = yb.to(device, non_blocking=True)
             with amp():
                 output = forward(ddp, xb, head)
                 loss = loss_fn(output, yb)
