@@ -42,10 +42,10 @@ def test_load_rgba_16bit_cmyk_palette(tmp_path):
     rgba = np.zeros((40, 40, 4), np.uint8)
     rgba[..., 0] = 255
     rgba[..., 3] = 255
-    rgba[:20, :, 3] = 0          # transparent half -> black
+    rgba[:20, :, 3] = 0          # transparent half -> white, as the image-folder dataset does
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     s = load_image_file(tmp_path / "a.png", (3, 40, 40))
-    assert s.image[0, 30, 5] == 255 and s.image[0, 5, 5] == 0
+    assert tuple(s.image[:, 30, 5]) == (255, 0, 0) and tuple(s.image[:, 5, 5]) == (255, 255, 255)
     assert "RGBA" in s.note
 
     g16 = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
@@ -57,6 +57,15 @@ def test_load_rgba_16bit_cmyk_palette(tmp_path):
     assert load_image_file(tmp_path / "c.jpg", (1, 8, 8)).image.shape == (1, 8, 8)
     Image.new("P", (10, 10)).save(tmp_path / "p.png")
     assert load_image_file(tmp_path / "p.png", (3, 8, 8)).image.shape == (3, 8, 8)
+
+
+def test_same_pixels_as_the_image_folder_dataset(tmp_path):
+    from visionstudio.core.data.image_folder import decode
+
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (33, 47, 4), dtype=np.uint8), "RGBA").save(tmp_path / "q.png")
+    assert np.array_equal(load_image_file(tmp_path / "q.png", (1, 28, 28)).image,
+                          decode(tmp_path / "q.png", (1, 28, 28)))
 
 
 def test_load_errors_speak(tmp_path):

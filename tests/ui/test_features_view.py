@@ -80,11 +80,12 @@ def test_class_filter_and_normalisation(view, demo):
 
 def test_files_as_samples(view, tmp_path):
     rgba = np.zeros((90, 60, 4), np.uint8)
-    rgba[20:70, 10:50] = (255, 255, 255, 255)
+    rgba[20:70, 10:50] = (0, 0, 0, 255)         # a black square; the rest transparent (-> white)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "shape.png")
     assert view.open_image(tmp_path / "shape.png")
     s = view.state.sample
     assert s.image.shape == (1, 28, 28) and s.label is None and "RGBA" in s.note
+    assert s.image[0, 14, 14] == 0 and s.image[0, 1, 1] == 255
     assert "converted" in view.sample_info.text()
     assert view.grid.image_count("conv1") == 32
 

@@ -6,7 +6,7 @@ from .activations import (
 from .evaluation import Evaluation, confusion_matrix, evaluate
 from .gradcam import grad_cam, saliency
 from .samples import (
-    IMAGE_SUFFIXES, Sample, SampleError, load_image_file, pil_to_chw, prepare_batch, prepare_sample,
+    IMAGE_SUFFIXES, Sample, SampleError, load_image_file, prepare_batch, prepare_sample,
 )
 from .source import ModelSource, inspection_model, read_run_weights
 from .timelapse import TimeLapse
@@ -15,5 +15,5 @@ __all__ = [
     "Activation", "ChannelStats", "Evaluation", "capture_activations", "channel_stats",
     "class_probabilities", "confusion_matrix", "conv_filters", "evaluate", "grad_cam", "saliency",
     "IMAGE_SUFFIXES", "ModelSource", "Sample", "SampleError", "TimeLapse", "inspection_model",
-    "load_image_file", "pil_to_chw", "prepare_batch", "prepare_sample", "read_run_weights",
+    "load_image_file", "prepare_batch", "prepare_sample", "read_run_weights",
 ]

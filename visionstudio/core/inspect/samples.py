@@ -3,8 +3,8 @@
 A sample is kept as the dataset keeps it: uint8 C×H×W. ``prepare_sample`` does what
 the trainer's Normalizer does to a batch (uint8 -> float / 255 -> (x - mean) / std), so
 the network sees exactly what it was trained on. ``load_image_file`` opens any image a
-user picks (PNG, JPEG, BMP, TIFF, WebP; any size and PIL mode) and converts it the way
-an image-folder dataset converts its files, to the network Input's C×H×W.
+user picks (PNG, JPEG, BMP, TIFF, WebP; any size and PIL mode) and converts it with the
+image-folder dataset's decoder, to the network Input's C×H×W.
 """
 
 from __future__ import annotations
@@ -78,79 +78,31 @@ def _fit(values: Sequence[float], c: int) -> list[float]:
     return [sum(vals) / len(vals)] * c   # 3-channel stats for a 1-channel input (or back)
 
 
-def _converter():
-    """The data package's image conversion when it is there (the dataset's own rules)."""
-    try:
-        from ..data import images as data_images  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(data_images, "pil_to_chw", None) or getattr(data_images, "convert_image", None)
-
-
-def pil_to_chw(img, channels: int, size: tuple[int, int]) -> np.ndarray:
-    """Any PIL image -> uint8 channels×H×W (the rules an image-folder dataset uses).
-
-    16-bit and float modes are scaled to 0..255 by their range, alpha is composited on
-    black, palette and CMYK go through RGB, and the image is resized with antialiasing.
-    """
+def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> Sample:
+    """Open ``path`` and convert it to ``shape`` (the network Input's C×H×W) with the
+    image-folder dataset's own decoder (``core.data.image_folder.decode``): EXIF
+    rotation, 16-bit scaled to 8-bit, alpha composited on white, CMYK/palette converted,
+    bilinear resize — so a file is seen exactly as it would be in a training folder."""
     from PIL import Image
 
-    mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        if mode.startswith("I;16"):
-            arr = arr / 65535.0 * 255.0
-        else:
-            lo, hi = float(arr.min()), float(arr.max())
-            arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-        img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
-    elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        base = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        img = Image.alpha_composite(base, rgba).convert("RGB")
-    elif mode not in ("L", "RGB"):
-        img = img.convert("RGB")
-    img = img.convert("L" if channels == 1 else "RGB")
-    h, w = size
-    if img.size != (w, h):
-        img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=None)
-    arr = np.asarray(img, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[None]
-    else:
-        arr = np.moveaxis(arr, -1, 0)
-    if channels not in (1, 3):
-        arr = np.repeat(arr[:1], channels, axis=0)
-    return np.ascontiguousarray(arr)
-
-
-def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> Sample:
-    """Open ``path`` and convert it to ``shape`` (the network Input's C×H×W)."""
-    from PIL import Image, UnidentifiedImageError
+    from ..data.image_folder import ImageProblem, decode
 
     p = Path(path)
     if len(shape) != 3:
         raise SampleError("The network's Input is not an image (channels×height×width), so an "
                           "image file cannot be fed to it.")
     c, h, w = (int(d) for d in shape)
+    if not p.is_file():
+        raise SampleError(f"{p} does not exist.")
+    try:
+        arr = decode(p, (c, h, w))
+    except ImageProblem as exc:
+        raise SampleError(f"{p.name} cannot be used: {exc}.") from None
     try:
         with Image.open(p) as img:
-            img.load()
             mode, size = img.mode, img.size
-            convert = _converter()
-            if convert is not None:
-                try:
-                    arr = np.asarray(convert(img, c, (h, w)), dtype=np.uint8)
-                except TypeError:
-                    arr = pil_to_chw(img, c, (h, w))
-            else:
-                arr = pil_to_chw(img, c, (h, w))
-    except FileNotFoundError:
-        raise SampleError(f"{p} does not exist.") from None
-    except UnidentifiedImageError:
-        raise SampleError(f"{p.name} is not an image this app can read "
-                          f"(PNG, JPEG, BMP, TIFF or WebP).") from None
-    except (OSError, ValueError) as exc:
-        raise SampleError(f"{p.name} could not be read: {exc}") from None
-    note = f"{mode} {size[0]}×{size[1]} -> {'grayscale' if c == 1 else 'RGB' if c == 3 else f'{c}-channel'} {w}×{h}"
-    return Sample(arr, None, str(p), None, note)
+    except Exception:  # noqa: BLE001 - decode read it; the note is decoration
+        mode, size = "?", (w, h)
+    kind = "grayscale" if c == 1 else "RGB" if c == 3 else f"{c}-channel"
+    note = f"{mode} {size[0]}×{size[1]} -> {kind} {w}×{h}"
+    return Sample(np.ascontiguousarray(arr, dtype=np.uint8), None, str(p), None, note)
