@@ -1,0 +1,177 @@
+"""File > Export…: the dialog, the worker thread, the result and failure messages."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PySide6.QtCore import QThread
+from PySide6.QtGui import QKeySequence
+from safetensors.torch import load_file
+
+from visionstudio.core.project import document_from_dict
+from visionstudio.ui import export_integration
+from visionstudio.ui.export_integration import install
+
+from .shell_helpers import make_window
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))   # unsaved-run scratch
+    w = make_window(qtbot, tmp_path)
+    yield w
+    integration = getattr(w, "_export_integration", None)
+    if integration is not None:
+        integration.wait()
+
+
+def _export(qtbot, w, folder, fmt="pytorch", weights=None):
+    integration = install(w)
+    integration.message_box = None
+    integration.action.trigger()
+    dialog = integration.dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.set_format(fmt)
+    dialog.set_folder(folder)
+    if weights is not None:
+        dialog.select_weights(weights)
+    dialog.export_button.click()
+    assert integration.busy or integration.message_box is not None
+    qtbot.waitUntil(lambda: not integration.busy and integration.message_box is not None,
+                    timeout=WAIT_MS)
+    return integration, dialog
+
+
+def test_export_action_in_the_file_menu(window):
+    integration = install(window)
+    assert install(window) is integration
+    names = [a.objectName() for a in window.menus["file"].actions()]
+    assert names.count("action_export") == 1
+    assert names.index("action_save_as") < names.index("action_export") < names.index("action_close")
+    assert integration.action.shortcut() == QKeySequence("Ctrl+E")
+    every = [s.toString() for a in window.findChildren(type(integration.action)) for s in a.shortcuts()]
+    assert every.count("Ctrl+E") == 1
+
+
+def test_export_pytorch_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    import visionstudio.core.export as core_export
+
+    threads = []
+    real = core_export.export_project
+
+    def spy(*args, **kwargs):
+        threads.append(QThread.currentThread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core_export, "export_project", spy)
+    opened = []
+
+    class Desktop:
+        @staticmethod
+        def openUrl(url):  # noqa: N802 - Qt's name
+            opened.append(url.toLocalFile())
+            return True
+
+    monkeypatch.setattr(export_integration, "QDesktopServices", Desktop)
+    out = tmp_path / "out"
+    integration, dialog = _export(qtbot, window, out)
+    assert threads and threads[0] is not QThread.currentThread()
+    assert (out / "model.py").is_file() and (out / "weights.safetensors").is_file()
+    box = integration.message_box
+    assert box.objectName() == "exportResultBox" and box.isVisible()
+    assert "Exported PyTorch code" in box.text() and "initial (untrained)" in box.text()
+    assert str(out) in box.informativeText()
+    open_button = next(b for b in box.buttons() if b.text() == "Open Folder")
+    open_button.click()
+    assert opened == [str(out)]
+    assert integration.action.isEnabled()
+    assert "Exported to" in window.statusBar().currentMessage()
+    # The format and the folder are offered again next time.
+    integration.message_box = None
+    integration.action.trigger()
+    again = integration.dialog
+    assert again.format() == "pytorch" and again.folder_edit.text() == str(out)
+    again.reject()
+
+
+def test_export_a_run_checkpoint(qtbot, window, tmp_path):
+    from visionstudio.core.build import build_model
+    from visionstudio.core.runs import make_entry
+    from visionstudio.core.training.checkpoint import save_checkpoint
+    from visionstudio.ui.training.session import session_for
+
+    doc = window.controller.document
+    entry = make_entry("abc123", "Run 1", {}, status="completed")
+    entry["summary"] = {"epochs": 3, "best_epoch": 2}
+    doc.set_runs([entry])
+    state = build_model(doc.graph, seed=7).state_dict()
+    folder = session_for(window.controller).root / "abc123" / "checkpoints" / "best"
+    save_checkpoint(folder, model_state=state, tensors={}, meta={"epoch": 2})
+    integration = install(window)
+    integration.action.trigger()
+    labels = integration.dialog.weights_labels()
+    assert labels[0].startswith("Initial weights") and "Run 1: best checkpoint, epoch 2" in labels
+    assert not any("last checkpoint" in label for label in labels)   # no files: not offered
+    integration.dialog.reject()
+    out = tmp_path / "trained"
+    integration, _ = _export(qtbot, window, out, "script", weights="Run 1: best checkpoint, epoch 2")
+    assert "trained weights" in integration.message_box.text()
+    saved = load_file(str(out / "weights.safetensors"))
+    assert all(torch.equal(saved[k], state[k]) for k in state)
+    assert (out / "train.py").is_file() and (out / "augmentation.py").is_file()
+
+
+def test_invalid_graph_lists_the_diagnostics(qtbot, window, tmp_path):
+    bad = document_from_dict({"name": "bad", "graph": {
+        "nodes": [{"id": "a", "kind": "input", "name": "input",
+                   "params": {"channels": 1, "height": 4, "width": 4}},
+                  {"id": "b", "kind": "dense", "name": "dense1", "params": {"units": 3}}],
+        "edges": [{"src": "a", "dst": "b"}]}})
+    window.controller.replace_document(bad, None)
+    out = tmp_path / "never"
+    integration, _ = _export(qtbot, window, out)
+    box = integration.message_box
+    assert box.objectName() == "exportFailureBox"
+    assert "network has problems" in box.text()
+    assert "dense1" in box.informativeText() and box.informativeText().startswith("• ")
+    assert not (out / "model.py").exists()
+    assert integration.thread is None and integration.action.isEnabled()
+    assert "Export failed" in window.statusBar().currentMessage()
+
+
+def test_unreadable_weights_name_the_file(qtbot, window, tmp_path):
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00garbage")
+    integration, dialog = _export(qtbot, window, tmp_path / "out", "onnx", weights=corrupt)
+    box = integration.message_box
+    assert box.text() == "The weights cannot be exported"
+    assert "corrupt.safetensors" in box.informativeText()
+
+
+def test_dialog_needs_a_folder_and_choosing_weights_can_be_cancelled(qtbot, window, tmp_path):
+    integration = install(window)
+    integration.action.trigger()
+    dialog = integration.dialog
+    dialog.set_folder("")
+    assert not dialog.export_button.isEnabled()
+    dialog.accept()
+    assert dialog.isVisible() and "Choose a folder" in dialog.note.text()
+    dialog.choose_folder = lambda parent, start: str(tmp_path)
+    dialog.findChild(type(dialog.export_button), "exportBrowse").click()
+    assert dialog.folder_edit.text() == str(tmp_path) and dialog.export_button.isEnabled()
+    dialog.choose_weights = lambda parent, kind: ""
+    choose = dialog.weights_labels().index("Choose a checkpoint folder…")
+    dialog.weights.setCurrentIndex(choose)
+    dialog.weights.activated.emit(choose)
+    assert dialog.weights.currentIndex() == 0 and dialog.request().weights is None
+    dialog.choose_weights = lambda parent, kind: str(tmp_path / f"{kind}.safetensors")
+    choose = dialog.weights_labels().index("Choose a .safetensors file…")
+    dialog.weights.setCurrentIndex(choose)
+    dialog.weights.activated.emit(choose)
+    request = dialog.request()
+    assert request.weights == tmp_path / "file.safetensors" and request.folder == tmp_path
+    assert dialog.weights_labels()[-2:] == ["Choose a .safetensors file…", "Choose a checkpoint folder…"]
+    dialog.reject()
+    assert not integration.busy

@@ -1,0 +1,300 @@
+"""install(window): File > Export… (Ctrl+E), run off the GUI thread with progress.
+
+The dialog (``dialogs/export_dialog.py``) collects format, folder and weights; an
+``ExportWorker`` on a tracked QThread calls ``core.export.export_project`` on a
+snapshot of the document and sends back plain results. Success shows the message
+and an "Open Folder" button; failure shows the network's diagnostics (BuildError) or
+the error's text. The window needs ``.controller``, ``.menus["file"]`` and a status bar.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QThread, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox, QProgressDialog
+
+from .dialogs.export_dialog import ExportDialog, ExportRequest, default_folder, run_weight_choices
+from .threads import track
+
+log = logging.getLogger("visionstudio")
+SHORTCUT = "Ctrl+E"
+CLOSE_WAIT_MS = 120_000
+
+
+def snapshot(doc):
+    """A detached copy of the project for the worker (graph copy, frozen settings)."""
+    from ..core.project import ProjectDocument
+
+    return ProjectDocument(graph=doc.graph.copy(), dataset=doc.dataset, training=doc.training,
+                           name=doc.name, description=doc.description, runs=copy.deepcopy(doc.runs))
+
+
+class ExportWorker(QObject):
+    """Runs one export on its thread; catches every error and reports it as plain data."""
+
+    progress = Signal(float, str)
+    # (result or None, failure or None); failure = (title, text, diagnostics, details)
+    done = Signal(object, object)
+
+    def __init__(self, doc, request: ExportRequest) -> None:
+        super().__init__()
+        self.doc, self.request = doc, request
+
+    @Slot()
+    def run(self) -> None:
+        from ..core.build import BuildError
+        from ..core.export import ExportError, WeightsError, export_project
+
+        r = self.request
+        try:
+            result = export_project(self.doc, r.fmt, r.folder, weights=r.weights,
+                                    progress=lambda f, text: self.progress.emit(float(f), str(text)))
+        except BuildError as exc:
+            diagnostics = [str(d) for d in exc.diagnostics]
+            self.done.emit(None, ("The network has problems to fix before it can be exported",
+                                  "\n".join(f"• {d}" for d in diagnostics), diagnostics, ""))
+        except WeightsError as exc:
+            self.done.emit(None, ("The weights cannot be exported", str(exc), [], ""))
+        except ExportError as exc:
+            self.done.emit(None, ("Export failed", str(exc), [], ""))
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            self.done.emit(None, ("Export failed",
+                                  f"The files could not be written: {where}{exc.strerror or exc}",
+                                  [], traceback.format_exc()))
+        except Exception as exc:  # noqa: BLE001 - reported to the user, never raised on the thread
+            log.exception("export failed")
+            self.done.emit(None, ("Export failed", f"{type(exc).__name__}: {exc}", [],
+                                  traceback.format_exc()))
+        else:
+            self.done.emit(result, None)
+
+
+def show_result(parent, result, folder: Path) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "Export finished", result.message, parent=parent)
+    box.setObjectName("exportResultBox")
+    box.setInformativeText(f"Folder: {folder}")
+    open_button = box.addButton("Open Folder", QMessageBox.ButtonRole.ActionRole)
+    open_button.setObjectName("exportOpenFolder")
+    box.addButton(QMessageBox.StandardButton.Close)
+    # ActionRole buttons still close the box; opening the folder is all they do.
+    open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
+    box.open()   # not exec(): the app stays responsive and tests do not block
+    return box
+
+
+def show_failure(parent, failure) -> QMessageBox:
+    title, text, diagnostics, details = failure
+    box = QMessageBox(QMessageBox.Icon.Warning, "Cannot export", title, parent=parent)
+    box.setObjectName("exportFailureBox")
+    box.setInformativeText(text)
+    if details:
+        box.setDetailedText(details)
+    box.open()
+    return box
+
+
+class ExportIntegration(QObject):
+    """What ``install`` returns: the action, the running export, the last message box."""
+
+    finished = Signal(object, object)   # (ExportResult or None, failure tuple or None)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.thread: QThread | None = None
+        self.worker: ExportWorker | None = None
+        self.request: ExportRequest | None = None
+        self.dialog: ExportDialog | None = None
+        self.progress: QProgressDialog | None = None
+        self.message_box: QMessageBox | None = None
+        self.show_result = show_result      # tests may replace these
+        self.show_failure = show_failure
+        self._last_folder: dict[str, str] = {}   # project path/name -> folder
+        self.action = QAction(QIcon.fromTheme("document-export"), "&Export…", window)
+        self.action.setObjectName("action_export")
+        self.action.setShortcut(QKeySequence(SHORTCUT))
+        tip = "Export PyTorch code, a training script, ONNX or TorchScript"
+        self.action.setToolTip(f"{tip} ({SHORTCUT})")
+        self.action.setStatusTip(tip)
+        self.action.triggered.connect(lambda _checked=False: self.open_dialog())
+        self._add_to_menu()
+        actions = getattr(window, "actions_by_name", None)
+        if isinstance(actions, dict):
+            actions.setdefault("export", self.action)
+        window.installEventFilter(self)
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None
+
+    # -- menu ---------------------------------------------------------------------------
+    def _add_to_menu(self) -> None:
+        menus = getattr(self.window, "menus", None)
+        menu = menus.get("file") if isinstance(menus, dict) else None
+        if not isinstance(menu, QMenu):
+            self.window.addAction(self.action)   # the shortcut works without a menu
+            return
+        actions = menu.actions()
+        names = [a.objectName() for a in actions]
+        at = next((names.index(n) for n in ("action_close", "action_quit") if n in names), None)
+        if at is None:
+            menu.addSeparator()
+            menu.addAction(self.action)
+            return
+        if at > 0 and actions[at - 1].isSeparator():
+            at -= 1                              # [..., Save As, Export…, ----, Close, Quit]
+        menu.insertAction(actions[at], self.action)
+
+    # -- the dialog -----------------------------------------------------------------------
+    def _runs_root(self) -> Path | None:
+        controller = self.window.controller
+        try:
+            from .training.session import session_for
+        except ImportError:
+            session = None
+        else:
+            session = session_for(controller)
+        if session is not None:
+            return session.root
+        from ..core.runs import runs_root
+
+        return runs_root(controller.path) if controller.path else None
+
+    def _folder_key(self) -> str:
+        c = self.window.controller
+        return str(c.path or c.document.name)
+
+    def open_dialog(self) -> ExportDialog | None:
+        if self.busy:
+            self._status("An export is still running.")
+            return None
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.raise_()
+            return self.dialog
+        c = self.window.controller
+        doc = c.document
+        choices = run_weight_choices(doc.runs, self._runs_root()) if doc.runs else []
+        folder = self._last_folder.get(self._folder_key()) or default_folder(c.path, doc.name)
+        settings = getattr(self.window, "settings", None)
+        fmt = str(settings.value("export/format", "pytorch")) if settings is not None else "pytorch"
+        dialog = ExportDialog(choices, folder=Path(folder), fmt=fmt, seed=doc.training.seed,
+                              parent=self.window)
+        dialog.accepted.connect(lambda d=dialog: self.start(d.request()))
+        dialog.finished.connect(lambda _result, d=dialog: self._on_dialog_finished(d))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_dialog_finished(self, dialog: ExportDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    # -- running ----------------------------------------------------------------------------
+    def start(self, request: ExportRequest) -> bool:
+        """Export the current document as ``request`` says, on a worker thread."""
+        if self.busy:
+            return False
+        self.request = request
+        self._last_folder[self._folder_key()] = str(request.folder)
+        settings = getattr(self.window, "settings", None)
+        if settings is not None:
+            settings.setValue("export/format", request.fmt)
+        doc = snapshot(self.window.controller.document)
+        thread = QThread()
+        thread.setObjectName("export")
+        worker = ExportWorker(doc, request)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._on_worker_progress)
+        worker.done.connect(self._on_worker_done)
+        self.thread, self.worker = track(thread), worker
+        self.action.setEnabled(False)
+        self._show_progress(request)
+        thread.start()
+        return True
+
+    def _show_progress(self, request: ExportRequest) -> None:
+        bar = QProgressDialog(f"Exporting to {request.folder}…", "", 0, 100, self.window)
+        bar.setObjectName("exportProgress")
+        bar.setWindowTitle("Export")
+        bar.setCancelButton(None)           # export_project cannot be interrupted
+        bar.setMinimumDuration(300)
+        bar.setAutoClose(False)
+        bar.setAutoReset(False)
+        bar.setValue(0)
+        self.progress = bar
+        self._status(f"Exporting to {request.folder}…")
+
+    def _on_worker_progress(self, fraction: float, text: str) -> None:
+        if self.progress is not None:
+            self.progress.setValue(int(round(max(0.0, min(fraction, 1.0)) * 100)))
+            self.progress.setLabelText(text)
+
+    def _on_worker_done(self, result, failure) -> None:
+        self._finish_thread()
+        request = self.request
+        if result is not None:
+            folder = request.folder if request is not None else Path(result.files[0]).parent
+            self._status(f"Exported to {folder}")
+            self.message_box = self.show_result(self.window, result, folder)
+        else:
+            self._status(f"Export failed: {failure[0]}")
+            self.message_box = self.show_failure(self.window, failure)
+        self.finished.emit(result, failure)
+
+    def _finish_thread(self) -> None:
+        thread, self.thread, self.worker = self.thread, None, None
+        if thread is not None:
+            thread.quit()
+            thread.wait()
+            thread.deleteLater()
+        if self.progress is not None:
+            self.progress.close()
+            self.progress.deleteLater()
+            self.progress = None
+        self.action.setEnabled(True)
+
+    def wait(self, timeout_ms: int = CLOSE_WAIT_MS) -> bool:
+        """Block until a running export has ended (closing the window)."""
+        if self.thread is None:
+            return True
+        if not self.thread.wait(timeout_ms):
+            return False
+        # The result is queued to this thread: handle it now (quietly: the window closes).
+        self.show_result = lambda *a: None
+        self.show_failure = lambda *a: None
+        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
+
+        deadline = QDeadlineTimer(5000)
+        while self.thread is not None and not deadline.hasExpired():
+            QCoreApplication.processEvents()
+        if self.thread is not None:      # the result never arrived: end the thread anyway
+            self._finish_thread()
+        return True
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if obj is self.window and event.type() == QEvent.Type.Close and self.busy:
+            self._status("Waiting for the export to finish…")
+            self.wait()
+        return False
+
+    def _status(self, text: str) -> None:
+        try:
+            self.window.statusBar().showMessage(text, 8000)
+        except (AttributeError, RuntimeError):
+            pass
+
+
+def install(window) -> ExportIntegration:
+    integration = getattr(window, "_export_integration", None)
+    if integration is None:
+        integration = ExportIntegration(window)
+        window._export_integration = integration
+    return integration
