@@ -11,7 +11,6 @@ resized to its height×width. Small sets come back as uint8 tensors; sets larger
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -79,33 +78,31 @@ def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True
             raise ImageProblem("empty file (0 bytes)")
     except OSError as exc:
         raise ImageProblem(f"cannot be read ({exc.strerror or exc})") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            if verify:
-                with Image.open(path) as probe:
-                    probe.verify()
-            with Image.open(path) as img:
-                img.draft("RGB" if c == 3 else "L", (w, h))  # JPEG: decode at reduced size
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                img = convert_image(img, c)
-                if img.size != (w, h):
-                    img = img.resize((w, h), Image.Resampling.BILINEAR)
-                arr = np.asarray(img, dtype=np.uint8)
-        except ImageProblem:
-            raise
-        except Image.UnidentifiedImageError:
-            raise ImageProblem("not an image (or a format Pillow cannot read)") from None
-        except Image.DecompressionBombError:
-            raise ImageProblem("too large to open safely") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            text = str(exc)
-            if "truncat" in text.lower() or "broken" in text.lower():
-                raise ImageProblem("truncated or damaged image") from None
-            raise ImageProblem(f"damaged or unreadable image ({text or type(exc).__name__})") from None
-        except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
-            raise ImageProblem(f"unreadable image ({type(exc).__name__}: {exc})") from None
+    try:
+        if verify:
+            with Image.open(path) as probe:
+                probe.verify()
+        with Image.open(path) as img:
+            img.draft("RGB" if c == 3 else "L", (w, h))  # JPEG: decode at reduced size
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = convert_image(img, c)
+            if img.size != (w, h):
+                img = img.resize((w, h), Image.Resampling.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except ImageProblem:
+        raise
+    except Image.UnidentifiedImageError:
+        raise ImageProblem("not an image (or a format Pillow cannot read)") from None
+    except Image.DecompressionBombError:
+        raise ImageProblem("too large to open safely") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        text = str(exc)
+        if "truncat" in text.lower() or "broken" in text.lower():
+            raise ImageProblem("truncated or damaged image") from None
+        raise ImageProblem(f"damaged or unreadable image ({text or type(exc).__name__})") from None
+    except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
+        raise ImageProblem(f"unreadable image ({type(exc).__name__}: {exc})") from None
     if arr.ndim == 2:
         arr = arr[None]
     else:
