@@ -1,5 +1,5 @@
 """Training from the app: panel + worker thread + dashboard, on the classic CNN and a
-tiny Shapes set (64 images, batch 16: 3 steps an epoch)."""
+tiny Shapes set (64 images + 16 for validation, batch 16: 4 steps an epoch)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def make_controller(tmp_path, monkeypatch, **training) -> DocumentController:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     controller = DocumentController(load_template("classic_cnn"))
     doc = controller.document
-    controller.push(SetDatasetSettings("shapes", {"samples": 64}), target=doc)
+    controller.push(SetDatasetSettings("shapes", {"samples": 64, "val_samples": 16}), target=doc)
     settings = {"epochs": 2, "batch_size": 16, "val_split": 0.25, "device": "cpu"}
     settings.update(training)
     controller.push(SetTrainingSettings(settings), target=doc)
@@ -69,7 +69,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
     assert session.last_failure is None and session.history.status == "completed"
     plots.refresh(force=True)
     x, y = plots.items["loss_raw"].getOriginalDataset()
-    assert len(x) == session.history.steps_done == 6
+    assert len(x) == session.history.steps_done == 8
     assert len(plots.items["val_acc"].getOriginalDataset()[0]) == 2
     assert "Final accuracy" in panel.final_label.text()
     acc = epochs[-1].val_accuracy

@@ -60,7 +60,7 @@ def clean_params(key: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(config: Any, *, val_split: float, seed: int, target_shape=None, progress=None,
-         cancel=None, data_dir: str | Path | None = None):
+         cancel=None, data_dir: str | Path | None = None, download: bool = True):
     """``core.data.base.load_dataset`` (or the stand-in's loader) -> LoadedDataset."""
     from ...core.data import base
 
@@ -72,10 +72,11 @@ def load(config: Any, *, val_split: float, seed: int, target_shape=None, progres
             raise base.DatasetError(f"Unknown dataset {config.key!r}.") from None
         ctx = base.LoadContext(val_split=float(val_split), seed=int(seed),
                                data_dir=Path(data_dir) if data_dir else base.default_data_dir(),
-                               target_shape=target_shape, progress=progress, cancel=cancel)
+                               target_shape=target_shape, download=download, progress=progress,
+                               cancel=cancel)
         return spec.loader(clean_params(config.key, config.params), ctx)
     return base.load_dataset(config, val_split=val_split, seed=seed, target_shape=target_shape,
-                             progress=progress, cancel=cancel, data_dir=data_dir)
+                             progress=progress, cancel=cancel, data_dir=data_dir, download=download)
 
 
 def describe(config: Any):

@@ -27,8 +27,9 @@ class PreviewLoader(QThread):
 
     def run(self) -> None:  # the worker thread
         try:
+            # never download just for a preview: that happens when training starts
             data = datasets.load(self.config, val_split=self.val_split, seed=self.seed,
-                                 cancel=lambda: self.cancelled)
+                                 cancel=lambda: self.cancelled, download=False)
             if data.train_images is not None:
                 images = data.train_images[:SAMPLES].numpy().copy()
                 labels = data.train_labels[:SAMPLES].numpy().copy()

@@ -1,0 +1,91 @@
+"""install(window): Training menu/toolbar actions with shortcuts, status-bar progress,
+failure message box hook, and confirm_close stopping a run without leaving a thread."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from visionstudio.core.project.commands import SetTrainingSettings  # noqa: E402
+from visionstudio.ui.threads import live_threads  # noqa: E402
+
+from .shell_helpers import Answers  # noqa: E402
+from .test_training_run import make_controller, wait_done, wait_first_batch  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from visionstudio.ui.main_window import MainWindow
+
+    controller = make_controller(tmp_path, monkeypatch)
+    win = MainWindow(controller, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                     recovery_dir=tmp_path / "recovery")
+    Answers().install(win)          # the unsaved-changes question on close answers itself
+    qtbot.addWidget(win)
+    yield win
+    from visionstudio.ui.training.session import session_for
+    session_for(controller).shutdown()
+
+
+def test_install_adds_actions_menu_toolbar_and_status(qtbot, window):
+    from visionstudio.ui.training.integration import install
+
+    integration = install(window)
+    assert install(window) is integration                       # idempotent
+    a = integration.actions
+    assert a["train"].shortcut().toString() == "F5"
+    assert a["stop"].shortcut().toString() == "Shift+F5"
+    assert a["pause"].shortcut().toString() == "F6"
+    assert a["continue"].shortcut().toString() == "Ctrl+F5"
+    assert window.menus["training"].actions()[0] is a["train"]
+    assert a["train"] in integration.toolbar.actions()
+    assert a["train"].isEnabled() and not a["stop"].isEnabled() and not a["continue"].isEnabled()
+    failures = []
+    integration.show_failure = lambda parent, failure: failures.append(failure)
+    epochs = []
+    integration.session.epoch.connect(epochs.append)
+    a["train"].trigger()
+    assert integration.lock_label.isVisibleTo(window)
+    assert not a["train"].isEnabled() and a["stop"].isEnabled()
+    wait_done(qtbot, integration.session)
+    assert len(epochs) == 2 and not failures
+    bar = integration.progress
+    assert bar.maximum() == 8 and bar.value() == 8
+    assert "Epoch 2/2" in integration.step_label.text()
+    assert "Elapsed" in integration.time_label.text()
+    assert not integration.lock_label.isVisibleTo(window)
+    assert a["continue"].isEnabled()
+    assert integration.confirm_close() is True                  # nothing running: no question
+
+
+def test_confirm_close_during_training(qtbot, window):
+    from visionstudio.ui.training.integration import install
+
+    integration = install(window)
+    session = integration.session
+    window.controller.push(SetTrainingSettings({"epochs": 200}), target=window.controller.document)
+    asked = []
+    integration.ask_stop = lambda parent: asked.append(1) or False
+    assert session.train()
+    wait_first_batch(qtbot, session)
+    assert integration.confirm_close() is False and asked and session.busy
+    integration.ask_stop = lambda parent: True
+    assert integration.confirm_close() is True
+    assert session.job is None and session.state == "idle"
+    assert session.last_result.status == "stopped"
+    assert not live_threads()
+
+
+def test_failure_reaches_the_window(qtbot, window):
+    from visionstudio.ui.training.integration import install
+
+    integration = install(window)
+    failures = []
+    integration.show_failure = lambda parent, failure: failures.append(failure)
+    window.controller.push(SetTrainingSettings({"device": "cuda:7"}), target=window.controller.document)
+    assert integration.session.train() is False
+    assert failures and "cuda" in failures[0].message.lower()
+    assert integration.actions["train"].isEnabled()
