@@ -1,0 +1,78 @@
+"""``python -m visionstudio train`` end to end, in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from visionstudio.core.project import load_project, save_project
+from visionstudio.core.templates import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "visionstudio", "train", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def _small_project(tmp_path: Path) -> Path:
+    doc = load_template("classic_cnn")
+    doc.dataset = type(doc.dataset).from_dict({"key": "shapes", "params": {"samples": 200,
+                                                                         "val_samples": 50}})
+    path = tmp_path / "small.vsproj"
+    save_project(doc, path)
+    return path
+
+
+def test_train_writes_checkpoint_csv_and_summary(tmp_path):
+    project = _small_project(tmp_path)
+    out = tmp_path / "out"
+    proc = _run(str(project), "--epochs", "1", "--batch-size", "50", "--device", "cpu",
+                "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Training on cpu" in proc.stderr and "epoch 1/1: loss" in proc.stderr
+    assert "folded" in proc.stderr                      # the softmax note reaches the user
+    assert "completed: 1 epoch(s), 4 steps" in proc.stdout
+    ckpt = out / "checkpoints" / "last"
+    assert (ckpt / "model.safetensors").is_file() and (ckpt / "checkpoint.json").is_file()
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 1 and float(rows[0]["val_accuracy"]) >= 0.0
+    assert json.loads((out / "run.json").read_text())["status"] == "completed"
+    # resume for one more epoch from that checkpoint, metrics to a chosen file
+    csv_file = tmp_path / "m.csv"
+    proc = _run(str(project), "--epochs", "2", "--batch-size", "50", "--device", "cpu",
+                "--out", str(out), "--resume", str(ckpt), "--metrics-csv", str(csv_file), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch 2/2" in proc.stderr and "epoch 1/2" not in proc.stderr
+    assert len(list(csv.DictReader(csv_file.open()))) == 2
+    assert load_project(project).name  # the project file is untouched and still loads
+
+
+def test_bad_project_exits_2_and_failure_exits_1(tmp_path, capsys):
+    from visionstudio.cli import main
+
+    bad = tmp_path / "bad.vsproj"
+    bad.write_text("{not json")
+    assert main(["train", str(bad)]) == 2
+    assert "visionstudio train:" in capsys.readouterr().err
+    project = _small_project(tmp_path)
+    assert main(["train", str(project), "--device", "cpu", "--resume", str(tmp_path / "nope")]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+    assert main(["train", str(project), "--lr", "1e30"]) == 2           # invalid setting
+    assert "learning rate must be at most" in capsys.readouterr().err
+    # SGD with a huge learning rate diverges -> training failure, exit 1
+    doc = load_project(project)
+    doc.training = doc.training.replace(optimizer={"key": "sgd", "params": {"lr": 100.0}},
+                                        loss={"key": "cross_entropy"})
+    save_project(doc, project)
+    code = main(["train", str(project), "--epochs", "3", "--batch-size", "50", "--device", "cpu",
+                 "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "training failed" in err and "learning rate" in err and "clipping" in err
