@@ -24,15 +24,31 @@ class ChannelStats:
     zero_fraction: float  # share of exact zeros: dead units after ReLU
 
 
-@dataclass(frozen=True)
 class Activation:
-    node_name: str
-    array: np.ndarray              # C×H×W for feature maps, (F,) for vectors; float32
-    stats: tuple[ChannelStats, ...]  # one per channel (or one for a vector)
+    """One layer's output for one sample: ``array`` is C×H×W for feature maps, (F,) for
+    vectors (float32); ``stats`` (one ChannelStats per channel, or one for a vector) is
+    computed on first use, so capturing every layer stays cheap."""
+
+    __slots__ = ("node_name", "array", "_stats")
+
+    def __init__(self, node_name: str, array: np.ndarray,
+                 stats: tuple[ChannelStats, ...] | None = None) -> None:
+        self.node_name = node_name
+        self.array = array
+        self._stats = stats
+
+    @property
+    def stats(self) -> tuple[ChannelStats, ...]:
+        if self._stats is None:
+            self._stats = channel_stats(self.array)
+        return self._stats
 
     @property
     def is_image(self) -> bool:
         return self.array.ndim == 3
+
+    def __repr__(self) -> str:
+        return f"Activation({self.node_name!r}, shape={self.array.shape})"
 
 
 def channel_stats(array: np.ndarray) -> tuple[ChannelStats, ...]:
@@ -94,7 +110,7 @@ def capture_activations(model: nn.Module, sample: torch.Tensor,
     result = {}
     for name, tensor in captured.items():
         array = tensor[0].float().cpu().numpy()
-        result[name] = Activation(name, array, channel_stats(array))
+        result[name] = Activation(name, array)
     return result, output.detach().cpu()
 
 

@@ -1,0 +1,183 @@
+"""Feature-map viewer: time to draw a sample's maps, and what the live viewer costs training.
+
+    python benchmarks/feature_maps.py [--samples 30] [--rounds 2] [--epochs 4] [--skip-training]
+
+1. Choose -> painted: for the classic CNN and the ResNet-style template, with "All conv
+   layers" shown, the time from ``choose_sample(i)`` until the grid's viewport has
+   received its next paint event (events processed in between); median / p90 / max
+   over ``--samples`` validation samples after a warm-up. Also the share spent in the
+   forward pass with hooks. Target: < 100 ms.
+2. Training slowdown: the in-app TrainingSession trains the classic CNN on Shapes
+   (``--train-samples`` images, ``--epochs`` epochs) with the viewer closed (no
+   viewer) and open (shown, a sample chosen, live refresh on), interleaved for
+   ``--rounds`` rounds; the trainer's own images/s (from the run history) and the
+   fit's wall time are compared. Target: <= 5% slower.
+
+Runs headless (QT_QPA_PLATFORM=offscreen unless a display is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QEvent, QObject  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+class PaintCounter(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def draw_times(app, template: str, n: int) -> dict:
+    from visionstudio.core.build import build_model
+    from visionstudio.core.inspect import capture_activations
+    from visionstudio.core.templates import load_template
+    from visionstudio.ui.features.demo import Demo, open_viewer, small_shapes
+    from visionstudio.ui.features.feature_map_view import ALL_CONV
+    from visionstudio.ui.features.state import _validation_only
+    from visionstudio.ui.training import datasets
+
+    doc = small_shapes(load_template(template), 200, n + 20)
+    loaded = _validation_only(datasets.load(doc.dataset, val_split=0.1, seed=0, target_shape=(1, 28, 28)))
+    model = build_model(doc.graph, seed=0)
+    controller, view = open_viewer(Demo(doc, model, loaded, [], 0.0))
+    view.resize(1400, 900)
+    view.set_layer(ALL_CONV)
+    view.show()
+    for _ in range(20):
+        app.processEvents()
+    counter = PaintCounter()
+    view.grid.viewport().installEventFilter(counter)
+    layers = view.conv_layers()
+
+    def one(i: int) -> float:
+        before = counter.count
+        t0 = time.perf_counter()
+        view.choose_sample(i)
+        deadline = t0 + 5.0
+        while counter.count == before and time.perf_counter() < deadline:
+            app.processEvents()
+        return (time.perf_counter() - t0) * 1000
+
+    for i in range(5):                        # warm-up
+        one(n + i)
+    times = [one(i) for i in range(n)]
+    x = view.state.tensor
+    fwd = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        capture_activations(model, x)
+        fwd.append((time.perf_counter() - t0) * 1000)
+    channels = sum(view.grid.image_count(name) for name in layers)
+    view.shutdown()
+    view.close()
+    view.deleteLater()
+    app.processEvents()
+    times.sort()
+    return {"template": template, "layers": len(layers), "channels": channels,
+            "median": statistics.median(times), "p90": times[int(0.9 * (len(times) - 1))],
+            "max": times[-1], "forward_median": statistics.median(fwd)}
+
+
+def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, state_dir: Path) -> dict:
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.templates import load_template
+    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.features import FeatureMapView
+    from visionstudio.ui.training.session import session_for
+
+    doc = load_template("classic_cnn")
+    doc.set_dataset(DatasetConfig("shapes", {"samples": train_samples, "val_samples": 300}))
+    doc.set_training(doc.training.replace(epochs=epochs, device="cpu", batch_size=64))
+    controller = DocumentController(doc)
+    view = None
+    refreshes = []
+    if open_viewer_:
+        view = FeatureMapView(controller)
+        view.resize(1400, 900)
+        view.show()
+        deadline = time.time() + 120
+        while view.state.sample is None and time.time() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        view.state.live_updated.connect(refreshes.append)
+    session = session_for(controller)
+    assert session.train(), session.last_failure
+    session.wait(600_000)
+    result = session.last_result
+    hist = result.history
+    ips = statistics.mean(r.images_per_s for r in hist[1:] or hist)   # epoch 1 warms up
+    out = {"open": open_viewer_, "images_per_s": ips, "fit_s": result.elapsed_s,
+           "refreshes": len(refreshes),
+           "frames": len(view.state.timelapse) if view is not None else 0}
+    if view is not None:
+        view.shutdown()
+        view.close()
+        view.deleteLater()
+    app.processEvents()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--train-samples", type=int, default=4000)
+    ap.add_argument("--skip-training", action="store_true")
+    args = ap.parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"platform {app.platformName()}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    print("\n1. choose a sample -> all conv layers painted (ms)")
+    for template in ("classic_cnn", "small_resnet"):
+        r = draw_times(app, template, args.samples)
+        print(f"  {r['template']:13s} {r['layers']} conv layers, {r['channels']} channels: "
+              f"median {r['median']:.1f}  p90 {r['p90']:.1f}  max {r['max']:.1f}  "
+              f"(forward with hooks {r['forward_median']:.1f})", flush=True)
+    if args.skip_training:
+        return 0
+    print(f"\n2. training slowdown, live viewer open vs closed (classic CNN, Shapes "
+          f"{args.train_samples} images, {args.epochs} epochs, interleaved)")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_STATE_HOME"] = tmp
+        results = []
+        for r in range(args.rounds):
+            for open_ in (False, True) if r % 2 == 0 else (True, False):
+                res = training_round(app, open_, args.train_samples, args.epochs, Path(tmp))
+                results.append(res)
+                print(f"  round {r + 1} viewer {'open  ' if open_ else 'closed'}: "
+                      f"{res['images_per_s']:7.0f} images/s, fit {res['fit_s']:.1f} s"
+                      + (f", {res['refreshes']} redraws, {res['frames']} time-lapse frames" if open_ else ""),
+                      flush=True)
+    closed = statistics.median(r["images_per_s"] for r in results if not r["open"])
+    opened = statistics.median(r["images_per_s"] for r in results if r["open"])
+    fit_c = statistics.median(r["fit_s"] for r in results if not r["open"])
+    fit_o = statistics.median(r["fit_s"] for r in results if r["open"])
+    print(f"  median images/s closed {closed:.0f}, open {opened:.0f}: slowdown "
+          f"{(1 - opened / closed) * 100:+.1f}% ; fit time {fit_c:.1f} s vs {fit_o:.1f} s "
+          f"({(fit_o / fit_c - 1) * 100:+.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
