@@ -204,3 +204,27 @@ def test_train_py_runs_with_augmentation(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "epoch 1/1" in proc.stdout
     assert import_metrics_csv(tmp_path / "out" / "metrics.csv")[0]["step"] == 3
+
+
+def test_import_metrics_csv_as_a_run(tmp_path):
+    from visionstudio.core.export import import_metrics_run
+    from visionstudio.core.runs import RunHistory, run_dir
+
+    csv_path = tmp_path / "bundle" / "out" / "metrics.csv"
+    csv_path.parent.mkdir(parents=True)
+    csv_path.write_text(",".join(METRIC_COLUMNS) + "\n"
+                        "1,10,2.3,0.1,2.2,0.2,0.6,0.001,250,2.0,2.0,True\n"
+                        "2,20,1.5,0.5,1.6,0.45,,0.001,300.5,2.1,4.2,False\n", encoding="utf-8")
+    root = tmp_path / "net.vsproj.runs"
+    entry = import_metrics_run(csv_path, root)
+    assert entry["name"] == "bundle (imported)" and entry["status"] == "imported"
+    assert entry["summary"]["epochs"] == 2 and entry["summary"]["steps"] == 20
+    assert entry["summary"]["best_epoch"] == 1 and entry["summary"]["val_accuracy"] == 0.45
+    history = RunHistory.load(run_dir(root, entry))
+    assert [e["epoch"] for e in history.epochs] == [1, 2] and history.status == "imported"
+    steps, losses = history.epoch_series("train_loss")
+    assert steps.tolist() == [10, 20] and losses.tolist() == [2.3, 1.5]
+    (tmp_path / "empty.csv").write_text("epoch,train_loss\n", encoding="utf-8")
+    with pytest.raises(MetricsImportError, match="empty.csv: has no epochs"):
+        import_metrics_run(tmp_path / "empty.csv", root)
+    assert len(list(root.iterdir())) == 1

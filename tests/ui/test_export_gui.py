@@ -175,3 +175,29 @@ def test_dialog_needs_a_folder_and_choosing_weights_can_be_cancelled(qtbot, wind
     assert dialog.weights_labels()[-2:] == ["Choose a .safetensors file…", "Choose a checkpoint folder…"]
     dialog.reject()
     assert not integration.busy
+
+
+def test_import_metrics_csv_as_run(qtbot, window, tmp_path):
+    from visionstudio.core.export import METRIC_COLUMNS
+    from visionstudio.ui.training.session import session_for
+
+    integration = install(window)
+    names = [a.objectName() for a in window.menus["file"].actions()]
+    assert names.index("action_export") + 1 == names.index("action_import_metrics")
+    csv_path = tmp_path / "script" / "out" / "metrics.csv"
+    csv_path.parent.mkdir(parents=True)
+    csv_path.write_text(",".join(METRIC_COLUMNS) + "\n1,10,2.3,0.1,2.2,0.2,,0.001,250,2.0,2.0,True\n",
+                        encoding="utf-8")
+    integration.ask_csv_path = lambda parent: str(csv_path)
+    integration.import_action.trigger()
+    runs = window.controller.document.runs
+    assert [r["name"] for r in runs] == ["script (imported)"]
+    session = session_for(window.controller)
+    assert [e["epoch"] for e in session.history_for(runs[0]["id"]).epochs] == [1]
+    assert window.isWindowModified() or not window.controller.undo_stack.isClean()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert integration.import_metrics(str(bad)) is None
+    box = integration.message_box
+    assert box.windowTitle() == "Cannot import" and "bad.csv: not a metrics CSV" in box.informativeText()
+    assert len(window.controller.document.runs) == 1

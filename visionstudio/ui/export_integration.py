@@ -1,4 +1,5 @@
-"""install(window): File > Export… (Ctrl+E), run off the GUI thread with progress.
+"""install(window): File > Export… (Ctrl+E), run off the GUI thread with progress, and
+File > Import Metrics CSV as Run… (an exported script's ``out/metrics.csv``).
 
 The dialog (``dialogs/export_dialog.py``) collects format, folder and weights; an
 ``ExportWorker`` on a tracked QThread calls ``core.export.export_project`` on a
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from .dialogs.export_dialog import ExportDialog, ExportRequest, default_folder, run_weight_choices
 from .threads import track
@@ -88,9 +89,9 @@ def show_result(parent, result, folder: Path) -> QMessageBox:
     return box
 
 
-def show_failure(parent, failure) -> QMessageBox:
+def show_failure(parent, failure, window_title: str = "Cannot export") -> QMessageBox:
     title, text, diagnostics, details = failure
-    box = QMessageBox(QMessageBox.Icon.Warning, "Cannot export", title, parent=parent)
+    box = QMessageBox(QMessageBox.Icon.Warning, window_title, title, parent=parent)
     box.setObjectName("exportFailureBox")
     box.setInformativeText(text)
     if details:
@@ -123,10 +124,19 @@ class ExportIntegration(QObject):
         self.action.setToolTip(f"{tip} ({SHORTCUT})")
         self.action.setStatusTip(tip)
         self.action.triggered.connect(lambda _checked=False: self.open_dialog())
+        self.import_action = QAction("&Import Metrics CSV as Run…", window)
+        self.import_action.setObjectName("action_import_metrics")
+        tip = "Add the metrics of an exported training script (out/metrics.csv) as a run"
+        self.import_action.setToolTip(tip)
+        self.import_action.setStatusTip(tip)
+        self.import_action.triggered.connect(lambda _checked=False: self.import_metrics())
+        self.ask_csv_path = lambda parent: QFileDialog.getOpenFileName(
+            parent, "Import metrics CSV as a run", "", "Metrics CSV (*.csv);;All files (*)")[0]
         self._add_to_menu()
         actions = getattr(window, "actions_by_name", None)
         if isinstance(actions, dict):
             actions.setdefault("export", self.action)
+            actions.setdefault("import_metrics", self.import_action)
         window.installEventFilter(self)
 
     @property
@@ -137,6 +147,7 @@ class ExportIntegration(QObject):
     def _add_to_menu(self) -> None:
         menus = getattr(self.window, "menus", None)
         menu = menus.get("file") if isinstance(menus, dict) else None
+        mine = [self.action, self.import_action]
         if not isinstance(menu, QMenu):
             self.window.addAction(self.action)   # the shortcut works without a menu
             return
@@ -145,11 +156,11 @@ class ExportIntegration(QObject):
         at = next((names.index(n) for n in ("action_close", "action_quit") if n in names), None)
         if at is None:
             menu.addSeparator()
-            menu.addAction(self.action)
+            menu.addActions(mine)
             return
         if at > 0 and actions[at - 1].isSeparator():
-            at -= 1                              # [..., Save As, Export…, ----, Close, Quit]
-        menu.insertAction(actions[at], self.action)
+            at -= 1                              # [..., Save As, Export…, Import…, ----, Close]
+        menu.insertActions(actions[at], mine)
 
     # -- the dialog -----------------------------------------------------------------------
     def _runs_root(self) -> Path | None:
@@ -284,6 +295,29 @@ class ExportIntegration(QObject):
             self._status("Waiting for the export to finish…")
             self.wait()
         return False
+
+    # -- importing a metrics CSV as a run ------------------------------------------------
+    def import_metrics(self, path: str | None = None) -> dict | None:
+        """Add a metrics CSV as a run of the project; returns the new run entry."""
+        from ..core.export import MetricsImportError, import_metrics_run
+
+        path = path or self.ask_csv_path(self.window)
+        if not path:
+            return None
+        root = self._runs_root()
+        doc = self.window.controller.document
+        try:
+            if root is None:
+                raise OSError("the project has no runs folder; save it first")
+            entry = import_metrics_run(path, root)
+        except (MetricsImportError, OSError) as exc:
+            self.message_box = self.show_failure(
+                self.window, ("The metrics could not be imported", str(exc), [], ""), "Cannot import")
+            return None
+        doc.set_runs([*copy.deepcopy(doc.runs), entry])
+        self.window.controller.undo_stack.resetClean()   # unsaved work: the title shows it
+        self._status(f"Imported {Path(path).name} as {entry['name']}")
+        return entry
 
     def _status(self, text: str) -> None:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..project import ProjectDocument
-from .metrics import METRIC_COLUMNS, import_metrics_csv
+from .metrics import METRIC_COLUMNS, MetricsImportError, import_metrics_csv, import_metrics_run
 from .onnx_export import export_onnx
 from .pytorch_code import export_pytorch
 from .script import export_training_script
@@ -78,5 +78,5 @@ def export_project(doc: ProjectDocument, fmt: str, out_dir: str | os.PathLike[st
 __all__ = [
     "FORMATS", "METRIC_COLUMNS", "ExportError", "ExportResult", "WeightsError", "export_onnx",
     "export_project", "export_pytorch", "export_torchscript", "export_training_script",
-    "import_metrics_csv", "load_weights",
+    "MetricsImportError", "import_metrics_csv", "import_metrics_run", "load_weights",
 ]

@@ -73,3 +73,35 @@ def import_metrics_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         rows.append(row)
     rows.sort(key=lambda r: r["epoch"])
     return rows
+
+
+def import_metrics_run(path: str | os.PathLike[str], runs_folder: str | os.PathLike[str],
+                       name: str | None = None) -> dict[str, Any]:
+    """Make a run of a metrics CSV (e.g. an exported script's ``out/metrics.csv``): its
+    epoch history is written into a new folder under ``runs_folder`` (the project's runs
+    root) and the run entry to append to ``document.runs`` is returned. Raises
+    MetricsImportError naming the file; OSError when the run folder cannot be written."""
+    from ..runs import RunHistory, make_entry, new_run_id, summarize
+
+    file = Path(path)
+    rows = import_metrics_csv(file)
+    if not rows:
+        raise MetricsImportError(f"{file}: has no epochs")
+    history = RunHistory()
+    for row in rows:
+        history.add_epoch({c: row.get(c) for c in METRIC_COLUMNS})
+    history.status = "imported"
+    history.events.append(f"Imported from {file}")
+    run_id = new_run_id()
+    history.save(Path(runs_folder) / run_id)
+    if name is None:
+        parent = file.parent.name if file.parent.name not in ("", "out") else file.parent.parent.name
+        name = f"{parent or file.stem} (imported)"
+    entry = make_entry(run_id, name, {"imported_from": str(file)}, status="imported")
+    summary = summarize(history)
+    summary["steps"] = rows[-1].get("step") or summary.get("steps")
+    best = [r["epoch"] for r in rows if r.get("best")]
+    if best:
+        summary["best_epoch"] = best[-1]
+    entry["summary"] = summary
+    return entry
