@@ -11,6 +11,8 @@ run of a million batches at a few milliseconds a frame.
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,17 @@ def _pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.Sol
     c = pg.mkColor(color)
     c.setAlpha(alpha)
     return pg.mkPen(c, width=width, style=style)
+
+
+def _decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th point (and the last) so at most ~max_points remain (views, no copies)."""
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    k = -(-n // max_points)
+    if (n - 1) % k == 0:
+        return x[::k], y[::k]
+    return np.append(x[::k], x[-1]), np.append(y[::k], y[-1])
 
 
 class MetricsPlots(QWidget):
@@ -114,8 +127,9 @@ class MetricsPlots(QWidget):
         self.plots["lr"].setLogMode(x=False, y=True)   # learning rates span decades
         legend_style = dict(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
                             pen=pg.mkPen("#ccc"), labelTextSize="8pt", verSpacing=-6)
-        leg_loss = self.plots["loss"].addLegend(offset=(-10, 10), **legend_style)
-        leg_acc = self.plots["accuracy"].addLegend(offset=(-10, -10), **legend_style)
+        # corners a falling loss / rising accuracy leave free: bottom-left and top-left
+        leg_loss = self.plots["loss"].addLegend(offset=(10, -10), **legend_style)
+        leg_acc = self.plots["accuracy"].addLegend(offset=(10, 10), **legend_style)
         self.legends = {"loss": leg_loss, "accuracy": leg_acc}
         lp, ap = self.plots["loss"], self.plots["accuracy"]
         self.items = {
@@ -162,20 +176,49 @@ class MetricsPlots(QWidget):
             return False
         self._drawn = sig
         self.refresh_count += 1
+        t0 = time.perf_counter()
         h = self.session.history
         a = h.batch_arrays()
         it = self.items
         it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
-        it["loss_ema"].setData(a["step"], a["loss_ema"], connect="finite")
-        it["lr"].setData(a["step"], a["lr"], connect="finite")
-        it["throughput"].setData(a["rate_step"], a["rate"], connect="finite")
-        it["acc_batch"].setData(a["acc_step"], a["acc"], connect="finite")
+        # smooth curves need no more than ~20k points on screen: decimate them here so
+        # their bounds and the lr plot's log mapping stay cheap; the raw loss keeps every
+        # point (pyqtgraph's peak downsampling shows its spikes)
+        it["loss_ema"].setData(*_decimate(a["step"], a["loss_ema"]), connect="finite")
+        it["lr"].setData(*_decimate(a["step"], a["lr"]), connect="finite")
+        self._fit_lr_range(a["lr"])
+        it["throughput"].setData(*_decimate(a["rate_step"], a["rate"]), connect="finite")
+        it["acc_batch"].setData(*_decimate(a["acc_step"], a["acc"]), connect="finite")
         for key, name in (("train_loss", "train_loss"), ("val_loss", "val_loss"),
                           ("train_acc", "train_accuracy"), ("val_acc", "val_accuracy")):
             x, y = h.epoch_series(name)
             it[key].setData(x, y)
         self._refresh_overlays()
+        self._adapt_rate(time.perf_counter() - t0)
         return True
+
+    def _adapt_rate(self, seconds: float) -> None:
+        # keep the dashboard under ~1/4 of the GUI thread's time: a huge history or a slow
+        # machine lowers the frame rate (never below 4 Hz) instead of stalling the GUI
+        # (setData only; painting is about as much again)
+        interval = int(min(250, max(1000 / REFRESH_HZ, seconds * 1000 * 4)))
+        if abs(interval - self.timer.interval()) > 10:
+            self.timer.setInterval(interval)
+
+    def _fit_lr_range(self, lr: np.ndarray) -> None:
+        # a constant learning rate would get a sliver of a decade and unreadable log ticks:
+        # show at least one decade around it
+        if not len(lr):
+            return
+        lo, hi = float(np.nanmin(lr)), float(np.nanmax(lr))
+        if not (lo > 0 and math.isfinite(hi)):
+            self.plots["lr"].enableAutoRange(y=True)
+            return
+        a, b = math.log10(lo), math.log10(hi)
+        if b - a < 1.0:
+            mid = (a + b) / 2
+            a, b = mid - 0.5, mid + 0.5
+        self.plots["lr"].setYRange(a, b, padding=0.05)
 
     def _refresh_overlays(self) -> None:
         s = self.session

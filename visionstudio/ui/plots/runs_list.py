@@ -36,6 +36,8 @@ class RunsList(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.list = QListWidget()
         self.list.setObjectName("runsList")
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setToolTip("Click a run to show it; tick runs to overlay their curves.")
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
