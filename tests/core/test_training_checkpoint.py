@@ -56,6 +56,8 @@ def test_resume_at_epoch_boundary_matches_uninterrupted(tmp_path):
     assert _losses(first) + _losses(rest) == _losses(full)
     assert [h.val_loss for h in resumed.history] == [h.val_loss for h in ref.history]
     assert len(resumed.history) == 3  # the history travels in the checkpoint
+    times = [h.elapsed_s for h in resumed.history]
+    assert times == sorted(times) and all(h.epoch_s > 0 for h in resumed.history)
 
 
 def test_resume_after_stop_mid_epoch_matches_uninterrupted(tmp_path):

@@ -127,6 +127,7 @@ class Trainer:
         self.report_every = report_every
         self.channels_last_choice = channels_last
         self.num_workers = num_workers
+        self._base_notes = list(notes)
         self.notes: list[str] = list(notes)
         self.history: list[EpochRecord] = []
         self.optimizer_params = dict(self.config.optimizer["params"])
@@ -342,6 +343,7 @@ class Trainer:
         CheckpointError before any hook runs.
         """
         data = TrainData.from_loaded(data)
+        self.notes = list(self._base_notes)
         self.history = []
         self.best_value: float | None = None
         self.best_epoch: int | None = None
@@ -357,6 +359,8 @@ class Trainer:
         self._set_lr(self.schedule.lr(self.step))
         self._t_start = time.perf_counter()
         self._paused_s = 0.0
+        # elapsed time continues across a resume (curves over time stay continuous)
+        self._elapsed_offset = self.history[-1].elapsed_s if self.history else 0.0
         self._session_steps = 0
         self._last_ckpt: str | None = None
         if self.checkpoint_dir is not None and (self.checkpoint_dir / "last").is_dir():
@@ -404,8 +408,13 @@ class Trainer:
                 raise
         return result
 
-    def _elapsed(self) -> float:
+    def _session_elapsed(self) -> float:
+        """Training time of this fit() call, pauses excluded (the ETA's basis)."""
         return time.perf_counter() - self._t_start - self._paused_s
+
+    def _elapsed(self) -> float:
+        """Training time of the whole run (earlier sessions included), pauses excluded."""
+        return self._session_elapsed() + self._elapsed_offset
 
     def _release_memory(self) -> None:
         if self.optimizer is not None:
@@ -467,6 +476,7 @@ class Trainer:
         cfg, device = self.config, self.device
         model, loss_fn, opt, schedule = self.train_model, self.loss_fn, self.optimizer, self.schedule
         epoch_gen_state = self.generator.get_state()
+        self._epoch_started = self._elapsed()
         order = torch.randperm(self.train_feed.n, generator=self.generator)
         model.train()
         amp = (torch.autocast(device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
@@ -502,7 +512,7 @@ class Trainer:
             seen += images
             elapsed = self._elapsed()
             window = max(elapsed - window_start_elapsed, 1e-9)
-            per_step = elapsed / max(self._session_steps, 1)
+            per_step = self._session_elapsed() / max(self._session_steps, 1)
             record = BatchRecord(
                 epoch=epoch, batch=batch, batches=batches, step=self.step,
                 loss=sum(v * s for v, s in zip(losses, pend_sizes)) / max(images, 1),
@@ -626,9 +636,8 @@ class Trainer:
         else:
             self.since_best += 1
         elapsed = self._elapsed()
-        prev = self.history[-1].elapsed_s if self.history else 0.0
-        per_step = elapsed / max(self._session_steps, 1)
-        epoch_s = max(elapsed - prev, 1e-9) if self.history else elapsed
+        per_step = self._session_elapsed() / max(self._session_steps, 1)
+        epoch_s = max(elapsed - self._epoch_started, 1e-9)
         record = EpochRecord(
             epoch=epoch, step=self.step, train_loss=train_loss, train_accuracy=train_acc,
             val_loss=val_loss if n_val else None, val_accuracy=val_acc if n_val else None,
