@@ -37,8 +37,9 @@ def test_clicking_a_row_selects_the_layer_and_back(qtbot):
     c = panel.controller
     ids = panel.node_ids()
     rect = panel.table.visualItemRect(panel.table.item(2, 0))
-    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert c.selection == [ids[2]]
+    with qtbot.waitSignal(panel.node_activated) as picked:  # the window scrolls the canvas to it
+        qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert c.selection == [ids[2]] and picked.args == [ids[2]]
     c.set_selection([ids[4]])
     assert sorted({i.row() for i in panel.table.selectedIndexes()}) == [4]
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
 
 log = logging.getLogger("visionstudio")
 Area = Qt.DockWidgetArea
@@ -41,8 +41,25 @@ OPTIONAL_PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("visionstudio.ui.training", "TrainingPanel", "trainingPanel", "Training",
               Area.RightDockWidgetArea, "visionstudio.ui.training.integration:install"),
     PanelSpec("visionstudio.ui.plots", "MetricsPlots", "metricsPlots", "Metrics"),
-    PanelSpec("visionstudio.ui.features", "FeatureMapView", "featureMapView", "Feature maps"),
+    PanelSpec("visionstudio.ui.features", "FeatureMapView", "featureMapView", "Feature maps",
+              Area.BottomDockWidgetArea, "visionstudio.ui.features.integration:install"),
 )
+
+
+MAX_MIN_SIZE = (560, 240)  # a dock wants at most this much room before it scrolls
+
+
+def _shrinkable(widget: QWidget, spec: PanelSpec) -> QWidget:
+    """``widget``, inside a scroll area when its minimum size would squeeze the canvas."""
+    hint = widget.minimumSizeHint()
+    if hint.width() <= MAX_MIN_SIZE[0] and hint.height() <= MAX_MIN_SIZE[1]:
+        return widget
+    area = QScrollArea()
+    area.setObjectName(f"{spec.object_name}Scroll")
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    return area
 
 
 class MissingWidget(ImportError):
@@ -82,7 +99,9 @@ def make_widget(spec: PanelSpec, controller) -> QWidget:
 
 
 def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
-             area: Area) -> QDockWidget:
+             area: Area | None) -> QDockWidget:
+    """A dock for ``widget``; placed in ``area`` (None: the caller places it, e.g. with
+    QMainWindow.restoreDockWidget first)."""
     dock = QDockWidget(title, window)
     dock.setObjectName(f"{object_name}Dock")
     dock.setAccessibleName(f"{title} panel")
@@ -90,14 +109,17 @@ def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
     dock.setWidget(widget)
-    window.addDockWidget(area, dock)
+    if area is not None:
+        window.addDockWidget(area, dock)
     dock.toggleViewAction().setObjectName(f"action_toggle_{object_name}")
     dock.toggleViewAction().setStatusTip(f"Show or hide the {title.lower()} panel")
     return dock
 
 
-def optional_docks(window: QMainWindow, controller) -> list[tuple[QDockWidget, object]]:
-    """(dock, installed integration or None) for each later-feature panel that exists."""
+def optional_docks(window: QMainWindow, controller,
+                   place) -> list[tuple[QDockWidget, object]]:
+    """(dock, installed integration or None) for each later-feature panel that exists;
+    ``place(dock, area)`` puts each dock in the window before its integration installs."""
     out = []
     for spec in OPTIONAL_PANELS:
         try:
@@ -107,7 +129,8 @@ def optional_docks(window: QMainWindow, controller) -> list[tuple[QDockWidget, o
         widget = cls(controller)
         if not widget.objectName():
             widget.setObjectName(spec.object_name)
-        dock = add_dock(window, widget, spec.title, spec.object_name, spec.area)
+        dock = add_dock(window, _shrinkable(widget, spec), spec.title, spec.object_name, None)
+        place(dock, spec.area)
         integration = None
         if spec.installer:
             module, _, func = spec.installer.partition(":")

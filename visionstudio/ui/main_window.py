@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
 
@@ -29,6 +29,10 @@ log = logging.getLogger("visionstudio")
 APP_TITLE = "VisionStudio"
 STATE_VERSION = 1  # bump when the dock layout changes incompatibly
 STATUS_TIMEOUT_MS = 6000
+READABLE_ZOOM = 0.6  # below this node text is unreadable; tall networks scroll instead
+# Later-feature docks, the first time they appear: (tabbed with, raised above it)
+TAB_WITH = {"trainingPanel": ("history", True), "metricsPlots": ("summary", False),
+            "featureMapView": ("summary", False)}
 
 
 class MainWindow(QMainWindow):
@@ -61,11 +65,13 @@ class MainWindow(QMainWindow):
         self.controller.undo_stack.cleanChanged.connect(self._on_stack_clean_changed)
         self.controller.path_changed.connect(self._update_title)
         self.controller.document_replaced.connect(self._on_controller_document_replaced)
+        self.summary.node_activated.connect(self.reveal_node)
         self.files.recent_changed.connect(self._refresh_recent_menu)
         self._refresh_recent_menu(self.files.recent())
         self._update_title()
         self._fit_to_screen()
         self._sized = self.restore_layout()
+        self._framed = False
         self._close_guards: list = []  # integrations asked (confirm_close) before closing
         self._optional_added = False
         if not defer_panels:  # else the app adds them once the first document has loaded
@@ -115,6 +121,9 @@ class MainWindow(QMainWindow):
         if not self._sized:
             self._sized = True
             self._default_dock_sizes()
+        if not self._framed:
+            self._framed = True
+            QTimer.singleShot(0, self.frame_document)
 
     def add_optional_docks(self) -> None:
         """Panels of later features (training, plots, feature maps), added after the first
@@ -122,18 +131,28 @@ class MainWindow(QMainWindow):
         if self._optional_added:
             return
         self._optional_added = True
-        for dock, integration in dock_specs.optional_docks(self, self.controller):
-            key = dock.objectName().removesuffix("Dock")
-            self.docks[key] = dock
-            if not self.restoreDockWidget(dock):
-                others = [d for d in self.docks.values() if d is not dock
-                          and self.dockWidgetArea(d) == self.dockWidgetArea(dock) and d.isVisible()]
-                if others:
-                    self.tabifyDockWidget(others[0], dock)
-                    others[0].raise_()
+        self._placed_fresh = False
+        for dock, integration in dock_specs.optional_docks(self, self.controller, self._place_dock):
             self.menus["panels"].addAction(dock.toggleViewAction())
             if hasattr(integration, "confirm_close"):
                 self._close_guards.append(integration.confirm_close)
+        if self._placed_fresh:  # new panels must not squeeze the canvas
+            self._default_dock_sizes()
+
+    def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
+        """Where the saved layout had it, else tabbed beside a related panel."""
+        key = dock.objectName().removesuffix("Dock")
+        self.docks[key] = dock
+        if self.restoreDockWidget(dock):
+            return
+        self.addDockWidget(area, dock)
+        self._placed_fresh = True
+        beside, on_top = TAB_WITH.get(key, (None, False))
+        other = self.docks.get(beside)
+        if other is not None and not other.isFloating() and self.dockWidgetArea(other) == area:
+            self.tabifyDockWidget(other, dock)
+        dock.show()
+        (dock if on_top or other is None else other).raise_()
 
     def _connect_actions(self) -> None:
         a, f = self.actions_by_name, self.files
@@ -192,9 +211,27 @@ class MainWindow(QMainWindow):
 
     def _on_controller_document_replaced(self, document) -> None:
         self._update_title()
-        fit = getattr(self.canvas, "fit_to_view", None)
-        if fit is not None:
-            QTimer.singleShot(0, fit)
+        QTimer.singleShot(0, self.frame_document)
+
+    def reveal_node(self, node_id: str) -> None:
+        """Scroll the canvas so a layer picked elsewhere (summary row) is in view."""
+        pos = self.controller.graph.positions.get(node_id)
+        if pos is not None and hasattr(self.canvas, "ensureVisible"):
+            self.canvas.ensureVisible(QRectF(pos[0] - 90, pos[1] - 50, 180, 100), 40, 40)
+
+    def frame_document(self) -> None:
+        """Fit the network in the canvas, but never below a readable zoom: a tall network
+        then shows its top (the input) at READABLE_ZOOM."""
+        canvas = self.canvas
+        if not hasattr(canvas, "fit_to_view"):
+            return
+        canvas.fit_to_view()
+        zoom = getattr(canvas, "zoom", None)
+        if isinstance(zoom, float) and zoom < READABLE_ZOOM and hasattr(canvas, "set_zoom"):
+            rect = canvas.scene().itemsBoundingRect()
+            canvas.set_zoom(READABLE_ZOOM)
+            half_height = canvas.viewport().height() / READABLE_ZOOM / 2
+            canvas.centerOn(rect.center().x(), rect.top() + half_height - 30)
 
     # -- recent files -----------------------------------------------------------------
     def _refresh_recent_menu(self, paths: list[str]) -> None:
@@ -266,7 +303,9 @@ class MainWindow(QMainWindow):
 
     # -- closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if not all(guard() for guard in self._close_guards) or not self.files.maybe_save():
+        # The document first (saving or discarding changes nothing), then the panels
+        # (a training run may be stopped, background tasks are ended).
+        if not self.files.maybe_save() or not all(guard() for guard in self._close_guards):
             event.ignore()
             return
         self.save_layout()

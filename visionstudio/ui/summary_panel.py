@@ -7,7 +7,7 @@ highlights the row.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
@@ -33,6 +33,8 @@ def totals_text(summary: NetworkSummary) -> str:
 
 
 class SummaryPanel(QWidget):
+    node_activated = Signal(str)  # the user picked this layer's row (click or keyboard)
+
     def __init__(self, controller: DocumentController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("summaryPanel")
@@ -120,3 +122,6 @@ class SummaryPanel(QWidget):
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
         ids = self.node_ids()
         self.controller.set_selection([ids[r] for r in rows])
+        current = self.table.currentRow()
+        if rows and 0 <= current < len(ids):
+            self.node_activated.emit(ids[current])
