@@ -201,3 +201,28 @@ def test_import_metrics_csv_as_run(qtbot, window, tmp_path):
     box = integration.message_box
     assert box.windowTitle() == "Cannot import" and "bad.csv: not a metrics CSV" in box.informativeText()
     assert len(window.controller.document.runs) == 1
+
+
+def test_closing_the_window_waits_for_a_running_export(qtbot, window, tmp_path, monkeypatch):
+    import time
+
+    import visionstudio.core.export as core_export
+
+    real = core_export.export_project
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core_export, "export_project", slow)
+    integration = install(window)
+    integration.action.trigger()
+    integration.dialog.set_folder(tmp_path / "out")
+    integration.dialog.export_button.click()
+    assert integration.busy and not integration.action.isEnabled()
+    assert integration.open_dialog() is None   # one export at a time
+    integration.message_box = None
+    window.close()
+    assert not integration.busy and (tmp_path / "out" / "model.py").is_file()
+    assert integration.message_box is None and not integration._quiet   # status bar only
+    assert "Exported to" in window.statusBar().currentMessage()

@@ -15,7 +15,7 @@ import logging
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
@@ -117,6 +117,7 @@ class ExportIntegration(QObject):
         self.show_result = show_result      # tests may replace these
         self.show_failure = show_failure
         self._last_folder: dict[str, str] = {}   # project path/name -> folder
+        self._quiet = False                      # closing: no message boxes
         self.action = QAction(QIcon.fromTheme("document-export"), "&Export…", window)
         self.action.setObjectName("action_export")
         self.action.setShortcut(QKeySequence(SHORTCUT))
@@ -225,6 +226,9 @@ class ExportIntegration(QObject):
         thread.started.connect(worker.run)
         worker.progress.connect(self._on_worker_progress)
         worker.done.connect(self._on_worker_done)
+        # Ends the thread's event loop from the worker thread itself, so wait() also
+        # works while the GUI thread is blocked (closing the window).
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread, self.worker = track(thread), worker
         self.action.setEnabled(False)
         self._show_progress(request)
@@ -254,10 +258,12 @@ class ExportIntegration(QObject):
         if result is not None:
             folder = request.folder if request is not None else Path(result.files[0]).parent
             self._status(f"Exported to {folder}")
-            self.message_box = self.show_result(self.window, result, folder)
+            if not self._quiet:
+                self.message_box = self.show_result(self.window, result, folder)
         else:
             self._status(f"Export failed: {failure[0]}")
-            self.message_box = self.show_failure(self.window, failure)
+            if not self._quiet:
+                self.message_box = self.show_failure(self.window, failure)
         self.finished.emit(result, failure)
 
     def _finish_thread(self) -> None:
@@ -278,16 +284,18 @@ class ExportIntegration(QObject):
             return True
         if not self.thread.wait(timeout_ms):
             return False
-        # The result is queued to this thread: handle it now (quietly: the window closes).
-        self.show_result = lambda *a: None
-        self.show_failure = lambda *a: None
+        # The result is queued to this thread: handle it now, in the status bar only.
         from PySide6.QtCore import QCoreApplication, QDeadlineTimer
 
-        deadline = QDeadlineTimer(5000)
-        while self.thread is not None and not deadline.hasExpired():
-            QCoreApplication.processEvents()
-        if self.thread is not None:      # the result never arrived: end the thread anyway
-            self._finish_thread()
+        self._quiet = True
+        try:
+            deadline = QDeadlineTimer(5000)
+            while self.thread is not None and not deadline.hasExpired():
+                QCoreApplication.processEvents()
+            if self.thread is not None:      # the result never arrived: end the thread anyway
+                self._finish_thread()
+        finally:
+            self._quiet = False
         return True
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
