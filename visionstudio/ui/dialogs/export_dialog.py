@@ -23,12 +23,11 @@ from PySide6.QtWidgets import (
 # key -> (title, one-line explanation); keys are core.export.FORMATS'.
 FORMAT_CHOICES: dict[str, tuple[str, str]] = {
     "pytorch": ("PyTorch code",
-                "model.py (a readable nn.Module) + weights.safetensors, to use in your own code."),
+                "model.py (a readable nn.Module) + weights.safetensors for your own code."),
     "script": ("Training script",
-               "train.py for python or torchrun (several GPUs or machines), with the model, "
-               "weights and settings."),
+               "train.py for python or torchrun (many GPUs or machines) + model, weights, settings."),
     "onnx": ("ONNX",
-             "model.onnx for ONNX Runtime, TensorRT, OpenVINO and other runtimes; any batch size."),
+             "model.onnx for ONNX Runtime, TensorRT, OpenVINO…; any batch size."),
     "torchscript": ("TorchScript",
                     "model.torchscript.pt for libtorch (C++) and older PyTorch runtimes."),
 }
@@ -110,7 +109,6 @@ class ExportDialog(QDialog):
             note = QLabel(line, self)
             note.setWordWrap(True)
             note.setIndent(24)
-            note.setStyleSheet("color: palette(mid);")
             note.setBuddy(button)
             self.formats.addButton(button)
             self.format_buttons[key] = button
@@ -129,7 +127,9 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._browse)
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
-        form.addRow("Output &folder:", row)
+        folder_label = QLabel("Output &folder:", self)
+        folder_label.setBuddy(self.folder_edit)
+        form.addRow(folder_label, row)
 
         self.weights = QComboBox(self)
         self.weights.setObjectName("exportWeights")
@@ -159,7 +159,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.buttons)
         self.folder_edit.textChanged.connect(self._update_button)
         self._update_button()
-        self.resize(520, self.sizeHint().height())
+        self.resize(580, self.sizeHint().height())
 
     # -- choices --------------------------------------------------------------------
     def format(self) -> str:
