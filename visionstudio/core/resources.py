@@ -3,10 +3,10 @@
 In a source checkout they are in the repository's top-level ``resources/`` folder.
 An installed wheel ships them as data files under ``<prefix>/share/visionstudio/``
 (``[tool.setuptools.data-files]`` in pyproject.toml): ``share/visionstudio/icons/...``
-and ``share/visionstudio/templates`` (and, for the desktop, the icon theme, desktop entry
-and metainfo under ``share/icons``, ``share/applications`` and ``share/metainfo``). A PyInstaller bundle puts them in
-``<bundle>/share/visionstudio`` (``sys._MEIPASS``). ``$VISIONSTUDIO_RESOURCES`` overrides
-everything.
+and ``share/visionstudio/templates`` (plus, for the desktop, the icon theme, desktop entry
+and metainfo under ``share/icons``, ``share/applications`` and ``share/metainfo``).
+A PyInstaller bundle (``packaging/visionstudio.spec``) keeps the checkout layout:
+``<_internal>/resources``. ``$VISIONSTUDIO_RESOURCES`` overrides everything.
 
     >>> resource_path("icons", "layers", "conv.svg")   # doctest: +SKIP
     PosixPath('/usr/share/visionstudio/icons/layers/conv.svg')
@@ -33,10 +33,11 @@ def resource_roots() -> list[Path]:
         roots.append(Path(env))
     # Source checkout: visionstudio/core/resources.py -> <repo>/resources
     roots.append(Path(__file__).resolve().parents[2] / "resources")
-    # Frozen bundle (PyInstaller one-folder): data collected under share/visionstudio.
+    # Frozen bundle (PyInstaller one-folder, packaging/visionstudio.spec): <_internal>/resources,
+    # which the checkout rule above also gives; stated for bundles with other layouts.
     meipass = getattr(sys, "_MEIPASS", None)
     if meipass:
-        roots.append(Path(meipass) / "share" / "visionstudio")
+        roots.append(Path(meipass) / "resources")
     # Installed wheel: data files land under the install scheme's "data" path.
     prefixes = [sysconfig.get_path("data"), sys.prefix, sys.base_prefix]
     try:
