@@ -104,7 +104,7 @@ def test_autosave_writes_recovery_file_and_next_start_offers_it(qtbot, tmp_path,
     w.autosave.set_interval(50)
     assert not w.autosave.autosave_now()  # clean: nothing to recover
     _edit(w, 77)
-    qtbot.waitUntil(lambda: w.autosave.file.exists(), timeout=3000)
+    qtbot.waitUntil(lambda: w.autosave.file.exists(), timeout=20_000)
     assert load_project(w.autosave.file).graph.to_dict() == w.controller.graph.to_dict()
     w.autosave.timer.stop()
     # Simulate a crash: the process "ends" without closing the window cleanly.

@@ -95,7 +95,7 @@ def test_window_state_survives_a_restart(qtbot, tmp_path):
     settings = ini_settings(tmp_path)
     w = make_window(qtbot, tmp_path, settings=settings, show=True)
     w.resize(790, 530)  # the offscreen screen is 800 px wide
-    qtbot.waitUntil(lambda: w.height() == 530)
+    qtbot.waitUntil(lambda: w.height() == 530, timeout=20_000)
     size = (w.width(), w.height())
     w.docks["history"].hide()
     w.removeDockWidget(w.docks["summary"])
@@ -133,11 +133,11 @@ def test_unexpected_error_shows_a_non_modal_dialog_and_the_app_goes_on(qtbot, tm
             raise RuntimeError("slot exploded")
 
         QTimer.singleShot(0, boom)  # an exception in a Qt slot reaches sys.excepthook
-        qtbot.waitUntil(lambda: len(reporter.dialogs) == 1, timeout=3000)
+        qtbot.waitUntil(lambda: len(reporter.dialogs) == 1, timeout=20_000)
         worker = threading.Thread(target=lambda: 1 / 0, name="worker-x")
         worker.start()
         worker.join()
-        qtbot.waitUntil(lambda: len(reporter.dialogs) == 2, timeout=3000)
+        qtbot.waitUntil(lambda: len(reporter.dialogs) == 2, timeout=20_000)
     finally:
         uninstall()
     first, second = reporter.dialogs
