@@ -186,12 +186,14 @@ class _InitialLoader(QObject):
 
 
 def create_main_window(argv: list[str], *, settings: QSettings | None = None,
-                       recovery_dir: Path | None = None, background: bool = False):
+                       recovery_dir: Path | None = None, background: bool = False,
+                       optional_panels: bool = True):
     """The window with ``argv[0]`` opened, or the classic CNN template.
 
     A malformed file is reported (after the window shows) and the template opens.
     With ``background`` the document loads on a thread while the window paints;
-    ``window.initial_load_done`` fires when it is in place.
+    ``window.initial_load_done`` fires when it is in place. ``optional_panels=False``
+    leaves out the later-feature docks (training, plots, feature maps): lean tests.
     """
     from .ui.controller import DocumentController
     from .ui.main_window import MainWindow
@@ -209,7 +211,8 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
     doc, path, problem = load_initial(argv)
     controller = DocumentController(doc)
     controller.path = path
-    window = MainWindow(controller, settings=settings, recovery_dir=recovery_dir)
+    window = MainWindow(controller, settings=settings, recovery_dir=recovery_dir,
+                        defer_panels=not optional_panels)
     if path is not None:
         window.files.add_recent(path)
         window._update_title()

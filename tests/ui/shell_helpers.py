@@ -38,12 +38,13 @@ def ini_settings(tmp_path: Path) -> QSettings:
 
 
 def make_window(qtbot, tmp_path: Path, argv: list[str] | None = None, *, answers: Answers | None = None,
-                settings: QSettings | None = None, show: bool = False):
-    """create_main_window with isolated settings and recovery dir; dialogs answered."""
+                settings: QSettings | None = None, show: bool = False, panels: bool = False):
+    """create_main_window with isolated settings and recovery dir; dialogs answered.
+    ``panels`` adds the later-feature docks (training, plots, feature maps: slow)."""
     from visionstudio.app import create_main_window
 
     window = create_main_window(list(argv or []), settings=settings or ini_settings(tmp_path),
-                                recovery_dir=tmp_path / "recovery")
+                                recovery_dir=tmp_path / "recovery", optional_panels=panels)
     answers = answers or Answers()
     answers.install(window)
     window.answers = answers

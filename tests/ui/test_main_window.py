@@ -9,7 +9,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QUndoView
+from PySide6.QtWidgets import QDockWidget, QUndoView, QWidget
 
 from visionstudio.core.graph import SetParam
 from visionstudio.ui.errors import ErrorDialog, ErrorReporter, install_excepthooks
@@ -18,7 +18,7 @@ from .shell_helpers import Answers, ini_settings, make_window
 
 
 def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path, show=True)
+    w = make_window(qtbot, tmp_path, show=True, panels=True)
     c = w.controller
     assert c.analysis.ok and c.analysis.total_params == 121_930
     assert w.findChild(QDockWidget, "summaryPanelDock").isVisible()
@@ -29,10 +29,20 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
         dock = w.findChild(QDockWidget, name)
         assert dock is not None and dock.accessibleName(), name
     assert isinstance(w.history, QUndoView)
-    # Later-issue panels get no empty placeholder dock.
-    for name in ("trainingPanelDock", "metricsPlotsDock", "featureMapViewDock"):
-        dock = w.findChild(QDockWidget, name)
-        assert dock is None or dock.widget().objectName() == name.removesuffix("Dock")
+    # Later-issue panels: a dock holding the real widget when the module exists, else none.
+    import importlib.util
+
+    from visionstudio.ui.docks import OPTIONAL_PANELS
+
+    qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
+    for spec in OPTIONAL_PANELS:
+        dock = w.findChild(QDockWidget, f"{spec.object_name}Dock")
+        panel = w.findChild(QWidget, spec.object_name)
+        if importlib.util.find_spec(spec.module) is None:
+            assert dock is None
+        elif dock is not None:
+            assert panel is not None and type(panel).__name__ == spec.cls
+            assert dock.toggleViewAction() in w.menus["panels"].actions()
 
 
 def test_canvas_and_palette_are_the_real_widgets(qtbot, tmp_path):
