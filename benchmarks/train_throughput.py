@@ -56,14 +56,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def run_visionstudio(model, x_u8, y, device, batch):
+def run_visionstudio(model, x_u8, y, device, batch, channels_last=None):
     cfg = TrainingConfig.from_dict({"epochs": 1, "batch_size": batch, "device": str(device),
                                     "optimizer": {"key": "adam", "params": {"lr": 1e-3}}})
     data = TrainData.from_tensors(x_u8, y, num_classes=10)
     data.mean, data.std = (0.5,) * x_u8.shape[1], (0.25,) * x_u8.shape[1]
     sync(device)
     t0 = time.perf_counter()
-    Trainer(model, cfg).fit(data)
+    Trainer(model, cfg, channels_last=channels_last).fit(data)
     sync(device)
     return x_u8.shape[0] / (time.perf_counter() - t0)
 
@@ -108,6 +108,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-channels-last", action="store_true",
+                    help="trainer without channels_last (to see what the layout alone gives)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,7 +132,8 @@ def main(argv=None) -> int:
     run_bare(copy.deepcopy(base), batches[:8], device, 1024)
     results: dict[str, list[float]] = {"visionstudio": [], "idiomatic": [], "bare": []}
     for r in range(args.rounds):
-        results["visionstudio"].append(run_visionstudio(copy.deepcopy(base), x_u8, y, device, args.batch_size))
+        results["visionstudio"].append(run_visionstudio(copy.deepcopy(base), x_u8, y, device, args.batch_size,
+                                                        False if args.no_channels_last else None))
         results["idiomatic"].append(run_idiomatic(copy.deepcopy(base), x_f, y, device, args.batch_size))
         results["bare"].append(run_bare(copy.deepcopy(base), batches, device, args.samples))
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in results.items()), flush=True)
