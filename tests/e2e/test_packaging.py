@@ -233,3 +233,22 @@ def test_pyinstaller_spec_and_script_are_well_formed():
     script = PACKAGING / "build_bundle.sh"
     assert os.access(script, os.X_OK)
     assert _run(["bash", "-n", script]).returncode == 0
+
+
+def test_resource_resolver_in_the_checkout(monkeypatch, tmp_path):
+    from visionstudio.core import resources
+
+    monkeypatch.delenv(resources.ENV_VAR, raising=False)
+    assert resources.resource_path("icons", "layers", "conv.svg") == \
+        REPO / "resources" / "icons" / "layers" / "conv.svg"
+    assert resources.resource_dir("templates") == REPO / "resources" / "templates"
+    assert resources.app_icon_paths()[0].suffix == ".svg"
+    assert len(resources.app_icon_paths()) == 1 + len(ICON_SIZES)
+    assert resources.resource_path("icons", "no-such-file.svg") is None
+    # The override wins over the checkout.
+    (tmp_path / "icons" / "layers").mkdir(parents=True)
+    (tmp_path / "icons" / "layers" / "conv.svg").write_text("<svg/>")
+    monkeypatch.setenv(resources.ENV_VAR, str(tmp_path))
+    assert resources.resource_path("icons", "layers", "conv.svg") == tmp_path / "icons" / "layers" / "conv.svg"
+    assert resources.resource_path("icons", "layers", "pool.svg") == \
+        REPO / "resources" / "icons" / "layers" / "pool.svg"
