@@ -179,8 +179,9 @@ class _InitialLoader(QObject):
             if path is not None:
                 w.files.add_recent(path)
         w.statusBar().clearMessage()
-        w.add_optional_docks()  # torch is loaded by now: their imports are quick
         w.initial_load_done.emit()
+        # torch is loaded by now, so their imports are quick; after the canvas has painted.
+        QTimer.singleShot(0, w.add_optional_docks)
         if problem is not None:
             w.files.prompts.error(w, *problem)
 
