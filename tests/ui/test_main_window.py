@@ -43,6 +43,7 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
         elif dock is not None:
             assert panel is not None and type(panel).__name__ == spec.cls
             assert dock.toggleViewAction() in w.menus["panels"].actions()
+    assert w.menuBar().actions()[-1] is w.menus["help"].menuAction()  # Help stays last
 
 
 def test_canvas_and_palette_are_the_real_widgets(qtbot, tmp_path):

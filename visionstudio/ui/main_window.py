@@ -138,6 +138,9 @@ class MainWindow(QMainWindow):
                 self._close_guards.append(integration.confirm_close)
         if self._placed_fresh:  # new panels must not squeeze the canvas
             self._default_dock_sizes()
+        help_action = self.menus["help"].menuAction()  # Help stays the last menu
+        self.menuBar().removeAction(help_action)
+        self.menuBar().addAction(help_action)
 
     def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
         """Where the saved layout had it, else tabbed beside a related panel."""
