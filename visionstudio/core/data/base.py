@@ -15,9 +15,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # reading a project must not load torch; loading data does
+    import torch
+
 
 Progress = Callable[[str, float], None]
 Cancel = Callable[[], bool]
@@ -255,6 +257,8 @@ def check_compatibility(loaded_or_spec_info: Any, input_shape: Sequence[int] | N
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 images N×C×H×W, as if scaled to [0, 1]."""
+    import torch
+
     if images.numel() == 0:
         c = images.shape[1] if images.dim() == 4 else 1
         return (0.0,) * c, (1.0,) * c
@@ -281,7 +285,7 @@ def stratified_split(labels: Sequence[int] | torch.Tensor, val_split: float,
     """
     import numpy as np
 
-    labels_arr = np.asarray(labels.tolist() if isinstance(labels, torch.Tensor) else labels)
+    labels_arr = np.asarray(labels.tolist() if hasattr(labels, "tolist") else labels)
     rng = np.random.default_rng(seed)
     train: list[int] = []
     val: list[int] = []

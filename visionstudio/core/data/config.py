@@ -20,6 +20,18 @@ class DatasetConfig:
     key: str = DEFAULT_DATASET
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A config made in code (DatasetConfig(), DatasetConfig("mnist")) gets the same
+        # defaults a loaded one has, so documents compare equal after a save and load.
+        try:
+            from .registry import DATASETS
+        except ImportError:  # pragma: no cover - registry not available
+            return
+        if self.key in DATASETS:
+            filled = {spec.name: copy.deepcopy(spec.default) for spec in DATASETS.get(self.key).params}
+            filled.update(self.params)
+            object.__setattr__(self, "params", filled)
+
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "params": copy.deepcopy(self.params)}
 

@@ -7,6 +7,7 @@ tells what shape and class count it gives without loading it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +15,20 @@ from typing import Any
 from ..params import ParamSpec
 from ..registry import Registry
 from .base import DatasetInfo, LoadContext, LoadedDataset
-from .image_folder import describe_image_folder, load_image_folder
-from .shapes import SHAPE_NAMES, describe_shapes, load_shapes
-from .torchvision_sets import make_loader
+from .shapes import SHAPE_NAMES
+
+
+def _lazy(module: str, name: str, pick: tuple[str, int] | None = None) -> Callable[..., Any]:
+    """A function imported on first call: listing datasets and validating a project's
+    dataset section must not load torch/torchvision (the app's start-up path).
+    ``pick=(key, i)`` takes item ``i`` of ``name(key)`` (make_loader's pair)."""
+    def call(*args: Any) -> Any:
+        target = getattr(importlib.import_module(module, __package__), name)
+        if pick is not None:
+            target = target(pick[0])[pick[1]]
+        return target(*args)
+    call.__name__ = name
+    return call
 
 
 def _no_info(params: dict[str, Any]) -> DatasetInfo:
@@ -62,7 +74,8 @@ register(DatasetSpec(
         ParamSpec("seed", "int", 0, minimum=0, maximum=2**31 - 1,
                   help="Same seed, same images."),
     ),
-    loader=load_shapes, needs_download=False, describe=describe_shapes,
+    loader=_lazy(".shapes", "load_shapes"), needs_download=False,
+    describe=_lazy(".shapes", "describe_shapes"),
 ), "Built-in")
 
 for _key, _title, _description in (
@@ -73,9 +86,10 @@ for _key, _title, _description in (
     ("cifar10", "CIFAR-10", "60,000 colour photos, 3×32×32, 10 classes (airplane … truck; "
                             "50,000 training, 10,000 test). About 170 MB download."),
 ):
-    _loader, _describe = make_loader(_key)
     register(DatasetSpec(key=_key, title=_title, description=_description, params=(),
-                         loader=_loader, needs_download=True, describe=_describe), "Download")
+                         loader=_lazy(".torchvision_sets", "make_loader", (_key, 0)),
+                         needs_download=True,
+                         describe=_lazy(".torchvision_sets", "make_loader", (_key, 1))), "Download")
 
 register(DatasetSpec(
     key="image_folder", title="Image folder",
@@ -90,5 +104,6 @@ register(DatasetSpec(
                        "training images by the validation split (per class, seeded).",
                   extra={"editor": "directory"}),
     ),
-    loader=load_image_folder, needs_download=False, describe=describe_image_folder,
+    loader=_lazy(".image_folder", "load_image_folder"), needs_download=False,
+    describe=_lazy(".image_folder", "describe_image_folder"),
 ), "Your data")

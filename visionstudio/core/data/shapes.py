@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
 
@@ -152,6 +151,8 @@ def generate_shapes(samples: int, *, size: int = 28, channels: int = 1, classes:
     rng = np.random.default_rng([int(seed), int(stream)])
     labels = rng.permutation(np.arange(samples) % classes)
     images = render_shapes(labels, rng, size=size, channels=channels, noise=noise)
+    import torch  # here, so that listing datasets does not load torch
+
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 

@@ -49,7 +49,7 @@ def _optimizer(optimizer: dict[str, Any]) -> dict[str, Any]:
     kwargs = dict(spec.group_values(optimizer["params"]))
     kwargs.update(dict(spec.fixed))
     kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
-    return {"key": spec.key, "class": spec.cls.__name__, "kwargs": kwargs}
+    return {"key": spec.key, "class": spec.class_name, "kwargs": kwargs}
 
 
 def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,

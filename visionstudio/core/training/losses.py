@@ -10,18 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from ..params import ParamSpec
 from ..registry import Registry
+
+if TYPE_CHECKING:  # torch loads only when a loss is built, not when a project is read
+    import torch
 
 
 class LossSetupError(ValueError):
     """Loss settings that do not fit the dataset (e.g. class weights of the wrong length)."""
 
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ def _weights(params: dict[str, Any], num_classes: int, device: torch.device) -> 
     if len(values) != num_classes:
         raise LossSetupError(f"class weights has {len(values)} values but the dataset has "
                              f"{num_classes} classes; give one weight per class or none")
+    import torch
+
     return torch.tensor(values, dtype=torch.float32, device=device)
 
 
@@ -59,6 +63,8 @@ def _register(spec: LossSpec, aliases: tuple[str, ...] = ()) -> LossSpec:
 
 
 def _cross_entropy(p: dict[str, Any], num_classes: int, device: torch.device) -> LossFn:
+    import torch.nn.functional as F
+
     weight = _weights(p, num_classes, device)
     smoothing = float(p["label_smoothing"])
 
@@ -69,6 +75,8 @@ def _cross_entropy(p: dict[str, Any], num_classes: int, device: torch.device) ->
 
 
 def _nll(p: dict[str, Any], num_classes: int, device: torch.device) -> LossFn:
+    import torch.nn.functional as F
+
     weight = _weights(p, num_classes, device)
 
     def fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -76,8 +84,12 @@ def _nll(p: dict[str, Any], num_classes: int, device: torch.device) -> LossFn:
     return fn
 
 
-def _simple(fn: Callable[..., torch.Tensor], **kw: Any) -> Callable[..., LossFn]:
+def _simple(fn_name: str, **kw: Any) -> Callable[..., LossFn]:
+    """A loss from ``torch.nn.functional.<fn_name>`` with float settings renamed by ``kw``."""
     def factory(p: dict[str, Any], num_classes: int, device: torch.device) -> LossFn:
+        import torch.nn.functional as F
+
+        fn = getattr(F, fn_name)
         extra = {name: float(p[src]) for name, src in kw.items()}
         return lambda out, target: fn(out, target, **extra)
     return factory
@@ -100,27 +112,27 @@ _register(LossSpec(
 _register(LossSpec(
     "bce_with_logits", "Binary cross-entropy (logits)",
     "Independent yes/no per class on raw scores; labels are one-hot encoded.",
-    (), _simple(F.binary_cross_entropy_with_logits), one_hot=True,
+    (), _simple("binary_cross_entropy_with_logits"), one_hot=True,
 ))
 _register(LossSpec(
     "mse", "Mean squared error", "Squared distance to the one-hot label vector.",
-    (), _simple(F.mse_loss), one_hot=True, expects="any",
+    (), _simple("mse_loss"), one_hot=True, expects="any",
 ))
 _register(LossSpec(
     "l1", "Mean absolute error (L1)", "Absolute distance to the one-hot label vector.",
-    (), _simple(F.l1_loss), one_hot=True, expects="any",
+    (), _simple("l1_loss"), one_hot=True, expects="any",
 ))
 _register(LossSpec(
     "smooth_l1", "Smooth L1", "L1 that turns quadratic below beta; labels are one-hot encoded.",
     (ParamSpec("beta", "float", 1.0, minimum=0.0, maximum=1e6,
                help="Below this distance the loss is quadratic."),),
-    _simple(F.smooth_l1_loss, beta="beta"), one_hot=True, expects="any",
+    _simple("smooth_l1_loss", beta="beta"), one_hot=True, expects="any",
 ))
 _register(LossSpec(
     "huber", "Huber", "Quadratic near the target, linear beyond delta; labels are one-hot encoded.",
     (ParamSpec("delta", "float", 1.0, minimum=1e-12, maximum=1e6,
                help="Distance where the loss turns from quadratic to linear."),),
-    _simple(F.huber_loss, delta="delta"), one_hot=True, expects="any",
+    _simple("huber_loss", delta="delta"), one_hot=True, expects="any",
 ))
 
 
@@ -136,6 +148,8 @@ class TrainingLoss:
         self._fn = self.spec.factory(params, num_classes, device)
 
     def __call__(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
         if out.dim() > 2:
             out = out.reshape(out.shape[0], -1)
         if self.log_softmax:

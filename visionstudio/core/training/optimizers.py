@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
+from typing import TYPE_CHECKING
 
 from ..params import ParamSpec
 from ..registry import Registry
+
+if TYPE_CHECKING:  # torch loads only when an optimizer is built, not when a project is read
+    import torch
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class OptimizerSpec:
     title: str
     description: str
     params: tuple[ParamSpec, ...]
-    cls: type[torch.optim.Optimizer]
+    class_name: str                           # in torch.optim
     group_values: Callable[[dict[str, Any]], dict[str, Any]]
     fixed: tuple[tuple[str, Any], ...] = ()   # constructor arguments the user does not set
     supports_fused: bool = False
@@ -32,6 +35,12 @@ class OptimizerSpec:
         if fused and self.supports_fused:
             kwargs["fused"] = True
         return self.cls(parameters, **kwargs)
+
+    @property
+    def cls(self) -> type[torch.optim.Optimizer]:
+        import torch.optim
+
+        return getattr(torch.optim, self.class_name)
 
 
 OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer")
@@ -69,16 +78,16 @@ def _register(spec: OptimizerSpec, aliases: tuple[str, ...] = ()) -> None:
 
 _register(OptimizerSpec(
     "sgd", "SGD", "Plain stochastic gradient descent.",
-    (_lr(0.01), WEIGHT_DECAY), torch.optim.SGD, _pick("lr", "weight_decay"),
+    (_lr(0.01), WEIGHT_DECAY), "SGD", _pick("lr", "weight_decay"),
     fixed=(("momentum", 0.0),),
 ))
 _register(OptimizerSpec(
     "sgd_momentum", "SGD with momentum", "SGD that keeps a running velocity of updates.",
-    (_lr(0.01), MOMENTUM, WEIGHT_DECAY), torch.optim.SGD, _pick("lr", "momentum", "weight_decay"),
+    (_lr(0.01), MOMENTUM, WEIGHT_DECAY), "SGD", _pick("lr", "momentum", "weight_decay"),
 ), aliases=("momentum",))
 _register(OptimizerSpec(
     "nesterov", "SGD with Nesterov momentum", "Momentum that looks ahead before stepping.",
-    (_lr(0.01), MOMENTUM, WEIGHT_DECAY), torch.optim.SGD, _pick("lr", "momentum", "weight_decay"),
+    (_lr(0.01), MOMENTUM, WEIGHT_DECAY), "SGD", _pick("lr", "momentum", "weight_decay"),
     fixed=(("nesterov", True),),
 ))
 _register(OptimizerSpec(
@@ -88,13 +97,13 @@ _register(OptimizerSpec(
                help="Decay of the running mean of squared gradients."),
      EPS, ParamSpec("momentum", "float", 0.0, minimum=0.0, maximum=0.9999, help="Momentum factor."),
      WEIGHT_DECAY),
-    torch.optim.RMSprop, _pick("lr", "alpha", "eps", "momentum", "weight_decay"),
+    "RMSprop", _pick("lr", "alpha", "eps", "momentum", "weight_decay"),
 ))
 _AMSGRAD = ParamSpec("amsgrad", "bool", False, advanced=True,
                      help="Use the AMSGrad variant (keeps the maximum of past squared gradients).")
 _register(OptimizerSpec(
     "adam", "Adam", "Adaptive moments: a robust default for most networks.",
-    (_lr(0.001), BETA1, BETA2, EPS, WEIGHT_DECAY, _AMSGRAD), torch.optim.Adam, _adam_like,
+    (_lr(0.001), BETA1, BETA2, EPS, WEIGHT_DECAY, _AMSGRAD), "Adam", _adam_like,
     supports_fused=True,
 ))
 _register(OptimizerSpec(
@@ -102,7 +111,7 @@ _register(OptimizerSpec(
     (_lr(0.001), BETA1, BETA2, EPS,
      ParamSpec("weight_decay", "float", 0.01, title="weight decay", minimum=0.0, maximum=10.0,
                help="Decoupled weight decay."), _AMSGRAD),
-    torch.optim.AdamW, _adam_like, supports_fused=True,
+    "AdamW", _adam_like, supports_fused=True,
 ))
 _register(OptimizerSpec(
     "adagrad", "Adagrad", "Per-weight step sizes that shrink with accumulated squared gradients.",
@@ -112,7 +121,7 @@ _register(OptimizerSpec(
      ParamSpec("eps", "float", 1e-10, minimum=0.0, maximum=1.0, advanced=True,
                help="Added to denominators for numerical stability."),
      WEIGHT_DECAY),
-    torch.optim.Adagrad, _pick("lr", "lr_decay", "eps", "weight_decay"),
+    "Adagrad", _pick("lr", "lr_decay", "eps", "weight_decay"),
 ))
 
 
