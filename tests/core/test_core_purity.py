@@ -84,3 +84,20 @@ def test_importing_every_core_module_loads_no_qt():
                             text=True, timeout=240, env={"PYTHONPATH": str(root), "PATH": ""})
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout.strip().splitlines()[-1]) > 10
+
+
+def test_reading_a_project_does_not_load_torch():
+    """The GUI opens a project before torch is needed; importing torch takes seconds."""
+    code = (
+        "import sys\n"
+        "from visionstudio.core.templates import load_template\n"
+        "from visionstudio.core.graph import analyze\n"
+        "doc = load_template('small_resnet')\n"
+        "assert analyze(doc.graph).ok\n"
+        "from visionstudio.core.data.registry import DATASETS\n"
+        "DATASETS.get('shapes').describe(doc.dataset.params)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
