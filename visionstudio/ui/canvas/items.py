@@ -289,8 +289,24 @@ class EdgeItem(QGraphicsItem):
         p1 = self.src.output_anchor()
         p2 = self.dst.input_anchor(self.dst_offset)
         self._path = curve(p1, p2)
+        side = self._detour_x(self._path)
+        if side is not None:
+            self._path = detour(p1, p2, side)
         self._layout_label()
         self.update()
+
+    def _detour_x(self, path: QPainterPath) -> float | None:
+        """Where to run a long edge (a residual skip) that would cross other layers:
+        just right of the layers it passes, so it never hides behind the main chain."""
+        scene = self.scene()
+        if scene is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < 80:
+            return None
+        blockers = [item.sceneBoundingRect() for item in scene.items(path.boundingRect())
+                    if isinstance(item, NodeItem) and item is not self.src and item is not self.dst]
+        blockers = [rect for rect in blockers if path.intersects(rect)]
+        if not blockers:
+            return None
+        return max(rect.right() for rect in blockers) + 26.0
 
     def _layout_label(self) -> None:
         if not self.label:
@@ -354,4 +370,15 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     path = QPainterPath(p1)
     dy = max(40.0, abs(p2.y() - p1.y()) * 0.5)
     path.cubicTo(p1 + QPointF(0, dy), p2 - QPointF(0, dy), p2)
+    return path
+
+
+def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
+    """Out of the output, down a vertical lane at ``x``, and into the input."""
+    path = QPainterPath(p1)
+    turn = min(60.0, max(20.0, (p2.y() - p1.y()) / 4))
+    path.cubicTo(p1 + QPointF(0, turn), QPointF(x, p1.y()), QPointF(x, p1.y() + 2 * turn))
+    if p2.y() - 2 * turn > p1.y() + 2 * turn:
+        path.lineTo(x, p2.y() - 2 * turn)
+    path.cubicTo(QPointF(x, p2.y()), p2 - QPointF(0, turn), p2)
     return path

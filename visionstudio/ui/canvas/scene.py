@@ -181,6 +181,9 @@ class GraphScene(QGraphicsScene):
         item = self._nodes.get(node_id)
         if item is not None and (item.pos().x(), item.pos().y()) != tuple(position):
             item.setPos(position[0], position[1])
+        # A moved layer may now block (or free) the lane of an unrelated skip edge.
+        for edge in self._edges.values():
+            edge.update_path()
 
     # -- analysis ------------------------------------------------------------------------
     def _on_controller_analysis_changed(self, analysis: GraphAnalysis) -> None:
