@@ -1,7 +1,8 @@
 """Composition root of the GUI: QApplication, crash logging, excepthooks, the main window.
 
-``main([])`` opens the classic CNN template; ``main([PROJECT])`` opens that file (a
-malformed one shows its problem and the template opens instead). Torch is not
+``main([])`` opens the classic CNN template behind the welcome page (unless the user
+turned the page off); ``main([PROJECT])`` opens that file and skips the welcome page
+(a malformed one shows its problem and the template opens instead). Torch is not
 imported on this path: the window paints first, models are built when needed.
 """
 
@@ -174,7 +175,8 @@ class _InitialLoader(QObject):
     def _apply(self, result) -> None:
         doc, path, problem = result
         w = self.window
-        if doc is not None and not w.controller.is_dirty and not w.controller.graph.nodes:
+        chosen = getattr(getattr(w, "welcome", None), "chosen", False)  # picked on the welcome page
+        if doc is not None and not chosen and not w.controller.is_dirty and not w.controller.graph.nodes:
             w.controller.replace_document(doc, path)
             if path is not None:
                 w.files.add_recent(path)
@@ -188,13 +190,15 @@ class _InitialLoader(QObject):
 
 def create_main_window(argv: list[str], *, settings: QSettings | None = None,
                        recovery_dir: Path | None = None, background: bool = False,
-                       optional_panels: bool = True):
+                       optional_panels: bool = True, welcome: bool = False):
     """The window with ``argv[0]`` opened, or the classic CNN template.
 
     A malformed file is reported (after the window shows) and the template opens.
     With ``background`` the document loads on a thread while the window paints;
     ``window.initial_load_done`` fires when it is in place. ``optional_panels=False``
     leaves out the later-feature docks (training, plots, feature maps): lean tests.
+    ``welcome`` opens on the welcome page (the app does when no project is given and
+    View › Show Welcome Page at Start is on).
     """
     from .ui.controller import DocumentController
     from .ui.main_window import MainWindow
@@ -208,6 +212,8 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
         # After the first paint: measured here, starting at once made the paint ~10-20%
         # later (GIL contention) and the document no sooner.
         loader.start_after_first_paint()
+        if welcome:
+            window.show_welcome()
         return window
     doc, path, problem = load_initial(argv)
     controller = DocumentController(doc)
@@ -219,6 +225,8 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
         window._update_title()
     if problem is not None:
         QTimer.singleShot(0, lambda: window.files.prompts.error(window, *problem))
+    if welcome:
+        window.show_welcome()
     return window
 
 
@@ -243,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     uninstall = install_excepthooks(reporter)
     probe = None
     t0 = os.environ.get(STARTUP_T0_ENV)
-    window = create_main_window(argv, background=True)
+    from .ui.welcome import show_at_start
+
+    window = create_main_window(argv, background=True,
+                                welcome=not argv and show_at_start(QSettings()))
     if t0:
         probe = _FirstPaintProbe(float(t0), os.environ.get(STARTUP_EXIT_ENV) == "1")
         app.installEventFilter(probe)

@@ -95,10 +95,12 @@ def add_undo_actions(window: QWidget, stack, actions: dict[str, QAction]) -> Non
     """Undo/Redo from the QUndoStack: their text names the step ("Undo Add Conv2d")."""
     undo = stack.createUndoAction(window, "&Undo")
     undo.setObjectName("action_undo")
+    undo.setStatusTip("Undo the last edit (the History panel lists every step)")
     undo.setShortcuts(_shortcuts((SK.Undo,)))
     undo.setIcon(QIcon.fromTheme("edit-undo", window.style().standardIcon(SP.SP_ArrowBack)))
     redo = stack.createRedoAction(window, "&Redo")
     redo.setObjectName("action_redo")
+    redo.setStatusTip("Redo the edit you last undid")
     redo.setShortcuts(_shortcuts((SK.Redo, "Ctrl+Shift+Z", "Ctrl+Y")))
     redo.setIcon(QIcon.fromTheme("edit-redo", window.style().standardIcon(SP.SP_ArrowForward)))
     actions["undo"], actions["redo"] = undo, redo

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QUndoView, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
-from .. import __version__
 from . import docks as dock_specs
+from . import shell_extras
 from .actions import (
     CANVAS_ACTIONS, add_undo_actions, build_menus, build_toolbar, create_actions, fill_recent_menu,
 )
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self._populate_panels_menu()
         self._connect_status()
+        self.extras = shell_extras.install(self)  # welcome page, theme, help dialogs, icons
         self._default_state = self.saveState(STATE_VERSION)
         self.controller.undo_stack.cleanChanged.connect(self._on_stack_clean_changed)
         self.controller.path_changed.connect(self._update_title)
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         help_action = self.menus["help"].menuAction()  # Help stays the last menu
         self.menuBar().removeAction(help_action)
         self.menuBar().addAction(help_action)
+        self.extras.refresh()  # icons, tooltips and plot colours for the new actions/panels
 
     def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
         """Where the saved layout had it, else tabbed beside a related panel."""
@@ -316,6 +318,12 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def _about(self) -> None:
-        QMessageBox.about(self, f"About {APP_TITLE}",
-                          f"<b>{APP_TITLE} {__version__}</b><br>Design convolutional networks "
-                          "visually, train them and look inside them.")
+        self.extras.show_about()
+
+    # -- welcome page --------------------------------------------------------------------
+    @property
+    def welcome(self):
+        return self.extras.welcome
+
+    def show_welcome(self) -> None:
+        self.extras.welcome.show()

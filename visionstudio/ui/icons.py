@@ -1,0 +1,68 @@
+"""Toolbar and menu icons: SVG files in ``resources/icons/actions/<name>.svg``.
+
+The drawings use ``currentColor`` for their strokes; :func:`action_icon` renders them
+in the palette's text colour (so they read on light and dark themes) at several pixel
+sizes up to 4x the toolbar size, which keeps them crisp at 200 % scaling.
+:func:`apply_action_icons` gives every action of a window whose objectName is
+``action_<name>`` the icon ``<name>.svg`` when that file exists — the window's own
+actions and those later features add (train, pause, stop, export…). Call it again after
+a theme change.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+from ..core.resources import resource_path
+
+SIZES = (16, 20, 24, 32, 40, 48, 64, 96)
+
+
+def icon_file(name: str) -> Path | None:
+    return resource_path("icons", "actions", f"{name}.svg")
+
+
+@lru_cache(maxsize=256)
+def _icon(path: str, color: str) -> QIcon:
+    data = Path(path).read_text(encoding="utf-8").replace("currentColor", color)
+    renderer = QSvgRenderer(QByteArray(data.encode("utf-8")))
+    icon = QIcon()
+    for size in SIZES:
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        renderer.render(painter, QRectF(0, 0, size, size))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def text_color() -> str:
+    palette = QGuiApplication.palette()
+    return palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText).name()
+
+
+def action_icon(name: str) -> QIcon | None:
+    """The icon ``<name>.svg`` in the current text colour, or None when there is no file."""
+    path = icon_file(name)
+    return None if path is None else _icon(str(path), text_color())
+
+
+def apply_action_icons(window) -> int:
+    """Icons for every ``action_<name>`` of ``window`` that has an SVG; returns how many."""
+    count = 0
+    for action in window.findChildren(QAction):
+        name = action.objectName()
+        if not name.startswith("action_"):
+            continue
+        icon = action_icon(name.removeprefix("action_"))
+        if icon is not None:
+            action.setIcon(icon)
+            count += 1
+    return count
