@@ -20,6 +20,7 @@ class Demo:
     loaded: Any               # what InspectionState.set_dataset takes
     frames: list              # [(epoch, activations, probabilities)] for sample 0
     seconds: float
+    val_accuracy: float | None = None
 
 
 def small_shapes(document, samples: int = 1200, val_samples: int = 300, channels: int = 1):
@@ -31,7 +32,7 @@ def small_shapes(document, samples: int = 1200, val_samples: int = 300, channels
 
 
 def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 3000,
-               val_samples: int = 300, sample_index: int = 0, lr: float = 2e-3) -> Demo:
+               val_samples: int = 300, sample_index: int = 0, lr: float = 3e-3) -> Demo:
     import time
 
     from ...core.build import build_model
@@ -61,10 +62,57 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
 
     cfg = TrainingConfig().replace(epochs=epochs, batch_size=64, device="cpu",
                                    optimizer={"key": "adam", "params": {"lr": lr}})
-    Trainer(model, cfg, callbacks=[Record()]).fit(loaded)
+    result = Trainer(model, cfg, callbacks=[Record()]).fit(loaded)
     model.eval()
     model.to(memory_format=torch.contiguous_format)
-    return Demo(doc, model, view, frames, time.perf_counter() - t0)
+    acc = result.history[-1].val_accuracy if result.history else None
+    return Demo(doc, model, view, frames, time.perf_counter() - t0, acc)
+
+
+def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw) -> Demo:
+    """``train_demo`` once, then its weights (safetensors) and time-lapse (npz) from
+    ``cache_dir`` — for repeated screenshots."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    from safetensors.torch import load_file, save_file
+
+    from ...core.build import build_model
+    from ...core.inspect import Activation
+    from ...core.templates import load_template
+    from ..training import datasets
+    from .state import _validation_only
+
+    root = Path(cache_dir) / (f"{template}-{epochs}-{kw.get('samples', 3000)}"
+                              f"-s{kw.get('sample_index', 0)}")
+    if (root / "meta.json").exists():
+        meta = json.loads((root / "meta.json").read_text())
+        doc = small_shapes(load_template(template), meta["samples"], meta["val_samples"])
+        model = build_model(doc.graph, seed=0)
+        model.load_state_dict(load_file(root / "weights.safetensors"))
+        model.eval()
+        loaded = _validation_only(datasets.load(doc.dataset, val_split=doc.training.val_split,
+                                                seed=0, target_shape=(1, 28, 28)))
+        frames = []
+        with np.load(root / "frames.npz") as z:
+            for epoch in meta["epochs"]:
+                acts = {k.split("/", 1)[1]: Activation(k.split("/", 1)[1], z[k].astype(np.float32))
+                        for k in z.files if k.startswith(f"{epoch}/") and not k.endswith("/__probs__")}
+                frames.append((epoch, acts, z[f"{epoch}/__probs__"]))
+        return Demo(doc, model, loaded, frames, 0.0, meta["val_accuracy"])
+    demo = train_demo(template, epochs, **kw)
+    root.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in demo.model.state_dict().items()}, root / "weights.safetensors")
+    arrays = {}
+    for epoch, acts, probs in demo.frames:
+        arrays[f"{epoch}/__probs__"] = probs
+        arrays.update({f"{epoch}/{n}": a.array.astype(np.float16) for n, a in acts.items()})
+    np.savez(root / "frames.npz", **arrays)
+    (root / "meta.json").write_text(json.dumps({
+        "samples": kw.get("samples", 3000), "val_samples": kw.get("val_samples", 300),
+        "epochs": [e for e, _a, _p in demo.frames], "val_accuracy": demo.val_accuracy}))
+    return demo
 
 
 def open_viewer(demo: Demo, sample_index: int = 0):
@@ -75,7 +123,8 @@ def open_viewer(demo: Demo, sample_index: int = 0):
     view = FeatureMapView(controller)
     st = view.state
     st._dataset_key = st._wanted_dataset_key()     # given, not loaded
-    st.set_model(demo.model, f"demo: {len(demo.frames) - 1} epochs on Shapes")
+    acc = f", validation accuracy {demo.val_accuracy:.0%}" if demo.val_accuracy is not None else ""
+    st.set_model(demo.model, f"demo: {len(demo.frames) - 1} epochs on Shapes{acc}")
     st.set_dataset(demo.loaded)
     view.choose_sample(sample_index)
     for epoch, acts, probs in demo.frames:
@@ -97,9 +146,15 @@ def run_demo(argv: list[str] | None = None) -> int:  # pragma: no cover - manual
                                                           "evaluation"])
     parser.add_argument("--layer", default=None)
     parser.add_argument("--channel", type=int, default=None)
+    parser.add_argument("--samples", type=int, default=3000, help="training images")
+    parser.add_argument("--cache", default=None, help="folder to keep the trained demo in")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    demo = train_demo(args.template, args.epochs, sample_index=args.sample)
+    if args.cache:
+        demo = cached_demo(args.cache, args.template, args.epochs, samples=args.samples,
+                           sample_index=args.sample)
+    else:
+        demo = train_demo(args.template, args.epochs, samples=args.samples, sample_index=args.sample)
     controller, view = open_viewer(demo, args.sample)
     view.resize(1500, 950)
     view.setWindowTitle("VisionStudio — feature maps (demo)")

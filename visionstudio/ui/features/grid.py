@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from .mosaic import Tiles, activation_tiles
+from .mosaic import Tiles, activation_tiles, flat_channels
 
 DEFAULT_COLORMAP = "viridis"
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo", "CET-L1", "CET-D1")
@@ -139,7 +139,13 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
             act = activations[name]
             view.update(act, self.per_channel, self._cmap)
             shape = "×".join(str(d) for d in act.array.shape)
-            view.set_title((titles or {}).get(name, f"<b>{name}</b>  {shape}"))
+            title = f"<b>{name}</b>  {shape}"
+            if act.array.ndim == 3:
+                flat = len(flat_channels(act.array))
+                if flat:
+                    title += (f"  <span style='color:#9aa0a6'>· {flat} of {act.array.shape[0]} "
+                              f"channels flat for this sample (left blank)</span>")
+            view.set_title((titles or {}).get(name, title))
         if self.selected is not None:
             layer, ch = self.selected
             if layer in self.layers:

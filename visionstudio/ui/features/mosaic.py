@@ -65,8 +65,20 @@ def tile(array: np.ndarray, cols: int | None = None, pad: int = 1) -> Tiles:
     return Tiles(out, tuple(rects), cols)
 
 
+def flat_channels(array: np.ndarray) -> np.ndarray:
+    """Indices of channels with one value everywhere (dead after ReLU when that is 0)."""
+    flat = array.reshape(array.shape[0], -1)
+    return np.flatnonzero(flat.max(axis=1) - flat.min(axis=1) <= 1e-12)
+
+
 def activation_tiles(array: np.ndarray, per_channel: bool, cols: int | None = None) -> Tiles:
-    return tile(normalise(array, per_channel), cols)
+    """Channels scaled to 0..1; a flat (constant) channel is left out (NaN: transparent)
+    so it reads as "nothing here" instead of as the colormap's low end."""
+    norm = normalise(array, per_channel)
+    flat = flat_channels(array)
+    if len(flat):
+        norm[flat] = np.nan
+    return tile(norm, cols)
 
 
 def filter_tiles(weights: np.ndarray) -> tuple[Tiles, bool]:

@@ -164,6 +164,15 @@ class PredictionPlot(pg.PlotWidget):
         self.legend_text.setPos(n - 0.5, 1.08)
 
 
+def heat_lut(n: int = 256) -> np.ndarray:
+    """Inferno colours whose alpha grows with the value: unimportant pixels stay see-through,
+    so the sample shows where the heat-map is low."""
+    colors = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, n, alpha=True)
+    ramp = np.clip(np.linspace(0.0, 1.0, n) * 1.6, 0, 1) ** 0.8
+    colors[:, 3] = (ramp * 255).astype(np.ubyte)
+    return colors
+
+
 class OverlayView(QWidget):
     """The sample with a heat-map on top (Grad-CAM or saliency) and a chosen opacity."""
 
@@ -173,12 +182,13 @@ class OverlayView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.plot, self.base = image_view(self)
         self.heat = pg.ImageItem(axisOrder="row-major")
-        self.heat.setColorMap(pg.colormap.get("inferno"))
+        self.heat.setLookupTable(heat_lut())
         self.heat.setZValue(5)
         self.plot.addItem(self.heat)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), width=12,
                                    interactive=False, label="importance")
         self.bar.setImageItem(self.heat, insert_in=self.plot.getPlotItem())
+        self.heat.setLookupTable(heat_lut())   # the colour bar set its own opaque map
         lay.addWidget(self.plot, 1)
         self.heatmap: np.ndarray | None = None
 
