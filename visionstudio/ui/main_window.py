@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self._sized = self.restore_layout()
         self._framed = False
         self._close_guards: list = []  # integrations asked (confirm_close) before closing
+        self._install_export()
         self._optional_added = False
         if not defer_panels:  # else the app adds them once the first document has loaded
             QTimer.singleShot(0, self.add_optional_docks)
@@ -143,6 +144,17 @@ class MainWindow(QMainWindow):
         self.menuBar().removeAction(help_action)
         self.menuBar().addAction(help_action)
         self.extras.refresh()  # icons, tooltips and plot colours for the new actions/panels
+
+    def _install_export(self) -> None:
+        """File > Export… (Ctrl+E) and Import Metrics CSV; an Export button after Save."""
+        from . import export_integration
+
+        integration = export_integration.install(self)
+        bar_actions = self.toolbar.actions()
+        save = self.actions_by_name["save"]
+        after = bar_actions[bar_actions.index(save) + 1] if save in bar_actions[:-1] else None
+        self.toolbar.insertAction(after, integration.action)
+        self.extras.refresh()
 
     def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
         """Where the saved layout had it, else tabbed beside a related panel."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QApplication, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
     QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -354,7 +354,7 @@ class WelcomePage(QFrame):
 
     def set_recent(self, paths: list[str]) -> None:
         self.recent.clear()
-        muted = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
+        muted = QApplication.palette().color(QPalette.ColorRole.PlaceholderText).name()
         for path in paths:
             p = Path(path)
             item = QListWidgetItem()

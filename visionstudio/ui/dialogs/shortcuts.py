@@ -20,12 +20,23 @@ def clean_text(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip(".…")
 
 
+_NAMED_KEYS = {"Del", "Delete", "Backspace", "Ins", "Esc", "Return", "Enter", "Home", "End",
+               "PgUp", "PgDown", "Space", "Tab"}
+
+
+def typeable(key: str) -> bool:
+    """False for media/application keys some platforms bind too ("Save", "Open", "Zoom In")."""
+    return ("+" in key and not key.endswith("+") or key.endswith("++") or len(key) == 1
+            or key in _NAMED_KEYS or (key[:1] == "F" and key[1:].isdigit()))
+
+
 def shortcut_rows(window: QWidget) -> list[tuple[str, str, str]]:
     """(action, keys, description) for every action of ``window`` with a shortcut,
     sorted by action name; the first of several actions sharing a name wins."""
     rows: dict[str, tuple[str, str, str]] = {}
     for action in window.findChildren(QAction):
-        keys = [s.toString(NATIVE) for s in action.shortcuts() if not s.isEmpty()]
+        keys = [k for k in (s.toString(NATIVE) for s in action.shortcuts() if not s.isEmpty())
+                if typeable(k)]
         if not keys or not action.text():
             continue
         name = clean_text(action.text())
@@ -67,7 +78,7 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(720, 520)
+        self.resize(860, 560)
 
     def rows(self, visible_only: bool = True) -> list[tuple[str, str, str]]:
         out = []
