@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter,
@@ -40,6 +40,10 @@ class FeatureMapView(QWidget):
         self._dirty = True
         self._frame_epoch: int | None = None   # time-lapse frame shown (None: current weights)
         self._build()
+        self._refresh_timer = QTimer(self)          # edits come in bursts: rebuild once after
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(300)
+        self._refresh_timer.timeout.connect(self.refresh)
         st = self.state
         st.model_changed.connect(self._on_state_model_changed)
         st.dataset_changed.connect(self._on_state_dataset_changed)
@@ -373,7 +377,7 @@ class FeatureMapView(QWidget):
         else:
             self._dirty = True
             if self.isVisible():
-                self.refresh()
+                self._refresh_timer.start()
 
     def _on_state_live_updated(self, _epoch: int) -> None:
         if self.isVisible() and self._frame_epoch is None:
