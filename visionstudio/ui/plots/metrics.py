@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
 import pyqtgraph as pg
@@ -26,7 +26,10 @@ import pyqtgraph as pg
 from ..training.session import session_for
 from .runs_list import RunsList
 
-REFRESH_HZ = 20
+REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
+MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
+GROUPS = ("loss", "accuracy", "lr", "throughput")
+TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
 OVERLAY_COLORS = ("#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33", "#6d4c41")
 BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
 
@@ -48,6 +51,17 @@ def _decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[n
     return np.append(x[::k], x[-1]), np.append(y[::k], y[-1])
 
 
+class _TimedGraphics(pg.GraphicsLayoutWidget):
+    """Remembers how long its last paint took (the frame-rate governor reads it)."""
+
+    paint_s = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_s = time.perf_counter() - t0
+
+
 class MetricsPlots(QWidget):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,11 +73,37 @@ class MetricsPlots(QWidget):
         self._drawn: tuple | None = None
         self.refresh_count = 0
         self.timer = QTimer(self)
-        self.timer.setInterval(int(1000 / REFRESH_HZ))
-        self.timer.timeout.connect(self.refresh)
+        self._group_drawn: dict[str, tuple] = {}
+        self._next_group = 0
+        self._y_setting = False
+        self._reset_y_management()
+        for name in ("loss", "throughput"):
+            self.plots[name].vb.sigRangeChangedManually.connect(
+                lambda *_a, n=name: self._on_view_range_changed_manually(n))
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
         self.timer.start()
-        self.session.display_changed.connect(self._invalidate)
-        self.session.finished.connect(lambda _e: self._invalidate())
+        self.session.display_changed.connect(self._on_session_display_changed)
+        self.session.finished.connect(self._on_session_finished)
+        self.session.fit_started.connect(self._on_session_fit_started)
+
+    # -- the x range: fixed to the run's length while it trains --------------------------------
+    def _on_session_fit_started(self, record) -> None:
+        self._reset_y_management()
+        # a growing x range would re-render the axes every frame: pin it to the planned
+        # steps (the user can still zoom; pyqtgraph then leaves auto-range by itself)
+        self.plots["loss"].setXRange(0, max(1, record.total_steps), padding=0.01)
+        self._invalidate()
+
+    def _on_session_finished(self, _entry) -> None:
+        self.plots["loss"].enableAutoRange(x=True)
+        self._invalidate()
+
+    def _on_session_display_changed(self) -> None:
+        self._reset_y_management()
+        if not self.session.busy:
+            self.plots["loss"].enableAutoRange(x=True)
+        self._invalidate()
 
     # -- building ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -96,7 +136,7 @@ class MetricsPlots(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         self.runs = RunsList(self.session)
         split.addWidget(self.runs)
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _TimedGraphics()
         self.graphics.setObjectName("metricsGraphics")
         self.graphics.setBackground("w")
         split.addWidget(self.graphics)
@@ -121,6 +161,10 @@ class MetricsPlots(QWidget):
                 plot.getAxis(axis).setPen(pg.mkPen("#555"))
                 plot.getAxis(axis).setTextPen(pg.mkPen("#333"))
             plot.titleLabel.setAttr("color", "#222")
+            # text is the dearest thing to paint: axes and titles are cached as pixmaps
+            # and re-rendered only when their range or text changes
+            for part in (plot.getAxis("left"), plot.getAxis("bottom"), plot.titleLabel):
+                part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if name != "loss":
                 plot.setXLink(self.plots["loss"])
         self.plots["accuracy"].setYRange(0, 1, padding=0.02)
@@ -131,6 +175,8 @@ class MetricsPlots(QWidget):
         leg_loss = self.plots["loss"].addLegend(offset=(10, -10), **legend_style)
         leg_acc = self.plots["accuracy"].addLegend(offset=(10, 10), **legend_style)
         self.legends = {"loss": leg_loss, "accuracy": leg_acc}
+        for legend in self.legends.values():
+            legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         lp, ap = self.plots["loss"], self.plots["accuracy"]
         self.items = {
             "loss_raw": lp.plot(pen=_pen(BLUE, 1, 70), name="batch loss"),
@@ -163,6 +209,7 @@ class MetricsPlots(QWidget):
     # -- refreshing (timer) -------------------------------------------------------------------
     def _invalidate(self) -> None:
         self._drawn = None
+        self._group_drawn.clear()
 
     def _signature(self) -> tuple:
         s = self.session
@@ -170,38 +217,101 @@ class MetricsPlots(QWidget):
         return (id(s.history), s.history.version, over, self.log_check.isChecked())
 
     def refresh(self, force: bool = False) -> bool:
-        """Redraw if anything changed since the last frame; True when it redrew."""
+        """Redraw every plot if anything changed since the last frame; True when it redrew."""
         sig = self._signature()
         if sig == self._drawn and not force:
             return False
         self._drawn = sig
         self.refresh_count += 1
-        t0 = time.perf_counter()
+        for group in GROUPS:
+            self._draw_group(group)
+            self._group_drawn[group] = sig
+        return True
+
+    def _tick(self) -> None:
+        """The timer: redraw one stale plot per tick (round robin), so a frame's paint is
+        a quarter of the dashboard and the event loop is never held for a whole frame."""
+        sig = self._signature()
+        for i in range(len(GROUPS)):
+            group = GROUPS[(self._next_group + i) % len(GROUPS)]
+            if self._group_drawn.get(group) != sig:
+                self._next_group = (GROUPS.index(group) + 1) % len(GROUPS)
+                t0 = time.perf_counter()
+                self._draw_group(group)
+                self._group_drawn[group] = sig
+                if all(self._group_drawn.get(g) == sig for g in GROUPS):
+                    self._drawn = sig
+                    self.refresh_count += 1
+                self._adapt_rate(time.perf_counter() - t0)
+                return
+
+    def _draw_group(self, group: str) -> None:
         h = self.session.history
         a = h.batch_arrays()
         it = self.items
-        it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
         # smooth curves need no more than ~20k points on screen: decimate them here so
         # their bounds and the lr plot's log mapping stay cheap; the raw loss keeps every
         # point (pyqtgraph's peak downsampling shows its spikes)
-        it["loss_ema"].setData(*_decimate(a["step"], a["loss_ema"]), connect="finite")
-        it["lr"].setData(*_decimate(a["step"], a["lr"]), connect="finite")
-        self._fit_lr_range(a["lr"])
-        it["throughput"].setData(*_decimate(a["rate_step"], a["rate"]), connect="finite")
-        it["acc_batch"].setData(*_decimate(a["acc_step"], a["acc"]), connect="finite")
-        for key, name in (("train_loss", "train_loss"), ("val_loss", "val_loss"),
-                          ("train_acc", "train_accuracy"), ("val_acc", "val_accuracy")):
-            x, y = h.epoch_series(name)
-            it[key].setData(x, y)
-        self._refresh_overlays()
-        self._adapt_rate(time.perf_counter() - t0)
-        return True
+        if group == "loss":
+            it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
+            it["loss_ema"].setData(*_decimate(a["step"], a["loss_ema"]), connect="finite")
+            for key in ("train_loss", "val_loss"):
+                it[key].setData(*h.epoch_series(key))
+            self._refresh_overlays()
+            self._sticky_y("loss", a["loss"], log=self.log_check.isChecked())
+        elif group == "accuracy":
+            it["acc_batch"].setData(*_decimate(a["acc_step"], a["acc"]), connect="finite")
+            it["train_acc"].setData(*h.epoch_series("train_accuracy"))
+            it["val_acc"].setData(*h.epoch_series("val_accuracy"))
+        elif group == "lr":
+            it["lr"].setData(*_decimate(a["step"], a["lr"]), connect="finite")
+            self._fit_lr_range(a["lr"])
+        else:
+            it["throughput"].setData(*_decimate(a["rate_step"], a["rate"]), connect="finite")
+            self._sticky_y("throughput", a["rate"], floor=0.0)
+
+    def _sticky_y(self, name: str, values: np.ndarray, log: bool = False,
+                  floor: float | None = None) -> None:
+        """Y range with hysteresis: grow when the data leave it, shrink only when they use
+        less than half of it. pyqtgraph's auto-range would move it on nearly every frame,
+        and every move re-renders the axis text (the dearest part of a frame)."""
+        if not self._y_managed.get(name, True) or not len(values):
+            return
+        v = values[np.isfinite(values)]
+        if log:
+            v = np.log10(v[v > 0])
+        if not len(v):
+            return
+        lo, hi = float(v.min()), float(v.max())
+        if floor is not None:
+            lo = min(lo, floor)
+        (cur_lo, cur_hi) = self.plots[name].vb.viewRange()[1]
+        span = max(hi - lo, 1e-12)
+        inside = cur_lo <= lo and hi <= cur_hi
+        if inside and span >= 0.5 * (cur_hi - cur_lo) and self._y_set.get(name) == log:
+            return
+        self._y_set[name] = log
+        self._y_setting = True
+        try:
+            self.plots[name].setYRange(lo - 0.08 * span if floor is None else lo, hi + 0.08 * span,
+                                       padding=0)
+        finally:
+            self._y_setting = False
+
+    def _on_view_range_changed_manually(self, name: str) -> None:
+        self._y_managed[name] = False          # the user zoomed or panned: hands off
+
+    def _reset_y_management(self) -> None:
+        self._y_managed = {"loss": True, "throughput": True}
+        self._y_set = {}
 
     def _adapt_rate(self, seconds: float) -> None:
-        # keep the dashboard under ~1/4 of the GUI thread's time: a huge history or a slow
-        # machine lowers the frame rate (never below 4 Hz) instead of stalling the GUI
-        # (setData only; painting is about as much again)
-        interval = int(min(250, max(1000 / REFRESH_HZ, seconds * 1000 * 4)))
+        # frame-rate governor: keep drawing under ~10% of one core. A frame is a few ms on
+        # a desktop (10 Hz); a huge history or a starved 2-core machine (30-50 ms frames
+        # measured) lowers the rate, to 2 Hz at worst, instead of taking CPU and the GIL
+        # from the training thread
+        cost = seconds + self.graphics.paint_s            # one plot: a quarter of a frame
+        interval = int(min(MAX_INTERVAL_MS, max(TICK_MS, cost * 1000 * 10))) // 1
         if abs(interval - self.timer.interval()) > 10:
             self.timer.setInterval(interval)
 
@@ -251,6 +361,7 @@ class MetricsPlots(QWidget):
 
     def set_log_scale(self, on: bool) -> None:
         self.plots["loss"].setLogMode(x=False, y=bool(on))
+        self._y_set.pop("loss", None)
         if self.log_check.isChecked() != bool(on):
             self.log_check.setChecked(bool(on))
         self._invalidate()
