@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 export VENV
 
-.PHONY: run test setup setup-dev bench clean-venv
+.PHONY: run test setup setup-dev bench screenshots clean-venv
 
 run: setup
 	$(VENV)/bin/python -m visionstudio $(ARGS)
@@ -23,6 +23,10 @@ bench: setup-dev
 	$(VENV)/bin/python benchmarks/shape_inference.py
 	$(VENV)/bin/python benchmarks/startup.py
 	$(VENV)/bin/python benchmarks/train_throughput.py
+
+# docs/screenshots/*.png, light and dark (offscreen: no display needed)
+screenshots: setup
+	$(VENV)/bin/python docs/make_screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

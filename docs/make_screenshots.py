@@ -48,13 +48,16 @@ def shoot(scene: str, theme: str, out: Path, tmp: Path, app) -> Path:
     settings.setValue("view/theme", theme)
     settings.setValue("files/recent", [str(Path.home() / "projects" / n) for n in
                                        ("digits.vsproj", "shapes-resnet.vsproj", "my_vgg.vsproj")])
-    window = create_main_window([], settings=settings, recovery_dir=tmp / "recovery",
+    argv = []
+    if scene == "editor-resnet":  # opened as a file: replacing the document is not shown here
+        from visionstudio.core.templates import TEMPLATES
+
+        argv = [str(next(t for t in TEMPLATES if t.key == "small_resnet").path)]
+    window = create_main_window(argv, settings=settings, recovery_dir=tmp / "recovery",
                                 optional_panels=True, welcome=(scene == "welcome"))
     window.resize(*SIZE)
     window.show()
     wait(app, 30, lambda: window._optional_added)
-    if scene == "editor-resnet":
-        window.files.new_from_template("small_resnet", ask=False)
     wait(app, 1.5)
     window.frame_document()
     wait(app, 0.5)
@@ -69,10 +72,13 @@ def shoot(scene: str, theme: str, out: Path, tmp: Path, app) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenes", nargs="*", choices=[[], *SCENES], default=list(SCENES))
+    parser.add_argument("scenes", nargs="*", metavar="SCENE", help=f"some of: {', '.join(SCENES)}")
     parser.add_argument("--theme", choices=("light", "dark", "both"), default="both")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "screenshots")
     args = parser.parse_args(argv)
+    unknown = [s for s in args.scenes if s not in SCENES]
+    if unknown:
+        parser.error(f"unknown scene(s) {', '.join(unknown)}; choose from {', '.join(SCENES)}")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["visionstudio"])
