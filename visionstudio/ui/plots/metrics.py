@@ -24,14 +24,27 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg
 
 from ..training.session import session_for
-from .runs_list import RunsList
+from .runs_list import OVERLAY_COLORS, RunsList
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
 GROUPS = ("loss", "accuracy", "lr", "throughput")
 TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
-OVERLAY_COLORS = ("#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33", "#6d4c41")
 BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
+DARK_BLUE = "#0d47a1"
+
+
+def _key(color: str, text: str, mark: str = "—") -> str:
+    return f"<span style='color:{color}'>{mark}&nbsp;{text}</span>"
+
+
+TITLES = {
+    "loss": "Loss &nbsp; " + " &nbsp;".join([_key("#90caf9", "batch"), _key(BLUE, "<b>smoothed</b>"),
+                                             _key(DARK_BLUE, "train", "●"), _key(ORANGE, "validation", "■")]),
+    "accuracy": "Accuracy &nbsp; " + " &nbsp;".join([_key("#90caf9", "running train"),
+                                                     _key(DARK_BLUE, "train", "●"),
+                                                     _key(ORANGE, "validation", "■")]),
+}
 
 
 def _pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
@@ -77,7 +90,7 @@ class MetricsPlots(QWidget):
         self._next_group = 0
         self._y_setting = False
         self._reset_y_management()
-        for name in ("loss", "throughput"):
+        for name in ("loss", "throughput", "lr"):
             self.plots[name].vb.sigRangeChangedManually.connect(
                 lambda *_a, n=name: self._on_view_range_changed_manually(n))
         self.timer.setInterval(TICK_MS)
@@ -112,7 +125,7 @@ class MetricsPlots(QWidget):
         bar = QHBoxLayout()
         self.log_check = QCheckBox("Log scale")
         self.log_check.setObjectName("logScaleCheck")
-        self.log_check.setToolTip("Logarithmic y axis for the loss (the learning rate is always logarithmic)")
+        self.log_check.setToolTip("Logarithmic y axis for the loss and the learning rate")
         self.log_check.toggled.connect(self.set_log_scale)
         self.raw_check = QCheckBox("Every batch")
         self.raw_check.setObjectName("rawBatchesCheck")
@@ -147,8 +160,8 @@ class MetricsPlots(QWidget):
 
         g = self.graphics
         self.plots = {
-            "loss": g.addPlot(row=0, col=0, title="Loss"),
-            "accuracy": g.addPlot(row=0, col=1, title="Accuracy"),
+            "loss": g.addPlot(row=0, col=0, title=TITLES["loss"]),
+            "accuracy": g.addPlot(row=0, col=1, title=TITLES["accuracy"]),
             "lr": g.addPlot(row=1, col=0, title="Learning rate"),
             "throughput": g.addPlot(row=1, col=1, title="Throughput (images/s)"),
         }
@@ -168,15 +181,8 @@ class MetricsPlots(QWidget):
             if name != "loss":
                 plot.setXLink(self.plots["loss"])
         self.plots["accuracy"].setYRange(0, 1, padding=0.02)
-        self.plots["lr"].setLogMode(x=False, y=True)   # learning rates span decades
-        legend_style = dict(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
-                            pen=pg.mkPen("#ccc"), labelTextSize="8pt", verSpacing=-6)
-        # corners a falling loss / rising accuracy leave free: bottom-left and top-left
-        leg_loss = self.plots["loss"].addLegend(offset=(10, -10), **legend_style)
-        leg_acc = self.plots["accuracy"].addLegend(offset=(10, 10), **legend_style)
-        self.legends = {"loss": leg_loss, "accuracy": leg_acc}
-        for legend in self.legends.values():
-            legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # no legends inside the plots (they cover the curves of a short dock): the titles
+        # carry the colour keys, the runs list colours the overlaid runs
         lp, ap = self.plots["loss"], self.plots["accuracy"]
         self.items = {
             "loss_raw": lp.plot(pen=_pen(BLUE, 1, 70), name="batch loss"),
@@ -265,7 +271,8 @@ class MetricsPlots(QWidget):
             it["val_acc"].setData(*h.epoch_series("val_accuracy"))
         elif group == "lr":
             it["lr"].setData(*_decimate(a["step"], a["lr"]), connect="finite")
-            self._fit_lr_range(a["lr"])
+            self._sticky_y("lr", a["lr"], log=self.log_check.isChecked(),
+                           floor=None if self.log_check.isChecked() else 0.0)
         else:
             it["throughput"].setData(*_decimate(a["rate_step"], a["rate"]), connect="finite")
             self._sticky_y("throughput", a["rate"], floor=0.0)
@@ -302,7 +309,7 @@ class MetricsPlots(QWidget):
         self._y_managed[name] = False          # the user zoomed or panned: hands off
 
     def _reset_y_management(self) -> None:
-        self._y_managed = {"loss": True, "throughput": True}
+        self._y_managed = {"loss": True, "throughput": True, "lr": True}
         self._y_set = {}
 
     def _adapt_rate(self, seconds: float) -> None:
@@ -315,21 +322,6 @@ class MetricsPlots(QWidget):
         if abs(interval - self.timer.interval()) > 10:
             self.timer.setInterval(interval)
 
-    def _fit_lr_range(self, lr: np.ndarray) -> None:
-        # a constant learning rate would get a sliver of a decade and unreadable log ticks:
-        # show at least one decade around it
-        if not len(lr):
-            return
-        lo, hi = float(np.nanmin(lr)), float(np.nanmax(lr))
-        if not (lo > 0 and math.isfinite(hi)):
-            self.plots["lr"].enableAutoRange(y=True)
-            return
-        a, b = math.log10(lo), math.log10(hi)
-        if b - a < 1.0:
-            mid = (a + b) / 2
-            a, b = mid - 0.5, mid + 0.5
-        self.plots["lr"].setYRange(a, b, padding=0.05)
-
     def _refresh_overlays(self) -> None:
         s = self.session
         wanted = [r for r in s.overlay_ids if r != s.display_id]
@@ -337,7 +329,6 @@ class MetricsPlots(QWidget):
             if rid not in wanted:
                 for plot_name, item in zip(("loss", "accuracy"), self.overlay_items.pop(rid)):
                     self.plots[plot_name].removeItem(item)
-                    self.legends[plot_name].removeItem(item)
         for i, rid in enumerate(wanted):
             hist = s.history_for(rid)
             entry = s.run_entry(rid) or {}
@@ -360,8 +351,9 @@ class MetricsPlots(QWidget):
             acc.setData(x, y)
 
     def set_log_scale(self, on: bool) -> None:
-        self.plots["loss"].setLogMode(x=False, y=bool(on))
-        self._y_set.pop("loss", None)
+        for name in ("loss", "lr"):
+            self.plots[name].setLogMode(x=False, y=bool(on))
+            self._y_set.pop(name, None)
         if self.log_check.isChecked() != bool(on):
             self.log_check.setChecked(bool(on))
         self._invalidate()

@@ -4,12 +4,15 @@ it, rename it, delete it (removing is undoable; deleting its files is asked firs
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout,
     QWidget,
 )
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+# overlaid runs, in order (the shown run excluded): dashed curves of these colours
+OVERLAY_COLORS = ("#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33", "#6d4c41")
 
 
 def ask_delete(parent: QWidget, name: str) -> str:
@@ -63,6 +66,7 @@ class RunsList(QWidget):
         try:
             self.list.clear()
             s = self.session
+            overlaid = [r for r in s.overlay_ids if r != s.display_id]
             for run in reversed(s.document.runs):
                 summary = run.get("summary") or {}
                 acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
@@ -82,6 +86,10 @@ class RunsList(QWidget):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if run["id"] in s.overlay_ids
                                    else Qt.CheckState.Unchecked)
+                if run["id"] in overlaid:
+                    color = OVERLAY_COLORS[overlaid.index(run["id"]) % len(OVERLAY_COLORS)]
+                    item.setForeground(QColor(color))
+                    item.setToolTip(item.toolTip() + "; overlaid as the dashed curves of this colour")
                 self.list.addItem(item)
                 if run["id"] == s.display_id:
                     self.list.setCurrentItem(item)
