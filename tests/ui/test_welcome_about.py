@@ -70,9 +70,28 @@ def test_one_click_training_triggers_the_train_action(qtbot, tmp_path):
     assert not w.welcome.page.isVisible()
 
 
-def test_one_click_training_without_training_only_opens_the_template(qtbot, tmp_path):
+def test_one_click_training_before_the_training_panel_loaded(qtbot, tmp_path):
+    w = welcome_window(qtbot, tmp_path)   # the later-feature panels are not added yet
+    assert "start training" in w.welcome.page.train_button.toolTip()
+    assert w.welcome.train_classic() is True
+    assert w.controller.document.name == "Classic CNN" and not w.welcome.page.isVisible()
+    train = QAction("&Train", w)
+    train.setObjectName("action_train")
+    fired = []
+    train.triggered.connect(lambda: fired.append(True))
+    w.extras.refresh()   # add_optional_docks ends with this
+    assert fired == [True]
+    w.extras.refresh()
+    assert fired == [True]   # once
+
+
+def test_one_click_training_without_training_only_opens_the_template(qtbot, tmp_path, monkeypatch):
+    from visionstudio.ui import welcome
+
+    monkeypatch.setattr(welcome, "training_module_available", lambda: False)
     w = welcome_window(qtbot, tmp_path)
     assert w.findChild(QAction, "action_train") is None
+    w.extras.refresh()
     assert "not installed" in w.welcome.page.train_button.toolTip()
     w.files.new_from_template("lenet5", ask=False)
     assert w.welcome.train_classic() is False
@@ -221,3 +240,14 @@ def test_dark_theme_changes_the_palette_and_the_plots(qtbot, tmp_path, restore_l
     again = make_window(qtbot, tmp_path, settings=QSettings(settings.fileName(), QSettings.Format.IniFormat))
     assert again.actions_by_name["theme_dark"].isChecked()
     assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 100
+
+
+def test_choosing_the_start_up_template_keeps_the_open_document(qtbot, tmp_path):
+    w = welcome_window(qtbot, tmp_path)
+    doc = w.controller.document
+    qtbot.mouseClick(w.welcome.page.cards["classic_cnn"], Qt.MouseButton.LeftButton)
+    assert w.controller.document is doc and not w.welcome.page.isVisible()
+    w.files.new_from_template("lenet5", ask=False)
+    w.show_welcome()
+    qtbot.mouseClick(w.welcome.page.cards["classic_cnn"], Qt.MouseButton.LeftButton)
+    assert w.controller.document is not doc and w.controller.document.name == "Classic CNN"

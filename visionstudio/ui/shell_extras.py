@@ -109,7 +109,7 @@ class ShellExtras:
         """After later features added actions and panels: icons, tooltips, plot colours."""
         apply_action_icons(self.window)
         polish_tooltips(self.window)
-        self.welcome.update_train_tooltip()
+        self.welcome.on_actions_changed()
         from .theme import style_plots
 
         style_plots(self.window, self.theme.dark)

@@ -387,6 +387,7 @@ class WelcomeController(QObject):
         super().__init__(window)
         self.window = window
         self.chosen = False   # the user picked a project here (the first-load must not replace it)
+        self._train_pending = False
         self.page = WelcomePage(window)
         self.page.hide()
         self.page.show_check.setChecked(show_at_start(window.settings))
@@ -457,7 +458,19 @@ class WelcomeController(QObject):
             action.setChecked(on)
 
     # -- choices --------------------------------------------------------------------------
+    def _is_untouched_template(self, key: str) -> bool:
+        """The open document is template ``key`` exactly as loaded (the app's start-up
+        document): opening it again would only rebuild every panel."""
+        c = self.window.controller
+        titles = {t.key: getattr(t, "title", t.key) for t in list_templates()}
+        return (bool(key) and c.path is None and not c.is_dirty and c.undo_stack.count() == 0
+                and bool(c.graph.nodes) and c.document.name == titles.get(key))
+
     def open_template(self, key: str) -> bool:
+        if self._is_untouched_template(key):
+            self.chosen = True
+            self.hide()
+            return True
         if self.window.files.new_from_template(key):
             self.chosen = True
             self.hide()
@@ -484,8 +497,16 @@ class WelcomeController(QObject):
         action = getattr(self.window, "actions_by_name", {}).get("train")
         return action or self.window.findChild(QAction, "action_train")
 
-    def update_train_tooltip(self) -> None:
+    def training_expected(self) -> bool:
+        """The Train action exists, or will once the later-feature panels are added."""
         if self.train_action() is not None:
+            return True
+        if getattr(self.window, "_optional_added", True):
+            return False
+        return training_module_available()
+
+    def update_train_tooltip(self) -> None:
+        if self.training_expected():
             tip = "Open the Classic CNN template with the built-in shapes dataset and start training"
         else:
             tip = ("Open the Classic CNN template with the built-in shapes dataset (training is "
@@ -493,15 +514,42 @@ class WelcomeController(QObject):
         self.page.train_button.setToolTip(tip)
 
     def train_classic(self) -> bool:
-        """Open the classic CNN and start training; True when the Train action was triggered."""
+        """Open the classic CNN and start training; True when the Train action was
+        triggered, or will be as soon as the training panel has loaded (app start)."""
         if not self.open_template(DEFAULT_TEMPLATE):
             return False
         action = self.train_action()
         if action is None:
+            if self.training_expected():
+                self._train_pending = True
+                self.window.show_status("Opened the Classic CNN; training starts as soon as the "
+                                        "training panel has loaded…")
+                return True
             self.window.show_status("Opened the Classic CNN; training is not installed in this build")
             return False
+        return self._trigger(action)
+
+    def _trigger(self, action: QAction) -> bool:
         if not action.isEnabled():
             self.window.show_status("Opened the Classic CNN; training cannot start right now")
             return False
         action.trigger()
         return True
+
+    def on_actions_changed(self) -> None:
+        """Later features added their actions: tooltips, and a training run the user
+        asked for before the training panel existed."""
+        self.update_train_tooltip()
+        action = self.train_action()
+        if self._train_pending and action is not None:
+            self._train_pending = False
+            self._trigger(action)
+
+
+def training_module_available() -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("visionstudio.ui.training.integration") is not None
+    except (ImportError, ValueError):
+        return False
