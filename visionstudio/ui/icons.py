@@ -18,13 +18,20 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from ..core.resources import resource_path
+from ..core.resources import resource_dir
 
 SIZES = (16, 20, 24, 32, 40, 48, 64, 96)
 
 
+@lru_cache(maxsize=1)
+def icons_dir() -> Path | None:
+    return resource_dir("icons", "actions")
+
+
 def icon_file(name: str) -> Path | None:
-    return resource_path("icons", "actions", f"{name}.svg")
+    folder = icons_dir()
+    path = folder / f"{name}.svg" if folder is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 @lru_cache(maxsize=256)

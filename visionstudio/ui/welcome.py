@@ -169,7 +169,7 @@ class WelcomePage(QFrame):
         self.setAccessibleName("Welcome page")
         self.setAutoFillBackground(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self._details_loaded = False
+        self._details_loaded = self._details_queued = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(self)
@@ -318,9 +318,10 @@ class WelcomePage(QFrame):
         super().resizeEvent(event)
         self._relayout_cards()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        if not self._details_loaded:
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if not self._details_loaded and not self._details_queued:
+            self._details_queued = True  # after the first paint: the window shows sooner
             QTimer.singleShot(0, self.load_details)
 
     def load_details(self) -> None:
@@ -550,6 +551,6 @@ def training_module_available() -> bool:
     from importlib.util import find_spec
 
     try:
-        return find_spec("visionstudio.ui.training.integration") is not None
+        return find_spec("visionstudio.ui.training") is not None  # not imported here
     except (ImportError, ValueError):
         return False
