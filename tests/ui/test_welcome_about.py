@@ -251,3 +251,20 @@ def test_choosing_the_start_up_template_keeps_the_open_document(qtbot, tmp_path)
     w.show_welcome()
     qtbot.mouseClick(w.welcome.page.cards["classic_cnn"], Qt.MouseButton.LeftButton)
     assert w.controller.document is not doc and w.controller.document.name == "Classic CNN"
+
+
+def test_system_theme_follows_the_desktop_colour_scheme(qtbot, tmp_path, restore_look, monkeypatch):
+    from visionstudio.ui import theme
+
+    w = make_window(qtbot, tmp_path)
+    assert w.extras.theme.mode == "system" and w.actions_by_name["theme_system"].isChecked()
+    monkeypatch.setattr(theme, "system_is_dark", lambda: True)
+    w.extras.theme._on_system_changed(Qt.ColorScheme.Dark)   # what colorSchemeChanged calls
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 100
+    monkeypatch.setattr(theme, "system_is_dark", lambda: False)
+    w.extras.theme._on_system_changed(Qt.ColorScheme.Light)
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 200
+    w.extras.theme.set_mode("light")
+    monkeypatch.setattr(theme, "system_is_dark", lambda: True)
+    w.extras.theme._on_system_changed(Qt.ColorScheme.Dark)   # a forced theme ignores it
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 200
