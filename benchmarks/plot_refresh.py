@@ -1,9 +1,10 @@
 """How long one dashboard frame takes with 10k, 100k and 1M batch points.
 
-A frame = the timer's ``refresh()`` (setData on the reused items with the history's
-numpy views) + painting the plots (forced with ``repaint()``). Measured with the
-dashboard's settings (auto-downsampling 'peak' + clip-to-view) and, for contrast,
-with both turned off. Usage:  python benchmarks/plot_refresh.py [--frames 10] [--json out.json]
+A frame = ``refresh()`` (setData on all four plots' reused items with the history's
+numpy views) + painting them (forced with ``repaint()``), the x range growing each frame.
+A tick = what the dashboard's timer does while a run trains: one plot's setData + paint,
+the x range pinned to the run's planned steps. Measured with the dashboard's settings
+(auto-downsampling 'peak' + clip-to-view) and, for contrast, with both turned off. Usage:  python benchmarks/plot_refresh.py [--frames 10] [--json out.json]
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ def fill(history, n: int, chunk: int = 50_000) -> None:
                                 val_loss=1 / e, val_accuracy=0.5, val_top5=None, lr=1e-3,
                                 images_per_s=1.0, epoch_s=1.0, elapsed_s=e, eta_s=0.0, monitored=1.0,
                                 best=True))
+
+
+def tick_ms(plots, app, ticks: int) -> list[float]:
+    from visionstudio.core.training.records import BatchRecord
+
+    h = plots.session.history
+    times = []
+    for _ in range(ticks):
+        step = h.steps_done + 1
+        h.add(BatchRecord(epoch=1, batch=step, batches=step, step=step, loss=0.1, accuracy=0.5,
+                          lr=1e-3, images_per_s=1000.0, elapsed_s=1.0, eta_s=1.0))
+        t0 = time.perf_counter()
+        plots._tick()
+        app.processEvents()                    # paints only the region that changed
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
 
 
 def frame_ms(plots, app, frames: int) -> list[float]:
@@ -85,11 +102,17 @@ def main() -> int:
             app.processEvents()
             frame_ms(plots, app, 2)            # warm-up (first autorange)
             t = frame_ms(plots, app, args.frames)
-            row = {"points": n, "downsample_clip": fast, "median_ms": round(statistics.median(t), 2),
-                   "max_ms": round(max(t), 2)}
+            plots._on_session_fit_started(type("Start", (), {"total_steps": int(n * 1.2)})())
+            tick_ms(plots, app, 8)             # warm-up: every plot once with the pinned range
+            k = tick_ms(plots, app, 4 * args.frames)
+            row = {"points": n, "downsample_clip": fast, "frame_median_ms": round(statistics.median(t), 2),
+                   "frame_max_ms": round(max(t), 2), "tick_median_ms": round(statistics.median(k), 2),
+                   "tick_p90_ms": round(sorted(k)[int(0.9 * (len(k) - 1))], 2)}
             results.append(row)
             print(f"{n:>9,} points  {'downsample+clip' if fast else 'plain          '}  "
-                  f"median {row['median_ms']:7.2f} ms  max {row['max_ms']:7.2f} ms", flush=True)
+                  f"frame median {row['frame_median_ms']:7.2f} ms (max {row['frame_max_ms']:7.2f})  "
+                  f"tick median {row['tick_median_ms']:6.2f} ms (p90 {row['tick_p90_ms']:6.2f})",
+                  flush=True)
             plots.close()
             plots.deleteLater()
             app.processEvents()

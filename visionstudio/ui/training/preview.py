@@ -76,6 +76,11 @@ class PreviewStrip(QWidget):
         self.loader: PreviewLoader | None = None
         self._pending = None
         self.data = None
+        from PySide6.QtCore import QCoreApplication
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
     def request(self, config, seed: int, val_split: float) -> None:
         """Load a preview of ``config`` (the newest request wins)."""

@@ -79,6 +79,11 @@ class TrainingSession(QObject):
         controller.document_replaced.connect(self._on_controller_document_replaced)
         self._bind_document(controller.document)
         self._show_latest_run()
+        from PySide6.QtCore import QCoreApplication
+
+        app = QCoreApplication.instance()
+        if app is not None:   # safety net: never quit with the training thread running
+            app.aboutToQuit.connect(self.shutdown)
 
     # -- helpers ------------------------------------------------------------------------
     @property
