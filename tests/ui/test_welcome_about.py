@@ -184,6 +184,12 @@ def test_every_action_has_a_tooltip_with_its_shortcut(qtbot, tmp_path):
     for button_action in w.toolbar.actions():
         if not button_action.isSeparator():
             assert button_action.toolTip()
+    from PySide6.QtWidgets import QAbstractButton, QDockWidget
+
+    for dock in w.findChildren(QDockWidget):
+        for button in dock.findChildren(QAbstractButton):
+            if button.objectName() in ("qt_dockwidget_closebutton", "qt_dockwidget_floatbutton"):
+                assert dock.windowTitle().lower() in button.toolTip()
 
 
 def test_toolbar_actions_have_svg_icons(qtbot, tmp_path):

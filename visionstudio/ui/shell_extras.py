@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QAbstractButton, QDockWidget, QMenu, QToolBar, QToolButton
 
 from .icons import apply_action_icons
 from .theme import ThemeManager
@@ -51,6 +51,22 @@ def polish_tooltips(window) -> None:
         if not action.statusTip():
             action.setStatusTip(base)
         action.setToolTip(f"{base} ({keys[0]})" if keys else base)
+
+
+def polish_chrome_tooltips(window) -> None:
+    """Tooltips for Qt's own buttons: each dock's float/close buttons, the toolbar's
+    overflow button."""
+    for dock in window.findChildren(QDockWidget):
+        title = dock.windowTitle().lower() or "this"
+        for button in dock.findChildren(QAbstractButton):
+            name = button.objectName()
+            if name == "qt_dockwidget_closebutton":
+                button.setToolTip(f"Close the {title} panel (View › Panels shows it again)")
+            elif name == "qt_dockwidget_floatbutton":
+                button.setToolTip(f"Float the {title} panel in its own window, or dock it back")
+    for bar in window.findChildren(QToolBar):
+        for button in bar.findChildren(QToolButton, "qt_toolbar_ext_button"):
+            button.setToolTip("More toolbar buttons")
 
 
 class ShellExtras:
@@ -109,6 +125,7 @@ class ShellExtras:
         """After later features added actions and panels: icons, tooltips, plot colours."""
         apply_action_icons(self.window)
         polish_tooltips(self.window)
+        polish_chrome_tooltips(self.window)
         self.welcome.on_actions_changed()
         from .theme import style_plots
 

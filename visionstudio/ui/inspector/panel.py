@@ -121,6 +121,8 @@ class InspectorPanel(QWidget):
         self.advanced_toggle.setObjectName("advancedToggle")
         self.advanced_toggle.setText("Advanced")
         self.advanced_toggle.setAccessibleName("Show advanced parameters")
+        self.advanced_toggle.setToolTip("Show or hide the parameters most networks leave at "
+                                        "their defaults")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
