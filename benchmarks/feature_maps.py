@@ -119,13 +119,15 @@ def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, sta
             time.sleep(0.01)
         view.state.live_updated.connect(refreshes.append)
     session = session_for(controller)
+    gui_cpu0 = time.thread_time()
     assert session.train(), session.last_failure
     session.wait(600_000)
+    gui_cpu = time.thread_time() - gui_cpu0     # GUI thread's CPU time during the run
     result = session.last_result
     hist = result.history
     ips = statistics.mean(r.images_per_s for r in hist[1:] or hist)   # epoch 1 warms up
     out = {"open": open_viewer_, "images_per_s": ips, "fit_s": result.elapsed_s,
-           "refreshes": len(refreshes),
+           "refreshes": len(refreshes), "gui_cpu_s": gui_cpu,
            "frames": len(view.state.timelapse) if view is not None else 0}
     if view is not None:
         view.shutdown()
@@ -138,7 +140,7 @@ def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, sta
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=30)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--train-samples", type=int, default=4000)
     ap.add_argument("--skip-training", action="store_true")
@@ -160,15 +162,25 @@ def main(argv=None) -> int:
           f"{args.train_samples} images, {args.epochs} epochs, interleaved)")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_STATE_HOME"] = tmp
+        for open_ in (False, True):                     # warm-up (imports, first-run costs)
+            training_round(app, open_, max(600, args.train_samples // 4), 1, Path(tmp))
         results = []
         for r in range(args.rounds):
             for open_ in (False, True) if r % 2 == 0 else (True, False):
                 res = training_round(app, open_, args.train_samples, args.epochs, Path(tmp))
                 results.append(res)
                 print(f"  round {r + 1} viewer {'open  ' if open_ else 'closed'}: "
-                      f"{res['images_per_s']:7.0f} images/s, fit {res['fit_s']:.1f} s"
+                      f"{res['images_per_s']:7.0f} images/s, fit {res['fit_s']:.1f} s, "
+                      f"GUI thread CPU {res['gui_cpu_s']:.2f} s"
                       + (f", {res['refreshes']} redraws, {res['frames']} time-lapse frames" if open_ else ""),
                       flush=True)
+    pairs = [(results[i], results[i + 1]) for i in range(0, len(results), 2)]
+    ratios = []
+    for a, b in pairs:
+        o, c = (a, b) if a["open"] else (b, a)
+        ratios.append(o["images_per_s"] / c["images_per_s"])
+    print("  per-round open/closed images/s: " + ", ".join(f"{r:.3f}" for r in ratios)
+          + f"; median {statistics.median(ratios):.3f} (slowdown {(1 - statistics.median(ratios)) * 100:+.1f}%)")
     closed = statistics.median(r["images_per_s"] for r in results if not r["open"])
     opened = statistics.median(r["images_per_s"] for r in results if r["open"])
     fit_c = statistics.median(r["fit_s"] for r in results if not r["open"])
@@ -176,6 +188,11 @@ def main(argv=None) -> int:
     print(f"  median images/s closed {closed:.0f}, open {opened:.0f}: slowdown "
           f"{(1 - opened / closed) * 100:+.1f}% ; fit time {fit_c:.1f} s vs {fit_o:.1f} s "
           f"({(fit_o / fit_c - 1) * 100:+.1f}%)")
+    gui_c = statistics.median(r["gui_cpu_s"] for r in results if not r["open"])
+    gui_o = statistics.median(r["gui_cpu_s"] for r in results if r["open"])
+    print(f"  GUI-thread CPU during the run: closed {gui_c:.2f} s, open {gui_o:.2f} s -> the viewer's "
+          f"own work is {gui_o - gui_c:.2f} s = {(gui_o - gui_c) / fit_o * 100:.1f}% of the fit time "
+          f"(an upper bound on what it can take from training)")
     return 0
 
 

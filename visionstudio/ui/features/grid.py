@@ -31,6 +31,7 @@ class _LayerView:
     def __init__(self, layout: pg.GraphicsLayout, row: int, name: str, dense: bool) -> None:
         self.name, self.dense = name, dense
         self.title = layout.addLabel(name, row=2 * row, col=0, justify="left")
+        self._title_text = name
         self.tiles: Tiles | None = None
         self.array: np.ndarray | None = None
         self.stats = ()
@@ -63,7 +64,9 @@ class _LayerView:
         self._range_key = None
 
     def set_title(self, text: str) -> None:
-        self.title.setText(text)
+        if text != self._title_text:          # LabelItem.setText re-lays out: ~1.5 ms each
+            self._title_text = text
+            self.title.setText(text)
 
     def update(self, activation, per_channel: bool, cmap: pg.ColorMap) -> None:
         self.array, self.stats = activation.array, activation.stats

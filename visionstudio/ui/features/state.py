@@ -223,8 +223,6 @@ class InspectionState(QObject):
     def choose_file(self, path) -> Sample:
         """Raises SampleError (message for the user) when the file cannot be used."""
         shape = self.controller.analysis.input_shape
-        if shape is None and self.source is not None:
-            shape = None
         sample = load_image_file(path, tuple(shape) if shape else ())
         self._set_sample(sample)
         return sample
