@@ -274,3 +274,17 @@ def test_system_theme_follows_the_desktop_colour_scheme(qtbot, tmp_path, restore
     monkeypatch.setattr(theme, "system_is_dark", lambda: True)
     w.extras.theme._on_system_changed(Qt.ColorScheme.Dark)   # a forced theme ignores it
     assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 200
+
+
+def test_about_names_the_cuda_devices(monkeypatch):
+    import torch
+
+    from visionstudio.ui.dialogs.about import torch_info
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Fake GPU {i}")
+    rows = dict(torch_info())
+    assert rows["CUDA"].startswith("available") and "Fake GPU 0, Fake GPU 1" in rows["CUDA"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dict(torch_info())["CUDA"].startswith("not available")

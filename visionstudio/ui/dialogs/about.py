@@ -104,6 +104,7 @@ class AboutDialog(QDialog):
             item.setToolTip(1, value)
             self.table.addTopLevelItem(item)
         self.table.resizeColumnToContents(0)
+        self.table.setColumnWidth(0, self.table.columnWidth(0) + 16)
         layout.addWidget(self.table, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.copy_button = QPushButton("Copy to Clipboard", self)
