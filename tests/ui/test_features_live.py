@@ -93,3 +93,26 @@ def test_install_adds_inspect_menu(qtbot, controller):
     integ.actions["evaluate"].trigger()
     qtbot.waitUntil(lambda: view.evaluation.evaluation is not None, timeout=60_000)
     assert integ.confirm_close()
+
+
+def test_dataset_that_does_not_fit_the_input_is_said_then_reloaded(qtbot, controller):
+    from visionstudio.core.graph.commands import SetParam
+
+    doc = controller.document
+    doc.set_dataset(DatasetConfig("shapes", {"samples": 100, "val_samples": 30, "channels": 3}))
+    view = FeatureMapView(controller)
+    qtbot.addWidget(view)
+    view.show()
+    _wait_dataset(qtbot, view)
+    assert view.state.sample.image.shape == (3, 28, 28)
+    view.refresh()
+    assert "network's Input is 1×28×28" in view.sample_info.text() and not view.grid.layers
+    assert view.evaluation.run_evaluation() is None and "must match" in view.evaluation.summary.text()
+    # fix the Input: the dataset is reloaded for it and the maps appear; filters in colour
+    assert controller.push(SetParam(controller.graph.node_by_name("input").id, "channels", 3))
+    qtbot.waitUntil(lambda: not view.state._tasks, timeout=60_000)
+    view.refresh()
+    assert view.grid.image_count("conv1") == 32
+    view.tabs.setCurrentIndex(1)
+    assert "RGB kernels" in view.filters.caption.text()
+    view.shutdown()

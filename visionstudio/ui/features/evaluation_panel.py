@@ -124,6 +124,12 @@ class EvaluationPanel(QWidget):
             return None
         if self.task is not None and self.task.is_running():
             return self.task
+        want = st.controller.analysis.input_shape
+        have = tuple(int(x) for x in d.val_images.shape[1:])
+        if want is not None and tuple(want) != have:
+            self.summary.setText(f"The dataset's images are {'×'.join(map(str, have))} but the "
+                                 f"network's Input is {'×'.join(map(str, want))}; they must match.")
+            return None
         model = copy.deepcopy(model)   # the GUI keeps using its own copy meanwhile
         images, labels, names, mean, std = d.val_images, d.val_labels, d.class_names, d.mean, d.std
 

@@ -410,8 +410,13 @@ class FeatureMapView(QWidget):
             return
         model = self.state.model()
         self._dirty = False
-        if model is None:
+        problem = self.state.sample_problem()
+        if model is None or problem:
             self.grid.clear_layers()
+            self.detail.clear()
+            self.overlay.clear()
+            if problem:
+                self.sample_info.setText(f"⚠ {problem}")
             return
         acts, probs = self.current_activations()
         self.sample_info.setText(self._describe_sample(probs))
@@ -471,7 +476,7 @@ class FeatureMapView(QWidget):
     def _refresh_cam(self) -> None:
         st = self.state
         model = st.model()
-        if model is None or st.tensor is None:
+        if model is None or st.tensor is None or st.sample_problem():
             return
         method = self.method_combo.currentData()
         target = self.cam_class_combo.currentData()

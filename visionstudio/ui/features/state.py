@@ -93,6 +93,9 @@ class InspectionState(QObject):
     def _on_controller_analysis_changed(self, _analysis) -> None:
         if not self.busy_training:
             self.invalidate_model()
+            # the Input's shape sizes the dataset (image folders) and decides its channels
+            if self._dataset_key is not None and self._wanted_dataset_key() != self._dataset_key:
+                self.load_dataset()
 
     @property
     def busy_training(self) -> bool:
@@ -241,10 +244,23 @@ class InspectionState(QObject):
         self.sample_changed.emit(sample)
 
     # -- what the model makes of the sample -------------------------------------------------------
+    def sample_problem(self) -> str | None:
+        """Why the chosen sample cannot go through the network (shape mismatch), else None."""
+        if self.tensor is None:
+            return None
+        want = self.controller.analysis.input_shape
+        have = tuple(int(d) for d in self.tensor.shape[1:])
+        if want is None or tuple(want) == have:
+            return None
+        fmt = "×".join
+        return (f"The sample is {fmt(map(str, have))} but the network's Input is "
+                f"{fmt(map(str, want))}: set the Input to the dataset's shape (or pick a dataset "
+                f"that fits) to see what the network makes of it.")
+
     def activations(self):
         """({node: Activation}, probabilities) for the chosen sample; cached per model+sample."""
         model = self.model()
-        if model is None or self.tensor is None:
+        if model is None or self.tensor is None or self.sample_problem():
             return {}, None
         key = (id(model), id(self.tensor))
         if self._cache is not None and self._cache[0] == key:
