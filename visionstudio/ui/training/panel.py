@@ -209,7 +209,8 @@ class TrainingPanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if self.preview.data is None and self.preview.loader is None:
+        if self.preview.data is None and (self.preview.loader is None
+                                          or not self.preview.loader.isRunning()):
             self._request_preview()
 
     def _refresh_training(self) -> None:
@@ -353,6 +354,11 @@ class TrainingPanel(QWidget):
                                    "early_stopped": "Training stopped early (no improvement).",
                                    "failed": "Training failed; see the message."}.get(status, status))
         self._update_buttons()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # hidden (dock closed, window closing): no preview thread may outlive the view
+        self.preview.shutdown()
+        super().hideEvent(event)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.preview.shutdown()

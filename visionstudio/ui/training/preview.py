@@ -139,7 +139,11 @@ class PreviewStrip(QWidget):
                           f"Per class: {per_class}.")
 
     def shutdown(self) -> None:
+        """Cancel a preview being loaded and wait for its thread (hide, quit)."""
         self._pending = None
-        if self.loader is not None:
-            self.loader.cancelled = True
-            self.loader.wait(10_000)
+        loader = self.loader
+        if loader is not None:
+            loader.cancelled = True
+            loader.wait(10_000)
+            if self.data is None:
+                self.info.setText("Preview appears when the panel is shown.")

@@ -1,0 +1,74 @@
+"""TrainingPanel settings: schema-made editors, undoable edits, device list, preview strip."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from visionstudio.ui.threads import live_threads  # noqa: E402
+
+from .test_training_run import make_controller  # noqa: E402
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path, monkeypatch):
+    from visionstudio.ui.training import TrainingPanel
+
+    controller = make_controller(tmp_path, monkeypatch)
+    widget = TrainingPanel(controller)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_edits_are_undoable_commands(panel):
+    c = panel.controller
+    doc = c.document
+    epochs = panel.training_form.editors["epochs"]
+    epochs.setValue(7)
+    assert doc.training.epochs == 7
+    c.undo_stack.undo()
+    assert doc.training.epochs == 2 and epochs.value() == 2          # the form follows the document
+    lr = panel.choice_forms["optimizer"].editors["lr"]
+    lr.setText("abc")
+    lr.editingFinished.emit()
+    assert "number" in lr.toolTip() and doc.training.optimizer["params"].get("lr", 1e-3) == pytest.approx(1e-3)
+    lr.setText("0.01")
+    lr.editingFinished.emit()
+    assert doc.training.optimizer["params"]["lr"] == pytest.approx(0.01)
+    combo = panel.choice_combos["optimizer"]
+    combo.setCurrentIndex(combo.findData("sgd"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.training.optimizer["key"] == "sgd"
+    from visionstudio.core.training.registry import OPTIMIZERS
+
+    wanted = [p.name for p in OPTIMIZERS.get("sgd").params]
+    assert list(panel.choice_forms["optimizer"].editors) == wanted   # the form was rebuilt
+    samples = panel.dataset_form.editors["samples"]
+    samples.setValue(128)
+    assert doc.dataset.params["samples"] == 128
+    c.undo_stack.undo()
+    assert doc.dataset.params["samples"] == 64
+
+
+def test_device_list_and_choice(panel):
+    values = [panel.device_combo.itemData(i) for i in range(panel.device_combo.count())]
+    assert values[0] == "auto" and "cpu" in values
+    import torch
+
+    if torch.cuda.is_available():
+        assert any(v.startswith("cuda:") for v in values)
+    panel.device_combo.setCurrentIndex(values.index("cpu"))
+    panel.device_combo.activated.emit(values.index("cpu"))
+    assert panel.controller.document.training.device == "cpu"
+
+
+def test_preview_strip_loads_off_the_gui_thread_and_stops_on_hide(qtbot, panel):
+    panel.show()
+    qtbot.waitUntil(lambda: panel.preview.data is not None, timeout=60_000)
+    data = panel.preview.data
+    assert len(data["images"]) == 12 and len(data["labels"]) == 12
+    assert sum(int(c) for c in data["counts"]) == data["train"] == 64
+    assert "circle" in panel.preview.info.text() and panel.preview.grid.count() == 24
+    panel.hide()
+    assert not live_threads()
