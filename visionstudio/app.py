@@ -243,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName(APP)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("visionstudio")
+    from .ui.icons import app_icon
+
+    if not app_icon().isNull():
+        app.setWindowIcon(app_icon())
 
     from .ui.errors import ErrorReporter, install_excepthooks
 

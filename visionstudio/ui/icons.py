@@ -73,3 +73,14 @@ def apply_action_icons(window) -> int:
             action.setIcon(icon)
             count += 1
     return count
+
+
+@lru_cache(maxsize=1)
+def app_icon() -> QIcon:
+    """The application icon (SVG + PNGs of every size), empty when not installed."""
+    from ..core.resources import app_icon_paths
+
+    icon = QIcon()
+    for path in app_icon_paths():
+        icon.addFile(str(path))
+    return icon

@@ -13,7 +13,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QDockWidget, QMenu, QToolBar, QToolButton
 
-from .icons import apply_action_icons
+from .icons import app_icon, apply_action_icons
 from .theme import ThemeManager
 from .welcome import WelcomeController
 
@@ -74,6 +74,8 @@ class ShellExtras:
         self.window = window
         w = window
         a = w.actions_by_name
+        if not app_icon().isNull():
+            w.setWindowIcon(app_icon())
         self.welcome = WelcomeController(w)
         # View menu
         view: QMenu = w.menus["view"]

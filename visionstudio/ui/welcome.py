@@ -185,7 +185,14 @@ class WelcomePage(QFrame):
         root.setSpacing(16)
 
         head = QHBoxLayout()
-        head.setSpacing(12)
+        head.setSpacing(16)
+        from .icons import app_icon
+
+        logo = QLabel(body)
+        logo.setObjectName("welcomeLogo")
+        if not app_icon().isNull():
+            logo.setPixmap(app_icon().pixmap(QSize(56, 56), self.devicePixelRatioF()))
+        head.addWidget(logo, 0, Qt.AlignmentFlag.AlignTop)
         titles = QVBoxLayout()
         titles.setSpacing(4)
         title = QLabel("Welcome to VisionStudio", body)
