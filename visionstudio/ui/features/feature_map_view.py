@@ -13,17 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter,
-    QTabWidget, QToolButton, QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ...core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
-from .evaluation_panel import EvaluationPanel
-from .grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
-from .panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot, sample_pixmap
+from .panels import sample_pixmap
 from .state import InspectionState
 
 ALL_CONV = "__all_conv__"
@@ -59,176 +53,9 @@ class FeatureMapView(QWidget):
 
     # -- construction -------------------------------------------------------------------------
     def _build(self) -> None:
-        self.weights_label = QLabel("")
-        self.weights_label.setObjectName("weightsLabel")
-        self.weights_label.setWordWrap(True)
+        from .view_layout import build
 
-        self.class_filter = QComboBox()
-        self.class_filter.setObjectName("classFilter")
-        self.class_filter.addItem("All classes", None)
-        self.prev_button = QToolButton()
-        self.prev_button.setArrowType(Qt.ArrowType.LeftArrow)
-        self.prev_button.setToolTip("Previous sample (Alt+Left)")
-        self.next_button = QToolButton()
-        self.next_button.setArrowType(Qt.ArrowType.RightArrow)
-        self.next_button.setToolTip("Next sample (Alt+Right)")
-        self.index_spin = QSpinBox()
-        self.index_spin.setObjectName("sampleIndex")
-        self.index_spin.setRange(0, 0)
-        self.count_label = QLabel("")
-        self.open_button = QPushButton("Open image…")
-        self.open_button.setObjectName("openImageButton")
-        self.thumb = QLabel()
-        self.thumb.setObjectName("sampleThumbnail")
-        self.thumb.setFixedSize(64, 64)
-        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thumb.setStyleSheet("background:#000")
-        self.sample_info = QLabel("Loading the validation set…")
-        self.sample_info.setObjectName("sampleInfo")
-        self.sample_info.setWordWrap(True)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Sample:"))
-        for w in (self.class_filter, self.prev_button, self.index_spin, self.next_button,
-                  self.count_label, self.open_button, self.thumb):
-            bar.addWidget(w)
-        bar.addWidget(self.sample_info, 1)
-
-        # feature maps tab
-        self.layer_combo = QComboBox()
-        self.layer_combo.setObjectName("layerCombo")
-        self.cmap_combo = QComboBox()
-        self.cmap_combo.setObjectName("colormapCombo")
-        for name in (*COLORMAPS, "gray"):
-            self.cmap_combo.addItem(name)
-        self.cmap_combo.setCurrentText(DEFAULT_COLORMAP)
-        self.norm_combo = QComboBox()
-        self.norm_combo.setObjectName("normCombo")
-        self.norm_combo.addItem("Scale each channel", True)
-        self.norm_combo.addItem("Shared scale per layer", False)
-        self.export_npy_button = QPushButton("Export .npy…")
-        self.export_png_button = QPushButton("Export PNG…")
-        controls = QHBoxLayout()
-        for label, w in (("Layer:", self.layer_combo), ("Colours:", self.cmap_combo), ("", self.norm_combo)):
-            if label:
-                controls.addWidget(QLabel(label))
-            controls.addWidget(w)
-        controls.addStretch(1)
-        controls.addWidget(self.export_npy_button)
-        controls.addWidget(self.export_png_button)
-        self.grid = ActivationGrid()
-        self.detail = ChannelDetail()
-        split = QSplitter()
-        split.addWidget(self.grid)
-        split.addWidget(self.detail)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([720, 280])
-        self.timelapse_slider = QSlider(Qt.Orientation.Horizontal)
-        self.timelapse_slider.setObjectName("timelapseSlider")
-        self.timelapse_slider.setEnabled(False)
-        self.timelapse_label = QLabel("Time-lapse: train to record this sample's maps per epoch")
-        self.timelapse_label.setObjectName("timelapseLabel")
-        tl = QHBoxLayout()
-        tl.addWidget(QLabel("Time-lapse:"))
-        tl.addWidget(self.timelapse_slider, 1)
-        tl.addWidget(self.timelapse_label)
-        self.hover_label = QLabel("Hover a channel for its statistics; click it to see it large; "
-                                  "wheel zooms, drag pans.")
-        self.hover_label.setObjectName("hoverLabel")
-        maps = QWidget()
-        ml = QVBoxLayout(maps)
-        ml.addLayout(controls)
-        ml.addWidget(split, 1)
-        ml.addWidget(self.hover_label)
-        ml.addLayout(tl)
-
-        # filters tab
-        self.filter_combo = QComboBox()
-        self.filter_combo.setObjectName("filterLayerCombo")
-        self.filters = FiltersView()
-        filt = QWidget()
-        fl = QVBoxLayout(filt)
-        fr = QHBoxLayout()
-        fr.addWidget(QLabel("Conv layer:"))
-        fr.addWidget(self.filter_combo)
-        fr.addStretch(1)
-        fl.addLayout(fr)
-        fl.addWidget(self.filters, 1)
-
-        # prediction tab
-        self.prediction = PredictionPlot()
-
-        # grad-cam tab
-        self.method_combo = QComboBox()
-        self.method_combo.setObjectName("camMethod")
-        self.method_combo.addItem("Grad-CAM", "gradcam")
-        self.method_combo.addItem("Saliency (input gradient)", "saliency")
-        self.cam_layer_combo = QComboBox()
-        self.cam_layer_combo.setObjectName("camLayerCombo")
-        self.cam_class_combo = QComboBox()
-        self.cam_class_combo.setObjectName("camClassCombo")
-        self.cam_class_combo.addItem("Predicted class", None)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setObjectName("opacitySlider")
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setValue(55)
-        self.opacity_slider.setMaximumWidth(160)
-        self.cam_caption = QLabel("")
-        self.cam_caption.setObjectName("camCaption")
-        self.cam_caption.setWordWrap(True)
-        self.overlay = OverlayView()
-        cam = QWidget()
-        cl = QVBoxLayout(cam)
-        cr = QHBoxLayout()
-        for label, w in (("", self.method_combo), ("Layer:", self.cam_layer_combo),
-                         ("Class:", self.cam_class_combo), ("Opacity:", self.opacity_slider)):
-            if label:
-                cr.addWidget(QLabel(label))
-            cr.addWidget(w)
-        cr.addStretch(1)
-        cl.addLayout(cr)
-        cl.addWidget(self.cam_caption)
-        cl.addWidget(self.overlay, 1)
-
-        self.evaluation = EvaluationPanel(self.state)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("featureTabs")
-        self.tabs.addTab(maps, "Feature maps")
-        self.tabs.addTab(filt, "Filters")
-        self.tabs.addTab(self.prediction, "Prediction")
-        self.tabs.addTab(cam, "Grad-CAM")
-        self.tabs.addTab(self.evaluation, "Evaluation")
-
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.weights_label)
-        lay.addLayout(bar)
-        lay.addWidget(self.tabs, 1)
-
-        self.class_filter.currentIndexChanged.connect(self._on_class_filter_changed)
-        self.prev_button.clicked.connect(lambda: self.step(-1))
-        self.next_button.clicked.connect(lambda: self.step(1))
-        self.index_spin.valueChanged.connect(self._on_index_spin_changed)
-        self.open_button.clicked.connect(lambda: self.open_image())
-        for seq, delta in (("Alt+Left", -1), ("Alt+Right", 1)):
-            sc = QShortcut(QKeySequence(seq), self)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda d=delta: self.step(d))
-        self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
-        self.cmap_combo.currentTextChanged.connect(self._on_colormap_changed)
-        self.norm_combo.currentIndexChanged.connect(self._on_norm_changed)
-        self.export_npy_button.clicked.connect(lambda: self.export_activations())
-        self.export_png_button.clicked.connect(lambda: self.export_grid_png())
-        self.grid.channel_clicked.connect(self._on_grid_channel_clicked)
-        self.grid.hovered.connect(self.hover_label.setText)
-        self.timelapse_slider.valueChanged.connect(self._on_timelapse_moved)
-        self.filter_combo.currentIndexChanged.connect(lambda _i: self._refresh_filters())
-        self.method_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
-        self.cam_layer_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
-        self.cam_class_combo.currentIndexChanged.connect(lambda _i: self._refresh_cam())
-        self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
-        self.tabs.currentChanged.connect(lambda _i: self.refresh())
-        self.evaluation.sample_chosen.connect(self._on_evaluation_sample_chosen)
+        build(self)
 
     # -- layers ---------------------------------------------------------------------------------
     def _nodes(self) -> list[tuple[str, str, tuple | None]]:

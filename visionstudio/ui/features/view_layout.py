@@ -1,0 +1,189 @@
+"""The FeatureMapView's widgets and their wiring (construction only; behaviour lives in
+feature_map_view.py)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter, QTabWidget,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from .evaluation_panel import EvaluationPanel
+from .grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
+from .panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot
+
+
+def build(view) -> None:
+    """Create the view's widgets as attributes of ``view`` and connect them to its slots."""
+    view.weights_label = QLabel("")
+    view.weights_label.setObjectName("weightsLabel")
+    view.weights_label.setWordWrap(True)
+
+    view.class_filter = QComboBox()
+    view.class_filter.setObjectName("classFilter")
+    view.class_filter.addItem("All classes", None)
+    view.prev_button = QToolButton()
+    view.prev_button.setArrowType(Qt.ArrowType.LeftArrow)
+    view.prev_button.setToolTip("Previous sample (Alt+Left)")
+    view.next_button = QToolButton()
+    view.next_button.setArrowType(Qt.ArrowType.RightArrow)
+    view.next_button.setToolTip("Next sample (Alt+Right)")
+    view.index_spin = QSpinBox()
+    view.index_spin.setObjectName("sampleIndex")
+    view.index_spin.setRange(0, 0)
+    view.count_label = QLabel("")
+    view.open_button = QPushButton("Open image…")
+    view.open_button.setObjectName("openImageButton")
+    view.thumb = QLabel()
+    view.thumb.setObjectName("sampleThumbnail")
+    view.thumb.setFixedSize(64, 64)
+    view.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    view.thumb.setStyleSheet("background:#000")
+    view.sample_info = QLabel("Loading the validation set…")
+    view.sample_info.setObjectName("sampleInfo")
+    view.sample_info.setWordWrap(True)
+    bar = QHBoxLayout()
+    bar.addWidget(QLabel("Sample:"))
+    for w in (view.class_filter, view.prev_button, view.index_spin, view.next_button,
+              view.count_label, view.open_button, view.thumb):
+        bar.addWidget(w)
+    bar.addWidget(view.sample_info, 1)
+
+    # feature maps tab
+    view.layer_combo = QComboBox()
+    view.layer_combo.setObjectName("layerCombo")
+    view.cmap_combo = QComboBox()
+    view.cmap_combo.setObjectName("colormapCombo")
+    for name in (*COLORMAPS, "gray"):
+        view.cmap_combo.addItem(name)
+    view.cmap_combo.setCurrentText(DEFAULT_COLORMAP)
+    view.norm_combo = QComboBox()
+    view.norm_combo.setObjectName("normCombo")
+    view.norm_combo.addItem("Scale each channel", True)
+    view.norm_combo.addItem("Shared scale per layer", False)
+    view.export_npy_button = QPushButton("Export .npy…")
+    view.export_png_button = QPushButton("Export PNG…")
+    controls = QHBoxLayout()
+    for label, w in (("Layer:", view.layer_combo), ("Colours:", view.cmap_combo), ("", view.norm_combo)):
+        if label:
+            controls.addWidget(QLabel(label))
+        controls.addWidget(w)
+    controls.addStretch(1)
+    controls.addWidget(view.export_npy_button)
+    controls.addWidget(view.export_png_button)
+    view.grid = ActivationGrid()
+    view.detail = ChannelDetail()
+    split = QSplitter()
+    split.addWidget(view.grid)
+    split.addWidget(view.detail)
+    split.setStretchFactor(0, 3)
+    split.setStretchFactor(1, 1)
+    split.setSizes([720, 280])
+    view.timelapse_slider = QSlider(Qt.Orientation.Horizontal)
+    view.timelapse_slider.setObjectName("timelapseSlider")
+    view.timelapse_slider.setEnabled(False)
+    view.timelapse_label = QLabel("Time-lapse: train to record this sample's maps per epoch")
+    view.timelapse_label.setObjectName("timelapseLabel")
+    tl = QHBoxLayout()
+    tl.addWidget(QLabel("Time-lapse:"))
+    tl.addWidget(view.timelapse_slider, 1)
+    tl.addWidget(view.timelapse_label)
+    view.hover_label = QLabel("Hover a channel for its statistics; click it to see it large; "
+                              "wheel zooms, drag pans.")
+    view.hover_label.setObjectName("hoverLabel")
+    maps = QWidget()
+    ml = QVBoxLayout(maps)
+    ml.addLayout(controls)
+    ml.addWidget(split, 1)
+    ml.addWidget(view.hover_label)
+    ml.addLayout(tl)
+
+    # filters tab
+    view.filter_combo = QComboBox()
+    view.filter_combo.setObjectName("filterLayerCombo")
+    view.filters = FiltersView()
+    filt = QWidget()
+    fl = QVBoxLayout(filt)
+    fr = QHBoxLayout()
+    fr.addWidget(QLabel("Conv layer:"))
+    fr.addWidget(view.filter_combo)
+    fr.addStretch(1)
+    fl.addLayout(fr)
+    fl.addWidget(view.filters, 1)
+
+    # prediction tab
+    view.prediction = PredictionPlot()
+
+    # grad-cam tab
+    view.method_combo = QComboBox()
+    view.method_combo.setObjectName("camMethod")
+    view.method_combo.addItem("Grad-CAM", "gradcam")
+    view.method_combo.addItem("Saliency (input gradient)", "saliency")
+    view.cam_layer_combo = QComboBox()
+    view.cam_layer_combo.setObjectName("camLayerCombo")
+    view.cam_class_combo = QComboBox()
+    view.cam_class_combo.setObjectName("camClassCombo")
+    view.cam_class_combo.addItem("Predicted class", None)
+    view.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+    view.opacity_slider.setObjectName("opacitySlider")
+    view.opacity_slider.setRange(0, 100)
+    view.opacity_slider.setValue(55)
+    view.opacity_slider.setMaximumWidth(160)
+    view.cam_caption = QLabel("")
+    view.cam_caption.setObjectName("camCaption")
+    view.cam_caption.setWordWrap(True)
+    view.overlay = OverlayView()
+    cam = QWidget()
+    cl = QVBoxLayout(cam)
+    cr = QHBoxLayout()
+    for label, w in (("", view.method_combo), ("Layer:", view.cam_layer_combo),
+                     ("Class:", view.cam_class_combo), ("Opacity:", view.opacity_slider)):
+        if label:
+            cr.addWidget(QLabel(label))
+        cr.addWidget(w)
+    cr.addStretch(1)
+    cl.addLayout(cr)
+    cl.addWidget(view.cam_caption)
+    cl.addWidget(view.overlay, 1)
+
+    view.evaluation = EvaluationPanel(view.state)
+
+    view.tabs = QTabWidget()
+    view.tabs.setObjectName("featureTabs")
+    view.tabs.addTab(maps, "Feature maps")
+    view.tabs.addTab(filt, "Filters")
+    view.tabs.addTab(view.prediction, "Prediction")
+    view.tabs.addTab(cam, "Grad-CAM")
+    view.tabs.addTab(view.evaluation, "Evaluation")
+
+    lay = QVBoxLayout(view)
+    lay.addWidget(view.weights_label)
+    lay.addLayout(bar)
+    lay.addWidget(view.tabs, 1)
+
+    view.class_filter.currentIndexChanged.connect(view._on_class_filter_changed)
+    view.prev_button.clicked.connect(lambda: view.step(-1))
+    view.next_button.clicked.connect(lambda: view.step(1))
+    view.index_spin.valueChanged.connect(view._on_index_spin_changed)
+    view.open_button.clicked.connect(lambda: view.open_image())
+    for seq, delta in (("Alt+Left", -1), ("Alt+Right", 1)):
+        sc = QShortcut(QKeySequence(seq), view)
+        sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.activated.connect(lambda d=delta: view.step(d))
+    view.layer_combo.currentIndexChanged.connect(view._on_layer_changed)
+    view.cmap_combo.currentTextChanged.connect(view._on_colormap_changed)
+    view.norm_combo.currentIndexChanged.connect(view._on_norm_changed)
+    view.export_npy_button.clicked.connect(lambda: view.export_activations())
+    view.export_png_button.clicked.connect(lambda: view.export_grid_png())
+    view.grid.channel_clicked.connect(view._on_grid_channel_clicked)
+    view.grid.hovered.connect(view.hover_label.setText)
+    view.timelapse_slider.valueChanged.connect(view._on_timelapse_moved)
+    view.filter_combo.currentIndexChanged.connect(lambda _i: view._refresh_filters())
+    view.method_combo.currentIndexChanged.connect(lambda _i: view._refresh_cam())
+    view.cam_layer_combo.currentIndexChanged.connect(lambda _i: view._refresh_cam())
+    view.cam_class_combo.currentIndexChanged.connect(lambda _i: view._refresh_cam())
+    view.opacity_slider.valueChanged.connect(lambda v: view.overlay.set_opacity(v / 100))
+    view.tabs.currentChanged.connect(lambda _i: view.refresh())
+    view.evaluation.sample_chosen.connect(view._on_evaluation_sample_chosen)
