@@ -176,6 +176,7 @@ class WelcomePage(QFrame):
         scroll.setObjectName("welcomeScroll")
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidgetResizable(True)
+        scroll.viewport().installEventFilter(self)
         outer.addWidget(scroll)
         body = QWidget()
         body.setObjectName("welcomeBody")
@@ -325,8 +326,18 @@ class WelcomePage(QFrame):
         super().resizeEvent(event)
         self._relayout_cards()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().paintEvent(event)
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._details_loaded:
+            QTimer.singleShot(1000, self._queue_details)   # in case no paint ever comes
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        # The scroll area's viewport paints the page (the page itself is fully covered).
+        if event.type() == QEvent.Type.Paint and not self._details_loaded:
+            self._queue_details()
+        return False
+
+    def _queue_details(self) -> None:
         if not self._details_loaded and not self._details_queued:
             self._details_queued = True  # after the first paint: the window shows sooner
             QTimer.singleShot(0, self.load_details)
@@ -335,7 +346,7 @@ class WelcomePage(QFrame):
         """Parameter counts and previews of every template card."""
         if self._details_loaded:
             return
-        self._details_loaded = True
+        self._details_loaded, self._details_queued = True, False
         from ..core.graph import analyze
         from .files import TemplatesUnavailable, template_document
 
