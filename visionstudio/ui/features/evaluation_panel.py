@@ -221,8 +221,9 @@ class EvaluationPanel(QWidget):
                 v = m[r, c]
                 text = f"{v:.2f}" if self.normalised.isChecked() else f"{int(v)}"
                 t = self._texts[r * k + c]
-                t.setText("" if (small and not v) else text,
-                          color="#111111" if norm[r, c] > 0.55 else "#f0f0f0")
+                # CET-L17 runs from white (0) to dark purple (1): dark text on light cells
+                color = "#f4f4f4" if norm[r, c] > 0.45 else ("#9a9a9a" if not v else "#1a1a1a")
+                t.setText("" if (small and not v) else text, color=color)
         self.matrix_plot.autoRange(padding=0.02)
 
     def _on_matrix_clicked(self, event) -> None:
