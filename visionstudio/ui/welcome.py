@@ -553,6 +553,12 @@ class WelcomeController(QObject):
             self.window.show_status("Opened the Classic CNN; training cannot start right now")
             return False
         action.trigger()
+        metrics = getattr(self.window, "docks", {}).get("metricsPlots")
+        if metrics is not None and metrics.isVisible():
+            metrics.raise_()   # the curves, not the summary, for a run started from here
+            want = int(self.window.height() * 0.42)
+            if not metrics.isFloating() and metrics.height() < want:   # room for four plots
+                self.window.resizeDocks([metrics], [want], Qt.Orientation.Vertical)
         return True
 
     def on_actions_changed(self) -> None:
