@@ -41,7 +41,8 @@ class ParamEditor(QWidget):
         self.setFocusProxy(field)
 
     def set_value(self, value: Any) -> None:
-        raise NotImplementedError
+        """Show ``value``; every concrete editor overrides this."""
+        raise NotImplementedError(f"{type(self).__name__} must implement set_value")
 
 
 class IntEditor(ParamEditor):
