@@ -51,6 +51,9 @@ def test_welcome_card_opens_the_template_in_the_editor(qtbot, tmp_path):
     assert page.isVisible()
     qtbot.mouseClick(page.editor_button, Qt.MouseButton.LeftButton)
     assert not page.isVisible()
+    w.show_welcome()
+    qtbot.keyClick(page.train_button, Qt.Key.Key_Escape)
+    assert not page.isVisible()
 
 
 def test_one_click_training_triggers_the_train_action(qtbot, tmp_path):

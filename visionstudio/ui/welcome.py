@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPalette, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
     QPushButton, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget,
@@ -212,7 +212,7 @@ class WelcomePage(QFrame):
         self.editor_button = QPushButton("Go to the editor", body)
         self.editor_button.setObjectName("welcomeEditorButton")
         self.editor_button.setToolTip("Hide this page and keep working on the current project "
-                                      "(View › Welcome Page brings it back)")
+                                      "(Esc; View › Welcome Page brings it back)")
         self.editor_button.clicked.connect(self.editor_requested)
         head.addWidget(self.editor_button, 0, Qt.AlignmentFlag.AlignTop)
         root.addLayout(head)
@@ -416,6 +416,9 @@ class WelcomeController(QObject):
         p.open_requested.connect(self.open_file)
         p.train_classic_requested.connect(self.train_classic)
         p.editor_requested.connect(self.hide)
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), p)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape.activated.connect(self.hide)
         p.show_at_start_changed.connect(self.set_show_at_start)
         window.files.recent_changed.connect(p.set_recent)
         p.set_recent(window.files.recent())
