@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..threads import track
+from ..threads import keep_alive, track
 
 
 class TaskState:
@@ -72,6 +72,7 @@ class BackgroundTask(QObject):
         self.worker.failed.connect(self.failed)
         self.thread.finished.connect(self._on_thread_finished)
         track(self.thread)
+        keep_alive(self.thread, self.worker)  # the view may close while this runs
 
     def start(self) -> BackgroundTask:
         self.thread.start()

@@ -8,7 +8,7 @@ from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from ..threads import track
+from ..threads import keep_alive, track
 from . import datasets
 
 SAMPLES = 12
@@ -101,12 +101,11 @@ class PreviewStrip(QWidget):
         loader.failed.connect(self._on_failed)
         loader.finished.connect(self._on_finished)
         self.loader = loader
+        keep_alive(loader)  # this strip may be dropped (document replaced) mid-load
         loader.start(QThread.Priority.LowPriority)
 
     def _on_finished(self) -> None:
-        loader, self.loader = self.loader, None
-        if loader is not None:
-            loader.deleteLater()
+        self.loader = None  # keep_alive releases the finished thread itself
         self._start()
 
     def _on_failed(self, message: str) -> None:

@@ -1,0 +1,36 @@
+"""Dropping the owner of a running background thread must never abort the app."""
+
+from __future__ import annotations
+
+import gc
+
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.ui.threads import held_threads, live_threads
+
+
+def test_preview_strip_dropped_while_loading(qtbot):
+    from visionstudio.ui.training.preview import PreviewStrip
+
+    strip = PreviewStrip()
+    strip.request(DatasetConfig("shapes", {"samples": 400, "val_samples": 50}), 0, 0.1)
+    loader = strip.loader
+    assert loader is not None and loader.isRunning()
+    strip.deleteLater()  # as when a New/Open rebuilds the training panel
+    del strip
+    qtbot.wait(10)
+    gc.collect()
+    qtbot.waitUntil(lambda: not live_threads() and held_threads() == 0, timeout=30_000)
+
+
+def test_background_task_dropped_while_running(qtbot):
+    import time
+
+    from visionstudio.ui.features.tasks import BackgroundTask
+
+    task = BackgroundTask(lambda state: time.sleep(0.3) or 42, "test-task").start()
+    assert task.is_running()
+    task.deleteLater()
+    del task
+    qtbot.wait(10)
+    gc.collect()
+    qtbot.waitUntil(lambda: not live_threads() and held_threads() == 0, timeout=30_000)
