@@ -194,3 +194,20 @@ class LazyFeed:
             xb = torch.as_tensor(xb).to(self.device, non_blocking=True)
             yb = torch.as_tensor(yb).to(self.device, dtype=torch.long, non_blocking=True)
             yield self.normalizer(xb, augment), yb
+
+
+def make_feeds(data: TrainData, normalizer: Normalizer, device: torch.device, *,
+               augmented: bool, num_workers: int | None) -> tuple[Any, Any]:
+    """(train feed, validation feed or None); the train feed is None without training data."""
+    if data.in_memory:
+        train: Any = MemoryFeed(data.train_images, data.train_labels, normalizer, device,
+                                augmented=augmented)
+        val: Any = (MemoryFeed(data.val_images, data.val_labels, normalizer, device)
+                    if data.val_images is not None and len(data.val_images) else None)
+    elif data.train_dataset is not None:
+        train = LazyFeed(data.train_dataset, normalizer, device, num_workers)
+        val = (LazyFeed(data.val_dataset, normalizer, device, num_workers)
+               if data.val_dataset is not None and len(data.val_dataset) else None)
+    else:
+        return None, None
+    return train, val

@@ -9,15 +9,17 @@ Batch records are throttled (every ``report_interval_s`` or ``report_every`` bat
 and losses/correct counts stay on the device between reports, so the GPU is never
 synchronised per batch. Stop, pause and hyper-parameter changes come through a
 TrainerControl and are honoured between batches.
+
+Beside the loop: device.py (device, precision, channels-last, OOM), trainer_state.py
+(the resumable state in a checkpoint), failures.py (what a failed run reports), feed.py
+(batches on the device). Names used from here before the split are re-exported.
 """
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import time
-import traceback
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -27,12 +29,14 @@ import torch
 from torch import nn
 
 from ..params import ParamError
-from .checkpoint import (
-    CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer,
-)
 from .config import TrainingConfig
 from .control import TrainerControl
-from .feed import LazyFeed, MemoryFeed, Normalizer, TrainData
+from .device import (
+    AMP_DTYPES, OutOfMemory, TrainingSetupError, is_oom, release_memory, resolve_device,
+    resolve_precision, suggest_batch_size, use_channels_last,
+)
+from .failures import NonFinite, failure_record
+from .feed import Normalizer, TrainData, make_feeds
 from .losses import TrainingLoss
 from .model_prep import training_view
 from .optimizers import OPTIMIZERS, apply_group_values
@@ -40,13 +44,10 @@ from .records import (
     BatchRecord, EpochRecord, FailureRecord, FitResult, FitStartRecord, ValidationRecord,
 )
 from .schedules import SCHEDULERS, Schedule
+from .trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
 
-OutOfMemory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-CHECKPOINT_FORMAT = 1
-
-
-class TrainingSetupError(ValueError):
-    """Training cannot start: the message says what to change."""
+__all__ = ["CHECKPOINT_FORMAT", "Callback", "OutOfMemory", "Trainer", "TrainingSetupError",
+           "resolve_device", "suggest_batch_size"]
 
 
 class Callback:
@@ -59,56 +60,6 @@ class Callback:
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None: ...
     def on_fit_end(self, trainer: Trainer, result: FitResult) -> None: ...
     def on_failure(self, trainer: Trainer, failure: FailureRecord) -> None: ...
-
-
-class _NonFinite(Exception):
-    def __init__(self, value: float, step: int) -> None:
-        super().__init__(value, step)
-        self.value, self.step = value, step
-
-
-def resolve_device(word: str) -> torch.device:
-    """auto: CUDA, then Apple MPS, then CPU; explicit names must be available."""
-    if word == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(word)
-    except RuntimeError:
-        raise TrainingSetupError(f"unknown device {word!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingSetupError("CUDA was asked for but no CUDA GPU is available; "
-                                     "use device 'auto' or 'cpu'")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise TrainingSetupError(f"there is no {word} (this machine has "
-                                     f"{torch.cuda.device_count()} CUDA device(s))")
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise TrainingSetupError("Apple MPS was asked for but is not available here")
-    return device
-
-
-def suggest_batch_size(batch_size: int) -> int:
-    """Half the batch size, rounded down to a power of two (at least 1)."""
-    half = max(batch_size // 2, 1)
-    return 1 << (half.bit_length() - 1)
-
-
-def _is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, OutOfMemory):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
-
-
-def _has_conv(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 class Trainer:
@@ -147,21 +98,13 @@ class Trainer:
     def _setup(self, data: TrainData) -> None:
         cfg = self.config
         self.device = device = resolve_device(cfg.device)
-        precision = "fp32"
-        if cfg.mixed_precision != "off":
-            if device.type == "cuda":
-                precision = cfg.mixed_precision
-            else:
-                self.notes.append(f"Mixed precision ({cfg.mixed_precision}) is used on CUDA only; "
-                                  f"training in float32 on {device.type}.")
+        precision, note = resolve_precision(cfg.mixed_precision, device)
+        if note:
+            self.notes.append(note)
         self.precision = precision
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.amp_dtype = AMP_DTYPES.get(precision)
         shape = data.sample_shape or (tuple(data.train_images.shape[1:]) if data.in_memory else None)
-        four_d = shape is not None and len(shape) == 3
-        cl = self.channels_last_choice
-        if cl is None:
-            cl = four_d and device.type in ("cpu", "cuda") and _has_conv(self.model)
-        self.channels_last = bool(cl and four_d)
+        self.channels_last = use_channels_last(self.channels_last_choice, shape, device, self.model)
         self.model.to(device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -182,18 +125,9 @@ class Trainer:
                 self.augment = make_augmentation(cfg.augmentation, tuple(shape))
         mean, std = data.stats()
         norm = Normalizer(mean, std, device, self.channels_last)
-        if data.in_memory:
-            self.train_feed: Any = MemoryFeed(data.train_images, data.train_labels, norm, device,
-                                              augmented=self.augment is not None)
-            self.val_feed: Any = (MemoryFeed(data.val_images, data.val_labels, norm, device)
-                                  if data.val_images is not None and len(data.val_images) else None)
-        elif data.train_dataset is not None:
-            self.train_feed = LazyFeed(data.train_dataset, norm, device, self.num_workers)
-            self.val_feed = (LazyFeed(data.val_dataset, norm, device, self.num_workers)
-                             if data.val_dataset is not None and len(data.val_dataset) else None)
-        else:
-            raise TrainingSetupError("the dataset has no training images")
-        if self.train_feed.n == 0:
+        self.train_feed, self.val_feed = make_feeds(data, norm, device, augmented=self.augment is not None,
+                                                    num_workers=self.num_workers)
+        if self.train_feed is None or self.train_feed.n == 0:
             raise TrainingSetupError("the dataset has no training images")
         self.data = data
         bs = cfg.batch_size
@@ -248,92 +182,13 @@ class Trainer:
             g["lr"] = lr
         self._lr = lr
 
-    # -- checkpoints --------------------------------------------------------------------
-    def _checkpoint_meta(self, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
-                         sums: tuple[float, float, int]) -> tuple[dict, dict]:
-        tensors, optim_json = flatten_optimizer(self.optimizer.state_dict())
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.shuffle"] = self.generator.get_state()
-        tensors["rng.shuffle_epoch"] = epoch_gen_state
-        if self.device.type == "cuda":
-            for i, s in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{i}"] = s
-        meta = {
-            "trainer_format": CHECKPOINT_FORMAT,
-            "epoch": epoch, "batch": batch, "step": self.step,
-            "epoch_sums": list(sums),
-            "steps_per_epoch": self.steps_per_epoch,
-            "config": self.config.to_dict(),
-            "optimizer_key": self.optimizer_spec.key,
-            "optimizer_params": self.optimizer_params,
-            "optimizer": optim_json,
-            "schedule": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "best": {"value": self.best_value, "epoch": self.best_epoch, "since": self.since_best},
-            "metric": self.metric,
-            "history": [r.as_dict() for r in self.history],
-            "notes": list(self.notes),
-        }
-        return tensors, meta
-
+    # -- checkpoints (trainer_state.py packs and restores) ---------------------------------
     def _save(self, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
               sums: tuple[float, float, int]) -> str | None:
-        if self.checkpoint_dir is None:
-            return None
-        tensors, meta = self._checkpoint_meta(epoch, batch, epoch_gen_state, sums)
-        path = save_checkpoint(self.checkpoint_dir / name, model_state=self.model.state_dict(),
-                               tensors=tensors, meta=meta)
-        return str(path)
+        return save_state(self, name, epoch, batch, epoch_gen_state, sums)
 
     def _restore(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        ckpt = load_checkpoint(path)
-        meta = ckpt.meta
-        try:
-            self.model.load_state_dict(ckpt.model_state)
-        except RuntimeError as exc:
-            raise CheckpointError(f"the checkpoint {path} does not fit this network: "
-                                  f"{str(exc).splitlines()[0]}") from None
-        try:
-            if meta.get("optimizer_key") != self.optimizer_spec.key:
-                raise CheckpointError(
-                    f"the checkpoint {path} was trained with optimizer {meta.get('optimizer_key')!r}, "
-                    f"the project now uses {self.optimizer_spec.key!r}; resume needs the same optimizer")
-            self.optimizer.load_state_dict(unflatten_optimizer(ckpt.tensors, meta["optimizer"]))
-            for state in self.optimizer.state.values():  # fused/foreach want state on the device
-                for k, v in state.items():
-                    if isinstance(v, torch.Tensor) and k != "step":
-                        state[k] = v.to(self.device)
-            self.optimizer_params = dict(meta["optimizer_params"])
-            sched = meta["schedule"]
-            if sched.get("key") == self.schedule.spec.key:
-                self.schedule.load_state_dict(sched)
-            else:
-                self.schedule.base_lr = float(self.optimizer_params["lr"])
-            if self.scaler is not None and meta.get("scaler"):
-                self.scaler.load_state_dict(meta["scaler"])
-            torch.set_rng_state(ckpt.tensors["rng.torch"])
-            self.generator.set_state(ckpt.tensors["rng.shuffle"])
-            if self.device.type == "cuda":
-                states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
-                if len(states) == torch.cuda.device_count():
-                    torch.cuda.set_rng_state_all(states)
-            self.history = [EpochRecord(**r) for r in meta["history"]]
-            best = meta["best"]
-            self.best_value, self.best_epoch, self.since_best = best["value"], best["epoch"], best["since"]
-            self.step = int(meta["step"])
-            same_epoch_len = int(meta["steps_per_epoch"]) == self.steps_per_epoch
-            batch = int(meta["batch"]) if same_epoch_len else 0
-            if not same_epoch_len and int(meta["batch"]):
-                self.notes.append("The batch size or dataset changed since the checkpoint; "
-                                  "resuming at the start of the interrupted epoch.")
-            return {"epoch": int(meta["epoch"]), "batch": batch,
-                    "epoch_gen_state": ckpt.tensors["rng.shuffle_epoch"],
-                    "sums": tuple(meta["epoch_sums"]) if batch else (0.0, 0.0, 0)}
-        except CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"cannot use checkpoint {path}: its training state is "
-                                  f"incomplete or does not fit ({type(exc).__name__}: {exc})") from None
+        return restore_state(self, path)
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self, data: Any, *, resume: str | os.PathLike[str] | None = None) -> FitResult:
@@ -382,12 +237,12 @@ class Trainer:
         try:
             self._emit("on_fit_start", start)
             status = self._run(position)
-        except _NonFinite as exc:
+        except NonFinite as exc:
             failure = self._failure("nan", exc.step, exc, value=exc.value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            failure = self._failure("oom" if _is_oom(exc) else "error", self.step, exc)
+            failure = self._failure("oom" if is_oom(exc) else "error", self.step, exc)
         if failure is not None:
             self._release_memory()
             status = "failed"
@@ -417,32 +272,13 @@ class Trainer:
         return self._session_elapsed() + self._elapsed_offset
 
     def _release_memory(self) -> None:
-        if self.optimizer is not None:
-            self.optimizer.zero_grad(set_to_none=True)
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
+        release_memory(self.device, self.optimizer)
 
     def _failure(self, kind: str, step: int, exc: BaseException, value: float = math.nan) -> FailureRecord:
-        epoch = self._where[0]
         lr = getattr(self, "_lr", self.optimizer_params.get("lr", 0.0))
-        suggested = None
-        if kind == "nan":
-            what = "NaN" if math.isnan(value) else "infinite"
-            clip = ("lower the gradient clipping norm" if self.config.clip_norm
-                    else "turn on gradient clipping (clip_norm, e.g. 1.0)")
-            message = (f"The loss became {what} at epoch {epoch}, step {step}: training diverged. "
-                       f"Try a lower learning rate (it was {lr:.3g}; e.g. {lr / 10:.3g}) or {clip}.")
-        elif kind == "oom":
-            bs = self.config.batch_size
-            suggested = suggest_batch_size(bs)
-            message = (f"Out of memory on {self.device} at epoch {epoch}, step {step + 1} with batch "
-                       f"size {bs}. Try batch size {suggested} (or a smaller network / input size).")
-        else:
-            message = f"Training stopped by an error at epoch {epoch}, step {step + 1}: {type(exc).__name__}: {exc}"
-        return FailureRecord(kind=kind, message=message, epoch=epoch, step=step,
-                             traceback="".join(traceback.format_exception(exc)),
-                             suggested_batch_size=suggested, checkpoint=self._last_ckpt)
+        return failure_record(kind, exc, epoch=self._where[0], step=step, lr=lr,
+                              batch_size=self.config.batch_size, clip_norm=self.config.clip_norm,
+                              device=self.device, checkpoint=self._last_ckpt, value=value)
 
     def _wait_if_paused(self) -> None:
         control = self.control
@@ -505,7 +341,7 @@ class Trainer:
             first = self.step - n + 1
             for i, v in enumerate(losses):
                 if not math.isfinite(v):
-                    raise _NonFinite(v, first + i)
+                    raise NonFinite(v, first + i)
             images = sum(pend_sizes)
             loss_sum += sum(v * s for v, s in zip(losses, pend_sizes))
             correct_sum += sum(corrects)
@@ -574,7 +410,7 @@ class Trainer:
             if check_each_step:
                 value = detached.item()
                 if not math.isfinite(value):
-                    raise _NonFinite(value, self.step)
+                    raise NonFinite(value, self.step)
             del out, loss
             if (batch == batches or (every is not None and len(pend_loss) >= every)
                     or (every is None and time.perf_counter() - last_report >= interval)):
@@ -618,7 +454,7 @@ class Trainer:
         val_loss, val_acc, val_top5, n_val = self.validate()
         if n_val:
             if not math.isfinite(val_loss):
-                raise _NonFinite(val_loss, self.step)
+                raise NonFinite(val_loss, self.step)
             self._emit("on_validation_end", ValidationRecord(
                 epoch=epoch, step=self.step, loss=val_loss, accuracy=val_acc, top5=val_top5,
                 samples=n_val, seconds=time.perf_counter() - t0))

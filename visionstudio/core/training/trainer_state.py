@@ -1,0 +1,118 @@
+"""The trainer's resumable state: what goes into a checkpoint beside the weights, and how
+a checkpoint puts a set-up Trainer back where it stopped.
+
+Packed: optimizer state (flattened to tensors + JSON), the RNG states (torch, the shuffle
+generator, the shuffle state at the start of the interrupted epoch, CUDA), the schedule,
+the fp16 grad scaler, best-metric bookkeeping, history and notes. The file format itself
+(safetensors, manifest, hashes) is checkpoint.py's business.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .checkpoint import (
+    CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer,
+)
+from .records import EpochRecord
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+CHECKPOINT_FORMAT = 1
+
+
+def pack_state(trainer: Trainer, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+               sums: tuple[float, float, int]) -> tuple[dict, dict]:
+    """(tensors, meta) describing the trainer at ``epoch``/``batch`` (the next one to run)."""
+    tensors, optim_json = flatten_optimizer(trainer.optimizer.state_dict())
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = trainer.generator.get_state()
+    tensors["rng.shuffle_epoch"] = epoch_gen_state
+    if trainer.device.type == "cuda":
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    meta = {
+        "trainer_format": CHECKPOINT_FORMAT,
+        "epoch": epoch, "batch": batch, "step": trainer.step,
+        "epoch_sums": list(sums),
+        "steps_per_epoch": trainer.steps_per_epoch,
+        "config": trainer.config.to_dict(),
+        "optimizer_key": trainer.optimizer_spec.key,
+        "optimizer_params": trainer.optimizer_params,
+        "optimizer": optim_json,
+        "schedule": trainer.schedule.state_dict(),
+        "scaler": trainer.scaler.state_dict() if trainer.scaler is not None else None,
+        "best": {"value": trainer.best_value, "epoch": trainer.best_epoch, "since": trainer.since_best},
+        "metric": trainer.metric,
+        "history": [r.as_dict() for r in trainer.history],
+        "notes": list(trainer.notes),
+    }
+    return tensors, meta
+
+
+def save_state(trainer: Trainer, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+               sums: tuple[float, float, int]) -> str | None:
+    """Write checkpoint_dir/name; None when the trainer has no checkpoint folder."""
+    if trainer.checkpoint_dir is None:
+        return None
+    tensors, meta = pack_state(trainer, epoch, batch, epoch_gen_state, sums)
+    path = save_checkpoint(trainer.checkpoint_dir / name, model_state=trainer.model.state_dict(),
+                           tensors=tensors, meta=meta)
+    return str(path)
+
+
+def restore_state(trainer: Trainer, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load ``path`` into a set-up trainer; returns the position to continue from
+    (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit."""
+    ckpt = load_checkpoint(path)
+    meta = ckpt.meta
+    try:
+        trainer.model.load_state_dict(ckpt.model_state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the checkpoint {path} does not fit this network: "
+                              f"{str(exc).splitlines()[0]}") from None
+    try:
+        if meta.get("optimizer_key") != trainer.optimizer_spec.key:
+            raise CheckpointError(
+                f"the checkpoint {path} was trained with optimizer {meta.get('optimizer_key')!r}, "
+                f"the project now uses {trainer.optimizer_spec.key!r}; resume needs the same optimizer")
+        trainer.optimizer.load_state_dict(unflatten_optimizer(ckpt.tensors, meta["optimizer"]))
+        for state in trainer.optimizer.state.values():  # fused/foreach want state on the device
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor) and k != "step":
+                    state[k] = v.to(trainer.device)
+        trainer.optimizer_params = dict(meta["optimizer_params"])
+        sched = meta["schedule"]
+        if sched.get("key") == trainer.schedule.spec.key:
+            trainer.schedule.load_state_dict(sched)
+        else:
+            trainer.schedule.base_lr = float(trainer.optimizer_params["lr"])
+        if trainer.scaler is not None and meta.get("scaler"):
+            trainer.scaler.load_state_dict(meta["scaler"])
+        torch.set_rng_state(ckpt.tensors["rng.torch"])
+        trainer.generator.set_state(ckpt.tensors["rng.shuffle"])
+        if trainer.device.type == "cuda":
+            states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
+            if len(states) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(states)
+        trainer.history = [EpochRecord(**r) for r in meta["history"]]
+        best = meta["best"]
+        trainer.best_value, trainer.best_epoch, trainer.since_best = best["value"], best["epoch"], best["since"]
+        trainer.step = int(meta["step"])
+        same_epoch_len = int(meta["steps_per_epoch"]) == trainer.steps_per_epoch
+        batch = int(meta["batch"]) if same_epoch_len else 0
+        if not same_epoch_len and int(meta["batch"]):
+            trainer.notes.append("The batch size or dataset changed since the checkpoint; "
+                                 "resuming at the start of the interrupted epoch.")
+        return {"epoch": int(meta["epoch"]), "batch": batch,
+                "epoch_gen_state": ckpt.tensors["rng.shuffle_epoch"],
+                "sums": tuple(meta["epoch_sums"]) if batch else (0.0, 0.0, 0)}
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot use checkpoint {path}: its training state is "
+                              f"incomplete or does not fit ({type(exc).__name__}: {exc})") from None
