@@ -57,6 +57,9 @@ class ParamForm(QWidget):
             editor.setAccessibleName(spec.label)
             self.editors[spec.name] = editor
             self._layout.addRow(spec.label, editor)
+            label = self._layout.labelForField(editor)
+            if label is not None:  # hovering the row's label explains it too
+                label.setToolTip(spec.describe())
         self.set_values(values)
 
     def _make(self, spec: ParamSpec) -> QWidget:

@@ -78,12 +78,14 @@ class TrainingPanel(QWidget):
         outer.addLayout(row)
         row2 = QHBoxLayout()
         self.continue_button = self._button("Continue training", "continueButton", self._continue,
-                                            "Continue the shown run from its last checkpoint")
+                                            "Continue the shown run from its last checkpoint (Ctrl+F5)")
         self.extra_epochs = QSpinBox()
         self.extra_epochs.setObjectName("continueEpochs")
         self.extra_epochs.setRange(1, 100_000)
         self.extra_epochs.setValue(2)
         self.extra_epochs.setSuffix(" more epochs")
+        self.extra_epochs.setToolTip("How many more epochs Continue training runs")
+        self.extra_epochs.setAccessibleName("Epochs to continue")
         row2.addWidget(self.continue_button)
         row2.addWidget(self.extra_epochs)
         outer.addLayout(row2)
@@ -116,6 +118,8 @@ class TrainingPanel(QWidget):
         dl = QVBoxLayout(data_box)
         self.dataset_combo = QComboBox()
         self.dataset_combo.setObjectName("datasetCombo")
+        self.dataset_combo.setToolTip("The dataset to train and validate on")
+        self.dataset_combo.setAccessibleName("Dataset")
         for key, spec in datasets.registry().items():
             self.dataset_combo.addItem(getattr(spec, "title", key), key)
         self.dataset_combo.activated.connect(self._on_dataset_chosen)
@@ -130,11 +134,17 @@ class TrainingPanel(QWidget):
         self.choice_combos: dict[str, QComboBox] = {}
         self.choice_forms: dict[str, ParamForm] = {}
         titles = {"loss": "Loss", "optimizer": "Optimizer", "scheduler": "Learning-rate schedule"}
+        tips = {"loss": "The loss function the network minimises",
+                "optimizer": "How the weights are updated from the gradients; its learning rate "
+                             "and momentum can be changed while training is paused",
+                "scheduler": "How the learning rate changes over the epochs"}
         for section in ("loss", "optimizer", "scheduler"):
             box = QGroupBox(titles[section])
             bl = QVBoxLayout(box)
             combo = QComboBox()
             combo.setObjectName(f"{section}Combo")
+            combo.setToolTip(tips[section])
+            combo.setAccessibleName(titles[section])
             for key in self._regs[section]:
                 spec = self._regs[section].get(key)
                 combo.addItem(getattr(spec, "title", key), key)
@@ -153,6 +163,8 @@ class TrainingPanel(QWidget):
         dev_form = QFormLayout()
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("deviceCombo")
+        self.device_combo.setToolTip("Where training runs: the CPU or an available GPU")
+        self.device_combo.setAccessibleName("Device")
         for value, label in available_devices():
             self.device_combo.addItem(label, value)
         self.device_combo.activated.connect(self._on_device_chosen)
@@ -168,6 +180,7 @@ class TrainingPanel(QWidget):
         b = QPushButton(text)
         b.setObjectName(name)
         b.setToolTip(tip)
+        b.setAccessibleName(text)
         b.clicked.connect(lambda _=False: slot())
         return b
 
