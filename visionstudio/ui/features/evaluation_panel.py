@@ -50,6 +50,21 @@ class EvaluationPanel(QWidget):
         self.normalised = QCheckBox("Normalised (rows sum to 1)")
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_png_button = QPushButton("Export PNG…")
+        for widget, tip, name, object_name in (
+                (self.run_button, "Run the network on the whole validation set: confusion matrix "
+                 "and per-class precision, recall and accuracy", "Evaluate validation set", ""),
+                (self.cancel_button, "Stop the running evaluation", "Cancel evaluation",
+                 "cancelEvaluationButton"),
+                (self.normalised, "Show each row of the confusion matrix as fractions of that "
+                 "class's samples", "Normalised confusion matrix", "normalisedCheck"),
+                (self.export_csv_button, "Save the confusion matrix as a CSV file",
+                 "Export confusion matrix as CSV", "exportConfusionCsvButton"),
+                (self.export_png_button, "Save the confusion-matrix plot as a PNG image",
+                 "Export confusion matrix as PNG", "exportConfusionPngButton")):
+            widget.setToolTip(tip)
+            widget.setAccessibleName(name)
+            if object_name:
+                widget.setObjectName(object_name)
         self.summary = QLabel("Evaluate to see where the network confuses classes.")
         self.summary.setObjectName("evaluationSummary")
         top = QHBoxLayout()

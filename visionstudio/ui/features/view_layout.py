@@ -15,6 +15,15 @@ from .grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
 from .panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot
 
 
+def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWidget:
+    """Give ``widget`` its tooltip and accessible name (and objectName when given)."""
+    widget.setToolTip(tip)
+    widget.setAccessibleName(name)
+    if object_name:
+        widget.setObjectName(object_name)
+    return widget
+
+
 def build(view) -> None:
     """Create the view's widgets as attributes of ``view`` and connect them to its slots."""
     view.weights_label = QLabel("")
@@ -24,18 +33,23 @@ def build(view) -> None:
     view.class_filter = QComboBox()
     view.class_filter.setObjectName("classFilter")
     view.class_filter.addItem("All classes", None)
+    describe(view.class_filter, "Step only through validation samples of this class", "Class filter")
     view.prev_button = QToolButton()
     view.prev_button.setArrowType(Qt.ArrowType.LeftArrow)
-    view.prev_button.setToolTip("Previous sample (Alt+Left)")
+    describe(view.prev_button, "Previous sample (Alt+Left)", "Previous sample", "prevSampleButton")
     view.next_button = QToolButton()
     view.next_button.setArrowType(Qt.ArrowType.RightArrow)
-    view.next_button.setToolTip("Next sample (Alt+Right)")
+    describe(view.next_button, "Next sample (Alt+Right)", "Next sample", "nextSampleButton")
     view.index_spin = QSpinBox()
     view.index_spin.setObjectName("sampleIndex")
     view.index_spin.setRange(0, 0)
+    describe(view.index_spin, "Index of the validation sample to inspect "
+             "(Alt+Left / Alt+Right step through them)", "Sample index")
     view.count_label = QLabel("")
     view.open_button = QPushButton("Open image…")
     view.open_button.setObjectName("openImageButton")
+    describe(view.open_button, "Feed any image file to the network instead of a validation sample",
+             "Open image as sample")
     view.thumb = QLabel()
     view.thumb.setObjectName("sampleThumbnail")
     view.thumb.setFixedSize(64, 64)
@@ -54,17 +68,25 @@ def build(view) -> None:
     # feature maps tab
     view.layer_combo = QComboBox()
     view.layer_combo.setObjectName("layerCombo")
+    describe(view.layer_combo, "The layer whose feature maps are shown", "Layer")
     view.cmap_combo = QComboBox()
     view.cmap_combo.setObjectName("colormapCombo")
     for name in (*COLORMAPS, "gray"):
         view.cmap_combo.addItem(name)
     view.cmap_combo.setCurrentText(DEFAULT_COLORMAP)
+    describe(view.cmap_combo, "Colour map used to draw the activations", "Colour map")
     view.norm_combo = QComboBox()
     view.norm_combo.setObjectName("normCombo")
     view.norm_combo.addItem("Scale each channel", True)
     view.norm_combo.addItem("Shared scale per layer", False)
+    describe(view.norm_combo, "Scale each channel to its own range, or all channels of a layer "
+             "to one shared range (to compare their strengths)", "Normalisation")
     view.export_npy_button = QPushButton("Export .npy…")
     view.export_png_button = QPushButton("Export PNG…")
+    describe(view.export_npy_button, "Save the shown layers' activations as NumPy .npy files",
+             "Export activations as .npy", "exportActivationsButton")
+    describe(view.export_png_button, "Save the feature-map grid as a PNG image",
+             "Export feature maps as PNG", "exportGridPngButton")
     controls = QHBoxLayout()
     for label, w in (("Layer:", view.layer_combo), ("Colours:", view.cmap_combo), ("", view.norm_combo)):
         if label:
@@ -84,6 +106,8 @@ def build(view) -> None:
     view.timelapse_slider = QSlider(Qt.Orientation.Horizontal)
     view.timelapse_slider.setObjectName("timelapseSlider")
     view.timelapse_slider.setEnabled(False)
+    describe(view.timelapse_slider, "Scrub through this sample's feature maps as recorded after "
+             "each training epoch", "Time-lapse epoch")
     view.timelapse_label = QLabel("Time-lapse: train to record this sample's maps per epoch")
     view.timelapse_label.setObjectName("timelapseLabel")
     tl = QHBoxLayout()
@@ -103,6 +127,7 @@ def build(view) -> None:
     # filters tab
     view.filter_combo = QComboBox()
     view.filter_combo.setObjectName("filterLayerCombo")
+    describe(view.filter_combo, "The conv layer whose kernels are shown", "Conv layer")
     view.filters = FiltersView()
     filt = QWidget()
     fl = QVBoxLayout(filt)
@@ -121,16 +146,22 @@ def build(view) -> None:
     view.method_combo.setObjectName("camMethod")
     view.method_combo.addItem("Grad-CAM", "gradcam")
     view.method_combo.addItem("Saliency (input gradient)", "saliency")
+    describe(view.method_combo, "Grad-CAM: where a conv layer sees evidence for the class; "
+             "Saliency: how strongly each input pixel moves the class score", "Attribution method")
     view.cam_layer_combo = QComboBox()
     view.cam_layer_combo.setObjectName("camLayerCombo")
+    describe(view.cam_layer_combo, "The conv layer Grad-CAM looks at", "Grad-CAM layer")
     view.cam_class_combo = QComboBox()
     view.cam_class_combo.setObjectName("camClassCombo")
     view.cam_class_combo.addItem("Predicted class", None)
+    describe(view.cam_class_combo, "The class whose evidence is shown (default: the predicted one)",
+             "Class to explain")
     view.opacity_slider = QSlider(Qt.Orientation.Horizontal)
     view.opacity_slider.setObjectName("opacitySlider")
     view.opacity_slider.setRange(0, 100)
     view.opacity_slider.setValue(55)
     view.opacity_slider.setMaximumWidth(160)
+    describe(view.opacity_slider, "How opaque the heat map is over the sample", "Heat-map opacity")
     view.cam_caption = QLabel("")
     view.cam_caption.setObjectName("camCaption")
     view.cam_caption.setWordWrap(True)
