@@ -21,6 +21,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
+from .core.resources import APP_ID
 
 ORG = "VisionStudio"
 APP = "VisionStudio"
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP)
     app.setApplicationDisplayName(APP)
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("visionstudio")
+    app.setDesktopFileName(APP_ID)  # matches the .desktop entry (Wayland icons)
     from .ui.icons import app_icon
 
     if not app_icon().isNull():

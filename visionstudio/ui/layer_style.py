@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 
 from ..core.layers import LAYERS
+from ..core.resources import resource_path
 
 CATEGORY_COLORS: dict[str, str] = {
     "Input": "#5C6BC0",
@@ -42,17 +43,9 @@ def kind_color(kind: str) -> QColor:
     return category_color(LAYERS.get(kind).category)
 
 
-def _resource_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [here.parents[1] / "resources", here.parents[2] / "resources"]
-
-
 def icon_path(icon: str) -> Path | None:
-    for base in _resource_dirs():
-        path = base / "icons" / "layers" / f"{icon}.svg"
-        if path.is_file():
-            return path
-    return None
+    """The SVG of a layer icon, from a checkout or an installed wheel."""
+    return resource_path("icons", "layers", f"{icon}.svg")
 
 
 @lru_cache(maxsize=None)
