@@ -86,9 +86,9 @@ class Prompts:
 
     def choose_template(self, parent: QWidget | None) -> str | None:
         """A template key, '' for a blank project, None when cancelled."""
-        from .dialogs.template_gallery import TemplateGalleryDialog
+        from .dialogs.new_project import NewProjectDialog
 
-        dialog = TemplateGalleryDialog(list_templates(), parent)
+        dialog = NewProjectDialog(parent)
         return dialog.chosen_key() if dialog.exec() else None
 
 

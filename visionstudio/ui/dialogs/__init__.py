@@ -1,1 +1,1 @@
-"""Dialogs of the application shell (template gallery, recovery offer)."""
+"""Dialogs of the application shell (new project, template gallery, recovery offer)."""
