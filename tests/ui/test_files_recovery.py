@@ -148,16 +148,3 @@ def test_recovery_discard_and_clean_close_remove_files(qtbot, tmp_path, monkeypa
     # Saving also removes it (nothing left to recover).
     w.files.save_to(tmp_path / "saved.vsproj")
     assert not w.autosave.file.exists()
-
-
-def test_template_gallery_lists_templates_and_blank(qtbot):
-    from visionstudio.core.templates import TEMPLATES
-    from visionstudio.ui.dialogs.template_gallery import TemplateGalleryDialog
-
-    dialog = TemplateGalleryDialog(list(TEMPLATES))
-    qtbot.addWidget(dialog)
-    assert dialog.keys() == [t.key for t in TEMPLATES] + [""]
-    assert dialog.chosen_key() == "classic_cnn"  # the default is preselected
-    dialog.select_key("small_resnet")
-    assert dialog.chosen_key() == "small_resnet"
-    assert "residual" in dialog.list.currentItem().text()
