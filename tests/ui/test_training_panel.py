@@ -51,9 +51,15 @@ def test_edits_are_undoable_commands(panel):
     assert doc.dataset.params["samples"] == 64
 
 
-def test_device_list_and_choice(panel):
+def test_device_list_and_choice(qtbot, panel):
+    from visionstudio.ui.training import devices
+
+    # The probe runs off the GUI thread; the full list replaces auto + CPU when it is done.
+    qtbot.waitUntil(lambda: devices._cache is not None, timeout=60_000)
+    qtbot.wait(50)
     values = [panel.device_combo.itemData(i) for i in range(panel.device_combo.count())]
     assert values[0] == "auto" and "cpu" in values
+    assert [d for d, _ in devices._cache] == values
     import torch
 
     if torch.cuda.is_available():
@@ -72,3 +78,25 @@ def test_preview_strip_loads_off_the_gui_thread_and_stops_on_hide(qtbot, panel):
     assert "circle" in panel.preview.info.text() and panel.preview.grid.count() == 24
     panel.hide()
     assert not live_threads()
+
+
+def test_listing_devices_never_blocks_the_gui_thread(qtbot, monkeypatch):
+    """The device list needs torch (seconds to import): it is probed in the background."""
+    import threading
+
+    from visionstudio.ui.training import devices
+
+    calls = []
+    monkeypatch.setattr(devices, "_cache", None)
+    monkeypatch.setattr(devices, "_started", False)
+    monkeypatch.setattr(devices, "_lister", None)
+    monkeypatch.setattr(devices, "available_devices",
+                        lambda: calls.append(threading.current_thread().name) or
+                        [("auto", "Auto"), ("cuda:0", "cuda:0 — Test GPU (80 GiB)"), ("cpu", "CPU")])
+    got = []
+    first = devices.list_devices_async(got.append)
+    assert first == devices.BASIC_DEVICES
+    qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+    assert calls == ["device-probe"]
+    assert [v for v, _ in got[0]] == ["auto", "cuda:0", "cpu"]
+    assert [v for v, _ in devices.list_devices_async(got.append)] == ["auto", "cuda:0", "cpu"]

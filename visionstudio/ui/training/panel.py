@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from ...core.project.commands import SetDatasetSettings, SetTrainingSettings
 from ...core.training.config import TRAINING_FIELDS
 from . import datasets
-from .devices import available_devices
+from .devices import list_devices_async
 from .forms import ParamForm
 from .preview import PreviewStrip
 from .session import session_for
@@ -165,7 +165,7 @@ class TrainingPanel(QWidget):
         self.device_combo.setObjectName("deviceCombo")
         self.device_combo.setToolTip("Where training runs: the CPU or an available GPU")
         self.device_combo.setAccessibleName("Device")
-        for value, label in available_devices():
+        for value, label in list_devices_async(self._on_devices_listed):
             self.device_combo.addItem(label, value)
         self.device_combo.activated.connect(self._on_device_chosen)
         dev_form.addRow("device", self.device_combo)
@@ -175,6 +175,22 @@ class TrainingPanel(QWidget):
         rl.addWidget(self.training_form)
         layout.addWidget(run_box)
         layout.addStretch(1)
+
+    def _on_devices_listed(self, devices: list) -> None:
+        """The background device probe finished: show every GPU, keep the choice."""
+        combo = self.device_combo
+        doc = getattr(self, "_doc", None)
+        current = doc.training.device if doc is not None else combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        for value, label in devices:
+            combo.addItem(label, value)
+        i = combo.findData(current)
+        if i < 0:
+            combo.addItem(f"{current} (not available here)", current)
+            i = combo.count() - 1
+        combo.setCurrentIndex(i)
+        combo.blockSignals(False)
 
     def _button(self, text: str, name: str, slot, tip: str) -> QPushButton:
         b = QPushButton(text)
