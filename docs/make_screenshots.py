@@ -8,8 +8,10 @@ too). Settings and recovery files go to a temporary folder, never the user's.
     python docs/make_screenshots.py welcome --theme dark # some of them
     QT_SCALE_FACTOR=2 python docs/make_screenshots.py --out /tmp/shots   # 200 % check
 
-Scenes: welcome, editor-classic, editor-resnet. Screenshots of training and of the
-feature maps come from the scripts of those features when they provide them.
+Scenes: welcome, editor-classic, editor-resnet, training (a short run of the classic
+CNN on a small Shapes set, the Metrics panel showing its curves) and features (the
+feature-map viewer on a classic CNN trained for 4 short epochs, all conv layers).
+These two train for a few seconds on the CPU; their runs go to the temporary folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 os.environ.setdefault("VISIONSTUDIO_NO_RECOVERY_PROMPT", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SCENES = ("welcome", "editor-classic", "editor-resnet")
+SCENES = ("welcome", "editor-classic", "editor-resnet", "training", "features")
 SIZE = (1440, 900)
 
 
@@ -39,8 +41,90 @@ def wait(app, seconds: float, until=None) -> None:
         time.sleep(0.02)
 
 
+def train_in_window(window, app) -> None:
+    """A short run of the window's project (Shapes, 5 epochs), the Metrics panel in front."""
+    from PySide6.QtCore import Qt
+
+    from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
+    from visionstudio.ui.training.session import session_for
+
+    controller = window.controller
+    doc = controller.document
+    controller.push(SetDatasetSettings("shapes", {"samples": 1500, "val_samples": 200}), target=doc)
+    controller.push(SetTrainingSettings({"epochs": 5, "batch_size": 32, "device": "cpu",
+                                         "optimizer": {"key": "adam", "params": {"lr": 3e-3}}}),
+                    target=doc)
+    metrics, summary = window.docks.get("metricsPlots"), window.docks.get("summary")
+    if metrics is not None:
+        if summary is not None:
+            window.tabifyDockWidget(summary, metrics)
+        metrics.show()
+        metrics.raise_()
+        window.resizeDocks([metrics], [420], Qt.Orientation.Vertical)
+    training = window.docks.get("trainingPanel")
+    if training is not None:
+        if window.docks.get("history") is not None:
+            window.docks["history"].hide()
+        training.show()
+        training.raise_()
+        window.resizeDocks([window.docks["inspector"], training], [110, 600], Qt.Orientation.Vertical)
+    session = session_for(controller)
+    done = []
+    session.finished.connect(done.append)
+    session.failed.connect(done.append)
+    if not session.train():
+        raise RuntimeError("training did not start")
+    wait(app, 300, lambda: bool(done) and not session.busy)
+    if not done:
+        session.shutdown()
+        raise RuntimeError("training did not finish in 300 s")
+    wait(app, 1.0)
+
+
+def shoot_features(theme: str, out: Path, tmp: Path, app) -> Path:
+    """The feature-map viewer alone, on the classic CNN trained for 4 short epochs."""
+    from PySide6.QtCore import QSettings
+
+    from visionstudio.ui.features.demo import open_viewer, train_demo
+    from visionstudio.ui.features.feature_map_view import ALL_CONV
+    from visionstudio.ui.theme import ThemeManager
+
+    global _FEATURES_DEMO
+    if _FEATURES_DEMO is None:   # trained once, shown in both themes
+        _FEATURES_DEMO = train_demo("classic_cnn", epochs=4, samples=2000, val_samples=300,
+                                    sample_index=SAMPLE)
+    controller, view = open_viewer(_FEATURES_DEMO, SAMPLE)
+    settings = QSettings(str(tmp / f"features-{theme}.ini"), QSettings.Format.IniFormat)
+    view.setWindowTitle("VisionStudio — feature maps")
+    view.resize(*SIZE)
+    manager = ThemeManager(settings, window=view)
+    manager.set_mode(theme)
+    view.set_layer(ALL_CONV)
+    view.tabs.setCurrentIndex(0)
+    view.show()
+    wait(app, 1.5)
+    layer = view.shown_layers()[0]
+    view.grid.select(layer, 4)
+    view._on_grid_channel_clicked(layer, 4)
+    wait(app, 1.0)
+    path = out / f"features{'-dark' if theme == 'dark' else ''}.png"
+    view.grab().save(str(path))
+    view.close()
+    view.deleteLater()
+    controller.deleteLater()
+    wait(app, 0.2)
+    return path
+
+
+_FEATURES_DEMO = None
+SAMPLE = 9   # a validation sample the short training gets right (a crescent)
+
+
 def shoot(scene: str, theme: str, out: Path, tmp: Path, app) -> Path:
     from PySide6.QtCore import QSettings
+
+    if scene == "features":
+        return shoot_features(theme, out, tmp, app)
 
     from visionstudio.app import create_main_window
 
@@ -59,6 +143,8 @@ def shoot(scene: str, theme: str, out: Path, tmp: Path, app) -> Path:
     window.show()
     wait(app, 30, lambda: window._optional_added)
     wait(app, 1.5)
+    if scene == "training":
+        train_in_window(window, app)
     window.frame_document()
     wait(app, 0.5)
     path = out / f"{scene}{'-dark' if theme == 'dark' else ''}.png"
@@ -87,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     themes = ("light", "dark") if args.theme == "both" else (args.theme,)
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")   # training runs' scratch files
         for theme in themes:
             for scene in args.scenes or SCENES:
                 print(shoot(scene, theme, args.out, Path(tmp), app), flush=True)

@@ -25,12 +25,17 @@ def colormap(name: str) -> pg.ColorMap:
     return pg.colormap.get(name)
 
 
+GRID_BACKGROUND, GRID_TEXT = "#1e1f22", "#d0d0d0"
+
+
 class _LayerView:
     """One layer: title + (ViewBox with a mosaic ImageItem) or (PlotItem with bars)."""
 
     def __init__(self, layout: pg.GraphicsLayout, row: int, name: str, dense: bool) -> None:
         self.name, self.dense = name, dense
-        self.title = layout.addLabel(name, row=2 * row, col=0, justify="left")
+        # the grid stays dark in both themes (theme.KEEP_BACKGROUND): light text, not the
+        # theme's foreground, which is dark in the light theme
+        self.title = layout.addLabel(name, row=2 * row, col=0, justify="left", color=GRID_TEXT)
         self._title_text = name
         self.tiles: Tiles | None = None
         self.array: np.ndarray | None = None
@@ -40,6 +45,9 @@ class _LayerView:
             self.plot.setMenuEnabled(False)
             self.plot.showGrid(y=True, alpha=0.3)
             self.plot.setLabel("bottom", "unit")
+            for axis in ("left", "bottom"):
+                self.plot.getAxis(axis).setPen(GRID_TEXT)
+                self.plot.getAxis(axis).setTextPen(GRID_TEXT)
             self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush=pg.mkBrush("#4c9be8"))
             self.plot.addItem(self.bars)
             self.view = self.plot.getViewBox()
@@ -116,7 +124,7 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("activationGrid")
-        self.setBackground("#1e1f22")
+        self.setBackground(GRID_BACKGROUND)
         self.layers: dict[str, _LayerView] = {}
         self._signature: tuple = ()
         self.per_channel = True

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
@@ -32,19 +33,25 @@ GROUPS = ("loss", "accuracy", "lr", "throughput")
 TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
 BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
 DARK_BLUE = "#0d47a1"
+# colours that differ by theme (light, dark): navy and brown vanish on a dark plot
+THEMED = {"train": ("#0d47a1", "#8fa8ff"), "throughput": ("#6d4c41", "#d7a98c")}
 
 
 def _key(color: str, text: str, mark: str = "—") -> str:
     return f"<span style='color:{color}'>{mark}&nbsp;{text}</span>"
 
 
-TITLES = {
-    "loss": "Loss &nbsp; " + " &nbsp;".join([_key("#90caf9", "batch"), _key(BLUE, "<b>smoothed</b>"),
-                                             _key(DARK_BLUE, "train", "●"), _key(ORANGE, "validation", "■")]),
-    "accuracy": "Accuracy &nbsp; " + " &nbsp;".join([_key("#90caf9", "running train"),
-                                                     _key(DARK_BLUE, "train", "●"),
-                                                     _key(ORANGE, "validation", "■")]),
-}
+def _titles(train: str = DARK_BLUE) -> dict[str, str]:
+    return {
+        "loss": "Loss &nbsp; " + " &nbsp;".join([_key("#90caf9", "batch"), _key(BLUE, "<b>smoothed</b>"),
+                                                 _key(train, "train", "●"), _key(ORANGE, "validation", "■")]),
+        "accuracy": "Accuracy &nbsp; " + " &nbsp;".join([_key("#90caf9", "running train"),
+                                                         _key(train, "train", "●"),
+                                                         _key(ORANGE, "validation", "■")]),
+    }
+
+
+TITLES = _titles()
 
 
 def _pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
@@ -83,6 +90,7 @@ class MetricsPlots(QWidget):
         self.controller = controller
         self.session = session_for(controller)
         self._build()
+        self._apply_theme_colors()
         self._drawn: tuple | None = None
         self.refresh_count = 0
         self.timer = QTimer(self)
@@ -111,6 +119,25 @@ class MetricsPlots(QWidget):
     def _on_session_finished(self, _entry) -> None:
         self.plots["loss"].enableAutoRange(x=True)
         self._invalidate()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_theme_colors()
+
+    def _apply_theme_colors(self) -> None:
+        """Series colours that must change with the theme (dark: lighter navy and brown)."""
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        if not hasattr(self, "items") or dark == getattr(self, "_dark_colors", False):
+            return
+        self._dark_colors = dark
+        train, throughput = (THEMED[k][1 if dark else 0] for k in ("train", "throughput"))
+        for key in ("train_loss", "train_acc"):
+            self.items[key].setPen(_pen(train, 1.5, style=Qt.PenStyle.DashLine))
+            self.items[key].setSymbolBrush(train)
+        self.items["throughput"].setPen(_pen(throughput, 1.5))
+        for name, text in _titles(train).items():
+            self.plots[name].setTitle(text)
 
     def _on_session_display_changed(self) -> None:
         self._reset_y_management()
