@@ -23,6 +23,9 @@ bench: setup-dev
 	$(VENV)/bin/python benchmarks/shape_inference.py
 	$(VENV)/bin/python benchmarks/startup.py
 	$(VENV)/bin/python benchmarks/train_throughput.py
+	$(VENV)/bin/python benchmarks/gui_training.py
+	$(VENV)/bin/python benchmarks/plot_refresh.py
+	$(VENV)/bin/python benchmarks/feature_maps.py
 
 # docs/screenshots/*.png, light and dark (offscreen: no display needed)
 screenshots: setup
