@@ -8,12 +8,16 @@ model is on; pass a CPU copy when the GPU is busy training.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
+    import torch
+    from torch import nn
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ def capture_activations(model: nn.Module, sample: torch.Tensor,
     ``nodes`` limits the capture to some node names (None: every layer). The input
     node is included as itself when asked for.
     """
+    import torch
     x = sample if sample.dim() == 4 else sample.unsqueeze(0)
     modules = _modules_by_node(model)
     inp = input_node_name(model)
@@ -124,6 +129,7 @@ def conv_filters(module: nn.Module) -> np.ndarray:
 
 def class_probabilities(output: torch.Tensor) -> np.ndarray:
     """Probabilities from a network output: softmax unless it already sums to one."""
+    import torch
     out = output.float().reshape(output.shape[0], -1)[0]
     if bool((out >= 0).all()) and abs(float(out.sum()) - 1.0) < 1e-4:
         return out.cpu().numpy()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
+    import torch
+    from torch import nn
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class
              progress: Callable[[float], None] | None = None,
              cancel: Callable[[], bool] | None = None) -> Evaluation:
     """Predict every image (``prepare`` turns a uint8 batch into the model's input)."""
+    import torch
     was_training = model.training
     model.eval()
     param = next(model.parameters(), None)
@@ -101,4 +106,5 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class
 
 
 def _is_probability(out: torch.Tensor) -> bool:
+    import torch
     return bool((out >= 0).all()) and bool(torch.allclose(out.sum(dim=1), torch.ones(len(out), device=out.device), atol=1e-4))

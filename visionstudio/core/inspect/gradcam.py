@@ -8,16 +8,21 @@ softmax, as the paper does, so saturation does not flatten the gradients.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .activations import _modules_by_node
 
 
 def _logits_model(model: nn.Module):
     """Forward that returns pre-softmax scores when the output layer ends in a softmax."""
+    from torch import nn
     out_attr = getattr(model, "output_name", None)
     out_module = model._modules.get(out_attr) if out_attr else None
     act = getattr(out_module, "activation", None)
@@ -45,6 +50,8 @@ def _logits_model(model: nn.Module):
 def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str,
              target: int | None = None) -> tuple[np.ndarray, int]:
     """Heat-map (H×W of the input, 0..1) for ``target`` (default: predicted) at ``layer``."""
+    import torch
+    import torch.nn.functional as F
     modules = _modules_by_node(model)
     if layer not in modules:
         raise ValueError(f"no layer named {layer}")
@@ -86,6 +93,7 @@ def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str,
 
 def saliency(model: nn.Module, sample: torch.Tensor, target: int | None = None) -> tuple[np.ndarray, int]:
     """|d score / d input| maxed over channels, scaled to 0..1 (Simonyan et al. 2014)."""
+    import torch
     x = (sample if sample.dim() == 4 else sample.unsqueeze(0)).float()
     param = next(model.parameters(), None)
     x = x.to(param.device if param is not None else "cpu").clone().requires_grad_(True)

@@ -9,13 +9,17 @@ image-folder dataset's decoder, to the network Input's C×H×W.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
+    import torch
+
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 
@@ -49,6 +53,7 @@ class Sample:
 
 def prepare_batch(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 N×C×H×W -> normalised float32, exactly as the trainer prepares a batch."""
+    import torch
     x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
     if x.dim() == 4:
         c = x.shape[1]
@@ -61,6 +66,7 @@ def prepare_batch(images: torch.Tensor, mean: Sequence[float], std: Sequence[flo
 def prepare_sample(image: np.ndarray | torch.Tensor, mean: Sequence[float] | None,
                    std: Sequence[float] | None) -> torch.Tensor:
     """uint8 C×H×W -> 1×C×H×W float32 tensor the model takes."""
+    import torch
     t = torch.as_tensor(np.array(image, copy=True)) if isinstance(image, np.ndarray) else image.clone()
     if t.dim() == 3:
         t = t.unsqueeze(0)

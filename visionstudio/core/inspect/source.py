@@ -9,11 +9,15 @@ the cheap read used for live refreshes while a run trains: the trainer writes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
+    import torch
+    from torch import nn
+
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
 
 MODEL_FILE = "model.safetensors"
 
@@ -87,6 +91,7 @@ def _short(exc: Exception) -> str:
 
 def weights_into(model: nn.Module, state: dict) -> bool:
     """Load a {name: numpy/tensor} state dict (a worker's CPU copy); False if it does not fit."""
+    import torch
     try:
         model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
     except (RuntimeError, KeyError):
