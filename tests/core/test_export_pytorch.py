@@ -4,9 +4,7 @@ bit-identical outputs to the app's model with the same weights."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import py_compile
-import sys
 
 import pytest
 import torch
@@ -19,20 +17,13 @@ from visionstudio.core.export.pytorch_code import export_pytorch
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.project import document_from_dict
 
+from .support import import_file
 from .export_graphs import every_kind_project, template_projects
 
 PROJECTS = template_projects() + [("every_kind", every_kind_project())]
 
 
-def _import(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
+_import = import_file
 
 
 def _top_imports(source: str) -> set[str]:

@@ -19,6 +19,7 @@ from visionstudio.core.data.shapes import generate_shapes
 from visionstudio.core.export import METRIC_COLUMNS, export_project, import_metrics_csv
 from visionstudio.core.export.metrics import MetricsImportError
 
+from .support import import_file
 from .export_graphs import template_projects
 
 
@@ -126,16 +127,7 @@ def test_import_metrics_csv(tmp_path):
         import_metrics_csv(tmp_path / "missing.csv")
 
 
-def _load(path, name):
-    """Import a bundle file as a fresh module (its folder on sys.path for its own imports)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
+_load = import_file
 
 
 PRESETS = ("none", "flip", "crop", "flip_crop", "rotate", "color", "standard")

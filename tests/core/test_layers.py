@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .support import torch_threads
 from visionstudio.core.layers import CATEGORIES, LAYERS, ShapeError, fmt_shape, palette_groups
 from visionstudio.core.params import validate_all
 
@@ -13,11 +14,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is 2-3x faster than two on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 IMG = (3, 9, 11)

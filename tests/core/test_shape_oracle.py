@@ -16,6 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.graph import analyze
 
+from .support import torch_threads
 from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
 
 # torch warns that padding='same' with even kernels copies the input: expected here.
@@ -23,11 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is 2-3x faster than two on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 ORACLE_SETTINGS = settings(max_examples=200, deadline=None,
