@@ -26,6 +26,12 @@ def _wait_dataset(qtbot, view):
     qtbot.waitUntil(lambda: view.state.sample is not None, timeout=60_000)
 
 
+def _wait_model(qtbot, view):
+    """The network is built on a worker thread; wait for it, then draw."""
+    qtbot.waitUntil(lambda: view.state.model() is not None, timeout=60_000)
+    view.refresh()
+
+
 def test_untrained_then_live_training_then_run_weights(qtbot, controller):
     from visionstudio.ui.training.session import session_for
 
@@ -33,6 +39,7 @@ def test_untrained_then_live_training_then_run_weights(qtbot, controller):
     qtbot.addWidget(view)
     view.show()
     _wait_dataset(qtbot, view)
+    _wait_model(qtbot, view)
     assert view.state.num_samples == 60
     assert "Untrained" in view.weights_label.text() and "seed 0" in view.weights_label.text()
     assert view.grid.image_count("conv1") == 32
@@ -47,7 +54,7 @@ def test_untrained_then_live_training_then_run_weights(qtbot, controller):
     assert tl.epochs() == [0, 1, 2, 3] and tl.sample_key == view.state.sample.key
     assert epochs_seen and epochs_seen[-1] <= 3
     # after the run: the run's checkpoint is the model source
-    view.refresh()
+    _wait_model(qtbot, view)
     assert "Run 1, after epoch 3" in view.weights_label.text()
     view.timelapse_slider.setValue(1)
     assert view._frame_epoch == 1 and "after epoch 1 of 3" in view.timelapse_label.text()
@@ -85,6 +92,7 @@ def test_install_adds_inspect_menu(qtbot, controller):
         "action_feature_maps", "action_open_sample", "action_filters", "action_gradcam", "action_evaluate"]
     win.show()
     _wait_dataset(qtbot, view)
+    _wait_model(qtbot, view)
     integ.actions["gradcam"].trigger()
     assert view.tabs.currentIndex() == 3
     integ.actions["evaluate"].trigger()
@@ -102,13 +110,13 @@ def test_dataset_that_does_not_fit_the_input_is_said_then_reloaded(qtbot, contro
     view.show()
     _wait_dataset(qtbot, view)
     assert view.state.sample.image.shape == (3, 28, 28)
-    view.refresh()
+    _wait_model(qtbot, view)
     assert "network's Input is 1×28×28" in view.sample_info.text() and not view.grid.layers
     assert view.evaluation.run_evaluation() is None and "must match" in view.evaluation.summary.text()
     # fix the Input: the dataset is reloaded for it and the maps appear; filters in colour
     assert controller.push(SetParam(controller.graph.node_by_name("input").id, "channels", 3))
     qtbot.waitUntil(lambda: not view.state._tasks, timeout=60_000)
-    view.refresh()
+    _wait_model(qtbot, view)
     assert view.grid.image_count("conv1") == 32
     view.tabs.setCurrentIndex(1)
     assert "RGB kernels" in view.filters.caption.text()

@@ -53,12 +53,31 @@ def run(args: argparse.Namespace) -> int:
                          "error": {"message": str(exc), "problem": exc.problem,
                                    "path": exc.json_path or None, "file": exc.file or None}})
         return EXIT_UNREADABLE
-    summary = summarize(doc.graph, doc.name, source=source)
+    summary = summarize(doc.graph, doc.name, source=source, training=doc.training)
+    problem, available = _memory_verdict(summary)
     if args.json:
-        _print_json(summary.to_dict())
+        data = summary.to_dict()
+        if data.get("memory") is not None:
+            data["memory"]["available"] = available.to_dict() if available is not None else None
+            data["memory"]["problem"] = problem
+        _print_json(data)
     else:
-        _write(render_text(summary))
+        text = render_text(summary)
+        if problem:
+            text += f"Does not fit: training {problem}.\n"
+        _write(text)
     return EXIT_OK if summary.ok else EXIT_DIAGNOSTICS
+
+
+def _memory_verdict(summary):
+    """(refusal sentence or None, AvailableMemory or None) for training on this machine's
+    memory (the summary does not pick a GPU: that needs torch and a device)."""
+    from ..core.memory import host_available, memory_problem
+
+    if summary.memory is None:
+        return None, None
+    available = host_available()
+    return memory_problem(summary.memory, available), available
 
 
 def _print_json(data: dict) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .graph import GraphAnalysis, GraphModel, analyze
 from .layers import LAYERS, Shape, fmt_shape
+from .memory import MemoryEstimate, estimate_for_config
 
 SUMMARY_FORMAT = "visionstudio.summary"
 SUMMARY_VERSION = 1
@@ -72,6 +73,7 @@ class NetworkSummary:
     output_shape: Shape | None
     diagnostics: tuple[dict[str, Any], ...] = field(default=())
     source: str = ""
+    memory: MemoryEstimate | None = None   # training at the project's batch size (float32)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,7 @@ class NetworkSummary:
             "layers": [row.to_dict() for row in self.rows],
             "totals": self.totals.to_dict(),
             "diagnostics": [dict(d) for d in self.diagnostics],
+            "memory": {"training": self.memory.to_dict()} if self.memory is not None else None,
         }
 
 
@@ -103,10 +106,15 @@ def human_count(n: int) -> str:
 
 
 def summarize(graph: GraphModel, name: str = "", *, analysis: GraphAnalysis | None = None,
-              source: str = "") -> NetworkSummary:
-    """Rows in execution (topological) order; layers stuck on a cycle come last."""
+              source: str = "", training: Any = None) -> NetworkSummary:
+    """Rows in execution (topological) order; layers stuck on a cycle come last.
+
+    ``training`` (a TrainingConfig) adds the memory estimate for training at its batch
+    size and optimizer, in float32 (the device is not known here; mixed precision only
+    lowers the activations' share)."""
     analysis = analysis or analyze(graph)
-    order = list(analysis.order) + [nid for nid in graph.nodes if nid not in analysis.order]
+    placed = set(analysis.order)  # a set: membership in the order list made this quadratic
+    order = list(analysis.order) + [nid for nid in graph.nodes if nid not in placed]
     rows = []
     for nid in order:
         node, info = graph.nodes[nid], analysis.nodes[nid]
@@ -125,8 +133,9 @@ def summarize(graph: GraphModel, name: str = "", *, analysis: GraphAnalysis | No
     diagnostics = tuple({"message": d.message, "node": graph.nodes[d.node_id].name
                          if d.node_id in graph.nodes else None, "severity": d.severity}
                         for d in analysis.diagnostics)
+    memory = estimate_for_config(analysis, training) if training is not None else None
     return NetworkSummary(name, tuple(rows), Totals(analysis.total_params, analysis.total_flops),
-                          analysis.input_shape, analysis.output_shape, diagnostics, source)
+                          analysis.input_shape, analysis.output_shape, diagnostics, source, memory)
 
 
 def render_text(summary: NetworkSummary) -> str:
@@ -151,6 +160,8 @@ def render_text(summary: NetworkSummary) -> str:
     out.append(f"Total params: {t.params:,} ({human_count(t.params)})")
     out.append(f"FLOPs per image: {t.flops:,} ({human_count(t.flops)})")
     out.append(f"Estimated weight size: {t.weight_mb:.2f} MB (float32)")
+    if summary.memory is not None:
+        out.append(f"{summary.memory.describe()} ({summary.memory.breakdown()})")
     if summary.diagnostics:
         out.append("")
         out.append(f"Problems ({len(summary.diagnostics)}):")

@@ -1,8 +1,9 @@
 """Model summary: one row per layer (name, kind, output shape, parameters, FLOPs) and totals.
 
 The numbers are the controller's shape analysis, the same as ``visionstudio summary``
-prints. Clicking a row selects that layer on the canvas; selecting on the canvas
-highlights the row.
+prints, with the memory estimate for training at the project's batch size (it says so
+when that does not fit in this machine's memory: Train will refuse). Clicking a row
+selects that layer on the canvas; selecting on the canvas highlights the row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from ..core.graph import GraphAnalysis
 from ..core.layers import fmt_shape
+from ..core.memory import host_available, memory_problem
 from ..core.summary import NetworkSummary, human_count, summarize
 from .controller import DocumentController
 
@@ -30,6 +32,18 @@ def totals_text(summary: NetworkSummary) -> str:
     if errors:
         parts.append(f"{errors} problem{'s' if errors != 1 else ''}")
     return "Total: " + " · ".join(parts)
+
+
+def memory_text(summary: NetworkSummary) -> tuple[str, str, bool]:
+    """(line, tooltip, fits) for the training memory estimate; ('', '', True) without one."""
+    m = summary.memory
+    if m is None:
+        return "", "", True
+    tip = m.breakdown() + " (float32; mixed precision lowers the activations)"
+    problem = memory_problem(m, host_available())
+    if problem:
+        return f"⚠ Training {problem}", tip, False
+    return m.describe(), tip, True
 
 
 class SummaryPanel(QWidget):
@@ -58,20 +72,40 @@ class SummaryPanel(QWidget):
         self.totals.setObjectName("summaryTotals")
         self.totals.setAccessibleName("Model totals")
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.memory = QLabel(self)
+        self.memory.setObjectName("summaryMemory")
+        self.memory.setAccessibleName("Memory needed for training")
+        self.memory.setWordWrap(True)
+        self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
         layout.addWidget(self.totals)
+        layout.addWidget(self.memory)
         self._syncing = False
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.selection_changed.connect(self._on_controller_selection_changed)
+        controller.document_replaced.connect(self._on_controller_document_replaced)
+        self._bind_document(controller.document)
         self.refresh()
+
+    def _bind_document(self, doc) -> None:
+        doc.settings_changed.connect(self._on_document_settings_changed)
+
+    def _on_controller_document_replaced(self, doc) -> None:
+        self._bind_document(doc)
+        self.refresh()
+
+    def _on_document_settings_changed(self, section: str) -> None:
+        if section == "training":    # the batch size and the optimizer move the estimate
+            self.refresh()
 
     # -- model -> view -----------------------------------------------------------
     def refresh(self) -> None:
         c = self.controller
-        self.summary = summarize(c.graph, c.document.name, analysis=c.analysis)
+        self.summary = summarize(c.graph, c.document.name, analysis=c.analysis,
+                                 training=c.document.training)
         self._syncing = True
         try:
             self.table.setRowCount(len(self.summary.rows))
@@ -91,6 +125,10 @@ class SummaryPanel(QWidget):
                         item.setToolTip("\n".join(row.problems))
                     self.table.setItem(r, col, item)
             self.totals.setText(totals_text(self.summary))
+            line, tip, fits = memory_text(self.summary)
+            self.memory.setText(line)
+            self.memory.setToolTip(tip)
+            self.memory.setStyleSheet("" if fits else "color:#e8a33c; font-weight:bold")
         finally:
             self._syncing = False
         self._on_controller_selection_changed(c.selection)

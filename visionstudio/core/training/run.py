@@ -78,12 +78,16 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
     dataset params to change (``{"samples": 500}``). Checkpoints go to
     ``out_dir/checkpoints/{last,best}``, metrics to ``metrics_csv`` (default
     ``out_dir/metrics.csv``) and a summary to ``out_dir/run.json``.
-    Raises TrainingSetupError (bad project, settings, dataset or fit) before training.
+    Raises TrainingSetupError (bad project, settings, dataset or fit, or a network that
+    needs more memory than the device has) before training. The model is built last,
+    once all of that has been checked: a crafted project cannot make it allocate first.
     """
     from ..build import BuildError, build_model
     from ..data.config import DatasetConfig
     from ..graph import analyze
+    from ..memory import available_memory, estimate_for_config, human_bytes, memory_problem
     from ..project import ProjectFormatError
+    from .device import is_oom, resolve_device, resolve_precision
 
     try:
         doc = _document(project)
@@ -102,10 +106,14 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
     if not analysis.ok:
         lines = "\n".join(f"- {d}" for d in analysis.errors)
         raise TrainingSetupError(f"the network has problems to fix before training:\n{lines}")
-    try:
-        model = build_model(graph, analysis, seed=config.seed)
-    except BuildError as exc:
-        raise TrainingSetupError(str(exc)) from None
+    if analysis.input_id is None or analysis.output_id is None:
+        raise TrainingSetupError(str(BuildError(["the network has no single input and output"])))
+    device = resolve_device(config.device)
+    precision, _note = resolve_precision(config.mixed_precision, device)
+    estimate = estimate_for_config(analysis, config, precision)
+    problem = memory_problem(estimate, available_memory(str(device)))
+    if problem:
+        raise TrainingSetupError(f"the network {problem}")
     input_shape, output_shape = analysis.input_shape, analysis.output_shape
 
     from ..data.base import DatasetError, check_compatibility, load_dataset
@@ -125,6 +133,16 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
     if problems:
         raise TrainingSetupError("the network does not fit the dataset:\n"
                                  + "\n".join(f"- {p}" for p in problems))
+    try:
+        model = build_model(graph, analysis, seed=config.seed)
+    except BuildError as exc:
+        raise TrainingSetupError(str(exc)) from None
+    except (MemoryError, RuntimeError) as exc:
+        if not (isinstance(exc, MemoryError) or is_oom(exc)):
+            raise
+        raise TrainingSetupError(f"the network could not be built: out of memory (estimated at "
+                                 f"about {human_bytes(estimate.total)} for batch {config.batch_size}); "
+                                 "lower the batch size or the input size") from None
     out = Path(out_dir) if out_dir is not None else None
     cbs = list(callbacks)
     csv_path = Path(metrics_csv) if metrics_csv else (out / "metrics.csv" if out else None)

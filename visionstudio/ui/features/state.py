@@ -7,6 +7,12 @@ view says so). While a run trains, each epoch's checkpoint is read (the trainer 
 it atomically before announcing the epoch) into a CPU copy of the network; the chosen
 sample's activations are stored in the TimeLapse every epoch and the view redraws at
 most every ``LIVE_MIN_INTERVAL_S`` seconds. Nothing here touches the training thread.
+
+No network is built on the GUI thread: a project is untrusted input, and a large one
+takes seconds (or all the memory) to build. ``model()`` first checks, without
+building, that the graph is sound and that the inspector's memory estimate fits
+(:mod:`visionstudio.core.memory`); then it builds on a BackgroundTask, one build at a
+time, and returns None until the network is ready (``model_changed`` says so).
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ from ...core.inspect import (
     Sample, TimeLapse, capture_activations, class_probabilities, inspection_model, load_image_file,
     prepare_sample, read_run_weights,
 )
+from ...core.memory import estimate_inference_memory, host_available, memory_problem
 from .tasks import BackgroundTask
 
 LIVE_MIN_INTERVAL_S = 2.0
+BUILDING = "Building the network in the background…"
 
 
 class InspectionState(QObject):
-    model_changed = Signal(str)          # description of the weights
+    model_changed = Signal(str)          # "": the model changed (redraw); else its description
     dataset_changed = Signal()
     dataset_failed = Signal(str)
     sample_changed = Signal(object)      # Sample
@@ -55,6 +63,10 @@ class InspectionState(QObject):
         self._redraw_timer.timeout.connect(self._emit_live)
         self._live_model = None
         self._live_run = None
+        self._live_pending = None         # an epoch that ended while the live model was building
+        self._model_gen = 0               # bumped when the model is invalidated or replaced
+        self._build_task: BackgroundTask | None = None
+        self._build_queued = False
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.document_replaced.connect(self._on_controller_document_replaced)
         self._bind_document(controller.document)
@@ -104,6 +116,7 @@ class InspectionState(QObject):
     # -- the model --------------------------------------------------------------------------
     def invalidate_model(self) -> None:
         self._model_stale = True
+        self._model_gen += 1
         self._cache = None
         self.model_changed.emit("")
 
@@ -120,23 +133,61 @@ class InspectionState(QObject):
         return s.run_folder(run_id), str(entry.get("name") or "the run")
 
     def model(self):
-        """The network to inspect (built on demand); None when the graph cannot be built."""
+        """The network to inspect, or None: still being built on a worker thread
+        (``building``), or it cannot be built or does not fit in memory (``model_error``
+        says which). ``model_changed`` announces the built network."""
         if self._model_stale:
             self._model_stale = False
             self._cache = None
-            from ...core.build import BuildError
-
-            folder, name = self._run_folder()
-            try:
-                self.source = inspection_model(self.controller.graph, self.controller.analysis,
-                                               seed=self.controller.document.training.seed,
-                                               run_folder=folder, run_name=name)
-                self.model_error = ""
-            except BuildError as exc:
-                self.source = None
-                self.model_error = f"The network cannot be built: {str(exc).splitlines()[-1].lstrip('- ')}"
-            self.model_changed.emit(self.describe())
+            self.source = None
+            self._start_build()
         return self.source.model if self.source is not None else None
+
+    @property
+    def building(self) -> bool:
+        return self.model_error == BUILDING
+
+    def _start_build(self) -> None:
+        c = self.controller
+        problem = refusal(c.analysis)
+        self.model_error = problem or BUILDING
+        self.model_changed.emit(self.describe())
+        if problem:
+            return
+        if self._build_task is not None:     # one build at a time: the newest graph after it
+            self._build_queued = True
+            return
+        graph, analysis, seed, gen = c.graph.copy(), c.analysis, c.document.training.seed, self._model_gen
+        folder, name = self._run_folder()
+
+        def work(_state):
+            return inspection_model(graph, analysis, seed=seed, run_folder=folder, run_name=name)
+
+        task = BackgroundTask(work, "feature-maps-model", self)
+        task.done.connect(lambda source, g=gen: self._on_model_built(g, source))
+        task.failed.connect(lambda message, g=gen: self._on_model_failed(g, message))
+        task.ended.connect(self._on_build_ended)
+        self._build_task = task
+        self._start(task)
+
+    def _on_model_built(self, gen: int, source) -> None:
+        if gen != self._model_gen:
+            return                            # built for a graph that has changed since
+        self.source, self.model_error, self._cache = source, "", None
+        self.model_changed.emit("")           # the views redraw with it
+        self.model_changed.emit(self.describe())
+
+    def _on_model_failed(self, gen: int, message: str) -> None:
+        if gen == self._model_gen:
+            self.model_error = f"The network cannot be built: {message.splitlines()[0]}"
+            self.model_changed.emit(self.describe())
+
+    def _on_build_ended(self) -> None:
+        self._build_task = None
+        if self._build_queued:
+            self._build_queued = False
+            if not self._model_stale and self.source is None and self.building:
+                self._start_build()
 
     def set_model(self, model, description: str, trained: bool = True) -> None:
         """Use ``model`` as is (demos, tests, a worker's final weights)."""
@@ -145,6 +196,8 @@ class InspectionState(QObject):
         model.eval()
         self.source = ModelSource(model, description, trained)
         self._model_stale = False
+        self._model_gen += 1
+        self.model_error = ""
         self._cache = None
         self.model_changed.emit(self.describe())
 
@@ -272,39 +325,58 @@ class InspectionState(QObject):
 
     # -- live refresh while training ------------------------------------------------------------------
     def _on_session_fit_started(self, record) -> None:
+        """The run's network, with its seeded start weights, is built on a worker thread
+        (frame 0 of the time-lapse is captured there too); each epoch's weights go into it."""
         job = getattr(self.session, "job", None)
         self._live_run = job
-        self._live_model = None
+        self._live_model = self._live_pending = None
         self.timelapse.clear(self.sample.key if self.sample is not None else None)
-        if job is not None and not job.resume and self.tensor is not None:
-            try:
-                from ...core.build import build_model
-
-                start = build_model(self.controller.graph, seed=job.config.seed)
-                acts, out = capture_activations(start, self.tensor)
-                self.timelapse.add(0, acts, class_probabilities(out))
-            except Exception:  # noqa: BLE001 - the graph changed under the run: no frame 0
-                pass
         self.timelapse_changed.emit()
+        if job is None or refusal(job.analysis) is not None:
+            return                                # no live frames (the dock says why)
+        graph, analysis, seed = job.graph.copy(), job.analysis, job.config.seed
+        tensor = self.tensor if not job.resume else None
 
-    def _on_session_epoch(self, record) -> None:
+        def work(_state):
+            from ...core.build import build_model
+
+            model = build_model(graph, analysis, seed=seed)
+            model.eval()
+            if tensor is None:
+                return model, None
+            acts, out = capture_activations(model, tensor)
+            return model, (acts, class_probabilities(out))
+
+        task = BackgroundTask(work, "feature-maps-live-model", self)
+        task.done.connect(lambda result, j=job, t=tensor: self._on_live_model_built(j, t, result))
+        self._start(task)
+
+    def _on_live_model_built(self, job, tensor, result) -> None:
+        if self._live_run is not job:
+            return                                # that run has ended
+        self._live_model, frame = result
+        if frame is not None and tensor is self.tensor:
+            self.timelapse.add(0, *frame)
+            self.timelapse_changed.emit()
+        pending, self._live_pending = self._live_pending, None
+        if pending is not None:
+            self._on_session_epoch(pending, late=True)
+
+    def _on_session_epoch(self, record, late: bool = False) -> None:
         """Epoch end (GUI thread): read the run's last checkpoint, store a time-lapse frame,
-        ask for a redraw at most every LIVE_MIN_INTERVAL_S."""
+        ask for a redraw at most every LIVE_MIN_INTERVAL_S. ``late``: the epoch ended while
+        the live network was being built; its frame is labelled by the checkpoint's epoch."""
         job = getattr(self.session, "job", None)
         if job is None or self.tensor is None:
             return
         if self._live_model is None:
-            from ...core.build import BuildError, build_model
-
-            try:
-                self._live_model = build_model(self.controller.graph, seed=job.config.seed)
-            except BuildError:
-                return
-            self._live_model.eval()
+            self._live_pending = record           # handled once the live network is built
+            return
         epochs_done = read_run_weights(job.run_dir, self._live_model)
         if epochs_done is None:
             return
-        epoch = int(getattr(record, "epoch", epochs_done))   # 1-based: frame n is after n epochs
+        # 1-based: frame n is after n epochs
+        epoch = epochs_done if late else int(getattr(record, "epoch", epochs_done))
         acts, out = capture_activations(self._live_model, self.tensor)
         probs = class_probabilities(out)
         self.timelapse.add(epoch, acts, probs)
@@ -312,7 +384,8 @@ class InspectionState(QObject):
         from ...core.inspect import ModelSource
 
         self.source = ModelSource(self._live_model, f"training now, after epoch {epoch}", True)
-        self._model_stale = False
+        self._model_stale, self.model_error = False, ""
+        self._model_gen += 1                      # a build still running for the dock is stale
         self._cache = ((id(self._live_model), id(self.tensor)), acts, probs)
         self.timelapse_changed.emit()
         wait = LIVE_MIN_INTERVAL_S - (time.monotonic() - self._last_redraw)
@@ -327,7 +400,7 @@ class InspectionState(QObject):
         self.live_updated.emit(self.live_epoch or 0)
 
     def _on_session_finished(self, _entry) -> None:
-        self._live_model = None
+        self._live_model = self._live_run = self._live_pending = None
         self.invalidate_model()
 
     def _on_session_display_changed(self) -> None:
@@ -342,6 +415,18 @@ class InspectionState(QObject):
 
     def start_task(self, task: BackgroundTask) -> BackgroundTask:
         return self._start(task)
+
+
+def refusal(analysis) -> str | None:
+    """Why the network cannot be inspected, found without building it: errors in the
+    graph, or more memory than this machine has free (the inspector runs on the CPU and
+    Grad-CAM adds a backward pass)."""
+    if not analysis.ok or analysis.input_id is None or analysis.output_id is None:
+        errors = analysis.errors
+        last = str(errors[-1]) if errors else "the network has no single input and output"
+        return f"The network cannot be built: {last}"
+    problem = memory_problem(estimate_inference_memory(analysis, backward=True), host_available())
+    return f"⚠ The network {problem}" if problem else None
 
 
 def _validation_only(loaded):

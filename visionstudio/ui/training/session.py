@@ -2,9 +2,11 @@
 and the histories the plots read. Panels, the status bar and the actions all talk
 to it (``session_for(controller)``), so they can be created in any order.
 
-States: idle -> preparing (worker loads the dataset) -> running <-> paused
--> stopping -> idle. The graph is locked (controller.lock) from Train until the
-thread has ended: edits that would change the model are refused with the reason;
+States: idle -> preparing (worker loads the dataset, then builds the model) -> running
+<-> paused -> stopping -> idle. No model is built on the GUI thread: Train checks the
+analysis, the dataset's fit and the memory estimate here (all cheap, no torch
+allocation) and refuses with the reason; the worker builds the network. The graph is
+locked (controller.lock) from Train until the thread has ended: edits that would change the model are refused with the reason;
 moving layers and, while paused, the optimizer's hyper-parameters stay editable.
 """
 
@@ -18,8 +20,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...core.runs import (
-    RemoveRun, RenameRun, RunHistory, adopt_runs, delete_run_files, make_entry, new_run_id,
-    run_dir, runs_root, scratch_root, summarize,
+    RemoveRun, RenameRun, RunHistory, RunPathError, adopt_runs, delete_run_files, make_entry,
+    new_run_id, run_dir, runs_root, scratch_root, summarize, writable_run_dir,
 )
 from ...core.training.control import TrainerControl
 from ...core.training.records import FailureRecord
@@ -29,6 +31,17 @@ from .worker import TrainingJob, TrainingWorker
 
 LOCK_REASON = "Training is running: the network cannot be changed until it stops (Shift+F5)."
 BUSY = ("preparing", "running", "pausing", "paused", "stopping")
+
+
+def _memory_problem(analysis, config, device) -> str | None:
+    """The refusal sentence when training ``config`` on ``device`` would not fit (host RAM;
+    a CUDA GPU's free memory, read once its context exists: training needs it anyway)."""
+    from ...core.memory import available_memory, estimate_for_config, memory_problem
+    from ...core.training.device import resolve_precision
+
+    precision, _note = resolve_precision(config.mixed_precision, device)
+    estimate = estimate_for_config(analysis, config, precision)
+    return memory_problem(estimate, available_memory(str(device)))
 
 
 def session_for(controller) -> TrainingSession:
@@ -177,7 +190,7 @@ class TrainingSession(QObject):
     def _start(self, continue_id: str | None, extra_epochs: int | None) -> bool:
         if self.busy:
             return False
-        from ...core.build import BuildError, build_model
+        from ...core.build import BuildError
         from ...core.data.base import check_compatibility
         from ...core.data.config import DatasetConfig
         from ...core.graph import analyze
@@ -191,7 +204,10 @@ class TrainingSession(QObject):
             entry = self.run_entry(continue_id)
             if entry is None:
                 return self._setup_failure("That run is no longer in the project.")
-            folder = run_dir(self._root, entry)
+            try:   # Continue writes checkpoints and metrics there: confined to the runs folder
+                folder = writable_run_dir(self._root, entry)
+            except RunPathError as exc:
+                return self._setup_failure(f"Run {entry.get('name')} cannot be continued: {exc}")
             ckpt = folder / "checkpoints" / "last"
             try:
                 meta = read_meta(ckpt)["trainer"]
@@ -220,9 +236,8 @@ class TrainingSession(QObject):
         if not analysis.ok:
             lines = "\n".join(f"- {d}" for d in analysis.errors)
             return self._setup_failure(f"The network has problems to fix before training:\n{lines}")
-        try:
-            model = build_model(graph, analysis, seed=config.seed)   # on the GUI thread: errors now
-        except BuildError as exc:
+        if analysis.input_id is None or analysis.output_id is None:   # what build_model refuses
+            exc = BuildError(["the network has no single input and output"])
             return self._setup_failure(f"The network cannot be built: {exc}")
         in_name = graph.nodes[analysis.input_id].name if analysis.input_id else None
         out_name = graph.nodes[analysis.output_id].name if analysis.output_id else None
@@ -235,9 +250,12 @@ class TrainingSession(QObject):
                                            + "\n".join(f"- {p}" for p in problems))
         try:
             from ...core.training.trainer import resolve_device
-            resolve_device(config.device)
+            device = resolve_device(config.device)
         except Exception as exc:  # noqa: BLE001 - TrainingSetupError: words for the user
             return self._setup_failure(str(exc))
+        problem = _memory_problem(analysis, config, device)
+        if problem:
+            return self._setup_failure(f"The network {problem}")
         # -- the run entry (saved with the project) -----------------------------------------
         if continue_id is None:
             n = len(doc.runs) + 1
@@ -254,8 +272,9 @@ class TrainingSession(QObject):
         self._histories.pop(run_id, None)
         self.display_id = run_id
         self.history.status = "running"
-        self.job = TrainingJob(run_id=run_id, model=model, config=config, dataset=dataset,
-                               input_shape=analysis.input_shape, output_shape=analysis.output_shape,
+        self.job = TrainingJob(run_id=run_id, graph=graph, analysis=analysis, config=config,
+                               dataset=dataset, input_shape=analysis.input_shape,
+                               output_shape=analysis.output_shape,
                                input_name=in_name, output_name=out_name, run_dir=folder,
                                resume=resume, resume_step=resume_step)
         self._job_root = self._root
@@ -369,8 +388,10 @@ class TrainingSession(QObject):
         else:
             last = self.history.final()
             acc = last.get("val_accuracy") if last.get("val_accuracy") is not None else last.get("train_accuracy")
+            late = result.notes[len(self.start_record.notes):] if result and self.start_record else ()
             self.message.emit(f"Training {status}" + (f": accuracy {acc:.1%}" if acc is not None
-                                                      and math.isfinite(acc) else ""))
+                                                      and math.isfinite(acc) else "")
+                              + "".join(f". {note}" for note in late))   # e.g. unreadable files
         self.finished.emit(self.run_entry(job.run_id) if job else None)
         self.runs_changed.emit()
 
@@ -445,9 +466,13 @@ class TrainingSession(QObject):
         ok = self.controller.push(RemoveRun(run_id), target=self.document)
         if ok and delete_files:
             try:
-                delete_run_files(self._root, entry)
-            except OSError as exc:
+                kept = delete_run_files(self._root, entry)
+            except (OSError, RunPathError) as exc:
                 self.message.emit(f"The files of {entry.get('name')} could not be deleted: {exc}")
+            else:
+                if kept:
+                    self.message.emit(f"Deleted the files of {entry.get('name')}; kept {len(kept)} "
+                                      f"VisionStudio did not write: {', '.join(kept[:3])}")
         self._histories.pop(run_id, None)
         if self.display_id == run_id:
             self._show_latest_run()

@@ -1,10 +1,14 @@
 """TrainingWorker: runs the core trainer on a QThread and sends back plain data.
 
-The worker gets a ``TrainingJob`` (a snapshot: frozen configs, a graph copy, the model
-already built on the GUI thread, the run folder) and emits only frozen records,
-numpy arrays and strings through queued signals. It catches every error itself
-(DESIGN §5: exceptions in a worker's slots would reach the excepthook on the worker
-thread) and reports it as a FailureRecord; it never touches a widget.
+The worker gets a ``TrainingJob`` (a snapshot: frozen configs, a graph copy and its
+analysis, the run folder) and builds the model itself, on the training thread: a
+large network takes seconds (or, crafted, all the memory) to build, and the GUI
+thread must stay responsive — the session has already checked the analysis and the
+memory estimate, so a build failure here is rare and reported like any setup failure.
+It emits only frozen records, numpy arrays and strings through queued signals. It
+catches every error itself (DESIGN §5: exceptions in a worker's slots would reach the
+excepthook on the worker thread) and reports it as a FailureRecord; it never touches
+a widget.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ REPORT_INTERVAL_S = 0.05   # the trainer sends at most ~20 batch records a secon
 @dataclass(frozen=True)
 class TrainingJob:
     run_id: str
-    model: Any                      # torch.nn.Module built on the GUI thread, handed over
+    graph: Any                      # GraphModel: a detached copy, built on the training thread
+    analysis: Any                   # GraphAnalysis of that copy (checked: no errors)
     config: Any                     # TrainingConfig (frozen)
     dataset: Any                    # DatasetConfig (frozen)
     input_shape: tuple | None
@@ -67,7 +72,8 @@ class _Forward:
             pass  # reported once at the end if it keeps failing
         self.worker.epoch.emit(record)
 
-    def on_fit_end(self, trainer, result) -> None: ...
+    def on_fit_end(self, trainer, result) -> None:
+        self.history.add(result)   # the run's late notes (files that broke) join its events
 
     def on_failure(self, trainer, failure) -> None: ...
 
@@ -85,6 +91,7 @@ class TrainingWorker(QObject):
         super().__init__()
         self.job, self.control = job, control
         self.trainer = None
+        self.model = None            # built by run(), on the training thread
 
     @Slot()
     def run(self) -> None:
@@ -110,8 +117,9 @@ class TrainingWorker(QObject):
                 failure = FailureRecord(kind="error", message=f"The run's metrics could not be "
                                         f"saved in {job.run_dir}: {exc}", epoch=0, step=0)
         try:
-            self.weights.emit({k: v.detach().to("cpu").numpy().copy()
-                               for k, v in job.model.state_dict().items()})
+            if self.model is not None:
+                self.weights.emit({k: v.detach().to("cpu").numpy().copy()
+                                   for k, v in self.model.state_dict().items()})
         except Exception:  # noqa: BLE001 - weights are a convenience
             pass
         self.done.emit(result, failure)
@@ -140,7 +148,10 @@ class TrainingWorker(QObject):
             return None, FailureRecord(kind="dataset", message="The network does not fit the "
                                        "dataset:\n" + "\n".join(f"- {p}" for p in problems),
                                        epoch=0, step=0)
-        trainer = Trainer(job.model, job.config, callbacks=[_Forward(self, history)], control=control,
+        failure = self._build()
+        if failure is not None:
+            return None, failure
+        trainer = Trainer(self.model, job.config, callbacks=[_Forward(self, history)], control=control,
                           checkpoint_dir=job.run_dir / "checkpoints",
                           report_interval_s=job.report_interval_s,
                           notes=list(getattr(loaded, "report", []) or []))
@@ -155,6 +166,25 @@ class TrainingWorker(QObject):
                 import torch
                 torch.set_num_threads(threads)
         return result, result.failure
+
+    def _build(self) -> FailureRecord | None:
+        """Build the job's network here, on the training thread (after the dataset fits)."""
+        from ...core.build import BuildError, build_model
+        from ...core.training.device import is_oom
+
+        job = self.job
+        try:
+            self.model = build_model(job.graph, job.analysis, seed=job.config.seed)
+        except BuildError as exc:
+            return FailureRecord(kind="setup", message=f"The network cannot be built: {exc}",
+                                 epoch=0, step=0)
+        except (MemoryError, RuntimeError) as exc:
+            if not (isinstance(exc, MemoryError) or is_oom(exc)):
+                raise
+            return FailureRecord(kind="setup", message="The network cannot be built: there is not "
+                                 "enough memory; lower the batch size or the input size",
+                                 epoch=0, step=0)
+        return None
 
 
 def _leave_a_core_for_the_gui(device_word: str) -> int | None:
