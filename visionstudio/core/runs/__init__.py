@@ -2,17 +2,16 @@
 
 ``RunHistory`` accumulates the records a trainer emits (per-batch losses, per-epoch
 metrics) into growable numpy arrays that plots read without copying; ``store``
-names run folders next to the project and writes/reads their metric files;
-``commands`` are the undoable edits of the project's run list.
+names run folders next to the project and makes run entries; ``paths`` confines
+every run path the app writes or deletes to the project's runs folder; ``commands``
+are the undoable edits of the project's run list.
 """
 
 from .commands import RemoveRun, RenameRun
 from .history import RunHistory
-from .store import (
-    RUNS_SUFFIX, adopt_runs, delete_run_files, make_entry, new_run_id, run_dir, runs_root,
-    scratch_root, summarize,
-)
+from .paths import RunPathError, adopt_runs, confine, delete_run_files, run_dir, writable_run_dir
+from .store import RUNS_SUFFIX, make_entry, new_run_id, runs_root, scratch_root, summarize
 
-__all__ = ["RUNS_SUFFIX", "RemoveRun", "RenameRun", "RunHistory", "adopt_runs",
-           "delete_run_files", "make_entry", "new_run_id", "run_dir", "runs_root",
-           "scratch_root", "summarize"]
+__all__ = ["RUNS_SUFFIX", "RemoveRun", "RenameRun", "RunHistory", "RunPathError", "adopt_runs",
+           "confine", "delete_run_files", "make_entry", "new_run_id", "run_dir", "runs_root",
+           "scratch_root", "summarize", "writable_run_dir"]

@@ -9,14 +9,14 @@ An unsaved project writes into a scratch folder under the user's state directory
 (``$XDG_STATE_HOME/VisionStudio/unsaved-runs/<session>/``); the first save moves
 those folders next to the project (``adopt_runs``). A run entry in
 ``document.runs`` names its folder relative to the runs root (the run id), so a
-project folder can be moved or copied along with its ``.runs`` folder.
+project folder can be moved or copied along with its ``.runs`` folder. Where those
+folders may lead, and what deleting one removes, is ``paths``' business.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
-import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -52,10 +52,6 @@ def scratch_root(session: str | None = None) -> Path:
     return root / "VisionStudio" / "unsaved-runs" / (session or f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
 
-def run_dir(root: Path, entry: dict[str, Any]) -> Path:
-    return Path(root) / str(entry.get("folder") or entry["id"])
-
-
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -82,33 +78,3 @@ def summarize(history: Any, result: Any | None = None) -> dict[str, Any]:
         if result.failure is not None:
             out["failure"] = result.failure.message
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in out.items()}
-
-
-def adopt_runs(entries: list[dict[str, Any]], src_root: Path, dst_root: Path, *,
-               move: bool, skip: set[str] = frozenset()) -> list[str]:
-    """Bring run folders from ``src_root`` to ``dst_root`` (move from a scratch folder,
-    copy on "Save As"); returns the problems (one line each) — never raises."""
-    problems: list[str] = []
-    if Path(src_root).resolve() == Path(dst_root).resolve():
-        return problems
-    for entry in entries:
-        if entry.get("id") in skip:
-            continue
-        src, dst = run_dir(src_root, entry), run_dir(dst_root, entry)
-        if not src.is_dir() or dst.exists():
-            continue
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if move:
-                shutil.move(str(src), str(dst))
-            else:
-                shutil.copytree(src, dst)
-        except OSError as exc:
-            problems.append(f"run {entry.get('name', entry.get('id'))}: {exc}")
-    return problems
-
-
-def delete_run_files(root: Path, entry: dict[str, Any]) -> None:
-    folder = run_dir(root, entry)
-    if folder.is_dir():
-        shutil.rmtree(folder)

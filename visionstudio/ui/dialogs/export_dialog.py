@@ -60,7 +60,7 @@ def run_weight_choices(runs: list[dict[str, Any]], root: Path | None) -> list[We
     for entry in runs:
         try:
             folder = run_dir(Path(root), entry) / "checkpoints"
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):   # ValueError: RunPathError, not a plain name
             continue
         name = str(entry.get("name") or entry.get("id"))
         summary = entry.get("summary") or {}
