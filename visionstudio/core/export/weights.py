@@ -70,9 +70,6 @@ def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
 def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Tensors from a .safetensors file or a trainer checkpoint folder; WeightsError names
     the file when it is missing or unreadable."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     target = Path(path)
     if target.is_dir() and (target / "checkpoint.json").is_file():
         # The app trainer's checkpoint: verified (sizes, SHA-256) by its own reader.
@@ -83,10 +80,13 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         except CheckpointError as exc:
             raise WeightsError(str(exc)) from None
     file = resolve_weights_path(target)
-    try:
-        return load_file(os.fspath(file))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    from ..training.checkpoint import MAX_TENSOR_FILE_BYTES, parse_safetensors, read_bounded
+
+    try:  # bounded: a regular file (no link to /dev/zero, no FIFO) with a plausible header
+        return parse_safetensors(read_bounded(file, MAX_TENSOR_FILE_BYTES))
+    except (OSError, ValueError) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+                  if str(exc) else type(exc).__name__)
         raise WeightsError(f"{file}: not a readable safetensors weights file ({reason})") from None
 
 

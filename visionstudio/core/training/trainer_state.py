@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .checkpoint import (
-    CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer,
-)
+from .checkpoint import MODEL_FILE, CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint
+from .checkpoint_fit import check_model_state, check_rng_states, fit_optimizer_state
 from .records import EpochRecord
 
 if TYPE_CHECKING:
@@ -67,31 +66,42 @@ def save_state(trainer: Trainer, name: str, epoch: int, batch: int, epoch_gen_st
 
 def restore_state(trainer: Trainer, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load ``path`` into a set-up trainer; returns the position to continue from
-    (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit."""
+    (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit.
+
+    Everything is checked before anything is loaded (checkpoint_fields.py when the file is
+    read, checkpoint_fit.py against this model and optimizer here), so a refused
+    checkpoint leaves the model, the optimizer and the RNGs as they were."""
     ckpt = load_checkpoint(path)
     meta = ckpt.meta
+    root = ckpt.path
+    if "trainer_format" not in meta:
+        raise CheckpointError(f"cannot use checkpoint {path}: it holds weights but no training state "
+                              "(checkpoint.json has no field 'trainer_format'), so it cannot be resumed")
+    check_model_state(ckpt.model_state, trainer.model, f"the checkpoint {path} ({MODEL_FILE})")
+    if meta["optimizer_key"] != trainer.optimizer_spec.key:
+        raise CheckpointError(
+            f"the checkpoint {path} was trained with optimizer {meta['optimizer_key']!r}, "
+            f"the project now uses {trainer.optimizer_spec.key!r}; resume needs the same optimizer")
+    optimizer_state = fit_optimizer_state(root, ckpt.tensors, meta["optimizer"], trainer.optimizer)
+    rng_sizes = {"rng.torch": torch.get_rng_state().numel(),
+                 "rng.shuffle": trainer.generator.get_state().numel(),
+                 "rng.shuffle_epoch": trainer.generator.get_state().numel()}
+    check_rng_states(root, ckpt.tensors, rng_sizes)
+    history = [EpochRecord(**r) for r in meta["history"]]   # fields checked by read_meta
     try:
         trainer.model.load_state_dict(ckpt.model_state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"the checkpoint {path} does not fit this network: "
-                              f"{str(exc).splitlines()[0]}") from None
-    try:
-        if meta.get("optimizer_key") != trainer.optimizer_spec.key:
-            raise CheckpointError(
-                f"the checkpoint {path} was trained with optimizer {meta.get('optimizer_key')!r}, "
-                f"the project now uses {trainer.optimizer_spec.key!r}; resume needs the same optimizer")
-        trainer.optimizer.load_state_dict(unflatten_optimizer(ckpt.tensors, meta["optimizer"]))
+        trainer.optimizer.load_state_dict(optimizer_state)
         for state in trainer.optimizer.state.values():  # fused/foreach want state on the device
             for k, v in state.items():
                 if isinstance(v, torch.Tensor) and k != "step":
                     state[k] = v.to(trainer.device)
-        trainer.optimizer_params = dict(meta["optimizer_params"])
+        trainer.optimizer_params = {**trainer.optimizer_params, **meta["optimizer_params"]}
         sched = meta["schedule"]
-        if sched.get("key") == trainer.schedule.spec.key:
+        if sched["key"] == trainer.schedule.spec.key:
             trainer.schedule.load_state_dict(sched)
         else:
             trainer.schedule.base_lr = float(trainer.optimizer_params["lr"])
-        if trainer.scaler is not None and meta.get("scaler"):
+        if trainer.scaler is not None and meta["scaler"]:
             trainer.scaler.load_state_dict(meta["scaler"])
         torch.set_rng_state(ckpt.tensors["rng.torch"])
         trainer.generator.set_state(ckpt.tensors["rng.shuffle"])
@@ -99,20 +109,21 @@ def restore_state(trainer: Trainer, path: str | os.PathLike[str]) -> dict[str, A
             states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
             if len(states) == torch.cuda.device_count():
                 torch.cuda.set_rng_state_all(states)
-        trainer.history = [EpochRecord(**r) for r in meta["history"]]
-        best = meta["best"]
-        trainer.best_value, trainer.best_epoch, trainer.since_best = best["value"], best["epoch"], best["since"]
-        trainer.step = int(meta["step"])
-        same_epoch_len = int(meta["steps_per_epoch"]) == trainer.steps_per_epoch
-        batch = int(meta["batch"]) if same_epoch_len else 0
-        if not same_epoch_len and int(meta["batch"]):
-            trainer.notes.append("The batch size or dataset changed since the checkpoint; "
-                                 "resuming at the start of the interrupted epoch.")
-        return {"epoch": int(meta["epoch"]), "batch": batch,
-                "epoch_gen_state": ckpt.tensors["rng.shuffle_epoch"],
-                "sums": tuple(meta["epoch_sums"]) if batch else (0.0, 0.0, 0)}
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"cannot use checkpoint {path}: its training state is "
-                              f"incomplete or does not fit ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, AttributeError,
+            IndexError) as exc:
+        # A safety net: the checks above are meant to leave nothing for torch to refuse.
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise CheckpointError(f"cannot use checkpoint {path}: its training state does not fit "
+                              f"({type(exc).__name__}: {reason})") from None
+    trainer.history = history
+    best = meta["best"]
+    trainer.best_value, trainer.best_epoch, trainer.since_best = best["value"], best["epoch"], best["since"]
+    trainer.step = meta["step"]
+    same_epoch_len = meta["steps_per_epoch"] == trainer.steps_per_epoch
+    batch = meta["batch"] if same_epoch_len else 0
+    if not same_epoch_len and meta["batch"]:
+        trainer.notes.append("The batch size or dataset changed since the checkpoint; "
+                             "resuming at the start of the interrupted epoch.")
+    return {"epoch": meta["epoch"], "batch": batch,
+            "epoch_gen_state": ckpt.tensors["rng.shuffle_epoch"],
+            "sums": tuple(meta["epoch_sums"]) if batch else (0.0, 0.0, 0)}
