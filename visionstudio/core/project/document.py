@@ -22,6 +22,7 @@ from ..params import ConfigError, validate_section
 from ..registry import UnknownKeyError
 from ..training.config import TrainingConfig
 from .errors import ProjectFormatError
+from .runs_data import read_runs
 
 FORMAT_NAME = "visionstudio.project"
 SCHEMA_VERSION = 1
@@ -272,11 +273,9 @@ def _read_layout(graph: GraphModel, layout: Any) -> None:
 
 
 def _read_runs(data: Any) -> list[dict[str, Any]]:
-    runs = _expect(data, list, "runs", "a list")
-    for i, run in enumerate(runs):
-        _expect(run, dict, f"runs[{i}]", "an object")
-        _expect(run.get("id"), str, f"runs[{i}].id", "text")
-    return copy.deepcopy(runs)
+    """Bounded and copied in one walk (``runs_data``): run entries are free-form, so
+    they are where a crafted file hides millions of values or a path like ``../..``."""
+    return read_runs(data)
 
 
 def _check_choice(data: Any, path: str) -> None:
