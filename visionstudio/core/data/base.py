@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,24 +255,82 @@ def check_compatibility(loaded_or_spec_info: Any, input_shape: Sequence[int] | N
 
 # -- helpers shared by loaders ---------------------------------------------------------
 
-def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 images N×C×H×W, as if scaled to [0, 1]."""
+def channel_stats(images: torch.Tensor | Iterable[torch.Tensor],
+                  chunk: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images, as if scaled to [0, 1].
+
+    ``images`` is an N×C×H×W tensor or an iterable of C×H×W / N×C×H×W tensors, consumed
+    one at a time (a lazy dataset's sample is streamed, never stacked). Values are taken
+    in blocks of about ``chunk`` per channel (small images gathered, big ones split), so
+    memory stays bounded whatever the number and size of the images (800 images of
+    3×1024×1024 once took 24 GB as float64). uint8 values are counted into a 256-bin
+    histogram per channel — exact, and no float copy at all; other dtypes are summed in
+    float32 blocks with float64 totals.
+    """
     import torch
 
-    if images.numel() == 0:
-        c = images.shape[1] if images.dim() == 4 else 1
-        return (0.0,) * c, (1.0,) * c
-    c = images.shape[1]
-    total = torch.zeros(c, dtype=torch.float64)
-    total_sq = torch.zeros(c, dtype=torch.float64)
-    count = 0
-    for start in range(0, images.shape[0], chunk):
-        part = images[start:start + chunk].to(torch.float64).div_(255.0)
-        total += part.sum(dim=(0, 2, 3))
-        total_sq += part.square().sum(dim=(0, 2, 3))
-        count += part.shape[0] * part.shape[2] * part.shape[3]
-    mean = total / count
-    var = (total_sq / count - mean.square()).clamp_min(0.0)
+    if isinstance(images, torch.Tensor):
+        images = [images]
+    hist: torch.Tensor | None = None      # C×256 counts of uint8 values
+    sums: torch.Tensor | None = None      # C×2: sum and sum of squares (other dtypes, 0..1)
+    count, channels = 0, 0
+    pending: list[torch.Tensor] = []      # C×L blocks waiting to fill a chunk
+    waiting = 0
+
+    def add(block: torch.Tensor) -> None:  # C×L
+        nonlocal hist, sums
+        if block.dtype == torch.uint8:
+            if hist is None:
+                hist = torch.zeros(channels, 256, dtype=torch.int64)
+            for ch in range(channels):
+                hist[ch] += torch.bincount(block[ch], minlength=256)
+        else:
+            if sums is None:
+                sums = torch.zeros(channels, 2, dtype=torch.float64)
+            x = block.to(torch.float32).div_(255.0)
+            sums[:, 0] += x.sum(dim=1).double()
+            sums[:, 1] += x.square_().sum(dim=1).double()
+
+    def flush() -> None:
+        nonlocal pending, waiting
+        if pending:
+            add(torch.cat(pending, dim=1) if len(pending) > 1 else pending[0])
+        pending, waiting = [], 0
+
+    for batch in images:
+        batch = torch.as_tensor(batch)
+        if batch.dim() == 3:
+            batch = batch.unsqueeze(0)
+        if batch.dim() != 4:
+            continue
+        channels = channels or int(batch.shape[1])
+        if batch.numel() == 0:
+            continue
+        flat = batch.reshape(batch.shape[0], batch.shape[1], -1)
+        per = flat.shape[2]
+        count += flat.shape[0] * per
+        rows, cols = max(1, chunk // per), min(per, chunk)
+        for i in range(0, flat.shape[0], rows):
+            for j in range(0, per, cols):
+                part = flat[i:i + rows, :, j:j + cols].transpose(0, 1).reshape(channels, -1)
+                if pending and part.dtype != pending[0].dtype:
+                    flush()
+                pending.append(part)
+                waiting += part.shape[1]
+                if waiting >= chunk:
+                    flush()
+    flush()
+    if count == 0:
+        return (0.0,) * (channels or 1), (1.0,) * (channels or 1)
+    total = torch.zeros(channels, 2, dtype=torch.float64)
+    if hist is not None:
+        values = torch.arange(256, dtype=torch.float64) / 255.0
+        total[:, 0] += hist.double() @ values
+        total[:, 1] += hist.double() @ values.square()
+    if sums is not None:
+        total += sums
+    mean = total[:, 0] / count
+    var = (total[:, 1] / count - mean.square()).clamp_min(0.0)
     std = var.sqrt().clamp_min(1e-3)  # a blank channel must not divide by zero
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 

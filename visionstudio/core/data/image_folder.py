@@ -1,11 +1,12 @@
 """The user's own images: one sub-folder per class (torchvision ImageFolder's layout).
 
-Every file is opened before training (verify, then a full decode), so unreadable,
-truncated, zero-byte and non-image files are reported and left out instead of
-crashing an epoch. Images are converted to the network Input's channels (RGBA and
-palette transparency composited on white, CMYK converted, 16-bit scaled to 8-bit) and
-resized to its height×width. Small sets come back as uint8 tensors; sets larger than
-``MAX_IN_MEMORY_BYTES`` come back as lazy datasets that decode on demand.
+Every file is opened before training (verify, then a decode), so unreadable,
+truncated, zero-byte, oversized (over ``MAX_PIXELS``) and non-image files are reported
+and left out instead of crashing an epoch. The folders are listed by image_scan.py (links
+followed, but every real folder and file once), files decoded by image_decode.py
+(converted to the network Input's channels and size, cheaply). Small sets come back as
+uint8 tensors; sets larger than ``MAX_IN_MEMORY_BYTES`` come back as lazy datasets that
+decode on demand and name every file that breaks during the run.
 """
 
 from __future__ import annotations
@@ -17,108 +18,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
 from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from .image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
+from .image_scan import FolderScanner
 
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
 DEFAULT_SHAPE = (3, 64, 64)           # when no network Input is given
 STATS_SAMPLE = 512                    # images used to estimate mean/std on the lazy path
 REPORT_NAMES = 5                      # file names listed per reason in the report
+SUBSTITUTES = 8                       # items tried in turn when a file breaks mid-run
 
-
-class ImageProblem(Exception):
-    """A file that cannot be used; the message is the reason shown to the user."""
-
-
-def _to_8bit(img: Image.Image) -> Image.Image:
-    """High-bit-depth grayscale ('I;16*', 'I', 'F') scaled properly into 'L'."""
-    arr = np.asarray(img)
-    if img.mode.startswith("I;16"):
-        arr8 = (arr.astype(np.float32) / 257.0)
-    else:
-        arr = arr.astype(np.float64)
-        top = float(arr.max()) if arr.size else 0.0
-        low = float(arr.min()) if arr.size else 0.0
-        if img.mode == "F" and low >= 0.0 and top <= 1.0:
-            arr8 = arr * 255.0
-        elif low >= 0 and top <= 255:
-            arr8 = arr
-        elif low >= 0 and top <= 65535:
-            arr8 = arr / 257.0
-        else:
-            arr8 = (arr - low) / max(top - low, 1e-12) * 255.0
-    return Image.fromarray(np.clip(np.rint(arr8), 0, 255).astype(np.uint8), mode="L")
-
-
-def convert_image(img: Image.Image, channels: int) -> Image.Image:
-    """An 'L' (channels 1) or 'RGB' (channels 3) copy of any PIL image."""
-    mode = img.mode
-    if mode in ("I", "F") or mode.startswith("I;16"):
-        img = _to_8bit(img)
-    elif mode == "P" or mode == "PA":
-        img = img.convert("RGBA")
-    elif mode in ("RGBa", "La"):
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA"):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba).convert("RGB")
-    target = "L" if channels == 1 else "RGB"
-    if img.mode != target:
-        img = img.convert(target)
-    return img
-
-
-def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True) -> np.ndarray:
-    """uint8 C×H×W array of one image file; raises ImageProblem with the reason."""
-    c, h, w = shape
-    try:
-        if os.path.getsize(path) == 0:
-            raise ImageProblem("empty file (0 bytes)")
-    except OSError as exc:
-        raise ImageProblem(f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        if verify:
-            with Image.open(path) as probe:
-                probe.verify()
-        with Image.open(path) as img:
-            img.draft("RGB" if c == 3 else "L", (w, h))  # JPEG: decode at reduced size
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            img = convert_image(img, c)
-            if img.size != (w, h):
-                img = img.resize((w, h), Image.Resampling.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
-    except ImageProblem:
-        raise
-    except Image.UnidentifiedImageError:
-        raise ImageProblem("not an image (or a format Pillow cannot read)") from None
-    except Image.DecompressionBombError:
-        raise ImageProblem("too large to open safely") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        text = str(exc)
-        if "truncat" in text.lower() or "broken" in text.lower():
-            raise ImageProblem("truncated or damaged image") from None
-        raise ImageProblem(f"damaged or unreadable image ({text or type(exc).__name__})") from None
-    except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
-        raise ImageProblem(f"unreadable image ({type(exc).__name__}: {exc})") from None
-    if arr.ndim == 2:
-        arr = arr[None]
-    else:
-        arr = arr.transpose(2, 0, 1)
-    return np.ascontiguousarray(arr)
+__all__ = ["MAX_PIXELS", "FolderDataset", "ImageProblem", "convert_image", "decode",
+           "describe_image_folder", "load_image_folder"]
 
 
 # -- scanning ---------------------------------------------------------------------------
-
-def _list_files(folder: Path) -> list[Path]:
-    files = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return files
-
 
 def _class_folders(folder: Path, role: str) -> tuple[list[str], list[Path]]:
     """(sorted class names, loose files at the top level)."""
@@ -163,16 +78,20 @@ def _summarise(skipped: list[tuple[Path, str]], root: Path) -> list[str]:
 class FolderDataset(torch.utils.data.Dataset):
     """Lazy image-folder items: (uint8 C×H×W tensor, int label), decoded on demand.
 
-    A file that breaks after the pre-scan never stops an epoch: the next readable item
-    of the list stands in (or a blank image if none), and the path is remembered in
-    ``failures``.
+    A file that breaks after the pre-scan (deleted, truncated, replaced) never stops an
+    epoch and is never hidden: ``sample`` lets the next readable item of the list stand
+    in, with that item's own label, and returns the broken files' names and reasons with
+    it. The training feed calls ``sample`` (in DataLoader workers too) and collects the
+    names in the main process, so the run reports them. Plain ``dataset[i]`` keeps them
+    in ``failures`` — of this copy only (a worker's copy is its own).
     """
 
     def __init__(self, items: list[tuple[Path, int]], shape: tuple[int, int, int],
-                 transform: Any = None) -> None:
+                 transform: Any = None, root: Path | None = None) -> None:
         self.items = list(items)
         self.sample_shape = tuple(shape)
         self.transform = transform
+        self.root = Path(root) if root is not None else None
         self.failures: list[tuple[Path, str]] = []
 
     def __len__(self) -> int:
@@ -182,20 +101,34 @@ class FolderDataset(torch.utils.data.Dataset):
         path, _ = self.items[index]
         return torch.from_numpy(decode(path, self.sample_shape, verify=False))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        label = self.items[index][1]
-        image = None
-        for step in range(min(len(self.items), 8)):
+    def _find(self, index: int) -> tuple[torch.Tensor | None, int, list[tuple[Path, str]]]:
+        problems: list[tuple[Path, str]] = []
+        for step in range(min(len(self.items), SUBSTITUTES)):
             j = (index + step) % len(self.items)
             try:
                 image = self.load(j)
-                break
             except ImageProblem as exc:
-                self.failures.append((self.items[j][0], str(exc)))
+                problems.append((self.items[j][0], str(exc)))
+                continue
+            if self.transform is not None:
+                image = self.transform(image)
+            return image, self.items[j][1], problems
+        return None, self.items[index][1], problems
+
+    def sample(self, index: int) -> tuple[torch.Tensor | None, int, tuple[tuple[str, str], ...]]:
+        """(image, label, ((file name, reason), ...)); image is None when neither the item
+        nor the next SUBSTITUTES - 1 could be read (the folder is likely gone)."""
+        image, label, problems = self._find(index)
+        return image, label, tuple((self.display_name(p), why) for p, why in problems)
+
+    def display_name(self, path: Path) -> str:
+        return _rel(Path(path), self.root) if self.root is not None else str(path)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label, problems = self._find(index)
+        self.failures.extend(problems)
         if image is None:
             image = torch.zeros(self.sample_shape, dtype=torch.uint8)
-        if self.transform is not None:
-            image = self.transform(image)
         return image, label
 
     @property
@@ -227,10 +160,10 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
     return good, arrays, skipped
 
 
-def _gather(root: Path, classes: list[str]) -> list[tuple[Path, int]]:
+def _gather(root: Path, classes: list[str], scanner: FolderScanner) -> list[tuple[Path, int]]:
     items = []
     for index, name in enumerate(classes):
-        items.extend((p, index) for p in _list_files(root / name))
+        items.extend((p, index) for p in scanner.list(root / name, "training"))
     return items
 
 
@@ -250,11 +183,16 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     if loose:
         report.append(f"Ignored {len(loose)} file(s) directly in {root}: put each image in the "
                       f"sub-folder of its class.")
-    train_files = _gather(root, classes)
     val_root = Path(os.path.expanduser(val_text)) if val_text else None
+    val_classes, val_loose = _class_folders(val_root, "validation") if val_root is not None else ([], [])
+    reserved = [root, *(root / n for n in classes)]
+    if val_root is not None:
+        reserved += [val_root, *(val_root / n for n in val_classes)]
+    scanner = FolderScanner(reserved, check=ctx.check_cancel)
+    ctx.report_progress("Listing the image files…", 0.0)
+    train_files = _gather(root, classes, scanner)
     val_files: list[tuple[Path, int]] = []
     if val_root is not None:
-        val_classes, val_loose = _class_folders(val_root, "validation")
         unknown = [v for v in val_classes if v not in classes]
         if unknown:
             report.append(f"Validation folders without a training class were ignored: "
@@ -264,14 +202,15 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
         index = {name: i for i, name in enumerate(classes)}
         for name in val_classes:
             if name in index:
-                val_files.extend((p, index[name]) for p in _list_files(val_root / name))
+                val_files.extend((p, index[name]) for p in scanner.list(val_root / name, "validation"))
+    report.extend(scanner.report())
     count = len(train_files) + len(val_files)
     in_memory = count * c * h * w <= MAX_IN_MEMORY_BYTES
     train_span = len(train_files) / max(1, count)
     good, arrays, skipped = _scan(train_files, shape, ctx, in_memory, "training", 0.0, train_span)
     vgood, varrays, vskipped = _scan(val_files, shape, ctx, in_memory, "validation",
                                      train_span, 1.0 - train_span)
-    skipped_all = skipped + vskipped
+    skipped_all = skipped + vskipped + scanner.special
     # Classes with no usable image are left out; labels are renumbered to stay dense.
     counts = Counter(label for _, label in good)
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
@@ -324,12 +263,11 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
         val_items = [(good[i][0], good_labels[i]) for i in val_idx]
     else:
         val_items = [(vgood[k][0], lab) for k, lab in zip(vkeep, vlabels)]
-    train_ds = FolderDataset(train_items, shape)
-    val_ds = FolderDataset(val_items, shape) if val_items else None
+    train_ds = FolderDataset(train_items, shape, root=root)
+    val_ds = FolderDataset(val_items, shape, root=val_root or root) if val_items else None
     rng = np.random.default_rng(ctx.seed)
     pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
-    sample = torch.stack([train_ds[int(i)][0] for i in pick])
-    mean, std = channel_stats(sample)
+    mean, std = channel_stats(train_ds[int(i)][0] for i in pick)   # streamed, never stacked
     gib = count * c * h * w / 1024 ** 3
     report.append(f"The images need about {gib:.1f} GiB as tensors, more than the "
                   f"{MAX_IN_MEMORY_BYTES / 1024 ** 3:.0f} GiB limit: they are read from disk "
