@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_bytes
 from .document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
 from .errors import ProjectFormatError
 
@@ -174,38 +173,7 @@ def dumps_project(doc: ProjectDocument) -> str:
     return json.dumps(doc.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        view = memoryview(data)
-        written = 0
-        while written < len(view):
-            n = os.write(fd, view[written:])
-            if n <= 0:
-                raise OSError("short write (is the disk full?)")
-            written += n
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, target)
-        tmp = ""
-        try:  # make the rename itself durable
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_project(doc: ProjectDocument, path: str | os.PathLike[str]) -> None:
+    """Atomic (``atomic.py``): the old file survives any failure, the file keeps its
+    permission bits, and temporary files left by a killed save are removed."""
     atomic_write_bytes(path, dumps_project(doc).encode("utf-8"))
