@@ -6,11 +6,18 @@ a safetensors file saved from the app loads with ``strict=True`` and gives bit-i
 outputs. ``forward`` follows the builder's topological order; a value that feeds only
 the next line stays in ``x``, every other one gets the name of the node that made it.
 Each line carries the tensor's shape as a comment (``# 32×26×26``).
+
+Project text is untrusted (see source_check.py): the name enters the file as the literal
+``PROJECT_NAME = repr(name)``, layer names only after ``checked_identifier``, the
+docstring only through ``docstring_line``; the finished text is compiled before it is
+returned, so a project cannot make ``import model`` run anything or make the export
+write invalid Python.
 """
 
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +26,18 @@ from ..build import BuildError, attribute_names
 from ..graph import GraphAnalysis, GraphModel, analyze
 from ..layers import fmt_shape
 from ..params import pair
+from .source_check import checked_identifier, checked_source, docstring_line
+from .weights import ExportError
+
+MODEL_FILE = "model.py"
+# How much of a long name / description the docstring shows (PROJECT_NAME keeps all).
+DOC_NAME_CHARS = 60
+DOC_DESCRIPTION_CHARS = 2000
 
 HEADER_NAMES = frozenset({"torch", "nn", "F", "WeightedSum", "INPUT_SHAPE", "OUTPUT_SHAPE",
-                          "annotations"})
-LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F"})
+                          "PROJECT_NAME", "annotations"})
+# forward's own names: a layer called "logits" must not shadow forward(x, logits=...).
+LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "logits"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,7 @@ def class_name_for(project_name: str) -> str:
         name = f"Net{name}"
     if name in HEADER_NAMES or keyword.iskeyword(name):
         name = f"{name}Model"
-    return name
+    return checked_identifier(name, "the model class name")
 
 
 def _needed(graph: GraphModel, output_id: str) -> set[str]:
@@ -61,17 +76,33 @@ def _needed(graph: GraphModel, output_id: str) -> set[str]:
 
 
 def _num(value: Any) -> str:
-    """A number as Python source: ints plain, floats with repr (exact round trip)."""
+    """A number as Python source: ints plain, floats with repr (exact round trip).
+    Only int/float/bool ever come out as text, so a parameter cannot carry code."""
     if isinstance(value, bool):
         return repr(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+    if isinstance(value, int):
+        return repr(int(value))
+    value = float(value)
+    if not math.isfinite(value):
+        return f'float("{value!r}")'  # inf, -inf, nan: no bare names in the source
+    if value.is_integer() and abs(value) < 1e16:
         return f"{value:.1f}"
     return repr(value)
+
+
+def _int(value: Any) -> str:
+    return repr(int(value))
 
 
 def _pair_src(value: Any) -> str:
     h, w = pair(value)
     return str(h) if h == w else f"({h}, {w})"
+
+
+def _word(value: str) -> str:
+    """A parameter word ("same") as a string literal: plain quotes when it is a simple
+    word, repr otherwise."""
+    return f'"{value}"' if re.fullmatch(r"[A-Za-z0-9_]+", value) else repr(value)
 
 
 def _kwargs(pairs: list[tuple[str, str]]) -> str:
@@ -103,20 +134,20 @@ def _activation(name: str, inner: str, params: dict[str, Any] | None = None) -> 
 
 
 def _conv_ctor(in_ch: int, p: dict[str, Any]) -> str:
-    args = [str(in_ch), str(p["out_channels"]), _pair_src(p["kernel_size"])]
+    args = [_int(in_ch), _int(p["out_channels"]), _pair_src(p["kernel_size"])]
     kw: list[tuple[str, str]] = []
     if pair(p["stride"]) != (1, 1):
         kw.append(("stride", _pair_src(p["stride"])))
     padding = p["padding"]
     if isinstance(padding, str):
         if padding != "valid":
-            kw.append(("padding", f'"{padding}"'))
+            kw.append(("padding", _word(padding)))
     elif pair(padding) != (0, 0):
         kw.append(("padding", _pair_src(padding)))
     if pair(p["dilation"]) != (1, 1):
         kw.append(("dilation", _pair_src(p["dilation"])))
     if p["groups"] != 1:
-        kw.append(("groups", str(p["groups"])))
+        kw.append(("groups", _int(p["groups"])))
     if not p["bias"]:
         kw.append(("bias", "False"))
     return f"nn.Conv2d({', '.join(args + ([_kwargs(kw)] if kw else []))})"
@@ -142,7 +173,7 @@ def _bn_ctor(channels: int, p: dict[str, Any]) -> str:
         kw.append(("momentum", _num(float(p["momentum"]))))
     if not p["affine"]:
         kw.append(("affine", "False"))
-    return f"nn.BatchNorm2d({', '.join([str(channels)] + ([_kwargs(kw)] if kw else []))})"
+    return f"nn.BatchNorm2d({', '.join([_int(channels)] + ([_kwargs(kw)] if kw else []))})"
 
 
 def _wsum_weights(p: dict[str, Any], n: int) -> list[float]:
@@ -181,7 +212,9 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     needed = _needed(graph, analysis.output_id)
     order = [nid for nid in analysis.order if nid in needed]
     all_attrs = attribute_names(graph)
-    attrs = {nid: all_attrs[nid] for nid in order}
+    for nid in order:  # names become attributes, locals and comments: identifiers only
+        checked_identifier(graph.nodes[nid].name, "the layer name")
+    attrs = {nid: checked_identifier(all_attrs[nid], "the layer attribute") for nid in order}
     consumers: dict[str, list[str]] = {nid: [] for nid in order}
     for e in graph.edges:
         if e.src in consumers and e.dst in consumers:
@@ -236,7 +269,7 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
             expr = _activation(p["activation"], f"self.{attr}({a})")
         elif kind == "dense":
             bias = "" if p["bias"] else ", bias=False"
-            init_lines.append(f"self.{attr} = nn.Linear({in_shape0[0]}, {p['units']}{bias})")
+            init_lines.append(f"self.{attr} = nn.Linear({_int(in_shape0[0])}, {_int(p['units'])}{bias})")
             expr = _activation(p["activation"], f"self.{attr}({a})")
         elif kind in ("maxpool2d", "avgpool2d"):
             cls_name = "MaxPool2d" if kind == "maxpool2d" else "AvgPool2d"
@@ -267,7 +300,7 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
             init_lines.append(f"self.{attr} = WeightedSum([{weights}]{learn})")
             expr = f"self.{attr}({', '.join(srcs)})"
         else:  # pragma: no cover - a new layer kind without an exporter
-            raise NotImplementedError(f"{node.name}: export of {kind!r} layers is not supported yet")
+            raise ExportError(f"{node.name}: export of {kind!r} layers is not supported yet")
         if nid == analysis.output_id and _ends_in_softmax(kind, p):
             # Training losses such as cross-entropy want the scores before the softmax.
             logits_expr = a if kind == "softmax" else f"self.{attr}({a})"
@@ -281,9 +314,10 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     if not softmax_head:
         fwd_lines.append("return x")
 
-    doc_lines = [f"{cls}: generated by VisionStudio from the project {project_name!r}."]
+    shown = docstring_line(project_name, DOC_NAME_CHARS)
+    doc_lines = [f"{cls}: generated by VisionStudio from the project '{shown}' (PROJECT_NAME)."]
     if description:
-        doc_lines += ["", *_wrap(description, 84)]
+        doc_lines += ["", *_wrap(description[:DOC_DESCRIPTION_CHARS], 84)]
     doc_lines += [
         "",
         f"Input: N×{fmt_shape(in_shape)} images; output: N×{fmt_shape(out_shape)}.",
@@ -297,26 +331,28 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     ]
     out: list[str] = ['"""' + doc_lines[0], *doc_lines[1:], '"""', "",
                       "import torch", "import torch.nn.functional as F", "from torch import nn", "",
-                      f"INPUT_SHAPE = {tuple(in_shape)!r}",
-                      f"OUTPUT_SHAPE = {tuple(out_shape)!r}", "", ""]
+                      f"PROJECT_NAME = {project_name!r}",
+                      f"INPUT_SHAPE = {tuple(int(d) for d in in_shape)!r}",
+                      f"OUTPUT_SHAPE = {tuple(int(d) for d in out_shape)!r}", "", ""]
     if uses_wsum:
         out += [WEIGHTED_SUM_CLASS.rstrip("\n"), "", ""]
     out.append(f"class {cls}(nn.Module):")
     out.append("    def __init__(self) -> None:")
     out.append("        super().__init__()")
-    out += [f"        {line}" for line in init_lines]
+    out += [_fold(f"        {line}") for line in init_lines]
     out.append("")
     if softmax_head:
         out.append("    def forward(self, x: torch.Tensor, logits: bool = False) -> torch.Tensor:")
     else:
         out.append("    def forward(self, x: torch.Tensor) -> torch.Tensor:")
-    out += [f"        {line}" for line in fwd_lines]
+    out += [_fold(f"        {line}") for line in fwd_lines]
     out.append("")
     out += ["", 'if __name__ == "__main__":',
             f"    model = {cls}().eval()",
             "    print(model)",
             "    print(model(torch.zeros(2, *INPUT_SHAPE)).shape)", ""]
-    source = "\n".join(_fold(line) for line in out)
+    source = "\n".join(out)
+    checked_source(source, MODEL_FILE)  # ExportError rather than a file that does not load
     return GeneratedModel(source, cls, tuple(in_shape), tuple(out_shape), softmax_head)
 
 
@@ -325,9 +361,10 @@ def _ends_in_softmax(kind: str, p: dict[str, Any]) -> bool:
 
 
 def _wrap(text: str, width: int) -> list[str]:
+    """Paragraphs of ``text`` wrapped for the docstring, each line made safe there."""
     lines: list[str] = []
-    for para in text.replace('"""', "'''").replace("\\", "\\\\").splitlines() or [""]:
-        words, cur = para.split(), ""
+    for para in text.splitlines() or [""]:
+        words, cur = docstring_line(para).split(), ""
         for w in words:
             if cur and len(cur) + 1 + len(w) > width:
                 lines.append(cur)

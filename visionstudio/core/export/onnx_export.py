@@ -19,6 +19,7 @@ import torch
 from ..build import build_model
 from ..project import ProjectDocument, atomic_write_bytes
 from .pytorch_code import resolved_weights
+from .source_check import check_layer_names
 from .weights import ExportError
 
 OPSET = 18
@@ -55,6 +56,7 @@ def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
                 weights: dict[str, torch.Tensor] | None = None) -> Path:
     """Write the model (eval mode) as ONNX; returns the path. Input ``input`` is
     N×C×H×W float32 with N dynamic, output ``output`` is N×classes."""
+    check_layer_names(doc.graph)  # no project text in the file but identifiers
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     model = build_model(doc.graph)

@@ -1,4 +1,8 @@
-"""PyTorch code export: ``model.py`` (one readable nn.Module) + ``weights.safetensors``."""
+"""PyTorch code export: ``model.py`` (one readable nn.Module) + ``weights.safetensors``.
+
+Everything is generated and checked (model.py compiled, see source_check.py) before the
+folder is created or a byte is written, so a failed export leaves nothing behind.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from pathlib import Path
 import torch
 
 from ..project import ProjectDocument, atomic_write_bytes
-from .codegen import GeneratedModel, generate_model_source
+from .codegen import MODEL_FILE, GeneratedModel, generate_model_source
+from .source_check import checked_source, metadata_text
 from .weights import check_weights, initial_weights
 
-MODEL_FILE = "model.py"
 WEIGHTS_FILE = "weights.safetensors"
 
 
@@ -40,11 +44,12 @@ def export_pytorch(doc: ProjectDocument, out_dir: str | os.PathLike[str],
                    weights: dict[str, torch.Tensor] | None = None) -> list[Path]:
     """Write model.py and weights.safetensors into ``out_dir``; returns the files written."""
     generated = model_source(doc)
+    source = checked_source(generated.source, MODEL_FILE)
     tensors = resolved_weights(doc, weights)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_path, weights_path = out / MODEL_FILE, out / WEIGHTS_FILE
-    atomic_write_bytes(model_path, generated.source.encode("utf-8"))
+    atomic_write_bytes(model_path, source)
     save_weights(tensors, weights_path, {"format": "pt", "model_class": generated.class_name,
-                                         "project": doc.name})
+                                         "project": metadata_text(doc.name)})
     return [model_path, weights_path]

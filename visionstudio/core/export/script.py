@@ -6,10 +6,16 @@ Files: train.py (fixed text, see train_template.py), model.py + weights.safetens
 optimizer class and arguments, schedule, loss and how it meets a final softmax),
 shapes_data.py (the app's built-in dataset generator, standalone) and augmentation.py
 (the app's augmentation module, verbatim).
+
+Project text reaches the bundle as data (config.json, JSON-escaped), as a sanitised
+README heading, or inside model.py through codegen's literals; every .py file is
+compiled and every file encoded before the folder is created (``bundle_files``), so a
+hostile project gives an ExportError and no files, never a broken or live script.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -20,9 +26,11 @@ import torch
 
 from ..project import ProjectDocument, atomic_write_bytes
 from . import train_template
-from .pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
 from .augment_source import augment_module_source
+from .codegen import GeneratedModel
+from .pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
 from .shapes_source import shapes_module_source
+from .source_check import checked_source, plain_line
 
 TRAIN_FILE = "train.py"
 CONFIG_FILE = "config.json"
@@ -120,23 +128,49 @@ safetensors and numpy.
 """
 
 
+def config_bytes(config: dict[str, Any]) -> bytes:
+    """config.json as UTF-8; text that UTF-8 cannot hold (a lone surrogate in a dataset
+    path) is written as a JSON escape instead, which json.load reads back unchanged."""
+    try:
+        return (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(config, indent=2, ensure_ascii=True) + "\n").encode("utf-8")
+
+
+def bundle_files(doc: ProjectDocument, generated: GeneratedModel) -> list[tuple[str, bytes]]:
+    """The bundle's text files as (name, bytes), every .py compiled: all the text that
+    goes into the folder, made before anything is written."""
+    config = training_config(doc, generated.class_name, generated.softmax_output,
+                             generated.input_shape)
+    readme = README.format(name=plain_line(doc.name) or "Untitled", cls=generated.class_name)
+    train, shapes, augment = fixed_files()
+    return [
+        train,
+        (MODEL_FILE, checked_source(generated.source, MODEL_FILE)),
+        (CONFIG_FILE, config_bytes(config)),
+        shapes,
+        augment,
+        (README_FILE, readme.encode("utf-8")),
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def fixed_files() -> tuple[tuple[str, bytes], ...]:
+    """train.py, shapes_data.py and augmentation.py: the app's own text, no project text
+    in them, so they are cut and compiled once per process (a failure is not cached)."""
+    return ((TRAIN_FILE, checked_source(train_script_source(), TRAIN_FILE)),
+            (SHAPES_FILE, checked_source(shapes_module_source(), SHAPES_FILE)),
+            (AUGMENT_FILE, checked_source(augment_module_source(), AUGMENT_FILE)))
+
+
 def export_training_script(doc: ProjectDocument, out_dir: str | os.PathLike[str],
                            weights: dict[str, torch.Tensor] | None = None) -> list[Path]:
     """Write the training bundle into ``out_dir``; returns the files written."""
     generated = model_source(doc)
+    files = bundle_files(doc, generated)
     tensors = resolved_weights(doc, weights)
-    config = training_config(doc, generated.class_name, generated.softmax_output,
-                             generated.input_shape)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files: list[tuple[str, bytes]] = [
-        (TRAIN_FILE, train_script_source().encode("utf-8")),
-        (MODEL_FILE, generated.source.encode("utf-8")),
-        (CONFIG_FILE, (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8")),
-        (SHAPES_FILE, shapes_module_source().encode("utf-8")),
-        (AUGMENT_FILE, augment_module_source().encode("utf-8")),
-        (README_FILE, README.format(name=doc.name, cls=generated.class_name).encode("utf-8")),
-    ]
     written = []
     for name, data in files:
         atomic_write_bytes(out / name, data)

@@ -18,11 +18,13 @@ from ..build import build_model
 from ..project import ProjectDocument, atomic_write_bytes
 from .onnx_export import model_input_shape
 from .pytorch_code import resolved_weights
+from .source_check import check_layer_names
 
 
 def export_torchscript(doc: ProjectDocument, path: str | os.PathLike[str],
                        weights: dict[str, torch.Tensor] | None = None) -> Path:
     """Write a traced TorchScript module (eval mode, any batch size); returns the path."""
+    check_layer_names(doc.graph)  # no project text in the file but identifiers
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     model = build_model(doc.graph)
