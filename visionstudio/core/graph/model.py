@@ -63,7 +63,7 @@ def name_problem(name: str) -> str | None:
     """Why a node name is unusable (names become Python attribute names), else None."""
     if not name:
         return "a name cannot be empty"
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):  # match() + $ would let 'conv1\n' through
         return (f"'{name}' is not a valid name: use letters, digits and underscores, "
                 "not starting with a digit")
     if keyword.iskeyword(name):
