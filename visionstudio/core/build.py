@@ -114,14 +114,11 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
 
 
 def _ancestors(graph: GraphModel, node_id: str) -> set[str]:
-    pred: dict[str, list[str]] = {}
-    for e in graph.edges:
-        pred.setdefault(e.dst, []).append(e.src)
-    seen, stack = set(), [node_id]
+    """``node_id`` and every layer feeding it, through the graph's index (linear)."""
+    seen, stack = {node_id}, [node_id]
     while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        stack.extend(pred.get(n, ()))
+        for e in graph.inputs_of(stack.pop()):
+            if e.src not in seen:
+                seen.add(e.src)
+                stack.append(e.src)
     return seen

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
 from ..params import validate_all
-from .model import GraphModel, Node
+from .model import Edge, GraphModel, Node
+from .traversal import strongly_connected, topological_order
 
 
 @dataclass(frozen=True)
@@ -72,33 +73,23 @@ class GraphAnalysis:
         return self.nodes[self.input_id].output_shape if self.input_id else None
 
 
-def _topological(graph: GraphModel) -> tuple[list[str], set[str]]:
-    """Kahn's algorithm in document order; returns (order, nodes on or behind a cycle)."""
-    indegree = {nid: 0 for nid in graph.nodes}
-    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
-    for e in graph.edges:
-        if e.src in indegree and e.dst in indegree:
-            indegree[e.dst] += 1
-            succ[e.src].append(e.dst)
-    ready = [nid for nid, d in indegree.items() if d == 0]
-    order: list[str] = []
-    i = 0
-    while i < len(ready):
-        nid = ready[i]
-        i += 1
-        order.append(nid)
-        for nxt in succ[nid]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                ready.append(nxt)
-    stuck = set(graph.nodes) - set(order)
-    return order, stuck
+NAMES_LISTED = 8
 
 
-def _cycle_members(graph: GraphModel, stuck: set[str]) -> set[str]:
-    """Of the stuck nodes, those actually on a cycle (the rest only sit behind one)."""
-    return {nid for nid in stuck if any(
-        e.src == nid and e.dst in stuck and graph.has_path(e.dst, nid) for e in graph.edges)}
+def _names(names: list[str]) -> str:
+    """A list of layer names for a message, at most NAMES_LISTED of them: every node of
+    a 10,000-Input file gets this message, and it must not hold 10,000 names each."""
+    if len(names) <= NAMES_LISTED:
+        return ", ".join(names)
+    return ", ".join(names[:NAMES_LISTED]) + f" and {len(names) - NAMES_LISTED:,} more"
+
+
+def _cycle_members(stuck: set[str], succ: dict[str, list[str]]) -> set[str]:
+    """Of the stuck nodes, those actually on a cycle (the rest only sit behind one):
+    a node is on one when an edge leads from it into its own strongly connected part."""
+    component = strongly_connected(stuck, succ)
+    return {nid for nid in stuck
+            if any(component.get(nxt) == component[nid] for nxt in succ.get(nid, ()))}
 
 
 # Parameter validation is most of the cost of a pass, and between two edits almost
@@ -136,22 +127,26 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
         infos[node.id].diagnostics.append(d)
         diags.append(d)
 
-    incoming: dict[str, list] = {nid: [] for nid in graph.nodes}
-    outgoing: dict[str, int] = {nid: 0 for nid in graph.nodes}
+    # One pass over the edges: inputs per node (port order, as inputs_of gives them),
+    # outputs counted, successors for the topological order. Linear in nodes + edges.
+    incoming: dict[str, list[Edge]] = {nid: [] for nid in graph.nodes}
+    outgoing: dict[str, int] = dict.fromkeys(graph.nodes, 0)
+    succ: dict[str, list[str]] = {}
     for e in graph.edges:
-        if e.dst in incoming and e.src in graph.nodes:
+        if e.dst in incoming and e.src in incoming:
             incoming[e.dst].append(e)
             outgoing[e.src] += 1
+            succ.setdefault(e.src, []).append(e.dst)
         else:
             diags.append(Diagnostic("a connection points to a layer that does not exist"))
     for lst in incoming.values():
         if len(lst) > 1:
             lst.sort(key=lambda e: e.port)
 
-    order, stuck = _topological(graph)
+    order, stuck = topological_order(graph.nodes, succ)
     if stuck:
-        on_cycle = _cycle_members(graph, stuck) or stuck
-        names = ", ".join(sorted(graph.nodes[n].name for n in on_cycle))
+        on_cycle = _cycle_members(stuck, succ) or stuck
+        names = _names(sorted(graph.nodes[n].name for n in on_cycle))
         for nid in sorted(on_cycle, key=lambda n: graph.nodes[n].name):
             problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way")
 
@@ -176,7 +171,7 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
     if not inputs:
         diags.append(Diagnostic("the network has no Input layer; add one from the palette"))
     elif len(inputs) > 1:
-        names = ", ".join(graph.nodes[n].name for n in inputs)
+        names = _names([graph.nodes[n].name for n in inputs])
         for nid in inputs:
             problem(graph.nodes[nid], f"only one Input is supported (found {names})")
 
@@ -217,7 +212,7 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
              and specs.get(nid) is not None and not specs[nid].is_source]
     output_id = sinks[0] if len(sinks) == 1 else None
     if single_output and len(sinks) > 1 and graph.nodes:
-        names = ", ".join(graph.nodes[n].name for n in sinks)
+        names = _names([graph.nodes[n].name for n in sinks])
         diags.append(Diagnostic(
             f"the network has several outputs ({names}); connect all but one onward or delete them"))
         for nid in sinks:

@@ -17,6 +17,7 @@ from typing import Any
 from ..data.config import DatasetConfig
 from ..events import Event
 from ..graph import Edge, GraphModel, Node, name_problem
+from ..graph.traversal import strongly_connected, topological_order
 from ..layers import LAYERS
 from ..params import ConfigError, validate_section
 from ..registry import UnknownKeyError
@@ -163,90 +164,93 @@ def _read_graph(data: Any, layout: Any) -> GraphModel:
     return graph
 
 
+_EDGE_FIELDS = frozenset(("src", "dst", "port"))
+
+
 def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
     """Edges in document order. Each check is O(1) per edge and cycles are looked for
-    once at the end, so a large (or hostile) file cannot make loading quadratic."""
+    once at the end, so a large (or hostile) file cannot make loading quadratic. The
+    usual case (a dict of the right types) is tested with exact type checks first and a
+    JSON path is only spelled out for the edge that fails: 100,000 edges load in a
+    fraction of a second."""
     if len(edges) > MAX_EDGES:
         raise _fail("graph.edges", f"has {len(edges)} connections; at most {MAX_EDGES} are supported")
+    nodes = graph.nodes
+    max_inputs = {nid: LAYERS.get(node.kind).max_inputs for nid, node in nodes.items()}
     pairs: set[tuple[str, str]] = set()
     ports: set[tuple[str, int]] = set()
     fan_in: dict[str, str] = {}  # dst -> first src, for single-input layers
+    read: list[Edge] = []
     for i, ed in enumerate(edges):
-        path = f"graph.edges[{i}]"
-        _expect(ed, dict, path, "an object")
-        for key in ed:
-            if key not in ("src", "dst", "port"):
-                raise _fail(json_path(path, key), "unknown field")
-        src = _expect(ed.get("src"), str, f"{path}.src", "a layer id")
-        dst = _expect(ed.get("dst"), str, f"{path}.dst", "a layer id")
-        port = ed.get("port", 0)
-        _expect(port, int, f"{path}.port", "a whole number")
-        for end, nid in (("src", src), ("dst", dst)):
-            if nid not in graph.nodes:
-                raise _fail(f"{path}.{end}", f"no layer has id {nid[:80]!r}")
+        if type(ed) is not dict:
+            _expect(ed, dict, f"graph.edges[{i}]", "an object")
+        if not ed.keys() <= _EDGE_FIELDS:
+            key = next(k for k in ed if k not in _EDGE_FIELDS)
+            raise _fail(json_path(f"graph.edges[{i}]", key), "unknown field")
+        src, dst, port = ed.get("src"), ed.get("dst"), ed.get("port", 0)
+        if type(src) is not str or type(dst) is not str or type(port) is not int:
+            _expect(src, str, f"graph.edges[{i}].src", "a layer id")
+            _expect(dst, str, f"graph.edges[{i}].dst", "a layer id")
+            _expect(port, int, f"graph.edges[{i}].port", "a whole number")
+        if src not in max_inputs or dst not in max_inputs:
+            end, nid = ("src", src) if src not in max_inputs else ("dst", dst)
+            raise _fail(f"graph.edges[{i}].{end}", f"no layer has id {nid[:80]!r}")
         if not 0 <= port < 1024:
-            raise _fail(f"{path}.port", "must be between 0 and 1023")
-        a, b = graph.nodes[src], graph.nodes[dst]
-        spec = LAYERS.get(b.kind)
-        if src == dst:
-            raise _fail(path, f"{a.name} cannot feed itself")
-        if spec.max_inputs == 0:
-            raise _fail(f"{path}.dst", f"{b.name} is an Input and takes no inputs")
-        if (src, dst) in pairs:
-            raise _fail(path, f"{a.name} is already connected to {b.name}")
-        if spec.max_inputs == 1:
-            if port != 0:
-                raise _fail(f"{path}.port", f"{spec.title} has only input port 0")
-            if dst in fan_in:
-                raise _fail(path, f"{b.name} already has its input from {graph.nodes[fan_in[dst]].name}; "
-                            f"a {spec.title} takes one input — use Add or Concat to merge branches")
+            raise _fail(f"graph.edges[{i}].port", "must be between 0 and 1023")
+        limit = max_inputs[dst]
+        if src == dst or limit == 0 or (src, dst) in pairs or (limit == 1 and (port != 0 or dst in fan_in)) \
+                or (dst, port) in ports:
+            _edge_problem(graph, i, src, dst, port, pairs, fan_in)
+        if limit == 1:
             fan_in[dst] = src
-        if (dst, port) in ports:
-            raise _fail(f"{path}.port", f"input {port} of {b.name} is already connected")
         pairs.add((src, dst))
         ports.add((dst, port))
-        graph.edges.append(Edge(src, dst, port))
+        read.append(Edge(src, dst, port))
+    graph.edges = read
     _check_acyclic(graph)
+
+
+def _edge_problem(graph: GraphModel, i: int, src: str, dst: str, port: int,
+                  pairs: set[tuple[str, str]], fan_in: dict[str, str]) -> None:
+    """Raise the error for edge ``i``, which one of the quick tests found wrong."""
+    path = f"graph.edges[{i}]"
+    a, b = graph.nodes[src], graph.nodes[dst]
+    spec = LAYERS.get(b.kind)
+    if src == dst:
+        raise _fail(path, f"{a.name} cannot feed itself")
+    if spec.max_inputs == 0:
+        raise _fail(f"{path}.dst", f"{b.name} is an Input and takes no inputs")
+    if (src, dst) in pairs:
+        raise _fail(path, f"{a.name} is already connected to {b.name}")
+    if spec.max_inputs == 1:
+        if port != 0:
+            raise _fail(f"{path}.port", f"{spec.title} has only input port 0")
+        if dst in fan_in:
+            raise _fail(path, f"{b.name} already has its input from {graph.nodes[fan_in[dst]].name}; "
+                        f"a {spec.title} takes one input — use Add or Concat to merge branches")
+    raise _fail(f"{path}.port", f"input {port} of {b.name} is already connected")
 
 
 def _check_acyclic(graph: GraphModel) -> None:
     """Kahn's algorithm; on a cycle, name the last edge (in file order) on one: the one
-    that closes it as the file reads."""
-    indegree = dict.fromkeys(graph.nodes, 0)
-    succ: dict[str, list[str]] = {nid: [] for nid in graph.nodes}
+    that closes it as the file reads. An edge lies on a cycle exactly when both its ends
+    are in one strongly connected part, so finding it is linear too (a search per edge
+    was quadratic on a file with a long chain behind a small cycle)."""
+    succ: dict[str, list[str]] = {}
     for e in graph.edges:
-        indegree[e.dst] += 1
-        succ[e.src].append(e.dst)
-    ready = [nid for nid, d in indegree.items() if d == 0]
-    seen = 0
-    while ready:
-        nid = ready.pop()
-        seen += 1
-        for nxt in succ[nid]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                ready.append(nxt)
-    if seen == len(graph.nodes):
+        succ.setdefault(e.src, []).append(e.dst)
+    _, stuck = topological_order(graph.nodes, succ)
+    if not stuck:
         return
-    stuck = {nid for nid, d in indegree.items() if d > 0}
-    for i, e in reversed(list(enumerate(graph.edges))):
-        if e.src in stuck and e.dst in stuck and _reaches(succ, e.dst, e.src):
+    component = strongly_connected(stuck, succ)
+    edges = graph.edges
+    for i in range(len(edges) - 1, -1, -1):
+        e = edges[i]
+        if e.src in stuck and component.get(e.dst) == component[e.src]:
             a, b = graph.nodes[e.src].name, graph.nodes[e.dst].name
             raise _fail(f"graph.edges[{i}]", f"connecting {a} to {b} creates a cycle; "
                         "a network must flow one way")
     raise _fail("graph.edges", "the connections form a cycle")  # pragma: no cover
-
-
-def _reaches(succ: dict[str, list[str]], start: str, goal: str) -> bool:
-    stack, seen = [start], set()
-    while stack:
-        n = stack.pop()
-        if n == goal:
-            return True
-        if n not in seen:
-            seen.add(n)
-            stack.extend(succ[n])
-    return False
 
 
 def _read_layout(graph: GraphModel, layout: Any) -> None:

@@ -8,9 +8,12 @@ full length was written, fsyncs and renames, so the old file survives any failur
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .atomic import atomic_write_bytes
@@ -68,29 +71,72 @@ def _reject_constant(name: str) -> Any:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the field {key[:80]!r} appears twice in one object")
-        out[key] = value
+    out = dict(pairs)  # at C speed; only an object that lost keys is looked at again
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the field {key[:80]!r} appears twice in one object")
+            seen.add(key)
     return out
+
+
+# A JSON escape that decodes to a UTF-16 surrogate (\ud800-\udfff): the only way a
+# string read from a UTF-8 file can end up unsavable.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _check_text(data: Any) -> None:
     """Reject strings that cannot be saved again (lone surrogates from ``\\ud800``
-    escapes): a file that opens must also save."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        value, path = stack.pop()
+    escapes): a file that opens must also save.
+
+    One walk in document order that keeps only the keys leading to the current value
+    (memory: the depth, not the size); the JSON path is spelled out only for the value
+    that fails.
+    """
+    if isinstance(data, str):
+        _encodable(data, [])
+        return
+    if not isinstance(data, (dict, list)):
+        return
+    keys: list[Any] = []  # how to reach the container each iterator walks (below the root)
+    walking = [_children(data)]
+    while walking:
+        step = next(walking[-1], None)
+        if step is None:
+            walking.pop()
+            if keys:
+                keys.pop()
+            continue
+        key, value = step
+        if isinstance(key, str) and not _encodes(key):
+            raise ProjectFormatError(_SURROGATE_PROBLEM, path=_path_of(keys + [None]))
         if isinstance(value, str):
-            _encodable(value, path or "(top level)")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                sub = json_path(path, key) if _encodes(key) else f"{path}[?]"
-                _encodable(key, sub)
-                stack.append((item, sub))
-        elif isinstance(value, list):
-            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+            _encodable(value, keys + [key])
+        elif isinstance(value, (dict, list)) and value:
+            keys.append(key)
+            walking.append(_children(value))
+
+
+_SURROGATE_PROBLEM = "contains an invalid character (a lone surrogate escape)"
+
+
+def _children(value: dict | list):
+    return iter(value.items()) if isinstance(value, dict) else enumerate(value)
+
+
+def _path_of(keys: list[Any]) -> str:
+    """The JSON path of a value from the keys and indices leading to it (None: a key
+    that cannot be shown)."""
+    path = ""
+    for key in keys:
+        if isinstance(key, int):
+            path = f"{path}[{key}]"
+        elif key is not None and _encodes(key):
+            path = json_path(path, key)
+        else:
+            path = f"{path}[?]"
+    return path or "(top level)"
 
 
 def _encodes(text: str) -> bool:
@@ -101,22 +147,72 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _encodable(text: str, path: str) -> None:
+def _encodable(text: str, keys: list[Any]) -> None:
+    if not _encodes(text):
+        raise ProjectFormatError(_SURROGATE_PROBLEM, path=_path_of(keys))
+
+
+def _too_big(size: int) -> ProjectFormatError:
+    mib = 1024 * 1024
+    return ProjectFormatError(f"the project is {size / mib:.1f} MiB; project files are at most "
+                              f"{MAX_FILE_BYTES // mib} MiB")
+
+
+def _utf8_size(text: str) -> tuple[int, bool]:
+    """(bytes the text takes as UTF-8, whether it holds raw surrogates), cheaply: an
+    ASCII string's length is its size, and only longer ones are ever encoded."""
+    if text.isascii():
+        return len(text), False
+    if len(text) * 4 <= MAX_FILE_BYTES:  # cannot be over the limit: no need to count
+        return 0, not _encodes(text)
     try:
-        text.encode("utf-8")
+        return len(text.encode("utf-8")), False
     except UnicodeEncodeError:
-        raise ProjectFormatError("contains an invalid character (a lone surrogate escape)",
-                                 path=path) from None
+        return len(text.encode("utf-8", "surrogatepass")), True
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a file is read: reading allocates millions of
+    small objects that live on, and each collection would walk all of them again (more
+    than half the time of loading 100,000 connections). Nothing read is garbage yet."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_project(text: str | bytes) -> ProjectDocument:
-    """A document from the text of a project file; any problem is a ProjectFormatError."""
-    if isinstance(text, (bytes, bytearray)):
+    """A document from the text of a project file; any problem is a ProjectFormatError.
+
+    The size limit of :func:`load_project` holds here too, measured on the UTF-8 bytes
+    (a str longer than the limit is refused before anything else is done with it).
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        if len(text) > MAX_FILE_BYTES:
+            raise _too_big(len(text))
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ProjectFormatError("the file is not UTF-8 text") from None
+        raw_surrogates = False  # the UTF-8 decoder refuses encoded surrogates
+    elif isinstance(text, str):
+        if len(text) > MAX_FILE_BYTES:
+            raise _too_big(len(text))
+        size, raw_surrogates = _utf8_size(text)
+        if size > MAX_FILE_BYTES:
+            raise _too_big(size)
+    else:
+        raise TypeError(f"parse_project takes str or bytes, not {type(text).__name__}")
     text = text.removeprefix("\ufeff")  # a byte-order mark from some Windows editors
+    with _gc_paused():
+        return _parse(text, raw_surrogates)
+
+
+def _parse(text: str, raw_surrogates: bool) -> ProjectDocument:
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -129,7 +225,8 @@ def parse_project(text: str | bytes) -> ProjectDocument:
     if not isinstance(data, dict):
         raise ProjectFormatError("must be a JSON object", path="(top level)")
     try:
-        _check_text(data)
+        if raw_surrogates or _SURROGATE_ESCAPE.search(text):
+            _check_text(data)
         return document_from_dict(migrate(data))
     except ProjectFormatError:
         raise
