@@ -80,3 +80,24 @@ def test_missing_file_in_process(tmp_path, capsys):
 
     assert main(["summary", str(tmp_path / "nope.vsproj")]) == 2
     assert "cannot be read" in capsys.readouterr().err
+
+
+def test_summary_gives_the_training_memory_and_says_when_it_does_not_fit(tmp_path, capsys, monkeypatch):
+    from tests.core.memory_projects import MACHINE_24_GIB, huge_dense_document
+    from visionstudio.cli import main
+    from visionstudio.core import memory
+    from visionstudio.core.project import save_project
+
+    monkeypatch.setattr(memory, "host_available", lambda: MACHINE_24_GIB)
+    assert main(["summary", "classic_cnn"]) == 0
+    out = capsys.readouterr().out
+    assert "Memory for training (batch 64, adam): about 21 MiB" in out and "Does not fit" not in out
+    project = tmp_path / "huge.vsproj"
+    save_project(huge_dense_document(), project)
+    assert main(["summary", str(project)]) == 0
+    assert ("Does not fit: training needs about 150 GiB for batch 64; this machine has 24 GiB free"
+            in capsys.readouterr().out)
+    assert main(["summary", str(project), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["memory"]
+    assert data["training"]["total_bytes"] > 149 * 2**30 and data["training"]["optimizer"] == "adam"
+    assert data["available"]["bytes"] == 24 * 2**30 and data["problem"].startswith("needs about 150 GiB")

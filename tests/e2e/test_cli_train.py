@@ -79,3 +79,21 @@ def test_bad_project_exits_2_and_failure_exits_1(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1, err
     assert "training failed" in err and "learning rate" in err and "clipping" in err
+
+
+def test_network_too_big_for_memory_exits_2_with_a_sentence_and_is_never_built(tmp_path, capsys,
+                                                                             monkeypatch):
+    """The crafted Dense 1,000,000→10,000 project of issue #11: no 37 GiB allocation, no
+    RuntimeError traceback; the refusal names what it needs and what to change."""
+    from tests.core.memory_projects import MACHINE_24_GIB, forbid_building, huge_dense_document
+    from visionstudio.cli import main
+    from visionstudio.core import memory
+
+    calls = forbid_building(monkeypatch)
+    monkeypatch.setattr(memory, "host_available", lambda: MACHINE_24_GIB)
+    project = tmp_path / "huge.vsproj"
+    save_project(huge_dense_document(), project)
+    assert main(["train", str(project), "--device", "cpu", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "needs about 150 GiB for batch 64; this machine has 24 GiB free" in err
+    assert "Traceback" not in err and calls == []

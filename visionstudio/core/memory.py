@@ -195,10 +195,10 @@ def _read_int(path: str) -> int | None:
     return int(text) if text.isdigit() else None   # "max": no limit
 
 
-def _meminfo(path: str = MEMINFO) -> dict[str, int]:
+def _meminfo() -> dict[str, int]:
     out: dict[str, int] = {}
     try:
-        with open(path, encoding="ascii", errors="replace") as f:
+        with open(MEMINFO, encoding="ascii", errors="replace") as f:
             for line in f:
                 name, _, rest = line.partition(":")
                 fields = rest.split()
@@ -303,11 +303,9 @@ def memory_problem(estimate: MemoryEstimate, available: AvailableMemory | None) 
     if estimate.activations >= estimate.weights_and_state:
         advice = ("lower the batch size or the input size" if estimate.purpose == "training"
                   else "lower the input size or use fewer channels")
-    else:
-        advice = (f"use fewer units or channels, or a smaller input (the weights alone need about "
-                  f"{human_bytes(estimate.weights)}")
-        advice += (", with their gradients and the optimizer's state "
-                   f"{human_bytes(estimate.weights_and_state)})" if estimate.purpose == "training" else ")")
+    else:   # a smaller batch would not help: the weights themselves are too many
+        advice = (f"use fewer units or channels, or a smaller input (the weights alone are about "
+                  f"{human_bytes(estimate.weights)})")
     return f"{need}; {have}: {advice}"
 
 

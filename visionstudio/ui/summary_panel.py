@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from ..core import memory as core_memory
 from ..core.graph import GraphAnalysis
 from ..core.layers import fmt_shape
-from ..core.memory import host_available, memory_problem
 from ..core.summary import NetworkSummary, human_count, summarize
 from .controller import DocumentController
 
@@ -40,7 +40,7 @@ def memory_text(summary: NetworkSummary) -> tuple[str, str, bool]:
     if m is None:
         return "", "", True
     tip = m.breakdown() + " (float32; mixed precision lowers the activations)"
-    problem = memory_problem(m, host_available())
+    problem = core_memory.memory_problem(m, core_memory.host_available())
     if problem:
         return f"⚠ Training {problem}", tip, False
     return m.describe(), tip, True

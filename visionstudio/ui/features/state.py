@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ...core import memory as core_memory
 from ...core.inspect import (
     Sample, TimeLapse, capture_activations, class_probabilities, inspection_model, load_image_file,
     prepare_sample, read_run_weights,
 )
-from ...core.memory import estimate_inference_memory, host_available, memory_problem
 from .tasks import BackgroundTask
 
 LIVE_MIN_INTERVAL_S = 2.0
@@ -425,7 +425,8 @@ def refusal(analysis) -> str | None:
         errors = analysis.errors
         last = str(errors[-1]) if errors else "the network has no single input and output"
         return f"The network cannot be built: {last}"
-    problem = memory_problem(estimate_inference_memory(analysis, backward=True), host_available())
+    estimate = core_memory.estimate_inference_memory(analysis, backward=True)
+    problem = core_memory.memory_problem(estimate, core_memory.host_available())
     return f"⚠ The network {problem}" if problem else None
 
 

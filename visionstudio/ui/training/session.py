@@ -239,6 +239,15 @@ class TrainingSession(QObject):
         if analysis.input_id is None or analysis.output_id is None:   # what build_model refuses
             exc = BuildError(["the network has no single input and output"])
             return self._setup_failure(f"The network cannot be built: {exc}")
+        try:
+            from ...core.training.trainer import resolve_device
+            device = resolve_device(config.device)
+        except Exception as exc:  # noqa: BLE001 - TrainingSetupError: words for the user
+            return self._setup_failure(str(exc))
+        # before the dataset: run_training's order, and the refusal that matters most
+        problem = _memory_problem(analysis, config, device)
+        if problem:
+            return self._setup_failure(f"The network {problem}")
         in_name = graph.nodes[analysis.input_id].name if analysis.input_id else None
         out_name = graph.nodes[analysis.output_id].name if analysis.output_id else None
         info = datasets.describe(dataset)
@@ -248,14 +257,6 @@ class TrainingSession(QObject):
             if problems:
                 return self._setup_failure("The network does not fit the dataset:\n"
                                            + "\n".join(f"- {p}" for p in problems))
-        try:
-            from ...core.training.trainer import resolve_device
-            device = resolve_device(config.device)
-        except Exception as exc:  # noqa: BLE001 - TrainingSetupError: words for the user
-            return self._setup_failure(str(exc))
-        problem = _memory_problem(analysis, config, device)
-        if problem:
-            return self._setup_failure(f"The network {problem}")
         # -- the run entry (saved with the project) -----------------------------------------
         if continue_id is None:
             n = len(doc.runs) + 1
