@@ -8,6 +8,8 @@ Each shape fills ``runs`` up to ``--mib`` MiB (under the 64 MiB file limit):
 - objects:  one run whose ``summary`` holds a list of millions of tiny objects
 - strings:  one run with a single huge string
 - entries:  hundreds of thousands of minimal run entries
+- escaped:  "ints" with a surrogate-pair escape in the name (which makes the loader
+            check every string for lone surrogates before the runs are looked at)
 
 Every file is opened with ``load_project`` in a fresh subprocess (no torch import), so
 the peak RSS (``ru_maxrss``) belongs to that load alone; the line reports whether it
@@ -44,9 +46,10 @@ print(json.dumps({"outcome": outcome, "seconds": seconds, "peak_rss_mib": rss}))
 
 
 def craft(shape: str, mib: int) -> bytes:
-    head = b'{"format": "visionstudio.project", "schema_version": 1, "name": "crafted", "runs": '
+    name = b'"crafted \\ud83d\\ude00"' if shape == "escaped" else b'"crafted"'
+    head = b'{"format": "visionstudio.project", "schema_version": 1, "name": ' + name + b', "runs": '
     budget = mib * 1024 * 1024 - len(head) - 200
-    if shape == "ints":
+    if shape in ("ints", "escaped"):
         n = budget // 2
         body = b'[{"id": "r1", "name": "Run 1", "settings": {"x": [' + b"0," * (n - 1) + b"0]}}]"
     elif shape == "objects":
@@ -67,7 +70,7 @@ def craft(shape: str, mib: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=57)
-    parser.add_argument("--shapes", default="ints,objects,strings,entries")
+    parser.add_argument("--shapes", default="ints,objects,strings,entries,escaped")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes.split(","):

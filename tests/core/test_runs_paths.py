@@ -158,6 +158,17 @@ def test_runs_are_copied_not_shared_and_round_trip():
     assert parse_project(dumps_project(doc)).runs == doc.runs
 
 
+def test_lone_surrogates_in_runs_are_refused_by_the_runs_walk():
+    """Text that could not be saved again, checked in the same walk as the limits."""
+    with pytest.raises(ProjectFormatError) as info:
+        document_from_dict({"runs": [good(0), good(1, summary={"note": "x\ud800"})]})
+    assert info.value.json_path == "runs[1].summary.note" and "surrogate" in info.value.problem
+    with pytest.raises(ProjectFormatError) as info:
+        document_from_dict({"runs": [good(0, summary={"k\udc00": 1})]})
+    assert info.value.json_path == "runs[0].summary" and "surrogate" in info.value.problem
+    assert document_from_dict({"runs": [good(0, name="é 😀")]}).runs[0]["name"] == "é 😀"
+
+
 def test_non_json_values_from_callers_are_refused():
     with pytest.raises(ProjectFormatError) as info:
         document_from_dict({"runs": [good(0, summary={"when": object()})]})

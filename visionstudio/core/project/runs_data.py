@@ -28,6 +28,7 @@ MAX_RUN_TEXT = 1 << 20        # characters of text (keys and strings) in one run
 MAX_RUNS_TEXT = 16 << 20      # ... and in all runs together
 MAX_NAME = 64                 # a run id or folder: a plain name of at most this many characters
 MAX_TITLE = 1000              # a run's display name
+SURROGATE_PROBLEM = "contains an invalid character (a lone surrogate escape)"
 
 _RUN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 # Names Windows maps to devices whatever the folder ("nul", "COM1.txt", ...).
@@ -66,6 +67,17 @@ def run_name_problem(name: str) -> str | None:
     if _DEVICE_NAME.fullmatch(name):
         return "is a device name on Windows"
     return None
+
+
+def _saveable(text: str) -> bool:
+    """False for text with a lone surrogate (from a ``\\ud800`` escape): it could not be
+    saved again. Checked here for the runs, so the whole-file text check need not walk
+    a runs list that is refused anyway."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fail(path: str, problem: str) -> ProjectFormatError:
@@ -110,6 +122,8 @@ def _copy_entry(run: dict[str, Any], base: str) -> tuple[dict[str, Any], int, in
             kind = type(value)
             if kind is str:
                 text += len(value)
+                if not value.isascii() and not _saveable(value):
+                    raise _fail(_where(base, (link, key)), SURROGATE_PROBLEM)
             elif kind is int or kind is bool or value is None:
                 pass
             elif kind is float:
@@ -129,6 +143,8 @@ def _copy_entry(run: dict[str, Any], base: str) -> tuple[dict[str, Any], int, in
             if is_dict:
                 if type(key) is not str:
                     raise _fail(_where(base, link), "has a field name that is not text")
+                if not key.isascii() and not _saveable(key):
+                    raise _fail(_where(base, link), f"has a field name that {SURROGATE_PROBLEM}")
                 text += len(key)
                 dst[key] = value
             else:
