@@ -194,4 +194,5 @@ def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True
         arr = arr[None]
     else:
         arr = arr.transpose(2, 0, 1)
-    return np.ascontiguousarray(arr)
+    out = np.ascontiguousarray(arr)
+    return out if out.flags.writeable else out.copy()   # torch.from_numpy wants it writable

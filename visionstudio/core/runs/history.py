@@ -86,6 +86,10 @@ class RunHistory:
         elif name == "FitStartRecord":
             self.start = record.as_dict()
             self.version += 1
+        elif name == "FitResult":   # notes added while training (e.g. files that broke mid-run)
+            late = record.notes[len((self.start or {}).get("notes") or ()):]
+            self.events.extend(n for n in late if n not in self.events)
+            self.version += 1
 
     def add_batch(self, record: Any) -> None:
         losses = list(record.losses) or [record.loss]

@@ -7,6 +7,13 @@ a batch at a time. Lazy datasets (too big for memory) go through a DataLoader wi
 worker processes (and pinned memory on CUDA), then the same on-device normalisation.
 Both paths draw their order from the same CPU generator, so a run is reproducible and
 can resume mid-epoch.
+
+Files of a lazy dataset can break while it trains (deleted, truncated). A dataset with a
+``sample(index) -> (image or None, label, ((name, reason), ...))`` method (the image
+folder's) says which files it could not read; the names travel back with each batch
+from the DataLoader workers (a worker's own counters would die with it), the feed keeps
+them (``LazyFeed.problems``) and the trainer reports them: ``unreadable_events`` in the
+batch records as they happen, ``unreadable_notes`` in the run's result.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ import torch
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
 FLOAT_CACHE_LIMIT = 2 << 30  # bytes: bigger in-memory sets stay uint8, converted per batch
+REPORT_NAMES = 5             # unreadable files named in a message (then "and N more")
+
+
+class ImagesUnreadable(RuntimeError):
+    """No image of a batch could be read: the dataset's files are gone."""
 
 
 @dataclass
@@ -78,11 +90,9 @@ class TrainData:
         if self.train_images is None:
             c = (self.sample_shape or (1,))[0]
             return (0.5,) * c, (0.25,) * c
-        x = self.train_images[: 10_000].float() / 255.0
-        dims = [d for d in range(x.dim()) if d != 1]
-        mean = x.mean(dim=dims)
-        std = x.std(dim=dims).clamp_min(1e-3)
-        return tuple(mean.tolist()), tuple(std.tolist())
+        from ..data.base import channel_stats   # streamed: no float copy of the images
+
+        return channel_stats(self.train_images[: 10_000])
 
 
 def _tuple(value: Any) -> tuple | None:
@@ -168,10 +178,75 @@ class MemoryFeed:
             yield xb, yb
 
 
+class _Reporting(torch.utils.data.Dataset):
+    """(image or None, label, problems) for any lazy dataset; module level so that it
+    pickles into spawned DataLoader workers."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Any, int, tuple[tuple[str, str], ...]]:
+        sample = getattr(self.dataset, "sample", None)
+        if sample is not None:
+            return sample(index)
+        image, label = self.dataset[index][:2]
+        return image, label, ()
+
+
+def _collate(items: list[tuple[Any, int, tuple]]) -> tuple[Any, Any, tuple[tuple[str, str], ...]]:
+    """Stack the readable samples; the problems of all of them ride along."""
+    from torch.utils.data import default_collate
+
+    problems = tuple(p for _, _, found in items for p in found)
+    kept = [(x, y) for x, y, _ in items if x is not None]
+    if not kept:
+        return None, None, problems
+    images = default_collate([torch.as_tensor(x) for x, _ in kept])
+    labels = torch.tensor([int(y) for _, y in kept], dtype=torch.long)
+    return images, labels, problems
+
+
+def describe_unreadable(problems: Sequence[tuple[str, str]]) -> str:
+    """'3 images could not be read and were skipped: a.png: truncated; …'."""
+    n = len(problems)
+    names = "; ".join(f"{name}: {why}" for name, why in list(problems)[:REPORT_NAMES])
+    more = f" and {n - REPORT_NAMES} more" if n > REPORT_NAMES else ""
+    return (f"{n} image{'s' if n != 1 else ''} could not be read and "
+            f"{'were' if n != 1 else 'was'} skipped: {names}{more}.")
+
+
+def _problems(feeds: Sequence[Any]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for feed in feeds:
+        for name, why in (getattr(feed, "problems", None) or {}).items():
+            merged.setdefault(name, why)
+    return merged
+
+
+def unreadable_events(*feeds: Any) -> list[str]:
+    """One sentence naming the files that failed since the last call (or nothing)."""
+    fresh: list[tuple[str, str]] = []
+    for feed in feeds:
+        if hasattr(feed, "take_new_problems"):
+            fresh.extend(feed.take_new_problems())
+    return [describe_unreadable(fresh)] if fresh else []
+
+
+def unreadable_notes(*feeds: Any) -> list[str]:
+    """One sentence for the whole run: every file that could not be read (or nothing)."""
+    merged = _problems(feeds)
+    return [describe_unreadable(list(merged.items()))] if merged else []
+
+
 class LazyFeed:
     def __init__(self, dataset: Any, normalizer: Normalizer, device: torch.device,
                  num_workers: int | None = None) -> None:
         self.dataset = dataset
+        self.problems: dict[str, str] = {}   # file name -> reason, from every worker
+        self._told = 0                       # problems already handed out as events
         self.n = len(dataset)
         self.device = device
         self.normalizer = normalizer
@@ -188,12 +263,25 @@ class LazyFeed:
         sampler = [idx[lo:hi] for lo, hi in batch_slices(self.n, batch_size)[start:]]
         if not sampler:
             return
-        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=self.num_workers,
-                            pin_memory=self.pin)
-        for xb, yb in loader:
+        loader = DataLoader(_Reporting(self.dataset), batch_sampler=sampler,
+                            num_workers=self.num_workers, pin_memory=self.pin, collate_fn=_collate)
+        for xb, yb, problems in loader:
+            for name, why in problems:
+                self.problems.setdefault(name, why)
+            if xb is None:
+                raise ImagesUnreadable(
+                    f"no image of a batch could be read; "
+                    f"{describe_unreadable(list(self.problems.items()))} The image folder may "
+                    f"have been moved or deleted, or its drive removed.")
             xb = torch.as_tensor(xb).to(self.device, non_blocking=True)
             yb = torch.as_tensor(yb).to(self.device, dtype=torch.long, non_blocking=True)
             yield self.normalizer(xb, augment), yb
+
+    def take_new_problems(self) -> list[tuple[str, str]]:
+        """Problems not handed out before (for the next batch record's events)."""
+        items = list(self.problems.items())
+        fresh, self._told = items[self._told:], len(items)
+        return fresh
 
 
 def make_feeds(data: TrainData, normalizer: Normalizer, device: torch.device, *,
