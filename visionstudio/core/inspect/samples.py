@@ -88,7 +88,9 @@ def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> Sampl
     """Open ``path`` and convert it to ``shape`` (the network Input's C×H×W) with the
     image-folder dataset's own decoder (``core.data.image_folder.decode``): EXIF
     rotation, 16-bit scaled to 8-bit, alpha composited on white, CMYK/palette converted,
-    bilinear resize — so a file is seen exactly as it would be in a training folder."""
+    bilinear resize — so a file is seen exactly as it would be in a training folder, and
+    refused as it would be there: over ``image_decode.MAX_PIXELS`` (50 MP) from its header,
+    before it is decoded."""
     from PIL import Image
 
     from ..data.image_folder import ImageProblem, decode
