@@ -4,7 +4,11 @@ Shows a progress line on stderr (loss, accuracy, ETA), writes checkpoints
 (``OUT/checkpoints/{last,best}``), a metrics CSV and ``OUT/run.json``, and prints a
 summary. Exit status: 0 trained (or stopped with Ctrl+C, checkpoint saved), 1 training
 failed (the message says what to try), 2 the project, its settings or its dataset
-cannot be used. PROJECT may be a template key such as ``classic_cnn``.
+cannot be used, 143 (128 + SIGTERM) stopped by SIGTERM — after saving a checkpoint
+exactly as Ctrl+C does, so a job scheduler or ``kill`` never loses the epoch in progress;
+the distinct status tells a supervisor the run did not finish. A second Ctrl+C or
+SIGTERM aborts without waiting for the batch. PROJECT may be a template key such as
+``classic_cnn``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+EXIT_TERMINATED = 128 + 15   # the shell's status for SIGTERM; a checkpoint was saved first
+# Ctrl+C, and SIGTERM where the platform has it: both stop cooperatively (control.request_stop)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "train", help="train a project's network on its dataset",
         description="Train a project's network with its dataset and training settings. "
                     "Exit status: 0 done, 1 training failed, 2 the project or its settings "
-                    "cannot be used.")
+                    "cannot be used, 143 stopped by SIGTERM (checkpoint saved).")
     parser.add_argument("project", metavar="PROJECT", help="a .vsproj file or a template key")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
     parser.add_argument("--batch-size", type=int, help="override the batch size")
@@ -127,13 +134,21 @@ def run(args: argparse.Namespace) -> int:
         source.parent / "runs" / f"{source.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     control = TrainerControl()
 
-    def on_sigint(signum, frame):
+    received: list[int] = []
+
+    def on_stop_signal(signum, frame):
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nStopping after this batch (Ctrl+C again to abort)…", file=err)
+        received.append(signum)
+        how = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\nStopping after this batch ({how}; again to abort)…", file=err)
         control.request_stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    def status(code: int) -> int:
+        terminated = any(s != signal.SIGINT for s in received)
+        return EXIT_TERMINATED if terminated else code
+
+    previous = {sig: signal.signal(sig, on_stop_signal) for sig in STOP_SIGNALS}
     try:
         result = run_training(doc, out_dir=out, overrides=overrides, control=control,
                               callbacks=[_progress_callback(err, args.quiet)],
@@ -141,12 +156,13 @@ def run(args: argparse.Namespace) -> int:
                               data_dir=args.data_dir)
     except TrainingSetupError as exc:
         print(f"visionstudio train: {exc}", file=err)
-        return EXIT_SETUP
+        return status(EXIT_SETUP)
     except KeyboardInterrupt:
         print("visionstudio train: aborted", file=err)
-        return EXIT_FAILED
+        return status(EXIT_FAILED)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if result.failure is not None:
         print(f"visionstudio train: training failed. {result.failure.message}", file=err)
         if result.failure.kind == "error":
@@ -165,4 +181,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"best {result.metric}: {result.best_metric:.4f} (epoch {result.best_epoch})")
     print(f"checkpoints: {result.last_checkpoint or '-'} (last), {result.best_checkpoint or '-'} (best)")
     print(f"metrics: {args.metrics_csv or out / 'metrics.csv'}")
-    return EXIT_OK
+    return status(EXIT_OK)

@@ -17,6 +17,7 @@ Beside the loop: device.py (device, precision, channels-last, OOM), trainer_stat
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -39,12 +40,15 @@ from .failures import NonFinite, failure_record
 from .feed import Normalizer, TrainData, make_feeds
 from .losses import TrainingLoss
 from .model_prep import training_view
+from .nonfinite import NonFiniteOrigin, find_origin
 from .optimizers import OPTIMIZERS, apply_group_values
 from .records import (
     BatchRecord, EpochRecord, FailureRecord, FitResult, FitStartRecord, ValidationRecord,
 )
 from .schedules import SCHEDULERS, Schedule
 from .trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
+
+CHECKED_FIRST_STEPS = 3
 
 __all__ = ["CHECKPOINT_FORMAT", "Callback", "OutOfMemory", "Trainer", "TrainingSetupError",
            "resolve_device", "suggest_batch_size"]
@@ -102,6 +106,10 @@ class Trainer:
         if note:
             self.notes.append(note)
         self.precision = precision
+        # Read every loss before its step on the CPU (free there); elsewhere only the first
+        # CHECKED_FIRST_STEPS (a network that overflows by itself does so at once) and then
+        # in batches, so the GPU is not synchronised per step.
+        self.check_every_step = device.type == "cpu"
         self.amp_dtype = AMP_DTYPES.get(precision)
         shape = data.sample_shape or (tuple(data.train_images.shape[1:]) if data.in_memory else None)
         self.channels_last = use_channels_last(self.channels_last_choice, shape, device, self.model)
@@ -238,7 +246,7 @@ class Trainer:
             self._emit("on_fit_start", start)
             status = self._run(position)
         except NonFinite as exc:
-            failure = self._failure("nan", exc.step, exc, value=exc.value)
+            failure = self._failure("nan", exc.step, exc, value=exc.value, origin=self._diagnose(exc))
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
@@ -274,11 +282,42 @@ class Trainer:
     def _release_memory(self) -> None:
         release_memory(self.device, self.optimizer)
 
-    def _failure(self, kind: str, step: int, exc: BaseException, value: float = math.nan) -> FailureRecord:
+    def _failure(self, kind: str, step: int, exc: BaseException, value: float = math.nan,
+                 origin: NonFiniteOrigin | None = None) -> FailureRecord:
         lr = getattr(self, "_lr", self.optimizer_params.get("lr", 0.0))
         return failure_record(kind, exc, epoch=self._where[0], step=step, lr=lr,
                               batch_size=self.config.batch_size, clip_norm=self.config.clip_norm,
-                              device=self.device, checkpoint=self._last_ckpt, value=value)
+                              device=self.device, checkpoint=self._last_ckpt, value=value,
+                              origin=origin, precision=getattr(self, "precision", "fp32"))
+
+    def _autocast(self):
+        return (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                else nullcontext())
+
+    def _diagnose(self, exc: NonFinite) -> NonFiniteOrigin | None:
+        """Which layer made the NaN (nonfinite.py), run once the loss is already non-finite.
+
+        Caught before its step, the failing batch meets the weights that failed on it.
+        Caught later (on a GPU losses are read in batches), the updates may have spread
+        the NaN through every weight; then the last good checkpoint's weights are asked
+        too, so a network that overflows by itself is still told from a diverged one."""
+        if exc.inputs is None:
+            return None
+        origin = find_origin(self.train_model, exc.inputs, self._autocast)
+        if (origin is not None and origin.kind == "weights" and not exc.before_step
+                and self._last_ckpt is not None):
+            try:
+                from .checkpoint import load_checkpoint
+
+                earlier = copy.deepcopy(self.train_model)
+                earlier.load_state_dict(load_checkpoint(self._last_ckpt).model_state, strict=False)
+                before = find_origin(earlier, exc.inputs, self._autocast)
+                del earlier
+            except Exception:  # noqa: BLE001 - a diagnosis must never hide the failure
+                before = None
+            if before is not None and before.kind in ("layer", "input"):
+                origin = before
+        return origin
 
     def _wait_if_paused(self) -> None:
         control = self.control
@@ -319,7 +358,7 @@ class Trainer:
                else nullcontext())
         scaler, clip, augment = self.scaler, cfg.clip_norm, self.augment
         params = [p for p in model.parameters() if p.requires_grad]
-        check_each_step = device.type == "cpu"   # .item() is free on the CPU
+        check_each_step = self.check_every_step   # .item() is free on the CPU
         interval, every = self.report_interval_s, self.report_every
         batches = self.steps_per_epoch
         loss_sum, correct_sum, seen = float(sums[0]), float(sums[1]), int(sums[2])
@@ -341,7 +380,7 @@ class Trainer:
             first = self.step - n + 1
             for i, v in enumerate(losses):
                 if not math.isfinite(v):
-                    raise NonFinite(v, first + i)
+                    raise NonFinite(v, first + i, inputs=xb)
             images = sum(pend_sizes)
             loss_sum += sum(v * s for v, s in zip(losses, pend_sizes))
             correct_sum += sum(corrects)
@@ -383,6 +422,14 @@ class Trainer:
             with amp:
                 out = model(xb)
                 loss = loss_fn(out, yb)
+            if check_each_step or self._session_steps < CHECKED_FIRST_STEPS:
+                value = loss.detach().float().item()
+                if not math.isfinite(value):
+                    # Caught before backward and step: the weights that failed on this batch are
+                    # intact for the diagnosis. The failed step is counted, as it always was.
+                    self.step += 1
+                    self._where = (epoch, self.step)
+                    raise NonFinite(value, self.step, inputs=xb, before_step=True)
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -407,10 +454,6 @@ class Trainer:
             pend_correct.append((out.detach().argmax(1) == yb).sum())
             pend_sizes.append(int(yb.shape[0]))
             pend_lrs.append(lr)
-            if check_each_step:
-                value = detached.item()
-                if not math.isfinite(value):
-                    raise NonFinite(value, self.step)
             del out, loss
             if (batch == batches or (every is not None and len(pend_loss) >= every)
                     or (every is None and time.perf_counter() - last_report >= interval)):
