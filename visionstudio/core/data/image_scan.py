@@ -23,6 +23,11 @@ CANCEL_EVERY = 2000   # entries between cancel checks while listing
 
 
 def _key(path: str, st: os.stat_result) -> Key:
+    if not st.st_ino:   # Windows' DirEntry.stat() leaves st_ino 0; os.stat() fills it
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
     if st.st_ino:
         return (st.st_dev, st.st_ino)
     return ("path", os.path.normcase(os.path.realpath(path)))
