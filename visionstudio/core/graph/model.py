@@ -14,10 +14,12 @@ loader) only makes it stale, and it is rebuilt once at the next query.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import keyword
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +164,8 @@ class GraphModel:
         self.node_moved = Event("node_moved")          # (node_id, position)
         # Any semantic change (not moves): the trigger for re-running shape inference.
         self.changed = Event("changed")
+        self._batch_depth = 0
+        self._batch_dirty = False
 
     # -- the edge list and its index ------------------------------------------------
     @property
@@ -216,6 +220,9 @@ class GraphModel:
     def outputs_of(self, node_id: str) -> list[Edge]:
         """Outgoing edges of a node, in edge-list order."""
         return list(self._adjacency()[1].get(node_id, ()))
+
+    def has_edge(self, edge: Edge) -> bool:
+        return edge in self._adjacency()[0].get(edge.dst, ())
 
     def in_degree(self, node_id: str) -> int:
         return len(self._adjacency()[0].get(node_id, ()))
@@ -295,6 +302,30 @@ class GraphModel:
         other.positions = dict(self.positions)
         return other
 
+    # -- announcing -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Announce ``changed`` once, at the end, for every change made inside (nests).
+
+        The fine-grained events (``edge_removed``...) still come one by one; only the
+        re-analysis trigger is held back, so deleting a layer with twenty connections
+        re-runs shape inference once, not twenty-one times.
+        """
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and self._batch_dirty:
+                self._batch_dirty = False
+                self.changed.emit()
+
+    def _emit_changed(self) -> None:
+        if self._batch_depth:
+            self._batch_dirty = True
+        else:
+            self.changed.emit()
+
     # -- low-level mutators (commands only) --------------------------------------
     def _insert_node(self, node: Node, position: Position | None = None, index: int | None = None) -> None:
         if node.id in self.nodes:
@@ -308,14 +339,16 @@ class GraphModel:
         if position is not None:
             self.positions[node.id] = (float(position[0]), float(position[1]))
         self.node_added.emit(node)
-        self.changed.emit()
+        self._emit_changed()
 
     def _delete_node(self, node_id: str) -> tuple[Node, int, Position | None]:
-        index = list(self.nodes).index(node_id)
+        # Undo of an AddNode removes the newest node: no need to count the others.
+        last = next(reversed(self.nodes), None)
+        index = len(self.nodes) - 1 if last == node_id else list(self.nodes).index(node_id)
         node = self.nodes.pop(node_id)
         position = self.positions.pop(node_id, None)
         self.node_removed.emit(node)
-        self.changed.emit()
+        self._emit_changed()
         return node, index, position
 
     def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
@@ -331,12 +364,17 @@ class GraphModel:
             # the next query, however many edges an undo puts back.
             self._edges.insert(index, edge)
         self.edge_added.emit(edge)
-        self.changed.emit()
+        self._emit_changed()
 
     def _delete_edge(self, edge: Edge) -> int:
         fresh = self._index_fresh()
-        index = self._edges.index(edge)
-        del self._edges[index]
+        edges = self._edges
+        if fresh and edges and edges[-1] == edge and self._in[edge.dst].count(edge) == 1:
+            index = len(edges) - 1  # undo of a Connect: the newest edge, found without a search
+            edges.pop()
+        else:
+            index = edges.index(edge)
+            del edges[index]
         if fresh:
             # The per-node lists keep edge-list order, so their first equal edge is the
             # one the list lost.
@@ -347,18 +385,94 @@ class GraphModel:
                     del table[key]
             self._index_version = self._edges.version
         self.edge_removed.emit(edge)
-        self.changed.emit()
+        self._emit_changed()
         return index
+
+    def _delete_edges_of(self, node_ids: set[str]) -> list[tuple[int, Edge]]:
+        """Remove every edge touching ``node_ids`` in one pass over the list (deleting
+        them one by one searched the list for each). Returns (position, edge) pairs in
+        list order, for :meth:`_restore_edges`; announces each edge, then one change."""
+        kept: list[Edge] = []
+        removed: list[tuple[int, Edge]] = []
+        for i, e in enumerate(self._edges):
+            if e.src in node_ids or e.dst in node_ids:
+                removed.append((i, e))
+            else:
+                kept.append(e)
+        if not removed:
+            return removed
+        self._edges[:] = kept  # same list object; the index goes stale
+        for _, e in removed:
+            self.edge_removed.emit(e)
+        self._emit_changed()
+        return removed
+
+    def _restore_edges(self, removed: list[tuple[int, Edge]]) -> None:
+        """Undo of :meth:`_delete_edges_of`: each edge back at its old position."""
+        if not removed:
+            return
+        merged: list[Edge] = []
+        rest = iter(self._edges)
+        for position, edge in removed:
+            while len(merged) < position:
+                nxt = next(rest, None)
+                if nxt is None:
+                    break
+                merged.append(nxt)
+            merged.append(edge)
+        merged.extend(rest)
+        self._edges[:] = merged
+        for _, e in reversed(removed):
+            self.edge_added.emit(e)
+        self._emit_changed()
+
+    def _delete_nodes(self, node_ids: list[str]) -> list[tuple[int, Node, Position | None]]:
+        """Remove nodes (their edges must be gone) in the given order; returns
+        (document position, node, position on the canvas) for :meth:`_restore_nodes`."""
+        where = {nid: i for i, nid in enumerate(self.nodes)}
+        removed = []
+        for nid in node_ids:
+            node = self.nodes.pop(nid)
+            removed.append((where[nid], node, self.positions.pop(nid, None)))
+            self.node_removed.emit(node)
+        if removed:
+            self._emit_changed()
+        return removed
+
+    def _restore_nodes(self, removed: list[tuple[int, Node, Position | None]]) -> None:
+        """Undo of :meth:`_delete_nodes`: document order as it was, in one pass."""
+        if not removed:
+            return
+        for _, node, _ in removed:
+            if node.id in self.nodes:
+                raise ValueError(f"node id {node.id} already exists")
+        merged: list[tuple[str, Node]] = []
+        rest = iter(self.nodes.items())
+        for index, node, _ in sorted(removed, key=lambda r: r[0]):
+            while len(merged) < index:
+                nxt = next(rest, None)
+                if nxt is None:
+                    break
+                merged.append(nxt)
+            merged.append((node.id, node))
+        merged.extend(rest)
+        self.nodes.clear()
+        self.nodes.update(merged)
+        for _, node, position in reversed(removed):
+            if position is not None:
+                self.positions[node.id] = (float(position[0]), float(position[1]))
+            self.node_added.emit(node)
+        self._emit_changed()
 
     def _set_param(self, node_id: str, name: str, value: Any) -> None:
         self.nodes[node_id].params[name] = copy.deepcopy(value)
         self.params_changed.emit(node_id, name, value)
-        self.changed.emit()
+        self._emit_changed()
 
     def _set_name(self, node_id: str, name: str) -> None:
         self.nodes[node_id].name = name
         self.node_renamed.emit(node_id, name)
-        self.changed.emit()
+        self._emit_changed()
 
     def _set_position(self, node_id: str, position: Position) -> None:
         self.positions[node_id] = (float(position[0]), float(position[1]))

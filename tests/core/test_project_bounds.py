@@ -1,0 +1,106 @@
+"""parse_project is bounded like load_project, and its text check names the bad string.
+
+Attacks of issue #11: ``parse_project(bytes)`` skipped the 64 MiB limit; a str whose
+characters are short but whose UTF-8 is long must be measured in bytes; the check for
+unsavable strings (lone surrogate escapes) must still find them, at any depth, with
+their JSON path, while files without such escapes are not walked at all.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from visionstudio.core.project import ProjectFormatError, dumps_project, load_project, parse_project
+from visionstudio.core.project import io as project_io
+
+
+def _named(name_json: str) -> str:
+    return '{"schema_version": 1, "name": ' + name_json + "}"
+
+
+@pytest.fixture
+def small_limit(monkeypatch):
+    monkeypatch.setattr(project_io, "MAX_FILE_BYTES", 1000)
+    return 1000
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_parse_project_refuses_text_over_the_limit(small_limit, as_bytes):
+    text = _named(json.dumps("x" * 2000))
+    with pytest.raises(ProjectFormatError, match="project files are at most"):
+        parse_project(text.encode("utf-8") if as_bytes else text)
+
+
+def test_the_limit_counts_utf8_bytes_not_characters(small_limit):
+    fits = _named(json.dumps("€" * 300, ensure_ascii=False))       # 300 characters, ~930 bytes
+    too_big = _named(json.dumps("€" * 400, ensure_ascii=False))    # 400 characters, ~1230 bytes
+    assert len(too_big) < small_limit
+    assert parse_project(fits).name == "€" * 300
+    with pytest.raises(ProjectFormatError, match="project files are at most"):
+        parse_project(too_big)
+    with pytest.raises(ProjectFormatError, match="project files are at most"):
+        parse_project(bytearray(too_big.encode("utf-8")))
+
+
+def test_the_real_limit_is_64_mib():
+    assert project_io.MAX_FILE_BYTES == 64 * 1024 * 1024
+    with pytest.raises(ProjectFormatError, match="at most 64 MiB"):
+        parse_project(b" " * (64 * 1024 * 1024 + 1))
+
+
+@pytest.mark.parametrize("escape, path", [
+    ('"\\ud800"', "name"),
+    ('"ok \\udfff ok"', "name"),
+    ('"\\udc00\\ud800"', "name"),  # reversed pair: two lone halves
+])
+def test_lone_surrogate_escapes_are_refused_with_their_path(escape, path):
+    with pytest.raises(ProjectFormatError, match="lone surrogate") as info:
+        parse_project(_named(escape))
+    assert info.value.json_path == path
+
+
+def test_a_surrogate_deep_inside_is_found_with_its_path():
+    data = {"schema_version": 1, "graph": {"nodes": [
+        {"id": "a", "kind": "input", "name": "input1"},
+        {"id": "b", "kind": "relu", "name": "@@"},
+    ], "edges": []}}
+    text = json.dumps(data).replace("@@", "\\udbff")
+    with pytest.raises(ProjectFormatError) as info:
+        parse_project(text)
+    assert info.value.json_path == "graph.nodes[1].name"
+
+
+def test_a_surrogate_in_a_key_is_named_without_printing_it():
+    with pytest.raises(ProjectFormatError, match="lone surrogate") as info:
+        parse_project('{"schema_version": 1, "layout": {"positions": {"\\ud800": [0, 0]}}}')
+    assert info.value.json_path == "layout.positions[?]"
+
+
+def test_raw_surrogates_in_a_str_are_refused_too():
+    with pytest.raises(ProjectFormatError, match="lone surrogate") as info:
+        parse_project(_named('"a\ud800b"'))
+    assert info.value.json_path == "name"
+
+
+def test_pairs_and_escaped_backslashes_are_not_surrogates(tmp_path):
+    doc = parse_project(_named('"\\ud83d\\ude00 and \\\\ud800"'))
+    assert doc.name == "\U0001F600 and \\ud800"
+    path = tmp_path / "p.vsproj"
+    path.write_text(dumps_project(doc), encoding="utf-8")
+    assert load_project(path).name == doc.name
+
+
+def test_a_deep_structure_with_a_surrogate_at_the_bottom():
+    depth = 800  # below the JSON parser's own nesting limit
+    text = ('{"schema_version": 1, "description": "x", "runs": '
+            + "[" * depth + '"\\ud800"' + "]" * depth + "}")
+    with pytest.raises(ProjectFormatError) as info:
+        parse_project(text)
+    assert info.value.json_path == "runs" + "[0]" * depth
+
+
+def test_parse_project_wants_text():
+    with pytest.raises(TypeError, match="str or bytes"):
+        parse_project(None)  # type: ignore[arg-type]
