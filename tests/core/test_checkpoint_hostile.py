@@ -378,3 +378,19 @@ def test_weights_only_checkpoint_is_not_resumed_and_its_fields_are_still_checked
     folder = save_checkpoint(tmp_path / "w", model_state=state, tensors={}, meta={"step": float("inf")})
     with pytest.raises(CheckpointError, match="field 'step' must be a whole number ≥ 0, found Infinity"):
         load_weights(folder, tiny_model())
+
+
+def test_cli_export_refuses_weights_of_the_wrong_dtype(project_and_checkpoint, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from visionstudio.cli import main
+
+    project, ckpt = project_and_checkpoint
+    weights = {k: v.to(torch.int32) for k, v in load_checkpoint(ckpt).model_state.items()}
+    path = tmp_path / "int.safetensors"
+    save_file(weights, str(path))
+    code = main(["export", str(project), "--format", "pytorch", "--out", str(tmp_path / "x"),
+                 "--weights", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "conv1.weight is torch.int32 but the network needs torch.float32" in err, err
+    assert not (tmp_path / "x" / "model.py").exists()

@@ -99,6 +99,9 @@ def check_weights(doc_or_model, weights: dict[str, torch.Tensor]) -> None:
     extra = [k for k in weights if k not in expected]
     shapes = [f"{k} is {_shape(weights[k])} but the network needs {_shape(v)}"
               for k, v in expected.items() if k in weights and tuple(weights[k].shape) != tuple(v.shape)]
+    shapes += [f"{k} is {weights[k].dtype} but the network needs {v.dtype}"   # e.g. int32 for a float
+               for k, v in expected.items() if k in weights and weights[k].dtype != v.dtype
+               and not (weights[k].dtype.is_floating_point and v.dtype.is_floating_point)]
     if not (missing or extra or shapes):
         return
     parts = []
