@@ -93,10 +93,7 @@ def pending_recoveries(directory: Path | None = None) -> list[RecoveryEntry]:
     found = []
     for meta in directory.glob("*.json"):
         file = meta.with_suffix(".vsproj")
-        try:
-            info = json.loads(meta.read_text("utf-8"))
-        except (OSError, ValueError):
-            info = {}
+        info = _read_meta(meta)
         if not file.exists():
             continue
         pid = info.get("pid", -1)
@@ -106,6 +103,21 @@ def pending_recoveries(directory: Path | None = None) -> list[RecoveryEntry]:
                                    str(info.get("saved_at", ""))))
     found.sort(key=lambda e: e.file.stat().st_mtime, reverse=True)
     return found
+
+
+_META_MAX_BYTES = 64 * 1024  # a few fields; anything bigger is not ours
+
+
+def _read_meta(meta: Path) -> dict:
+    """The small JSON beside a recovery file, or {} when it is unreadable, too big or
+    not an object (it is only a hint: the recovery file itself is loaded bounded)."""
+    try:
+        with open(meta, "rb") as fh:
+            raw = fh.read(_META_MAX_BYTES + 1)
+        info = json.loads(raw) if len(raw) <= _META_MAX_BYTES else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def prompt_disabled() -> bool:

@@ -108,6 +108,6 @@ class LayerDropMixin:
             if n in down:
                 continue
             down.add(n)
-            stack.extend(e.dst for e in graph.edges if e.src == n)
+            stack.extend(e.dst for e in graph.outputs_of(n))  # the index: not a scan per layer
         return {n: (graph.positions.get(n, (0.0, 0.0))[0], graph.positions.get(n, (0.0, 0.0))[1] + need)
                 for n in down}
