@@ -61,6 +61,7 @@ def _progress_callback(stream, quiet: bool):
 
     class Progress(Callback):
         last = 0.0
+        start_notes: tuple[str, ...] = ()
 
         def on_fit_start(self, trainer, record):
             print(f"Training on {record.device} ({record.precision}"
@@ -68,6 +69,7 @@ def _progress_callback(stream, quiet: bool):
                   f"training / {record.val_samples} validation images, {record.parameters:,} "
                   f"parameters, {record.epochs} epochs of {record.steps_per_epoch} steps.",
                   file=stream)
+            self.start_notes = record.notes
             for note in record.notes:
                 print(f"  note: {note}", file=stream)
 
@@ -151,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_stop_signal) for sig in STOP_SIGNALS}
     try:
         result = run_training(doc, out_dir=out, overrides=overrides, control=control,
-                              callbacks=[_progress_callback(err, args.quiet)],
+                              callbacks=[progress := _progress_callback(err, args.quiet)],
                               resume=args.resume, metrics_csv=args.metrics_csv,
                               data_dir=args.data_dir)
     except TrainingSetupError as exc:
@@ -173,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     last = result.history[-1] if result.history else None
     print(f"{result.status}: {result.epochs_completed} epoch(s), {result.steps} steps in "
           f"{_fmt_time(result.elapsed_s)}")
+    for note in result.notes[len(progress.start_notes):]:   # e.g. images that broke mid-run
+        print(note)
     if last is not None:
         val = (f", val_loss {last.val_loss:.4f}, val_accuracy {last.val_accuracy:.4f}"
                if last.val_loss is not None else "")

@@ -37,7 +37,7 @@ from .device import (
     resolve_precision, suggest_batch_size, use_channels_last,
 )
 from .failures import NonFinite, failure_record
-from .feed import Normalizer, TrainData, make_feeds
+from .feed import Normalizer, TrainData, make_feeds, unreadable_events, unreadable_notes
 from .losses import TrainingLoss
 from .model_prep import training_view
 from .nonfinite import NonFiniteOrigin, find_origin
@@ -258,6 +258,7 @@ class Trainer:
                 self._emit("on_failure", failure)
             except Exception:  # noqa: BLE001 - a broken callback must not hide the failure
                 pass
+        self.notes.extend(unreadable_notes(self.train_feed, self.val_feed))  # files that broke mid-run
         result = FitResult(
             status=status, epochs_completed=len(self.history), steps=self.step,
             history=tuple(self.history), best_epoch=self.best_epoch,
@@ -385,6 +386,7 @@ class Trainer:
             loss_sum += sum(v * s for v, s in zip(losses, pend_sizes))
             correct_sum += sum(corrects)
             seen += images
+            self._events.extend(unreadable_events(self.train_feed, self.val_feed))
             elapsed = self._elapsed()
             window = max(elapsed - window_start_elapsed, 1e-9)
             per_step = self._session_elapsed() / max(self._session_steps, 1)
