@@ -20,9 +20,10 @@ The estimate (bytes):
   or a batch norm's own copy) for the backward pass, and the gradients flowing back are
   about as large again at their peak.
 
-It is an order of magnitude, not a promise (measured on CPU for the classic CNN and a
-wide conv net: within about 2× of the peak RSS growth of a training step, see
-benchmarks/memory_estimate.py); what the dataset itself holds is not included.
+It is an order of magnitude, not a promise: on the CPU it came within 0.5–1.2× of the
+peak RSS growth of a training step (beyond torch's fixed ~170 MiB cost of a first
+step) for the templates from 20 MiB to 1 GiB (benchmarks/memory_estimate.py). What the
+dataset itself holds is not included.
 
 What there is (:func:`available_memory`): on a CUDA device, the GPU's free memory
 (``torch.cuda.mem_get_info``); otherwise physical memory that can still be allocated
@@ -117,7 +118,7 @@ def human_bytes(n: int | float) -> str:
     for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
         n /= 1024
         if n < 1024 or unit == "EiB":
-            return f"{n:.1f} {unit}" if n < 10 else f"{n:,.0f} {unit}"
+            return f"{n:.1f} {unit}" if n < 10 else f"{n:.0f} {unit}"
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -6,8 +6,9 @@ States: idle -> preparing (worker loads the dataset, then builds the model) -> r
 <-> paused -> stopping -> idle. No model is built on the GUI thread: Train checks the
 analysis, the dataset's fit and the memory estimate here (all cheap, no torch
 allocation) and refuses with the reason; the worker builds the network. The graph is
-locked (controller.lock) from Train until the thread has ended: edits that would change the model are refused with the reason;
-moving layers and, while paused, the optimizer's hyper-parameters stay editable.
+locked (controller.lock) from Train until the thread has ended: edits that would change
+the model are refused with the reason; moving layers and, while paused, the optimizer's
+hyper-parameters stay editable.
 """
 
 from __future__ import annotations
