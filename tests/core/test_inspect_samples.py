@@ -102,6 +102,15 @@ def test_timelapse_float16_and_bounded():
         tl.frame(99)
 
 
+def _epoch_record(epoch: int) -> dict:
+    """An epoch record as the trainer writes it (read_meta checks every field)."""
+    from visionstudio.core.training.records import EpochRecord
+
+    return EpochRecord(epoch=epoch, step=10 * epoch, train_loss=1.0, train_accuracy=0.5, val_loss=1.0,
+                       val_accuracy=0.5, val_top5=None, lr=1e-3, images_per_s=100.0, epoch_s=1.0,
+                       elapsed_s=float(epoch), eta_s=0.0, monitored=1.0, best=False).as_dict()
+
+
 def test_model_source_reads_run_checkpoint(tmp_path):
     from visionstudio.core.build import build_model
     from visionstudio.core.training.checkpoint import save_checkpoint
@@ -109,7 +118,7 @@ def test_model_source_reads_run_checkpoint(tmp_path):
     doc = load_template("classic_cnn")
     trained = build_model(doc.graph, seed=5)
     save_checkpoint(tmp_path / "checkpoints" / "last", model_state=trained.state_dict(), tensors={},
-                    meta={"epoch": 4, "history": [{}, {}, {}]})
+                    meta={"epoch": 4, "history": [_epoch_record(e) for e in (1, 2, 3)]})
     src = inspection_model(doc.graph, seed=0, run_folder=tmp_path, run_name="Run 1")
     assert src.trained and src.epoch == 3 and "Run 1" in src.description
     assert torch.equal(src.model.state_dict()["conv1.weight"], trained.state_dict()["conv1.weight"])
