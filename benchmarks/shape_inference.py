@@ -7,24 +7,44 @@ branches, pools, a GlobalAvgPool + Dense head) and times
   (b) one ``SetParam`` edit through ``UndoHistory`` followed by a re-analysis,
       which is what the canvas does on every keystroke in the inspector.
 
-Target: under 10 ms each. Run: ``python benchmarks/shape_inference.py [--runs N]``.
+Target: under 10 ms each.
+
+Then the hostile-file case of issue #11: a project at the loader's limits, 10,000
+layers and 100,000 connections (a lattice of Add merges, each fed by the ten layers
+before it), timing
+
+  (c) ``parse_project`` of its JSON text, ``analyze()``, ``summarize()`` and the
+      in-process ``visionstudio summary FILE`` command — target under 1 s each;
+  (d) the editor: building the canvas scene for it and one parameter edit with the
+      canvas open, in a child process (offscreen Qt) that is stopped after
+      ``--scene-timeout`` seconds. Reported, no target.
+
+Run: ``python benchmarks/shape_inference.py [--runs N] [--large-nodes N --large-edges N]
+[--no-large] [--no-scene]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from visionstudio.core.graph import (  # noqa: E402
-    AddNode, Connect, GraphModel, SetParam, UndoHistory, analyze,
+    AddNode, Connect, GraphModel, RemoveNodes, SetParam, UndoHistory, analyze,
 )
 
 TARGET_MS = 10.0
+LARGE_TARGET_S = 1.0
 
 
 class _Builder:
@@ -87,6 +107,126 @@ def build_graph(size: int = 200) -> tuple[GraphModel, list[str]]:
     return b.graph, convs
 
 
+def lattice_project(nodes: int = 10_000, edges: int = 100_000, window: int = 10) -> dict:
+    """Plain project data: an Input, a ReLU, then Add merges each fed by up to ``window``
+    (+1 where needed to reach ``edges``) layers just before it. Every shape is the same,
+    so the network is valid and analysis does the full work for every node and edge."""
+    from visionstudio.core.project import ProjectDocument
+
+    fan_in = [0, 1] + [min(i, window) for i in range(2, nodes)]
+    extra = edges - sum(fan_in)
+    for i in range(nodes - 1, 1, -1):  # top up from the end, one more input each
+        if extra <= 0:
+            break
+        if fan_in[i] < i:
+            fan_in[i] += 1
+            extra -= 1
+    if extra != 0:
+        raise ValueError(f"cannot place {edges} connections on {nodes} layers")
+    ids = [f"n{i:05d}" for i in range(nodes)]
+    node_list = [{"id": ids[0], "kind": "input", "name": "input",
+                  "params": {"channels": 4, "height": 8, "width": 8}},
+                 {"id": ids[1], "kind": "relu", "name": "relu1", "params": {}}]
+    node_list += [{"id": ids[i], "kind": "add", "name": f"add{i}", "params": {}} for i in range(2, nodes)]
+    edge_list = [{"src": ids[i - k], "dst": ids[i], "port": k - 1}
+                 for i in range(1, nodes) for k in range(1, fan_in[i] + 1)]
+    data = ProjectDocument(name="lattice").to_dict()
+    data["graph"] = {"nodes": node_list, "edges": edge_list}
+    data["layout"] = {"positions": {nid: [float((i % 100) * 220), float((i // 100) * 160)]
+                                    for i, nid in enumerate(ids)}}
+    return data
+
+
+def _timed(fn):
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_large(nodes: int, edges: int, scene: bool, scene_timeout: float) -> bool:
+    from visionstudio.cli import main as cli_main
+    from visionstudio.core.project import parse_project
+    from visionstudio.core.summary import summarize
+
+    text = json.dumps(lattice_project(nodes, edges))
+    print(f"\nlarge project: {nodes:,} layers, {edges:,} connections, "
+          f"{len(text.encode('utf-8')) / 2**20:.1f} MiB of JSON")
+    doc, *load = _timed(lambda: parse_project(text))
+    analysis, *ana = _timed(lambda: analyze(doc.graph))
+    assert analysis.ok, [str(d) for d in analysis.errors[:5]]
+    summary, *summ = _timed(lambda: summarize(doc.graph, doc.name))
+    assert len(summary.rows) == nodes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lattice.vsproj"
+        path.write_text(text, encoding="utf-8")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code, *cli = _timed(lambda: cli_main(["summary", str(path)]))
+        assert code == 0, out.getvalue()[-2000:]
+        timings = [("(c) parse_project (load):      ", load), ("(c) analyze():                 ", ana),
+                   ("(c) summarize():               ", summ), ("(c) visionstudio summary FILE: ", cli)]
+        ok = True
+        for label, (wall, cpu) in timings:
+            verdict = "under" if wall < LARGE_TARGET_S else "OVER"
+            ok = ok and wall < LARGE_TARGET_S
+            print(f"{label} {wall:7.3f} s wall ({cpu:.3f} s CPU)  {verdict} the {LARGE_TARGET_S:g} s target")
+        if scene:
+            # Smaller lattices first, to show how the canvas grows; stop at the first
+            # size that runs out of time.
+            for n in sorted({n for n in (100, 200, 1000) if n < nodes} | {nodes}):
+                small = path if n == nodes else Path(tmp) / f"lattice_{n}.vsproj"
+                if n != nodes:
+                    small.write_text(json.dumps(lattice_project(n, edges * n // nodes)), encoding="utf-8")
+                if not _scene_in_child(small, scene_timeout, n):
+                    break
+    return ok
+
+
+def _scene_in_child(path: Path, timeout: float, nodes: int) -> bool:
+    """Canvas timings in a fresh offscreen Qt process, stopped after ``timeout`` s."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    print(f"(d) editor, {nodes:,} layers:")
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--scene-only", str(path)], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        print("\n".join(ln for ln in out.splitlines() if ln.startswith("(d)")))
+        print(f"(d)   ... stopped: not finished within {timeout:g} s")
+        return False
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("(d)")]
+    print("\n".join(lines) if lines else f"(d)   failed\n{proc.stderr[-2000:]}")
+    return True
+
+
+def scene_only(path: str) -> int:
+    """Child-process part of (d): open the file, build the scene, make one edit."""
+    from PySide6.QtWidgets import QApplication
+
+    from visionstudio.core.project import load_project
+    from visionstudio.ui.canvas.scene import GraphScene
+    from visionstudio.ui.controller import DocumentController
+
+    app = QApplication.instance() or QApplication([])
+    doc = load_project(path)
+    controller, *ctl = _timed(lambda: DocumentController(doc))
+    print(f"(d)   controller (analysis)      {ctl[0]:7.3f} s wall", flush=True)
+    scene, *built = _timed(lambda: GraphScene(controller))
+    print(f"(d)   build the canvas scene     {built[0]:7.3f} s wall "
+          f"({len(scene.node_items()):,} layers, {len(scene.edge_items()):,} edges)", flush=True)
+    target = next(n.id for n in doc.graph.nodes.values() if n.kind == "input")
+    _, *edit = _timed(lambda: controller.push(SetParam(target, "height", 9)))
+    print(f"(d)   one parameter edit         {edit[0]:7.3f} s wall (re-analysis + canvas update)",
+          flush=True)
+    middle = list(doc.graph.nodes)[len(doc.graph.nodes) // 2]
+    _, *removed = _timed(lambda: controller.push(RemoveNodes([middle])))
+    print(f"(d)   delete one merge layer     {removed[0]:7.3f} s wall", flush=True)
+    _, *undone = _timed(controller.undo_stack.undo)
+    print(f"(d)   undo the delete            {undone[0]:7.3f} s wall", flush=True)
+    app.processEvents()
+    return 0
+
+
 def _median_ms(fn, runs: int) -> tuple[float, float, float]:
     """(median wall ms, min wall ms, median CPU ms). On a shared, loaded machine the
     wall clock includes time spent waiting for a core; CPU time does not."""
@@ -104,7 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--size", type=int, default=200)
+    parser.add_argument("--large-nodes", type=int, default=10_000)
+    parser.add_argument("--large-edges", type=int, default=100_000)
+    parser.add_argument("--no-large", action="store_true", help="skip the 10,000-layer case")
+    parser.add_argument("--no-scene", action="store_true", help="skip the canvas timings")
+    parser.add_argument("--scene-timeout", type=float, default=60.0,
+                        help="seconds each canvas measurement may take")
+    parser.add_argument("--scene-only", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.scene_only:
+        return scene_only(args.scene_only)
 
     graph, convs = build_graph(args.size)
     analysis = analyze(graph)
@@ -134,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "under" if med < TARGET_MS else "OVER"
         print(f"{label} median {med:6.2f} ms wall (min {low:.2f}, median CPU {cpu:.2f})  "
               f"{verdict} the {TARGET_MS:g} ms target")
+    if not args.no_large:
+        ok = run_large(args.large_nodes, args.large_edges, not args.no_scene, args.scene_timeout) and ok
     return 0 if ok else 1
 
 

@@ -301,7 +301,9 @@ class EdgeItem(QGraphicsItem):
         scene = self.scene()
         if scene is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < 80:
             return None
-        blockers = [item.sceneBoundingRect() for item in scene.items(path.boundingRect())
+        # Bounding rects only: the exact mode built every edge's stroked shape per call.
+        found = scene.items(path.boundingRect(), Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        blockers = [item.sceneBoundingRect() for item in found
                     if isinstance(item, NodeItem) and item is not self.src and item is not self.dst]
         blockers = [rect for rect in blockers if path.intersects(rect)]
         if not blockers:
