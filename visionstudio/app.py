@@ -256,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     uninstall = install_excepthooks(reporter)
     probe = None
     t0 = os.environ.get(STARTUP_T0_ENV)
+    from .ui.settings import open_settings
     from .ui.welcome import show_at_start
 
-    window = create_main_window(argv, background=True,
-                                welcome=not argv and show_at_start(QSettings()))
+    settings = open_settings()  # before anything parses it: an unsafe file is moved aside
+    window = create_main_window(argv, settings=settings, background=True,
+                                welcome=not argv and show_at_start(settings))
     if t0:
         probe = _FirstPaintProbe(float(t0), os.environ.get(STARTUP_EXIT_ENV) == "1")
         app.installEventFilter(probe)

@@ -19,7 +19,10 @@ from PySide6.QtCore import QEvent, QObject, Qt, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
-from .dialogs.export_dialog import ExportDialog, ExportRequest, default_folder, run_weight_choices
+from .dialogs.export_dialog import (
+    FORMAT_CHOICES, ExportDialog, ExportRequest, default_folder, run_weight_choices,
+)
+from .settings import read_str
 from .threads import track
 
 log = logging.getLogger("visionstudio")
@@ -194,7 +197,8 @@ class ExportIntegration(QObject):
         choices = run_weight_choices(doc.runs, self._runs_root()) if doc.runs else []
         folder = self._last_folder.get(self._folder_key()) or default_folder(c.path, doc.name)
         settings = getattr(self.window, "settings", None)
-        fmt = str(settings.value("export/format", "pytorch")) if settings is not None else "pytorch"
+        fmt = read_str(settings, "export/format", "pytorch", choices=FORMAT_CHOICES) \
+            if settings is not None else "pytorch"
         dialog = ExportDialog(choices, folder=Path(folder), fmt=fmt, seed=doc.training.seed,
                               parent=self.window)
         dialog.accepted.connect(lambda d=dialog: self.start(d.request()))

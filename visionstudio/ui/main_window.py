@@ -22,7 +22,9 @@ from .controller import DocumentController
 from .dialogs.recovery_dialog import ask_recover
 from .files import FileManager
 from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveManager, pending_recoveries, prompt_disabled
+from .settings import open_settings, read_bytes
 from .summary_panel import SummaryPanel
+from .window_state import state_problem
 
 log = logging.getLogger("visionstudio")
 
@@ -46,7 +48,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setAccessibleName("VisionStudio main window")
         self.controller = controller or DocumentController()
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = open_settings(settings)  # checked before Qt parses it
         self.files = FileManager(self.controller, self.settings, self, self)
         self.autosave = AutosaveManager(self.controller, recovery_dir, autosave_interval_ms, self)
         self.ask_recover = ask_recover  # replaced by tests to answer the offer
@@ -265,8 +267,9 @@ class MainWindow(QMainWindow):
 
     # -- layout persistence -------------------------------------------------------------
     def restore_layout(self) -> bool:
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
+        geometry = read_bytes(self.settings, "window/geometry")
+        state = read_bytes(self.settings, "window/state",
+                           check=lambda data: state_problem(data, STATE_VERSION))
         restored = False
         if geometry is not None:
             restored = self.restoreGeometry(geometry)

@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from .settings import read_str
+
 THEME_KEY = "view/theme"
 THEMES = ("system", "light", "dark")
 PLOT_COLORS = {"light": ("#ffffff", "#303030"), "dark": ("#1e1f22", "#d0d0d0")}
@@ -103,8 +105,7 @@ class ThemeManager(QObject):
         self.settings = settings
         self.window = window
         self._fusion = False
-        mode = str(settings.value(THEME_KEY, "system") or "system")
-        self.mode = mode if mode in THEMES else "system"
+        self.mode = read_str(settings, THEME_KEY, "system", choices=THEMES)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_changed)
 
     @property

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
 from .files import DEFAULT_TEMPLATE, list_templates
+from .settings import read_bool
 from .welcome_cards import BLANK_KEY, PREVIEW_SIZE, TemplateCard, blank_preview, render_preview
 from .welcome_page import WelcomePage
 
@@ -29,8 +30,7 @@ SHOW_KEY = "welcome/showAtStart"
 
 
 def show_at_start(settings) -> bool:
-    value = settings.value(SHOW_KEY, True)
-    return value not in (False, "false", "0", 0)
+    return read_bool(settings, SHOW_KEY, True)
 
 
 class WelcomeController(QObject):
