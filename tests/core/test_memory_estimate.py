@@ -131,3 +131,18 @@ def test_cuda_is_asked_only_when_the_device_is_cuda(monkeypatch):
     assert memory.available_memory("cpu") is MACHINE_24_GIB and asked == []
     gpu = memory.available_memory("cuda:1")
     assert asked == [1] and (gpu.bytes, gpu.where) == (5 * GIB, "the GPU (cuda:1)")
+
+
+@pytest.mark.parametrize("fmt", ["pytorch", "script", "onnx", "torchscript"])
+def test_export_of_a_network_too_big_for_memory_is_refused_and_never_built(monkeypatch, tmp_path, fmt):
+    import visionstudio.core.build as build
+    import visionstudio.core.export.weights as export_weights
+    from visionstudio.core.export import ExportError, export_project
+
+    calls = forbid_building(monkeypatch)
+    monkeypatch.setattr(export_weights, "build_model", build.build_model)   # its own import of it
+    monkeypatch.setattr(memory, "host_available", lambda: MACHINE_24_GIB)
+    with pytest.raises(ExportError, match=r"needs about .* GiB to export .* 24 GiB free"):
+        export_project(huge_dense_document(), fmt, tmp_path / "out")
+    assert calls == []
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import torch
 
-from ..build import build_model
 from ..project import ProjectDocument, atomic_write_bytes
 from .pytorch_code import resolved_weights
 from .source_check import check_layer_names
-from .weights import ExportError
+from .weights import ExportError, export_model
 
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -59,7 +58,7 @@ def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
     check_layer_names(doc.graph)  # no project text in the file but identifiers
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = build_model(doc.graph)
+    model = export_model(doc.graph)
     model.load_state_dict(resolved_weights(doc, weights), strict=True)
     model.eval()
     shape = tuple(model_input_shape(doc))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from ..build import build_model
 from ..project import ProjectDocument, atomic_write_bytes
 from .onnx_export import model_input_shape
 from .pytorch_code import resolved_weights
 from .source_check import check_layer_names
+from .weights import export_model
 
 
 def export_torchscript(doc: ProjectDocument, path: str | os.PathLike[str],
@@ -27,7 +27,7 @@ def export_torchscript(doc: ProjectDocument, path: str | os.PathLike[str],
     check_layer_names(doc.graph)  # no project text in the file but identifiers
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = build_model(doc.graph)
+    model = export_model(doc.graph)
     model.load_state_dict(resolved_weights(doc, weights), strict=True)
     model.eval()
     example = torch.zeros(2, *model_input_shape(doc))

@@ -25,9 +25,30 @@ class WeightsError(ExportError):
     """Weights that cannot be read or do not fit the network."""
 
 
+def export_model(graph, *, seed: int | None = None) -> torch.nn.Module:
+    """``build_model`` for the exporters, refused with the memory sentence before anything
+    is allocated when the network would not fit (a shared project may ask for 10^10 weights;
+    an export holds about two copies of them and one sample's activations)."""
+    from ..graph.analysis import analyze
+    from ..memory import estimate_inference_memory, host_available, human_bytes
+
+    analysis = analyze(graph)
+    usable = analysis if analysis.ok else None
+    if usable is not None:
+        estimate = estimate_inference_memory(analysis)
+        need = 2 * estimate.weights + estimate.activations   # the model and the weights to load
+        available = host_available()
+        if available is not None and need > available.bytes:
+            raise ExportError(
+                f"Cannot export: the network needs about {human_bytes(need)} to export (its weights "
+                f"alone are about {human_bytes(estimate.weights)}); {available.where} has "
+                f"{human_bytes(available.bytes)} free: use fewer units or channels, or a smaller input")
+    return build_model(graph, usable) if seed is None else build_model(graph, usable, seed=seed)
+
+
 def initial_weights(doc: ProjectDocument) -> dict[str, torch.Tensor]:
     """The app model's initial weights for the project's seed (what training starts from)."""
-    model = build_model(doc.graph, seed=doc.training.seed)
+    model = export_model(doc.graph, seed=doc.training.seed)
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 
@@ -93,7 +114,7 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 def check_weights(doc_or_model, weights: dict[str, torch.Tensor]) -> None:
     """Raise WeightsError when ``weights`` do not fit the network key for key and shape
     for shape; the message lists what is missing, extra or mis-shaped."""
-    model = build_model(doc_or_model.graph) if isinstance(doc_or_model, ProjectDocument) else doc_or_model
+    model = export_model(doc_or_model.graph) if isinstance(doc_or_model, ProjectDocument) else doc_or_model
     expected = model.state_dict()
     missing = [k for k in expected if k not in weights]
     extra = [k for k in weights if k not in expected]
