@@ -104,3 +104,20 @@ def test_a_deep_structure_with_a_surrogate_at_the_bottom():
 def test_parse_project_wants_text():
     with pytest.raises(TypeError, match="str or bytes"):
         parse_project(None)  # type: ignore[arg-type]
+
+
+def test_a_file_of_empty_lists_is_refused_before_parsing(monkeypatch):
+    # 64 MiB of "[]," parses into 1.7 GB of list objects; the brackets are counted first.
+    monkeypatch.setattr(project_io, "MAX_CONTAINERS", 1000)
+    text = '{"schema_version": 1, "runs": [' + ",".join(["[]"] * 1000) + "]}"
+    with pytest.raises(ProjectFormatError, match="opens 1,002 JSON lists and objects; a project file "
+                                                 "may hold at most 1,000"):
+        parse_project(text)
+
+
+def test_the_container_bound_leaves_room_for_the_largest_real_project():
+    from visionstudio.core.project import document, runs_data
+
+    # every run value a container, five per layer (node, params, lists, position), one per edge
+    largest = runs_data.MAX_RUNS_VALUES + 5 * document.MAX_NODES + document.MAX_EDGES + 100
+    assert project_io.MAX_CONTAINERS > 1.5 * largest

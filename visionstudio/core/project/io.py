@@ -22,6 +22,10 @@ from .errors import ProjectFormatError
 
 PROJECT_SUFFIX = ".vsproj"
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# JSON lists and objects a file may open, counted as brackets before parsing. Each costs
+# ~80 bytes once parsed, so 64 MiB of "[]," would take 1.7 GB; the largest real project
+# (10,000 layers, 100,000 connections, runs at their limits) opens about 2.3 million.
+MAX_CONTAINERS = 4_000_000
 # Start of the message when validation let something through that it should have
 # named precisely; the fuzz tests fail on it.
 INTERNAL_PROBLEM = "the file could not be read because of an unexpected problem"
@@ -208,6 +212,10 @@ def parse_project(text: str | bytes) -> ProjectDocument:
     else:
         raise TypeError(f"parse_project takes str or bytes, not {type(text).__name__}")
     text = text.removeprefix("\ufeff")  # a byte-order mark from some Windows editors
+    containers = text.count("[") + text.count("{")  # brackets inside strings count too: an upper bound
+    if containers > MAX_CONTAINERS:
+        raise ProjectFormatError(f"opens {containers:,} JSON lists and objects; a project file may "
+                                 f"hold at most {MAX_CONTAINERS:,}")
     with _gc_paused():
         return _parse(text, raw_surrogates)
 
