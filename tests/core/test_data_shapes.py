@@ -105,3 +105,17 @@ def _linear_and_cnn_accuracy() -> tuple[float, float]:
     lin_acc = _fit(linear, x, y, xv, yv, epochs=8, lr=1e-3)
     cnn_acc = _fit(cnn, x, y, xv, yv, epochs=4, lr=3e-3)
     return lin_acc, cnn_acc
+
+
+def test_a_shapes_set_bigger_than_memory_is_refused_before_drawing(monkeypatch):
+    """A shared project asking for 1,000,000 RGB images of 256×256 (196 GB)."""
+    import visionstudio.core.data.shapes as shapes
+    from visionstudio.core import memory
+
+    monkeypatch.setattr(memory, "host_available",
+                        lambda: memory.AvailableMemory(24 << 30, "this machine", "test"))
+    monkeypatch.setattr(shapes, "render_shapes", lambda *a, **k: pytest.fail("drew the images"))
+    config = DatasetConfig("shapes", {"samples": 1_000_000, "val_samples": 0, "image_size": 256,
+                                      "channels": 3})
+    with pytest.raises(DatasetError, match=r"need about 366 GiB; this machine has 24 GiB free"):
+        load_dataset(config)

@@ -161,9 +161,32 @@ def describe_shapes(params: dict) -> DatasetInfo:
     return DatasetInfo("Shapes", (c, s, s), params["classes"], channels=(c,))
 
 
+def shapes_bytes(params: dict) -> int:
+    """Peak bytes of the generated set: uint8 images, and a second copy of the training
+    images while a validation split is cut from them."""
+    c, s = params["channels"], params["image_size"]
+    train, val = params["samples"], params["val_samples"]
+    return (train * (1 if val > 0 else 2) + val) * c * s * s
+
+
+def _check_fits(params: dict) -> None:
+    """A shared project may ask for 1,000,000 images of 3×256×256 (196 GB): refuse it
+    with a sentence before anything is drawn."""
+    from ..memory import host_available, human_bytes
+
+    need, available = shapes_bytes(params), host_available()
+    if available is not None and need > available.bytes:
+        raise DatasetError(
+            f"Shapes: {params['samples']:,} + {params['val_samples']:,} images of "
+            f"{params['channels']}×{params['image_size']}×{params['image_size']} need about "
+            f"{human_bytes(need)}; {available.where} has {human_bytes(available.bytes)} free: "
+            f"use fewer images or a smaller image size.")
+
+
 def load_shapes(params: dict, ctx: LoadContext) -> LoadedDataset:
     size, channels, classes = params["image_size"], params["channels"], params["classes"]
     noise, seed = params["noise"], params["seed"]
+    _check_fits(params)
     ctx.report_progress("Drawing shapes…", 0.0)
     images, labels = generate_shapes(params["samples"], size=size, channels=channels,
                                      classes=classes, noise=noise, seed=seed, stream=0)
