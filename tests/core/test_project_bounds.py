@@ -121,3 +121,38 @@ def test_the_container_bound_leaves_room_for_the_largest_real_project():
     # every run value a container, five per layer (node, params, lists, position), one per edge
     largest = runs_data.MAX_RUNS_VALUES + 5 * document.MAX_NODES + document.MAX_EDGES + 100
     assert project_io.MAX_CONTAINERS > 1.5 * largest
+
+
+def test_a_file_near_the_limit_saves_as_one_that_opens_again(monkeypatch):
+    # Found by benchmarks/fuzz_projects.py: a 64 MiB file with a long description opened,
+    # but its indented save was 68.6 MiB, which the loader then refused.
+    from visionstudio.core.templates import load_template
+
+    compact = json.dumps(load_template("small_resnet").to_dict(), separators=(",", ":"))
+    monkeypatch.setattr(project_io, "MAX_FILE_BYTES", len(compact) + 200)
+    doc = parse_project(compact)
+    text = dumps_project(doc)
+    assert len(text.encode("utf-8")) <= project_io.MAX_FILE_BYTES
+    assert parse_project(text).to_dict() == doc.to_dict()
+    monkeypatch.setattr(project_io, "MAX_FILE_BYTES", 64 * 1024 * 1024)
+    assert "\n  " in dumps_project(doc)  # small projects stay indented
+
+
+def test_a_list_parameter_of_millions_is_refused_before_it_is_walked():
+    nodes = [{"id": "a", "kind": "input", "name": "input1"},
+             {"id": "w", "kind": "weighted_sum", "name": "wsum1", "params": {"weights": [1.0] * 5000}}]
+    with pytest.raises(ProjectFormatError, match="has 5,000 values; a parameter holds at most 4,096") as info:
+        parse_project(json.dumps({"schema_version": 1, "graph": {"nodes": nodes, "edges": []}}))
+    assert info.value.json_path == "graph.nodes[1].params.weights"
+
+
+def test_reading_does_not_alias_the_callers_params():
+    from visionstudio.core.project import document_from_dict
+
+    data = {"schema_version": 1, "graph": {"nodes": [
+        {"id": "a", "kind": "input", "name": "input1"},
+        {"id": "w", "kind": "weighted_sum", "name": "wsum1", "params": {"weights": [1.0, 2.0]}}],
+        "edges": []}}
+    doc = document_from_dict(data)
+    data["graph"]["nodes"][1]["params"]["weights"].append(3.0)
+    assert doc.graph.nodes["w"].params["weights"] == [1.0, 2.0]

@@ -29,6 +29,7 @@ FORMAT_NAME = "visionstudio.project"
 SCHEMA_VERSION = 1
 MAX_NODES = 10_000
 MAX_EDGES = 100_000
+MAX_PARAM_LIST = 4096  # values in one list parameter (merge weights: one per input port)
 
 
 @dataclass
@@ -130,9 +131,14 @@ def _read_node(data: Any, path: str) -> Node:
         raise _fail(f"{path}.name", problem)
     params = data.get("params", {})
     _expect(params, dict, f"{path}.params", "an object")
-    params = copy.deepcopy(params)
+    for pname, value in params.items():  # before anything walks them: a list of millions
+        if isinstance(value, list) and len(value) > MAX_PARAM_LIST:
+            raise _fail(json_path(f"{path}.params", pname),
+                        f"has {len(value):,} values; a parameter holds at most {MAX_PARAM_LIST:,}")
+    # Validation builds new values, so only a migration (which may edit in place) needs
+    # a copy of the caller's data.
     if version < spec.version and spec.migrate is not None:
-        params = spec.migrate(version, params)
+        params = spec.migrate(version, copy.deepcopy(params))
     try:
         clean = validate_section(spec.params, params, f"{path}.params")
     except ConfigError as exc:

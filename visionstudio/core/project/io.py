@@ -275,7 +275,13 @@ def load_project(path: str | os.PathLike[str]) -> ProjectDocument:
 
 
 def dumps_project(doc: ProjectDocument) -> str:
-    return json.dumps(doc.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The file's text: indented for diffs, or compact when indenting would take it past
+    MAX_FILE_BYTES (a 64 MiB file that opened must save as one that opens again)."""
+    data = doc.to_dict()
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if len(text) * 4 > MAX_FILE_BYTES and len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+    return text
 
 
 def save_project(doc: ProjectDocument, path: str | os.PathLike[str]) -> None:
