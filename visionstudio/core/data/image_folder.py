@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from .image_cache import DecodedCache, dataset_key, file_stamp
 from .image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
 from .image_scan import FolderScanner
 
@@ -87,18 +88,35 @@ class FolderDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, items: list[tuple[Path, int]], shape: tuple[int, int, int],
-                 transform: Any = None, root: Path | None = None) -> None:
+                 transform: Any = None, root: Path | None = None,
+                 cache: DecodedCache | None = None, slots: list[int] | None = None,
+                 stamps: list[str] | None = None) -> None:
         self.items = list(items)
         self.sample_shape = tuple(shape)
         self.transform = transform
         self.root = Path(root) if root is not None else None
         self.failures: list[tuple[Path, str]] = []
+        # Decoded-image cache (each DataLoader worker maps the file itself): item i is
+        # slot slots[i], valid while the file keeps stamps[i] (a file deleted or replaced
+        # during the run is decoded, so it is reported, not served from the cache).
+        self.cache = cache if slots is not None and stamps is not None else None
+        self.slots = list(slots) if self.cache is not None else None
+        self.stamps = list(stamps) if self.cache is not None else None
 
     def __len__(self) -> int:
         return len(self.items)
 
     def load(self, index: int) -> torch.Tensor:
         path, _ = self.items[index]
+        if self.cache is not None:
+            slot = self.slots[index]
+            if file_stamp(path) == self.stamps[index]:
+                cached = self.cache.get(slot)
+                if cached is not None:
+                    return torch.from_numpy(cached.copy())
+                image = decode(path, self.sample_shape, verify=False)
+                self.cache.put(slot, image)
+                return torch.from_numpy(image)
         return torch.from_numpy(decode(path, self.sample_shape, verify=False))
 
     def _find(self, index: int) -> tuple[torch.Tensor | None, int, list[tuple[Path, str]]]:
@@ -137,11 +155,15 @@ class FolderDataset(torch.utils.data.Dataset):
 
 
 def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadContext,
-          keep: bool, what: str, offset: float, span: float
-          ) -> tuple[list[tuple[Path, int]], list[np.ndarray], list[tuple[Path, str]]]:
+          keep: bool, what: str, offset: float, span: float,
+          cache: DecodedCache | None = None, base: int = 0
+          ) -> tuple[list[tuple[Path, int]], list[np.ndarray], list[tuple[Path, str]], list[int]]:
+    """Check (decode) every file; a file whose slot ``base + i`` of ``cache`` is filled was
+    decoded by an earlier load of the same, unchanged files and is not decoded again."""
     good: list[tuple[Path, int]] = []
     arrays: list[np.ndarray] = []
     skipped: list[tuple[Path, str]] = []
+    slots: list[int] = []
     total = max(1, len(files))
     step = max(1, total // 100)
     for i, (path, label) in enumerate(files):
@@ -149,15 +171,20 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
             ctx.check_cancel()
             ctx.report_progress(f"Checking {what} images ({i}/{len(files)})…",
                                 offset + span * i / total)
-        try:
-            arr = decode(path, shape)
-        except ImageProblem as exc:
-            skipped.append((path, str(exc)))
-            continue
+        arr = cache.get(base + i) if cache is not None else None
+        if arr is None:
+            try:
+                arr = decode(path, shape)
+            except ImageProblem as exc:
+                skipped.append((path, str(exc)))
+                continue
+            if cache is not None:
+                cache.put(base + i, arr)
         good.append((path, label))
+        slots.append(base + i)
         if keep:
             arrays.append(arr)
-    return good, arrays, skipped
+    return good, arrays, skipped, slots
 
 
 def _gather(root: Path, classes: list[str], scanner: FolderScanner) -> list[tuple[Path, int]]:
@@ -165,6 +192,18 @@ def _gather(root: Path, classes: list[str], scanner: FolderScanner) -> list[tupl
     for index, name in enumerate(classes):
         items.extend((p, index) for p in scanner.list(root / name, "training"))
     return items
+
+
+def _open_cache(paths: list[Path], stamps: list[str], shape: tuple[int, int, int],
+                report: list[str]) -> DecodedCache | None:
+    """The decoded-image cache of exactly these files at this size (None: run without)."""
+    if not paths:
+        return None
+    cache = DecodedCache.open(dataset_key(paths, shape, stamps=stamps), len(paths), shape)
+    if cache is not None and cache.filled:
+        report.append(f"{cache.filled} of {len(paths)} images came from the decoded-image cache "
+                      f"({cache.path.parent}).")
+    return cache
 
 
 def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
@@ -207,9 +246,12 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     count = len(train_files) + len(val_files)
     in_memory = count * c * h * w <= MAX_IN_MEMORY_BYTES
     train_span = len(train_files) / max(1, count)
-    good, arrays, skipped = _scan(train_files, shape, ctx, in_memory, "training", 0.0, train_span)
-    vgood, varrays, vskipped = _scan(val_files, shape, ctx, in_memory, "validation",
-                                     train_span, 1.0 - train_span)
+    stamps = [file_stamp(p) for p, _ in train_files + val_files]
+    cache = _open_cache([p for p, _ in train_files + val_files], stamps, shape, report)
+    good, arrays, skipped, slots = _scan(train_files, shape, ctx, in_memory, "training", 0.0,
+                                         train_span, cache)
+    vgood, varrays, vskipped, vslots = _scan(val_files, shape, ctx, in_memory, "validation",
+                                             train_span, 1.0 - train_span, cache, len(train_files))
     skipped_all = skipped + vskipped + scanner.special
     # Classes with no usable image are left out; labels are renumbered to stay dense.
     counts = Counter(label for _, label in good)
@@ -263,8 +305,12 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
         val_items = [(good[i][0], good_labels[i]) for i in val_idx]
     else:
         val_items = [(vgood[k][0], lab) for k, lab in zip(vkeep, vlabels)]
-    train_ds = FolderDataset(train_items, shape, root=root)
-    val_ds = FolderDataset(val_items, shape, root=val_root or root) if val_items else None
+    train_slots = [slots[i] for i in train_idx]
+    val_slots = [slots[i] for i in val_idx] if val_root is None else [vslots[k] for k in vkeep]
+    train_ds = FolderDataset(train_items, shape, root=root, cache=cache, slots=train_slots,
+                             stamps=[stamps[s] for s in train_slots])
+    val_ds = (FolderDataset(val_items, shape, root=val_root or root, cache=cache, slots=val_slots,
+                            stamps=[stamps[s] for s in val_slots]) if val_items else None)
     rng = np.random.default_rng(ctx.seed)
     pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
     mean, std = channel_stats(train_ds[int(i)][0] for i in pick)   # streamed, never stacked
