@@ -110,7 +110,8 @@ def random_json(rng: random.Random, depth: int = 0):
         return rng.choice([None, True, 0, ""])
     if kind in (5, 6):
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
-    return {str(random_json(rng, depth + 1))[:8]: random_json(rng, depth + 1) for _ in range(rng.randrange(4))}
+    return {str(random_json(rng, depth + 1))[:8]: random_json(rng, depth + 1)
+            for _ in range(rng.randrange(4))}
 
 
 # -- the categories: each yields (label, payload) ------------------------------------------
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         s = json.loads(line[len("RESULT "):])
         print(f"{category:12s} {s['cases']:6d} {s['opened']:6d} {s['refused']:7d} {s['tracebacks']:10d} "
-              f"{s['max_seconds']:6.2f} {s['peak_rss_mib']:6.0f} MiB {s['max_file_mib']:5.1f} MiB  "
+              f"{s['max_seconds']:6.3f} {s['peak_rss_mib']:6.0f} MiB {s['max_file_mib']:5.1f} MiB  "
               f"{s['slowest']}", flush=True)
         for failure in s["failures"][:5]:
             print(f"    BROKEN {failure['case']}: {failure['error'].strip()}  [{failure['file']}]")

@@ -198,7 +198,8 @@ def test_deep_nesting(key, depth, data):
     path = data.draw(st.sampled_from(list(all_paths(doc))[1:]))
     opener, closer = data.draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
     marker = "__DEEP__"
-    text = json.dumps(set_at(doc, path, marker)).replace(json.dumps(marker), opener * depth + "1" + closer * depth)
+    text = json.dumps(set_at(doc, path, marker)).replace(json.dumps(marker),
+                                                         opener * depth + "1" + closer * depth)
     check(text)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .gcpause import gc_paused
 from .graph import GraphAnalysis, GraphModel, analyze
 from .layers import LAYERS, Shape, fmt_shape
 from .memory import MemoryEstimate, estimate_for_config
@@ -112,6 +113,12 @@ def summarize(graph: GraphModel, name: str = "", *, analysis: GraphAnalysis | No
     ``training`` (a TrainingConfig) adds the memory estimate for training at its batch
     size and optimizer, in float32 (the device is not known here; mixed precision only
     lowers the activations' share)."""
+    with gc_paused():  # a row per layer, all kept: see core.gcpause
+        return _summarize(graph, name, analysis, source, training)
+
+
+def _summarize(graph: GraphModel, name: str, analysis: GraphAnalysis | None, source: str,
+               training: Any) -> NetworkSummary:
     analysis = analysis or analyze(graph)
     placed = set(analysis.order)  # a set: membership in the order list made this quadratic
     order = list(analysis.order) + [nid for nid in graph.nodes if nid not in placed]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..gcpause import gc_paused
 from ..layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
 from ..params import validate_all
 from .model import Edge, GraphModel, Node
@@ -119,6 +120,11 @@ def _validated(spec: LayerSpec, params: dict[str, Any]) -> tuple[dict[str, Any],
 
 
 def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
+    with gc_paused():  # a NodeInfo and its lists per layer: collections would rescan them all
+        return _analyze(graph, single_output)
+
+
+def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
     infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
     diags: list[Diagnostic] = []
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..events import Event
 from ..layers import LAYERS
 from ..params import defaults
+from .edge_list import EdgeList
 
 Position = tuple[float, float]
 
@@ -79,68 +80,6 @@ def name_problem(name: str) -> str | None:
     if len(name) > 64:
         return "a name can have at most 64 characters"
     return None
-
-
-class EdgeList(list):
-    """``GraphModel.edges``: a plain list that counts its changes, so the graph can tell
-    whether its adjacency index still describes it."""
-
-    __slots__ = ("version",)
-
-    def __init__(self, items=()) -> None:
-        super().__init__(items)
-        self.version = 0
-
-    def append(self, item) -> None:
-        self.version += 1
-        super().append(item)
-
-    def extend(self, items) -> None:
-        self.version += 1
-        super().extend(items)
-
-    def insert(self, index, item) -> None:
-        self.version += 1
-        super().insert(index, item)
-
-    def remove(self, item) -> None:
-        self.version += 1
-        super().remove(item)
-
-    def pop(self, index=-1):
-        self.version += 1
-        return super().pop(index)
-
-    def clear(self) -> None:
-        self.version += 1
-        super().clear()
-
-    def sort(self, *args, **kwargs) -> None:
-        self.version += 1
-        super().sort(*args, **kwargs)
-
-    def reverse(self) -> None:
-        self.version += 1
-        super().reverse()
-
-    def __setitem__(self, index, value) -> None:
-        self.version += 1
-        super().__setitem__(index, value)
-
-    def __delitem__(self, index) -> None:
-        self.version += 1
-        super().__delitem__(index)
-
-    def __iadd__(self, items):
-        self.version += 1
-        return super().__iadd__(items)
-
-    def __imul__(self, n):
-        self.version += 1
-        return super().__imul__(n)
-
-    def __reduce__(self):  # pickles and deep-copies as a plain list of edges
-        return (EdgeList, (list(self),))
 
 
 class GraphModel:
@@ -198,6 +137,18 @@ class GraphModel:
             self._index_version = self._edges.version
         return self._in, self._out
 
+    def outgoing_index(self) -> dict[str, list[Edge]]:
+        """Node id -> its outgoing edges in edge-list order (read-only: the graph's own)."""
+        return self._adjacency()[1]
+
+    def _install_edges(self, edges: list[Edge], incoming: dict[str, list[Edge]],
+                       outgoing: dict[str, list[Edge]]) -> None:
+        """The loader's bulk set: the edge list with the index it built while reading
+        (per-node lists in list order), so no second pass rebuilds it."""
+        self.edges = edges
+        self._in, self._out = incoming, outgoing
+        self._index_version = self._edges.version
+
     def _index_fresh(self) -> bool:
         return self._index_version == self._edges.version
 
@@ -223,17 +174,6 @@ class GraphModel:
 
     def has_edge(self, edge: Edge) -> bool:
         return edge in self._adjacency()[0].get(edge.dst, ())
-
-    def in_degree(self, node_id: str) -> int:
-        return len(self._adjacency()[0].get(node_id, ()))
-
-    def out_degree(self, node_id: str) -> int:
-        return len(self._adjacency()[1].get(node_id, ()))
-
-    def successors(self) -> dict[str, list[str]]:
-        """Node id -> ids its edges lead to (edge-list order), for the algorithms in
-        ``traversal``; only ids that have outgoing edges appear."""
-        return {nid: [e.dst for e in edges] for nid, edges in self._adjacency()[1].items()}
 
     def has_path(self, start: str, goal: str) -> bool:
         """True when ``goal`` can be reached from ``start`` along edges (linear)."""

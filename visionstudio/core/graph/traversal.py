@@ -89,28 +89,3 @@ def strongly_connected(nodes: Iterable[str], succ: Mapping[str, Sequence[str]]) 
                         break
                 components += 1
     return component
-
-
-def reaches(succ: Mapping[str, Sequence[str]], start: str, goal: str) -> bool:
-    """True when ``goal`` can be reached from ``start`` (``start == goal`` counts)."""
-    stack, seen = [start], {start}
-    while stack:
-        nid = stack.pop()
-        if nid == goal:
-            return True
-        for nxt in succ.get(nid, ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return False
-
-
-def reachable_from(succ: Mapping[str, Sequence[str]], start: str) -> set[str]:
-    """Every node reachable from ``start``, itself included."""
-    seen, stack = {start}, [start]
-    while stack:
-        for nxt in succ.get(stack.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen

@@ -187,6 +187,8 @@ def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
     ports: set[tuple[str, int]] = set()
     fan_in: dict[str, str] = {}  # dst -> first src, for single-input layers
     read: list[Edge] = []
+    incoming: dict[str, list[Edge]] = {}
+    outgoing: dict[str, list[Edge]] = {}
     for i, ed in enumerate(edges):
         if type(ed) is not dict:
             _expect(ed, dict, f"graph.edges[{i}]", "an object")
@@ -204,15 +206,28 @@ def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
         if not 0 <= port < 1024:
             raise _fail(f"graph.edges[{i}].port", "must be between 0 and 1023")
         limit = max_inputs[dst]
-        if src == dst or limit == 0 or (src, dst) in pairs or (limit == 1 and (port != 0 or dst in fan_in)) \
-                or (dst, port) in ports:
+        pair, slot = (src, dst), (dst, port)
+        if src == dst or limit == 0 or pair in pairs or slot in ports \
+                or (limit == 1 and (port != 0 or dst in fan_in)):
             _edge_problem(graph, i, src, dst, port, pairs, fan_in)
         if limit == 1:
             fan_in[dst] = src
-        pairs.add((src, dst))
-        ports.add((dst, port))
-        read.append(Edge(src, dst, port))
-    graph.edges = read
+        pairs.add(pair)
+        ports.add(slot)
+        edge = Edge(src, dst, port)
+        read.append(edge)
+        # the graph's adjacency index, built here instead of in one more pass later
+        into = incoming.get(dst)
+        if into is None:
+            incoming[dst] = [edge]
+        else:
+            into.append(edge)
+        out = outgoing.get(src)
+        if out is None:
+            outgoing[src] = [edge]
+        else:
+            out.append(edge)
+    graph._install_edges(read, incoming, outgoing)
     _check_acyclic(graph)
 
 
@@ -242,9 +257,7 @@ def _check_acyclic(graph: GraphModel) -> None:
     that closes it as the file reads. An edge lies on a cycle exactly when both its ends
     are in one strongly connected part, so finding it is linear too (a search per edge
     was quadratic on a file with a long chain behind a small cycle)."""
-    succ: dict[str, list[str]] = {}
-    for e in graph.edges:
-        succ.setdefault(e.src, []).append(e.dst)
+    succ = {nid: [e.dst for e in out] for nid, out in graph.outgoing_index().items()}
     _, stuck = topological_order(graph.nodes, succ)
     if not stuck:
         return

@@ -8,15 +8,14 @@ full length was written, fsyncs and renames, so the old file survives any failur
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .atomic import atomic_write_bytes
+from ..gcpause import gc_paused
 from .document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
 from .errors import ProjectFormatError
 
@@ -175,20 +174,6 @@ def _utf8_size(text: str) -> tuple[int, bool]:
         return len(text.encode("utf-8", "surrogatepass")), True
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a file is read: reading allocates millions of
-    small objects that live on, and each collection would walk all of them again (more
-    than half the time of loading 100,000 connections). Nothing read is garbage yet."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_project(text: str | bytes) -> ProjectDocument:
     """A document from the text of a project file; any problem is a ProjectFormatError.
 
@@ -216,7 +201,7 @@ def parse_project(text: str | bytes) -> ProjectDocument:
     if containers > MAX_CONTAINERS:
         raise ProjectFormatError(f"opens {containers:,} JSON lists and objects; a project file may "
                                  f"hold at most {MAX_CONTAINERS:,}")
-    with _gc_paused():
+    with gc_paused():  # reading allocates millions of objects that all live on
         return _parse(text, raw_surrogates)
 
 
