@@ -84,15 +84,19 @@ def file_stamp(path: str | Path) -> str:
 
 
 def dataset_key(files: Iterable[Path], shape: tuple[int, int, int], settings: str = "",
-                stamps: list[str] | None = None) -> str:
-    """Hex SHA-256 of the ordered file list (real paths) with each file's stamp, the target
-    shape, the decoder version and ``settings``. ``stamps`` (one per file, as file_stamp
-    gives) avoids a second stat when the caller already has them."""
+                stamps: list[str] | None = None, roots: Iterable[Path] = ()) -> str:
+    """Hex SHA-256 of the ordered file list with each file's stamp, the real paths of the
+    dataset's ``roots`` (the same relative names elsewhere are another dataset), the target
+    shape, the decoder version and ``settings``. A file reached through a link is covered
+    by its stamp (inode, size, times of the file linked to). ``stamps`` (one per file, as
+    file_stamp gives) avoids a second stat when the caller already has them."""
     h = hashlib.sha256()
     h.update(f"{DECODER_VERSION}|{tuple(int(d) for d in shape)}|{settings}\n".encode())
+    for root in roots:
+        h.update(b"root\0" + os.fsencode(os.path.realpath(root)) + b"\n")
     for i, path in enumerate(files):
         meta = stamps[i] if stamps is not None else file_stamp(path)
-        h.update(os.fsencode(os.path.realpath(path)) + b"\0" + meta.encode() + b"\n")
+        h.update(os.fsencode(os.path.abspath(path)) + b"\0" + meta.encode() + b"\n")
     return h.hexdigest()
 
 

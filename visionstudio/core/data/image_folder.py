@@ -195,11 +195,11 @@ def _gather(root: Path, classes: list[str], scanner: FolderScanner) -> list[tupl
 
 
 def _open_cache(paths: list[Path], stamps: list[str], shape: tuple[int, int, int],
-                report: list[str]) -> DecodedCache | None:
+                report: list[str], roots: list[Path]) -> DecodedCache | None:
     """The decoded-image cache of exactly these files at this size (None: run without)."""
     if not paths:
         return None
-    cache = DecodedCache.open(dataset_key(paths, shape, stamps=stamps), len(paths), shape)
+    cache = DecodedCache.open(dataset_key(paths, shape, stamps=stamps, roots=roots), len(paths), shape)
     if cache is not None and cache.filled:
         report.append(f"{cache.filled} of {len(paths)} images came from the decoded-image cache "
                       f"({cache.path.parent}).")
@@ -247,7 +247,8 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     in_memory = count * c * h * w <= MAX_IN_MEMORY_BYTES
     train_span = len(train_files) / max(1, count)
     stamps = [file_stamp(p) for p, _ in train_files + val_files]
-    cache = _open_cache([p for p, _ in train_files + val_files], stamps, shape, report)
+    cache = _open_cache([p for p, _ in train_files + val_files], stamps, shape, report,
+                        [root] + ([val_root] if val_root is not None else []))
     good, arrays, skipped, slots = _scan(train_files, shape, ctx, in_memory, "training", 0.0,
                                          train_span, cache)
     vgood, varrays, vskipped, vslots = _scan(val_files, shape, ctx, in_memory, "validation",
