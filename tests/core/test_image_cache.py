@@ -229,3 +229,25 @@ def test_the_key_covers_shape_settings_and_order(tmp_path):
     assert dataset_key(files, (1, 12, 12)) != base
     assert dataset_key(files, SHAPE, "other") != base
     assert dataset_key(list(reversed(files)), SHAPE) != base
+
+
+def test_the_parallel_prescan_fills_the_cache_and_reports_bad_files(tmp_path, monkeypatch, decodes):
+    from visionstudio.core.data import image_parallel
+
+    root = make_folder(tmp_path / "pets")
+    (root / "cat" / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (root / "dog" / "cut.png").write_bytes((root / "dog" / "0.png").read_bytes()[:60])
+    monkeypatch.setattr(image_parallel, "workers_for", lambda todo, workers=None: 2)
+    parallel = load(root)                          # decoded in two worker processes
+    assert decodes == []                           # (none of it in this process)
+    monkeypatch.setattr(image_parallel, "workers_for", lambda todo, workers=None: 0)
+    monkeypatch.setenv(image_cache.CACHE_MAX_ENV, "0")
+    plain = load(root)                             # one process, no cache
+    same(parallel, plain)
+    assert sorted(map(str, parallel.skipped_files)) == sorted(map(str, plain.skipped_files))
+    assert {p.name for p, _ in parallel.skipped_files} == {"junk.png", "cut.png"}
+    monkeypatch.delenv(image_cache.CACHE_MAX_ENV)
+    decodes.clear()
+    again = load(root)                             # the slots the workers wrote are read
+    same(parallel, again)
+    assert sorted(p.name for p in decodes) == ["cut.png", "junk.png"]   # only the bad ones retried

@@ -209,6 +209,10 @@ class DecodedCache:
         self._slots[index] = image
         self._filled[index] = 1           # after the pixels: a reader never sees half a slot
 
+    def missing(self, lo: int, hi: int) -> int:
+        """Slots in [lo, hi) not filled yet."""
+        return hi - lo - int(np.count_nonzero(self._filled[lo:hi])) if self._ready() else hi - lo
+
     @property
     def filled(self) -> int:
         return int(np.count_nonzero(self._filled)) if self._ready() else 0

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import image_parallel
 from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
 from .image_cache import DecodedCache, dataset_key, file_stamp
 from .image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
@@ -166,20 +167,31 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
     slots: list[int] = []
     total = max(1, len(files))
     step = max(1, total // 100)
-    for i, (path, label) in enumerate(files):
+    todo = cache.missing(base, base + len(files)) if cache is not None else 0
+    workers = image_parallel.workers_for(todo)
+    if workers:   # decoded on every core, into the cache
+        verdicts: Any = image_parallel.decode_into_cache([p for p, _ in files], shape, cache, base,
+                                                         workers, ctx.check_cancel)
+    else:
+        verdicts = ((i, cache.get(base + i) if cache is not None else None, None)
+                    for i in range(len(files)))
+    for i, arr, reason in verdicts:
+        path, label = files[i]
         if i % step == 0:
             ctx.check_cancel()
             ctx.report_progress(f"Checking {what} images ({i}/{len(files)})…",
                                 offset + span * i / total)
-        arr = cache.get(base + i) if cache is not None else None
-        if arr is None:
+        if reason is None and arr is None:
             try:
                 arr = decode(path, shape)
             except ImageProblem as exc:
-                skipped.append((path, str(exc)))
-                continue
-            if cache is not None:
-                cache.put(base + i, arr)
+                reason = str(exc)
+            else:
+                if cache is not None:
+                    cache.put(base + i, arr)
+        if reason is not None:
+            skipped.append((path, reason))
+            continue
         good.append((path, label))
         slots.append(base + i)
         if keep:
