@@ -14,7 +14,8 @@ layers and 100,000 connections (a lattice of Add merges, each fed by the ten lay
 before it), timing
 
   (c) ``parse_project`` of its JSON text, ``analyze()``, ``summarize()`` and the
-      in-process ``visionstudio summary FILE`` command — target under 1 s each;
+      in-process ``visionstudio summary FILE`` command (load + analysis + table), best
+      of three — target under 1 s each (issue #11 measured 51 s for the summary);
   (d) the editor: building the canvas scene for it and one parameter edit with the
       canvas open, in a child process (offscreen Qt) that is stopped after
       ``--scene-timeout`` seconds. Reported, no target.
@@ -143,6 +144,12 @@ def _timed(fn):
     return result, time.perf_counter() - t0, time.process_time() - c0
 
 
+def _best_of(fn, runs: int = 3):
+    """(result, best wall s, best CPU s) of ``runs`` calls: a shared machine adds noise."""
+    timings = [_timed(fn) for _ in range(runs)]
+    return timings[-1][0], min(t[1] for t in timings), min(t[2] for t in timings)
+
+
 def run_large(nodes: int, edges: int, scene: bool, scene_timeout: float) -> bool:
     from visionstudio.cli import main as cli_main
     from visionstudio.core.project import parse_project
@@ -151,17 +158,17 @@ def run_large(nodes: int, edges: int, scene: bool, scene_timeout: float) -> bool
     text = json.dumps(lattice_project(nodes, edges))
     print(f"\nlarge project: {nodes:,} layers, {edges:,} connections, "
           f"{len(text.encode('utf-8')) / 2**20:.1f} MiB of JSON")
-    doc, *load = _timed(lambda: parse_project(text))
-    analysis, *ana = _timed(lambda: analyze(doc.graph))
+    doc, *load = _best_of(lambda: parse_project(text))
+    analysis, *ana = _best_of(lambda: analyze(doc.graph))
     assert analysis.ok, [str(d) for d in analysis.errors[:5]]
-    summary, *summ = _timed(lambda: summarize(doc.graph, doc.name))
+    summary, *summ = _best_of(lambda: summarize(doc.graph, doc.name))
     assert len(summary.rows) == nodes
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lattice.vsproj"
         path.write_text(text, encoding="utf-8")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            code, *cli = _timed(lambda: cli_main(["summary", str(path)]))
+            code, *cli = _best_of(lambda: cli_main(["summary", str(path)]))
         assert code == 0, out.getvalue()[-2000:]
         timings = [("(c) parse_project (load):      ", load), ("(c) analyze():                 ", ana),
                    ("(c) summarize():               ", summ), ("(c) visionstudio summary FILE: ", cli)]

@@ -10,6 +10,7 @@ regression shows up as a test that takes minutes instead of seconds.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from hypothesis import HealthCheck, given, settings
@@ -230,3 +231,17 @@ def test_saved_large_graph_reloads_identically():
     assert again.to_dict() == doc.to_dict()
     assert [again.graph.inputs_of(n) for n in again.graph.nodes] == [
         doc.graph.inputs_of(n) for n in doc.graph.nodes]
+
+
+def test_edges_read_in_bulk_or_one_by_one_give_the_same_graph():
+    from collections import OrderedDict
+
+    from visionstudio.core.project import document_from_dict
+
+    data = lattice(50)
+    plain = document_from_dict(copy.deepcopy(data))
+    # dict subclasses are valid too; they take the edge-by-edge path
+    data["graph"]["edges"] = [OrderedDict(e) for e in data["graph"]["edges"]]
+    odd = document_from_dict(data)
+    assert list(odd.graph.edges) == list(plain.graph.edges) and len(plain.graph.edges) > 300
+    assert odd.to_dict() == plain.to_dict()

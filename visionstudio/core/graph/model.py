@@ -141,14 +141,6 @@ class GraphModel:
         """Node id -> its outgoing edges in edge-list order (read-only: the graph's own)."""
         return self._adjacency()[1]
 
-    def _install_edges(self, edges: list[Edge], incoming: dict[str, list[Edge]],
-                       outgoing: dict[str, list[Edge]]) -> None:
-        """The loader's bulk set: the edge list with the index it built while reading
-        (per-node lists in list order), so no second pass rebuilds it."""
-        self.edges = edges
-        self._in, self._out = incoming, outgoing
-        self._index_version = self._edges.version
-
     def _index_fresh(self) -> bool:
         return self._index_version == self._edges.version
 

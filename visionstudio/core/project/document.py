@@ -174,35 +174,72 @@ _EDGE_FIELDS = frozenset(("src", "dst", "port"))
 
 
 def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
-    """Edges in document order. Each check is O(1) per edge and cycles are looked for
-    once at the end, so a large (or hostile) file cannot make loading quadratic. The
-    usual case (a dict of the right types) is tested with exact type checks first and a
-    JSON path is only spelled out for the edge that fails: 100,000 edges load in a
-    fraction of a second."""
+    """Edges in document order; cycles are looked for once at the end, so a large (or
+    hostile) file cannot make loading quadratic.
+
+    A valid list is checked column-wise at C speed (:func:`_valid_edges`); only a list
+    that fails goes through the edge-by-edge reading, which names the first problem in
+    file order with its JSON path. 100,000 edges load in a fraction of a second."""
     if len(edges) > MAX_EDGES:
         raise _fail("graph.edges", f"has {len(edges)} connections; at most {MAX_EDGES} are supported")
-    nodes = graph.nodes
-    max_inputs = {nid: LAYERS.get(node.kind).max_inputs for nid, node in nodes.items()}
+    max_inputs = {nid: LAYERS.get(node.kind).max_inputs for nid, node in graph.nodes.items()}
+    columns = _valid_edges(edges, max_inputs)
+    if columns is None:  # raises naming the first bad edge (or reads odd but valid types)
+        columns = _read_edges_one_by_one(graph, edges, max_inputs)
+    graph.edges = list(map(Edge, *columns))
+    _check_acyclic(graph)
+
+
+def _valid_edges(edges: list[Any], max_inputs: dict[str, int | None]
+                 ) -> tuple[list[str], list[str], list[int]] | None:
+    """(sources, destinations, ports) when every edge passes every check, else None.
+    Each test is a comprehension or a set built in C: whole columns at a time."""
+    if not all(type(ed) is dict and ed.keys() <= _EDGE_FIELDS for ed in edges):
+        return None
+    srcs = [ed.get("src") for ed in edges]
+    dsts = [ed.get("dst") for ed in edges]
+    ports = [ed.get("port", 0) for ed in edges]
+    if not (all(type(v) is str for v in srcs) and all(type(v) is str for v in dsts)
+            and all(type(v) is int for v in ports)):
+        return None
+    if not (max_inputs.keys() >= set(srcs) and max_inputs.keys() >= set(dsts)):
+        return None
+    if ports and (min(ports) < 0 or max(ports) >= 1024):
+        return None
+    if any(map(str.__eq__, srcs, dsts)):
+        return None
+    n = len(edges)
+    if len(set(zip(srcs, dsts))) != n or len(set(zip(dsts, ports))) != n:
+        return None
+    limits = [max_inputs[d] for d in dsts]
+    if 0 in limits:
+        return None
+    single = [(d, p) for d, p, lim in zip(dsts, ports, limits) if lim == 1]
+    if any(p != 0 for _, p in single) or len({d for d, _ in single}) != len(single):
+        return None
+    return srcs, dsts, ports
+
+
+def _read_edges_one_by_one(graph: GraphModel, edges: list[Any], max_inputs: dict[str, int | None]
+                           ) -> tuple[list[str], list[str], list[int]]:
+    """Every check, edge by edge in file order: the first failure raises with its path."""
+    srcs: list[str] = []
+    dsts: list[str] = []
+    read_ports: list[int] = []
     pairs: set[tuple[str, str]] = set()
     ports: set[tuple[str, int]] = set()
     fan_in: dict[str, str] = {}  # dst -> first src, for single-input layers
-    read: list[Edge] = []
-    incoming: dict[str, list[Edge]] = {}
-    outgoing: dict[str, list[Edge]] = {}
     for i, ed in enumerate(edges):
-        if type(ed) is not dict:
-            _expect(ed, dict, f"graph.edges[{i}]", "an object")
-        if not ed.keys() <= _EDGE_FIELDS:
-            key = next(k for k in ed if k not in _EDGE_FIELDS)
-            raise _fail(json_path(f"graph.edges[{i}]", key), "unknown field")
-        src, dst, port = ed.get("src"), ed.get("dst"), ed.get("port", 0)
-        if type(src) is not str or type(dst) is not str or type(port) is not int:
-            _expect(src, str, f"graph.edges[{i}].src", "a layer id")
-            _expect(dst, str, f"graph.edges[{i}].dst", "a layer id")
-            _expect(port, int, f"graph.edges[{i}].port", "a whole number")
-        if src not in max_inputs or dst not in max_inputs:
-            end, nid = ("src", src) if src not in max_inputs else ("dst", dst)
-            raise _fail(f"graph.edges[{i}].{end}", f"no layer has id {nid[:80]!r}")
+        _expect(ed, dict, f"graph.edges[{i}]", "an object")
+        for key in ed:
+            if key not in _EDGE_FIELDS:
+                raise _fail(json_path(f"graph.edges[{i}]", key), "unknown field")
+        src = _expect(ed.get("src"), str, f"graph.edges[{i}].src", "a layer id")
+        dst = _expect(ed.get("dst"), str, f"graph.edges[{i}].dst", "a layer id")
+        port = _expect(ed.get("port", 0), int, f"graph.edges[{i}].port", "a whole number")
+        for end, nid in (("src", src), ("dst", dst)):
+            if nid not in max_inputs:
+                raise _fail(f"graph.edges[{i}].{end}", f"no layer has id {nid[:80]!r}")
         if not 0 <= port < 1024:
             raise _fail(f"graph.edges[{i}].port", "must be between 0 and 1023")
         limit = max_inputs[dst]
@@ -214,21 +251,10 @@ def _read_edges(graph: GraphModel, edges: list[Any]) -> None:
             fan_in[dst] = src
         pairs.add(pair)
         ports.add(slot)
-        edge = Edge(src, dst, port)
-        read.append(edge)
-        # the graph's adjacency index, built here instead of in one more pass later
-        into = incoming.get(dst)
-        if into is None:
-            incoming[dst] = [edge]
-        else:
-            into.append(edge)
-        out = outgoing.get(src)
-        if out is None:
-            outgoing[src] = [edge]
-        else:
-            out.append(edge)
-    graph._install_edges(read, incoming, outgoing)
-    _check_acyclic(graph)
+        srcs.append(src)
+        dsts.append(dst)
+        read_ports.append(port)
+    return srcs, dsts, read_ports
 
 
 def _edge_problem(graph: GraphModel, i: int, src: str, dst: str, port: int,
