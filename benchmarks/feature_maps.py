@@ -29,9 +29,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from visionstudio.core.data.config import DatasetConfig  # noqa: E402
 
 
 class PaintCounter(QObject):
@@ -45,18 +48,32 @@ class PaintCounter(QObject):
         return False
 
 
-def draw_times(app, template: str, n: int) -> dict:
+def template_case(template: str):
+    from visionstudio.core.templates import load_template
+
+    return template, load_template(template), (1, 28, 28)
+
+
+def resnet50_case(size: int = 224):
+    """The generated ResNet-50 (175 layers, 25.6 M weights) on 3-channel Shapes at ``size``."""
+    from big_networks import resnet50_document
+
+    return "resnet50", resnet50_document(size), (3, size, size)
+
+
+def draw_times(app, case, n: int) -> dict:
     from visionstudio.core.build import build_model
     from visionstudio.core.inspect import capture_activations
-    from visionstudio.core.templates import load_template
-    from visionstudio.ui.features.demo import Demo, open_viewer, small_shapes
+    from visionstudio.ui.features.demo import Demo, open_viewer
     from visionstudio.ui.features.feature_map_view import ALL_CONV
     from visionstudio.ui.features.state import _validation_only
     from visionstudio.ui.training import datasets
 
-    doc = small_shapes(load_template(template), 200, n + 20)
-    loaded = _validation_only(datasets.load(doc.dataset, val_split=0.1, seed=0, target_shape=(1, 28, 28)))
-    model = build_model(doc.graph, seed=0)
+    template, doc, shape = case
+    doc.set_dataset(DatasetConfig("shapes", {"samples": 50, "val_samples": n + 20, "channels": shape[0],
+                                             "image_size": shape[1]}))
+    loaded = _validation_only(datasets.load(doc.dataset, val_split=0.1, seed=0, target_shape=shape))
+    model = build_model(doc.graph, seed=0).eval()
     controller, view = open_viewer(Demo(doc, model, loaded, [], 0.0))
     view.resize(1400, 900)
     view.set_layer(ALL_CONV)
@@ -144,19 +161,32 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--train-samples", type=int, default=4000)
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--resnet50-samples", type=int, default=10,
+                    help="samples timed on the generated ResNet-50 at 3x224x224")
+    ap.add_argument("--no-resnet50", action="store_true")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch.set_num_threads before drawing (0: torch's default). On a loaded 2-core "
+                         "machine 2 threads can be 10x slower than 1 (threads wait for a busy core)")
+    ap.add_argument("--only-resnet50", action="store_true", help="only the ResNet-50 draw (implies no training part)")
     args = ap.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"platform {app.platformName()}, load average {os.getloadavg()[0]:.1f}", flush=True)
     print("\n1. choose a sample -> all conv layers painted (ms)")
-    for template in ("classic_cnn", "small_resnet"):
-        r = draw_times(app, template, args.samples)
+    cases = [] if args.only_resnet50 else [template_case("classic_cnn"), template_case("small_resnet")]
+    cases += [] if args.no_resnet50 else [resnet50_case()]
+    for case in cases:
+        big = case[0] == "resnet50"
+        r = draw_times(app, case, args.resnet50_samples if big else args.samples)
+        target = " (target < 500)" if big else ""
         print(f"  {r['template']:13s} {r['layers']} conv layers, {r['channels']} channels: "
               f"median {r['median']:.1f}  p90 {r['p90']:.1f}  max {r['max']:.1f}  "
-              f"(forward with hooks {r['forward_median']:.1f})", flush=True)
-    if args.skip_training:
+              f"(forward with hooks {r['forward_median']:.1f}){target}", flush=True)
+    if args.skip_training or args.only_resnet50:
         return 0
     print(f"\n2. training slowdown, live viewer open vs closed (classic CNN, Shapes "
           f"{args.train_samples} images, {args.epochs} epochs, interleaved)")

@@ -3,17 +3,22 @@
 Items are kept per layer and fed with ``setImage`` / ``setOpts`` on every update; the
 layout is rebuilt only when the set of shown layers changes. Each ViewBox zooms (wheel)
 and pans (drag); clicking a tile emits ``channel_clicked(layer, channel)``.
+
+Each map keeps at least ``MIN_MAP_HEIGHT`` pixels: with many layers (a ResNet-50 has 53
+conv layers) the grid grows taller than its window and the view wraps it in a scroll
+area, instead of squeezing every map to nothing under its title. Per-channel statistics
+are read only on hover, so a draw never pays for 26,000 channels' numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from .mosaic import Tiles, activation_tiles, flat_channels
+from .mosaic import Tiles, activation_tiles
 
 DEFAULT_COLORMAP = "viridis"
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo", "CET-L1", "CET-D1")
@@ -26,6 +31,7 @@ def colormap(name: str) -> pg.ColorMap:
 
 
 GRID_BACKGROUND, GRID_TEXT = "#1e1f22", "#d0d0d0"
+MIN_MAP_HEIGHT = 160        # pixels per layer's map or bar plot when the grid must scroll
 
 
 class _LayerView:
@@ -39,7 +45,7 @@ class _LayerView:
         self._title_text = name
         self.tiles: Tiles | None = None
         self.array: np.ndarray | None = None
-        self.stats = ()
+        self.activation = None
         if dense:
             self.plot = layout.addPlot(row=2 * row + 1, col=0)
             self.plot.setMenuEnabled(False)
@@ -51,11 +57,13 @@ class _LayerView:
             self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush=pg.mkBrush("#4c9be8"))
             self.plot.addItem(self.bars)
             self.view = self.plot.getViewBox()
+            self.plot.setMinimumHeight(MIN_MAP_HEIGHT)
             self.image = None
             self.mark = None
         else:
             self.view = layout.addViewBox(row=2 * row + 1, col=0, lockAspect=True, invertY=True,
                                           enableMenu=False)
+            self.view.setMinimumHeight(MIN_MAP_HEIGHT)
             self.image = pg.ImageItem(axisOrder="row-major")
             self.image.setOpts(nanPolicy="omit")
             self.view.addItem(self.image)
@@ -71,13 +79,18 @@ class _LayerView:
             self.bars = None
         self._range_key = None
 
+    @property
+    def stats(self) -> tuple:
+        """Per-channel statistics of the shown activation (computed on first use)."""
+        return self.activation.stats if self.activation is not None else ()
+
     def set_title(self, text: str) -> None:
         if text != self._title_text:          # LabelItem.setText re-lays out: ~1.5 ms each
             self._title_text = text
             self.title.setText(text)
 
     def update(self, activation, per_channel: bool, cmap: pg.ColorMap) -> None:
-        self.array, self.stats = activation.array, activation.stats
+        self.array, self.activation = activation.array, activation
         if self.dense:
             values = activation.array.reshape(-1)
             self.bars.setOpts(x=np.arange(len(values)), height=values, width=0.8)
@@ -145,6 +158,7 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
             for row, (name, dense) in enumerate(signature):
                 self.layers[name] = _LayerView(self.ci, row, name, dense)
             self._signature = signature
+            self._fit_height()
         for name in shown:
             view = self.layers[name]
             act = activations[name]
@@ -152,7 +166,7 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
             shape = "×".join(str(d) for d in act.array.shape)
             title = f"<b>{name}</b>  {shape}"
             if act.array.ndim == 3:
-                flat = len(flat_channels(act.array))
+                flat = len(view.tiles.flat)
                 if flat:
                     title += (f"  <span style='color:#9aa0a6'>· {flat} of {act.array.shape[0]} "
                               f"channels flat for this sample (left blank)</span>")
@@ -162,10 +176,17 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
             if layer in self.layers:
                 self.layers[layer].mark_channel(ch)
 
+    def _fit_height(self) -> None:
+        """At least the layout's minimum height (titles + MIN_MAP_HEIGHT per map), so the
+        scroll area around the grid scrolls rather than the maps collapsing."""
+        hint = self.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
+        self.setMinimumHeight(int(hint) + 2 * self.frameWidth() if self.layers else 0)
+
     def clear_layers(self) -> None:
         self.ci.clear()
         self.layers = {}
         self._signature = ()
+        self._fit_height()
 
     def image_count(self, layer: str) -> int:
         """How many channel images the layer's mosaic holds (bars: one per unit)."""

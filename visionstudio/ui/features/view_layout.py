@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QSplitter, QTabWidget,
+    QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter, QTabWidget,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -97,8 +97,13 @@ def build(view) -> None:
     controls.addWidget(view.export_png_button)
     view.grid = ActivationGrid()
     view.detail = ChannelDetail()
+    view.grid_scroll = QScrollArea()      # a deep network's maps scroll (grid.MIN_MAP_HEIGHT each)
+    view.grid_scroll.setObjectName("activationGridScroll")
+    view.grid_scroll.setWidgetResizable(True)
+    view.grid_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.grid_scroll.setWidget(view.grid)
     split = QSplitter()
-    split.addWidget(view.grid)
+    split.addWidget(view.grid_scroll)
     split.addWidget(view.detail)
     split.setStretchFactor(0, 3)
     split.setStretchFactor(1, 1)
