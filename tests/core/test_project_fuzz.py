@@ -2,7 +2,7 @@
 
 Structural problems must name their JSON path; a file that opens must also save and
 open again to the same document. About 1,800 examples per run, each a few ms; the big
-run (2,300 files, up to 64 MiB and 100,000 levels deep, with peak memory and the
+run (2,204 files, up to 64 MiB and 100,000 levels deep, with peak memory and the
 slowest file) is benchmarks/fuzz_projects.py.
 """
 
