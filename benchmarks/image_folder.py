@@ -17,7 +17,8 @@ size runs, each in its own process (so peak RSS is its own), interleaved:
 
 "Epoch 1" includes listing/loading; epochs 2+ are the median of the later epochs. The
 throughput is of the data pipeline only: normalised float batches handed to the loop.
-Peak RSS: the process's VmHWM, and the largest DataLoader worker (RUSAGE_CHILDREN).
+Peak memory: the process's VmHWM, and the peak Pss of the process with its DataLoader
+workers (shared pages once), with its anonymous part (what cannot be reclaimed).
 Targets: epoch 2+ >= 2x torchvision, epoch 1 >= 1x, epoch time linear in the size.
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -78,19 +78,73 @@ def make_folder(base: Path, count: int) -> Path:
 
 # -- children (one measurement each) ---------------------------------------------------------
 
-def _peak() -> dict:
-    hwm = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            hwm = int(line.split()[1]) // 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    return {"rss_mb": hwm, "worker_rss_mb": kids}
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def _pss_mb(pid: int) -> tuple[float, float]:
+    """(Pss, Pss_Anon) of one process in MB: shared pages counted once across processes."""
+    pss = anon = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Pss_Anon:"):
+                anon = int(line.split()[1])
+    except OSError:
+        pass
+    return pss / 1024, anon / 1024
+
+
+class TreeMemory:
+    """Peak memory of this process and its DataLoader workers together, sampled every
+    0.1 s: Pss (what the tree really holds, shared pages once) and its anonymous part
+    (Pss_Anon: memory that cannot be dropped; the rest is file pages such as the cache's
+    mapping and the page cache, which the kernel reclaims under pressure)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = self.peak_anon = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.sample()
+
+    def sample(self) -> None:
+        total = anon = 0.0
+        for pid in _descendants(os.getpid()):
+            p, a = _pss_mb(pid)
+            total, anon = total + p, anon + a
+        self.peak, self.peak_anon = max(self.peak, total), max(self.peak_anon, anon)
+
+    def result(self) -> dict:
+        self.sample()
+        self._stop.set()
+        hwm = 0
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) // 1024
+        return {"rss_mb": hwm, "tree_pss_mb": round(self.peak), "tree_anon_mb": round(self.peak_anon)}
 
 
 def child_torchvision(root: Path, epochs: int, batch: int, workers: int) -> dict:
     import torch
     from torchvision import datasets, transforms
 
+    mem = TreeMemory()
     times = []
     t0 = time.perf_counter()
     ds = datasets.ImageFolder(str(root), transform=transforms.Compose(
@@ -103,7 +157,7 @@ def child_torchvision(root: Path, epochs: int, batch: int, workers: int) -> dict
             n += len(yb)
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-    return {"times": times, "images": len(ds), **_peak()}
+    return {"times": times, "images": len(ds), **mem.result()}
 
 
 def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: bool) -> dict:
@@ -120,6 +174,7 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     if lazy:
         image_folder.MAX_IN_MEMORY_BYTES = 0
+    mem = TreeMemory()
     times = []
     t0 = time.perf_counter()
     loaded = load_dataset(DatasetConfig("image_folder", {"folder": str(root), "val_folder": ""}),
@@ -137,7 +192,7 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
     cached = [line for line in loaded.report if "decoded-image cache" in line]
-    return {"times": times, "load_s": load_s, "images": feed.n, "cache": cached, **_peak()}
+    return {"times": times, "load_s": load_s, "images": feed.n, "cache": cached, **mem.result()}
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -190,7 +245,8 @@ def main() -> None:
             later = statistics.median(t[1:]) if len(t) > 1 else float("nan")
             print(f"  n={size:>6} {mode:<12} epoch1 {t[0]:7.2f} s  epoch2+ {later:7.2f} s  "
                   f"({res['images'] / t[0]:8.0f} / {res['images'] / later:8.0f} img/s)  "
-                  f"peak RSS {res['rss_mb']:5d} MB, worker {res['worker_rss_mb']:4d} MB"
+                  f"peak: RSS {res['rss_mb']:5d} MB, with workers Pss {res['tree_pss_mb']:5d} MB "
+                  f"(anon {res['tree_anon_mb']:5d} MB)"
                   + (f"  load {res['load_s']:.2f} s" if "load_s" in res else ""), flush=True)
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -209,9 +265,10 @@ def main() -> None:
         for mode in modes[1:]:
             t = rows[size][mode]["times"]
             m2 = statistics.median(t[1:]) if len(t) > 1 else t[0]
+            ours, theirs = rows[size][mode], rows[size]["torchvision"]
             print(f"  n={size:>6} {mode:<8} epoch1 {tv1 / t[0]:5.2f}x   epoch2+ {tv2 / m2:6.2f}x   "
-                  f"peak RSS {rows[size][mode]['rss_mb']} MB vs {rows[size]['torchvision']['rss_mb']} MB "
-                  f"(+ {args.workers} workers of {rows[size]['torchvision']['worker_rss_mb']} MB)")
+                  f"peak Pss {ours['tree_pss_mb']} MB vs {theirs['tree_pss_mb']} MB "
+                  f"(anon {ours['tree_anon_mb']} vs {theirs['tree_anon_mb']} MB)")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
