@@ -9,6 +9,12 @@ It emits only frozen records, numpy arrays and strings through queued signals. I
 catches every error itself (DESIGN §5: exceptions in a worker's slots would reach the
 excepthook on the worker thread) and reports it as a FailureRecord; it never touches
 a widget.
+
+Thread policy (core/training/thread_policy.py, docs/training-in-the-app.md): ``run()``
+first lowers the training thread's OS priority and sets its torch thread count to the
+one the GUI thread (and so the command line) uses, before any torch op, so the OpenMP
+team the thread creates inherits both. The GUI then preempts training only when it has
+work, instead of a core being reserved for it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ...core.runs import RunHistory
 from ...core.training.control import TrainerControl
 from ...core.training.records import FailureRecord
+from ...core.training.thread_policy import (
+    AppliedPolicy, apply_to_current_thread, lower_priority_supported, policy_for,
+)
 from . import datasets
 
 REPORT_INTERVAL_S = 0.05   # the trainer sends at most ~20 batch records a second
@@ -92,6 +101,12 @@ class TrainingWorker(QObject):
         self.job, self.control = job, control
         self.trainer = None
         self.model = None            # built by run(), on the training thread
+        import torch
+
+        # read here, on the GUI thread: the count the process (and the CLI) trains with; a
+        # fresh thread's torch.get_num_threads() may say otherwise before its first op
+        self.default_threads = torch.get_num_threads()
+        self.thread_policy: AppliedPolicy | None = None   # what run() applied, read back there
 
     @Slot()
     def run(self) -> None:
@@ -99,6 +114,7 @@ class TrainingWorker(QObject):
         result, failure = None, None
         history = RunHistory()
         try:
+            self._apply_thread_policy()
             if job.resume:
                 history = RunHistory.load(job.run_dir)
                 history.truncate(job.resume_step)
@@ -107,6 +123,8 @@ class TrainingWorker(QObject):
             failure = FailureRecord(kind="error", message=f"Training stopped by an error: "
                                     f"{type(exc).__name__}: {exc}", epoch=0, step=history.steps_done,
                                     traceback=traceback.format_exc())
+        finally:
+            self._restore_thread_count()
         history.status = (result.status if result is not None
                           else ("failed" if failure is not None else "stopped"))
         try:
@@ -156,16 +174,34 @@ class TrainingWorker(QObject):
                           report_interval_s=job.report_interval_s,
                           notes=list(getattr(loaded, "report", []) or []))
         self.trainer = trainer   # for tests and debugging: read it only while paused or after
-        threads = _leave_a_core_for_the_gui(job.config.device)
         try:
             result = trainer.fit(loaded, resume=job.resume)
         except (TrainingSetupError, CheckpointError) as exc:
             return None, FailureRecord(kind="setup", message=str(exc), epoch=0, step=0)
-        finally:
-            if threads is not None:
-                import torch
-                torch.set_num_threads(threads)
         return result, result.failure
+
+    def _apply_thread_policy(self) -> None:
+        """On the training thread, before its first torch op (see the module docstring)."""
+        from ...core.training.device import TrainingSetupError, resolve_device
+
+        try:
+            kind = resolve_device(self.job.config.device).type
+        except TrainingSetupError:
+            kind = "cpu"   # the trainer reports the unknown device in words
+        policy = policy_for(kind, self.default_threads)
+        self.thread_policy = apply_to_current_thread(policy)
+        if policy.nice and not lower_priority_supported():
+            thread = QThread.currentThread()
+            if thread is not None:   # Windows / macOS: the toolkit's per-thread priority
+                thread.setPriority(QThread.Priority.LowPriority)
+
+    def _restore_thread_count(self) -> None:
+        """An override (VISIONSTUDIO_CPU_THREADS) also changed torch's process-wide count
+        (MKL's and the one fresh threads start from): give the GUI thread its own back."""
+        import torch
+
+        if torch.get_num_threads() != self.default_threads:
+            torch.set_num_threads(self.default_threads)
 
     def _build(self) -> FailureRecord | None:
         """Build the job's network here, on the training thread (after the dataset fits)."""
@@ -186,28 +222,3 @@ class TrainingWorker(QObject):
                                  epoch=0, step=0)
         return None
 
-
-def _leave_a_core_for_the_gui(device_word: str) -> int | None:
-    """On the CPU, train with one intra-op thread fewer than there are cores, so the GUI
-    thread is not starved (measured on 2 cores: the dashboard's frames took 3-4x longer and
-    the event loop stalled for 100+ ms with every core busy). ``VISIONSTUDIO_CPU_THREADS``
-    overrides the count (0: torch's default). Returns the old count."""
-    import os
-
-    import torch
-
-    wanted = os.environ.get("VISIONSTUDIO_CPU_THREADS", "").strip()
-    if device_word not in ("cpu", "auto") or (device_word == "auto" and (
-            torch.cuda.is_available() or getattr(torch.backends, "mps", None) is not None
-            and torch.backends.mps.is_available())):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    old = torch.get_num_threads()
-    if wanted.isdigit():
-        new = int(wanted) or old
-    else:
-        new = max(1, min(old, cores - 1))
-    if new == old:
-        return None
-    torch.set_num_threads(new)
-    return old
