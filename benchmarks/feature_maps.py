@@ -167,7 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch.set_num_threads before drawing (0: torch's default). On a loaded 2-core "
                          "machine 2 threads can be 10x slower than 1 (threads wait for a busy core)")
-    ap.add_argument("--only-resnet50", action="store_true", help="only the ResNet-50 draw (implies no training part)")
+    ap.add_argument("--only-resnet50", action="store_true",
+                    help="only the ResNet-50 draw (implies no training part)")
     args = ap.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     import torch

@@ -13,7 +13,8 @@ from visionstudio.ui.features.view_layout import QScrollArea
 
 def _acts(n: int) -> dict[str, Activation]:
     rng = np.random.default_rng(0)
-    out = {f"conv{i}": Activation(f"conv{i}", rng.normal(size=(8, 6, 6)).astype(np.float32)) for i in range(n)}
+    out = {f"conv{i}": Activation(f"conv{i}", rng.normal(size=(8, 6, 6)).astype(np.float32))
+           for i in range(n)}
     out["conv0"].array[3] = 0.0                        # a dead channel
     return out
 
