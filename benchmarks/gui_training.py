@@ -1,18 +1,30 @@
-"""The same training run in the app (dashboard visible, worker thread) and headless
-(the core Trainer on the main thread), interleaved, plus the GUI's responsiveness.
+"""The same training run in the app (dashboard visible, worker thread) and as the command
+line runs it (the core Trainer on the main thread), interleaved, plus the GUI's
+responsiveness while the app trains.
 
-Modes, interleaved per repeat:
-  app     the TrainingSession (worker QThread) with TrainingPanel + MetricsPlots shown
-  thread  the core Trainer in a plain Python thread, the Qt event loop idle (the same
-          threading as the app without the UI: isolates the UI's cost)
-  main    the core Trainer on the main thread (what the CLI does)
+Modes, interleaved per repeat (order reversed every other repeat):
+  app     the TrainingSession (worker QThread, its thread policy: all cores, lower OS
+          priority) with TrainingPanel + MetricsPlots shown; the GUI thread sits in a
+          real Qt event loop (QEventLoop.exec) until the session says it has finished
+  thread  (--with-thread) the core Trainer in a plain Python thread with the same thread
+          policy, the event loop idle: the app's threading without its UI
+  cli     a separate process that trains the same project with the core Trainer on its main
+          thread, torch's defaults: what `visionstudio train` does (one warm-up run, then the
+          measured one). A separate process because libgomp, torch's OpenMP, lets idle team
+          threads spin only while the process has no more OpenMP threads than CPUs: in one
+          process the app's team and a main-thread team would change each other's behaviour
+  main    (--with-main) the Trainer on this process's main thread (that in-process effect;
+          its OpenMP team then stays, so the app runs after it are not the app alone)
 Throughput: images/s over the training part of each run (the trainer's own clock:
-dataset loading excluded), median over repeats; ratios app/thread and app/main.
-Responsiveness: a 10 ms QTimer probe on the GUI thread while training runs (app and
-thread modes); latency = how late each tick fires (interval - 10 ms); p50/p99/max.
+dataset loading excluded), median over repeats; ratio app/cli (target >= 0.95).
+Responsiveness: a 10 ms precise QTimer on the GUI thread while the app trains; latency =
+how late each tick fires (interval - 10 ms); p50/p99 (target < 33 ms) and the longest
+stall (target < 100 ms). Also printed: the load average, the cores this process may use
+(``taskset -c 0`` for one core) and the policy the worker applied (threads, niceness).
 
 Usage: python benchmarks/gui_training.py [--steps 60] [--batch-size 64] [--repeats 3]
-       [--device auto] [--json out.json]      (QT_QPA_PLATFORM=offscreen by default)
+       [--device auto] [--with-thread] [--with-main] [--json out.json]  (QT_QPA_PLATFORM=offscreen)
+       taskset -c 0 python benchmarks/gui_training.py ...  (one core)
 """
 
 from __future__ import annotations
@@ -23,7 +35,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -85,33 +96,86 @@ class Probe:
 
 
 def in_thread(app, doc, loaded) -> tuple[float, list[float]]:
+    """The engine in a plain thread under the worker's thread policy; the GUI thread waits
+    in an event loop (not a polling loop: that would wake it 1,000 times a second)."""
     import threading
 
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from visionstudio.core.training.thread_policy import apply_to_current_thread, policy_for
+
+    threads = __import__("torch").get_num_threads()
     out: list[float] = []
-    worker = threading.Thread(target=lambda: out.append(headless(doc, loaded)))
+
+    def train() -> None:
+        apply_to_current_thread(policy_for(doc_device(doc), threads))
+        out.append(headless(doc, loaded))
+
+    worker = threading.Thread(target=train)
     probe = Probe(worker.is_alive)
+    loop, check = QEventLoop(), QTimer()
+    check.setInterval(20)
+    check.timeout.connect(lambda: worker.is_alive() or loop.quit())
     worker.start()
-    while worker.is_alive():
-        app.processEvents()
-        time.sleep(0.001)
+    check.start()
+    loop.exec()
+    check.stop()
+    worker.join()
     return out[0], probe.stop()
 
 
+def doc_device(doc) -> str:
+    from visionstudio.core.training.device import resolve_device
+
+    return resolve_device(doc.training.device).type
+
+
+APPLIED: list = []
+
+
 def in_app(app, doc, window) -> tuple[float, list[float]]:
+    from PySide6.QtCore import QEventLoop
+
     from visionstudio.ui.training.session import session_for
 
     session = session_for(window.controller)
     window.controller.document.dataset, window.controller.document.training = doc.dataset, doc.training
-    lat: list[float] = []
     probe = Probe(lambda: session.state == "running")
+    loop = QEventLoop()
+    session.finished.connect(loop.quit)
     assert session.train(), session.last_failure
-    while session.job is not None:
-        app.processEvents()
-        time.sleep(0.001)
+    worker = session.worker
+    if session.job is not None:
+        loop.exec()
+    session.finished.disconnect(loop.quit)
     lat = probe.stop()
+    if worker is not None and worker.thread_policy is not None:
+        APPLIED.append(worker.thread_policy)
     result = session.last_result
     assert result is not None and result.ok, session.last_failure
     return result.history[-1].step * doc.training.batch_size / result.elapsed_s, lat
+
+
+def cli_once(args) -> float:
+    """`--cli-once`: this process trains like `visionstudio train` (no Qt), prints the result."""
+    from visionstudio.core.data.base import load_dataset
+
+    doc = project(args)
+    loaded = load_dataset(doc.dataset, val_split=0.0, seed=0)
+    headless(doc, loaded)                              # warm-up (allocator, kernels)
+    return headless(doc, loaded)
+
+
+def in_cli(args) -> float:
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--cli-once", "--steps", str(args.steps),
+           "--batch-size", str(args.batch_size), "--device", args.device, "--threads", str(args.threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    for line in done.stdout.splitlines()[::-1]:
+        if line.startswith("CLI_IMAGES_PER_S "):
+            return float(line.split()[1])
+    raise SystemExit(f"the CLI run failed:\n{done.stdout}\n{done.stderr}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -128,8 +192,16 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    ap.add_argument("--with-thread", action="store_true", help="also the engine in a plain thread")
+    ap.add_argument("--with-main", action="store_true", help="also the engine on this process's main thread")
+    ap.add_argument("--cli-once", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    if args.cli_once:
+        if args.threads:
+            __import__("torch").set_num_threads(args.threads)
+        print(f"CLI_IMAGES_PER_S {cli_once(args)}", flush=True)
+        return 0
 
     from PySide6.QtWidgets import QApplication, QSplitter
 
@@ -144,7 +216,14 @@ def main() -> int:
     from visionstudio.ui.training import TrainingPanel
 
     doc = project(args)
-    loaded = load_dataset(doc.dataset, val_split=0.0, seed=0)
+    # generated in a throwaway thread: a torch op on the GUI thread would give it an OpenMP
+    # team of its own, which the app (whose GUI thread trains nothing) does not have
+    loaded = []
+    maker = __import__("threading").Thread(target=lambda: loaded.append(
+        load_dataset(doc.dataset, val_split=0.0, seed=0)))
+    maker.start()
+    maker.join()
+    loaded = loaded[0]
     controller = DocumentController(project(args))
     window = QSplitter()
     window.controller = controller
@@ -155,12 +234,15 @@ def main() -> int:
     app.processEvents()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(f"classic CNN, shapes, {args.steps} steps x batch {args.batch_size}, device {device}, "
-          f"torch threads {torch.get_num_threads()}", flush=True)
-    headless(doc, loaded)                              # warm-up (allocator, kernels)
-    ips: dict[str, list[float]] = {"app": [], "thread": [], "main": []}
-    lat: dict[str, list[float]] = {"app": [], "thread": []}
-    modes = ("app", "thread", "main")
+          f"torch threads {torch.get_num_threads()}, cores usable {cores}, load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    in_app(app, doc, window)                           # warm-up (allocator, kernels)
+    modes = ("app", "cli") + (("thread",) if args.with_thread else ()) + (("main",) if args.with_main else ())
+    ips: dict[str, list[float]] = {m: [] for m in modes}
+    lat: dict[str, list[float]] = {m: [] for m in modes if m in ("app", "thread")}
     for rep in range(args.repeats):
         order = modes if rep % 2 == 0 else modes[::-1]
         for mode in order:
@@ -168,6 +250,8 @@ def main() -> int:
                 v, l = in_app(app, doc, window)
             elif mode == "thread":
                 v, l = in_thread(app, doc, loaded)
+            elif mode == "cli":
+                v, l = in_cli(args), []
             else:
                 v, l = headless(doc, loaded), []
             ips[mode].append(v)
@@ -175,19 +259,33 @@ def main() -> int:
                 lat[mode].extend(l)
             print(f"  repeat {rep + 1} {mode:7s} {v:9.1f} images/s", flush=True)
     med = {k: statistics.median(v) for k, v in ips.items()}
-    out = {"device": str(device), "steps": args.steps, "batch_size": args.batch_size,
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    out = {"device": str(device), "steps": args.steps, "batch_size": args.batch_size, "cores": cores,
            "torch_threads": torch.get_num_threads(), "images_per_s": med, "runs": ips,
-           "ratio_app_vs_thread": med["app"] / med["thread"], "ratio_app_vs_main": med["app"] / med["main"]}
-    print(f"throughput (median images/s): app {med['app']:.1f}, engine in a thread {med['thread']:.1f}, "
-          f"engine on the main thread {med['main']:.1f}")
-    print(f"  ratio app / engine-in-thread {out['ratio_app_vs_thread']:.3f}, app / engine-on-main "
-          f"{out['ratio_app_vs_main']:.3f} (target >= 0.95)")
+           "ratio_app_vs_cli": med["app"] / med["cli"], "load_average_end": load}
+    policy = APPLIED[-1] if APPLIED else None
+    if policy is not None:
+        out["worker_policy"] = {"threads": policy.threads, "nice": policy.nice, "note": policy.note}
+        print(f"worker thread policy: {policy.threads} torch threads, niceness {policy.nice} "
+              f"(GUI thread {os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, 'getpriority') else '?'})"
+              + (f"; {policy.note}" if policy.note else ""))
+    line = f"throughput (median images/s): app {med['app']:.1f}, CLI (own process) {med['cli']:.1f}"
+    extra = ""
+    for mode, words in (("thread", "engine in a thread"), ("main", "engine on this main thread")):
+        if mode in med:
+            out[f"ratio_app_vs_{mode}"] = med["app"] / med[mode]
+            line += f", {words} {med[mode]:.1f}"
+            extra += f", app / {words} {out[f'ratio_app_vs_{mode}']:.3f}"
+    print(line)
+    print(f"  ratio app / CLI {out['ratio_app_vs_cli']:.3f} (target >= 0.95){extra}")
     for mode, values in lat.items():
         stats = {"ticks": len(values), "p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99),
                  "max_ms": max(values or [float("nan")])}
         out[f"latency_{mode}"] = stats
         print(f"event-loop latency, {mode} ({stats['ticks']} ticks): p50 {stats['p50_ms']:.1f} ms, "
-              f"p99 {stats['p99_ms']:.1f} ms (target < 33), max {stats['max_ms']:.1f} ms")
+              f"p99 {stats['p99_ms']:.1f} ms (target < 33), longest stall {stats['max_ms']:.1f} ms "
+              f"(target < 100)")
+    print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
