@@ -16,7 +16,11 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from ...core.graph import Edge
 from ..layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
+from .routing import MIN_DETOUR_DY, RouteIndex
 from .style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
+
+
+_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged  # looked up once: called per move
 
 
 def _style(item: QGraphicsItem) -> CanvasStyle:
@@ -169,9 +173,14 @@ class NodeItem(QGraphicsItem):
         return self.scenePos() + QPointF(offset, -NODE_HEIGHT / 2)
 
     def itemChange(self, change, value):  # noqa: N802
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.update_path()
+        if change == _POSITION_CHANGED:
+            # The scene re-routes this layer's edges and the skips whose lane it enters or leaves.
+            moved = getattr(self.scene(), "node_item_moved", None)
+            if moved is not None:
+                moved(self)
+            else:
+                for edge in self.edges:
+                    edge.update_path()
         return super().itemChange(change, value)
 
     # -- painting --------------------------------------------------------------------
@@ -250,7 +259,9 @@ class NodeItem(QGraphicsItem):
 class EdgeItem(QGraphicsItem):
     """A connection, drawn as a curve from an output to an input, labelled with its shape."""
 
-    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
+    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem, *, route: bool = True) -> None:
+        """``route=False`` leaves the path empty until the owner calls update_path (the scene
+        routes every edge once after loading, not once per edge and again per neighbour)."""
         super().__init__()
         self.edge = edge
         self.src = src
@@ -265,7 +276,8 @@ class EdgeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         src.edges.add(self)
         dst.edges.add(self)
-        self.update_path()
+        if route:
+            self.update_path()
 
     def detach(self) -> None:
         self.src.edges.discard(self)
@@ -275,7 +287,8 @@ class EdgeItem(QGraphicsItem):
         if text != self.label:
             self.prepareGeometryChange()
             self.label = text
-            self._layout_label()
+            if not self._path.isEmpty():  # an unrouted edge lays its label out when routed
+                self._layout_label()
             self.update()
         self.setToolTip(f"{self.src.name} → {self.dst.name}" + (f"\nTensor: {text}" if text else ""))
 
@@ -289,22 +302,24 @@ class EdgeItem(QGraphicsItem):
         p1 = self.src.output_anchor()
         p2 = self.dst.input_anchor(self.dst_offset)
         self._path = curve(p1, p2)
-        side = self._detour_x(self._path)
+        index = getattr(self.scene(), "route_index", None)
+        if index is not None:
+            index.put_edge(self, self._path.boundingRect() if p2.y() - p1.y() >= MIN_DETOUR_DY else None)
+        side = self._detour_x(self._path, index)
         if side is not None:
             self._path = detour(p1, p2, side)
         self._layout_label()
         self.update()
 
-    def _detour_x(self, path: QPainterPath) -> float | None:
+    def _detour_x(self, path: QPainterPath, index: RouteIndex | None) -> float | None:
         """Where to run a long edge (a residual skip) that would cross other layers:
-        just right of the layers it passes, so it never hides behind the main chain."""
-        scene = self.scene()
-        if scene is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < 80:
+        just right of the layers it passes, so it never hides behind the main chain.
+        The scene's grid index gives the layers near the curve: asking the scene for its
+        items walked every item once per edge (quadratic in edges)."""
+        if index is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < MIN_DETOUR_DY:
             return None
-        # Bounding rects only: the exact mode built every edge's stroked shape per call.
-        found = scene.items(path.boundingRect(), Qt.ItemSelectionMode.IntersectsItemBoundingRect)
-        blockers = [item.sceneBoundingRect() for item in found
-                    if isinstance(item, NodeItem) and item is not self.src and item is not self.dst]
+        near = index.nodes_near(path.boundingRect())
+        blockers = [index.nodes.rect(item) for item in near if item is not self.src and item is not self.dst]
         blockers = [rect for rect in blockers if path.intersects(rect)]
         if not blockers:
             return None
@@ -314,9 +329,7 @@ class EdgeItem(QGraphicsItem):
         if not self.label:
             self._label_rect = QRectF()
             return
-        style = _style(self)
-        fm = QFontMetricsF(style.small_font)
-        w, h = fm.horizontalAdvance(self.label) + 12, fm.height() + 4
+        w, h = _style(self).label_size(self.label)
         mid = self._path.pointAtPercent(0.5)
         self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
 

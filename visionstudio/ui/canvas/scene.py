@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from ...core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
 from ...core.layers import LAYERS, fmt_shape
 from .items import EdgeItem, NodeItem
+from .routing import RouteIndex
 from .style import CanvasStyle
 
 _EXTENT = 20000.0
@@ -40,6 +41,9 @@ class GraphScene(QGraphicsScene):
         self._edges: dict[Edge, EdgeItem] = {}
         self._graph: GraphModel | None = None
         self._syncing = False
+        # Layers and long edges by grid cell: routing asks it instead of scanning the scene.
+        self.route_index = RouteIndex()
+        self._bulk = False  # while bind() fills the scene: route each edge once, at the end
         self.selectionChanged.connect(self._on_scene_selection_changed)
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.selection_changed.connect(self._on_controller_selection_changed)
@@ -65,16 +69,26 @@ class GraphScene(QGraphicsScene):
                 self.removeItem(item)
             self._edges.clear()
             self._nodes.clear()
+            self.route_index = RouteIndex()
         finally:
             self._syncing = False
         self._graph = graph
         for event, handler in self._subscriptions(graph):
             event.connect(handler)
-        for node in graph.nodes.values():
-            self._on_graph_node_added(node)
-        for edge in graph.edges:
-            self._on_graph_edge_added(edge)
-        self.apply_analysis(self.controller.analysis)
+        # Edges are routed once, after every layer is placed; adding them one by one
+        # re-spread every input of their target (quadratic in a merge's fan-in).
+        self._bulk = True
+        try:
+            for node in graph.nodes.values():
+                self._on_graph_node_added(node)
+            for edge in graph.edges:
+                self._on_graph_edge_added(edge)
+            self.apply_analysis(self.controller.analysis)  # labels first: routing lays them out
+        finally:
+            self._bulk = False
+        for item in self._nodes.values():
+            if item.edges:
+                self._spread_inputs(item)
 
     def _subscriptions(self, graph: GraphModel):
         return [
@@ -135,27 +149,52 @@ class GraphScene(QGraphicsScene):
         item.setPos(x, y)
         self._nodes[node.id] = item
         self.addItem(item)
+        self.node_item_moved(item)
 
     def _on_graph_node_removed(self, node: Node) -> None:
         item = self._nodes.pop(node.id, None)
         if item is not None:
             for edge in list(item.edges):
                 self._on_graph_edge_removed(edge.edge)
+            rect = self.route_index.nodes.rect(item)
+            self.route_index.drop_node(item)
             self.removeItem(item)
+            if rect is not None:
+                self._reroute(self.route_index.edges_near(rect))
+
+    def node_item_moved(self, item: NodeItem) -> None:
+        """Keep the index in step with a layer's position and re-route what it touches:
+        its own edges, and the long edges whose lane it left or entered. Called by the
+        item on every position change (drags included) and once when it is added."""
+        rect = item.sceneBoundingRect()
+        old = self.route_index.put_node(item, rect)
+        if self._bulk:
+            return
+        affected = set(item.edges) | self.route_index.edges_near(rect)
+        if old is not None:
+            affected |= self.route_index.edges_near(old)
+        self._reroute(affected)
+
+    @staticmethod
+    def _reroute(edges) -> None:
+        for edge in edges:
+            edge.update_path()
 
     def _on_graph_edge_added(self, edge: Edge) -> None:
         src, dst = self._nodes.get(edge.src), self._nodes.get(edge.dst)
         if src is None or dst is None or edge in self._edges:
             return
-        item = EdgeItem(edge, src, dst)
+        item = EdgeItem(edge, src, dst, route=not self._bulk)
         self._edges[edge] = item
         self.addItem(item)
-        self._spread_inputs(dst)
+        if not self._bulk:
+            self._spread_inputs(dst)
 
     def _on_graph_edge_removed(self, edge: Edge) -> None:
         item = self._edges.pop(edge, None)
         if item is not None:
             item.detach()
+            self.route_index.drop_edge(item)
             self.removeItem(item)
             self._spread_inputs(item.dst)
 
@@ -180,10 +219,7 @@ class GraphScene(QGraphicsScene):
     def _on_graph_node_moved(self, node_id: str, position) -> None:
         item = self._nodes.get(node_id)
         if item is not None and (item.pos().x(), item.pos().y()) != tuple(position):
-            item.setPos(position[0], position[1])
-        # A moved layer may now block (or free) the lane of an unrelated skip edge.
-        for edge in self._edges.values():
-            edge.update_path()
+            item.setPos(position[0], position[1])  # node_item_moved re-routes what it touches
 
     # -- analysis ------------------------------------------------------------------------
     def _on_controller_analysis_changed(self, analysis: GraphAnalysis) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QApplication
 
 from ..layer_style import is_dark, mix
@@ -33,6 +33,18 @@ class CanvasStyle:
     title_font: QFont
     body_font: QFont
     small_font: QFont
+    _label_sizes: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False, compare=False)
+
+    def label_size(self, text: str) -> tuple[float, float]:
+        """Width and height of an edge label's pill in ``small_font``. Cached by text:
+        a large network has thousands of edges but only a few distinct shapes."""
+        size = self._label_sizes.get(text)
+        if size is None:
+            if len(self._label_sizes) > 4096:
+                self._label_sizes.clear()
+            fm = QFontMetricsF(self.small_font)
+            size = self._label_sizes[text] = (fm.horizontalAdvance(text) + 12, fm.height() + 4)
+        return size
 
     @classmethod
     def from_palette(cls, palette: QPalette | None = None) -> CanvasStyle:
