@@ -17,8 +17,8 @@ Figures (one line each in the table):
 - both again under ``torch.compile`` (skipped on the CPU unless ``--compile``: the
   compile time would be most of a CPU run; ``--no-compile`` skips it everywhere);
 - app / CLI: the in-app TrainingSession (worker thread, dashboard shown offscreen) vs
-  the engine on the main thread (what ``visionstudio train`` does), via
-  benchmarks/gui_training.py's own functions;
+  the engine on the main thread of its own process (what ``visionstudio train`` does;
+  ``--quick``: of this process), via benchmarks/gui_training.py's own functions;
 - feature maps: one sample -> every layer's activation (``capture_activations``), for
   the Small ResNet at 3×32×32 and the generated ResNet-50 at 3×224×224;
 - peak memory: ``torch.cuda.max_memory_allocated`` of the engine's fit and of the
@@ -167,7 +167,7 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
     from visionstudio.ui.training import TrainingPanel
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    spec = SimpleNamespace(steps=8 if quick else 60, batch_size=64, device=str(device))
+    spec = SimpleNamespace(steps=8 if quick else 60, batch_size=64, device=str(device), threads=0)
     doc = gui_training.project(spec)
     loaded = load_dataset(doc.dataset, val_split=0.0, seed=0)
     controller = DocumentController(gui_training.project(spec))
@@ -186,8 +186,10 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
                 v, ticks = gui_training.in_app(app, doc, window)
                 app_ips.append(v)
                 lat.extend(ticks)
-            else:
+            elif quick:                                     # the engine on this main thread
                 cli_ips.append(gui_training.headless(doc, loaded))
+            else:                                           # `visionstudio train`'s way: its own process
+                cli_ips.append(gui_training.in_cli(spec))
     controller._training_session.shutdown()
     window.close()
     a, c = statistics.median(app_ips), statistics.median(cli_ips)
