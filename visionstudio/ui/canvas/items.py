@@ -20,7 +20,13 @@ from .routing import MIN_DETOUR_DY, RouteIndex
 from .style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
 
 
-_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged  # looked up once: called per move
+# Looked up once: a PySide6 enum member costs microseconds per access, and a large
+# network makes hundreds of thousands of items and position changes.
+_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+_EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+_CROSS_CURSOR = Qt.CursorShape.CrossCursor
 
 
 def _style(item: QGraphicsItem) -> CanvasStyle:
@@ -42,7 +48,7 @@ class PortItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setPos(0.0, NODE_HEIGHT / 2 if is_output else -NODE_HEIGHT / 2)
         self.setZValue(2)
-        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setCursor(_CROSS_CURSOR)
         self.setToolTip("Drag to an input to connect" if is_output
                         else "Drop a connection here")
 
@@ -115,9 +121,7 @@ class NodeItem(QGraphicsItem):
         self.is_source = False
         self.color: QColor = kind_color(kind)
         self.edges: set[EdgeItem] = set()
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self.output_port = PortItem(self, True)
@@ -271,7 +275,7 @@ class EdgeItem(QGraphicsItem):
         self.drop_target = False
         self._path = QPainterPath()
         self._label_rect = QRectF()
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlags(_EDGE_FLAGS)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
         src.edges.add(self)
@@ -285,11 +289,13 @@ class EdgeItem(QGraphicsItem):
 
     def set_label(self, text: str) -> None:
         if text != self.label:
-            self.prepareGeometryChange()
+            routed = not self._path.isEmpty()  # an unrouted edge lays its label out when routed
+            if routed:
+                self.prepareGeometryChange()
             self.label = text
-            if not self._path.isEmpty():  # an unrouted edge lays its label out when routed
+            if routed:
                 self._layout_label()
-            self.update()
+                self.update()
         self.setToolTip(f"{self.src.name} → {self.dst.name}" + (f"\nTensor: {text}" if text else ""))
 
     def set_drop_target(self, on: bool) -> None:
