@@ -156,3 +156,15 @@ def test_reading_does_not_alias_the_callers_params():
     doc = document_from_dict(data)
     data["graph"]["nodes"][1]["params"]["weights"].append(3.0)
     assert doc.graph.nodes["w"].params["weights"] == [1.0, 2.0]
+
+
+def test_a_save_that_could_not_be_opened_again_is_refused_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from visionstudio.core.project import io
+    from visionstudio.core.project import ProjectDocument, ProjectFormatError
+
+    target = tmp_path / "net.vsproj"
+    target.write_text("old")
+    monkeypatch.setattr(io, "MAX_FILE_BYTES", 200)
+    with pytest.raises(ProjectFormatError, match="at most 0 MiB"):
+        io.save_project(ProjectDocument(name="x" * 500), target)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["net.vsproj"]

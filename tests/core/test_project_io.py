@@ -222,7 +222,7 @@ def test_non_utf8_file(tmp_path):
 def test_oversized_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(project_io, "MAX_FILE_BYTES", 100)
     path = tmp_path / "big.vsproj"
-    save_project(small_doc(), path)
+    path.write_text(project_io.dumps_project(small_doc()), encoding="utf-8")
     with pytest.raises(ProjectFormatError, match="at most"):
         load_project(path)
 

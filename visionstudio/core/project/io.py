@@ -272,4 +272,9 @@ def dumps_project(doc: ProjectDocument) -> str:
 def save_project(doc: ProjectDocument, path: str | os.PathLike[str]) -> None:
     """Atomic (``atomic.py``): the old file survives any failure, the file keeps its
     permission bits, and temporary files left by a killed save are removed."""
-    atomic_write_bytes(path, dumps_project(doc).encode("utf-8"))
+    data = dumps_project(doc).encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:   # it would save, but never open again
+        raise ProjectFormatError(f"the project would be {len(data) // (1024 * 1024)} MiB; project files are "
+                                 f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB (remove old runs or "
+                                 f"layers); the file on disk was not changed", file=os.fspath(path))
+    atomic_write_bytes(path, data)
