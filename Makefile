@@ -26,6 +26,13 @@ bench: setup-dev
 	$(VENV)/bin/python benchmarks/gui_training.py
 	$(VENV)/bin/python benchmarks/plot_refresh.py
 	$(VENV)/bin/python benchmarks/feature_maps.py
+	$(VENV)/bin/python benchmarks/big_networks.py
+	$(VENV)/bin/python benchmarks/memory_estimate.py
+	$(VENV)/bin/python benchmarks/image_folder.py
+	$(VENV)/bin/python benchmarks/gpu_suite.py
+	$(VENV)/bin/python benchmarks/fuzz_projects.py
+	$(VENV)/bin/python benchmarks/hostile_runs.py
+	$(VENV)/bin/python benchmarks/kill_save.py
 
 # docs/screenshots/*.png, light and dark (offscreen: no display needed)
 screenshots: setup
