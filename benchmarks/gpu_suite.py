@@ -49,13 +49,12 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from visionstudio.core.build import build_model  # noqa: E402
 from visionstudio.core.training.config import TrainingConfig  # noqa: E402
 from visionstudio.core.training.feed import TrainData  # noqa: E402
 from visionstudio.core.training.trainer import Trainer  # noqa: E402
+from train_throughput import run_idiomatic, sync  # noqa: E402  - the same loop as train_throughput's
 
 LINES = ("engine", "idiomatic", "engine / idiomatic", "engine compiled", "idiomatic compiled",
          "compiled engine / idiomatic", "app / CLI", "feature maps small_resnet",
@@ -74,11 +73,6 @@ def small_resnet() -> torch.nn.Module:
         if node.kind == "dense" and node.params.get("activation") == "softmax":
             node.params["activation"] = "none"
     return build_model(graph, seed=0)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def reset_peak(device: torch.device) -> None:
@@ -107,24 +101,6 @@ def run_engine(model, x_u8, y, device, batch) -> float:
     sync(device)
     assert result.ok, result.failure
     return x_u8.shape[0] / (time.perf_counter() - t0)
-
-
-def run_idiomatic(model, x_f, y, device, batch) -> float:
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(x_f, y), batch_size=batch, shuffle=True)
-    sync(device)
-    t0 = time.perf_counter()
-    total = 0.0
-    for xb, yb in loader:
-        xb, yb = xb.to(device), yb.to(device)
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        opt.step()
-        total += loss.item()
-    sync(device)
-    return x_f.shape[0] / (time.perf_counter() - t0)
 
 
 def throughput(base, x_u8, x_f, y, device, args, compiled: bool) -> tuple[dict, dict]:
