@@ -128,7 +128,7 @@ def canvas_only(app, path: Path) -> tuple[float, float]:
     cannot inflate."""
     from visionstudio.core.project import load_project
     from visionstudio.ui.canvas.view import GraphView
-    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
 
     w0, c0 = time.perf_counter(), time.thread_time()
     view = GraphView(DocumentController(load_project(path)))
@@ -151,8 +151,8 @@ def open_in_window(app, path: Path, window=None) -> tuple[float, object]:
     from PySide6.QtCore import QSettings
 
     from visionstudio.core.project import load_project
-    from visionstudio.ui.controller import DocumentController
-    from visionstudio.ui.main_window import MainWindow
+    from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.shell.main_window import MainWindow
 
     t0 = time.perf_counter()
     doc = load_project(path)

@@ -116,7 +116,7 @@ def draw_times(app, case, n: int) -> dict:
 def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, state_dir: Path) -> dict:
     from visionstudio.core.data.config import DatasetConfig
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.features import FeatureMapView
     from visionstudio.ui.training.session import session_for
 

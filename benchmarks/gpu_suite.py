@@ -138,7 +138,7 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
 
     import gui_training
     from visionstudio.core.data.base import load_dataset
-    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.plots import MetricsPlots
     from visionstudio.ui.training import TrainingPanel
 

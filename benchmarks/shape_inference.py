@@ -212,7 +212,7 @@ def scene_only(path: str) -> int:
 
     from visionstudio.core.project import load_project
     from visionstudio.ui.canvas.scene import GraphScene
-    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
 
     app = QApplication.instance() or QApplication([])
     doc = load_project(path)

@@ -31,8 +31,8 @@ def main() -> int:
     app.setApplicationName("VisionStudio-demo")
     from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.controller import DocumentController
-    from visionstudio.ui.main_window import MainWindow
+    from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.shell.main_window import MainWindow
     from visionstudio.ui.training.integration import install
 
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "demo.ini"), QSettings.Format.IniFormat)

@@ -87,7 +87,7 @@ def shoot_features(theme: str, out: Path, tmp: Path, app) -> Path:
 
     from visionstudio.ui.features.demo import open_viewer, train_demo
     from visionstudio.ui.features.feature_map_view import ALL_CONV
-    from visionstudio.ui.theme import ThemeManager
+    from visionstudio.ui.shell.theme import ThemeManager
 
     global _FEATURES_DEMO
     if _FEATURES_DEMO is None:   # trained once, shown in both themes

@@ -37,7 +37,7 @@ def _no_dangling_qthreads(request):
     running = [t for t in app.findChildren(QThread) if t.isRunning()]
     # Threads are often parentless; the registry of live workers is checked too.
     try:
-        from visionstudio.ui.threads import live_threads
+        from visionstudio.ui.shell.threads import live_threads
     except ImportError:
         live = []
     else:

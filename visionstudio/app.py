@@ -20,8 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from . import __version__
-from .core.resources import APP_ID
+from visionstudio import __version__
+from visionstudio.core.resources import APP_ID
 
 ORG = "VisionStudio"
 APP = "VisionStudio"
@@ -116,8 +116,8 @@ def load_initial(argv: list[str]):
 
     Plain core work, safe on any thread. ``problem`` is (title, text) to show the user.
     """
-    from .core.project import ProjectDocument, ProjectFormatError, load_project
-    from .ui.files import DEFAULT_TEMPLATE, TemplatesUnavailable, template_document
+    from visionstudio.core.project import ProjectDocument, ProjectFormatError, load_project
+    from visionstudio.ui.shell.files import DEFAULT_TEMPLATE, TemplatesUnavailable, template_document
 
     doc, path, problem = None, None, None
     if argv:
@@ -201,8 +201,8 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
     ``welcome`` opens on the welcome page (the app does when no project is given and
     View › Show Welcome Page at Start is on).
     """
-    from .ui.controller import DocumentController
-    from .ui.main_window import MainWindow
+    from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.shell.main_window import MainWindow
 
     if background:
         window = MainWindow(DocumentController(), settings=settings, recovery_dir=recovery_dir,
@@ -233,7 +233,7 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .ui.recovery import user_state_dir
+    from visionstudio.ui.shell.recovery import user_state_dir
 
     state = user_state_dir()
     enable_crash_log(state)
@@ -244,20 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName(APP)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)  # matches the .desktop entry (Wayland icons)
-    from .ui.icons import app_icon
+    from visionstudio.ui.shell.icons import app_icon
 
     if not app_icon().isNull():
         app.setWindowIcon(app_icon())
 
-    from .ui.errors import ErrorReporter, install_excepthooks
+    from visionstudio.ui.shell.errors import ErrorReporter, install_excepthooks
 
     window = None
     reporter = ErrorReporter(lambda: window)
     uninstall = install_excepthooks(reporter)
     probe = None
     t0 = os.environ.get(STARTUP_T0_ENV)
-    from .ui.settings import open_settings
-    from .ui.welcome import show_at_start
+    from visionstudio.ui.shell.settings import open_settings
+    from visionstudio.ui.welcome.controller import show_at_start
 
     settings = open_settings()  # before anything parses it: an unsafe file is moved aside
     window = create_main_window(argv, settings=settings, background=True,

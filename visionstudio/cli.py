@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from visionstudio import __version__
 
 SUBCOMMANDS = ("summary", "train", "export")
 
@@ -38,13 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in SUBCOMMANDS and not args_list[0].startswith("-")):
-        from .app import main as gui_main
+        from visionstudio.app import main as gui_main
 
         return gui_main(args_list)
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:
-        from .app import main as gui_main
+        from visionstudio.app import main as gui_main
 
         return gui_main([])
     return int(args.run(args) or 0)

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from visionstudio.core.templates import load_template
 from visionstudio.ui.inspector import InspectorPanel
-from visionstudio.ui.palette import LayerPalette
+from visionstudio.ui.canvas.palette import LayerPalette
 
 
 def _load_shell_helpers():

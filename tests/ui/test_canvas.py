@@ -13,7 +13,7 @@ from visionstudio.core.graph import Edge, SetParam
 from visionstudio.core.project import ProjectDocument
 from visionstudio.ui.canvas import FRAGMENT_MIME, EdgeItem, GraphView, NodeItem
 from visionstudio.ui.canvas.layout import layered_positions
-from visionstudio.ui.controller import DocumentController
+from visionstudio.ui.shell.controller import DocumentController
 
 from .canvas_helpers import add, drag, drop, layer_mime, mouse, snapshot, vpos, wire
 

@@ -19,7 +19,7 @@ from visionstudio.core.project import ProjectDocument, parse_project
 from visionstudio.ui.canvas.items import EdgeItem, NodeItem, curve, detour
 from visionstudio.ui.canvas.layout import PLACEHOLDER_BUDGET, layer_rows, layered_positions
 from visionstudio.ui.canvas.scene import GraphScene
-from visionstudio.ui.controller import DocumentController
+from visionstudio.ui.shell.controller import DocumentController
 
 
 def _project(nodes: list[dict], edges: list[tuple[int, int, int]], positions: list[tuple[float, float]]):

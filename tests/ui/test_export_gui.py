@@ -9,8 +9,8 @@ from PySide6.QtGui import QKeySequence
 from safetensors.torch import load_file
 
 from visionstudio.core.project import document_from_dict
-from visionstudio.ui import export_integration
-from visionstudio.ui.export_integration import install
+from visionstudio.ui.export import integration as export_integration
+from visionstudio.ui.export.integration import install
 
 from .shell_helpers import make_window
 

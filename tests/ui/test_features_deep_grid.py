@@ -56,7 +56,7 @@ def test_few_layers_fill_the_window_without_scrolling(qtbot):
 
 def test_the_viewer_wraps_its_grid_in_a_scroll_area(qtbot):
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.features import FeatureMapView
 
     view = FeatureMapView(DocumentController(load_template("classic_cnn")))

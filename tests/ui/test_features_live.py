@@ -9,7 +9,7 @@ pytest.importorskip("pyqtgraph")
 
 from visionstudio.core.data.config import DatasetConfig  # noqa: E402
 from visionstudio.core.templates import load_template  # noqa: E402
-from visionstudio.ui.controller import DocumentController  # noqa: E402
+from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
 from visionstudio.ui.features import FeatureMapView  # noqa: E402
 
 

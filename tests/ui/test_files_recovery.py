@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visionstudio.core.graph import SetParam
 from visionstudio.core.project import load_project
-from visionstudio.ui.recovery import NO_PROMPT_ENV, pending_recoveries
+from visionstudio.ui.shell.recovery import NO_PROMPT_ENV, pending_recoveries
 
 from .shell_helpers import Answers, make_window
 
@@ -108,7 +108,7 @@ def test_autosave_writes_recovery_file_and_next_start_offers_it(qtbot, tmp_path,
     assert load_project(w.autosave.file).graph.to_dict() == w.controller.graph.to_dict()
     w.autosave.timer.stop()
     # Simulate a crash: the process "ends" without closing the window cleanly.
-    monkeypatch.setattr("visionstudio.ui.recovery._pid_alive", lambda pid: False)
+    monkeypatch.setattr("visionstudio.ui.shell.recovery._pid_alive", lambda pid: False)
     assert len(pending_recoveries(tmp_path / "recovery")) == 1
 
     # The env var (set by tests/conftest.py) skips the offer...
@@ -133,7 +133,7 @@ def test_recovery_discard_and_clean_close_remove_files(qtbot, tmp_path, monkeypa
     w = make_window(qtbot, tmp_path)
     _edit(w)
     assert w.autosave.autosave_now()
-    monkeypatch.setattr("visionstudio.ui.recovery._pid_alive", lambda pid: False)
+    monkeypatch.setattr("visionstudio.ui.shell.recovery._pid_alive", lambda pid: False)
     answers = Answers()
     answers.recover = "discard"
     w2 = make_window(qtbot, tmp_path, answers=answers)

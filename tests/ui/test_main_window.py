@@ -12,7 +12,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QUndoView, QWidget
 
 from visionstudio.core.graph import SetParam
-from visionstudio.ui.errors import ErrorDialog, ErrorReporter, install_excepthooks
+from visionstudio.ui.shell.errors import ErrorDialog, ErrorReporter, install_excepthooks
 
 from .shell_helpers import Answers, ini_settings, make_window
 
@@ -32,7 +32,7 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
     # Later-issue panels: a dock holding the real widget when the module exists, else none.
     import importlib.util
 
-    from visionstudio.ui.docks import OPTIONAL_PANELS
+    from visionstudio.ui.shell.docks import OPTIONAL_PANELS
 
     qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
     for spec in OPTIONAL_PANELS:
@@ -48,7 +48,7 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
 
 def test_canvas_and_palette_are_the_real_widgets(qtbot, tmp_path):
     from visionstudio.ui.canvas import GraphView
-    from visionstudio.ui.palette import LayerPalette
+    from visionstudio.ui.canvas.palette import LayerPalette
 
     w = make_window(qtbot, tmp_path)
     assert isinstance(w.canvas, GraphView) and w.canvas.objectName() == "modelCanvas"
@@ -165,8 +165,8 @@ def test_unexpected_error_shows_a_non_modal_dialog_and_the_app_goes_on(qtbot, tm
 
 def test_gui_start_path_does_not_import_torch():
     code = ("import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
-            "import visionstudio.app, visionstudio.ui.main_window, visionstudio.ui.canvas\n"
-            "import visionstudio.ui.palette, visionstudio.core.templates\n"
+            "import visionstudio.app, visionstudio.ui.shell.main_window, visionstudio.ui.canvas\n"
+            "import visionstudio.ui.canvas.palette, visionstudio.core.templates\n"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

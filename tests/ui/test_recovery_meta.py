@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from visionstudio.ui import recovery
-from visionstudio.ui.recovery import pending_recoveries
+from visionstudio.ui.shell import recovery
+from visionstudio.ui.shell.recovery import pending_recoveries
 
 
 @pytest.mark.parametrize("meta", [

@@ -10,7 +10,7 @@ import pytest
 
 from visionstudio.core.project import ProjectDocument, load_project, save_project
 from visionstudio.core.runs import RunHistory, make_entry
-from visionstudio.ui.controller import DocumentController
+from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.training.session import session_for
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="symbolic links without privileges")

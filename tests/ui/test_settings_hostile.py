@@ -2,7 +2,7 @@
 
 The attacks are written as raw text into real INI files, so Qt's parser sees exactly what
 an attacker (or a broken tool) wrote. Two layers are tested: the typed readers of
-``visionstudio.ui.settings`` (wrong types, garbage, huge values, long recent lists) and
+``visionstudio.ui.shell.settings`` (wrong types, garbage, huge values, long recent lists) and
 the check that runs before Qt parses the file at all (serialized ``@Variant`` values that
 abort or crash Qt's QDataStream, unusual files). Payloads that would crash the test
 process if the guard failed are only parsed in the subprocess test.
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from visionstudio.ui import settings as vs_settings
-from visionstudio.ui.files import MAX_PATH_CHARS, MAX_RECENT, RECENT_KEY
-from visionstudio.ui.settings import (
+from visionstudio.ui.shell import settings as vs_settings
+from visionstudio.ui.shell.files import MAX_PATH_CHARS, MAX_RECENT, RECENT_KEY
+from visionstudio.ui.shell.settings import (
     MAX_FILE_BYTES, open_settings, read_bool, read_bytes, read_int, read_str, read_str_list,
     settings_file_problem,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.ui.threads import held_threads, live_threads
+from visionstudio.ui.shell.threads import held_threads, live_threads
 
 
 def test_preview_strip_dropped_while_loading(qtbot):

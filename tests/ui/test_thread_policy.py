@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings  # noqa: E402
 from visionstudio.core.templates import load_template  # noqa: E402
 from visionstudio.core.training.thread_policy import LOWER_PRIORITY, THREADS_ENV, thread_nice  # noqa: E402
-from visionstudio.ui.controller import DocumentController  # noqa: E402
+from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
 
 RUN_TIMEOUT_MS = 180_000
 

@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("torch")
 
 from visionstudio.core.project import load_project, save_project  # noqa: E402
-from visionstudio.ui.controller import DocumentController  # noqa: E402
-from visionstudio.ui.threads import live_threads  # noqa: E402
+from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
+from visionstudio.ui.shell.threads import live_threads  # noqa: E402
 
 from .test_training_run import RUN_TIMEOUT_MS, make_controller, wait_done  # noqa: E402
 

@@ -7,7 +7,7 @@ import pytest
 
 from visionstudio.core.runs import RunHistory
 from visionstudio.core.training.records import BatchRecord, EpochRecord
-from visionstudio.ui.controller import DocumentController
+from visionstudio.ui.shell.controller import DocumentController
 
 
 def fill(history: RunHistory, steps: int, per_record: int = 1000) -> None:

@@ -12,8 +12,8 @@ pytest.importorskip("torch")
 from visionstudio.core.graph.commands import MoveNodes, SetParam  # noqa: E402
 from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings  # noqa: E402
 from visionstudio.core.templates import load_template  # noqa: E402
-from visionstudio.ui.controller import DocumentController  # noqa: E402
-from visionstudio.ui.threads import live_threads  # noqa: E402
+from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
+from visionstudio.ui.shell.threads import live_threads  # noqa: E402
 
 RUN_TIMEOUT_MS = 180_000
 

@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 
 from tests.core.hostile_folders import deleting_loader, folder_project, make_folder  # noqa: E402
 from visionstudio.core.data import image_folder  # noqa: E402
-from visionstudio.ui.controller import DocumentController  # noqa: E402
+from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
 from visionstudio.ui.training.session import session_for  # noqa: E402
 
 

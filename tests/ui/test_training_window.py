@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from visionstudio.core.project.commands import SetTrainingSettings  # noqa: E402
-from visionstudio.ui.threads import live_threads  # noqa: E402
+from visionstudio.ui.shell.threads import live_threads  # noqa: E402
 
 from .shell_helpers import Answers  # noqa: E402
 from .test_training_run import make_controller, wait_done, wait_first_batch  # noqa: E402
@@ -18,7 +18,7 @@ from .test_training_run import make_controller, wait_done, wait_first_batch  # n
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.main_window import MainWindow
+    from visionstudio.ui.shell.main_window import MainWindow
 
     controller = make_controller(tmp_path, monkeypatch)
     win = MainWindow(controller, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),

@@ -89,7 +89,7 @@ def test_one_click_training_before_the_training_panel_loaded(qtbot, tmp_path):
 
 
 def test_one_click_training_without_training_only_opens_the_template(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui import welcome
+    from visionstudio.ui.welcome import controller as welcome
 
     monkeypatch.setattr(welcome, "training_module_available", lambda: False)
     w = welcome_window(qtbot, tmp_path)
@@ -117,7 +117,7 @@ def test_recent_project_opens_from_the_welcome_page(qtbot, tmp_path):
 
 
 def test_show_at_start_setting_and_project_argument_skip(qtbot, tmp_path):
-    from visionstudio.ui.welcome import show_at_start
+    from visionstudio.ui.welcome.controller import show_at_start
 
     settings = ini_settings(tmp_path)
     w = welcome_window(qtbot, tmp_path, settings=settings)
@@ -196,7 +196,7 @@ def test_every_action_has_a_tooltip_with_its_shortcut(qtbot, tmp_path):
 
 
 def test_toolbar_actions_have_svg_icons(qtbot, tmp_path):
-    from visionstudio.ui.icons import icon_file
+    from visionstudio.ui.shell.icons import icon_file
 
     w = make_window(qtbot, tmp_path)
     for name in ("new", "open", "save", "undo", "redo", "zoom_in", "zoom_out", "fit", "auto_layout",
@@ -222,7 +222,7 @@ def restore_look():
 def test_dark_theme_changes_the_palette_and_the_plots(qtbot, tmp_path, restore_look):
     import pyqtgraph as pg
 
-    from visionstudio.ui.theme import PLOT_COLORS, THEME_KEY
+    from visionstudio.ui.shell.theme import PLOT_COLORS, THEME_KEY
 
     settings = ini_settings(tmp_path)
     w = make_window(qtbot, tmp_path, settings=settings)
@@ -263,7 +263,7 @@ def test_choosing_the_start_up_template_keeps_the_open_document(qtbot, tmp_path)
 
 
 def test_system_theme_follows_the_desktop_colour_scheme(qtbot, tmp_path, restore_look, monkeypatch):
-    from visionstudio.ui import theme
+    from visionstudio.ui.shell import theme
 
     w = make_window(qtbot, tmp_path)
     assert w.extras.theme.mode == "system" and w.actions_by_name["theme_system"].isChecked()

@@ -14,8 +14,8 @@ import struct
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from visionstudio.ui.main_window import STATE_VERSION
-from visionstudio.ui.window_state import MAX_DEPTH, state_problem
+from visionstudio.ui.shell.main_window import STATE_VERSION
+from visionstudio.ui.shell.window_state import MAX_DEPTH, state_problem
 
 from .shell_helpers import make_window
 

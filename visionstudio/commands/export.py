@@ -37,11 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _open(project: str):
-    from ..core.project import load_project
+    from visionstudio.core.project import load_project
 
     if not os.path.exists(project):
         try:
-            from ..core.templates import TEMPLATES, load_template
+            from visionstudio.core.templates import TEMPLATES, load_template
         except ImportError:  # pragma: no cover - templates not installed
             TEMPLATES = []
         if project in {t.key for t in TEMPLATES}:
@@ -57,10 +57,10 @@ def _err(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.build import BuildError
-    from ..core.export import ExportError, export_project
-    from ..core.graph import analyze
-    from ..core.project import ProjectFormatError
+    from visionstudio.core.build import BuildError
+    from visionstudio.core.export import ExportError, export_project
+    from visionstudio.core.graph import analyze
+    from visionstudio.core.project import ProjectFormatError
 
     try:
         doc = _open(args.project)

@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _open(project: str):
-    from ..core.project import load_project
-    from ..core.templates import TEMPLATES, load_template
+    from visionstudio.core.project import load_project
+    from visionstudio.core.templates import TEMPLATES, load_template
 
     keys = {t.key for t in TEMPLATES}
     if not os.path.exists(project) and project in keys:
@@ -41,8 +41,8 @@ def _open(project: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.project import ProjectFormatError
-    from ..core.summary import render_text, summarize
+    from visionstudio.core.project import ProjectFormatError
+    from visionstudio.core.summary import render_text, summarize
 
     try:
         doc, source = _open(args.project)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 def _memory_verdict(summary):
     """(refusal sentence or None, AvailableMemory or None) for training on this machine's
     memory (the summary does not pick a GPU: that needs torch and a device)."""
-    from ..core.memory import host_available, memory_problem
+    from visionstudio.core.memory import host_available, memory_problem
 
     if summary.memory is None:
         return None, None

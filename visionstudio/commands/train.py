@@ -55,7 +55,7 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _progress_callback(stream, quiet: bool):
-    from ..core.training.trainer import Callback
+    from visionstudio.core.training.trainer import Callback
 
     tty = hasattr(stream, "isatty") and stream.isatty()
 
@@ -104,10 +104,10 @@ def _progress_callback(stream, quiet: bool):
 
 
 def _open(project: str):
-    from ..core.project import load_project
+    from visionstudio.core.project import load_project
 
     try:
-        from ..core.templates import TEMPLATES, load_template
+        from visionstudio.core.templates import TEMPLATES, load_template
     except ImportError:  # pragma: no cover
         TEMPLATES, load_template = (), None
     if not os.path.exists(project) and project in {t.key for t in TEMPLATES}:
@@ -116,10 +116,10 @@ def _open(project: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.project import ProjectFormatError
-    from ..core.training.control import TrainerControl
-    from ..core.training.run import run_training
-    from ..core.training.trainer import TrainingSetupError
+    from visionstudio.core.project import ProjectFormatError
+    from visionstudio.core.training.control import TrainerControl
+    from visionstudio.core.training.run import run_training
+    from visionstudio.core.training.trainer import TrainingSetupError
 
     err = sys.stderr
     try:

@@ -1,5 +1,5 @@
 """The pure core: no Qt here, ever (a test enforces it)."""
 
-from .. import __version__
+from visionstudio import __version__
 
 __all__ = ["__version__"]

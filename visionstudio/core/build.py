@@ -11,8 +11,8 @@ import keyword
 import torch
 from torch import nn
 
-from .graph import GraphAnalysis, GraphModel, analyze
-from .layers import LAYERS
+from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
+from visionstudio.core.layers import LAYERS
 
 
 class BuildError(ValueError):

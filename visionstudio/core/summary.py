@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gcpause import gc_paused
-from .graph import GraphAnalysis, GraphModel, analyze
-from .layers import LAYERS, Shape, fmt_shape
-from .memory import MemoryEstimate, estimate_for_config
+from visionstudio.core.gcpause import gc_paused
+from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
+from visionstudio.core.layers import LAYERS, Shape, fmt_shape
+from visionstudio.core.memory import MemoryEstimate, estimate_for_config
 
 SUMMARY_FORMAT = "visionstudio.summary"
 SUMMARY_VERSION = 1

@@ -16,7 +16,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from .project import ProjectDocument, ProjectFormatError, load_project
+from visionstudio.core.project import ProjectDocument, ProjectFormatError, load_project
 
 ENV_VAR = "VISIONSTUDIO_TEMPLATES"
 DEFAULT_TEMPLATE = "classic_cnn"

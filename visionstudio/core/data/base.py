@@ -145,8 +145,8 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
     ``val_split`` and ``seed`` are used by datasets without a validation set of their own;
     ``target_shape`` (C, H, W: the network's Input) sizes image folders.
     """
-    from ..params import ConfigError, validate_section
-    from .registry import DATASETS
+    from visionstudio.core.params import ConfigError, validate_section
+    from visionstudio.core.data.registry import DATASETS
 
     key = getattr(config, "key", None)
     if not isinstance(key, str) or key not in DATASETS:
@@ -173,10 +173,10 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
 
 def describe_dataset(config: Any) -> DatasetInfo:
     """A ``DatasetInfo`` for a ``DatasetConfig`` without loading any images."""
-    from .registry import DATASETS
+    from visionstudio.core.data.registry import DATASETS
 
     spec = DATASETS.get(config.key)
-    from ..params import validate_all
+    from visionstudio.core.params import validate_all
 
     params, _ = validate_all(spec.params, dict(config.params or {}))
     return spec.describe(params)

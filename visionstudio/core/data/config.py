@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..params import ConfigError, validate_section
+from visionstudio.core.params import ConfigError, validate_section
 
 DEFAULT_DATASET = "shapes"
 
@@ -24,7 +24,7 @@ class DatasetConfig:
         # A config made in code (DatasetConfig(), DatasetConfig("mnist")) gets the same
         # defaults a loaded one has, so documents compare equal after a save and load.
         try:
-            from .registry import DATASETS
+            from visionstudio.core.data.registry import DATASETS
         except ImportError:  # pragma: no cover - registry not available
             return
         if self.key in DATASETS:
@@ -44,7 +44,7 @@ class DatasetConfig:
             raise ConfigError(f"{path}.key", "must be a dataset name")
         params = data.get("params", {})
         try:
-            from .registry import DATASETS  # late: the registry pulls in torchvision
+            from visionstudio.core.data.registry import DATASETS  # late: the registry pulls in torchvision
         except ImportError:  # pragma: no cover - registry not available
             return cls(key, dict(params) if isinstance(params, dict) else {})
         if key not in DATASETS:

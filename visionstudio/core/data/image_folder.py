@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import image_parallel
-from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
-from .image_cache import DecodedCache, dataset_key, file_stamp
-from .image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
-from .image_scan import FolderScanner
+from visionstudio.core.data import image_parallel
+from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from visionstudio.core.data.image_cache import DecodedCache, dataset_key, file_stamp
+from visionstudio.core.data.image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
+from visionstudio.core.data.image_scan import FolderScanner
 
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
 DEFAULT_SHAPE = (3, 64, 64)           # when no network Input is given

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .image_cache import DecodedCache
-from .image_decode import ImageProblem, decode
+from visionstudio.core.data.image_cache import DecodedCache
+from visionstudio.core.data.image_decode import ImageProblem, decode
 
 PARALLEL_MIN = 2000     # images to decode before worker processes pay for their start-up
 BATCH = 64              # files per worker task

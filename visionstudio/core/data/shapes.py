@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
 
 SHAPE_NAMES = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "crescent",
                "heart", "frame")
@@ -172,7 +172,7 @@ def shapes_bytes(params: dict) -> int:
 def _check_fits(params: dict) -> None:
     """A shared project may ask for 1,000,000 images of 3×256×256 (196 GB): refuse it
     with a sentence before anything is drawn."""
-    from ..memory import host_available, human_bytes
+    from visionstudio.core.memory import host_available, human_bytes
 
     need, available = shapes_bytes(params), host_available()
     if available is not None and need > available.bytes:

@@ -18,7 +18,7 @@ from urllib.error import URLError
 import numpy as np
 import torch
 
-from .base import DatasetError, DatasetInfo, LoadContext, LoadedDataset
+from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset
 
 
 @dataclass(frozen=True)

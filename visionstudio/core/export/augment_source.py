@@ -32,8 +32,8 @@ def foreign_imports(source: str) -> list[str]:
 
 def augment_module_source() -> str:
     """The text of the bundle's augmentation.py (the app's augment.py, unchanged)."""
-    from ..data import augment
-    from .weights import ExportError
+    from visionstudio.core.data import augment
+    from visionstudio.core.export.weights import ExportError
 
     source = inspect.getsource(augment)
     bad = foreign_imports(source)

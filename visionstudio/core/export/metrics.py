@@ -81,7 +81,7 @@ def import_metrics_run(path: str | os.PathLike[str], runs_folder: str | os.PathL
     epoch history is written into a new folder under ``runs_folder`` (the project's runs
     root) and the run entry to append to ``document.runs`` is returned. Raises
     MetricsImportError naming the file; OSError when the run folder cannot be written."""
-    from ..runs import RunHistory, make_entry, new_run_id, summarize
+    from visionstudio.core.runs import RunHistory, make_entry, new_run_id, summarize
 
     file = Path(path)
     rows = import_metrics_csv(file)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from ..project import ProjectDocument, atomic_write_bytes
-from .pytorch_code import resolved_weights
-from .source_check import check_layer_names
-from .weights import ExportError, export_model
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
+from visionstudio.core.export.pytorch_code import resolved_weights
+from visionstudio.core.export.source_check import check_layer_names
+from visionstudio.core.export.weights import ExportError, export_model
 
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -84,12 +84,12 @@ def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
 
 
 def model_input_shape(doc: ProjectDocument) -> tuple[int, ...]:
-    from ..graph import analyze
+    from visionstudio.core.graph import analyze
 
     analysis = analyze(doc.graph)
     shape = analysis.input_shape
     if shape is None:
-        from ..build import BuildError
+        from visionstudio.core.build import BuildError
 
         raise BuildError(analysis.errors or ["the network has no Input layer"])
     return shape

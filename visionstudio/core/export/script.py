@@ -24,13 +24,13 @@ from typing import Any
 
 import torch
 
-from ..project import ProjectDocument, atomic_write_bytes
-from . import train_template
-from .augment_source import augment_module_source
-from .codegen import GeneratedModel
-from .pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
-from .shapes_source import shapes_module_source
-from .source_check import checked_source, plain_line
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
+from visionstudio.core.export import train_template
+from visionstudio.core.export.augment_source import augment_module_source
+from visionstudio.core.export.codegen import GeneratedModel
+from visionstudio.core.export.pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
+from visionstudio.core.export.shapes_source import shapes_module_source
+from visionstudio.core.export.source_check import checked_source, plain_line
 
 TRAIN_FILE = "train.py"
 CONFIG_FILE = "config.json"
@@ -42,7 +42,7 @@ README_FILE = "README.md"
 def _loss_head(loss_key: str, softmax_output: bool) -> str:
     """What train.py feeds the loss, mirroring the app's training view (model_prep):
     "logits" (final softmax left out), "log_softmax" (NLL) or "output"."""
-    from ..training.registry import LOSSES
+    from visionstudio.core.training.registry import LOSSES
 
     spec = LOSSES.get(loss_key)
     if not softmax_output or spec.expects == "any" or spec.key == "bce_with_logits":
@@ -51,7 +51,7 @@ def _loss_head(loss_key: str, softmax_output: bool) -> str:
 
 
 def _optimizer(optimizer: dict[str, Any]) -> dict[str, Any]:
-    from ..training.registry import OPTIMIZERS
+    from visionstudio.core.training.registry import OPTIMIZERS
 
     spec = OPTIMIZERS.get(optimizer["key"])
     kwargs = dict(spec.group_values(optimizer["params"]))
@@ -63,7 +63,7 @@ def _optimizer(optimizer: dict[str, Any]) -> dict[str, Any]:
 def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
                     input_shape: tuple[int, ...]) -> dict[str, Any]:
     """config.json: everything train.py needs, as plain JSON."""
-    from ..training.registry import SCHEDULERS
+    from visionstudio.core.training.registry import SCHEDULERS
 
     t = doc.training
     sched = SCHEDULERS.get(t.scheduler["key"])
@@ -94,11 +94,11 @@ def dataset_section(doc: ProjectDocument, input_shape: tuple[int, ...]) -> dict[
     """The dataset key and its params with every default filled in."""
     key, params = doc.dataset.key, dict(doc.dataset.params)
     try:
-        from ..data.registry import DATASETS  # type: ignore[import-not-found]
+        from visionstudio.core.data.registry import DATASETS  # type: ignore[import-not-found]
     except ImportError:
         DATASETS = None
     if DATASETS is not None and key in DATASETS:
-        from ..params import defaults
+        from visionstudio.core.params import defaults
 
         spec = DATASETS.get(key)
         key = DATASETS.canonical(key)

@@ -28,8 +28,14 @@ def _uses(node: ast.AST, names: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
 
+def _imports_app(node: ast.AST) -> bool:
+    """An import of the app's own modules (relative, or ``visionstudio.…``) anywhere inside."""
+    return any(isinstance(n, ast.ImportFrom) and (n.level > 0 or (n.module or "").split(".")[0]
+                                                  == "visionstudio") for n in ast.walk(node))
+
+
 def shapes_module_source() -> str:
-    from ..data import base, shapes
+    from visionstudio.core.data import base, shapes
 
     source = inspect.getsource(shapes)
     tree = ast.parse(source)
@@ -39,11 +45,12 @@ def shapes_module_source() -> str:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             drop.append((start, node.end_lineno))  # the app module's docstring
-        elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            drop.append((start, node.end_lineno))
+        elif isinstance(node, ast.ImportFrom) and _imports_app(node):
+            drop.append((start, node.end_lineno))   # the app's own modules stay behind
         elif isinstance(node, ast.ImportFrom) and node.module == "__future__":
             drop.append((start, node.end_lineno))
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and _uses(node, APP_ONLY_NAMES):
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (_uses(node, APP_ONLY_NAMES)
+                                                                     or _imports_app(node)):
             drop.append((start, node.end_lineno))
     keep = [line for n, line in enumerate(lines, start=1)
             if not any(a <= n <= b for a, b in drop)]

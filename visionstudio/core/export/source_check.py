@@ -22,7 +22,7 @@ from __future__ import annotations
 import keyword
 import unicodedata
 
-from .weights import ExportError
+from visionstudio.core.export.weights import ExportError
 
 REPLACEMENT = "\ufffd"
 
@@ -66,7 +66,7 @@ def checked_identifier(name: object, what: str) -> str:
 def check_layer_names(graph) -> None:
     """Every layer's name and module attribute is a checked identifier: they name the
     modules inside TorchScript's code and ONNX's nodes as well as model.py's lines."""
-    from ..build import attribute_names
+    from visionstudio.core.build import attribute_names
 
     attrs = attribute_names(graph)
     for nid, node in graph.nodes.items():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..build import build_model
-from ..project import ProjectDocument
+from visionstudio.core.build import build_model
+from visionstudio.core.project import ProjectDocument
 
 # Names a checkpoint folder may keep its weights under, most specific first.
 CHECKPOINT_WEIGHT_FILES = ("model.safetensors", "weights.safetensors")
@@ -29,8 +29,8 @@ def export_model(graph, *, seed: int | None = None) -> torch.nn.Module:
     """``build_model`` for the exporters, refused with the memory sentence before anything
     is allocated when the network would not fit (a shared project may ask for 10^10 weights;
     an export holds about two copies of them and one sample's activations)."""
-    from ..graph.analysis import analyze
-    from ..memory import estimate_inference_memory, host_available, human_bytes
+    from visionstudio.core.graph.analysis import analyze
+    from visionstudio.core.memory import estimate_inference_memory, host_available, human_bytes
 
     analysis = analyze(graph)
     usable = analysis if analysis.ok else None
@@ -94,14 +94,14 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     target = Path(path)
     if target.is_dir() and (target / "checkpoint.json").is_file():
         # The app trainer's checkpoint: verified (sizes, SHA-256) by its own reader.
-        from ..training.checkpoint import CheckpointError, load_checkpoint
+        from visionstudio.core.training.checkpoint import CheckpointError, load_checkpoint
 
         try:
             return dict(load_checkpoint(target).model_state)
         except CheckpointError as exc:
             raise WeightsError(str(exc)) from None
     file = resolve_weights_path(target)
-    from ..training.checkpoint import MAX_TENSOR_FILE_BYTES, parse_safetensors, read_bounded
+    from visionstudio.core.training.checkpoint import MAX_TENSOR_FILE_BYTES, parse_safetensors, read_bounded
 
     try:  # bounded: a regular file (no link to /dev/zero, no FIFO) with a plausible header
         return parse_safetensors(read_bounded(file, MAX_TENSOR_FILE_BYTES))

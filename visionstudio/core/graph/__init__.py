@@ -1,11 +1,11 @@
 """The network graph: model, commands with undo, and shape analysis."""
 
-from .analysis import Diagnostic, GraphAnalysis, NodeInfo, analyze
-from .commands import (
+from visionstudio.core.graph.analysis import Diagnostic, GraphAnalysis, NodeInfo, analyze
+from visionstudio.core.graph.commands import (
     AddNode, Command, CommandError, Connect, Disconnect, Macro, MoveNodes, RemoveNodes,
     RenameNode, SetParam, UndoHistory, append_after, fragment_of, insert_on_edge, paste_nodes,
 )
-from .model import Edge, GraphModel, Node, make_node, name_problem, new_id
+from visionstudio.core.graph.model import Edge, GraphModel, Node, make_node, name_problem, new_id
 
 __all__ = [
     "AddNode", "Command", "CommandError", "Connect", "Diagnostic", "Disconnect", "Edge",

@@ -12,10 +12,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..events import Event
-from ..layers import LAYERS
-from ..params import ParamError
-from .model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
+from visionstudio.core.events import Event
+from visionstudio.core.layers import LAYERS
+from visionstudio.core.params import ParamError
+from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 
 
 class CommandError(ValueError):

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import Event
-from ..layers import LAYERS
-from ..params import defaults
-from .edge_list import EdgeList
+from visionstudio.core.events import Event
+from visionstudio.core.layers import LAYERS
+from visionstudio.core.params import defaults
+from visionstudio.core.graph.edge_list import EdgeList
 
 Position = tuple[float, float]
 

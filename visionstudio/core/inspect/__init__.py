@@ -1,15 +1,15 @@
 """Looking inside a network: activations, filters, Grad-CAM, evaluation. No Qt here."""
 
-from .activations import (
+from visionstudio.core.inspect.activations import (
     Activation, ChannelStats, capture_activations, channel_stats, class_probabilities, conv_filters,
 )
-from .evaluation import Evaluation, confusion_matrix, evaluate
-from .gradcam import grad_cam, saliency
-from .samples import (
+from visionstudio.core.inspect.evaluation import Evaluation, confusion_matrix, evaluate
+from visionstudio.core.inspect.gradcam import grad_cam, saliency
+from visionstudio.core.inspect.samples import (
     IMAGE_SUFFIXES, Sample, SampleError, load_image_file, prepare_batch, prepare_sample,
 )
-from .source import ModelSource, inspection_model, read_run_weights
-from .timelapse import TimeLapse
+from visionstudio.core.inspect.source import ModelSource, inspection_model, read_run_weights
+from visionstudio.core.inspect.timelapse import TimeLapse
 
 __all__ = [
     "Activation", "ChannelStats", "Evaluation", "capture_activations", "channel_stats",

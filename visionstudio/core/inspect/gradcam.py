@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loa
 
 import numpy as np
 
-from .activations import _modules_by_node
+from visionstudio.core.inspect.activations import _modules_by_node
 
 
 def _logits_model(model: nn.Module):

@@ -93,7 +93,7 @@ def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> Sampl
     before it is decoded."""
     from PIL import Image
 
-    from ..data.image_folder import ImageProblem, decode
+    from visionstudio.core.data.image_folder import ImageProblem, decode
 
     p = Path(path)
     if len(shape) != 3:

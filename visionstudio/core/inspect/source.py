@@ -33,7 +33,7 @@ class ModelSource:
 
 def checkpoint_epoch(path: Path) -> int | None:
     try:
-        from ..training.checkpoint import read_meta
+        from visionstudio.core.training.checkpoint import read_meta
 
         meta = read_meta(path)["trainer"]
         if isinstance(meta.get("history"), list):      # epochs completed
@@ -46,8 +46,8 @@ def checkpoint_epoch(path: Path) -> int | None:
 def inspection_model(graph, analysis=None, *, seed: int = 0, run_folder: Path | None = None,
                      run_name: str = "the run") -> ModelSource:
     """The current graph with the latest weights (raises BuildError on a broken graph)."""
-    from ..build import build_model
-    from ..training.checkpoint import CheckpointError, load_weights
+    from visionstudio.core.build import build_model
+    from visionstudio.core.training.checkpoint import CheckpointError, load_weights
 
     model = build_model(graph, analysis, seed=seed)
     model.eval()

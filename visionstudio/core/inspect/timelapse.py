@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import Activation, ChannelStats
+from visionstudio.core.inspect.activations import Activation, ChannelStats
 
 DEFAULT_MAX_BYTES = 64 << 20
 

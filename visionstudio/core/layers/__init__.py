@@ -1,7 +1,7 @@
 """The layer library. Importing this package registers every built-in kind."""
 
-from . import activations, conv, core_layers, merges, pooling  # noqa: F401  (registration)
-from .base import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers import activations, conv, core_layers, merges, pooling  # noqa: F401  (registration)
+from visionstudio.core.layers.base import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape, register
 
 # The palette shows categories in the order a network is usually built.
 CATEGORIES = (

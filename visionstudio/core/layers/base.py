@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..params import ParamSpec
-from ..registry import Registry
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.registry import Registry
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch dimension
 Params = Mapping[str, Any]

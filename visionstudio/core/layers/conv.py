@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..params import ParamSpec, pair
-from .activations import ACTIVATION_TITLES, activation_param, make_activation
-from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec, pair
+from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
+from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
 
 PADDING_WORDS = ("same", "valid")
 
@@ -83,7 +83,7 @@ def _conv_flops(inputs: list[Shape], out: Shape, p: Params) -> int:
 
 
 def _conv_build(inputs: list[Shape], p: Params):
-    from .modules import Conv2dAct  # late: torch loads only when a model is built
+    from visionstudio.core.layers.modules import Conv2dAct  # late: torch loads only when a model is built
 
     padding = p["padding"]
     padding = padding if isinstance(padding, str) else pair(padding)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ..params import ParamSpec
-from .activations import ACTIVATION_TITLES, activation_param, make_activation
-from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
+from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
 
 
 def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
@@ -20,7 +20,7 @@ def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
 
 
 def _dense_build(inputs: list[Shape], p: Params):
-    from .modules import LinearAct  # late: torch loads only when a model is built
+    from visionstudio.core.layers.modules import LinearAct  # late: torch loads only when a model is built
 
     return LinearAct(inputs[0][0], p["units"], bias=p["bias"],
                      activation=make_activation(p["activation"]))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..params import ParamSpec
-from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
 
 
 def _all_equal(inputs: list[Shape], p: Params) -> Shape:
@@ -66,7 +66,7 @@ def _merge(key: str, title: str, description: str, infer, build, prefix: str,
 
 def _module(name: str):
     """A merge module class from .modules, imported on first build (keeps torch off start-up)."""
-    from . import modules
+    from visionstudio.core.layers import modules
 
     return getattr(modules, name)
 

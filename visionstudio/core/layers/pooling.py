@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..params import ParamSpec, pair
-from .base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec, pair
+from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
 
 
 def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool) -> int:
@@ -91,7 +91,7 @@ def _gap_infer(inputs: list[Shape], p: Params) -> Shape:
 
 
 def _gap_build(inputs: list[Shape], p: Params):
-    from .modules import GlobalAvgPool2d
+    from visionstudio.core.layers.modules import GlobalAvgPool2d
 
     return GlobalAvgPool2d()
 

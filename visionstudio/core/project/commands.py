@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..data.config import DatasetConfig
-from ..graph.commands import Command, CommandError
-from ..params import ConfigError
-from ..training.config import TRAINING_FIELDS, TrainingConfig
-from .document import ProjectDocument
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.graph.commands import Command, CommandError
+from visionstudio.core.params import ConfigError
+from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
+from visionstudio.core.project.document import ProjectDocument
 
 _TITLES = {spec.name: spec.label for spec in TRAINING_FIELDS}
 _TITLES.update(loss="loss", optimizer="optimizer", scheduler="learning-rate schedule")

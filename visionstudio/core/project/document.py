@@ -14,16 +14,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data.config import DatasetConfig
-from ..events import Event
-from ..graph import Edge, GraphModel, Node, name_problem
-from ..graph.traversal import strongly_connected, topological_order
-from ..layers import LAYERS
-from ..params import ConfigError, validate_section
-from ..registry import UnknownKeyError
-from ..training.config import TrainingConfig
-from .errors import ProjectFormatError
-from .runs_data import read_runs
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.events import Event
+from visionstudio.core.graph import Edge, GraphModel, Node, name_problem
+from visionstudio.core.graph.traversal import strongly_connected, topological_order
+from visionstudio.core.layers import LAYERS
+from visionstudio.core.params import ConfigError, validate_section
+from visionstudio.core.registry import UnknownKeyError
+from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.project.errors import ProjectFormatError
+from visionstudio.core.project.runs_data import read_runs
 
 FORMAT_NAME = "visionstudio.project"
 SCHEMA_VERSION = 1
@@ -46,7 +46,7 @@ class ProjectDocument:
         self.settings_changed = Event("settings_changed")
 
     def to_dict(self) -> dict[str, Any]:
-        from .. import __version__ as core_version
+        from visionstudio.core import __version__ as core_version
 
         return {
             "format": FORMAT_NAME,

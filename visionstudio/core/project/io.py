@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .atomic import atomic_write_bytes
-from ..gcpause import gc_paused
-from .document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
-from .errors import ProjectFormatError
+from visionstudio.core.project.atomic import atomic_write_bytes
+from visionstudio.core.gcpause import gc_paused
+from visionstudio.core.project.document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
+from visionstudio.core.project.errors import ProjectFormatError
 
 PROJECT_SUFFIX = ".vsproj"
 MAX_FILE_BYTES = 64 * 1024 * 1024

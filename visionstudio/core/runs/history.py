@@ -185,7 +185,7 @@ class RunHistory:
 
     def save(self, folder: str | os.PathLike[str]) -> None:
         """Write history.npz, metrics.json and metrics.csv atomically into ``folder``."""
-        from ..project import atomic_write_bytes
+        from visionstudio.core.project import atomic_write_bytes
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..project.runs_data import run_name_problem
+from visionstudio.core.project.runs_data import run_name_problem
 
 # What the app writes into a run folder (RunHistory.save and the trainer's checkpoints).
 RUN_FILES = ("history.npz", "metrics.json", "metrics.csv")

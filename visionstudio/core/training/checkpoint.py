@@ -35,7 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .checkpoint_fields import MAX_DEPTH, FieldProblem, check_depth, check_files, check_trainer, show
+from visionstudio.core.training.checkpoint_fields import MAX_DEPTH, FieldProblem, check_depth, check_files, check_trainer, show
 
 FORMAT_NAME = "visionstudio.checkpoint"
 FORMAT_VERSION = 1
@@ -264,7 +264,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 def load_weights(path: str | os.PathLike[str], model: torch.nn.Module) -> None:
     """Load a checkpoint's (or a bare model.safetensors') weights into ``model``; every
     tensor's name, shape and dtype is checked against the model first."""
-    from .checkpoint_fit import check_model_state
+    from visionstudio.core.training.checkpoint_fit import check_model_state
 
     p = Path(path)
     if p.is_dir():

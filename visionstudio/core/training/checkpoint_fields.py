@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .records import EpochRecord
+from visionstudio.core.training.records import EpochRecord
 
 MAX_DEPTH = 32               # our own files nest 6 levels deep
 MAX_COUNT = 10 ** 15          # steps, batches, samples: far beyond any real run
@@ -163,8 +163,8 @@ def check_files(files: Any, names: Iterable[str], byte_limit: int) -> None:
 
 
 def _optimizer(key: Any, params: Any, state: Any) -> None:
-    from .optimizers import OPTIMIZERS
-    from ..params import ParamError
+    from visionstudio.core.training.optimizers import OPTIMIZERS
+    from visionstudio.core.params import ParamError
 
     text(key, "optimizer_key", 100)
     if key not in OPTIMIZERS:
@@ -260,8 +260,8 @@ def _sums(value: Any) -> None:
 
 
 def _config(value: Any) -> None:
-    from .config import TrainingConfig
-    from ..params import ConfigError
+    from visionstudio.core.training.config import TrainingConfig
+    from visionstudio.core.params import ConfigError
 
     try:
         TrainingConfig.from_dict(obj(value, "config"))

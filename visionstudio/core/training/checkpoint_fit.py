@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from .checkpoint import MODEL_FILE, STATE_FILE, CheckpointError
-from .checkpoint_fields import show
+from visionstudio.core.training.checkpoint import MODEL_FILE, STATE_FILE, CheckpointError
+from visionstudio.core.training.checkpoint_fields import show
 
 # The per-parameter state each torch optimizer keeps. "step" is a scalar; every other entry
 # has the shape of its parameter.

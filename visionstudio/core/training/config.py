@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..params import ConfigError, ParamSpec, validate_section
+from visionstudio.core.params import ConfigError, ParamSpec, validate_section
 
 AUGMENTATION_PRESETS = ("none", "flip", "crop", "flip_crop", "rotate", "color", "standard")
 DEVICE_WORDS = ("auto", "cpu", "cuda", "mps")  # "cuda:1" etc. are accepted too
@@ -57,7 +57,7 @@ def _choice(data: Any, registry_name: str, path: str, default: dict[str, Any]) -
         raise ConfigError(f"{path}.key", "must be a name")
     params = data.get("params", {})
     try:
-        from . import registry as regs  # late import keeps project loading light
+        from visionstudio.core.training import registry as regs  # late import keeps project loading light
     except ImportError:  # pragma: no cover - registries not available
         return {"key": key, "params": copy.deepcopy(params) if isinstance(params, dict) else {}}
     registry = getattr(regs, registry_name)

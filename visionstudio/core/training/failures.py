@@ -14,9 +14,9 @@ import traceback
 
 import torch
 
-from .device import suggest_batch_size
-from .nonfinite import NonFiniteOrigin
-from .records import FailureRecord
+from visionstudio.core.training.device import suggest_batch_size
+from visionstudio.core.training.nonfinite import NonFiniteOrigin
+from visionstudio.core.training.records import FailureRecord
 
 
 class NonFinite(Exception):

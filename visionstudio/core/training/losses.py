@@ -12,8 +12,8 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from ..params import ParamSpec
-from ..registry import Registry
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.registry import Registry
 
 if TYPE_CHECKING:  # torch loads only when a loss is built, not when a project is read
     import torch

@@ -12,7 +12,7 @@ import copy
 
 from torch import nn
 
-from .losses import LOSSES
+from visionstudio.core.training.losses import LOSSES
 
 
 def _output_softmax(model: nn.Module) -> tuple[str, str] | None:

@@ -6,8 +6,8 @@ that drive validation, the inspector and the file format) and a factory.
 
 from __future__ import annotations
 
-from .losses import LOSSES, LossSpec
-from .optimizers import OPTIMIZERS, OptimizerSpec
-from .schedules import SCHEDULERS, SchedulerSpec
+from visionstudio.core.training.losses import LOSSES, LossSpec
+from visionstudio.core.training.optimizers import OPTIMIZERS, OptimizerSpec
+from visionstudio.core.training.schedules import SCHEDULERS, SchedulerSpec
 
 __all__ = ["LOSSES", "OPTIMIZERS", "SCHEDULERS", "LossSpec", "OptimizerSpec", "SchedulerSpec"]

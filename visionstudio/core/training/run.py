@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..params import ConfigError
-from .checkpoint import CheckpointError
-from .config import TrainingConfig
-from .control import TrainerControl
-from .records import EpochRecord, FitResult, FitStartRecord
-from .trainer import Callback, Trainer, TrainingSetupError
+from visionstudio.core.params import ConfigError
+from visionstudio.core.training.checkpoint import CheckpointError
+from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.training.control import TrainerControl
+from visionstudio.core.training.records import EpochRecord, FitResult, FitStartRecord
+from visionstudio.core.training.trainer import Callback, Trainer, TrainingSetupError
 
 EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                  "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
@@ -32,7 +32,7 @@ class MetricsCSV(Callback):
         self.path = Path(path)
 
     def _write(self, history: Sequence[EpochRecord]) -> None:
-        from ..project import atomic_write_bytes
+        from visionstudio.core.project import atomic_write_bytes
 
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -53,7 +53,7 @@ class MetricsCSV(Callback):
 
 
 def _document(project: Any):
-    from ..project import ProjectDocument, document_from_dict, load_project
+    from visionstudio.core.project import ProjectDocument, document_from_dict, load_project
 
     if isinstance(project, ProjectDocument):
         return project
@@ -82,12 +82,12 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
     needs more memory than the device has) before training. The model is built last,
     once all of that has been checked: a crafted project cannot make it allocate first.
     """
-    from ..build import BuildError, build_model
-    from ..data.config import DatasetConfig
-    from ..graph import analyze
-    from ..memory import available_memory, estimate_for_config, human_bytes, memory_problem
-    from ..project import ProjectFormatError
-    from .device import is_oom, resolve_device, resolve_precision
+    from visionstudio.core.build import BuildError, build_model
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.graph import analyze
+    from visionstudio.core.memory import available_memory, estimate_for_config, human_bytes, memory_problem
+    from visionstudio.core.project import ProjectFormatError
+    from visionstudio.core.training.device import is_oom, resolve_device, resolve_precision
 
     try:
         doc = _document(project)
@@ -116,7 +116,7 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
         raise TrainingSetupError(f"the network {problem}")
     input_shape, output_shape = analysis.input_shape, analysis.output_shape
 
-    from ..data.base import DatasetError, check_compatibility, load_dataset
+    from visionstudio.core.data.base import DatasetError, check_compatibility, load_dataset
 
     control = control or TrainerControl()
     try:
@@ -157,7 +157,7 @@ def run_training(project: Any, *, out_dir: str | os.PathLike[str] | None = None,
     except CheckpointError as exc:
         raise TrainingSetupError(str(exc)) from None
     if out is not None:
-        from ..project import atomic_write_bytes
+        from visionstudio.core.project import atomic_write_bytes
 
         summary = {"project": doc.name, "dataset": dataset.to_dict(), "training": config.to_dict(),
                    "class_names": list(getattr(loaded, "class_names", [])),

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..params import ParamSpec
-from ..registry import Registry
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.registry import Registry
 
 FactorFn = Callable[[int, int, int, dict[str, Any]], float]  # (step, per_epoch, total, params)
 

@@ -29,24 +29,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..params import ParamError
-from .config import TrainingConfig
-from .control import TrainerControl
-from .device import (
+from visionstudio.core.params import ParamError
+from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.training.control import TrainerControl
+from visionstudio.core.training.device import (
     AMP_DTYPES, OutOfMemory, TrainingSetupError, is_oom, release_memory, resolve_device,
     resolve_precision, suggest_batch_size, use_channels_last,
 )
-from .failures import NonFinite, failure_record
-from .feed import Normalizer, TrainData, make_feeds, unreadable_events, unreadable_notes
-from .losses import TrainingLoss
-from .model_prep import training_view
-from .nonfinite import NonFiniteOrigin, find_origin
-from .optimizers import OPTIMIZERS, apply_group_values
-from .records import (
+from visionstudio.core.training.failures import NonFinite, failure_record
+from visionstudio.core.training.feed import Normalizer, TrainData, make_feeds, unreadable_events, unreadable_notes
+from visionstudio.core.training.losses import TrainingLoss
+from visionstudio.core.training.model_prep import training_view
+from visionstudio.core.training.nonfinite import NonFiniteOrigin, find_origin
+from visionstudio.core.training.optimizers import OPTIMIZERS, apply_group_values
+from visionstudio.core.training.records import (
     BatchRecord, EpochRecord, FailureRecord, FitResult, FitStartRecord, ValidationRecord,
 )
-from .schedules import SCHEDULERS, Schedule
-from .trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
+from visionstudio.core.training.schedules import SCHEDULERS, Schedule
+from visionstudio.core.training.trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
 
 CHECKED_FIRST_STEPS = 3
 
@@ -126,7 +126,7 @@ class Trainer:
         self.augment = None
         if cfg.augmentation != "none" and shape is not None:
             try:
-                from ..data.augment import make_augmentation
+                from visionstudio.core.data.augment import make_augmentation
             except ImportError:
                 self.notes.append(f"Augmentation '{cfg.augmentation}' is not available; training without it.")
             else:
@@ -308,7 +308,7 @@ class Trainer:
         if (origin is not None and origin.kind == "weights" and not exc.before_step
                 and self._last_ckpt is not None):
             try:
-                from .checkpoint import load_checkpoint
+                from visionstudio.core.training.checkpoint import load_checkpoint
 
                 earlier = copy.deepcopy(self.train_model)
                 earlier.load_state_dict(load_checkpoint(self._last_ckpt).model_state, strict=False)

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .checkpoint import MODEL_FILE, CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint
-from .checkpoint_fit import check_model_state, check_rng_states, fit_optimizer_state
-from .records import EpochRecord
+from visionstudio.core.training.checkpoint import MODEL_FILE, CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint
+from visionstudio.core.training.checkpoint_fit import check_model_state, check_rng_states, fit_optimizer_state
+from visionstudio.core.training.records import EpochRecord
 
 if TYPE_CHECKING:
-    from .trainer import Trainer
+    from visionstudio.core.training.trainer import Trainer
 
 CHECKPOINT_FORMAT = 1
 

@@ -1,5 +1,5 @@
 """python -m visionstudio.ui.canvas: the canvas alone on a demo network."""
 
-from .view import main
+from visionstudio.ui.canvas.view import main
 
 raise SystemExit(main())

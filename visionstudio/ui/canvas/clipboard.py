@@ -13,9 +13,9 @@ import json
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
-from ...core.graph import AddNode, fragment_of, paste_nodes
-from ...core.layers import LAYERS
-from ..push import push_or_reason
+from visionstudio.core.graph import AddNode, fragment_of, paste_nodes
+from visionstudio.core.layers import LAYERS
+from visionstudio.ui.shell.push import push_or_reason
 
 FRAGMENT_MIME = "application/x-visionstudio-fragment"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...core.graph import AddNode, Connect
-from ...core.project import ProjectDocument
-from .layout import layered_positions
+from visionstudio.core.graph import AddNode, Connect
+from visionstudio.core.project import ProjectDocument
+from visionstudio.ui.canvas.layout import layered_positions
 
 
 def demo_document() -> ProjectDocument:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPointF, Qt
 
-from ...core.graph import AddNode, CommandError, Macro, MoveNodes, insert_on_edge
-from ...core.layers import LAYERS
-from ..push import push_or_reason
-from .items import EdgeItem
-from .style import ROW_SPACING
+from visionstudio.core.graph import AddNode, CommandError, Macro, MoveNodes, insert_on_edge
+from visionstudio.core.layers import LAYERS
+from visionstudio.ui.shell.push import push_or_reason
+from visionstudio.ui.canvas.items import EdgeItem
+from visionstudio.ui.canvas.style import ROW_SPACING
 
 LAYER_MIME = "application/x-visionstudio-layer"
 

@@ -14,10 +14,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from ...core.graph import Edge
-from ..layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
-from .routing import MIN_DETOUR_DY, RouteIndex
-from .style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
+from visionstudio.core.graph import Edge
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
+from visionstudio.ui.canvas.routing import MIN_DETOUR_DY, RouteIndex
+from visionstudio.ui.canvas.style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
 
 
 # Looked up once: a PySide6 enum member costs microseconds per access, and a large

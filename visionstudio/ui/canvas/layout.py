@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from ...core.graph import GraphModel
-from .style import COLUMN_SPACING, ROW_SPACING
+from visionstudio.core.graph import GraphModel
+from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
 
 PLACEHOLDER_BUDGET = 4  # placeholders per node + edge, at most
 

@@ -13,11 +13,11 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainter, QPolygonF
 from PySide6.QtWidgets import QGraphicsScene
 
-from ...core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
-from ...core.layers import LAYERS, fmt_shape
-from .items import EdgeItem, NodeItem
-from .routing import RouteIndex
-from .style import CanvasStyle
+from visionstudio.core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
+from visionstudio.core.layers import LAYERS, fmt_shape
+from visionstudio.ui.canvas.items import EdgeItem, NodeItem
+from visionstudio.ui.canvas.routing import RouteIndex
+from visionstudio.ui.canvas.style import CanvasStyle
 
 _EXTENT = 20000.0
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QApplication
 
-from ..layer_style import is_dark, mix
+from visionstudio.ui.canvas.layer_style import is_dark, mix
 
 NODE_WIDTH = 196.0
 NODE_HEIGHT = 78.0

@@ -18,16 +18,16 @@ from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
-from ...core.graph import Disconnect, Macro, MoveNodes, RemoveNodes
-from ..push import push_or_reason
-from .clipboard import FRAGMENT_MIME, ClipboardMixin
-from .drop import LAYER_MIME, LayerDropMixin
-from .items import EdgeItem, PortItem
-from .layout import layered_positions
-from .scene import GraphScene
-from .style import CanvasStyle
-from .wiring import WiringMixin
-from .zoom import MAX_ZOOM, MIN_ZOOM, ZoomMixin
+from visionstudio.core.graph import Disconnect, Macro, MoveNodes, RemoveNodes
+from visionstudio.ui.shell.push import push_or_reason
+from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
+from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
+from visionstudio.ui.canvas.items import EdgeItem, PortItem
+from visionstudio.ui.canvas.layout import layered_positions
+from visionstudio.ui.canvas.scene import GraphScene
+from visionstudio.ui.canvas.style import CanvasStyle
+from visionstudio.ui.canvas.wiring import WiringMixin
+from visionstudio.ui.canvas.zoom import MAX_ZOOM, MIN_ZOOM, ZoomMixin
 
 __all__ = ["FRAGMENT_MIME", "LAYER_MIME", "MAX_ZOOM", "MIN_ZOOM", "GraphView",
            "install_demo_actions", "main"]
@@ -212,8 +212,8 @@ def install_demo_actions(view: GraphView) -> None:
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from ..controller import DocumentController
-    from .demo import demo_document
+    from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.canvas.demo import demo_document
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     controller = DocumentController(demo_document())

@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from ...core.graph import Connect
-from ..push import push_or_reason
-from .items import NodeItem, PortItem, curve
+from visionstudio.core.graph import Connect
+from visionstudio.ui.shell.push import push_or_reason
+from visionstudio.ui.canvas.items import NodeItem, PortItem, curve
 
 
 class WiringMixin:

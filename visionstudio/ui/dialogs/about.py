@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ... import __version__
+from visionstudio import __version__
 
 
 def _module_version(name: str) -> str:

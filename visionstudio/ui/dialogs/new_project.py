@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from ..welcome_cards import DEFAULT_CARD_COLUMNS, TemplateCard, fill_card_details, lay_out_cards, make_cards
+from visionstudio.ui.welcome.cards import DEFAULT_CARD_COLUMNS, TemplateCard, fill_card_details, lay_out_cards, make_cards
 
 
 class NewProjectDialog(QDialog):

@@ -1,5 +1,5 @@
 """Feature maps, filters, prediction, Grad-CAM and evaluation of the current network."""
 
-from .feature_map_view import FeatureMapView
+from visionstudio.ui.features.feature_map_view import FeatureMapView
 
 __all__ = ["FeatureMapView"]

@@ -1,5 +1,5 @@
 """python -m visionstudio.ui.features: the feature-map viewer alone, on a demo model."""
 
-from .demo import run_demo
+from visionstudio.ui.features.demo import run_demo
 
 raise SystemExit(run_demo())

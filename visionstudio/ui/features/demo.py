@@ -24,7 +24,7 @@ class Demo:
 
 
 def small_shapes(document, samples: int = 1200, val_samples: int = 300, channels: int = 1):
-    from ...core.data.config import DatasetConfig
+    from visionstudio.core.data.config import DatasetConfig
 
     document.set_dataset(DatasetConfig("shapes", {"samples": samples, "val_samples": val_samples,
                                                   "channels": channels}))
@@ -35,13 +35,13 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
                val_samples: int = 300, sample_index: int = 0, lr: float = 3e-3) -> Demo:
     import time
 
-    from ...core.build import build_model
-    from ...core.inspect import capture_activations, class_probabilities, prepare_sample
-    from ...core.templates import load_template
-    from ...core.training.config import TrainingConfig
-    from ...core.training.trainer import Callback, Trainer
-    from ..training import datasets
-    from .state import _validation_only
+    from visionstudio.core.build import build_model
+    from visionstudio.core.inspect import capture_activations, class_probabilities, prepare_sample
+    from visionstudio.core.templates import load_template
+    from visionstudio.core.training.config import TrainingConfig
+    from visionstudio.core.training.trainer import Callback, Trainer
+    from visionstudio.ui.training import datasets
+    from visionstudio.ui.features.state import _validation_only
 
     doc = small_shapes(load_template(template), samples, val_samples)
     t0 = time.perf_counter()
@@ -78,11 +78,11 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
     import numpy as np
     from safetensors.torch import load_file, save_file
 
-    from ...core.build import build_model
-    from ...core.inspect import Activation
-    from ...core.templates import load_template
-    from ..training import datasets
-    from .state import _validation_only
+    from visionstudio.core.build import build_model
+    from visionstudio.core.inspect import Activation
+    from visionstudio.core.templates import load_template
+    from visionstudio.ui.training import datasets
+    from visionstudio.ui.features.state import _validation_only
 
     root = Path(cache_dir) / (f"{template}-{epochs}-{kw.get('samples', 3000)}"
                               f"-s{kw.get('sample_index', 0)}")
@@ -116,8 +116,8 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
 
 
 def open_viewer(demo: Demo, sample_index: int = 0):
-    from ..controller import DocumentController
-    from .feature_map_view import FeatureMapView
+    from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.features.feature_map_view import FeatureMapView
 
     controller = DocumentController(demo.document)
     view = FeatureMapView(controller)

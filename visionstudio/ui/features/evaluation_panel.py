@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ...core.inspect import evaluate, prepare_batch
-from .panels import sample_pixmap
-from .tasks import BackgroundTask
+from visionstudio.core.inspect import evaluate, prepare_batch
+from visionstudio.ui.features.panels import sample_pixmap
+from visionstudio.ui.features.tasks import BackgroundTask
 
 GALLERY_LIMIT = 200
 
@@ -267,7 +267,7 @@ class EvaluationPanel(QWidget):
                                    f"<b>{names[predicted]}</b>{more} — click one to inspect it")
         self.gallery.clear()
         images = self.state.dataset.val_images
-        from ...core.inspect import Sample
+        from visionstudio.core.inspect import Sample
 
         for i in shown:
             pix = sample_pixmap(Sample(images[int(i)].numpy(), None, "").display(), 56)

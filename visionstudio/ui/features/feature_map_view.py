@@ -16,9 +16,9 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from ...core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
-from .panels import sample_pixmap
-from .state import InspectionState
+from visionstudio.core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
+from visionstudio.ui.features.panels import sample_pixmap
+from visionstudio.ui.features.state import InspectionState
 
 ALL_CONV = "__all_conv__"
 CONV_KINDS = ("conv2d",)
@@ -53,7 +53,7 @@ class FeatureMapView(QWidget):
 
     # -- construction -------------------------------------------------------------------------
     def _build(self) -> None:
-        from .view_layout import build
+        from visionstudio.ui.features.view_layout import build
 
         build(self)
 
@@ -292,7 +292,7 @@ class FeatureMapView(QWidget):
         if layer is None or model is None:
             self.filters.clear("This network has no convolution layers.")
             return
-        from ...core.inspect.activations import _modules_by_node
+        from visionstudio.core.inspect.activations import _modules_by_node
 
         module = _modules_by_node(model).get(layer)
         if module is None:
@@ -412,7 +412,7 @@ class FeatureMapView(QWidget):
 
 
 def main() -> int:  # pragma: no cover - manual launcher
-    from .demo import run_demo
+    from visionstudio.ui.features.demo import run_demo
 
     return run_demo()
 

@@ -18,7 +18,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from .mosaic import Tiles, activation_tiles
+from visionstudio.ui.features.mosaic import Tiles, activation_tiles
 
 DEFAULT_COLORMAP = "viridis"
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo", "CET-L1", "CET-D1")

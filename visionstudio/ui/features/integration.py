@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
-from .feature_map_view import FeatureMapView
+from visionstudio.ui.features.feature_map_view import FeatureMapView
 
 TABS = {"maps": 0, "filters": 1, "prediction": 2, "gradcam": 3, "evaluation": 4}
 

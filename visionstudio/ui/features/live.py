@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import time
 
-from ...core import memory as core_memory
-from ...core.inspect import ModelSource, capture_activations, class_probabilities, read_run_weights
-from .tasks import BackgroundTask
+from visionstudio.core import memory as core_memory
+from visionstudio.core.inspect import ModelSource, capture_activations, class_probabilities, read_run_weights
+from visionstudio.ui.features.tasks import BackgroundTask
 
 LIVE_MIN_INTERVAL_S = 2.0
 BUILDING = "Building the network in the background…"
@@ -53,7 +53,7 @@ class LiveRefresh:
         tensor = self.tensor if not job.resume else None
 
         def work(_state):
-            from ...core.build import build_model
+            from visionstudio.core.build import build_model
 
             model = build_model(graph, analysis, seed=seed)
             model.eval()

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from .mosaic import filter_tiles, normalise
+from visionstudio.ui.features.mosaic import filter_tiles, normalise
 
 
 def sample_pixmap(display: np.ndarray, size: int = 96) -> QPixmap:

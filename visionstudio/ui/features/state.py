@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ...core.inspect import (
+from visionstudio.core.inspect import (
     Sample, TimeLapse, capture_activations, class_probabilities, inspection_model, load_image_file,
     prepare_sample,
 )
-from .live import BUILDING, LiveRefresh, refusal
-from .tasks import BackgroundTask
+from visionstudio.ui.features.live import BUILDING, LiveRefresh, refusal
+from visionstudio.ui.features.tasks import BackgroundTask
 
 __all__ = ["BUILDING", "InspectionState", "refusal"]
 
@@ -78,7 +78,7 @@ class InspectionState(QObject, LiveRefresh):
     # -- wiring ---------------------------------------------------------------------------
     def _find_session(self):
         try:
-            from ..training.session import session_for
+            from visionstudio.ui.training.session import session_for
         except ImportError:
             return None
         return session_for(self.controller)
@@ -189,7 +189,7 @@ class InspectionState(QObject, LiveRefresh):
 
     def set_model(self, model, description: str, trained: bool = True) -> None:
         """Use ``model`` as is (demos, tests, a worker's final weights)."""
-        from ...core.inspect import ModelSource
+        from visionstudio.core.inspect import ModelSource
 
         model.eval()
         self.source = ModelSource(model, description, trained)
@@ -216,7 +216,7 @@ class InspectionState(QObject, LiveRefresh):
 
     def load_dataset(self) -> BackgroundTask:
         """Load the project's dataset's validation set on a worker thread."""
-        from ..training import datasets
+        from visionstudio.ui.training import datasets
 
         doc = self.controller.document
         key = self._wanted_dataset_key()
@@ -349,7 +349,7 @@ def _validation_only(loaded):
         labels = torch.tensor([int(y) for _, y in items], dtype=torch.int64) if items else None
     if images is None or labels is None or len(labels) == 0:
         images, labels = loaded.train_images, loaded.train_labels   # no validation split: train
-    from ...core.training.feed import TrainData
+    from visionstudio.core.training.feed import TrainData
 
     mean, std = TrainData.from_loaded(loaded).stats()   # the trainer's own rule
     return SimpleNamespace(val_images=images, val_labels=labels, class_names=list(loaded.class_names),

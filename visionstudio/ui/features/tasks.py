@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..threads import keep_alive, track
+from visionstudio.ui.shell.threads import keep_alive, track
 
 
 class TaskState:

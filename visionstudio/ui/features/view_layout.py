@@ -10,9 +10,9 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from .evaluation_panel import EvaluationPanel
-from .grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
-from .panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot
+from visionstudio.ui.features.evaluation_panel import EvaluationPanel
+from visionstudio.ui.features.grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
+from visionstudio.ui.features.panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot
 
 
 def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWidget:

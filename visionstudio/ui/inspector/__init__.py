@@ -1,6 +1,6 @@
 """The inspector: editors generated from the selected layer's ParamSpecs."""
 
-from .editors import ParamEditor, editor_for, parse_text
-from .panel import InspectorPanel
+from visionstudio.ui.inspector.editors import ParamEditor, editor_for, parse_text
+from visionstudio.ui.inspector.panel import InspectorPanel
 
 __all__ = ["InspectorPanel", "ParamEditor", "editor_for", "parse_text"]

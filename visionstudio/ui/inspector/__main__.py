@@ -1,5 +1,5 @@
 """python -m visionstudio.ui.inspector: the inspector alone on a demo network."""
 
-from .panel import main
+from visionstudio.ui.inspector.panel import main
 
 raise SystemExit(main())

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget,
 )
 
-from ...core.params import ParamSpec
+from visionstudio.core.params import ParamSpec
 
 _INT_MIN, _INT_MAX = -(2 ** 31), 2 ** 31 - 1
 

@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from ...core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
-from ...core.layers import LAYERS, fmt_shape
-from ...core.params import ParamError, ParamSpec
-from ..canvas.scene import format_count
-from ..layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
-from ..push import push_or_reason
-from .editors import ParamEditor, editor_for
+from visionstudio.core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
+from visionstudio.core.layers import LAYERS, fmt_shape
+from visionstudio.core.params import ParamError, ParamSpec
+from visionstudio.ui.canvas.scene import format_count
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
+from visionstudio.ui.shell.push import push_or_reason
+from visionstudio.ui.inspector.editors import ParamEditor, editor_for
 
 
 @dataclass
@@ -357,8 +357,8 @@ class InspectorPanel(QWidget):
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from ..canvas.demo import demo_document
-    from ..controller import DocumentController
+    from visionstudio.ui.canvas.demo import demo_document
+    from visionstudio.ui.shell.controller import DocumentController
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     controller = DocumentController(demo_document())

@@ -1,6 +1,6 @@
 """Live training plots: MetricsPlots (the dashboard dock, objectName ``metricsPlots``)."""
 
-from .metrics import MetricsPlots
-from .runs_list import RunsList
+from visionstudio.ui.plots.metrics import MetricsPlots
+from visionstudio.ui.plots.runs_list import RunsList
 
 __all__ = ["MetricsPlots", "RunsList"]

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 import pyqtgraph as pg
 
-from ..training.session import session_for
-from .runs_list import OVERLAY_COLORS, RunsList
+from visionstudio.ui.training.session import session_for
+from visionstudio.ui.plots.runs_list import OVERLAY_COLORS, RunsList
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second

@@ -6,7 +6,7 @@ Resume/Stop/Continue actions and the status-bar progress; ``session_for(controll
 is the shared TrainingSession behind them.
 """
 
-from .panel import TrainingPanel
-from .session import TrainingSession, session_for
+from visionstudio.ui.training.panel import TrainingPanel
+from visionstudio.ui.training.session import TrainingSession, session_for
 
 __all__ = ["TrainingPanel", "TrainingSession", "session_for"]

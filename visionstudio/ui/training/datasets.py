@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ...core.params import ParamSpec, validate_all
+from visionstudio.core.params import ParamSpec, validate_all
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class _Spec:
 
 
 def _shapes_fallback() -> _Spec:
-    from ...core.data import shapes
+    from visionstudio.core.data import shapes
 
     params = (
         ParamSpec("samples", "int", 6000, minimum=20, maximum=1_000_000, help="Training images drawn."),
@@ -44,7 +44,7 @@ def _shapes_fallback() -> _Spec:
 def registry() -> dict[str, Any]:
     """key -> spec (with .title, .params, .loader, .describe)."""
     try:
-        from ...core.data.registry import DATASETS
+        from visionstudio.core.data.registry import DATASETS
     except ImportError:
         spec = _shapes_fallback()
         return {spec.key: spec}
@@ -62,10 +62,10 @@ def clean_params(key: str, params: dict[str, Any]) -> dict[str, Any]:
 def load(config: Any, *, val_split: float, seed: int, target_shape=None, progress=None,
          cancel=None, data_dir: str | Path | None = None, download: bool = True):
     """``core.data.base.load_dataset`` (or the stand-in's loader) -> LoadedDataset."""
-    from ...core.data import base
+    from visionstudio.core.data import base
 
     try:
-        from ...core.data import registry as _reg  # noqa: F401
+        from visionstudio.core.data import registry as _reg  # noqa: F401
     except ImportError:
         spec = registry().get(config.key)
         if spec is None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget,
 )
 
-from ...core.params import ParamError, ParamSpec
+from visionstudio.core.params import ParamError, ParamSpec
 
 INT_MAX = 2**31 - 1
 

@@ -13,8 +13,8 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QToolBar
 
-from .panel import _fmt_time
-from .session import session_for
+from visionstudio.ui.training.panel import _fmt_time
+from visionstudio.ui.training.session import session_for
 
 SP = QStyle.StandardPixmap
 

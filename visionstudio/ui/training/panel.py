@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ...core.project.commands import SetDatasetSettings, SetTrainingSettings
-from ...core.training.config import TRAINING_FIELDS
-from . import datasets
-from .devices import list_devices_async
-from .forms import ParamForm
-from .preview import PreviewStrip
-from .session import session_for
+from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
+from visionstudio.core.training.config import TRAINING_FIELDS
+from visionstudio.ui.training import datasets
+from visionstudio.ui.training.devices import list_devices_async
+from visionstudio.ui.training.forms import ParamForm
+from visionstudio.ui.training.preview import PreviewStrip
+from visionstudio.ui.training.session import session_for
 
 PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
 
@@ -45,7 +45,7 @@ class TrainingPanel(QWidget):
         self.setAccessibleName("Training")
         self.controller = controller
         self.session = session_for(controller)
-        from ...core.training import registry as regs
+        from visionstudio.core.training import registry as regs
         self._regs = {"loss": regs.LOSSES, "optimizer": regs.OPTIMIZERS, "scheduler": regs.SCHEDULERS}
         self._build()
         self._doc = None
@@ -230,7 +230,7 @@ class TrainingPanel(QWidget):
             self._request_preview()
 
     def _request_preview(self) -> None:
-        from ...core.data.config import DatasetConfig
+        from visionstudio.core.data.config import DatasetConfig
 
         doc = self.controller.document
         cfg = DatasetConfig(doc.dataset.key, datasets.clean_params(doc.dataset.key, doc.dataset.params))

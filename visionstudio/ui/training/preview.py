@@ -8,8 +8,8 @@ from PySide6.QtCore import QThread, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from ..threads import keep_alive, track
-from . import datasets
+from visionstudio.ui.shell.threads import keep_alive, track
+from visionstudio.ui.training import datasets
 
 SAMPLES = 12
 THUMB = 44

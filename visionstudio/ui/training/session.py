@@ -20,15 +20,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ...core.runs import (
+from visionstudio.core.runs import (
     RemoveRun, RenameRun, RunHistory, RunPathError, adopt_runs, delete_run_files, make_entry,
     new_run_id, run_dir, runs_root, scratch_root, summarize, writable_run_dir,
 )
-from ...core.training.control import TrainerControl
-from ...core.training.records import FailureRecord
-from ..threads import track
-from . import datasets
-from .worker import TrainingJob, TrainingWorker
+from visionstudio.core.training.control import TrainerControl
+from visionstudio.core.training.records import FailureRecord
+from visionstudio.ui.shell.threads import track
+from visionstudio.ui.training import datasets
+from visionstudio.ui.training.worker import TrainingJob, TrainingWorker
 
 LOCK_REASON = "Training is running: the network cannot be changed until it stops (Shift+F5)."
 BUSY = ("preparing", "running", "pausing", "paused", "stopping")
@@ -37,8 +37,8 @@ BUSY = ("preparing", "running", "pausing", "paused", "stopping")
 def _memory_problem(analysis, config, device) -> str | None:
     """The refusal sentence when training ``config`` on ``device`` would not fit (host RAM;
     a CUDA GPU's free memory, read once its context exists: training needs it anyway)."""
-    from ...core.memory import available_memory, estimate_for_config, memory_problem
-    from ...core.training.device import resolve_precision
+    from visionstudio.core.memory import available_memory, estimate_for_config, memory_problem
+    from visionstudio.core.training.device import resolve_precision
 
     precision, _note = resolve_precision(config.mixed_precision, device)
     estimate = estimate_for_config(analysis, config, precision)
@@ -191,13 +191,13 @@ class TrainingSession(QObject):
     def _start(self, continue_id: str | None, extra_epochs: int | None) -> bool:
         if self.busy:
             return False
-        from ...core.build import BuildError
-        from ...core.data.base import check_compatibility
-        from ...core.data.config import DatasetConfig
-        from ...core.graph import analyze
-        from ...core.params import ConfigError
-        from ...core.training.checkpoint import CheckpointError, read_meta
-        from ...core.training.config import TrainingConfig
+        from visionstudio.core.build import BuildError
+        from visionstudio.core.data.base import check_compatibility
+        from visionstudio.core.data.config import DatasetConfig
+        from visionstudio.core.graph import analyze
+        from visionstudio.core.params import ConfigError
+        from visionstudio.core.training.checkpoint import CheckpointError, read_meta
+        from visionstudio.core.training.config import TrainingConfig
 
         doc = self.document
         resume, resume_step = None, 0
@@ -241,7 +241,7 @@ class TrainingSession(QObject):
             exc = BuildError(["the network has no single input and output"])
             return self._setup_failure(f"The network cannot be built: {exc}")
         try:
-            from ...core.training.trainer import resolve_device
+            from visionstudio.core.training.trainer import resolve_device
             device = resolve_device(config.device)
         except Exception as exc:  # noqa: BLE001 - TrainingSetupError: words for the user
             return self._setup_failure(str(exc))
@@ -312,8 +312,8 @@ class TrainingSession(QObject):
         thread.start()
 
     def _allow_while_locked(self, command, target) -> bool:
-        from ...core.graph.commands import MoveNodes
-        from ...core.project.commands import SetTrainingSettings
+        from visionstudio.core.graph.commands import MoveNodes
+        from visionstudio.core.project.commands import SetTrainingSettings
 
         if isinstance(command, (MoveNodes, RenameRun)):
             return True
@@ -445,7 +445,7 @@ class TrainingSession(QObject):
         them in the project's settings (undoable)."""
         if self.control is None or self.job is None:
             return False
-        from ...core.project.commands import SetTrainingSettings
+        from visionstudio.core.project.commands import SetTrainingSettings
 
         self.control.set_hyperparameters(**values)
         opt = copy.deepcopy(self.document.training.optimizer)

@@ -26,13 +26,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ...core.runs import RunHistory
-from ...core.training.control import TrainerControl
-from ...core.training.records import FailureRecord
-from ...core.training.thread_policy import (
+from visionstudio.core.runs import RunHistory
+from visionstudio.core.training.control import TrainerControl
+from visionstudio.core.training.records import FailureRecord
+from visionstudio.core.training.thread_policy import (
     AppliedPolicy, apply_to_current_thread, lower_priority_supported, policy_for,
 )
-from . import datasets
+from visionstudio.ui.training import datasets
 
 REPORT_INTERVAL_S = 0.05   # the trainer sends at most ~20 batch records a second
 
@@ -146,9 +146,9 @@ class TrainingWorker(QObject):
             thread.quit()
 
     def _train(self, history: RunHistory):
-        from ...core.data.base import DatasetCancelled, DatasetError, check_compatibility
-        from ...core.training.checkpoint import CheckpointError
-        from ...core.training.trainer import Trainer, TrainingSetupError
+        from visionstudio.core.data.base import DatasetCancelled, DatasetError, check_compatibility
+        from visionstudio.core.training.checkpoint import CheckpointError
+        from visionstudio.core.training.trainer import Trainer, TrainingSetupError
 
         job, control = self.job, self.control
         target = tuple(job.input_shape) if job.input_shape and len(job.input_shape) == 3 else None
@@ -182,7 +182,7 @@ class TrainingWorker(QObject):
 
     def _apply_thread_policy(self) -> None:
         """On the training thread, before its first torch op (see the module docstring)."""
-        from ...core.training.device import TrainingSetupError, resolve_device
+        from visionstudio.core.training.device import TrainingSetupError, resolve_device
 
         try:
             kind = resolve_device(self.job.config.device).type
@@ -205,8 +205,8 @@ class TrainingWorker(QObject):
 
     def _build(self) -> FailureRecord | None:
         """Build the job's network here, on the training thread (after the dataset fits)."""
-        from ...core.build import BuildError, build_model
-        from ...core.training.device import is_oom
+        from visionstudio.core.build import BuildError, build_model
+        from visionstudio.core.training.device import is_oom
 
         job = self.job
         try:

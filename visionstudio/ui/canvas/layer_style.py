@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 
-from ..core.layers import LAYERS
-from ..core.resources import resource_path
+from visionstudio.core.layers import LAYERS
+from visionstudio.core.resources import resource_path
 
 CATEGORY_COLORS: dict[str, str] = {
     "Input": "#5C6BC0",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.graph import Command
+from visionstudio.core.graph import Command
 
 
 def push_or_reason(controller, command: Command) -> str | None:

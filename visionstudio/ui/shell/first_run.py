@@ -13,9 +13,9 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QDockWidget, QMenu, QToolBar, QToolButton
 
-from .icons import app_icon, apply_action_icons
-from .theme import ThemeManager
-from .welcome import WelcomeController
+from visionstudio.ui.shell.icons import app_icon, apply_action_icons
+from visionstudio.ui.shell.theme import ThemeManager
+from visionstudio.ui.welcome.controller import WelcomeController
 
 NATIVE = QKeySequence.SequenceFormat.NativeText
 
@@ -129,19 +129,19 @@ class ShellExtras:
         polish_tooltips(self.window)
         polish_chrome_tooltips(self.window)
         self.welcome.on_actions_changed()
-        from .theme import style_plots
+        from visionstudio.ui.shell.theme import style_plots
 
         style_plots(self.window, self.theme.dark)
 
     def show_shortcuts(self):
-        from .dialogs.shortcuts import ShortcutsDialog
+        from visionstudio.ui.dialogs.shortcuts import ShortcutsDialog
 
         dialog = ShortcutsDialog(self.window)
         dialog.open()
         return dialog
 
     def show_about(self):
-        from .dialogs.about import AboutDialog
+        from visionstudio.ui.dialogs.about import AboutDialog
 
         dialog = AboutDialog(self.window)
         dialog.open()

@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from ..core.project import PROJECT_SUFFIX, ProjectDocument, ProjectFormatError, load_project, save_project
-from .controller import DocumentController
-from .settings import read_str, read_str_list
+from visionstudio.core.project import PROJECT_SUFFIX, ProjectDocument, ProjectFormatError, load_project, save_project
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.shell.settings import read_str, read_str_list
 
 log = logging.getLogger("visionstudio")
 
@@ -36,7 +36,7 @@ class TemplatesUnavailable(RuntimeError):
 def list_templates() -> list:
     """Template records (key, title, description, path); [] if templates are not installed."""
     try:
-        from ..core.templates import TEMPLATES
+        from visionstudio.core.templates import TEMPLATES
     except ModuleNotFoundError as exc:
         if exc.name != "visionstudio.core.templates":
             raise
@@ -46,7 +46,7 @@ def list_templates() -> list:
 
 def template_document(key: str) -> ProjectDocument:
     try:
-        from ..core.templates import load_template
+        from visionstudio.core.templates import load_template
     except ModuleNotFoundError as exc:
         if exc.name != "visionstudio.core.templates":
             raise
@@ -92,7 +92,7 @@ class Prompts:
 
     def choose_template(self, parent: QWidget | None) -> str | None:
         """A template key, '' for a blank project, None when cancelled."""
-        from .dialogs.new_project import NewProjectDialog
+        from visionstudio.ui.dialogs.new_project import NewProjectDialog
 
         dialog = NewProjectDialog(parent)
         return dialog.chosen_key() if dialog.exec() else None

@@ -13,18 +13,18 @@ from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
-from . import docks as dock_specs
-from . import shell_extras
-from .actions import (
+from visionstudio.ui.shell import docks as dock_specs
+from visionstudio.ui.shell import first_run as shell_extras
+from visionstudio.ui.shell.actions import (
     CANVAS_ACTIONS, add_undo_actions, build_menus, build_toolbar, create_actions, fill_recent_menu,
 )
-from .controller import DocumentController
-from .dialogs.recovery_dialog import ask_recover
-from .files import FileManager
-from .recovery import AUTOSAVE_INTERVAL_MS, AutosaveManager, pending_recoveries, prompt_disabled
-from .settings import open_settings, read_bytes
-from .summary_panel import SummaryPanel
-from .window_state import state_problem
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.dialogs.recovery_dialog import ask_recover
+from visionstudio.ui.shell.files import FileManager
+from visionstudio.ui.shell.recovery import AUTOSAVE_INTERVAL_MS, AutosaveManager, pending_recoveries, prompt_disabled
+from visionstudio.ui.shell.settings import open_settings, read_bytes
+from visionstudio.ui.inspector.summary_panel import SummaryPanel
+from visionstudio.ui.shell.window_state import state_problem
 
 log = logging.getLogger("visionstudio")
 
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
 
     def _install_export(self) -> None:
         """File > Export… (Ctrl+E) and Import Metrics CSV; an Export button after Save."""
-        from . import export_integration
+        from visionstudio.ui.export import integration as export_integration
 
         integration = export_integration.install(self)
         bar_actions = self.toolbar.actions()

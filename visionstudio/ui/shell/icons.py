@@ -18,7 +18,7 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from ..core.resources import resource_dir
+from visionstudio.core.resources import resource_dir
 
 SIZES = (16, 20, 24, 32, 40, 48, 64, 96)
 
@@ -78,7 +78,7 @@ def apply_action_icons(window) -> int:
 @lru_cache(maxsize=1)
 def app_icon() -> QIcon:
     """The application icon (SVG + PNGs of every size), empty when not installed."""
-    from ..core.resources import app_icon_paths
+    from visionstudio.core.resources import app_icon_paths
 
     icon = QIcon()
     for path in app_icon_paths():

@@ -32,7 +32,7 @@ class PanelSpec:
 
 
 CANVAS = PanelSpec("visionstudio.ui.canvas", "GraphView", "modelCanvas", "Canvas")
-PALETTE = PanelSpec("visionstudio.ui.palette", "LayerPalette", "layerPalette", "Layers",
+PALETTE = PanelSpec("visionstudio.ui.canvas.palette", "LayerPalette", "layerPalette", "Layers",
                     Area.LeftDockWidgetArea)
 INSPECTOR = PanelSpec("visionstudio.ui.inspector", "InspectorPanel", "inspector", "Inspector",
                       Area.RightDockWidgetArea)

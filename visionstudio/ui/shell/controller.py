@@ -12,9 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.graph import Command, CommandError, GraphAnalysis, analyze
-from ..core.project import ProjectDocument
-from .undo import CoreUndoCommand
+from visionstudio.core.graph import Command, CommandError, GraphAnalysis, analyze
+from visionstudio.core.project import ProjectDocument
+from visionstudio.ui.shell.undo import CoreUndoCommand
 
 
 class DocumentController(QObject):

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
-from .settings import read_str
+from visionstudio.ui.shell.settings import read_str
 
 THEME_KEY = "view/theme"
 THEMES = ("system", "light", "dark")

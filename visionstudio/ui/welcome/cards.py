@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
-from .layer_style import is_dark, kind_color, mix
+from visionstudio.ui.canvas.layer_style import is_dark, kind_color, mix
 
 log = logging.getLogger("visionstudio")
 
@@ -144,7 +144,7 @@ class TemplateCard(QToolButton):
 
 def make_cards(parent: QWidget) -> dict[str, TemplateCard]:
     """One card per template, then the blank project's, keyed by template key."""
-    from .files import list_templates
+    from visionstudio.ui.shell.files import list_templates
 
     cards: dict[str, TemplateCard] = {}
     for t in list_templates():
@@ -168,8 +168,8 @@ def lay_out_cards(grid: QGridLayout, cards: dict[str, TemplateCard], columns: in
 
 def fill_card_details(cards: dict[str, TemplateCard], palette: QPalette) -> None:
     """Parameter counts and previews of every card, in ``palette``'s colours."""
-    from ..core.graph import analyze
-    from .files import TemplatesUnavailable, template_document
+    from visionstudio.core.graph import analyze
+    from visionstudio.ui.shell.files import TemplatesUnavailable, template_document
 
     for key, card in cards.items():
         if not key:

@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ..core import memory as core_memory
-from ..core.graph import GraphAnalysis
-from ..core.layers import fmt_shape
-from ..core.summary import NetworkSummary, human_count, summarize
-from .controller import DocumentController
+from visionstudio.core import memory as core_memory
+from visionstudio.core.graph import GraphAnalysis
+from visionstudio.core.layers import fmt_shape
+from visionstudio.core.summary import NetworkSummary, human_count, summarize
+from visionstudio.ui.shell.controller import DocumentController
 
 COLUMNS = ("Layer", "Kind", "Output shape", "Parameters", "FLOPs")
 NODE_ROLE = Qt.ItemDataRole.UserRole

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.project import ProjectDocument, ProjectFormatError, load_project, save_project
-from ..core.project.io import atomic_write_bytes
-from .controller import DocumentController
+from visionstudio.core.project import ProjectDocument, ProjectFormatError, load_project, save_project
+from visionstudio.core.project.io import atomic_write_bytes
+from visionstudio.ui.shell.controller import DocumentController
 
 log = logging.getLogger("visionstudio")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from ..core.graph import Command, GraphModel
+from visionstudio.core.graph import Command, GraphModel
 
 _merge_ids: dict[Any, int] = {}
 

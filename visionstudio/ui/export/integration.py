@@ -19,11 +19,11 @@ from PySide6.QtCore import QEvent, QObject, Qt, QThread, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
-from .dialogs.export_dialog import (
+from visionstudio.ui.export.dialog import (
     FORMAT_CHOICES, ExportDialog, ExportRequest, default_folder, run_weight_choices,
 )
-from .settings import read_str
-from .threads import track
+from visionstudio.ui.shell.settings import read_str
+from visionstudio.ui.shell.threads import track
 
 log = logging.getLogger("visionstudio")
 SHORTCUT = "Ctrl+E"
@@ -32,7 +32,7 @@ CLOSE_WAIT_MS = 120_000
 
 def snapshot(doc):
     """A detached copy of the project for the worker (graph copy, frozen settings)."""
-    from ..core.project import ProjectDocument
+    from visionstudio.core.project import ProjectDocument
 
     return ProjectDocument(graph=doc.graph.copy(), dataset=doc.dataset, training=doc.training,
                            name=doc.name, description=doc.description, runs=copy.deepcopy(doc.runs))
@@ -51,8 +51,8 @@ class ExportWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from ..core.build import BuildError
-        from ..core.export import ExportError, WeightsError, export_project
+        from visionstudio.core.build import BuildError
+        from visionstudio.core.export import ExportError, WeightsError, export_project
 
         r = self.request
         try:
@@ -170,14 +170,14 @@ class ExportIntegration(QObject):
     def _runs_root(self) -> Path | None:
         controller = self.window.controller
         try:
-            from .training.session import session_for
+            from visionstudio.ui.training.session import session_for
         except ImportError:
             session = None
         else:
             session = session_for(controller)
         if session is not None:
             return session.root
-        from ..core.runs import runs_root
+        from visionstudio.core.runs import runs_root
 
         return runs_root(controller.path) if controller.path else None
 
@@ -311,7 +311,7 @@ class ExportIntegration(QObject):
     # -- importing a metrics CSV as a run ------------------------------------------------
     def import_metrics(self, path: str | None = None) -> dict | None:
         """Add a metrics CSV as a run of the project; returns the new run entry."""
-        from ..core.export import MetricsImportError, import_metrics_run
+        from visionstudio.core.export import MetricsImportError, import_metrics_run
 
         path = path or self.ask_csv_path(self.window)
         if not path:

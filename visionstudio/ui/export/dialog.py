@@ -1,7 +1,7 @@
 """File > Export…: which format, where to, and with which weights.
 
 The dialog only collects a choice (``request()`` -> ExportRequest); the export itself
-runs off the GUI thread (``ui/export_integration.py``). Weights: the project's seeded
+runs off the GUI thread (``ui/export/integration.py``). Weights: the project's seeded
 initial weights, the last/best checkpoint of each run in ``document.runs`` whose files
 exist in the runs folder, or a .safetensors file / checkpoint folder picked by hand.
 """
@@ -54,7 +54,7 @@ def run_weight_choices(runs: list[dict[str, Any]], root: Path | None) -> list[We
     """The last/best checkpoints of ``runs`` that exist under the runs folder ``root``."""
     if root is None:
         return []
-    from ...core.runs import run_dir
+    from visionstudio.core.runs import run_dir
 
     out = []
     for entry in runs:

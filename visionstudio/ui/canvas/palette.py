@@ -2,7 +2,7 @@
 
 Drag a kind onto the canvas (mime ``application/x-visionstudio-layer``, payload the
 layer key), or double-click it / press Enter to append it after the selected layer.
-Run ``python -m visionstudio.ui.palette`` to try it alone.
+Run ``python -m visionstudio.ui.canvas.palette`` to try it alone.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ..core.graph import append_after
-from ..core.layers import LAYERS, palette_groups
-from .canvas import LAYER_MIME
-from .canvas.style import COLUMN_SPACING, ROW_SPACING
-from .layer_style import layer_icon
-from .push import push_or_reason
+from visionstudio.core.graph import append_after
+from visionstudio.core.layers import LAYERS, palette_groups
+from visionstudio.ui.canvas import LAYER_MIME
+from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
+from visionstudio.ui.canvas.layer_style import layer_icon
+from visionstudio.ui.shell.push import push_or_reason
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -194,7 +194,7 @@ class LayerPalette(QWidget):
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from .controller import DocumentController
+    from visionstudio.ui.shell.controller import DocumentController
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     palette = LayerPalette(DocumentController())

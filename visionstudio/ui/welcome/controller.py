@@ -16,10 +16,10 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
-from .files import DEFAULT_TEMPLATE, list_templates
-from .settings import read_bool
-from .welcome_cards import BLANK_KEY, PREVIEW_SIZE, TemplateCard, blank_preview, render_preview
-from .welcome_page import WelcomePage
+from visionstudio.ui.shell.files import DEFAULT_TEMPLATE, list_templates
+from visionstudio.ui.shell.settings import read_bool
+from visionstudio.ui.welcome.cards import BLANK_KEY, PREVIEW_SIZE, TemplateCard, blank_preview, render_preview
+from visionstudio.ui.welcome.page import WelcomePage
 
 __all__ = [
     "BLANK_KEY", "PREVIEW_SIZE", "SHOW_KEY", "TemplateCard", "WelcomeController", "WelcomePage",

@@ -1,6 +1,6 @@
 """The welcome page's widget: header, one-click training, template cards, recent projects.
 
-It only emits what the user chose; :class:`~visionstudio.ui.welcome.WelcomeController`
+It only emits what the user chose; :class:`~visionstudio.ui.welcome.controller.WelcomeController`
 places it over the main window and acts on the choice.
 """
 
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
 )
 
-from .welcome_cards import TemplateCard, card_columns, fill_card_details, lay_out_cards, make_cards
+from visionstudio.ui.welcome.cards import TemplateCard, card_columns, fill_card_details, lay_out_cards, make_cards
 
 
 class WelcomePage(QFrame):
@@ -53,7 +53,7 @@ class WelcomePage(QFrame):
 
         head = QHBoxLayout()
         head.setSpacing(16)
-        from .icons import app_icon
+        from visionstudio.ui.shell.icons import app_icon
 
         logo = QLabel(body)
         logo.setObjectName("welcomeLogo")

@@ -1,0 +1,1 @@
+"""File › Export: the dialog and the background export it starts."""
