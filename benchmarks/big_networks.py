@@ -38,8 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from visionstudio.core.graph import AddNode, Connect, GraphModel  # noqa: E402
-from visionstudio.core.project.document import ProjectDocument  # noqa: E402
+from visionstudio.core.graph import AddNode, Connect, GraphModel
+from visionstudio.core.project.document import ProjectDocument
 
 RESNET50_PARAMS = 25_557_032          # torchvision.models.resnet50(num_classes=1000)
 ROW, COLUMN = 130.0, 240.0            # the templates' spacing

@@ -31,10 +31,10 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PySide6.QtCore import QEvent, QObject  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
 
-from visionstudio.core.data.config import DatasetConfig  # noqa: E402
+from visionstudio.core.data.config import DatasetConfig
 
 
 class PaintCounter(QObject):
@@ -116,8 +116,8 @@ def draw_times(app, case, n: int) -> dict:
 def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, state_dir: Path) -> dict:
     from visionstudio.core.data.config import DatasetConfig
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.features import FeatureMapView
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.training.session import session_for
 
     doc = load_template("classic_cnn")

@@ -49,12 +49,12 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
+from train_throughput import run_idiomatic, sync  # noqa: E402  - the same loop as train_throughput's
 
 from visionstudio.core.build import build_model  # noqa: E402
 from visionstudio.core.training.config import TrainingConfig  # noqa: E402
 from visionstudio.core.training.feed import TrainData  # noqa: E402
 from visionstudio.core.training.trainer import Trainer  # noqa: E402
-from train_throughput import run_idiomatic, sync  # noqa: E402  - the same loop as train_throughput's
 
 LINES = ("engine", "idiomatic", "engine / idiomatic", "engine compiled", "idiomatic compiled",
          "compiled engine / idiomatic", "app / CLI", "feature maps small_resnet",
@@ -134,12 +134,12 @@ def throughput(base, x_u8, x_f, y, device, args, compiled: bool) -> tuple[dict, 
 
 def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
     """gui_training.py's app run (TrainingSession + dashboard, offscreen) vs its headless run."""
+    import gui_training
     from PySide6.QtWidgets import QApplication, QSplitter
 
-    import gui_training
     from visionstudio.core.data.base import load_dataset
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.training import TrainingPanel
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -211,8 +211,8 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from visionstudio.core.data.base import load_dataset
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.training import TrainingPanel
 
     doc = project(args)

@@ -29,10 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visionstudio.core.project import (  # noqa: E402
-    atomic_write_bytes, dumps_project, parse_project, save_project,
+from visionstudio.core.project import (
+    atomic_write_bytes,
+    dumps_project,
+    parse_project,
+    save_project,
 )
-from visionstudio.core.project.atomic import temp_pattern  # noqa: E402
+from visionstudio.core.project.atomic import temp_pattern
 
 
 def big_project(runs: int, name: str) -> str:

@@ -84,8 +84,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.shell.controller import DocumentController
 
     results = []
     for n in (int(s) for s in args.sizes.split(",")):

@@ -40,8 +40,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from visionstudio.core.graph import (  # noqa: E402
-    AddNode, Connect, GraphModel, RemoveNodes, SetParam, UndoHistory, analyze,
+from visionstudio.core.graph import (
+    AddNode,
+    Connect,
+    GraphModel,
+    RemoveNodes,
+    SetParam,
+    UndoHistory,
+    analyze,
 )
 
 TARGET_MS = 10.0

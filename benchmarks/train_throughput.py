@@ -32,10 +32,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visionstudio.core.build import build_model  # noqa: E402
-from visionstudio.core.training.config import TrainingConfig  # noqa: E402
-from visionstudio.core.training.feed import TrainData  # noqa: E402
-from visionstudio.core.training.trainer import Trainer  # noqa: E402
+from visionstudio.core.build import build_model
+from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.training.feed import TrainData
+from visionstudio.core.training.trainer import Trainer
 
 
 def classic_cnn(shape: tuple[int, int, int]) -> torch.nn.Module:

@@ -71,7 +71,7 @@ def enable_crash_log(state_dir: Path) -> Path | None:
                 _keep.append(tee)
                 faulthandler.enable(file=tee.stdin, all_threads=True)
                 return crash_log
-        fh = open(crash_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the process
+        fh = open(crash_log, "a", encoding="utf-8")
         _keep.append(fh)
         faulthandler.enable(file=fh, all_threads=True)
         return crash_log
@@ -168,7 +168,7 @@ class _InitialLoader(QObject):
     def _run(self, argv: list[str]) -> None:
         try:
             result = load_initial(argv)
-        except Exception as exc:  # noqa: BLE001 - reported, the blank document stays
+        except Exception as exc:
             log.exception("loading the first project failed")
             result = (None, None, ("Cannot open project", f"{type(exc).__name__}: {exc}"))
         self.loaded.emit(result)

@@ -21,7 +21,14 @@ from safetensors.torch import save as st_save
 
 from tests.core.training_helpers import config, one_thread, tiny_data, tiny_graph, tiny_model
 from visionstudio.core.training.checkpoint import (
-    META_FILE, MODEL_FILE, STATE_FILE, CheckpointError, _digest, load_checkpoint, load_weights, read_meta,
+    META_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    CheckpointError,
+    _digest,
+    load_checkpoint,
+    load_weights,
+    read_meta,
 )
 from visionstudio.core.training.trainer import Trainer
 

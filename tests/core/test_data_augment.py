@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from visionstudio.core.data.augment import (
-    PRESET_STEPS, TransformedDataset, crop_padding, make_augmentation, make_v2_transform,
-    random_crop, random_flip, random_rotate)
+    PRESET_STEPS,
+    TransformedDataset,
+    crop_padding,
+    make_augmentation,
+    make_v2_transform,
+    random_crop,
+    random_flip,
+    random_rotate,
+)
 from visionstudio.core.training.config import AUGMENTATION_PRESETS
 
 

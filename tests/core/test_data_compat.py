@@ -11,7 +11,13 @@ import torch
 
 from visionstudio.core.data import base
 from visionstudio.core.data.base import (
-    DatasetError, DatasetInfo, LoadedDataset, check_compatibility, default_data_dir, load_dataset)
+    DatasetError,
+    DatasetInfo,
+    LoadedDataset,
+    check_compatibility,
+    default_data_dir,
+    load_dataset,
+)
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.params import ConfigError

@@ -17,8 +17,8 @@ from visionstudio.core.export.pytorch_code import export_pytorch
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.project import document_from_dict
 
-from .support import import_file
 from .export_graphs import every_kind_project, template_projects
+from .support import import_file
 
 PROJECTS = template_projects() + [("every_kind", every_kind_project())]
 

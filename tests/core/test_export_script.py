@@ -19,8 +19,8 @@ from visionstudio.core.data.shapes import generate_shapes
 from visionstudio.core.export import METRIC_COLUMNS, export_project, import_metrics_csv
 from visionstudio.core.export.metrics import MetricsImportError
 
-from .support import import_file
 from .export_graphs import template_projects
+from .support import import_file
 
 
 def _classic():

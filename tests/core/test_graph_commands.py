@@ -8,8 +8,22 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from visionstudio.core.graph import (
-    AddNode, CommandError, Connect, Disconnect, Edge, GraphModel, Macro, MoveNodes, RemoveNodes,
-    RenameNode, SetParam, UndoHistory, analyze, append_after, fragment_of, insert_on_edge,
+    AddNode,
+    CommandError,
+    Connect,
+    Disconnect,
+    Edge,
+    GraphModel,
+    Macro,
+    MoveNodes,
+    RemoveNodes,
+    RenameNode,
+    SetParam,
+    UndoHistory,
+    analyze,
+    append_after,
+    fragment_of,
+    insert_on_edge,
     paste_nodes,
 )
 

@@ -17,8 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from visionstudio.core.graph import (
-    AddNode, CommandError, Connect, Disconnect, Edge, GraphModel, Macro, RemoveNodes, UndoHistory,
-    analyze, fragment_of, paste_nodes,
+    AddNode,
+    CommandError,
+    Connect,
+    Disconnect,
+    Edge,
+    GraphModel,
+    Macro,
+    RemoveNodes,
+    UndoHistory,
+    analyze,
+    fragment_of,
+    paste_nodes,
 )
 from visionstudio.core.project import ProjectDocument, ProjectFormatError, dumps_project, parse_project
 from visionstudio.core.summary import summarize

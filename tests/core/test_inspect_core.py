@@ -9,7 +9,12 @@ import torch
 from visionstudio.core.build import build_model
 from visionstudio.core.graph import AddNode, Connect, GraphModel, UndoHistory
 from visionstudio.core.inspect import (
-    capture_activations, class_probabilities, confusion_matrix, conv_filters, evaluate, grad_cam,
+    capture_activations,
+    class_probabilities,
+    confusion_matrix,
+    conv_filters,
+    evaluate,
+    grad_cam,
     saliency,
 )
 

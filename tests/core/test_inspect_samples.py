@@ -8,8 +8,14 @@ import torch
 from PIL import Image
 
 from visionstudio.core.inspect import (
-    SampleError, TimeLapse, capture_activations, inspection_model, load_image_file, prepare_batch,
-    prepare_sample, read_run_weights,
+    SampleError,
+    TimeLapse,
+    capture_activations,
+    inspection_model,
+    load_image_file,
+    prepare_batch,
+    prepare_sample,
+    read_run_weights,
 )
 from visionstudio.core.templates import load_template
 

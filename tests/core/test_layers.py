@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .support import torch_threads
 from visionstudio.core.layers import CATEGORIES, LAYERS, ShapeError, fmt_shape, palette_groups
 from visionstudio.core.params import validate_all
+
+from .support import torch_threads
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 

@@ -8,17 +8,20 @@ import sys
 
 import pytest
 
+from tests.core.memory_projects import GIB, MACHINE_24_GIB, forbid_building, huge_dense_document
 from visionstudio.core import memory
 from visionstudio.core.graph import analyze
 from visionstudio.core.memory import (
-    AvailableMemory, estimate_inference_memory, estimate_training_memory, human_bytes, memory_problem,
+    AvailableMemory,
+    estimate_inference_memory,
+    estimate_training_memory,
+    human_bytes,
+    memory_problem,
 )
 from visionstudio.core.summary import render_text, summarize
 from visionstudio.core.templates import load_template
 from visionstudio.core.training.run import run_training
 from visionstudio.core.training.trainer import TrainingSetupError
-
-from tests.core.memory_projects import GIB, MACHINE_24_GIB, forbid_building, huge_dense_document
 
 # classic CNN: 1×28×28, 32×26×26, 32×13×13, 64×11×11, 64×5×5, 1600, 64, 10 elements
 CLASSIC_ELEMENTS = 784 + 21_632 + 5_408 + 7_744 + 1_600 + 1_600 + 64 + 10

@@ -159,8 +159,7 @@ def test_reading_does_not_alias_the_callers_params():
 
 
 def test_a_save_that_could_not_be_opened_again_is_refused_and_keeps_the_old_file(tmp_path, monkeypatch):
-    from visionstudio.core.project import io
-    from visionstudio.core.project import ProjectDocument, ProjectFormatError
+    from visionstudio.core.project import ProjectDocument, ProjectFormatError, io
 
     target = tmp_path / "net.vsproj"
     target.write_text("old")

@@ -20,6 +20,7 @@ from visionstudio.core.project import ProjectFormatError, dumps_project, parse_p
 from visionstudio.core.project import io as project_io
 from visionstudio.core.templates import TEMPLATES, load_template
 
+
 def fuzz(n: int) -> settings:
     return settings(max_examples=n, deadline=None, suppress_health_check=[
         HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

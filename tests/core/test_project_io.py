@@ -11,7 +11,12 @@ import pytest
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.graph import Edge, GraphModel, make_node
 from visionstudio.core.project import (
-    ProjectDocument, ProjectFormatError, dumps_project, load_project, parse_project, save_project,
+    ProjectDocument,
+    ProjectFormatError,
+    dumps_project,
+    load_project,
+    parse_project,
+    save_project,
 )
 from visionstudio.core.project import io as project_io
 from visionstudio.core.templates import TEMPLATES, load_template

@@ -7,12 +7,19 @@ import math
 import numpy as np
 import pytest
 
+from visionstudio.core.graph import CommandError
 from visionstudio.core.project import ProjectDocument
 from visionstudio.core.runs import (
-    RemoveRun, RenameRun, RunHistory, adopt_runs, delete_run_files, make_entry, runs_root,
-    scratch_root, summarize,
+    RemoveRun,
+    RenameRun,
+    RunHistory,
+    adopt_runs,
+    delete_run_files,
+    make_entry,
+    runs_root,
+    scratch_root,
+    summarize,
 )
-from visionstudio.core.graph import CommandError
 from visionstudio.core.training.records import BatchRecord, EpochRecord
 
 

@@ -16,10 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from visionstudio.core.project import ProjectFormatError, document_from_dict, dumps_project, parse_project
-from visionstudio.core.project import runs_data
+from visionstudio.core.project import (
+    ProjectFormatError,
+    document_from_dict,
+    dumps_project,
+    parse_project,
+    runs_data,
+)
 from visionstudio.core.runs import (
-    RunHistory, RunPathError, adopt_runs, delete_run_files, make_entry, run_dir, writable_run_dir,
+    RunHistory,
+    RunPathError,
+    adopt_runs,
+    delete_run_files,
+    make_entry,
+    run_dir,
+    writable_run_dir,
 )
 from visionstudio.core.runs import paths as run_paths
 

@@ -16,8 +16,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.graph import analyze
 
-from .support import torch_threads
 from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
+from .support import torch_threads
 
 # torch warns that padding='same' with even kernels copies the input: expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")

@@ -12,7 +12,12 @@ from visionstudio.core.layers import LAYERS
 from visionstudio.core.project import ProjectFormatError
 from visionstudio.core.summary import human_count, render_text, summarize
 from visionstudio.core.templates import (
-    DEFAULT_TEMPLATE, ENV_VAR, TEMPLATES, load_template, template, templates_dir,
+    DEFAULT_TEMPLATE,
+    ENV_VAR,
+    TEMPLATES,
+    load_template,
+    template,
+    templates_dir,
 )
 
 KEYS = [t.key for t in TEMPLATES]

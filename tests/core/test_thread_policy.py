@@ -13,8 +13,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from visionstudio.core.training.thread_policy import (  # noqa: E402
-    LOWER_PRIORITY, NICE_ENV, THREADS_ENV, AppliedPolicy, ThreadPolicy, apply_to_current_thread,
-    policy_for, thread_nice,
+    LOWER_PRIORITY,
+    NICE_ENV,
+    THREADS_ENV,
+    AppliedPolicy,
+    ThreadPolicy,
+    apply_to_current_thread,
+    policy_for,
+    thread_nice,
 )
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from visionstudio.core.templates import load_template
-from visionstudio.ui.inspector import InspectorPanel
 from visionstudio.ui.canvas.palette import LayerPalette
+from visionstudio.ui.inspector import InspectorPanel
 
 
 def _load_shell_helpers():

@@ -56,8 +56,8 @@ def test_few_layers_fill_the_window_without_scrolling(qtbot):
 
 def test_the_viewer_wraps_its_grid_in_a_scroll_area(qtbot):
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.features import FeatureMapView
+    from visionstudio.ui.shell.controller import DocumentController
 
     view = FeatureMapView(DocumentController(load_template("classic_cnn")))
     qtbot.addWidget(view)

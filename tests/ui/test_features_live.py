@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("pyqtgraph")
 
-from visionstudio.core.data.config import DatasetConfig  # noqa: E402
-from visionstudio.core.templates import load_template  # noqa: E402
-from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
-from visionstudio.ui.features import FeatureMapView  # noqa: E402
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.templates import load_template
+from visionstudio.ui.features import FeatureMapView
+from visionstudio.ui.shell.controller import DocumentController
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from PIL import Image
 
 pytest.importorskip("pyqtgraph")
 
-from visionstudio.ui.features.demo import open_viewer, train_demo  # noqa: E402
-from visionstudio.ui.features.feature_map_view import ALL_CONV  # noqa: E402
+from visionstudio.ui.features.demo import open_viewer, train_demo
+from visionstudio.ui.features.feature_map_view import ALL_CONV
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ import pytest
 
 pytest.importorskip("pyqtgraph")
 
-from tests.core.memory_projects import MACHINE_24_GIB, huge_dense_document  # noqa: E402
-from visionstudio.core import memory  # noqa: E402
-from visionstudio.core.project import save_project  # noqa: E402
+from tests.core.memory_projects import MACHINE_24_GIB, huge_dense_document
+from visionstudio.core import memory
+from visionstudio.core.project import save_project
 
-from .shell_helpers import make_window  # noqa: E402
+from .shell_helpers import make_window
 
 
 @pytest.fixture

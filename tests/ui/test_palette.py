@@ -9,9 +9,9 @@ from PySide6.QtTest import QTest
 from visionstudio.core.graph import Edge
 from visionstudio.core.layers import LAYERS, palette_groups
 from visionstudio.ui.canvas import LAYER_MIME, GraphView
-from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.canvas.layer_style import icon_path
 from visionstudio.ui.canvas.palette import LayerPalette
+from visionstudio.ui.shell.controller import DocumentController
 
 from .canvas_helpers import add, drop, vpos, wire
 

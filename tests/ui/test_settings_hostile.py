@@ -22,7 +22,13 @@ from PySide6.QtCore import QSettings
 from visionstudio.ui.shell import settings as vs_settings
 from visionstudio.ui.shell.files import MAX_PATH_CHARS, MAX_RECENT, RECENT_KEY
 from visionstudio.ui.shell.settings import (
-    MAX_FILE_BYTES, open_settings, read_bool, read_bytes, read_int, read_str, read_str_list,
+    MAX_FILE_BYTES,
+    open_settings,
+    read_bool,
+    read_bytes,
+    read_int,
+    read_str,
+    read_str_list,
     settings_file_problem,
 )
 

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from visionstudio.core.graph import SetParam
 from visionstudio.core.summary import summarize
 from visionstudio.core.templates import load_template
-from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.inspector.summary_panel import SummaryPanel
+from visionstudio.ui.shell.controller import DocumentController
 
 
 def _panel(qtbot, key: str = "classic_cnn") -> SummaryPanel:

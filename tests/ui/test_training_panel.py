@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from visionstudio.ui.shell.threads import live_threads  # noqa: E402
+from visionstudio.ui.shell.threads import live_threads
 
-from .test_training_run import make_controller  # noqa: E402
+from .test_training_run import make_controller
 
 
 @pytest.fixture

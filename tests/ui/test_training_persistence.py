@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from visionstudio.core.project import load_project, save_project  # noqa: E402
-from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
-from visionstudio.ui.shell.threads import live_threads  # noqa: E402
+from visionstudio.core.project import load_project, save_project
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.shell.threads import live_threads
 
-from .test_training_run import RUN_TIMEOUT_MS, make_controller, wait_done  # noqa: E402
+from .test_training_run import make_controller, wait_done
 
 
 def save_as(controller, path) -> None:

@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from visionstudio.core.graph.commands import MoveNodes, SetParam  # noqa: E402
-from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings  # noqa: E402
-from visionstudio.core.templates import load_template  # noqa: E402
-from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
-from visionstudio.ui.shell.threads import live_threads  # noqa: E402
+from visionstudio.core.graph.commands import MoveNodes, SetParam
+from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
+from visionstudio.core.templates import load_template
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.shell.threads import live_threads
 
 RUN_TIMEOUT_MS = 180_000
 

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from tests.core.hostile_folders import deleting_loader, folder_project, make_folder  # noqa: E402
-from visionstudio.core.data import image_folder  # noqa: E402
-from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
-from visionstudio.ui.training.session import session_for  # noqa: E402
+from tests.core.hostile_folders import deleting_loader, folder_project, make_folder
+from visionstudio.core.data import image_folder
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.training.session import session_for
 
 
 def test_unreadable_files_reach_the_status_message_and_the_run_log(qtbot, tmp_path, monkeypatch):

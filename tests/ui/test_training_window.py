@@ -7,13 +7,13 @@ import pytest
 
 pytest.importorskip("torch")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings
 
-from visionstudio.core.project.commands import SetTrainingSettings  # noqa: E402
-from visionstudio.ui.shell.threads import live_threads  # noqa: E402
+from visionstudio.core.project.commands import SetTrainingSettings
+from visionstudio.ui.shell.threads import live_threads
 
-from .shell_helpers import Answers  # noqa: E402
-from .test_training_run import make_controller, wait_done, wait_first_batch  # noqa: E402
+from .shell_helpers import Answers
+from .test_training_run import make_controller, wait_done, wait_first_batch
 
 
 @pytest.fixture

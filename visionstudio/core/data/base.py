@@ -145,8 +145,8 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
     ``val_split`` and ``seed`` are used by datasets without a validation set of their own;
     ``target_shape`` (C, H, W: the network's Input) sizes image folders.
     """
-    from visionstudio.core.params import ConfigError, validate_section
     from visionstudio.core.data.registry import DATASETS
+    from visionstudio.core.params import ConfigError, validate_section
 
     key = getattr(config, "key", None)
     if not isinstance(key, str) or key not in DATASETS:

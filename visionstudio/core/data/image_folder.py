@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from visionstudio.core.data import image_parallel
-from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from visionstudio.core.data.base import (
+    DatasetError,
+    DatasetInfo,
+    LoadContext,
+    LoadedDataset,
+    channel_stats,
+    stratified_split,
+)
 from visionstudio.core.data.image_cache import DecodedCache, dataset_key, file_stamp
 from visionstudio.core.data.image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
 from visionstudio.core.data.image_scan import FolderScanner

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from visionstudio.core.params import ParamSpec
-from visionstudio.core.registry import Registry
 from visionstudio.core.data.base import DatasetInfo, LoadContext, LoadedDataset
 from visionstudio.core.data.shapes import SHAPE_NAMES
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.registry import Registry
 
 
 def _lazy(module: str, name: str, pick: tuple[str, int] | None = None) -> Callable[..., Any]:

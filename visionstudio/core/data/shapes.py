@@ -15,7 +15,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats, stratified_split
+from visionstudio.core.data.base import (
+    DatasetError,
+    DatasetInfo,
+    LoadContext,
+    LoadedDataset,
+    channel_stats,
+    stratified_split,
+)
 
 SHAPE_NAMES = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "crescent",
                "heart", "frame")

@@ -13,13 +13,18 @@ from pathlib import Path
 
 import torch
 
-from visionstudio.core.project import ProjectDocument
-from visionstudio.core.export.metrics import METRIC_COLUMNS, MetricsImportError, import_metrics_csv, import_metrics_run
+from visionstudio.core.export.metrics import (
+    METRIC_COLUMNS,
+    MetricsImportError,
+    import_metrics_csv,
+    import_metrics_run,
+)
 from visionstudio.core.export.onnx_export import export_onnx
 from visionstudio.core.export.pytorch_code import export_pytorch
 from visionstudio.core.export.script import export_training_script
 from visionstudio.core.export.torchscript import export_torchscript
 from visionstudio.core.export.weights import ExportError, WeightsError, check_weights, load_weights
+from visionstudio.core.project import ProjectDocument
 
 FORMATS = {
     "pytorch": "PyTorch code (model.py + weights.safetensors)",

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from visionstudio.core.build import BuildError, attribute_names
+from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
+from visionstudio.core.export.weights import ExportError
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.layers import fmt_shape
 from visionstudio.core.params import pair
-from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
-from visionstudio.core.export.weights import ExportError
 
 MODEL_FILE = "model.py"
 # How much of a long name / description the docstring shows (PROJECT_NAME keeps all).

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.export.pytorch_code import resolved_weights
 from visionstudio.core.export.source_check import check_layer_names
 from visionstudio.core.export.weights import ExportError, export_model
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 
 OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "output"

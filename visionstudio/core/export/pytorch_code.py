@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.export.codegen import MODEL_FILE, GeneratedModel, generate_model_source
 from visionstudio.core.export.source_check import checked_source, metadata_text
 from visionstudio.core.export.weights import check_weights, initial_weights
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 
 WEIGHTS_FILE = "weights.safetensors"
 

@@ -24,13 +24,19 @@ from typing import Any
 
 import torch
 
-from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.export import train_template
 from visionstudio.core.export.augment_source import augment_module_source
 from visionstudio.core.export.codegen import GeneratedModel
-from visionstudio.core.export.pytorch_code import MODEL_FILE, WEIGHTS_FILE, model_source, resolved_weights, save_weights
+from visionstudio.core.export.pytorch_code import (
+    MODEL_FILE,
+    WEIGHTS_FILE,
+    model_source,
+    resolved_weights,
+    save_weights,
+)
 from visionstudio.core.export.shapes_source import shapes_module_source
 from visionstudio.core.export.source_check import checked_source, plain_line
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 
 TRAIN_FILE = "train.py"
 CONFIG_FILE = "config.json"

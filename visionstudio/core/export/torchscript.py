@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.export.onnx_export import model_input_shape
 from visionstudio.core.export.pytorch_code import resolved_weights
 from visionstudio.core.export.source_check import check_layer_names
 from visionstudio.core.export.weights import export_model
+from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 
 
 def export_torchscript(doc: ProjectDocument, path: str | os.PathLike[str],

@@ -2,8 +2,17 @@
 
 from visionstudio.core.graph.analysis import Diagnostic, GraphAnalysis, NodeInfo, analyze
 from visionstudio.core.graph.commands import (
-    AddNode, Command, CommandError, Connect, Disconnect, Macro, MoveNodes, RemoveNodes,
-    RenameNode, SetParam, UndoHistory,
+    AddNode,
+    Command,
+    CommandError,
+    Connect,
+    Disconnect,
+    Macro,
+    MoveNodes,
+    RemoveNodes,
+    RenameNode,
+    SetParam,
+    UndoHistory,
 )
 from visionstudio.core.graph.editing import append_after, fragment_of, insert_on_edge, paste_nodes
 from visionstudio.core.graph.model import Edge, GraphModel, Node, make_node, name_problem, new_id

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
-from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
-from visionstudio.core.params import validate_all
 from visionstudio.core.graph.model import Edge, GraphModel, Node
 from visionstudio.core.graph.traversal import strongly_connected, topological_order
+from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
+from visionstudio.core.params import validate_all
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from visionstudio.core.events import Event
+from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ParamError
-from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 
 
 class CommandError(ValueError):

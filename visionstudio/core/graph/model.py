@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.events import Event
+from visionstudio.core.graph.edge_list import EdgeList
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import defaults
-from visionstudio.core.graph.edge_list import EdgeList
 
 Position = tuple[float, float]
 

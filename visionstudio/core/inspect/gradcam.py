@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
     import torch
-    import torch.nn.functional as F
     from torch import nn
 
 import numpy as np

@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loads at start-up
-    import torch
     from torch import nn
 
 from dataclasses import dataclass
 from pathlib import Path
-
 
 MODEL_FILE = "model.safetensors"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from visionstudio.core.params import ParamSpec
 from visionstudio.core.layers.base import LayerSpec, Shape, register
+from visionstudio.core.params import ParamSpec
 
 if TYPE_CHECKING:  # torch is imported only when a model is built (fast app start)
     from torch import nn

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from visionstudio.core.params import ParamSpec, pair
 from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
 from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec, pair
 
 PADDING_WORDS = ("same", "valid")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from visionstudio.core.params import ParamSpec
 from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
 from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec
 
 
 def _dense_infer(inputs: list[Shape], p: Params) -> Shape:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from visionstudio.core.params import ParamSpec
 from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec
 
 
 def _all_equal(inputs: list[Shape], p: Params) -> Shape:

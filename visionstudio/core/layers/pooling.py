@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from visionstudio.core.params import ParamSpec, pair
 from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.params import ParamSpec, pair
 
 
 def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool) -> int:

@@ -1,9 +1,19 @@
 """Project documents and their file format (see docs/project-format.md)."""
 
-from visionstudio.core.project.document import FORMAT_NAME, SCHEMA_VERSION, ProjectDocument, document_from_dict
+from visionstudio.core.project.document import (
+    FORMAT_NAME,
+    SCHEMA_VERSION,
+    ProjectDocument,
+    document_from_dict,
+)
 from visionstudio.core.project.errors import ProjectFormatError
 from visionstudio.core.project.io import (
-    MIGRATIONS, PROJECT_SUFFIX, atomic_write_bytes, dumps_project, load_project, parse_project,
+    MIGRATIONS,
+    PROJECT_SUFFIX,
+    atomic_write_bytes,
+    dumps_project,
+    load_project,
+    parse_project,
     save_project,
 )
 

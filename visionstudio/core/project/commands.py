@@ -13,8 +13,8 @@ from typing import Any
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.graph.commands import Command, CommandError
 from visionstudio.core.params import ConfigError
-from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
 from visionstudio.core.project.document import ProjectDocument
+from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
 
 _TITLES = {spec.name: spec.label for spec in TRAINING_FIELDS}
 _TITLES.update(loss="loss", optimizer="optimizer", scheduler="learning-rate schedule")

@@ -20,10 +20,10 @@ from visionstudio.core.graph import Edge, GraphModel, Node, name_problem
 from visionstudio.core.graph.traversal import strongly_connected, topological_order
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ConfigError, validate_section
-from visionstudio.core.registry import UnknownKeyError
-from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.project.errors import ProjectFormatError
 from visionstudio.core.project.runs_data import read_runs
+from visionstudio.core.registry import UnknownKeyError
+from visionstudio.core.training.config import TrainingConfig
 
 FORMAT_NAME = "visionstudio.project"
 SCHEMA_VERSION = 1

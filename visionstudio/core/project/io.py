@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from visionstudio.core.project.atomic import atomic_write_bytes
 from visionstudio.core.gcpause import gc_paused
+from visionstudio.core.project.atomic import atomic_write_bytes
 from visionstudio.core.project.document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
 from visionstudio.core.project.errors import ProjectFormatError
 

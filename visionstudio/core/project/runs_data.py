@@ -92,7 +92,7 @@ def _type_words(value: Any) -> str:
 def _where(base: str, link: tuple | None) -> str:
     """The JSON path of a value from its chain of (parent link, key) pairs; built only
     when there is something to report, so the walk allocates no path strings."""
-    from visionstudio.core.project.document import json_path   # late: document imports this module
+    from visionstudio.core.project.document import json_path  # late: document imports this module
 
     keys: list[Any] = []
     while link is not None:

@@ -9,8 +9,22 @@ are the undoable edits of the project's run list.
 
 from visionstudio.core.runs.commands import RemoveRun, RenameRun
 from visionstudio.core.runs.history import RunHistory
-from visionstudio.core.runs.paths import RunPathError, adopt_runs, confine, delete_run_files, run_dir, writable_run_dir
-from visionstudio.core.runs.store import RUNS_SUFFIX, make_entry, new_run_id, runs_root, scratch_root, summarize
+from visionstudio.core.runs.paths import (
+           RunPathError,
+           adopt_runs,
+           confine,
+           delete_run_files,
+           run_dir,
+           writable_run_dir,
+)
+from visionstudio.core.runs.store import (
+           RUNS_SUFFIX,
+           make_entry,
+           new_run_id,
+           runs_root,
+           scratch_root,
+           summarize,
+)
 
 __all__ = ["RUNS_SUFFIX", "RemoveRun", "RenameRun", "RunHistory", "RunPathError", "adopt_runs",
            "confine", "delete_run_files", "make_entry", "new_run_id", "run_dir", "runs_root",

@@ -53,7 +53,7 @@ def scratch_root(session: str | None = None) -> Path:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def make_entry(run_id: str, name: str, settings: dict[str, Any], *, status: str = "running",

@@ -35,7 +35,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from visionstudio.core.training.checkpoint_fields import MAX_DEPTH, FieldProblem, check_depth, check_files, check_trainer, show
+from visionstudio.core.training.checkpoint_fields import (
+    MAX_DEPTH,
+    FieldProblem,
+    check_depth,
+    check_files,
+    check_trainer,
+    show,
+)
 
 FORMAT_NAME = "visionstudio.checkpoint"
 FORMAT_VERSION = 1

@@ -163,8 +163,8 @@ def check_files(files: Any, names: Iterable[str], byte_limit: int) -> None:
 
 
 def _optimizer(key: Any, params: Any, state: Any) -> None:
-    from visionstudio.core.training.optimizers import OPTIMIZERS
     from visionstudio.core.params import ParamError
+    from visionstudio.core.training.optimizers import OPTIMIZERS
 
     text(key, "optimizer_key", 100)
     if key not in OPTIMIZERS:
@@ -260,8 +260,8 @@ def _sums(value: Any) -> None:
 
 
 def _config(value: Any) -> None:
-    from visionstudio.core.training.config import TrainingConfig
     from visionstudio.core.params import ConfigError
+    from visionstudio.core.training.config import TrainingConfig
 
     try:
         TrainingConfig.from_dict(obj(value, "config"))

@@ -90,7 +90,7 @@ class TrainData:
         if self.train_images is None:
             c = (self.sample_shape or (1,))[0]
             return (0.5,) * c, (0.25,) * c
-        from visionstudio.core.data.base import channel_stats   # streamed: no float copy of the images
+        from visionstudio.core.data.base import channel_stats  # streamed: no float copy of the images
 
         return channel_stats(self.train_images[: 10_000])
 

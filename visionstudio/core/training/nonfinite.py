@@ -29,7 +29,6 @@ from typing import Any
 import torch
 from torch import nn
 
-
 GROWN_WEIGHT = 1e6
 
 

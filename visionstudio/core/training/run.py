@@ -16,7 +16,6 @@ from typing import Any
 
 from visionstudio.core.params import ConfigError
 from visionstudio.core.training.checkpoint import CheckpointError
-from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import EpochRecord, FitResult, FitStartRecord
 from visionstudio.core.training.trainer import Callback, Trainer, TrainingSetupError

@@ -33,17 +33,35 @@ from visionstudio.core.params import ParamError
 from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import (
-    AMP_DTYPES, OutOfMemory, TrainingSetupError, is_oom, release_memory, resolve_device,
-    resolve_precision, suggest_batch_size, use_channels_last,
+    AMP_DTYPES,
+    OutOfMemory,
+    TrainingSetupError,
+    is_oom,
+    release_memory,
+    resolve_device,
+    resolve_precision,
+    suggest_batch_size,
+    use_channels_last,
 )
 from visionstudio.core.training.failures import NonFinite, failure_record
-from visionstudio.core.training.feed import Normalizer, TrainData, make_feeds, unreadable_events, unreadable_notes
+from visionstudio.core.training.feed import (
+    Normalizer,
+    TrainData,
+    make_feeds,
+    unreadable_events,
+    unreadable_notes,
+)
 from visionstudio.core.training.losses import TrainingLoss
 from visionstudio.core.training.model_prep import training_view
 from visionstudio.core.training.nonfinite import NonFiniteOrigin, find_origin
 from visionstudio.core.training.optimizers import OPTIMIZERS, apply_group_values
 from visionstudio.core.training.records import (
-    BatchRecord, EpochRecord, FailureRecord, FitResult, FitStartRecord, ValidationRecord,
+    BatchRecord,
+    EpochRecord,
+    FailureRecord,
+    FitResult,
+    FitStartRecord,
+    ValidationRecord,
 )
 from visionstudio.core.training.schedules import SCHEDULERS, Schedule
 from visionstudio.core.training.trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
@@ -247,7 +265,7 @@ class Trainer:
             status = self._run(position)
         except NonFinite as exc:
             failure = self._failure("nan", exc.step, exc, value=exc.value, origin=self._diagnose(exc))
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
+        except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             failure = self._failure("oom" if is_oom(exc) else "error", self.step, exc)
@@ -267,7 +285,7 @@ class Trainer:
             elapsed_s=self._elapsed(), notes=tuple(self.notes), failure=failure)
         try:
             self._emit("on_fit_end", result)
-        except Exception:  # noqa: BLE001
+        except Exception:
             if failure is None:
                 raise
         return result

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from visionstudio.core.training.checkpoint import MODEL_FILE, CheckpointError, flatten_optimizer, load_checkpoint, save_checkpoint
+from visionstudio.core.training.checkpoint import (
+    MODEL_FILE,
+    CheckpointError,
+    flatten_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+)
 from visionstudio.core.training.checkpoint_fit import check_model_state, check_rng_states, fit_optimizer_state
 from visionstudio.core.training.records import EpochRecord
 

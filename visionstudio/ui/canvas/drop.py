@@ -11,9 +11,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 
 from visionstudio.core.graph import AddNode, CommandError, Macro, MoveNodes, insert_on_edge
 from visionstudio.core.layers import LAYERS
-from visionstudio.ui.shell.push import push_or_reason
 from visionstudio.ui.canvas.items import EdgeItem
 from visionstudio.ui.canvas.style import ROW_SPACING
+from visionstudio.ui.shell.push import push_or_reason
 
 LAYER_MIME = "application/x-visionstudio-layer"
 

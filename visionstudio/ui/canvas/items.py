@@ -10,7 +10,14 @@ import html
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
-    QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF,
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QPolygonF,
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -18,7 +25,6 @@ from visionstudio.core.graph import Edge
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
 from visionstudio.ui.canvas.routing import MIN_DETOUR_DY, RouteIndex
 from visionstudio.ui.canvas.style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
-
 
 # Looked up once: a PySide6 enum member costs microseconds per access, and a large
 # network makes hundreds of thousands of items and position changes.

@@ -7,7 +7,7 @@ shows up in the palette without any artwork.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
@@ -48,7 +48,7 @@ def icon_path(icon: str) -> Path | None:
     return resource_path("icons", "layers", f"{icon}.svg")
 
 
-@lru_cache(maxsize=None)
+@cache
 def layer_icon(kind: str) -> QIcon:
     """The palette/inspector icon of a layer kind."""
     spec = LAYERS.get(kind) if kind in LAYERS else None

@@ -12,14 +12,20 @@ import sys
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from visionstudio.core.graph import append_after
 from visionstudio.core.layers import LAYERS, palette_groups
 from visionstudio.ui.canvas import LAYER_MIME
-from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
 from visionstudio.ui.canvas.layer_style import layer_icon
+from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
 from visionstudio.ui.shell.push import push_or_reason
 
 KEY_ROLE = Qt.ItemDataRole.UserRole

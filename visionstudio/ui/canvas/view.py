@@ -19,7 +19,6 @@ from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
 from visionstudio.core.graph import Disconnect, Macro, MoveNodes, RemoveNodes
-from visionstudio.ui.shell.push import push_or_reason
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
 from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
 from visionstudio.ui.canvas.items import EdgeItem, PortItem
@@ -28,6 +27,7 @@ from visionstudio.ui.canvas.scene import GraphScene
 from visionstudio.ui.canvas.style import CanvasStyle
 from visionstudio.ui.canvas.wiring import WiringMixin
 from visionstudio.ui.canvas.zoom import MAX_ZOOM, MIN_ZOOM, ZoomMixin
+from visionstudio.ui.shell.push import push_or_reason
 
 __all__ = ["FRAGMENT_MIME", "LAYER_MIME", "MAX_ZOOM", "MIN_ZOOM", "GraphView",
            "install_demo_actions", "main"]
@@ -212,8 +212,8 @@ def install_demo_actions(view: GraphView) -> None:
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.canvas.demo import demo_document
+    from visionstudio.ui.shell.controller import DocumentController
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     controller = DocumentController(demo_document())

@@ -9,7 +9,13 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from visionstudio.ui.welcome.cards import DEFAULT_CARD_COLUMNS, TemplateCard, fill_card_details, lay_out_cards, make_cards
+from visionstudio.ui.welcome.cards import (
+    DEFAULT_CARD_COLUMNS,
+    TemplateCard,
+    fill_card_details,
+    lay_out_cards,
+    make_cards,
+)
 
 
 class NewProjectDialog(QDialog):

@@ -20,7 +20,11 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from visionstudio.ui.export.dialog import (
-    FORMAT_CHOICES, ExportDialog, ExportRequest, default_folder, run_weight_choices,
+    FORMAT_CHOICES,
+    ExportDialog,
+    ExportRequest,
+    default_folder,
+    run_weight_choices,
 )
 from visionstudio.ui.shell.settings import read_str
 from visionstudio.ui.shell.threads import track
@@ -71,7 +75,7 @@ class ExportWorker(QObject):
             self.done.emit(None, ("Export failed",
                                   f"The files could not be written: {where}{exc.strerror or exc}",
                                   [], traceback.format_exc()))
-        except Exception as exc:  # noqa: BLE001 - reported to the user, never raised on the thread
+        except Exception as exc:
             log.exception("export failed")
             self.done.emit(None, ("Export failed", f"{type(exc).__name__}: {exc}", [],
                                   traceback.format_exc()))

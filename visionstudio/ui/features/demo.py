@@ -40,8 +40,8 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
     from visionstudio.core.templates import load_template
     from visionstudio.core.training.config import TrainingConfig
     from visionstudio.core.training.trainer import Callback, Trainer
-    from visionstudio.ui.training import datasets
     from visionstudio.ui.features.state import _validation_only
+    from visionstudio.ui.training import datasets
 
     doc = small_shapes(load_template(template), samples, val_samples)
     t0 = time.perf_counter()
@@ -81,8 +81,8 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
     from visionstudio.core.build import build_model
     from visionstudio.core.inspect import Activation
     from visionstudio.core.templates import load_template
-    from visionstudio.ui.training import datasets
     from visionstudio.ui.features.state import _validation_only
+    from visionstudio.ui.training import datasets
 
     root = Path(cache_dir) / (f"{template}-{epochs}-{kw.get('samples', 3000)}"
                               f"-s{kw.get('sample_index', 0)}")
@@ -116,8 +116,8 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
 
 
 def open_viewer(demo: Demo, sample_index: int = 0):
-    from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.features.feature_map_view import FeatureMapView
+    from visionstudio.ui.shell.controller import DocumentController
 
     controller = DocumentController(demo.document)
     view = FeatureMapView(controller)

@@ -23,7 +23,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from visionstudio.core.inspect import (
-    Sample, TimeLapse, capture_activations, class_probabilities, inspection_model, load_image_file,
+    Sample,
+    TimeLapse,
+    capture_activations,
+    class_probabilities,
+    inspection_model,
+    load_image_file,
     prepare_sample,
 )
 from visionstudio.ui.features.live import BUILDING, LiveRefresh, refusal

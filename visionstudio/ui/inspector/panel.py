@@ -17,17 +17,26 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSizePolicy, QStackedWidget,
-    QToolButton, QVBoxLayout, QWidget,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from visionstudio.core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
 from visionstudio.core.layers import LAYERS, fmt_shape
 from visionstudio.core.params import ParamError, ParamSpec
-from visionstudio.ui.canvas.scene import format_count
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
-from visionstudio.ui.shell.push import push_or_reason
+from visionstudio.ui.canvas.scene import format_count
 from visionstudio.ui.inspector.editors import ParamEditor, editor_for
+from visionstudio.ui.shell.push import push_or_reason
 
 
 @dataclass

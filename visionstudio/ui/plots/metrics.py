@@ -11,21 +11,27 @@ run of a million batches at a few milliseconds a frame.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QCheckBox,
+    QFileDialog,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
-import pyqtgraph as pg
-
-from visionstudio.ui.training.session import session_for
 from visionstudio.ui.plots.runs_list import OVERLAY_COLORS, RunsList
+from visionstudio.ui.training.session import session_for
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second

@@ -13,7 +13,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from visionstudio.core.project import PROJECT_SUFFIX, ProjectDocument, ProjectFormatError, load_project, save_project
+from visionstudio.core.project import (
+    PROJECT_SUFFIX,
+    ProjectDocument,
+    ProjectFormatError,
+    load_project,
+    save_project,
+)
 from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.shell.settings import read_str, read_str_list
 

@@ -13,17 +13,27 @@ from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
+from visionstudio.ui.dialogs.recovery_dialog import ask_recover
+from visionstudio.ui.inspector.summary_panel import SummaryPanel
 from visionstudio.ui.shell import docks as dock_specs
 from visionstudio.ui.shell import first_run as shell_extras
 from visionstudio.ui.shell.actions import (
-    CANVAS_ACTIONS, add_undo_actions, build_menus, build_toolbar, create_actions, fill_recent_menu,
+    CANVAS_ACTIONS,
+    add_undo_actions,
+    build_menus,
+    build_toolbar,
+    create_actions,
+    fill_recent_menu,
 )
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.dialogs.recovery_dialog import ask_recover
 from visionstudio.ui.shell.files import FileManager
-from visionstudio.ui.shell.recovery import AUTOSAVE_INTERVAL_MS, AutosaveManager, pending_recoveries, prompt_disabled
+from visionstudio.ui.shell.recovery import (
+    AUTOSAVE_INTERVAL_MS,
+    AutosaveManager,
+    pending_recoveries,
+    prompt_disabled,
+)
 from visionstudio.ui.shell.settings import open_settings, read_bytes
-from visionstudio.ui.inspector.summary_panel import SummaryPanel
 from visionstudio.ui.shell.window_state import state_problem
 
 log = logging.getLogger("visionstudio")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import weakref
 
-from PySide6.QtCore import QObject, QThread, Qt, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Slot
 
-_threads: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
 
 
 def track(thread: QThread) -> QThread:

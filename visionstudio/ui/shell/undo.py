@@ -40,7 +40,7 @@ class CoreUndoCommand(QUndoCommand):
     def undo(self) -> None:
         self.command.undo(self.target)
 
-    def id(self) -> int:  # noqa: A003 - Qt's name
+    def id(self) -> int:
         return _id_for(self.command.merge_key)
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name

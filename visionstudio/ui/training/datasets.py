@@ -7,9 +7,10 @@ same loader (``core.data.shapes``), so pressing Train works in every checkout.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from visionstudio.core.params import ParamSpec, validate_all
 

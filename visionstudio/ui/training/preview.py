@@ -4,7 +4,7 @@ GUI thread (a small QThread that loads the dataset and keeps a few images)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 

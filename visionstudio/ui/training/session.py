@@ -21,8 +21,19 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from visionstudio.core.runs import (
-    RemoveRun, RenameRun, RunHistory, RunPathError, adopt_runs, delete_run_files, make_entry,
-    new_run_id, run_dir, runs_root, scratch_root, summarize, writable_run_dir,
+    RemoveRun,
+    RenameRun,
+    RunHistory,
+    RunPathError,
+    adopt_runs,
+    delete_run_files,
+    make_entry,
+    new_run_id,
+    run_dir,
+    runs_root,
+    scratch_root,
+    summarize,
+    writable_run_dir,
 )
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord

@@ -30,7 +30,10 @@ from visionstudio.core.runs import RunHistory
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.core.training.thread_policy import (
-    AppliedPolicy, apply_to_current_thread, lower_priority_supported, policy_for,
+    AppliedPolicy,
+    apply_to_current_thread,
+    lower_priority_supported,
+    policy_for,
 )
 from visionstudio.ui.training import datasets
 

@@ -12,11 +12,28 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QApplication, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-    QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget,
+    QApplication,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
 )
 
-from visionstudio.ui.welcome.cards import TemplateCard, card_columns, fill_card_details, lay_out_cards, make_cards
+from visionstudio.ui.welcome.cards import (
+    TemplateCard,
+    card_columns,
+    fill_card_details,
+    lay_out_cards,
+    make_cards,
+)
 
 
 class WelcomePage(QFrame):
