@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from visionstudio.core.commands import CommandError
 from visionstudio.core.graph import (
     AddNode,
-    CommandError,
     Connect,
     Disconnect,
     Edge,

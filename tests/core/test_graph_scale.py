@@ -16,9 +16,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from visionstudio.core.commands import CommandError
 from visionstudio.core.graph import (
     AddNode,
-    CommandError,
     Connect,
     Disconnect,
     Edge,

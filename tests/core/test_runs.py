@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from visionstudio.core.graph import CommandError
+from visionstudio.core.commands import CommandError
 from visionstudio.core.project import ProjectDocument
 from visionstudio.core.runs import (
     RemoveRun,

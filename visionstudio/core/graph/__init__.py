@@ -3,8 +3,6 @@
 from visionstudio.core.graph.analysis import Diagnostic, GraphAnalysis, NodeInfo, analyze
 from visionstudio.core.graph.commands import (
     AddNode,
-    Command,
-    CommandError,
     Connect,
     Disconnect,
     Macro,
@@ -18,7 +16,7 @@ from visionstudio.core.graph.editing import append_after, fragment_of, insert_on
 from visionstudio.core.graph.model import Edge, GraphModel, Node, make_node, name_problem, new_id
 
 __all__ = [
-    "AddNode", "Command", "CommandError", "Connect", "Diagnostic", "Disconnect", "Edge",
+    "AddNode", "Connect", "Diagnostic", "Disconnect", "Edge",
     "GraphAnalysis", "GraphModel", "Macro", "MoveNodes", "Node", "NodeInfo", "RemoveNodes",
     "RenameNode", "SetParam", "UndoHistory", "analyze", "append_after", "fragment_of",
     "insert_on_edge", "make_node", "name_problem", "new_id", "paste_nodes",

@@ -12,31 +12,11 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from visionstudio.core.commands import Command, CommandError
 from visionstudio.core.events import Event
 from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ParamError
-
-
-class CommandError(ValueError):
-    """A refused edit; the message says why in the user's words."""
-
-
-class Command:
-    text = ""
-    # Commands with the same non-None merge_key that follow each other become one
-    # undo step (a spin-box drag, typing into a field).
-    merge_key: Any = None
-
-    def do(self, graph: GraphModel) -> None:
-        raise NotImplementedError
-
-    def undo(self, graph: GraphModel) -> None:
-        raise NotImplementedError
-
-    def merge(self, other: Command) -> bool:
-        """Absorb ``other`` (already done) into self; return True when merged."""
-        return False
 
 
 class AddNode(Command):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from visionstudio.core.graph.commands import AddNode, Command, CommandError, Connect, Disconnect, Macro
+from visionstudio.core.commands import Command, CommandError
+from visionstudio.core.graph.commands import AddNode, Connect, Disconnect, Macro
 from visionstudio.core.graph.model import Edge, GraphModel, Position, name_problem, new_id
 from visionstudio.core.layers import LAYERS
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from visionstudio.core.commands import Command, CommandError
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.graph.commands import Command, CommandError
 from visionstudio.core.params import ConfigError
 from visionstudio.core.project.document import ProjectDocument
 from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig

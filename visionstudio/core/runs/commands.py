@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from visionstudio.core.graph.commands import Command, CommandError
+from visionstudio.core.commands import Command, CommandError
 
 
 def _index(doc: Any, run_id: str) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPointF, Qt
 
-from visionstudio.core.graph import AddNode, CommandError, Macro, MoveNodes, insert_on_edge
+from visionstudio.core.commands import CommandError
+from visionstudio.core.graph import AddNode, Macro, MoveNodes, insert_on_edge
 from visionstudio.core.layers import LAYERS
 from visionstudio.ui.canvas.items import EdgeItem
 from visionstudio.ui.canvas.style import ROW_SPACING

@@ -12,7 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from visionstudio.core.graph import Command, CommandError, GraphAnalysis, analyze
+from visionstudio.core.commands import Command, CommandError
+from visionstudio.core.graph import GraphAnalysis, analyze
 from visionstudio.core.project import ProjectDocument
 from visionstudio.ui.shell.undo import CoreUndoCommand
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from visionstudio.core.graph import Command
+from visionstudio.core.commands import Command
 
 
 def push_or_reason(controller, command: Command) -> str | None:

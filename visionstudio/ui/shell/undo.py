@@ -10,7 +10,8 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from visionstudio.core.graph import Command, GraphModel
+from visionstudio.core.commands import Command
+from visionstudio.core.graph import GraphModel
 
 _merge_ids: dict[Any, int] = {}
 
