@@ -11,7 +11,8 @@ from visionstudio.core.graph import Edge
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ParamSpec
 from visionstudio.ui.canvas import GraphView
-from visionstudio.ui.inspector import InspectorPanel, parse_text
+from visionstudio.ui.forms import parse_text
+from visionstudio.ui.inspector import InspectorPanel
 from visionstudio.ui.shell.controller import DocumentController
 
 from .canvas_helpers import add, snapshot, wire

@@ -1,6 +1,5 @@
-"""The inspector: editors generated from the selected layer's ParamSpecs."""
+"""The inspector: editors generated from the selected layer's ParamSpecs, and the model summary."""
 
-from visionstudio.ui.inspector.editors import ParamEditor, editor_for, parse_text
 from visionstudio.ui.inspector.panel import InspectorPanel
 
-__all__ = ["InspectorPanel", "ParamEditor", "editor_for", "parse_text"]
+__all__ = ["InspectorPanel"]

@@ -3,12 +3,11 @@
 Editors are generated from the layer's ParamSpecs. Every change is one SetParam or
 RenameNode pushed through the controller (successive changes of one field merge
 into one undo step); a value the spec refuses is not applied and the reason is shown
-in red next to the field. Run ``python -m visionstudio.ui.inspector.panel`` alone.
+in red next to the field. Run ``python -m visionstudio.ui.inspector`` alone.
 """
 
 from __future__ import annotations
 
-import copy
 import html
 import sys
 from dataclasses import dataclass
@@ -32,10 +31,10 @@ from PySide6.QtWidgets import (
 
 from visionstudio.core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
 from visionstudio.core.layers import LAYERS, fmt_shape
-from visionstudio.core.params import ParamError, ParamSpec
+from visionstudio.core.params import ParamSpec
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
 from visionstudio.ui.canvas.scene import format_count
-from visionstudio.ui.inspector.editors import ParamEditor, editor_for
+from visionstudio.ui.forms import ParamEditor, editor_for
 from visionstudio.ui.shell.push import push_or_reason
 
 
@@ -65,7 +64,24 @@ class InspectorPanel(QWidget):
         self._graph: GraphModel | None = None
         self._node_id: str | None = None
         self._rows: dict[str, _Row] = {}
+        self._build_pages()
+        body = QVBoxLayout(self.page)
+        body.setContentsMargins(10, 10, 10, 10)
+        body.setSpacing(8)
+        self._build_header(body)
+        self._build_params(body)
+        self._build_analysis(body)
+        body.addStretch(1)
 
+        controller.selection_changed.connect(self._on_controller_selection_changed)
+        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        controller.document_replaced.connect(self._on_controller_document_replaced)
+        self._bind(controller.graph)
+        self._on_controller_selection_changed(controller.selection)
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_pages(self) -> None:
+        """Two pages: the placeholder (nothing or several selected) and the layer's page."""
         self.stack = QStackedWidget(self)
         self.placeholder = QLabel(self)
         self.placeholder.setObjectName("inspectorPlaceholder")
@@ -74,7 +90,6 @@ class InspectorPanel(QWidget):
         self.placeholder.setEnabled(False)
         self.placeholder.setMargin(12)
         self.stack.addWidget(self.placeholder)
-
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -85,10 +100,8 @@ class InspectorPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
 
-        body = QVBoxLayout(self.page)
-        body.setContentsMargins(10, 10, 10, 10)
-        body.setSpacing(8)
-        # header: icon, kind, description
+    def _build_header(self, body: QVBoxLayout) -> None:
+        """Icon, kind and description of the layer."""
         header = QHBoxLayout()
         self.icon_label = QLabel(self.page)
         self.icon_label.setFixedSize(QSize(28, 28))
@@ -108,7 +121,10 @@ class InspectorPanel(QWidget):
             muted.color(QPalette.ColorRole.WindowText), muted.color(QPalette.ColorRole.Window), 0.35))
         self.description_label.setPalette(muted)
         body.addWidget(self.description_label)
-        # name (row 0) and the basic parameters share one form, so labels line up
+
+    def _build_params(self, body: QVBoxLayout) -> None:
+        """The name and the basic parameters share one form, so labels line up; the
+        advanced ones sit in a collapsible group below."""
         self.params_form = QFormLayout()
         self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.name_edit = QLineEdit(self.page)
@@ -144,7 +160,9 @@ class InspectorPanel(QWidget):
         self.advanced_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.advanced_box.hide()
         body.addWidget(self.advanced_box)
-        # analysis
+
+    def _build_analysis(self, body: QVBoxLayout) -> None:
+        """What the shape analysis says about the layer: shapes, counts, diagnostics."""
         line = QFrame(self.page)
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -170,13 +188,6 @@ class InspectorPanel(QWidget):
         self.diagnostics_label.setTextFormat(Qt.TextFormat.RichText)
         self.diagnostics_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         body.addWidget(self.diagnostics_label)
-        body.addStretch(1)
-
-        controller.selection_changed.connect(self._on_controller_selection_changed)
-        controller.analysis_changed.connect(self._on_controller_analysis_changed)
-        controller.document_replaced.connect(self._on_controller_document_replaced)
-        self._bind(controller.graph)
-        self._on_controller_selection_changed(controller.selection)
 
     # -- binding ---------------------------------------------------------------------------
     def _bind(self, graph: GraphModel) -> None:
@@ -242,26 +253,30 @@ class InspectorPanel(QWidget):
         self.description_label.setText(spec.description if spec else "Unknown layer kind")
         params = spec.params if spec else ()
         for pspec in params:
-            form = self.advanced_form if pspec.advanced else self.params_form
-            label = QLabel(pspec.label.capitalize(), self.page)
-            label.setToolTip(pspec.describe())
-            editor = editor_for(pspec, self.page)
-            error = _error_label(self.page)
-            label.setBuddy(editor.field)
-            box = QWidget(self.page)
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(2)
-            lay.addWidget(editor)
-            lay.addWidget(error)
-            form.addRow(label, box)
-            editor.committed.connect(lambda value, n=pspec.name: self._on_editor_committed(n, value))
-            editor.invalid.connect(lambda reason, n=pspec.name: self._show_error(n, reason))
-            self._rows[pspec.name] = _Row(pspec, label, editor, error)
+            self._add_row(pspec)
         has_advanced = any(p.advanced for p in params)
         self.advanced_toggle.setVisible(has_advanced)
         self.advanced_box.setVisible(has_advanced and self.advanced_toggle.isChecked())
         self.no_params_label.setVisible(not params)
+
+    def _add_row(self, pspec: ParamSpec) -> None:
+        """A label, the factory's editor and an error line under it (hidden until needed)."""
+        form = self.advanced_form if pspec.advanced else self.params_form
+        label = QLabel(pspec.label.capitalize(), self.page)
+        label.setToolTip(pspec.describe())
+        editor = editor_for(pspec, self.page)
+        error = _error_label(self.page)
+        label.setBuddy(editor.field)
+        box = QWidget(self.page)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(editor)
+        lay.addWidget(error)
+        form.addRow(label, box)
+        editor.committed.connect(lambda value, n=pspec.name: self._on_editor_committed(n, value))
+        editor.invalid.connect(lambda reason, n=pspec.name: self._show_error(n, reason))
+        self._rows[pspec.name] = _Row(pspec, label, editor, error)
 
     def _on_advanced_toggled(self, on: bool) -> None:
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
@@ -290,30 +305,23 @@ class InspectorPanel(QWidget):
         if row is not None:
             row.error.setText(reason)
             row.error.show()
-            row.editor.field.setProperty("invalid", True)
-            row.editor.field.setStyleSheet(f"border: 1px solid {ERROR_COLOR.name()};")
+            row.editor.show_problem(reason)
 
     def _clear_error(self, name: str) -> None:
         row = self._rows.get(name)
-        if row is not None and row.error.isVisible():
+        if row is not None:
             row.error.hide()
             row.error.clear()
-            row.editor.field.setProperty("invalid", False)
-            row.editor.field.setStyleSheet("")
+            row.editor.show_problem(None)
 
     def error_text(self, name: str) -> str:
         row = self._rows[name]
         return row.error.text() if not row.error.isHidden() else ""
 
-    def _on_editor_committed(self, name: str, value: Any) -> None:
+    def _on_editor_committed(self, name: str, clean: Any) -> None:
+        """The editor's spec accepted ``clean``; the graph may still refuse (a lock)."""
         node = self.controller.graph.nodes.get(self._node_id) if self._node_id else None
         if node is None:
-            return
-        pspec = self._rows[name].spec
-        try:
-            clean = pspec.validate(copy.deepcopy(value))
-        except ParamError as exc:
-            self._show_error(name, str(exc))
             return
         if clean == node.params.get(name):
             self._clear_error(name)
@@ -377,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     panel.setWindowTitle("VisionStudio inspector")
     panel.resize(320, 620)
     panel.show()
+    from visionstudio.ui.shell.launch import quit_demo_later
+    quit_demo_later()
     return app.exec()
 
 
