@@ -9,7 +9,6 @@ in red next to the field. Run ``python -m visionstudio.ui.inspector`` alone.
 from __future__ import annotations
 
 import html
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -370,25 +369,3 @@ class InspectorPanel(QWidget):
         self.diagnostics_label.setText("".join(lines))
         self.diagnostics_label.setVisible(bool(lines))
 
-
-def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from visionstudio.ui.canvas.demo import demo_document
-    from visionstudio.ui.shell.controller import DocumentController
-
-    app = QApplication.instance() or QApplication(argv or sys.argv)
-    controller = DocumentController(demo_document())
-    conv = next(n.id for n in controller.graph.nodes.values() if n.kind == "conv2d")
-    controller.set_selection([conv])
-    panel = InspectorPanel(controller)
-    panel.setWindowTitle("VisionStudio inspector")
-    panel.resize(320, 620)
-    panel.show()
-    from visionstudio.ui.shell.launch import quit_demo_later
-    quit_demo_later()
-    return app.exec()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
