@@ -137,7 +137,7 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
     import gui_training
     from PySide6.QtWidgets import QApplication, QSplitter
 
-    from visionstudio.core.data.base import load_dataset
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.ui.plots import MetricsPlots
     from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.training import TrainingPanel

@@ -158,7 +158,7 @@ def in_app(app, doc, window) -> tuple[float, list[float]]:
 
 def cli_once(args) -> float:
     """`--cli-once`: this process trains like `visionstudio train` (no Qt), prints the result."""
-    from visionstudio.core.data.base import load_dataset
+    from visionstudio.core.data.registry import load_dataset
 
     doc = project(args)
     loaded = load_dataset(doc.dataset, val_split=0.0, seed=0)
@@ -210,7 +210,7 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from visionstudio.core.data.base import load_dataset
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.ui.plots import MetricsPlots
     from visionstudio.ui.shell.controller import DocumentController
     from visionstudio.ui.training import TrainingPanel

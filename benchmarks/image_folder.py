@@ -167,8 +167,8 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
 
     sys.path.insert(0, str(ROOT))
     from visionstudio.core.data import image_folder
-    from visionstudio.core.data.base import load_dataset
     from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.core.training.feed import Normalizer, TrainData, make_feeds
 
     warnings.filterwarnings("ignore", message=".*pin_memory.*")

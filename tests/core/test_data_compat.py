@@ -9,17 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from visionstudio.core.data import base
-from visionstudio.core.data.base import (
-    DatasetError,
-    DatasetInfo,
-    LoadedDataset,
-    check_compatibility,
-    default_data_dir,
-    load_dataset,
-)
+from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadedDataset, default_data_dir
+from visionstudio.core.data.compat import check_compatibility
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.data.registry import DATASETS
+from visionstudio.core.data.registry import DATASETS, load_dataset
+from visionstudio.core.layers import fmt_shape
 from visionstudio.core.params import ConfigError
 
 
@@ -110,4 +104,4 @@ def test_image_folder_follows_the_input_but_needs_1_or_3_channels(tmp_path):
 
 
 def test_fmt_shape():
-    assert base.fmt_shape((3, 32, 32)) == "3×32×32" and base.fmt_shape(None) == "?"
+    assert fmt_shape((3, 32, 32)) == "3×32×32" and fmt_shape(None) == "?"

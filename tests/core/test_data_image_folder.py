@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from visionstudio.core.data import image_folder
-from visionstudio.core.data.base import DatasetCancelled, DatasetError, load_dataset
+from visionstudio.core.data.base import DatasetCancelled, DatasetError
 from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.data.registry import load_dataset
 
 from .hazards import make_hazard_folder
 

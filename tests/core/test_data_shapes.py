@@ -16,8 +16,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from visionstudio.core.data.base import DatasetError, load_dataset
+from visionstudio.core.data.base import DatasetError
 from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.data.registry import load_dataset
 from visionstudio.core.data.shapes import SHAPE_NAMES, generate_shapes
 
 

@@ -16,8 +16,9 @@ import torch
 import torchvision.datasets as tvd
 
 from visionstudio.core.data import torchvision_sets
-from visionstudio.core.data.base import DatasetError, load_dataset
+from visionstudio.core.data.base import DatasetError
 from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.data.registry import load_dataset
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from visionstudio.core.data import image_cache, image_folder
-from visionstudio.core.data.base import load_dataset
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.image_cache import HEADER_BYTES, MAGIC, DecodedCache, dataset_key
+from visionstudio.core.data.registry import load_dataset
 
 SHAPE = (3, 12, 12)
 

@@ -22,8 +22,9 @@ from tests.core.hostile_folders import bilevel_png, deleting_loader, folder_proj
 from tests.core.training_helpers import Recorder, config, one_thread, tiny_graph
 from visionstudio.core.build import build_model
 from visionstudio.core.data import image_decode, image_folder
-from visionstudio.core.data.base import channel_stats, load_dataset
+from visionstudio.core.data.base import channel_stats
 from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.data.registry import load_dataset
 from visionstudio.core.inspect.samples import SampleError, load_image_file
 from visionstudio.core.runs import RunHistory
 from visionstudio.core.training.trainer import Trainer

@@ -6,6 +6,10 @@ fits in memory (the fast path the trainer keeps on the device), or two lazy
 ``torch.utils.data.Dataset`` objects yielding ``(uint8 C×H×W tensor, int label)`` when
 it does not. Every failure a user can cause is a ``DatasetError`` whose message says
 what is wrong and what to do.
+
+This module is the leaf of the data package: loaders build on it, the registry
+(``registry.py``: which datasets there are, ``load_dataset``) on them, and the fit
+checks (``compat.py``) on the registry.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # reading a project must not load torch; loading data does
     import torch
@@ -134,123 +138,6 @@ def default_data_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / APP_DIR_NAME / "data"
-
-
-def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
-                 data_dir: str | Path | None = None,
-                 target_shape: tuple[int, int, int] | None = None, download: bool = True,
-                 progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedDataset:
-    """Load the dataset a ``DatasetConfig`` names; raise DatasetError in the user's words.
-
-    ``val_split`` and ``seed`` are used by datasets without a validation set of their own;
-    ``target_shape`` (C, H, W: the network's Input) sizes image folders.
-    """
-    from visionstudio.core.data.registry import DATASETS
-    from visionstudio.core.params import ConfigError, validate_section
-
-    key = getattr(config, "key", None)
-    if not isinstance(key, str) or key not in DATASETS:
-        known = ", ".join(DATASETS)
-        raise DatasetError(f"Unknown dataset {key!r}. Choose one of: {known}.")
-    spec = DATASETS.get(key)
-    try:
-        params = validate_section(spec.params, dict(getattr(config, "params", {}) or {}),
-                                  "dataset.params")
-    except ConfigError as exc:
-        raise DatasetError(f"{spec.title}: {exc.problem} ({exc.path}).") from None
-    if target_shape is not None:
-        target_shape = tuple(int(d) for d in target_shape)  # type: ignore[assignment]
-        if len(target_shape) != 3:  # type: ignore[arg-type]
-            raise DatasetError(f"The network's Input must be channels×height×width, not "
-                               f"{fmt_shape(target_shape)}.")
-    ctx = LoadContext(val_split=float(val_split), seed=int(seed),
-                      data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
-                      target_shape=target_shape, download=download, progress=progress,
-                      cancel=cancel)
-    ctx.check_cancel()
-    return spec.loader(params, ctx)
-
-
-def describe_dataset(config: Any) -> DatasetInfo:
-    """A ``DatasetInfo`` for a ``DatasetConfig`` without loading any images."""
-    from visionstudio.core.data.registry import DATASETS
-
-    spec = DATASETS.get(config.key)
-    from visionstudio.core.params import validate_all
-
-    params, _ = validate_all(spec.params, dict(config.params or {}))
-    return spec.describe(params)
-
-
-# -- compatibility -------------------------------------------------------------------
-
-def fmt_shape(shape: Sequence[int] | None) -> str:
-    return "?" if shape is None else "×".join(str(int(d)) for d in shape)
-
-
-def check_compatibility(loaded_or_spec_info: Any, input_shape: Sequence[int] | None,
-                        output_shape: Sequence[int] | None, *, output_name: str | None = None,
-                        input_name: str | None = None) -> list[str]:
-    """Problems that stop this network from training on this dataset; empty when it fits.
-
-    ``loaded_or_spec_info`` is a LoadedDataset, a DatasetInfo or a DatasetConfig.
-    ``input_shape`` is the network Input's C×H×W, ``output_shape`` the last layer's
-    output (one unit per class expected); ``output_name`` names that layer.
-    """
-    info = loaded_or_spec_info
-    if not isinstance(info, (LoadedDataset, DatasetInfo)) and hasattr(info, "key"):
-        info = describe_dataset(info)
-    if isinstance(info, LoadedDataset):
-        title = "The dataset"
-        try:
-            sample: tuple[int, ...] | None = info.sample_shape
-        except ValueError:
-            sample = None
-        classes: int | None = info.num_classes
-        allowed = (sample[0],) if sample else ()
-    else:
-        title = f"{info.title}" if getattr(info, "title", "") else "The dataset"
-        sample = getattr(info, "sample_shape", None)
-        classes = getattr(info, "num_classes", None)
-        allowed = tuple(getattr(info, "channels", ()))
-    problems: list[str] = []
-    input_label = f"the network's Input ({input_name})" if input_name else "the network's Input"
-    if input_shape is not None:
-        ishape = tuple(int(d) for d in input_shape)
-        if len(ishape) != 3:
-            problems.append(f"{input_label} is {fmt_shape(ishape)}, but images need "
-                            f"channels×height×width.")
-        elif sample is not None and ishape != tuple(sample):
-            fixes = [f"set Input to {fmt_shape(sample)}"]
-            if ishape[0] != sample[0]:
-                fixes.append("pick a dataset with "
-                             + ("grayscale" if ishape[0] == 1 else f"{ishape[0]}-channel") + " images")
-            else:
-                fixes.append(f"choose a dataset with {ishape[1]}×{ishape[2]} images")
-            problems.append(f"{title} gives {fmt_shape(sample)} images but {input_label} is "
-                            f"{fmt_shape(ishape)}; " + " or ".join(fixes) + ".")
-        elif sample is None and allowed and ishape[0] not in allowed:
-            problems.append(f"{title} gives images with "
-                            + " or ".join(str(c) for c in allowed)
-                            + f" channels, but {input_label} has {ishape[0]}; set its channels to "
-                            + ("3 (RGB) or 1 (grayscale)" if set(allowed) == {1, 3}
-                               else " or ".join(str(c) for c in allowed)) + ".")
-    if output_shape is not None and classes is not None:
-        oshape = tuple(int(d) for d in output_shape)
-        layer = f"the last layer {output_name}" if output_name else "the last layer"
-        units = 1
-        for d in oshape:
-            units *= d
-        flat = [d for d in oshape if d != 1]
-        if len(flat) > 1:
-            problems.append(f"{layer} gives {fmt_shape(oshape)}, but a classifier must end in one "
-                            f"unit per class; add Flatten and a Dense layer with {classes} units "
-                            f"(or global pooling).")
-        elif units != classes:
-            unit_word = "unit" if units == 1 else "units"
-            problems.append(f"{title} has {classes} classes, {layer} has {units} {unit_word}; "
-                            f"set its units to {classes}.")
-    return problems
 
 
 # -- helpers shared by loaders ---------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Adding a dataset is one spec here: its params drive validation, the settings editor and
 the project file; ``loader(params, ctx)`` returns a LoadedDataset; ``describe(params)``
-tells what shape and class count it gives without loading it.
+tells what shape and class count it gives without loading it. ``load_dataset`` and
+``describe_dataset`` are the way in for everyone else (the trainer, the app, tests).
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from visionstudio.core.data.base import DatasetInfo, LoadContext, LoadedDataset
+from visionstudio.core.data.base import (
+    Cancel,
+    DatasetError,
+    DatasetInfo,
+    LoadContext,
+    LoadedDataset,
+    Progress,
+    default_data_dir,
+)
 from visionstudio.core.data.shapes import SHAPE_NAMES
-from visionstudio.core.params import ParamSpec
+from visionstudio.core.layers import fmt_shape
+from visionstudio.core.params import ConfigError, ParamSpec, validate_all, validate_section
 from visionstudio.core.registry import Registry
 
 
@@ -107,3 +118,47 @@ register(DatasetSpec(
     loader=_lazy(".image_folder", "load_image_folder"), needs_download=False,
     describe=_lazy(".image_folder", "describe_image_folder"),
 ), "Your data")
+
+
+# -- the way in ------------------------------------------------------------------------
+
+def unknown_dataset_message(key: Any) -> str:
+    return f"Unknown dataset {key!r}. Choose one of: {', '.join(DATASETS)}."
+
+
+def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
+                 data_dir: str | Path | None = None,
+                 target_shape: tuple[int, int, int] | None = None, download: bool = True,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedDataset:
+    """Load the dataset a ``DatasetConfig`` names; raise DatasetError in the user's words.
+
+    ``val_split`` and ``seed`` are used by datasets without a validation set of their own;
+    ``target_shape`` (C, H, W: the network's Input) sizes image folders.
+    """
+    key = getattr(config, "key", None)
+    if not isinstance(key, str) or key not in DATASETS:
+        raise DatasetError(unknown_dataset_message(key))
+    spec = DATASETS.get(key)
+    try:
+        params = validate_section(spec.params, dict(getattr(config, "params", {}) or {}),
+                                  "dataset.params")
+    except ConfigError as exc:
+        raise DatasetError(f"{spec.title}: {exc.problem} ({exc.path}).") from None
+    if target_shape is not None:
+        target_shape = tuple(int(d) for d in target_shape)  # type: ignore[assignment]
+        if len(target_shape) != 3:  # type: ignore[arg-type]
+            raise DatasetError(f"The network's Input must be channels×height×width, not "
+                               f"{fmt_shape(target_shape)}.")
+    ctx = LoadContext(val_split=float(val_split), seed=int(seed),
+                      data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+                      target_shape=target_shape, download=download, progress=progress,
+                      cancel=cancel)
+    ctx.check_cancel()
+    return spec.loader(params, ctx)
+
+
+def describe_dataset(config: Any) -> DatasetInfo:
+    """A ``DatasetInfo`` for a ``DatasetConfig`` without loading any images."""
+    spec = DATASETS.get(config.key)
+    params, _ = validate_all(spec.params, dict(config.params or {}))
+    return spec.describe(params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from visionstudio.core.data.base import (
     channel_stats,
     stratified_split,
 )
+
+if TYPE_CHECKING:  # listing datasets must not load torch; drawing them does
+    import torch
 
 SHAPE_NAMES = ("circle", "square", "triangle", "star", "cross", "hexagon", "ring", "crescent",
                "heart", "frame")

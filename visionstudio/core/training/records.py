@@ -1,10 +1,34 @@
 """Metric records: frozen dataclasses of plain data (floats, ints, str, tuples) that
-cross from the training thread to the GUI. ``as_dict`` gives JSON/CSV-ready values."""
+cross from the training thread to the GUI. ``as_dict`` gives JSON/CSV-ready values.
+
+``METRIC_COLUMNS`` is the one declaration of the per-epoch metrics CSV: the CLI's
+``metrics.csv``, a run folder's ``metrics.csv``, the exported train.py's and the
+importer all use these columns, in this order (EpochRecord field names).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+METRIC_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                  "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
+
+
+def metrics_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The metrics CSV of epoch rows (EpochRecord.as_dict() or a history's epoch dicts):
+    floats to 6 significant digits, an empty cell where a value was not measured."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    for row in rows:
+        cells = (row.get(c) for c in METRIC_COLUMNS)
+        writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
+                         for v in cells])
+    return buf.getvalue()
 
 
 class _Record:

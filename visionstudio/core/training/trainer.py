@@ -52,6 +52,7 @@ from visionstudio.core.training.feed import (
     unreadable_notes,
 )
 from visionstudio.core.training.losses import TrainingLoss
+from visionstudio.core.training.lr_schedule import Schedule
 from visionstudio.core.training.model_prep import training_view
 from visionstudio.core.training.nonfinite import NonFiniteOrigin, find_origin
 from visionstudio.core.training.optimizers import OPTIMIZERS, apply_group_values
@@ -63,7 +64,7 @@ from visionstudio.core.training.records import (
     FitStartRecord,
     ValidationRecord,
 )
-from visionstudio.core.training.schedules import SCHEDULERS, Schedule
+from visionstudio.core.training.schedules import SCHEDULERS
 from visionstudio.core.training.trainer_state import CHECKPOINT_FORMAT, restore_state, save_state
 
 CHECKED_FIRST_STEPS = 3
@@ -90,7 +91,7 @@ class Trainer:
                  checkpoint_dir: str | os.PathLike[str] | None = None,
                  report_interval_s: float = 0.05, report_every: int | None = None,
                  channels_last: bool | None = None, num_workers: int | None = None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (), device: str | torch.device | None = None) -> None:
         self.model = model
         self.config = config or TrainingConfig()
         self.callbacks = list(callbacks)
@@ -104,6 +105,7 @@ class Trainer:
         self.notes: list[str] = list(notes)
         self.history: list[EpochRecord] = []
         self.optimizer_params = dict(self.config.optimizer["params"])
+        self.device_choice = device   # resolved already (a RunPlan's), else config.device is
         self.device = torch.device("cpu")
         self.train_model: nn.Module = model
         self.optimizer: torch.optim.Optimizer | None = None
@@ -119,7 +121,8 @@ class Trainer:
     # -- setup ------------------------------------------------------------------------
     def _setup(self, data: TrainData) -> None:
         cfg = self.config
-        self.device = device = resolve_device(cfg.device)
+        self.device = device = (torch.device(self.device_choice) if self.device_choice is not None
+                                else resolve_device(cfg.device))
         precision, note = resolve_precision(cfg.mixed_precision, device)
         if note:
             self.notes.append(note)

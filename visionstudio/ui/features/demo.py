@@ -36,16 +36,17 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
     import time
 
     from visionstudio.core.build import build_model
+    from visionstudio.core.data.base import load_dataset
     from visionstudio.core.inspect import capture_activations, class_probabilities, prepare_sample
     from visionstudio.core.templates import load_template
+    from visionstudio.core.training.callbacks import Callback
     from visionstudio.core.training.config import TrainingConfig
-    from visionstudio.core.training.trainer import Callback, Trainer
+    from visionstudio.core.training.trainer import Trainer
     from visionstudio.ui.features.state import _validation_only
-    from visionstudio.ui.training import datasets
 
     doc = small_shapes(load_template(template), samples, val_samples)
     t0 = time.perf_counter()
-    loaded = datasets.load(doc.dataset, val_split=doc.training.val_split, seed=0, target_shape=(1, 28, 28))
+    loaded = load_dataset(doc.dataset, val_split=doc.training.val_split, seed=0, target_shape=(1, 28, 28))
     view = _validation_only(loaded)
     x = prepare_sample(view.val_images[sample_index].numpy(), view.mean, view.std)
     model = build_model(doc.graph, seed=0)
@@ -79,10 +80,10 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
     from safetensors.torch import load_file, save_file
 
     from visionstudio.core.build import build_model
+    from visionstudio.core.data.base import load_dataset
     from visionstudio.core.inspect import Activation
     from visionstudio.core.templates import load_template
     from visionstudio.ui.features.state import _validation_only
-    from visionstudio.ui.training import datasets
 
     root = Path(cache_dir) / (f"{template}-{epochs}-{kw.get('samples', 3000)}"
                               f"-s{kw.get('sample_index', 0)}")
@@ -92,7 +93,7 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
         model = build_model(doc.graph, seed=0)
         model.load_state_dict(load_file(root / "weights.safetensors"))
         model.eval()
-        loaded = _validation_only(datasets.load(doc.dataset, val_split=doc.training.val_split,
+        loaded = _validation_only(load_dataset(doc.dataset, val_split=doc.training.val_split,
                                                 seed=0, target_shape=(1, 28, 28)))
         frames = []
         with np.load(root / "frames.npz") as z:
@@ -169,4 +170,6 @@ def run_demo(argv: list[str] | None = None) -> int:  # pragma: no cover - manual
         view._on_grid_channel_clicked(layer, args.channel)
     if args.tab == "evaluation":
         view.evaluation.run_evaluation()
+    from visionstudio.ui.shell.launch import quit_demo_later
+    quit_demo_later()
     return app.exec()
