@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
 from visionstudio.core.graph import Edge, SetParam
+from visionstudio.core.graph.editing import COLUMN_SPACING, overlaps
 from visionstudio.core.project import ProjectDocument
 from visionstudio.ui.canvas import FRAGMENT_MIME, EdgeItem, GraphView, NodeItem
 from visionstudio.ui.canvas.layout import layered_positions
@@ -278,13 +279,23 @@ def test_copy_paste_fresh_ids_wiring_kept(view, controller):
     assert controller.graph.nodes[kinds["conv2d"]].params["out_channels"] == 7
     assert Edge(kinds["conv2d"], kinds["relu"], 0) in controller.graph.edges
     assert len({n.name for n in controller.graph.nodes.values()}) == 5  # fresh names
+    # 40 down and right, then whole columns right: clear of the layers copied
     x, y = controller.graph.positions[kinds["conv2d"]]
-    assert (x, y) == (40.0, 190.0)
+    assert (x, y) == (40.0 + COLUMN_SPACING, 190.0)
+    assert_no_overlap(controller, new)
     again = view.paste()
-    assert controller.graph.positions[next(n for n in again if controller.graph.nodes[n].kind == "conv2d")] == (80.0, 230.0)
+    x2, y2 = controller.graph.positions[next(n for n in again if controller.graph.nodes[n].kind == "conv2d")]
+    assert y2 == 230.0 and (x2 - 80.0) % COLUMN_SPACING == 0  # a step further, clear of the first copy
+    assert_no_overlap(controller, again)
     controller.undo_stack.undo()
     controller.undo_stack.undo()
     assert set(controller.graph.nodes) == {a, b, c}
+
+
+def assert_no_overlap(controller, ids):
+    positions = controller.graph.positions
+    for nid in ids:
+        assert not [o for o in positions if o != nid and overlaps(positions[o], positions[nid])]
 
 
 def test_cut_and_duplicate(view, controller):
@@ -293,7 +304,8 @@ def test_cut_and_duplicate(view, controller):
     wire(controller, a, b)
     controller.set_selection([b])
     ids = view.duplicate_selection()
-    assert len(ids) == 1 and controller.graph.positions[ids[0]] == (40.0, 190.0)
+    assert len(ids) == 1 and controller.graph.positions[ids[0]] == (40.0 + COLUMN_SPACING, 190.0)
+    assert_no_overlap(controller, ids)
     controller.set_selection([b])
     assert view.cut_selection()
     assert b not in controller.graph.nodes

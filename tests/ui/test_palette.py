@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from visionstudio.core.graph import Edge
+from visionstudio.core.graph.editing import ROW_SPACING, overlaps
 from visionstudio.core.layers import LAYERS, palette_groups
 from visionstudio.ui.canvas import LAYER_MIME, GraphView
 from visionstudio.ui.canvas.layer_style import icon_path
@@ -109,7 +110,9 @@ def test_append_without_selection_and_to_a_busy_spot(palette, controller):
     wire(controller, a, c)
     controller.set_selection([a])
     new = palette.append("conv2d")
-    assert controller.graph.positions[new] != (0, 130)  # does not land on conv
+    # inserted between input and conv (a -> new -> c), conv moved down out of its way
+    assert not overlaps(controller.graph.positions[new], controller.graph.positions[c])
+    assert controller.graph.positions[c][1] >= controller.graph.positions[new][1] + ROW_SPACING
     assert Edge(a, new, 0) in controller.graph.edges
     controller.set_selection([])
     extra = palette.append("relu")
@@ -121,3 +124,35 @@ def test_append_input_is_never_wired(palette, controller):
     controller.set_selection([a])
     new = palette.append("input")
     assert new in controller.graph.nodes and not controller.graph.edges
+
+
+def test_double_click_with_a_mid_chain_layer_selected_inserts_into_the_chain(palette, controller):
+    """Issue #13: with conv selected in input -> conv -> pool, double-clicking ReLU gave a
+    dangling side branch; it goes between conv and pool, pool and the head move down."""
+    a = add(controller, "input", (0, 0))
+    conv = add(controller, "conv2d", (0, 130))
+    pool = add(controller, "maxpool2d", (0, 260))
+    head = add(controller, "flatten", (0, 390))
+    wire(controller, a, conv)
+    wire(controller, conv, pool)
+    wire(controller, pool, head)
+    before = dict(controller.graph.positions)
+    steps = controller.undo_stack.count()
+    controller.set_selection([conv])
+    item = palette.item_for("relu")
+    rect = palette.tree.visualItemRect(item)
+    vp = palette.tree.viewport()
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    QTest.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    graph = controller.graph
+    relu = next(n.id for n in graph.nodes.values() if n.kind == "relu")
+    assert set(graph.edges) == {Edge(a, conv, 0), Edge(conv, relu, 0), Edge(relu, pool, 0), Edge(pool, head, 0)}
+    assert graph.positions[relu] == (0.0, 260.0)  # a row under conv, where pool was
+    assert graph.positions[pool] == (0.0, 390.0) and graph.positions[head] == (0.0, 520.0)
+    positions = graph.positions
+    assert not [(p, q) for p in positions for q in positions if p < q and overlaps(positions[p], positions[q])]
+    assert controller.selection == [relu]
+    assert controller.undo_stack.count() == steps + 1  # one step for the whole gesture
+    controller.undo_stack.undo()
+    assert relu not in graph.nodes and dict(graph.positions) == before
+    assert set(graph.edges) == {Edge(a, conv, 0), Edge(conv, pool, 0), Edge(pool, head, 0)}

@@ -97,7 +97,7 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
     try:
         attrs = attribute_names(graph)
         steps = []
-        needed = _ancestors(graph, analysis.output_id)
+        needed = graph.reachable_from(analysis.output_id, upstream=True)
         for nid in analysis.order:
             if nid not in needed:
                 continue
@@ -112,13 +112,3 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)
 
-
-def _ancestors(graph: GraphModel, node_id: str) -> set[str]:
-    """``node_id`` and every layer feeding it, through the graph's index (linear)."""
-    seen, stack = {node_id}, [node_id]
-    while stack:
-        for e in graph.inputs_of(stack.pop()):
-            if e.src not in seen:
-                seen.add(e.src)
-                stack.append(e.src)
-    return seen

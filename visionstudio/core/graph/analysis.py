@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
-from visionstudio.core.graph.model import Edge, GraphModel, Node
-from visionstudio.core.graph.traversal import strongly_connected, topological_order
+from visionstudio.core.graph.model import GraphModel, Node
 from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
 from visionstudio.core.params import validate_all
 
@@ -85,14 +84,6 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:NAMES_LISTED]) + f" and {len(names) - NAMES_LISTED:,} more"
 
 
-def _cycle_members(stuck: set[str], succ: dict[str, list[str]]) -> set[str]:
-    """Of the stuck nodes, those actually on a cycle (the rest only sit behind one):
-    a node is on one when an edge leads from it into its own strongly connected part."""
-    component = strongly_connected(stuck, succ)
-    return {nid for nid in stuck
-            if any(component.get(nxt) == component[nid] for nxt in succ.get(nid, ()))}
-
-
 # Parameter validation is most of the cost of a pass, and between two edits almost
 # every node's values are the same: remember the outcome per (kind, values).
 _VALIDATED: dict[tuple[int, str, str], tuple[dict[str, Any], tuple[str, ...], bool]] = {}
@@ -102,7 +93,7 @@ _VALIDATED_MAX = 4096
 def _validated(spec: LayerSpec, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     try:
         key = (id(spec), spec.key, repr(params))
-    except Exception:  # e.g. an int too long to print: validate without the cache
+    except Exception:  # noqa: BLE001 - a value that cannot be printed (an int too long) skips the cache
         clean, issues = validate_all(spec.params, params)
         return clean, issues
     hit = _VALIDATED.get(key)
@@ -124,80 +115,107 @@ def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
         return _analyze(graph, single_output)
 
 
-def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
-    infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
-    diags: list[Diagnostic] = []
+class _Findings:
+    """The diagnostics of one pass: each node's own, and all of them in report order."""
 
-    def problem(node: Node, message: str, severity: str = "error") -> None:
+    def __init__(self, graph: GraphModel) -> None:
+        self.graph = graph
+        self.infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
+        self.diags: list[Diagnostic] = []
+
+    def problem(self, node: Node, message: str, severity: str = "error") -> None:
         d = Diagnostic(f"{node.name}: {message}", node.id, severity)
-        infos[node.id].diagnostics.append(d)
-        diags.append(d)
+        self.infos[node.id].diagnostics.append(d)
+        self.diags.append(d)
 
-    # One pass over the edges: inputs per node (port order, as inputs_of gives them),
-    # outputs counted, successors for the topological order. Linear in nodes + edges.
-    incoming: dict[str, list[Edge]] = {nid: [] for nid in graph.nodes}
-    outgoing: dict[str, int] = dict.fromkeys(graph.nodes, 0)
-    succ: dict[str, list[str]] = {}
-    for e in graph.edges:
-        if e.dst in incoming and e.src in incoming:
-            incoming[e.dst].append(e)
-            outgoing[e.src] += 1
-            succ.setdefault(e.src, []).append(e.dst)
-        else:
-            diags.append(Diagnostic("a connection points to a layer that does not exist"))
-    for lst in incoming.values():
-        if len(lst) > 1:
-            lst.sort(key=lambda e: e.port)
+    def general(self, message: str) -> None:
+        self.diags.append(Diagnostic(message))
 
-    order, stuck = topological_order(graph.nodes, succ)
+
+def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
+    found = _Findings(graph)
+    dangling = graph.dangling_edges()
+    for _ in dangling:
+        found.general("a connection points to a layer that does not exist")
+    order, stuck = graph.topological_order()
     if stuck:
-        on_cycle = _cycle_members(stuck, succ) or stuck
-        names = _names(sorted(graph.nodes[n].name for n in on_cycle))
-        for nid in sorted(on_cycle, key=lambda n: graph.nodes[n].name):
-            problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way")
+        _report_cycles(found, stuck)
+    specs = _check_nodes(found)
+    inputs = [nid for nid, s in specs.items() if s is not None and s.is_source]
+    _check_inputs(found, inputs)
+    _infer_shapes(found, order, specs, skip_dangling=bool(dangling))
+    output_id = _check_outputs(found, order, specs, inputs, single_output)
+    return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id)
 
+
+def _report_cycles(found: _Findings, stuck: set[str]) -> None:
+    """Of the stuck layers, name those actually on a cycle (the rest only sit behind
+    one): a layer is on one when an edge leads from it into its own strongly connected part."""
+    graph = found.graph
+    component = graph.components(stuck)
+    on_cycle = {nid for nid in stuck
+                if any(component.get(nxt) == component[nid] for nxt in graph.successors(nid))} or stuck
+    names = _names(sorted(graph.nodes[n].name for n in on_cycle))
+    for nid in sorted(on_cycle, key=lambda n: graph.nodes[n].name):
+        found.problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way")
+
+
+def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
+    """Names unique, kinds known, parameters valid; returns each node's spec (None when
+    its kind is unknown) and leaves the validated values in its NodeInfo."""
     specs: dict[str, LayerSpec | None] = {}
     names_seen: dict[str, str] = {}
-    for nid, node in graph.nodes.items():
+    for nid, node in found.graph.nodes.items():
         if node.name in names_seen:
-            problem(node, "another layer has the same name; rename one of them")
+            found.problem(node, "another layer has the same name; rename one of them")
         names_seen[node.name] = nid
         if node.kind not in LAYERS:
             specs[nid] = None
-            problem(node, f"unknown layer kind {node.kind!r}")
+            found.problem(node, f"unknown layer kind {node.kind!r}")
             continue
         spec = LAYERS.get(node.kind)
         specs[nid] = spec
         clean, issues = _validated(spec, node.params)
-        infos[nid].clean_params = clean
+        found.infos[nid].clean_params = clean
         for msg in issues:
-            problem(node, msg)
+            found.problem(node, msg)
+    return specs
 
-    inputs = [nid for nid, s in specs.items() if s is not None and s.is_source]
+
+def _check_inputs(found: _Findings, inputs: list[str]) -> None:
+    graph = found.graph
     if not inputs:
-        diags.append(Diagnostic("the network has no Input layer; add one from the palette"))
+        found.general("the network has no Input layer; add one from the palette")
     elif len(inputs) > 1:
         names = _names([graph.nodes[n].name for n in inputs])
         for nid in inputs:
-            problem(graph.nodes[nid], f"only one Input is supported (found {names})")
+            found.problem(graph.nodes[nid], f"only one Input is supported (found {names})")
 
+
+def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None], *,
+                  skip_dangling: bool) -> None:
+    """Each layer's output shape, parameters and FLOPs, in topological order; a layer
+    whose inputs are wrong or unknown gets a problem (or none, when it is upstream's)."""
+    graph, infos = found.graph, found.infos
     for nid in order:
         node, spec, info = graph.nodes[nid], specs[nid], infos[nid]
         if spec is None:
             continue
-        edges_in = incoming[nid]
+        edges_in = graph.inputs_of(nid)
+        if skip_dangling:
+            edges_in = [e for e in edges_in if e.src in infos]
         n_in = len(edges_in)
         if spec.is_source:
             pass
         elif n_in < spec.min_inputs:
             if n_in == 0:
-                problem(node, "its input is not connected" if spec.min_inputs == 1
-                        else f"needs at least {spec.min_inputs} inputs (none connected)")
+                found.problem(node, "its input is not connected" if spec.min_inputs == 1
+                              else f"needs at least {spec.min_inputs} inputs (none connected)")
             else:
-                problem(node, f"needs at least {spec.min_inputs} inputs (has {n_in})")
+                found.problem(node, f"needs at least {spec.min_inputs} inputs (has {n_in})")
             continue
         elif spec.max_inputs is not None and n_in > spec.max_inputs:
-            problem(node, f"takes {spec.max_inputs} input but has {n_in}")
+            found.problem(node, f"takes {spec.max_inputs} input but has {n_in}")
             continue
         in_shapes = [infos[e.src].output_shape for e in edges_in]
         if None in in_shapes or (info.diagnostics and not info.ok):
@@ -212,22 +230,29 @@ def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
             info.flops = int(spec.count_flops(info.input_shapes, info.output_shape, info.clean_params))
         except ShapeError as exc:
             info.output_shape = None
-            problem(node, str(exc))
+            found.problem(node, str(exc))
 
-    sinks = [nid for nid in order if outgoing[nid] == 0 and incoming[nid]
-             and specs.get(nid) is not None and not specs[nid].is_source]
-    output_id = sinks[0] if len(sinks) == 1 else None
-    if single_output and len(sinks) > 1 and graph.nodes:
-        names = _names([graph.nodes[n].name for n in sinks])
-        diags.append(Diagnostic(
-            f"the network has several outputs ({names}); connect all but one onward or delete them"))
+
+def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None],
+                   inputs: list[str], single_output: bool) -> str | None:
+    """The one output layer (a fed layer that feeds none), or None; several outputs and
+    an unconnected Input are problems."""
+    graph, nodes = found.graph, found.graph.nodes
+
+    def feeds_any(nid: str) -> bool:
+        return any(dst in nodes for dst in graph.successors(nid))
+
+    sinks = [nid for nid in order if specs.get(nid) is not None and not specs[nid].is_source
+             and not feeds_any(nid) and any(src in nodes for src in graph.predecessors(nid))]
+    if single_output and len(sinks) > 1 and nodes:
+        names = _names([nodes[n].name for n in sinks])
+        found.general(f"the network has several outputs ({names}); connect all but one onward or delete them")
         for nid in sinks:
-            infos[nid].diagnostics.append(
-                Diagnostic(f"{graph.nodes[nid].name}: one of several outputs ({names})", nid, "error"))
-    elif not sinks and inputs and len(graph.nodes) == 1:
-        diags.append(Diagnostic("the network has only an Input; add layers after it"))
+            found.infos[nid].diagnostics.append(
+                Diagnostic(f"{nodes[nid].name}: one of several outputs ({names})", nid, "error"))
+    elif not sinks and inputs and len(nodes) == 1:
+        found.general("the network has only an Input; add layers after it")
     for nid in inputs:
-        if outgoing[nid] == 0 and len(graph.nodes) > 1:
-            problem(graph.nodes[nid], "is not connected to any layer")
-    return GraphAnalysis(infos, order, diags, inputs[0] if len(inputs) == 1 else None, output_id)
-
+        if not feeds_any(nid) and len(nodes) > 1:
+            found.problem(nodes[nid], "is not connected to any layer")
+    return sinks[0] if len(sinks) == 1 else None

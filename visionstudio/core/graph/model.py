@@ -5,11 +5,12 @@ node never re-runs shape inference and a project file can be diffed meaningfully
 Only commands (``commands.py``) call the ``_``-prefixed mutators; everything that
 changes announces itself through an :class:`Event`, which views subscribe to.
 
-An adjacency index (incoming and outgoing edges per node id, each in edge-list order)
-makes ``inputs_of``/``outputs_of`` cost the node's degree and ``has_path`` linear, so
+An adjacency index (:class:`EdgeIndex`) makes ``inputs_of``/``outputs_of`` cost the
+node's degree and every traversal (topological order, reachability, cycles) linear, so
 analysing or editing a 10,000-layer, 100,000-connection file is not quadratic. The
 mutators keep it up to date; code that edits ``edges`` directly (tests, scripts, the
-loader) only makes it stale, and it is rebuilt once at the next query.
+loader) only makes it stale, and it is rebuilt once at the next query. Analysis, build,
+the loader and the views all traverse through these methods, not their own loops.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import copy
 import keyword
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.events import Event
-from visionstudio.core.graph.edge_list import EdgeList
+from visionstudio.core.graph.edge_list import EdgeIndex, EdgeList, merge_back
+from visionstudio.core.graph.traversal import GraphTraversal
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import defaults
 
@@ -82,17 +84,16 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-class GraphModel:
-    """A directed graph of layers. Not thread-safe: the GUI thread owns it."""
+class GraphModel(GraphTraversal):
+    """A directed graph of layers. Not thread-safe: the GUI thread owns it.
+
+    Its traversals (topological order, predecessors, reachability...) come from
+    :class:`GraphTraversal`, which reads the adjacency index kept here."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
         self._edges = EdgeList()
-        # node id -> its incoming / outgoing edges, in edge-list order; valid while
-        # _index_version equals the edge list's version (see _adjacency).
-        self._in: dict[str, list[Edge]] = {}
-        self._out: dict[str, list[Edge]] = {}
-        self._index_version = -1
+        self._index = EdgeIndex(self._edges)
         self.positions: dict[str, Position] = {}
         self.node_added = Event("node_added")          # (node)
         self.node_removed = Event("node_removed")      # (node)
@@ -115,34 +116,11 @@ class GraphModel:
     @edges.setter
     def edges(self, edges) -> None:
         self._edges = EdgeList(edges)
-        self._index_version = -1
+        self._index = EdgeIndex(self._edges)
 
     def _adjacency(self) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
         """(incoming, outgoing) per node id, rebuilt in one pass when stale."""
-        if self._index_version != self._edges.version:
-            incoming: dict[str, list[Edge]] = {}
-            outgoing: dict[str, list[Edge]] = {}
-            for e in self._edges:
-                lst = incoming.get(e.dst)
-                if lst is None:
-                    incoming[e.dst] = [e]
-                else:
-                    lst.append(e)
-                lst = outgoing.get(e.src)
-                if lst is None:
-                    outgoing[e.src] = [e]
-                else:
-                    lst.append(e)
-            self._in, self._out = incoming, outgoing
-            self._index_version = self._edges.version
-        return self._in, self._out
-
-    def outgoing_index(self) -> dict[str, list[Edge]]:
-        """Node id -> its outgoing edges in edge-list order (read-only: the graph's own)."""
-        return self._adjacency()[1]
-
-    def _index_fresh(self) -> bool:
-        return self._index_version == self._edges.version
+        return self._index.tables()
 
     # -- queries ----------------------------------------------------------------
     def node(self, node_id: str) -> Node:
@@ -167,24 +145,12 @@ class GraphModel:
     def has_edge(self, edge: Edge) -> bool:
         return edge in self._adjacency()[0].get(edge.dst, ())
 
-    def has_path(self, start: str, goal: str) -> bool:
-        """True when ``goal`` can be reached from ``start`` along edges (linear)."""
-        outgoing = self._adjacency()[1]
-        stack, seen = [start], {start}
-        while stack:
-            n = stack.pop()
-            if n == goal:
-                return True
-            for e in outgoing.get(n, ()):
-                if e.dst not in seen:
-                    seen.add(e.dst)
-                    stack.append(e.dst)
-        return False
-
-    def unique_name(self, prefix: str) -> str:
-        taken = {n.name for n in self.nodes.values()}
+    def unique_name(self, prefix: str, taken: Collection[str] | None = None) -> str:
+        """``prefix`` + the lowest number not yet a layer's name (nor in ``taken``, the
+        names a multi-layer edit has already handed out)."""
+        names = {n.name for n in self.nodes.values()} if taken is None else taken
         i = 1
-        while f"{prefix}{i}" in taken:
+        while f"{prefix}{i}" in names:
             i += 1
         return f"{prefix}{i}"
 
@@ -212,7 +178,7 @@ class GraphModel:
                     "use Add or Concat to merge branches")
         if port is not None and any(e.port == port for e in incoming):
             return f"input {port} of {b.name} is already connected"
-        if self.has_path(dst, src):
+        if self.would_cycle(src, dst):
             return f"connecting {a.name} to {b.name} would create a cycle"
         return None
 
@@ -284,13 +250,11 @@ class GraphModel:
         return node, index, position
 
     def _insert_edge(self, edge: Edge, index: int | None = None) -> None:
-        fresh = self._index_fresh()
+        fresh = self._index.fresh
         if index is None or index >= len(self._edges):
             self._edges.append(edge)
-            if fresh:  # last in the list: last among its node's edges too
-                self._in.setdefault(edge.dst, []).append(edge)
-                self._out.setdefault(edge.src, []).append(edge)
-                self._index_version = self._edges.version
+            if fresh:
+                self._index.appended(edge)
         else:
             # Back into the middle (undo): the index goes stale and is rebuilt once at
             # the next query, however many edges an undo puts back.
@@ -299,23 +263,16 @@ class GraphModel:
         self._emit_changed()
 
     def _delete_edge(self, edge: Edge) -> int:
-        fresh = self._index_fresh()
+        fresh = self._index.fresh
         edges = self._edges
-        if fresh and edges and edges[-1] == edge and self._in[edge.dst].count(edge) == 1:
+        if fresh and edges and edges[-1] == edge and self._index.incoming[edge.dst].count(edge) == 1:
             index = len(edges) - 1  # undo of a Connect: the newest edge, found without a search
             edges.pop()
         else:
             index = edges.index(edge)
             del edges[index]
         if fresh:
-            # The per-node lists keep edge-list order, so their first equal edge is the
-            # one the list lost.
-            for table, key in ((self._in, edge.dst), (self._out, edge.src)):
-                lst = table[key]
-                lst.remove(edge)
-                if not lst:
-                    del table[key]
-            self._index_version = self._edges.version
+            self._index.removed(edge)
         self.edge_removed.emit(edge)
         self._emit_changed()
         return index
@@ -343,17 +300,7 @@ class GraphModel:
         """Undo of :meth:`_delete_edges_of`: each edge back at its old position."""
         if not removed:
             return
-        merged: list[Edge] = []
-        rest = iter(self._edges)
-        for position, edge in removed:
-            while len(merged) < position:
-                nxt = next(rest, None)
-                if nxt is None:
-                    break
-                merged.append(nxt)
-            merged.append(edge)
-        merged.extend(rest)
-        self._edges[:] = merged
+        self._edges[:] = merge_back(self._edges, removed)
         for _, e in reversed(removed):
             self.edge_added.emit(e)
         self._emit_changed()
@@ -378,16 +325,8 @@ class GraphModel:
         for _, node, _ in removed:
             if node.id in self.nodes:
                 raise ValueError(f"node id {node.id} already exists")
-        merged: list[tuple[str, Node]] = []
-        rest = iter(self.nodes.items())
-        for index, node, _ in sorted(removed, key=lambda r: r[0]):
-            while len(merged) < index:
-                nxt = next(rest, None)
-                if nxt is None:
-                    break
-                merged.append(nxt)
-            merged.append((node.id, node))
-        merged.extend(rest)
+        back = sorted(((index, (node.id, node)) for index, node, _ in removed), key=lambda r: r[0])
+        merged = merge_back(self.nodes.items(), back)
         self.nodes.clear()
         self.nodes.update(merged)
         for _, node, position in reversed(removed):

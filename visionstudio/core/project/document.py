@@ -8,19 +8,16 @@ plain JSON data lives here; reading files lives in ``io.py``.
 from __future__ import annotations
 
 import copy
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.events import Event
 from visionstudio.core.graph import Edge, GraphModel, Node, name_problem
-from visionstudio.core.graph.traversal import strongly_connected, topological_order
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ConfigError, validate_section
-from visionstudio.core.project.errors import ProjectFormatError
+from visionstudio.core.project.errors import ProjectFormatError, json_path
 from visionstudio.core.project.runs_data import read_runs
 from visionstudio.core.registry import UnknownKeyError
 from visionstudio.core.training.config import TrainingConfig
@@ -76,18 +73,6 @@ class ProjectDocument:
 
 
 # -- reading ------------------------------------------------------------------------
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-def json_path(parent: str, key: str) -> str:
-    """``parent.key``, or ``parent["odd key"]`` when the key is not a plain word (empty,
-    dots, spaces...), so every path is unambiguous and never empty."""
-    if _PLAIN_KEY.match(key) and len(key) <= 80:
-        return f"{parent}.{key}" if parent else key
-    quoted = json.dumps(key[:80] + ("…" if len(key) > 80 else ""))
-    return f"{parent}[{quoted}]" if parent else f"[{quoted}]"
-
-
 def _fail(path: str, problem: str) -> ProjectFormatError:
     return ProjectFormatError(problem, path=path)
 
@@ -283,11 +268,10 @@ def _check_acyclic(graph: GraphModel) -> None:
     that closes it as the file reads. An edge lies on a cycle exactly when both its ends
     are in one strongly connected part, so finding it is linear too (a search per edge
     was quadratic on a file with a long chain behind a small cycle)."""
-    succ = {nid: [e.dst for e in out] for nid, out in graph.outgoing_index().items()}
-    _, stuck = topological_order(graph.nodes, succ)
+    _, stuck = graph.topological_order()
     if not stuck:
         return
-    component = strongly_connected(stuck, succ)
+    component = graph.components(stuck)
     edges = graph.edges
     for i in range(len(edges) - 1, -1, -1):
         e = edges[i]

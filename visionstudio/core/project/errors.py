@@ -1,6 +1,9 @@
-"""The one error a project file can raise when it is opened."""
+"""The one error a project file can raise when it is opened, and the JSON paths it names."""
 
 from __future__ import annotations
+
+import json
+import re
 
 
 class ProjectFormatError(ValueError):
@@ -19,3 +22,15 @@ class ProjectFormatError(ValueError):
 
     def with_file(self, file: str) -> ProjectFormatError:
         return ProjectFormatError(self.problem, path=self.json_path, file=file)
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def json_path(parent: str, key: str) -> str:
+    """``parent.key``, or ``parent["odd key"]`` when the key is not a plain word (empty,
+    dots, spaces...), so every path is unambiguous and never empty."""
+    if _PLAIN_KEY.match(key) and len(key) <= 80:
+        return f"{parent}.{key}" if parent else key
+    quoted = json.dumps(key[:80] + ("…" if len(key) > 80 else ""))
+    return f"{parent}[{quoted}]" if parent else f"[{quoted}]"

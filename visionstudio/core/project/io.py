@@ -16,8 +16,8 @@ from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
 from visionstudio.core.project.atomic import atomic_write_bytes
-from visionstudio.core.project.document import SCHEMA_VERSION, ProjectDocument, document_from_dict, json_path
-from visionstudio.core.project.errors import ProjectFormatError
+from visionstudio.core.project.document import SCHEMA_VERSION, ProjectDocument, document_from_dict
+from visionstudio.core.project.errors import ProjectFormatError, json_path
 
 PROJECT_SUFFIX = ".vsproj"
 MAX_FILE_BYTES = 64 * 1024 * 1024

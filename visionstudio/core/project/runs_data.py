@@ -18,7 +18,7 @@ import math
 import re
 from typing import Any
 
-from visionstudio.core.project.errors import ProjectFormatError
+from visionstudio.core.project.errors import ProjectFormatError, json_path
 
 MAX_RUNS = 10_000
 MAX_RUN_DEPTH = 32            # containers nested inside one run entry
@@ -92,8 +92,6 @@ def _type_words(value: Any) -> str:
 def _where(base: str, link: tuple | None) -> str:
     """The JSON path of a value from its chain of (parent link, key) pairs; built only
     when there is something to report, so the walk allocates no path strings."""
-    from visionstudio.core.project.document import json_path  # late: document imports this module
-
     keys: list[Any] = []
     while link is not None:
         link, key = link

@@ -2,8 +2,8 @@
 
 The clipboard holds a graph fragment as JSON under FRAGMENT_MIME (plus a text list of
 the layers for other applications). Pasting the same fragment again steps the offset
-so copies do not land on top of each other; each paste is one undoable command and
-the pasted layers become the selection.
+(the core keeps every copy clear of the layers already there); each paste is one
+undoable command and the pasted layers become the selection.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
-from visionstudio.core.graph import AddNode, fragment_of, paste_nodes
+from visionstudio.core.graph.editing import added_ids, fragment_of, paste_nodes
 from visionstudio.core.layers import LAYERS
 from visionstudio.ui.shell.push import push_or_reason
 
@@ -56,24 +56,25 @@ class ClipboardMixin:
         if payload != self._last_clip:
             self._last_clip, self._paste_count = payload, 0
         self._paste_count += 1
-        step = 40.0 * self._paste_count
         try:
             fragment = json.loads(payload)
         except ValueError:
             self.status_message.emit("The clipboard's layers could not be read")
             return []
-        return self._paste_fragment(fragment, (step, step))
+        return self._paste_fragment(fragment, self._paste_count)
 
     def duplicate_selection(self) -> list[str]:
         ids = self.controller.selection
         if not ids:
             self.status_message.emit("Select layers to duplicate")
             return []
-        return self._paste_fragment(fragment_of(self.controller.graph, ids), (40.0, 40.0))
+        return self._paste_fragment(fragment_of(self.controller.graph, ids), 1)
 
-    def _paste_fragment(self, fragment, offset) -> list[str]:
+    def _paste_fragment(self, fragment, repeat: int) -> list[str]:
+        """Push the paste of ``fragment``; where it lands (clear of every layer, a step
+        further each ``repeat``) is the core's rule."""
         try:
-            command = paste_nodes(self.controller.graph, fragment, offset)
+            command = paste_nodes(self.controller.graph, fragment, repeat=repeat)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             self.status_message.emit(f"The clipboard's layers could not be pasted: {exc}")
             return []
@@ -81,6 +82,6 @@ class ClipboardMixin:
         if reason:
             self.status_message.emit(reason)
             return []
-        ids = [c.node_id for c in command.commands if isinstance(c, AddNode)]
+        ids = added_ids(command)
         self.controller.set_selection(ids)
         return ids

@@ -10,10 +10,9 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QPointF, Qt
 
 from visionstudio.core.commands import CommandError
-from visionstudio.core.graph import AddNode, Macro, MoveNodes, insert_on_edge
+from visionstudio.core.graph.editing import add_layer, added_ids, insert_on_edge
 from visionstudio.core.layers import LAYERS
 from visionstudio.ui.canvas.items import EdgeItem
-from visionstudio.ui.canvas.style import ROW_SPACING
 from visionstudio.ui.shell.push import push_or_reason
 
 LAYER_MIME = "application/x-visionstudio-layer"
@@ -72,43 +71,21 @@ class LayerDropMixin:
         self.add_layer(key, self.mapToScene(event.position().toPoint()))
 
     def add_layer(self, kind: str, scene_pos: QPointF) -> str | None:
-        """Add ``kind`` at ``scene_pos``; onto an edge it is inserted into the connection."""
+        """Add ``kind`` at ``scene_pos``; onto an edge it is inserted into the connection
+        (where it goes and what moves aside is the core's rule)."""
         pos = (round(scene_pos.x(), 1), round(scene_pos.y(), 1))
-        spec = LAYERS.get(kind)
-        edge_item = None if spec.is_source else self.graph_scene.edge_near(scene_pos)
+        edge_item = None if LAYERS.get(kind).is_source else self.graph_scene.edge_near(scene_pos)
         graph = self.controller.graph
-        if edge_item is None:
-            command = AddNode(kind, pos)
-            new_id = command.node_id
-        else:
-            try:
-                insert = insert_on_edge(graph, kind, edge_item.edge, pos)
-            except CommandError as exc:
-                self.status_message.emit(str(exc))
-                return None
-            new_id = insert.commands[0].node_id
-            moves = self._room_below(edge_item.edge.dst, pos[1])
-            command = Macro(insert.text, [insert, MoveNodes(moves)]) if moves else insert
+        try:
+            command = (add_layer(graph, kind, pos) if edge_item is None
+                       else insert_on_edge(graph, kind, edge_item.edge, pos))
+        except CommandError as exc:
+            self.status_message.emit(str(exc))
+            return None
         reason = push_or_reason(self.controller, command)
         if reason:
             self.status_message.emit(reason)
             return None
+        new_id = added_ids(command)[0]
         self.controller.set_selection([new_id])
         return new_id
-
-    def _room_below(self, start: str, y: float) -> dict[str, tuple[float, float]]:
-        """Moves that shift ``start`` and everything after it down to clear row ``y``."""
-        graph = self.controller.graph
-        sy = graph.positions.get(start, (0.0, 0.0))[1]
-        need = y + ROW_SPACING - sy
-        if need <= 0:
-            return {}
-        down, stack = set(), [start]
-        while stack:
-            n = stack.pop()
-            if n in down:
-                continue
-            down.add(n)
-            stack.extend(e.dst for e in graph.outputs_of(n))  # the index: not a scan per layer
-        return {n: (graph.positions.get(n, (0.0, 0.0))[0], graph.positions.get(n, (0.0, 0.0))[1] + need)
-                for n in down}

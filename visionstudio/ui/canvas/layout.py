@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 
 from visionstudio.core.graph import GraphModel
-from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
+from visionstudio.core.graph.editing import COLUMN_SPACING, ROW_SPACING
 
 PLACEHOLDER_BUDGET = 4  # placeholders per node + edge, at most
 
@@ -33,7 +33,8 @@ def _span_limit(spans: list[int], budget: int) -> int:
 
 
 def layered_positions(graph: GraphModel, *, origin: tuple[float, float] = (0.0, 0.0),
-                      row: float = ROW_SPACING, column: float = COLUMN_SPACING) -> dict[str, tuple[float, float]]:
+                      row: float = ROW_SPACING, column: float = COLUMN_SPACING
+                      ) -> dict[str, tuple[float, float]]:
     """Node centres for a layered top-to-bottom layout of ``graph``."""
     if not graph.nodes:
         return {}

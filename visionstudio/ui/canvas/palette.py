@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visionstudio.core.graph import append_after
+from visionstudio.core.graph.editing import added_ids, append_after
 from visionstudio.core.layers import LAYERS, palette_groups
 from visionstudio.ui.canvas import LAYER_MIME
 from visionstudio.ui.canvas.layer_style import layer_icon
-from visionstudio.ui.canvas.style import COLUMN_SPACING, ROW_SPACING
 from visionstudio.ui.shell.push import push_or_reason
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
@@ -167,34 +166,18 @@ class LayerPalette(QWidget):
             item.setExpanded(not item.isExpanded())
 
     def append(self, key: str) -> str | None:
-        """Add ``key`` after the selected layer (wired, placed below it); returns the new id."""
-        graph = self.controller.graph
+        """Add ``key`` after the selected layer (wired, placed below it, between it and
+        the next one in a chain: the core's rule); returns the new id."""
         selection = self.controller.selection
         after = selection[-1] if len(selection) == 1 else None
-        if after is not None:
-            x, y = graph.positions.get(after, (0.0, 0.0))
-            pos = (x, y + ROW_SPACING)
-        elif graph.positions:
-            lowest = max(graph.positions.values(), key=lambda p: p[1])
-            pos = (lowest[0], lowest[1] + ROW_SPACING)
-        else:
-            pos = (0.0, 0.0)
-        pos = self._free_spot(pos)
-        command = append_after(graph, key, after, pos)
+        command = append_after(self.controller.graph, key, after)
         reason = push_or_reason(self.controller, command)
         if reason:
             self.status_message.emit(reason)
             return None
-        new_id = command.node_id if hasattr(command, "node_id") else command.commands[0].node_id
+        new_id = added_ids(command)[0]
         self.controller.set_selection([new_id])
         return new_id
-
-    def _free_spot(self, pos: tuple[float, float]) -> tuple[float, float]:
-        taken = list(self.controller.graph.positions.values())
-        x, y = pos
-        while any(abs(px - x) < COLUMN_SPACING * 0.8 and abs(py - y) < ROW_SPACING * 0.6 for px, py in taken):
-            x += COLUMN_SPACING
-        return (x, y)
 
 
 def main(argv: list[str] | None = None) -> int:
