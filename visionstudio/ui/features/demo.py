@@ -36,7 +36,7 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
     import time
 
     from visionstudio.core.build import build_model
-    from visionstudio.core.data.base import load_dataset
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.core.inspect import capture_activations, class_probabilities, prepare_sample
     from visionstudio.core.templates import load_template
     from visionstudio.core.training.callbacks import Callback
@@ -80,7 +80,7 @@ def cached_demo(cache_dir, template: str = "classic_cnn", epochs: int = 3, **kw)
     from safetensors.torch import load_file, save_file
 
     from visionstudio.core.build import build_model
-    from visionstudio.core.data.base import load_dataset
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.core.inspect import Activation
     from visionstudio.core.templates import load_template
     from visionstudio.ui.features.state import _validation_only
