@@ -53,10 +53,10 @@ class _Builder:
 
     def add(self, kind: str, name: str, *inputs: str, column: int = 0, **params) -> str:
         cmd = AddNode(kind, (column * COLUMN, self.row * ROW), name=name, params=params or None)
-        cmd.do(self.graph)
+        cmd.apply(self.graph)
         self.row += column == 0
         for src in inputs:
-            Connect(src, cmd.node_id).do(self.graph)
+            Connect(src, cmd.node_id).apply(self.graph)
         return cmd.node_id
 
     def conv_bn(self, name: str, x: str, out: int, k: int, stride: int = 1, column: int = 0) -> str:
@@ -109,10 +109,12 @@ def _ms(fn, *args):
 
 def time_analysis(graph: GraphModel, runs: int) -> dict[str, float]:
     """Median wall / CPU ms of a full analyze() and of a SetParam edit + re-analysis."""
-    from visionstudio.core.graph import SetParam, UndoHistory, analyze
+    from visionstudio.core.commands import UndoHistory
+    from visionstudio.core.graph import SetParam, analyze
+    from visionstudio.core.project import ProjectDocument
 
     conv = next(n.id for n in graph.nodes.values() if n.kind == "conv2d")
-    history = UndoHistory(graph)
+    history = UndoHistory(ProjectDocument(graph=graph))
     full, edit = [], []
     for i in range(runs):                      # interleaved: noise hits both alike
         full.append(_ms(analyze, graph)[:2])

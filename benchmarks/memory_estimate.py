@@ -40,7 +40,7 @@ def _document(template: str, shape):
         node = next(n for n in doc.graph.nodes.values() if n.kind == "input")
         channels, size = shape
         for name, value in (("channels", channels), ("height", size), ("width", size)):
-            SetParam(node.id, name, value).do(doc.graph)
+            SetParam(node.id, name, value).do(doc)
     return doc
 
 

@@ -40,15 +40,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from visionstudio.core.commands import UndoHistory
 from visionstudio.core.graph import (
     AddNode,
     Connect,
     GraphModel,
     RemoveNodes,
     SetParam,
-    UndoHistory,
     analyze,
 )
+from visionstudio.core.project import ProjectDocument
 
 TARGET_MS = 10.0
 LARGE_TARGET_S = 1.0
@@ -62,9 +63,9 @@ class _Builder:
     def add(self, kind: str, *inputs: str, **params) -> str:
         self.n += 1
         cmd = AddNode(kind, (self.n * 40.0, 0.0), params=params or None)
-        cmd.do(self.graph)
+        cmd.apply(self.graph)
         for src in inputs:
-            Connect(src, cmd.node_id).do(self.graph)
+            Connect(src, cmd.node_id).apply(self.graph)
         return cmd.node_id
 
 
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 
     full = _median_ms(lambda: analyze(graph), args.runs)
 
-    history = UndoHistory(graph)
+    history = UndoHistory(ProjectDocument(graph=graph))
     target = convs[len(convs) // 2]
     state = {"k": 0}
 

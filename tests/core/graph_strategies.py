@@ -38,9 +38,9 @@ class GraphBuilder:
     def add(self, kind: str, *inputs: str, name: str | None = None, **params: Any) -> str:
         self._x += 120.0
         cmd = AddNode(kind, (self._x, 0.0), name=name, params=params or None)
-        cmd.do(self.graph)
+        cmd.apply(self.graph)
         for src in inputs:
-            Connect(src, cmd.node_id).do(self.graph)
+            Connect(src, cmd.node_id).apply(self.graph)
         return cmd.node_id
 
     def name(self, node_id: str) -> str:

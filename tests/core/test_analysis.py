@@ -299,8 +299,8 @@ def test_merge_inputs_follow_port_order():
     x = b.add("input", channels=2, height=4, width=4)
     wide = b.add("conv2d", x, out_channels=5, padding=1)
     cat = b.add("concat")
-    Connect(wide, cat, 1).do(b.graph)
-    Connect(x, cat, 0).do(b.graph)
+    Connect(wide, cat, 1).apply(b.graph)
+    Connect(x, cat, 0).apply(b.graph)
     a = analyze(b.graph)
     assert a.ok
     assert a.nodes[cat].input_shapes == [(2, 4, 4), (5, 4, 4)]

@@ -7,25 +7,24 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from visionstudio.core.commands import CommandError
+from visionstudio.core.commands import CommandError, Macro, UndoHistory
 from visionstudio.core.graph import (
     AddNode,
     Connect,
     Disconnect,
     Edge,
     GraphModel,
-    Macro,
     MoveNodes,
     RemoveNodes,
     RenameNode,
     SetParam,
-    UndoHistory,
     analyze,
     append_after,
     fragment_of,
     insert_on_edge,
     paste_nodes,
 )
+from visionstudio.core.project import ProjectDocument
 
 from .graph_strategies import GraphBuilder
 
@@ -42,12 +41,12 @@ def net():
     c = b.add("conv2d", x, out_channels=4, padding=1)
     r = b.add("relu", c)
     b.add("maxpool2d", r)
-    return b, UndoHistory(b.graph)
+    return b, UndoHistory(ProjectDocument(graph=b.graph))
 
 
 def roundtrip(history: UndoHistory, cmd):
     """Push, undo, redo; checks the document at each step and returns the command."""
-    graph = history.graph
+    graph = history.document.graph
     before = snapshot(graph)
     history.push(cmd)
     after = snapshot(graph)
@@ -270,7 +269,7 @@ def test_insert_on_edge_keeps_the_merge_port():
     x = b.add("input", channels=2, height=4, width=4)
     r = b.add("relu", x)
     add = b.add("add", x, r)
-    h = UndoHistory(b.graph)
+    h = UndoHistory(ProjectDocument(graph=b.graph))
     h.push(insert_on_edge(b.graph, "dropout", Edge(r, add, 1), (0, 0)))
     assert Edge(b.id("dropout1"), add, 1) in b.graph.edges
 
@@ -306,7 +305,7 @@ def test_copy_paste(net):
 
 def test_history_signals_and_empty_stacks():
     graph = GraphModel()
-    h = UndoHistory(graph)
+    h = UndoHistory(ProjectDocument(graph=graph))
     seen = []
     h.changed.connect(lambda: seen.append(1))
     assert not h.undo() and not h.redo() and h.is_clean
@@ -407,7 +406,7 @@ def test_random_session_undone_and_redone_entirely(data):
     x = b.add("input", channels=1, height=8, width=8)
     b.add("relu", b.add("conv2d", x, out_channels=4))
     graph = b.graph
-    history = UndoHistory(graph)
+    history = UndoHistory(ProjectDocument(graph=graph))
     start = snapshot(graph)
     states = [start]  # the document after each undo step, by history depth
     for _ in range(data.draw(st.integers(1, 25), label="steps")):

@@ -16,16 +16,14 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from visionstudio.core.commands import CommandError
+from visionstudio.core.commands import CommandError, Macro, UndoHistory
 from visionstudio.core.graph import (
     AddNode,
     Connect,
     Disconnect,
     Edge,
     GraphModel,
-    Macro,
     RemoveNodes,
-    UndoHistory,
     analyze,
     fragment_of,
     paste_nodes,
@@ -94,7 +92,7 @@ ops = st.lists(st.tuples(st.sampled_from(["add", "connect", "disconnect", "remov
 @given(steps=ops)
 def test_index_matches_the_edge_list_through_any_edits(steps):
     graph = GraphModel()
-    history = UndoHistory(graph)
+    history = UndoHistory(ProjectDocument(graph=graph))
     for op, i, j, kind in steps:
         ids = list(graph.nodes)
         try:
@@ -129,7 +127,7 @@ def test_index_matches_the_edge_list_through_any_edits(steps):
         if op in ("append", "assign", "delitem", "sort"):
             # Undo steps assume the graph is as they left it; code that edits the list
             # behind the history's back starts a new one (as opening a file does).
-            history = UndoHistory(graph)
+            history = UndoHistory(ProjectDocument(graph=graph))
         assert_index_exact(graph)
 
 
@@ -146,7 +144,7 @@ def test_copy_has_its_own_index():
 # -- one re-analysis per edit ----------------------------------------------------------------
 def test_removing_a_merge_reanalyses_once_and_undo_restores_the_exact_order():
     doc = parse_project(json.dumps(lattice(60)))
-    graph, history = doc.graph, UndoHistory(doc.graph)
+    graph, history = doc.graph, UndoHistory(doc)
     before = (graph.to_dict(), list(graph.nodes), list(graph.edges))
     changes, removed = [], []
     graph.changed.connect(lambda: changes.append(1))
@@ -164,7 +162,7 @@ def test_removing_a_merge_reanalyses_once_and_undo_restores_the_exact_order():
 
 def test_a_paste_is_one_change():
     doc = parse_project(json.dumps(lattice(40)))
-    graph, history = doc.graph, UndoHistory(doc.graph)
+    graph, history = doc.graph, UndoHistory(doc)
     changes = []
     graph.changed.connect(lambda: changes.append(1))
     cmd = history.push(paste_nodes(graph, fragment_of(graph, list(graph.nodes)[:25])))
@@ -189,7 +187,7 @@ def test_a_file_at_the_limits_loads_analyses_and_summarises():
     assert len(summary.rows) == 10_000 and summary.rows[-1].inputs[0] == f"add{len(ids) - 2}"
     assert len(summary.rows[-1].inputs) == 11
     # deleting everything and undoing it is linear too
-    history = UndoHistory(doc.graph)
+    history = UndoHistory(doc)
     history.push(RemoveNodes(list(doc.graph.nodes)))
     assert not doc.graph.nodes and not doc.graph.edges
     history.undo()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from visionstudio.core.build import build_model
-from visionstudio.core.graph import AddNode, Connect, GraphModel, UndoHistory
+from visionstudio.core.commands import UndoHistory
+from visionstudio.core.graph import AddNode, Connect, GraphModel
 from visionstudio.core.inspect import (
     capture_activations,
     class_probabilities,
@@ -17,11 +18,12 @@ from visionstudio.core.inspect import (
     grad_cam,
     saliency,
 )
+from visionstudio.core.project import ProjectDocument
 
 
 def _stack(layers):
     graph = GraphModel()
-    history = UndoHistory(graph)
+    history = UndoHistory(ProjectDocument(graph=graph))
     ids = []
     for kind, params in layers:
         cmd = history.push(AddNode(kind, params=params))

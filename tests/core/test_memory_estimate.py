@@ -81,7 +81,7 @@ def test_run_training_checks_the_dataset_fits_before_building(monkeypatch, tmp_p
     calls = forbid_building(monkeypatch)
     doc = load_template("classic_cnn")
     dense = doc.graph.node_by_name("dense2")
-    SetParam(dense.id, "units", 7).do(doc.graph)
+    SetParam(dense.id, "units", 7).do(doc)
     doc.set_dataset(type(doc.dataset).from_dict({"key": "shapes", "params": {"samples": 40,
                                                                            "val_samples": 10}}))
     with pytest.raises(TrainingSetupError, match="does not fit the dataset"):

@@ -86,9 +86,8 @@ def test_train_and_the_feature_maps_build_on_worker_threads(qtbot, tmp_path, mon
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     w = make_window(qtbot, tmp_path, show=True, panels=True)      # the classic CNN
     qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
-    doc = w.controller.document
-    w.controller.push(SetDatasetSettings("shapes", {"samples": 48, "val_samples": 16}), target=doc)
-    w.controller.push(SetTrainingSettings({"epochs": 1, "batch_size": 16, "device": "cpu"}), target=doc)
+    w.controller.push(SetDatasetSettings("shapes", {"samples": 48, "val_samples": 16}))
+    w.controller.push(SetTrainingSettings({"epochs": 1, "batch_size": 16, "device": "cpu"}))
     w.findChild(type(w.menus["inspect"].actions()[0]), "action_feature_maps").trigger()
     view = _feature_view(w)
     qtbot.waitUntil(lambda: view.state.model() is not None, timeout=60_000)

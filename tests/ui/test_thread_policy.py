@@ -24,10 +24,9 @@ RUN_TIMEOUT_MS = 180_000
 def _controller(tmp_path, monkeypatch) -> DocumentController:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     controller = DocumentController(load_template("classic_cnn"))
-    doc = controller.document
-    controller.push(SetDatasetSettings("shapes", {"samples": 96, "val_samples": 0}), target=doc)
+    controller.push(SetDatasetSettings("shapes", {"samples": 96, "val_samples": 0}))
     controller.push(SetTrainingSettings({"epochs": 2, "batch_size": 16, "val_split": 0.0,
-                                         "device": "cpu"}), target=doc)
+                                         "device": "cpu"}))
     return controller
 
 

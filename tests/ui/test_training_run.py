@@ -21,11 +21,10 @@ RUN_TIMEOUT_MS = 180_000
 def make_controller(tmp_path, monkeypatch, **training) -> DocumentController:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     controller = DocumentController(load_template("classic_cnn"))
-    doc = controller.document
-    controller.push(SetDatasetSettings("shapes", {"samples": 64, "val_samples": 16}), target=doc)
+    controller.push(SetDatasetSettings("shapes", {"samples": 64, "val_samples": 16}))
     settings = {"epochs": 2, "batch_size": 16, "val_split": 0.25, "device": "cpu"}
     settings.update(training)
-    controller.push(SetTrainingSettings(settings), target=doc)
+    controller.push(SetTrainingSettings(settings))
     return controller
 
 
@@ -85,7 +84,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
 def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
     controller, panel, plots = app_parts
     session = panel.session
-    controller.push(SetTrainingSettings({"epochs": 4}), target=controller.document)
+    controller.push(SetTrainingSettings({"epochs": 4}))
     assert session.train()
     wait_first_batch(qtbot, session)
     session.pause()
@@ -121,7 +120,7 @@ def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
 def test_stop_returns_within_one_batch_and_keeps_checkpoint(qtbot, app_parts):
     controller, panel, plots = app_parts
     session = panel.session
-    controller.push(SetTrainingSettings({"epochs": 200}), target=controller.document)
+    controller.push(SetTrainingSettings({"epochs": 200}))
     assert session.train()
     wait_first_batch(qtbot, session)
     trainer = session.worker.trainer
@@ -182,7 +181,7 @@ def test_setup_errors_show_before_any_thread(qtbot, app_parts):
 def test_graph_is_locked_while_training(qtbot, app_parts):
     controller, panel, plots = app_parts
     session = panel.session
-    controller.push(SetTrainingSettings({"epochs": 200}), target=controller.document)
+    controller.push(SetTrainingSettings({"epochs": 200}))
     refused = []
     controller.refused.connect(refused.append)
     assert session.train()

@@ -66,7 +66,7 @@ def test_confirm_close_during_training(qtbot, window):
 
     integration = install(window)
     session = integration.session
-    window.controller.push(SetTrainingSettings({"epochs": 200}), target=window.controller.document)
+    window.controller.push(SetTrainingSettings({"epochs": 200}))
     asked = []
     integration.ask_stop = lambda parent: asked.append(1) or False
     assert session.train()
@@ -85,7 +85,7 @@ def test_failure_reaches_the_window(qtbot, window):
     integration = install(window)
     failures = []
     integration.show_failure = lambda parent, failure: failures.append(failure)
-    window.controller.push(SetTrainingSettings({"device": "cuda:7"}), target=window.controller.document)
+    window.controller.push(SetTrainingSettings({"device": "cuda:7"}))
     assert integration.session.train() is False
     assert failures and "cuda" in failures[0].message.lower()
     assert integration.actions["train"].isEnabled()

@@ -5,19 +5,18 @@ from visionstudio.core.graph.commands import (
     AddNode,
     Connect,
     Disconnect,
-    Macro,
+    GraphCommand,
     MoveNodes,
     RemoveNodes,
     RenameNode,
     SetParam,
-    UndoHistory,
 )
 from visionstudio.core.graph.editing import append_after, fragment_of, insert_on_edge, paste_nodes
 from visionstudio.core.graph.model import Edge, GraphModel, Node, make_node, name_problem, new_id
 
 __all__ = [
     "AddNode", "Connect", "Diagnostic", "Disconnect", "Edge",
-    "GraphAnalysis", "GraphModel", "Macro", "MoveNodes", "Node", "NodeInfo", "RemoveNodes",
-    "RenameNode", "SetParam", "UndoHistory", "analyze", "append_after", "fragment_of",
+    "GraphAnalysis", "GraphCommand", "GraphModel", "MoveNodes", "Node", "NodeInfo", "RemoveNodes",
+    "RenameNode", "SetParam", "analyze", "append_after", "fragment_of",
     "insert_on_edge", "make_node", "name_problem", "new_id", "paste_nodes",
 ]

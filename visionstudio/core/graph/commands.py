@@ -1,25 +1,46 @@
-"""Every edit of a graph is a command: ``do`` and ``undo`` touch only the core model.
+"""Edits of the graph, as commands on the document (see visionstudio.core.commands).
 
-The UI wraps each command in a QUndoCommand; headless code (tests, scripts) uses
-:class:`UndoHistory`. Commands validate in ``do`` and raise :class:`CommandError`
-with a sentence for the status bar, leaving the graph untouched.
+Each validates before it touches anything and raises CommandError with a sentence for
+the status bar, so a refused edit leaves the graph as it was.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from visionstudio.core.commands import Command, CommandError
-from visionstudio.core.events import Event
 from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ParamError
 
+if TYPE_CHECKING:
+    from visionstudio.core.project.document import ProjectDocument
 
-class AddNode(Command):
+
+class GraphCommand(Command):
+    """An edit of ``document.graph``.
+
+    Subclasses write ``apply``/``revert`` on the graph alone, which is also how code
+    that assembles a graph without a document or an undo stack (templates, demo data,
+    test builders) runs them.
+    """
+
+    def do(self, document: ProjectDocument) -> None:
+        self.apply(document.graph)
+
+    def undo(self, document: ProjectDocument) -> None:
+        self.revert(document.graph)
+
+    def apply(self, graph: GraphModel) -> None:
+        raise NotImplementedError
+
+    def revert(self, graph: GraphModel) -> None:
+        raise NotImplementedError
+
+
+class AddNode(GraphCommand):
     def __init__(self, kind: str, position: Position = (0.0, 0.0), *, name: str | None = None,
                  params: Mapping[str, Any] | None = None, node_id: str | None = None) -> None:
         self.kind = LAYERS.canonical(kind)
@@ -29,7 +50,7 @@ class AddNode(Command):
         self.node_id = node_id or new_id()
         self.text = f"Add {LAYERS.get(self.kind).title}"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         if self.name is not None:
             problem = name_problem(self.name)
             if problem:
@@ -40,11 +61,11 @@ class AddNode(Command):
         self.name = node.name  # redo gives the same name
         graph._insert_node(node, self.position)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         graph._delete_node(self.node_id)
 
 
-class RemoveNodes(Command):
+class RemoveNodes(GraphCommand):
     """Removes nodes with every edge touching them; undo restores exact order.
 
     Edges go in one pass over the edge list and ``changed`` is announced once, so
@@ -58,7 +79,7 @@ class RemoveNodes(Command):
         self._saved_edges: list[tuple[int, Edge]] = []
         self.text = "Delete layer" if len(self.node_ids) == 1 else f"Delete {len(self.node_ids)} layers"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         missing = [n for n in self.node_ids if n not in graph.nodes]
         if missing:
             raise CommandError("some of the selected layers no longer exist")
@@ -68,19 +89,19 @@ class RemoveNodes(Command):
             self._saved_edges = graph._delete_edges_of(set(self.node_ids))
             self._saved_nodes = graph._delete_nodes(self.node_ids)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         with graph.batch():
             graph._restore_nodes(self._saved_nodes)
             graph._restore_edges(self._saved_edges)
 
 
-class Connect(Command):
+class Connect(GraphCommand):
     def __init__(self, src: str, dst: str, port: int | None = None) -> None:
         self.src, self.dst, self.port = src, dst, port
         self.edge: Edge | None = None
         self.text = "Connect layers"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         problem = graph.connection_problem(self.src, self.dst, self.port)
         if problem:
             raise CommandError(problem)
@@ -89,35 +110,35 @@ class Connect(Command):
         self.text = f"Connect {graph.nodes[self.src].name} to {graph.nodes[self.dst].name}"
         graph._insert_edge(self.edge)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         assert self.edge is not None
         graph._delete_edge(self.edge)
 
 
-class Disconnect(Command):
+class Disconnect(GraphCommand):
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
         self.index = -1
         self.text = "Disconnect layers"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         if not graph.has_edge(self.edge):
             raise CommandError("that connection no longer exists")
         self.text = (f"Disconnect {graph.nodes[self.edge.src].name} from "
                      f"{graph.nodes[self.edge.dst].name}")
         self.index = graph._delete_edge(self.edge)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         graph._insert_edge(self.edge, self.index)
 
 
-class SetParam(Command):
+class SetParam(GraphCommand):
     def __init__(self, node_id: str, name: str, value: Any) -> None:
         self.node_id, self.name, self.value = node_id, name, value
         self.old: Any = None
         self.merge_key = ("param", node_id, name)
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         node = graph.nodes.get(self.node_id)
         if node is None:
             raise CommandError("that layer no longer exists")
@@ -135,7 +156,7 @@ class SetParam(Command):
         self.text = f"Set {pspec.label} of {node.name} to {_show(clean)}"
         graph._set_param(self.node_id, self.name, clean)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         graph._set_param(self.node_id, self.name, self.old)
 
     def merge(self, other: Command) -> bool:
@@ -154,13 +175,13 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-class RenameNode(Command):
+class RenameNode(GraphCommand):
     def __init__(self, node_id: str, name: str) -> None:
         self.node_id, self.name = node_id, name.strip()
         self.old = ""
         self.text = f"Rename to {self.name}"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         node = graph.nodes.get(self.node_id)
         if node is None:
             raise CommandError("that layer no longer exists")
@@ -174,116 +195,25 @@ class RenameNode(Command):
         self.text = f"Rename {self.old} to {self.name}"
         graph._set_name(self.node_id, self.name)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         graph._set_name(self.node_id, self.old)
 
 
-class MoveNodes(Command):
+class MoveNodes(GraphCommand):
     def __init__(self, moves: Mapping[str, Position], old: Mapping[str, Position] | None = None) -> None:
         self.moves = {k: (float(v[0]), float(v[1])) for k, v in moves.items()}
         self.old: dict[str, Position] = dict(old) if old else {}
         self._given_old = bool(old)
         self.text = "Move layer" if len(self.moves) == 1 else f"Move {len(self.moves)} layers"
 
-    def do(self, graph: GraphModel) -> None:
+    def apply(self, graph: GraphModel) -> None:
         if not self._given_old:
             self.old = {k: graph.positions.get(k, (0.0, 0.0)) for k in self.moves}
         for nid, pos in self.moves.items():
             if nid in graph.nodes:
                 graph._set_position(nid, pos)
 
-    def undo(self, graph: GraphModel) -> None:
+    def revert(self, graph: GraphModel) -> None:
         for nid, pos in self.old.items():
             if nid in graph.nodes:
                 graph._set_position(nid, pos)
-
-
-class Macro(Command):
-    """Several commands as one undo step; if one fails, those done are rolled back."""
-
-    def __init__(self, text: str, commands: Sequence[Command]) -> None:
-        self.text = text
-        self.commands = list(commands)
-
-    def do(self, graph: GraphModel) -> None:
-        done: list[Command] = []
-        with _batched(graph):  # one re-analysis for the whole macro (a paste of 2,000 layers)
-            try:
-                for cmd in self.commands:
-                    cmd.do(graph)
-                    done.append(cmd)
-            except Exception:
-                for cmd in reversed(done):
-                    cmd.undo(graph)
-                raise
-
-    def undo(self, graph: GraphModel) -> None:
-        with _batched(graph):
-            for cmd in reversed(self.commands):
-                cmd.undo(graph)
-
-
-def _batched(target: Any) -> contextlib.AbstractContextManager:
-    """``target.batch()`` for a graph; macros of document commands have nothing to hold."""
-    return target.batch() if isinstance(target, GraphModel) else contextlib.nullcontext()
-
-
-class UndoHistory:
-    """Headless undo stack with merge semantics like QUndoStack's."""
-
-    def __init__(self, graph: GraphModel) -> None:
-        self.graph = graph
-        self._done: list[Command] = []
-        self._undone: list[Command] = []
-        self._clean_index: int | None = 0
-        self.changed = Event("history_changed")
-
-    def push(self, cmd: Command) -> Command:
-        cmd.do(self.graph)  # raises CommandError without side effects
-        self._undone.clear()
-        if self._clean_index is not None and self._clean_index > len(self._done):
-            self._clean_index = None
-        last = self._done[-1] if self._done else None
-        if (last is not None and cmd.merge_key is not None and last.merge_key == cmd.merge_key
-                and self._clean_index != len(self._done) and last.merge(cmd)):
-            pass
-        else:
-            self._done.append(cmd)
-        self.changed.emit()
-        return cmd
-
-    def undo(self) -> bool:
-        if not self._done:
-            return False
-        cmd = self._done.pop()
-        cmd.undo(self.graph)
-        self._undone.append(cmd)
-        self.changed.emit()
-        return True
-
-    def redo(self) -> bool:
-        if not self._undone:
-            return False
-        cmd = self._undone.pop()
-        cmd.do(self.graph)
-        self._done.append(cmd)
-        self.changed.emit()
-        return True
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._done)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._undone)
-
-    def texts(self) -> list[str]:
-        return [c.text for c in self._done]
-
-    def set_clean(self) -> None:
-        self._clean_index = len(self._done)
-
-    @property
-    def is_clean(self) -> bool:
-        return self._clean_index == len(self._done)

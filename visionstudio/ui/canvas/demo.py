@@ -14,11 +14,11 @@ def demo_document() -> ProjectDocument:
 
     def add(name: str, kind: str, **params) -> None:
         cmd = AddNode(kind, name=name, params=params or None)
-        cmd.do(graph)
+        cmd.do(doc)
         ids[name] = cmd.node_id
 
     def wire(a: str, b: str) -> None:
-        Connect(ids[a], ids[b]).do(graph)
+        Connect(ids[a], ids[b]).do(doc)
 
     add("input", "input", channels=1, height=28, width=28)
     add("conv1", "conv2d", out_channels=32, padding="same")

@@ -18,7 +18,8 @@ from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
-from visionstudio.core.graph import Disconnect, Macro, MoveNodes, RemoveNodes
+from visionstudio.core.commands import Macro
+from visionstudio.core.graph import Disconnect, MoveNodes, RemoveNodes
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
 from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
 from visionstudio.ui.canvas.items import EdgeItem, PortItem
@@ -188,10 +189,9 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
 
 def install_demo_actions(view: GraphView) -> None:
     """Standard shortcuts for running the canvas alone (the main window has its own)."""
-    undo = view.controller.undo_stack
     for text, keys, slot in [
-        ("Undo", QKeySequence.StandardKey.Undo, undo.undo),
-        ("Redo", QKeySequence.StandardKey.Redo, undo.redo),
+        ("Undo", QKeySequence.StandardKey.Undo, view.controller.undo),
+        ("Redo", QKeySequence.StandardKey.Redo, view.controller.redo),
         ("Copy", QKeySequence.StandardKey.Copy, view.copy_selection),
         ("Cut", QKeySequence.StandardKey.Cut, view.cut_selection),
         ("Paste", QKeySequence.StandardKey.Paste, view.paste),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QToolBar, QWidget
 
@@ -91,18 +92,41 @@ def create_actions(window: QWidget) -> dict[str, QAction]:
     return actions
 
 
-def add_undo_actions(window: QWidget, stack, actions: dict[str, QAction]) -> None:
-    """Undo/Redo from the QUndoStack: their text names the step ("Undo Add Conv2d")."""
-    undo = stack.createUndoAction(window, "&Undo")
+class _StepText(QObject):
+    """Names an Undo/Redo action after its step; a child of the action, so it goes with it."""
+
+    def __init__(self, action: QAction, prefix: str) -> None:
+        super().__init__(action)
+        self._action, self._prefix = action, prefix
+
+    def show(self, text: str) -> None:
+        self._action.setText(f"{self._prefix} {text}".rstrip())
+
+
+def add_undo_actions(window: QWidget, controller, actions: dict[str, QAction]) -> None:
+    """Undo/Redo through the controller (which checks the training lock), named after the
+    step they would take ("Undo Add Conv2d") as the QUndoStack's own actions are."""
+    stack = controller.undo_stack
+    undo = QAction("&Undo", window)
     undo.setObjectName("action_undo")
     undo.setStatusTip("Undo the last edit (the History panel lists every step)")
     undo.setShortcuts(_shortcuts((SK.Undo,)))
     undo.setIcon(QIcon.fromTheme("edit-undo", window.style().standardIcon(SP.SP_ArrowBack)))
-    redo = stack.createRedoAction(window, "&Redo")
+    undo.triggered.connect(controller.undo)
+    redo = QAction("&Redo", window)
     redo.setObjectName("action_redo")
     redo.setStatusTip("Redo the edit you last undid")
     redo.setShortcuts(_shortcuts((SK.Redo, "Ctrl+Shift+Z", "Ctrl+Y")))
     redo.setIcon(QIcon.fromTheme("edit-redo", window.style().standardIcon(SP.SP_ArrowForward)))
+    redo.triggered.connect(controller.redo)
+
+    # Fed from the signals' own arguments: the stack may be half destroyed at shutdown.
+    stack.canUndoChanged.connect(undo.setEnabled)
+    stack.canRedoChanged.connect(redo.setEnabled)
+    stack.undoTextChanged.connect(_StepText(undo, "&Undo").show)  # alone when a step merges
+    stack.redoTextChanged.connect(_StepText(redo, "&Redo").show)
+    undo.setEnabled(stack.canUndo())
+    redo.setEnabled(stack.canRedo())
     actions["undo"], actions["redo"] = undo, redo
 
 

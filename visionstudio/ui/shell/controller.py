@@ -1,12 +1,14 @@
 """DocumentController: the one place UI intent becomes core commands.
 
-Views call ``push`` with a core command; a refused edit (CommandError) leaves the
-document untouched and is announced through ``refused`` for the status bar.
+Views call ``push`` with a core command and the window's Undo/Redo call ``undo`` and
+``redo``; a refused edit (CommandError, or the training lock) leaves the document
+untouched and is announced through ``refused`` for the status bar.
 Shape analysis re-runs after every semantic change and is shared by all views.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -33,7 +35,7 @@ class DocumentController(QObject):
         self.path: Path | None = None
         self.analysis: GraphAnalysis = analyze(self.document.graph)
         self._selection: list[str] = []
-        self._lock: tuple[str, object] | None = None  # (reason, allow(command, target)) — issue #5
+        self._lock: tuple[str, Callable[[Command], bool] | None] | None = None  # (reason, allow)
         self.document.graph.changed.connect(self._on_graph_changed)
 
     @property
@@ -41,26 +43,75 @@ class DocumentController(QObject):
         return self.document.graph
 
     # -- edits ------------------------------------------------------------------
-    def push(self, command: Command, target: object | None = None) -> bool:
-        """Do ``command`` and put it on the undo stack; False (and ``refused``) if refused."""
-        target = self.document.graph if target is None else target
-        if self._lock is not None and not self._lock[1](command, target):
-            self.refused.emit(self._lock[0])
+    def push(self, command: Command) -> bool:
+        """Do ``command`` on the document and put it on the undo stack.
+
+        False (and ``refused`` with the reason) when the training lock or the command
+        itself refuses it; the document is then untouched.
+        """
+        if not self._allowed(command):
             return False
         try:
-            command.do(target)
+            command.do(self.document)
         except CommandError as exc:
             self.refused.emit(str(exc))
             return False
-        self.undo_stack.push(CoreUndoCommand(command, target))
+        self.undo_stack.push(CoreUndoCommand(command, self.document))
         return True
+
+    def record(self, command: Command) -> bool:
+        """Do ``command`` without an undo step: a fact the app records (a training run was
+        added, or has ended), not the user's edit. The project shows unsaved work."""
+        if not self._allowed(command):
+            return False
+        try:
+            command.do(self.document)
+        except CommandError as exc:
+            self.refused.emit(str(exc))
+            return False
+        self.undo_stack.resetClean()   # never clean again until saved: the title shows it
+        return True
+
+    def undo(self) -> bool:
+        """Undo the last step, unless the training lock refuses it (then ``refused`` says why).
+
+        The window's Undo action and Ctrl+Z come here, not to the QUndoStack, so an
+        undo cannot change a model that is training.
+        """
+        index = self.undo_stack.index()
+        if index == 0 or not self._allowed(self._step(index - 1)):
+            return False
+        self.undo_stack.undo()
+        return True
+
+    def redo(self) -> bool:
+        """Redo the step last undone, under the same lock as ``push`` and ``undo``."""
+        index = self.undo_stack.index()
+        if index >= self.undo_stack.count() or not self._allowed(self._step(index)):
+            return False
+        self.undo_stack.redo()
+        return True
+
+    def _step(self, index: int) -> Command:
+        return self.undo_stack.command(index).command
+
+    def _allowed(self, command: Command) -> bool:
+        """The one check of the training lock, for push, undo and redo."""
+        if self._lock is None:
+            return True
+        reason, allow = self._lock
+        if allow is not None and allow(command):
+            return True
+        self.refused.emit(reason)
+        return False
 
     # -- lock while training (issue #5; owned by visionstudio.ui.training) ----------
     # While a run trains, edits that would change the model are refused with the
-    # reason; ``allow(command, target)`` lets some through (layout moves, pause-time
-    # optimizer settings). Views may listen to ``lock_changed`` to show a banner.
-    def lock(self, reason: str, allow=None) -> None:
-        self._lock = (reason, allow or (lambda command, target: False))
+    # reason; ``allow(command)`` lets some through (layout moves, pause-time optimizer
+    # settings), whether the command is being done, undone or redone. Views may listen
+    # to ``lock_changed`` to show a banner.
+    def lock(self, reason: str, allow: Callable[[Command], bool] | None = None) -> None:
+        self._lock = (reason, allow)
         self.lock_changed.emit(reason)
 
     def unlock(self) -> None:

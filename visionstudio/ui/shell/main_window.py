@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self._build_panels()
         self.actions_by_name = create_actions(self)
-        add_undo_actions(self, self.controller.undo_stack, self.actions_by_name)
+        add_undo_actions(self, self.controller, self.actions_by_name)
         self.menus = build_menus(self, self.actions_by_name)
         self.toolbar = build_toolbar(self, self.actions_by_name)
         self._connect_actions()
@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.history.setObjectName("undoHistory")
         self.history.setAccessibleName("Undo history")
         self.history.setEmptyLabel("Opened project")
+        c.lock_changed.connect(lambda reason: self.history.setEnabled(not reason))  # jumps skip the lock
         add = dock_specs.add_dock
         Area = Qt.DockWidgetArea
         self.docks: dict[str, QDockWidget] = {

@@ -1,7 +1,8 @@
 """QUndoStack integration: each core command is wrapped in a QUndoCommand.
 
-The wrapper only forwards ``redo``/``undo`` to the core command's ``do``/``undo`` and
-maps merge keys to QUndoCommand ids, so undo works the same with or without Qt.
+The wrapper only forwards ``redo``/``undo`` to the core command's ``do``/``undo`` on the
+document and maps merge keys to QUndoCommand ids, so undo works the same with or
+without Qt.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from visionstudio.core.commands import Command
-from visionstudio.core.graph import GraphModel
+from visionstudio.core.project import ProjectDocument
 
 _merge_ids: dict[Any, int] = {}
 
@@ -23,31 +24,33 @@ def _id_for(key: Any) -> int:
 
 
 class CoreUndoCommand(QUndoCommand):
-    """Runs a core command on the graph (or, for settings, on the document)."""
+    """Runs a core command on the document the controller held when it was pushed.
 
-    def __init__(self, command: Command, target: GraphModel | Any) -> None:
+    The stack is cleared when the controller replaces its document, so every step on
+    it belongs to the same document.
+    """
+
+    def __init__(self, command: Command, document: ProjectDocument) -> None:
         super().__init__(command.text)
         self.command = command
-        self.target = target
+        self.document = document
         self._first = True
 
     def redo(self) -> None:
         if self._first:  # already done by DocumentController.push (to catch refusals)
             self._first = False
             return
-        self.command.do(self.target)
+        self.command.do(self.document)
         self.setText(self.command.text)
 
     def undo(self) -> None:
-        self.command.undo(self.target)
+        self.command.undo(self.document)
 
     def id(self) -> int:
         return _id_for(self.command.merge_key)
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, CoreUndoCommand) or other.target is not self.target:
+        if not isinstance(other, CoreUndoCommand) or not self.command.merge(other.command):
             return False
-        if self.command.merge(other.command):
-            self.setText(self.command.text)
-            return True
-        return False
+        self.setText(self.command.text)
+        return True

@@ -322,7 +322,7 @@ class TrainingSession(QObject):
         self.thread, self.worker = track(thread), worker
         thread.start()
 
-    def _allow_while_locked(self, command, target) -> bool:
+    def _allow_while_locked(self, command) -> bool:
         from visionstudio.core.graph.commands import MoveNodes
         from visionstudio.core.project.commands import SetTrainingSettings
 
