@@ -141,7 +141,7 @@ def shoot(scene: str, theme: str, out: Path, tmp: Path, app) -> Path:
                                 optional_panels=True, welcome=(scene == "welcome"))
     window.resize(*SIZE)
     window.show()
-    wait(app, 30, lambda: window._optional_added)
+    wait(app, 30, lambda: window.later_docks_added)
     wait(app, 1.5)
     if scene == "training":
         train_in_window(window, app)

@@ -117,7 +117,8 @@ def load_initial(argv: list[str]):
     Plain core work, safe on any thread. ``problem`` is (title, text) to show the user.
     """
     from visionstudio.core.project import ProjectDocument, ProjectFormatError, load_project
-    from visionstudio.ui.shell.files import DEFAULT_TEMPLATE, TemplatesUnavailable, template_document
+    from visionstudio.core.templates import DEFAULT_TEMPLATE
+    from visionstudio.ui.shell.templates import TemplatesUnavailable, template_document
 
     doc, path, problem = None, None, None
     if argv:
@@ -184,7 +185,7 @@ class _InitialLoader(QObject):
         w.statusBar().clearMessage()
         w.initial_load_done.emit()
         # torch is loaded by now, so their imports are quick; after the canvas has painted.
-        QTimer.singleShot(0, w.add_optional_docks)
+        QTimer.singleShot(0, w.add_later_docks)
         if problem is not None:
             w.files.prompts.error(w, *problem)
 

@@ -16,7 +16,8 @@ from PySide6.QtCore import QRectF, Qt
 
 from visionstudio.core.graph import MoveNodes, RemoveNodes
 from visionstudio.core.project import ProjectDocument, parse_project
-from visionstudio.ui.canvas.items import EdgeItem, NodeItem, curve, detour
+from visionstudio.ui.canvas.edge_item import EdgeItem, curve, detour
+from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.layout import PLACEHOLDER_BUDGET, layer_rows, layered_positions
 from visionstudio.ui.canvas.scene import GraphScene
 from visionstudio.ui.shell.controller import DocumentController

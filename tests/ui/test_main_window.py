@@ -29,20 +29,21 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
         dock = w.findChild(QDockWidget, name)
         assert dock is not None and dock.accessibleName(), name
     assert isinstance(w.history, QUndoView)
-    # Later-issue panels: a dock holding the real widget when the module exists, else none.
-    import importlib.util
+    # Every later-feature panel: a dock in the Panels menu holding its real, non-empty widget.
+    from visionstudio.ui.shell.docks import LATER_PANELS
 
-    from visionstudio.ui.shell.docks import OPTIONAL_PANELS
-
-    qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
-    for spec in OPTIONAL_PANELS:
-        dock = w.findChild(QDockWidget, f"{spec.object_name}Dock")
-        panel = w.findChild(QWidget, spec.object_name)
-        if importlib.util.find_spec(spec.module) is None:
-            assert dock is None
-        elif dock is not None:
-            assert panel is not None and type(panel).__name__ == spec.cls
-            assert dock.toggleViewAction() in w.menus["panels"].actions()
+    qtbot.waitUntil(lambda: w.later_docks_added, timeout=20_000)
+    expected = {"trainingPanel": "TrainingPanel", "metricsPlots": "MetricsPlots",
+                "featureMapView": "FeatureMapView"}
+    assert {panel.object_name for panel in LATER_PANELS} == set(expected)
+    for object_name, cls in expected.items():
+        dock = w.findChild(QDockWidget, f"{object_name}Dock")
+        assert dock is not None, f"no dock for {object_name}"
+        panel = w.findChild(QWidget, object_name)
+        assert panel is not None and type(panel).__name__ == cls, object_name
+        assert dock.isAncestorOf(panel), f"{object_name} is not in its dock"
+        assert panel.findChildren(QWidget), f"{object_name} is empty"
+        assert dock.toggleViewAction() in w.menus["panels"].actions()
     assert w.menuBar().actions()[-1] is w.menus["help"].menuAction()  # Help stays last
 
 

@@ -11,7 +11,7 @@ from .shell_helpers import make_window
 def test_new_project_dialog_shows_the_welcome_cards(qtbot):
     from visionstudio.core.templates import TEMPLATES
     from visionstudio.ui.dialogs.new_project import NewProjectDialog
-    from visionstudio.ui.welcome.controller import TemplateCard
+    from visionstudio.ui.welcome.cards import TemplateCard
 
     dialog = NewProjectDialog()
     qtbot.addWidget(dialog)

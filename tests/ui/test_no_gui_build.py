@@ -56,7 +56,7 @@ def test_huge_project_in_the_main_window_is_refused_and_never_built(qtbot, tmp_p
     path = tmp_path / "huge.vsproj"
     save_project(huge_dense_document(), path)
     w = make_window(qtbot, tmp_path, [str(path)], show=True, panels=True)
-    qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
+    qtbot.waitUntil(lambda: w.later_docks_added, timeout=20_000)
     assert w.controller.graph.node_by_name("dense1") is not None
     # the summary panel gives the estimate and says it does not fit
     assert w.summary.memory.text().startswith("⚠ Training needs about 150 GiB for batch 64")
@@ -85,7 +85,7 @@ def test_train_and_the_feature_maps_build_on_worker_threads(qtbot, tmp_path, mon
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     w = make_window(qtbot, tmp_path, show=True, panels=True)      # the classic CNN
-    qtbot.waitUntil(lambda: w._optional_added, timeout=20_000)
+    qtbot.waitUntil(lambda: w.later_docks_added, timeout=20_000)
     w.controller.push(SetDatasetSettings("shapes", {"samples": 48, "val_samples": 16}))
     w.controller.push(SetTrainingSettings({"epochs": 1, "batch_size": 16, "device": "cpu"}))
     w.findChild(type(w.menus["inspect"].actions()[0]), "action_feature_maps").trigger()

@@ -82,23 +82,10 @@ def test_one_click_training_before_the_training_panel_loaded(qtbot, tmp_path):
     train.setObjectName("action_train")
     fired = []
     train.triggered.connect(lambda: fired.append(True))
-    w.extras.refresh()   # add_optional_docks ends with this
+    w.extras.refresh()   # add_later_docks ends with this
     assert fired == [True]
     w.extras.refresh()
     assert fired == [True]   # once
-
-
-def test_one_click_training_without_training_only_opens_the_template(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.welcome import controller as welcome
-
-    monkeypatch.setattr(welcome, "training_module_available", lambda: False)
-    w = welcome_window(qtbot, tmp_path)
-    assert w.findChild(QAction, "action_train") is None
-    w.extras.refresh()
-    assert "not installed" in w.welcome.page.train_button.toolTip()
-    w.files.new_from_template("lenet5", ask=False)
-    assert w.welcome.train_classic() is False
-    assert w.controller.document.name == "Classic CNN" and not w.welcome.page.isVisible()
 
 
 def test_recent_project_opens_from_the_welcome_page(qtbot, tmp_path):
@@ -183,7 +170,8 @@ def test_every_action_has_a_tooltip_with_its_shortcut(qtbot, tmp_path):
         keys = [s.toString(NATIVE) for s in action.shortcuts()]
         if keys:
             assert action.toolTip().endswith(f"({keys[0]})"), (action.objectName(), action.toolTip())
-    assert w.actions_by_name["save"].toolTip() == f"Save the project ({QKeySequence(QKeySequence.StandardKey.Save).toString(NATIVE)})"
+    save_keys = QKeySequence(QKeySequence.StandardKey.Save).toString(NATIVE)
+    assert w.actions_by_name["save"].toolTip() == f"Save the project ({save_keys})"
     for button_action in w.toolbar.actions():
         if not button_action.isSeparator():
             assert button_action.toolTip()

@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from visionstudio.core.commands import CommandError
 from visionstudio.core.graph.editing import add_layer, added_ids, insert_on_edge
 from visionstudio.core.layers import LAYERS
-from visionstudio.ui.canvas.items import EdgeItem
+from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.shell.push import push_or_reason
 
 LAYER_MIME = "application/x-visionstudio-layer"

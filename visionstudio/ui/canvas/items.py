@@ -1,4 +1,4 @@
-"""Graphics items of the canvas: a node per layer, its ports, an edge per connection.
+"""Graphics items of the canvas: a node per layer and its ports (edges: edge_item.py).
 
 Items hold only what they draw (texts, colours) plus the id of the model object
 they stand for; the scene refreshes them from model events and the analysis.
@@ -7,38 +7,25 @@ they stand for; the scene refreshes them from model events and the analysis.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFontMetricsF,
-    QPainter,
-    QPainterPath,
-    QPainterPathStroker,
-    QPen,
-    QPolygonF,
-)
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from visionstudio.core.graph import Edge
+from visionstudio.core.graph.editing import NODE_HEIGHT, NODE_WIDTH
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
-from visionstudio.ui.canvas.routing import MIN_DETOUR_DY, RouteIndex
-from visionstudio.ui.canvas.style import NODE_HEIGHT, NODE_WIDTH, PORT_RADIUS, CanvasStyle
+from visionstudio.ui.canvas.style import PORT_RADIUS, CanvasStyle, style_of
+
+if TYPE_CHECKING:   # edge_item imports this module
+    from visionstudio.ui.canvas.edge_item import EdgeItem
 
 # Looked up once: a PySide6 enum member costs microseconds per access, and a large
 # network makes hundreds of thousands of items and position changes.
 _POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
-_EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
 _CROSS_CURSOR = Qt.CursorShape.CrossCursor
-
-
-def _style(item: QGraphicsItem) -> CanvasStyle:
-    scene = item.scene()
-    style = getattr(scene, "style", None)
-    return style if isinstance(style, CanvasStyle) else CanvasStyle.from_palette()
 
 
 class PortItem(QGraphicsItem):
@@ -62,7 +49,7 @@ class PortItem(QGraphicsItem):
     def node_id(self) -> str:
         return self.node.node_id
 
-    def boundingRect(self) -> QRectF:  # noqa: N802
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         r = PORT_RADIUS + 5
         return QRectF(-r - self.span / 2, -r, 2 * r + self.span, 2 * r)
 
@@ -83,16 +70,17 @@ class PortItem(QGraphicsItem):
             self.state = state
             self.update()
 
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.hovered = True
         self.update()
 
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.hovered = False
         self.update()
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        style = _style(self)
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        style = style_of(self)
         color = self.node.color
         if self.state == "ok":
             color = style.selection
@@ -168,7 +156,7 @@ class NodeItem(QGraphicsItem):
     def body_rect(self) -> QRectF:
         return QRectF(-NODE_WIDTH / 2, -NODE_HEIGHT / 2, NODE_WIDTH, NODE_HEIGHT)
 
-    def boundingRect(self) -> QRectF:  # noqa: N802
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return self.body_rect().adjusted(-4, -4, 12, 12)
 
     def shape(self) -> QPainterPath:
@@ -182,7 +170,7 @@ class NodeItem(QGraphicsItem):
     def input_anchor(self, offset: float = 0.0) -> QPointF:
         return self.scenePos() + QPointF(offset, -NODE_HEIGHT / 2)
 
-    def itemChange(self, change, value):  # noqa: N802
+    def itemChange(self, change, value):  # noqa: N802 - Qt's name
         if change == _POSITION_CHANGED:
             # The scene re-routes this layer's edges and the skips whose lane it enters or leaves.
             moved = getattr(self.scene(), "node_item_moved", None)
@@ -194,16 +182,22 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     # -- painting --------------------------------------------------------------------
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        style = _style(self)
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        style = style_of(self)
         rect = self.body_rect()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        # shadow
+        self._paint_body(painter, style, rect)
+        self._paint_text(painter, style, rect)
+        if self.diagnostics:
+            self._paint_badge(painter, style, rect)
+
+    def _paint_body(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
+        """Shadow, body, category stripe and tint, and the border (selection, error)."""
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(style.shadow)
         painter.drawRoundedRect(rect.translated(0, 3), 8, 8)
-        # body and category stripe
         body = QPainterPath()
         body.addRoundedRect(rect, 8, 8)
         painter.setBrush(style.node_fill)
@@ -215,7 +209,6 @@ class NodeItem(QGraphicsItem):
         tint.setAlpha(38 if style.dark else 26)
         painter.fillRect(QRectF(rect.left() + 6, rect.top(), rect.width() - 6, 26), tint)
         painter.restore()
-        # border
         if self.isSelected():
             pen = QPen(style.selection, 2.2)
         elif self.has_error:
@@ -226,186 +219,42 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, 8, 8)
 
+    def _paint_text(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
+        """Three lines: name and kind; key parameters; output shape and parameter count."""
+        left_aligned = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        right_aligned = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        elide = Qt.TextElideMode.ElideRight
         left = rect.left() + 14
         width = rect.width() - 24
-        # line 1: name (bold) and kind (muted, right)
         painter.setFont(style.small_font)
         kind_w = QFontMetricsF(style.small_font).horizontalAdvance(self.kind_title) + 2
         painter.setPen(style.muted)
         line1 = QRectF(left, rect.top() + 4, width, 20)
-        painter.drawText(line1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.kind_title)
+        painter.drawText(line1, right_aligned, self.kind_title)
         painter.setFont(style.title_font)
         painter.setPen(style.text)
         name_rect = QRectF(left, line1.top(), max(20.0, width - kind_w - 8), 20)
-        name = QFontMetricsF(style.title_font).elidedText(self.name, Qt.TextElideMode.ElideRight, name_rect.width())
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-        # line 2: key parameters
+        name = QFontMetricsF(style.title_font).elidedText(self.name, elide, name_rect.width())
+        painter.drawText(name_rect, left_aligned, name)
         painter.setFont(style.body_font)
         line2 = QRectF(left, rect.top() + 29, width, 20)
         summary = self.summary or self.category
         painter.setPen(style.text if self.summary else style.muted)
-        summary = QFontMetricsF(style.body_font).elidedText(summary, Qt.TextElideMode.ElideRight, width)
-        painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)
-        # line 3: output shape and parameter count
+        summary = QFontMetricsF(style.body_font).elidedText(summary, elide, width)
+        painter.drawText(line2, left_aligned, summary)
         painter.setFont(style.small_font)
         line3 = QRectF(left, rect.bottom() - 24, width, 18)
         painter.setPen(ERROR_COLOR if self.shape_text == "?" and self.has_error else style.muted)
-        painter.drawText(line3, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"→ {self.shape_text}")
+        painter.drawText(line3, left_aligned, f"→ {self.shape_text}")
         painter.setPen(style.muted)
-        painter.drawText(line3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.params_text)
-        # diagnostics badge
-        if self.diagnostics:
-            color = ERROR_COLOR if self.has_error else WARNING_COLOR
-            center = QPointF(rect.right() - 1, rect.top() + 1)
-            painter.setPen(QPen(style.node_fill, 2))
-            painter.setBrush(color)
-            painter.drawEllipse(center, 9, 9)
-            painter.setPen(QColor("white"))
-            font = style.title_font
-            painter.setFont(font)
-            painter.drawText(QRectF(center.x() - 9, center.y() - 9, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")
+        painter.drawText(line3, right_aligned, self.params_text)
 
-
-class EdgeItem(QGraphicsItem):
-    """A connection, drawn as a curve from an output to an input, labelled with its shape."""
-
-    def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem, *, route: bool = True) -> None:
-        """``route=False`` leaves the path empty until the owner calls update_path (the scene
-        routes every edge once after loading, not once per edge and again per neighbour)."""
-        super().__init__()
-        self.edge = edge
-        self.src = src
-        self.dst = dst
-        self.dst_offset = 0.0
-        self.label = ""
-        self.drop_target = False
-        self._path = QPainterPath()
-        self._label_rect = QRectF()
-        self.setFlags(_EDGE_FLAGS)
-        self.setZValue(0)
-        self.setAcceptHoverEvents(True)
-        src.edges.add(self)
-        dst.edges.add(self)
-        if route:
-            self.update_path()
-
-    def detach(self) -> None:
-        self.src.edges.discard(self)
-        self.dst.edges.discard(self)
-
-    def set_label(self, text: str) -> None:
-        if text != self.label:
-            routed = not self._path.isEmpty()  # an unrouted edge lays its label out when routed
-            if routed:
-                self.prepareGeometryChange()
-            self.label = text
-            if routed:
-                self._layout_label()
-                self.update()
-        self.setToolTip(f"{self.src.name} → {self.dst.name}" + (f"\nTensor: {text}" if text else ""))
-
-    def set_drop_target(self, on: bool) -> None:
-        if on != self.drop_target:
-            self.drop_target = on
-            self.update()
-
-    def update_path(self) -> None:
-        self.prepareGeometryChange()
-        p1 = self.src.output_anchor()
-        p2 = self.dst.input_anchor(self.dst_offset)
-        self._path = curve(p1, p2)
-        index = getattr(self.scene(), "route_index", None)
-        if index is not None:
-            index.put_edge(self, self._path.boundingRect() if p2.y() - p1.y() >= MIN_DETOUR_DY else None)
-        side = self._detour_x(self._path, index)
-        if side is not None:
-            self._path = detour(p1, p2, side)
-        self._layout_label()
-        self.update()
-
-    def _detour_x(self, path: QPainterPath, index: RouteIndex | None) -> float | None:
-        """Where to run a long edge (a residual skip) that would cross other layers:
-        just right of the layers it passes, so it never hides behind the main chain.
-        The scene's grid index gives the layers near the curve: asking the scene for its
-        items walked every item once per edge (quadratic in edges)."""
-        if index is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < MIN_DETOUR_DY:
-            return None
-        near = index.nodes_near(path.boundingRect())
-        blockers = [index.nodes.rect(item) for item in near if item is not self.src and item is not self.dst]
-        blockers = [rect for rect in blockers if path.intersects(rect)]
-        if not blockers:
-            return None
-        return max(rect.right() for rect in blockers) + 26.0
-
-    def _layout_label(self) -> None:
-        if not self.label:
-            self._label_rect = QRectF()
-            return
-        w, h = _style(self).label_size(self.label)
-        mid = self._path.pointAtPercent(0.5)
-        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
-
-    def path(self) -> QPainterPath:
-        return QPainterPath(self._path)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._path.boundingRect().adjusted(-8, -8, 8, 8).united(self._label_rect.adjusted(-2, -2, 2, 2))
-
-    def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(14)
-        shape = stroker.createStroke(self._path)
-        if not self._label_rect.isNull():
-            shape.addRect(self._label_rect)
-        return shape
-
-    def distance_hint(self, point: QPointF) -> float:
-        """Rough distance from ``point`` to the curve (for drop hit-testing)."""
-        best = float("inf")
-        for i in range(21):
-            q = self._path.pointAtPercent(i / 20)
-            best = min(best, (q.x() - point.x()) ** 2 + (q.y() - point.y()) ** 2)
-        return best ** 0.5
-
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        style = _style(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if self.drop_target or self.isSelected():
-            color, width = style.selection, 2.6
-        else:
-            color, width = style.edge, 1.8
-        painter.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
-        # arrow head just above the input port
-        tip = self.dst.input_anchor(self.dst_offset) - QPointF(0, PORT_RADIUS + 1)
-        head = QPolygonF([tip, tip + QPointF(-4.5, -8), tip + QPointF(4.5, -8)])
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawPolygon(head)
-        if self.label and not self._label_rect.isNull():
-            painter.setPen(QPen(color if (self.drop_target or self.isSelected()) else style.grid, 1))
-            painter.setBrush(QBrush(style.label_fill))
-            painter.drawRoundedRect(self._label_rect, self._label_rect.height() / 2, self._label_rect.height() / 2)
-            painter.setFont(style.small_font)
-            painter.setPen(style.muted if not self.isSelected() else style.text)
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
-
-
-def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
-    """A vertical S-curve from an output (above) to an input (below)."""
-    path = QPainterPath(p1)
-    dy = max(40.0, abs(p2.y() - p1.y()) * 0.5)
-    path.cubicTo(p1 + QPointF(0, dy), p2 - QPointF(0, dy), p2)
-    return path
-
-
-def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
-    """Out of the output, down a vertical lane at ``x``, and into the input."""
-    path = QPainterPath(p1)
-    turn = min(60.0, max(20.0, (p2.y() - p1.y()) / 4))
-    path.cubicTo(p1 + QPointF(0, turn), QPointF(x, p1.y()), QPointF(x, p1.y() + 2 * turn))
-    if p2.y() - 2 * turn > p1.y() + 2 * turn:
-        path.lineTo(x, p2.y() - 2 * turn)
-    path.cubicTo(QPointF(x, p2.y()), p2 - QPointF(0, turn), p2)
-    return path
+    def _paint_badge(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
+        """The "!" in the top right corner: red for an error, amber for a warning."""
+        center = QPointF(rect.right() - 1, rect.top() + 1)
+        painter.setPen(QPen(style.node_fill, 2))
+        painter.setBrush(ERROR_COLOR if self.has_error else WARNING_COLOR)
+        painter.drawEllipse(center, 9, 9)
+        painter.setPen(QColor("white"))
+        painter.setFont(style.title_font)
+        painter.drawText(QRectF(center.x() - 9, center.y() - 9, 18, 18), Qt.AlignmentFlag.AlignCenter, "!")

@@ -190,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     palette.setWindowTitle("VisionStudio layer palette")
     palette.resize(260, 640)
     palette.show()
+    from visionstudio.ui.shell.launch import quit_demo_later
+    quit_demo_later()
     return app.exec()
 
 

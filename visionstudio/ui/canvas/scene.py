@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from visionstudio.core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
 from visionstudio.core.layers import LAYERS, fmt_shape
-from visionstudio.ui.canvas.items import EdgeItem, NodeItem
+from visionstudio.ui.canvas.edge_item import EdgeItem
+from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.routing import RouteIndex
 from visionstudio.ui.canvas.style import CanvasStyle
 
@@ -134,7 +135,7 @@ class GraphScene(QGraphicsScene):
         if spec is not None:
             try:
                 summary = spec.summary(node.params)
-            except Exception:  # a half-valid value must never break drawing
+            except Exception:  # noqa: BLE001 - a half-valid value must never break drawing
                 summary = ""
         item.set_content(
             name=node.name, kind_title=spec.title if spec else node.kind, summary=summary,
@@ -271,7 +272,7 @@ class GraphScene(QGraphicsScene):
         self.bind(document.graph)
 
     # -- moves ---------------------------------------------------------------------------
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().mouseReleaseEvent(event)
         self.commit_moves()
 
@@ -289,7 +290,7 @@ class GraphScene(QGraphicsScene):
         return self.controller.push(MoveNodes(moves, old=old))
 
     # -- background ------------------------------------------------------------------------
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt's name
         painter.fillRect(rect, self.style.background)
         step = 24.0
         scale = painter.worldTransform().m11()

@@ -5,16 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsItem
 
 from visionstudio.ui.canvas.layer_style import is_dark, mix
 
-NODE_WIDTH = 196.0
-NODE_HEIGHT = 78.0
 PORT_RADIUS = 6.0
-# Default distance between the centres of two stacked layers (auto-layout, appending).
-ROW_SPACING = 130.0
-COLUMN_SPACING = NODE_WIDTH + 44.0
+# A layer's size and spacing are the core's (core.graph.editing), which places layers.
 
 
 @dataclass
@@ -77,3 +73,9 @@ class CanvasStyle:
         small_font.setPointSizeF(max(7.5, base_font.pointSizeF() - 1.5))
         return cls(dark, background, grid, node_fill, node_border, text, muted, highlight,
                    edge, label_fill, shadow, title_font, body_font, small_font)
+
+
+def style_of(item: QGraphicsItem) -> CanvasStyle:
+    """The style of the scene ``item`` is in; the application palette's while it is in none."""
+    style = getattr(item.scene(), "style", None)
+    return style if isinstance(style, CanvasStyle) else CanvasStyle.from_palette()

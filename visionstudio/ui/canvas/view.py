@@ -22,7 +22,8 @@ from visionstudio.core.commands import Macro
 from visionstudio.core.graph import Disconnect, MoveNodes, RemoveNodes
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
 from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
-from visionstudio.ui.canvas.items import EdgeItem, PortItem
+from visionstudio.ui.canvas.edge_item import EdgeItem
+from visionstudio.ui.canvas.items import PortItem
 from visionstudio.ui.canvas.layout import layered_positions
 from visionstudio.ui.canvas.scene import GraphScene
 from visionstudio.ui.canvas.style import CanvasStyle
@@ -65,7 +66,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
         self._last_clip = ""
 
     # -- mouse: pan, connect ---------------------------------------------------------
-    def mousePressEvent(self, event) -> None:  # noqa: N802
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         pos = event.position().toPoint()
         if event.button() == Qt.MouseButton.MiddleButton or (
                 event.button() == Qt.MouseButton.LeftButton and self._space_held):
@@ -81,7 +82,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
                 return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -95,8 +96,9 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
-        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        panning = (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton)
+        if self._pan_from is not None and event.button() in panning:
             self._pan_from = None
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space_held
                                       else Qt.CursorShape.ArrowCursor)
@@ -109,7 +111,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
         super().mouseReleaseEvent(event)
 
     # -- keyboard ------------------------------------------------------------------------
-    def keyPressEvent(self, event) -> None:  # noqa: N802
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
@@ -126,7 +128,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
             if self._pan_from is None:
@@ -170,14 +172,14 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             self.fit_to_view()
         return ok
 
-    def changeEvent(self, event) -> None:  # noqa: N802
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
                             QEvent.Type.StyleChange):
             self.graph_scene.style = CanvasStyle.from_palette(self.palette())
             self.graph_scene.update()
         super().changeEvent(event)
 
-    def drawForeground(self, painter, rect) -> None:  # noqa: N802
+    def drawForeground(self, painter, rect) -> None:  # noqa: N802 - Qt's name
         if not self.graph_scene.node_items():
             painter.save()
             painter.resetTransform()
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from visionstudio.ui.canvas.demo import demo_document
     from visionstudio.ui.shell.controller import DocumentController
+    from visionstudio.ui.shell.launch import quit_demo_later
 
     app = QApplication.instance() or QApplication(argv or sys.argv)
     controller = DocumentController(demo_document())
@@ -224,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     view.resize(1100, 800)
     view.show()
     view.fit_to_view()
+    quit_demo_later()
     return app.exec()
 
 

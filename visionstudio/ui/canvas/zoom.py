@@ -66,7 +66,7 @@ class ZoomMixin:
             self.set_zoom(MIN_ZOOM)
         self.centerOn(rect.center())
 
-    def wheelEvent(self, event) -> None:  # noqa: N802
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
         # Node-editor convention: a mouse wheel zooms around the cursor; a touchpad's
         # two-finger scroll (pixel deltas) pans, and Ctrl+scroll on it zooms.
         pixel = event.pixelDelta()
@@ -81,7 +81,7 @@ class ZoomMixin:
             self.set_zoom(self.zoom * (1.15 ** steps), event.position())
         event.accept()
 
-    def viewportEvent(self, event) -> bool:  # noqa: N802
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.Gesture:
             pinch = event.gesture(Qt.GestureType.PinchGesture)
             if isinstance(pinch, QPinchGesture):

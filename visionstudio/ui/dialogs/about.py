@@ -36,7 +36,7 @@ def _module_version(name: str) -> str:
 def torch_info() -> list[tuple[str, str]]:
     try:
         import torch
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a broken torch install must not break About
         return [("PyTorch", f"not available ({type(exc).__name__}: {exc})")]
     rows = [("PyTorch", str(torch.__version__))]
     try:
@@ -53,7 +53,7 @@ def torch_info() -> list[tuple[str, str]]:
         mps = getattr(torch.backends, "mps", None)
         rows.append(("Apple MPS", "available" if mps is not None and mps.is_available()
                      else "not available"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - nor a broken MPS backend
         rows.append(("Apple MPS", f"error: {exc}"))
     return rows
 

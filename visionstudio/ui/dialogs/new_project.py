@@ -72,7 +72,10 @@ if __name__ == "__main__":   # python -m visionstudio.ui.dialogs.new_project
 
     from PySide6.QtWidgets import QApplication
 
+    from visionstudio.ui.shell.launch import quit_demo_later
+
     app = QApplication(sys.argv)
     dialog = NewProjectDialog()
+    quit_demo_later(dialog.reject)
     dialog.exec()
     print(repr(dialog.chosen_key()))

@@ -1,7 +1,7 @@
 """install(window): an Inspect menu for the feature-map viewer.
 
 The main window (``.controller``, ``.menus`` dict, ``.docks`` dict) calls ``install``
-once; the dock itself comes from docks.OPTIONAL_PANELS. Actions find the viewer when
+once; the dock itself comes from docks.LATER_PANELS. Actions find the viewer when
 they run, so the order of dock creation and ``install`` does not matter.
 ``confirm_close`` cancels a running evaluation and waits for its thread.
 """

@@ -1,101 +1,82 @@
-"""Which widgets the main window embeds, and how a missing one is reported.
+"""The panels the main window embeds: one static list, every panel always present.
 
-The editing widgets (canvas, palette, inspector) are required: when one cannot be
-imported the window shows a visible notice naming the module and the error instead
-of the widget (never a silent stub). Panels of later features (training, metrics,
-feature maps) get a dock only when their module exists.
+The editing widgets (canvas, palette, inspector, summary) are built with the window.
+The panels of later features (training, metrics, feature maps) load torch and
+pyqtgraph, so each one's entry names a loader that imports its class when the window
+adds it, after the first paint: still a plain import, only later.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
-log = logging.getLogger("visionstudio")
 Area = Qt.DockWidgetArea
+# (the panel's class, an installer called with the window once the dock exists or None).
+# What the installer returns may have confirm_close() -> bool, asked before the window closes.
+Loaded = tuple[type[QWidget], Callable[[QMainWindow], object] | None]
 
 
 @dataclass(frozen=True)
-class PanelSpec:
-    module: str
-    cls: str
+class LaterPanel:
     object_name: str   # the widget's objectName; its dock is "<object_name>Dock"
     title: str
-    area: Area = Area.BottomDockWidgetArea
-    # "module:function" called with the window once the dock exists (actions, menus);
-    # what it returns may have confirm_close() -> bool, asked before the window closes.
-    installer: str = ""
+    area: Area
+    load: Callable[[], Loaded]
 
 
-CANVAS = PanelSpec("visionstudio.ui.canvas", "GraphView", "modelCanvas", "Canvas")
-PALETTE = PanelSpec("visionstudio.ui.canvas.palette", "LayerPalette", "layerPalette", "Layers",
-                    Area.LeftDockWidgetArea)
-INSPECTOR = PanelSpec("visionstudio.ui.inspector", "InspectorPanel", "inspector", "Inspector",
-                      Area.RightDockWidgetArea)
-# Later issues fill these in; until their module lands there is no dock at all.
-OPTIONAL_PANELS: tuple[PanelSpec, ...] = (
-    PanelSpec("visionstudio.ui.training", "TrainingPanel", "trainingPanel", "Training",
-              Area.RightDockWidgetArea, "visionstudio.ui.training.integration:install"),
-    PanelSpec("visionstudio.ui.plots", "MetricsPlots", "metricsPlots", "Metrics"),
-    PanelSpec("visionstudio.ui.features", "FeatureMapView", "featureMapView", "Feature maps",
-              Area.BottomDockWidgetArea, "visionstudio.ui.features.integration:install"),
+def _training() -> Loaded:
+    from visionstudio.ui.training.panel import TrainingPanel
+    from visionstudio.ui.training.integration import install
+
+    return TrainingPanel, install
+
+
+def _metrics() -> Loaded:
+    from visionstudio.ui.plots.metrics import MetricsPlots
+
+    return MetricsPlots, None
+
+
+def _feature_maps() -> Loaded:
+    from visionstudio.ui.features import FeatureMapView
+    from visionstudio.ui.features.integration import install
+
+    return FeatureMapView, install
+
+
+LATER_PANELS: tuple[LaterPanel, ...] = (
+    LaterPanel("trainingPanel", "Training", Area.RightDockWidgetArea, _training),
+    LaterPanel("metricsPlots", "Metrics", Area.BottomDockWidgetArea, _metrics),
+    LaterPanel("featureMapView", "Feature maps", Area.BottomDockWidgetArea, _feature_maps),
 )
-
 
 MAX_MIN_SIZE = (560, 240)  # a dock wants at most this much room before it scrolls
 
 
-def _shrinkable(widget: QWidget, spec: PanelSpec) -> QWidget:
+def named(widget: QWidget, object_name: str, title: str) -> QWidget:
+    """``widget`` with its objectName and accessible name set unless it chose its own."""
+    if not widget.objectName():
+        widget.setObjectName(object_name)
+    if not widget.accessibleName():
+        widget.setAccessibleName(title)
+    return widget
+
+
+def _shrinkable(widget: QWidget, object_name: str) -> QWidget:
     """``widget``, inside a scroll area when its minimum size would squeeze the canvas."""
     hint = widget.minimumSizeHint()
     if hint.width() <= MAX_MIN_SIZE[0] and hint.height() <= MAX_MIN_SIZE[1]:
         return widget
     area = QScrollArea()
-    area.setObjectName(f"{spec.object_name}Scroll")
+    area.setObjectName(f"{object_name}Scroll")
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setWidgetResizable(True)
     area.setWidget(widget)
     return area
-
-
-class MissingWidget(ImportError):
-    """A panel's module or class is not installed; the message says which."""
-
-
-def widget_class(spec: PanelSpec) -> type[QWidget]:
-    try:
-        module = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name and spec.module.startswith(exc.name):
-            raise MissingWidget(f"{spec.module} is not installed") from exc
-        raise  # a bug inside the module: let it surface loudly
-    cls = getattr(module, spec.cls, None)
-    if cls is None:
-        raise MissingWidget(f"{spec.module} has no {spec.cls}")
-    return cls
-
-
-def make_widget(spec: PanelSpec, controller) -> QWidget:
-    """The panel widget, or a visible notice when it is missing (also logged)."""
-    try:
-        widget = widget_class(spec)(controller)
-    except MissingWidget as exc:
-        log.error("%s unavailable: %s", spec.title, exc)
-        widget = QLabel(f"The {spec.title.lower()} is unavailable: {exc}.")
-        widget.setObjectName(f"{spec.object_name}Missing")
-        widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        widget.setWordWrap(True)
-        widget.setStyleSheet("color: #b00020; padding: 12px;")
-        return widget
-    if not widget.objectName():
-        widget.setObjectName(spec.object_name)
-    if not widget.accessibleName():
-        widget.setAccessibleName(spec.title)
-    return widget
 
 
 def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
@@ -116,24 +97,16 @@ def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
     return dock
 
 
-def optional_docks(window: QMainWindow, controller,
-                   place) -> list[tuple[QDockWidget, object]]:
-    """(dock, installed integration or None) for each later-feature panel that exists;
+def later_docks(window: QMainWindow, controller,
+                place: Callable[[QDockWidget, Area], None]) -> list[tuple[QDockWidget, object]]:
+    """(dock, installed integration or None) for each later-feature panel;
     ``place(dock, area)`` puts each dock in the window before its integration installs."""
     out = []
-    for spec in OPTIONAL_PANELS:
-        try:
-            cls = widget_class(spec)
-        except MissingWidget:
-            continue
-        widget = cls(controller)
-        if not widget.objectName():
-            widget.setObjectName(spec.object_name)
-        dock = add_dock(window, _shrinkable(widget, spec), spec.title, spec.object_name, None)
-        place(dock, spec.area)
-        integration = None
-        if spec.installer:
-            module, _, func = spec.installer.partition(":")
-            integration = getattr(importlib.import_module(module), func)(window)
-        out.append((dock, integration))
+    for panel in LATER_PANELS:
+        cls, installer = panel.load()
+        widget = named(cls(controller), panel.object_name, panel.title)
+        dock = add_dock(window, _shrinkable(widget, panel.object_name), panel.title,
+                        panel.object_name, None)
+        place(dock, panel.area)
+        out.append((dock, installer(window) if installer is not None else None))
     return out

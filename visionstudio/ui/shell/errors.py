@@ -108,7 +108,7 @@ def install_excepthooks(reporter: ErrorReporter) -> Callable[[], None]:
             return
         try:
             reporter.report(exc_type, exc_value, exc_tb)
-        except Exception:  # never let the hook itself take the app down
+        except Exception:  # noqa: BLE001 - never let the hook itself take the app down
             old_sys(exc_type, exc_value, exc_tb)
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
@@ -117,7 +117,7 @@ def install_excepthooks(reporter: ErrorReporter) -> Callable[[], None]:
         name = args.thread.name if args.thread is not None else "a background thread"
         try:
             reporter.report(args.exc_type, args.exc_value, args.exc_traceback, where=name)
-        except Exception:
+        except Exception:  # noqa: BLE001 - nor the thread hook: Python's own report then
             old_thread(args)
 
     sys.excepthook = sys_hook

@@ -20,8 +20,11 @@ from visionstudio.core.project import (
     load_project,
     save_project,
 )
+from visionstudio.core.templates import DEFAULT_TEMPLATE
+from visionstudio.ui.dialogs.new_project import NewProjectDialog
 from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.shell.settings import read_str, read_str_list
+from visionstudio.ui.shell.templates import TemplatesUnavailable, template_document
 
 log = logging.getLogger("visionstudio")
 
@@ -32,36 +35,6 @@ RECENT_KEY = "files/recent"
 MAX_RECENT = 10
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a longer recent entry or last folder is garbage
 LAST_DIR_KEY = "files/lastDir"
-DEFAULT_TEMPLATE = "classic_cnn"
-
-
-class TemplatesUnavailable(RuntimeError):
-    """visionstudio.core.templates is missing or a template cannot be loaded."""
-
-
-def list_templates() -> list:
-    """Template records (key, title, description, path); [] if templates are not installed."""
-    try:
-        from visionstudio.core.templates import TEMPLATES
-    except ModuleNotFoundError as exc:
-        if exc.name != "visionstudio.core.templates":
-            raise
-        return []
-    return list(TEMPLATES.values()) if isinstance(TEMPLATES, dict) else list(TEMPLATES)
-
-
-def template_document(key: str) -> ProjectDocument:
-    try:
-        from visionstudio.core.templates import load_template
-    except ModuleNotFoundError as exc:
-        if exc.name != "visionstudio.core.templates":
-            raise
-        raise TemplatesUnavailable(
-            "project templates are not installed (visionstudio.core.templates is missing)") from None
-    try:
-        return load_template(key)
-    except (KeyError, ProjectFormatError, OSError) as exc:
-        raise TemplatesUnavailable(f"template {key!r} cannot be loaded: {exc}") from exc
 
 
 class Prompts:
@@ -98,8 +71,6 @@ class Prompts:
 
     def choose_template(self, parent: QWidget | None) -> str | None:
         """A template key, '' for a blank project, None when cancelled."""
-        from visionstudio.ui.dialogs.new_project import NewProjectDialog
-
         dialog = NewProjectDialog(parent)
         return dialog.chosen_key() if dialog.exec() else None
 

@@ -13,9 +13,11 @@ from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
+from visionstudio.ui.canvas import GraphView
+from visionstudio.ui.canvas.palette import LayerPalette
 from visionstudio.ui.dialogs.recovery_dialog import ask_recover
+from visionstudio.ui.inspector import InspectorPanel
 from visionstudio.ui.inspector.summary_panel import SummaryPanel
-from visionstudio.ui.shell import docks as dock_specs
 from visionstudio.ui.shell import first_run as shell_extras
 from visionstudio.ui.shell.actions import (
     CANVAS_ACTIONS,
@@ -26,6 +28,7 @@ from visionstudio.ui.shell.actions import (
     fill_recent_menu,
 )
 from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.shell.docks import add_dock, later_docks, named
 from visionstudio.ui.shell.files import FileManager
 from visionstudio.ui.shell.recovery import (
     AUTOSAVE_INTERVAL_MS,
@@ -67,7 +70,7 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self._build_panels()
         self.actions_by_name = create_actions(self)
-        add_undo_actions(self, self.controller, self.actions_by_name)
+        add_undo_actions(self, self.controller.undo_stack, self.actions_by_name)
         self.menus = build_menus(self, self.actions_by_name)
         self.toolbar = build_toolbar(self, self.actions_by_name)
         self._connect_actions()
@@ -87,24 +90,24 @@ class MainWindow(QMainWindow):
         self._framed = False
         self._close_guards: list = []  # integrations asked (confirm_close) before closing
         self._install_export()
-        self._optional_added = False
+        self._later_added = False
         if not defer_panels:  # else the app adds them once the first document has loaded
-            QTimer.singleShot(0, self.add_optional_docks)
+            QTimer.singleShot(0, self.add_later_docks)
 
     # -- assembly ------------------------------------------------------------------
     def _build_panels(self) -> None:
         c = self.controller
-        self.canvas = dock_specs.make_widget(dock_specs.CANVAS, c)
+        self.canvas = named(GraphView(c), "modelCanvas", "Canvas")
         self.setCentralWidget(self.canvas)
-        self.palette = dock_specs.make_widget(dock_specs.PALETTE, c)
-        self.inspector = dock_specs.make_widget(dock_specs.INSPECTOR, c)
+        self.palette = named(LayerPalette(c), "layerPalette", "Layers")
+        self.inspector = named(InspectorPanel(c), "inspector", "Inspector")
         self.summary = SummaryPanel(c)
         self.history = QUndoView(c.undo_stack)
         self.history.setObjectName("undoHistory")
         self.history.setAccessibleName("Undo history")
         self.history.setEmptyLabel("Opened project")
         c.lock_changed.connect(lambda reason: self.history.setEnabled(not reason))  # jumps skip the lock
-        add = dock_specs.add_dock
+        add = add_dock
         Area = Qt.DockWidgetArea
         self.docks: dict[str, QDockWidget] = {
             "palette": add(self, self.palette, "Layers", "layerPalette", Area.LeftDockWidgetArea),
@@ -140,14 +143,19 @@ class MainWindow(QMainWindow):
             self._framed = True
             QTimer.singleShot(0, self.frame_document)
 
-    def add_optional_docks(self) -> None:
+    @property
+    def later_docks_added(self) -> bool:
+        """The training, metrics and feature-map docks are in the window."""
+        return self._later_added
+
+    def add_later_docks(self) -> None:
         """Panels of later features (training, plots, feature maps), added after the first
         paint: their imports load torch and pyqtgraph."""
-        if self._optional_added:
+        if self._later_added:
             return
-        self._optional_added = True
+        self._later_added = True
         self._placed_fresh = False
-        for dock, integration in dock_specs.optional_docks(self, self.controller, self._place_dock):
+        for dock, integration in later_docks(self, self.controller, self._place_dock):
             self.menus["panels"].addAction(dock.toggleViewAction())
             if hasattr(integration, "confirm_close"):
                 self._close_guards.append(integration.confirm_close)
@@ -195,14 +203,9 @@ class MainWindow(QMainWindow):
         a["reset_layout"].triggered.connect(self.reset_layout)
         a["clear_recent"].triggered.connect(f.clear_recent)
         a["about"].triggered.connect(self._about)
-        has_canvas = dock_specs.CANVAS.object_name == self.canvas.objectName()
         for name, method in CANVAS_ACTIONS.items():
-            target = getattr(self.canvas, method, None) if has_canvas else None
-            if target is None:
-                a[name].setEnabled(False)
-                a[name].setStatusTip(f"{a[name].statusTip()} (the canvas is unavailable)")
-            else:
-                a[name].triggered.connect(lambda checked=False, t=target: t())
+            slot = getattr(self.canvas, method)
+            a[name].triggered.connect(lambda _checked=False, slot=slot: slot())
 
     def _populate_panels_menu(self) -> None:
         for dock in self.docks.values():
@@ -219,10 +222,8 @@ class MainWindow(QMainWindow):
         self.controller.refused.connect(self.show_status)
         self.files.status.connect(self.show_status)
         self.autosave.failed.connect(self.show_status)
-        for widget in (self.canvas, self.palette, self.inspector):
-            message = getattr(widget, "status_message", None)
-            if message is not None:
-                message.connect(self.show_status)
+        self.canvas.status_message.connect(self.show_status)
+        self.palette.status_message.connect(self.show_status)
 
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
@@ -246,18 +247,15 @@ class MainWindow(QMainWindow):
     def reveal_node(self, node_id: str) -> None:
         """Scroll the canvas so a layer picked elsewhere (summary row) is in view."""
         pos = self.controller.graph.positions.get(node_id)
-        if pos is not None and hasattr(self.canvas, "ensureVisible"):
+        if pos is not None:
             self.canvas.ensureVisible(QRectF(pos[0] - 90, pos[1] - 50, 180, 100), 40, 40)
 
     def frame_document(self) -> None:
         """Fit the network in the canvas, but never below a readable zoom: a tall network
         then shows its top (the input) at READABLE_ZOOM."""
         canvas = self.canvas
-        if not hasattr(canvas, "fit_to_view"):
-            return
         canvas.fit_to_view()
-        zoom = getattr(canvas, "zoom", None)
-        if isinstance(zoom, float) and zoom < READABLE_ZOOM and hasattr(canvas, "set_zoom"):
+        if canvas.zoom < READABLE_ZOOM:
             rect = canvas.scene().itemsBoundingRect()
             canvas.set_zoom(READABLE_ZOOM)
             half_height = canvas.viewport().height() / READABLE_ZOOM / 2

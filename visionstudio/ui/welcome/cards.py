@@ -13,7 +13,10 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from visionstudio.core.graph import analyze
+from visionstudio.core.templates import TEMPLATES
 from visionstudio.ui.canvas.layer_style import is_dark, kind_color, mix
+from visionstudio.ui.shell.templates import TemplatesUnavailable, template_document
 
 log = logging.getLogger("visionstudio")
 
@@ -142,14 +145,10 @@ class TemplateCard(QToolButton):
         if pixmap is not None:
             self.preview.setPixmap(pixmap)
 
+
 def make_cards(parent: QWidget) -> dict[str, TemplateCard]:
     """One card per template, then the blank project's, keyed by template key."""
-    from visionstudio.ui.shell.files import list_templates
-
-    cards: dict[str, TemplateCard] = {}
-    for t in list_templates():
-        cards[t.key] = TemplateCard(t.key, getattr(t, "title", t.key),
-                                    getattr(t, "description", ""), parent)
+    cards = {t.key: TemplateCard(t.key, t.title, t.description, parent) for t in TEMPLATES}
     cards[BLANK_KEY] = TemplateCard(BLANK_KEY, BLANK_TITLE, BLANK_DESCRIPTION, parent)
     return cards
 
@@ -168,9 +167,6 @@ def lay_out_cards(grid: QGridLayout, cards: dict[str, TemplateCard], columns: in
 
 def fill_card_details(cards: dict[str, TemplateCard], palette: QPalette) -> None:
     """Parameter counts and previews of every card, in ``palette``'s colours."""
-    from visionstudio.core.graph import analyze
-    from visionstudio.ui.shell.files import TemplatesUnavailable, template_document
-
     for key, card in cards.items():
         if not key:
             card.set_details(None, True, blank_preview(palette))

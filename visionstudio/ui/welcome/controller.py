@@ -5,8 +5,9 @@ the dock layout underneath is never touched; choosing anything hides it and show
 editor. The cards' parameter counts and previews are filled in after the first paint
 (reading the five templates takes a fraction of a second and never imports torch).
 
-The page's widget lives in :mod:`.welcome_page`, the cards and network previews in
-:mod:`.welcome_cards`; this module places the page and acts on what the user picks.
+The page's widget lives in :mod:`visionstudio.ui.welcome.page`, the cards and network
+previews in :mod:`visionstudio.ui.welcome.cards`; this module places the page and acts on
+what the user picks.
 """
 
 from __future__ import annotations
@@ -16,15 +17,9 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
-from visionstudio.ui.shell.files import DEFAULT_TEMPLATE, list_templates
+from visionstudio.core.templates import DEFAULT_TEMPLATE, TEMPLATES
 from visionstudio.ui.shell.settings import read_bool
-from visionstudio.ui.welcome.cards import BLANK_KEY, PREVIEW_SIZE, TemplateCard, blank_preview, render_preview
 from visionstudio.ui.welcome.page import WelcomePage
-
-__all__ = [
-    "BLANK_KEY", "PREVIEW_SIZE", "SHOW_KEY", "TemplateCard", "WelcomeController", "WelcomePage",
-    "blank_preview", "render_preview", "show_at_start", "training_module_available",
-]
 
 SHOW_KEY = "welcome/showAtStart"
 
@@ -101,7 +96,7 @@ class WelcomeController(QObject):
         self._sync_action()
 
     def _sync_action(self) -> None:
-        action = self.window.actions_by_name.get("welcome") if hasattr(self.window, "actions_by_name") else None
+        action = self.window.actions_by_name.get("welcome")
         if action is not None and action.isChecked() != self.visible:
             action.setChecked(self.visible)
 
@@ -118,7 +113,7 @@ class WelcomeController(QObject):
         """The open document is template ``key`` exactly as loaded (the app's start-up
         document): opening it again would only rebuild every panel."""
         c = self.window.controller
-        titles = {t.key: getattr(t, "title", t.key) for t in list_templates()}
+        titles = {t.key: t.title for t in TEMPLATES}
         return (bool(key) and c.path is None and not c.is_dirty and c.undo_stack.count() == 0
                 and bool(c.graph.nodes) and c.document.name == titles.get(key))
 
@@ -153,21 +148,9 @@ class WelcomeController(QObject):
         action = getattr(self.window, "actions_by_name", {}).get("train")
         return action or self.window.findChild(QAction, "action_train")
 
-    def training_expected(self) -> bool:
-        """The Train action exists, or will once the later-feature panels are added."""
-        if self.train_action() is not None:
-            return True
-        if getattr(self.window, "_optional_added", True):
-            return False
-        return training_module_available()
-
     def update_train_tooltip(self) -> None:
-        if self.training_expected():
-            tip = "Open the Classic CNN template with the built-in shapes dataset and start training"
-        else:
-            tip = ("Open the Classic CNN template with the built-in shapes dataset (training is "
-                   "not installed in this build, so the run does not start)")
-        self.page.train_button.setToolTip(tip)
+        self.page.train_button.setToolTip(
+            "Open the Classic CNN template with the built-in shapes dataset and start training")
 
     def train_classic(self) -> bool:
         """Open the classic CNN and start training; True when the Train action was
@@ -175,14 +158,11 @@ class WelcomeController(QObject):
         if not self.open_template(DEFAULT_TEMPLATE):
             return False
         action = self.train_action()
-        if action is None:
-            if self.training_expected():
-                self._train_pending = True
-                self.window.show_status("Opened the Classic CNN; training starts as soon as the "
-                                        "training panel has loaded…")
-                return True
-            self.window.show_status("Opened the Classic CNN; training is not installed in this build")
-            return False
+        if action is None:   # the app start has not added the training panel yet
+            self._train_pending = True
+            self.window.show_status("Opened the Classic CNN; training starts as soon as the "
+                                    "training panel has loaded…")
+            return True
         return self._trigger(action)
 
     def _trigger(self, action: QAction) -> bool:
@@ -206,12 +186,3 @@ class WelcomeController(QObject):
         if self._train_pending and action is not None:
             self._train_pending = False
             self._trigger(action)
-
-
-def training_module_available() -> bool:
-    from importlib.util import find_spec
-
-    try:
-        return find_spec("visionstudio.ui.training") is not None  # not imported here
-    except (ImportError, ValueError):
-        return False

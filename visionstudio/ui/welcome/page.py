@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.shell.icons import app_icon
 from visionstudio.ui.welcome.cards import (
     TemplateCard,
     card_columns,
@@ -53,6 +54,38 @@ class WelcomePage(QFrame):
         self.setAutoFillBackground(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self._details_loaded = self._details_queued = False
+        body = QWidget()
+        body.setObjectName("welcomeBody")
+        self._scroll_to(body)
+        root = QVBoxLayout(body)
+        root.setContentsMargins(32, 24, 32, 24)
+        root.setSpacing(16)
+        root.addLayout(self._build_head(body))
+        root.addLayout(self._build_quick_start(body))
+        hint = QLabel("The classic CNN with the built-in shapes dataset: no download, "
+                      "no set-up — a run starts in one click.", body)
+        hint.setObjectName("welcomeTrainHint")
+        hint.setWordWrap(True)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        root.addWidget(hint)
+        root.addLayout(self._build_columns(body), 1)
+        self.show_check = QCheckBox("Show this page at start", body)
+        self.show_check.setObjectName("welcomeShowAtStart")
+        self.show_check.setToolTip("Also in View › Show Welcome Page at Start; "
+                                   "`visionstudio PROJECT` always skips it")
+        self.show_check.toggled.connect(self.show_at_start_changed)
+        root.addWidget(self.show_check)
+
+        self._recent_paths: list[str] = []
+        self.cards: dict[str, TemplateCard] = make_cards(self)
+        for key, card in self.cards.items():
+            card.clicked.connect(lambda _checked=False, k=key: self.template_chosen.emit(k))
+        self._columns = 0
+        self._relayout_cards()
+        self.set_recent([])
+
+    def _scroll_to(self, body: QWidget) -> None:
+        """The page scrolls as a whole when the window is smaller than its content."""
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea(self)
@@ -61,17 +94,12 @@ class WelcomePage(QFrame):
         scroll.setWidgetResizable(True)
         scroll.viewport().installEventFilter(self)
         outer.addWidget(scroll)
-        body = QWidget()
-        body.setObjectName("welcomeBody")
         scroll.setWidget(body)
-        root = QVBoxLayout(body)
-        root.setContentsMargins(32, 24, 32, 24)
-        root.setSpacing(16)
 
+    def _build_head(self, body: QWidget) -> QHBoxLayout:
+        """Logo, title and tagline, and the way back to the editor."""
         head = QHBoxLayout()
         head.setSpacing(16)
-        from visionstudio.ui.shell.icons import app_icon
-
         logo = QLabel(body)
         logo.setObjectName("welcomeLogo")
         if not app_icon().isNull():
@@ -98,8 +126,10 @@ class WelcomePage(QFrame):
                                       "(Esc; View › Welcome Page brings it back)")
         self.editor_button.clicked.connect(self.editor_requested)
         head.addWidget(self.editor_button, 0, Qt.AlignmentFlag.AlignTop)
-        root.addLayout(head)
+        return head
 
+    def _build_quick_start(self, body: QWidget) -> QHBoxLayout:
+        """The one-click training run (the default button) and Open."""
         quick = QHBoxLayout()
         quick.setSpacing(8)
         self.train_button = QPushButton("▶  Train the classic CNN now", body)
@@ -119,14 +149,10 @@ class WelcomePage(QFrame):
         quick.addWidget(self.train_button)
         quick.addWidget(self.open_button)
         quick.addStretch(1)
-        root.addLayout(quick)
-        hint = QLabel("The classic CNN with the built-in shapes dataset: no download, "
-                      "no set-up — a run starts in one click.", body)
-        hint.setObjectName("welcomeTrainHint")
-        hint.setWordWrap(True)
-        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        root.addWidget(hint)
+        return quick
 
+    def _build_columns(self, body: QWidget) -> QHBoxLayout:
+        """Template cards on the left (laid out by width), recent projects on the right."""
         columns = QHBoxLayout()
         columns.setSpacing(24)
         left = QVBoxLayout()
@@ -152,22 +178,7 @@ class WelcomePage(QFrame):
         right.addWidget(self.recent)
         right.addStretch(1)
         columns.addLayout(right, 1)
-        root.addLayout(columns, 1)
-
-        self.show_check = QCheckBox("Show this page at start", body)
-        self.show_check.setObjectName("welcomeShowAtStart")
-        self.show_check.setToolTip("Also in View › Show Welcome Page at Start; "
-                                   "`visionstudio PROJECT` always skips it")
-        self.show_check.toggled.connect(self.show_at_start_changed)
-        root.addWidget(self.show_check)
-
-        self._recent_paths: list[str] = []
-        self.cards: dict[str, TemplateCard] = make_cards(self)
-        for key, card in self.cards.items():
-            card.clicked.connect(lambda _checked=False, k=key: self.template_chosen.emit(k))
-        self._columns = 0
-        self._relayout_cards()
-        self.set_recent([])
+        return columns
 
     @staticmethod
     def _heading(text: str, parent: QWidget) -> QLabel:
