@@ -29,8 +29,8 @@ class LaterPanel:
 
 
 def _training() -> Loaded:
-    from visionstudio.ui.training.panel import TrainingPanel
     from visionstudio.ui.training.integration import install
+    from visionstudio.ui.training.panel import TrainingPanel
 
     return TrainingPanel, install
 

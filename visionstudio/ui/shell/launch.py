@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QApplication
 DEMO_QUIT_ENV = "VISIONSTUDIO_DEMO_QUIT_MS"
 
 
-def quit_demo_later(quit: Callable[[], object] | None = None) -> None:
-    """When $VISIONSTUDIO_DEMO_QUIT_MS is set, call ``quit`` (default: leave the event
+def quit_demo_later(end: Callable[[], object] | None = None) -> None:
+    """When $VISIONSTUDIO_DEMO_QUIT_MS is set, call ``end`` (default: leave the event
     loop) that long after the loop starts; call it just before ``app.exec()``."""
     text = os.environ.get(DEMO_QUIT_ENV, "").strip()
     if not text:
         return
     if not text.isdigit():
         raise SystemExit(f"{DEMO_QUIT_ENV} must be a whole number of milliseconds, not {text!r}")
-    QTimer.singleShot(int(text), quit or QApplication.quit)
+    QTimer.singleShot(int(text), end or QApplication.quit)
