@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self._build_panels()
         self.actions_by_name = create_actions(self)
-        add_undo_actions(self, self.controller.undo_stack, self.actions_by_name)
+        add_undo_actions(self, self.controller, self.actions_by_name)
         self.menus = build_menus(self, self.actions_by_name)
         self.toolbar = build_toolbar(self, self.actions_by_name)
         self._connect_actions()
