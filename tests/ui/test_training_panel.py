@@ -6,14 +6,14 @@ import pytest
 
 pytest.importorskip("torch")
 
-from visionstudio.ui.shell.threads import live_threads
+from visionstudio.ui.shell.tasks import live_tasks
 
 from .test_training_run import make_controller
 
 
 @pytest.fixture
 def panel(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.training import TrainingPanel
+    from visionstudio.ui.training.panel import TrainingPanel
 
     controller = make_controller(tmp_path, monkeypatch)
     widget = TrainingPanel(controller)
@@ -32,7 +32,8 @@ def test_edits_are_undoable_commands(panel):
     lr = panel.choice_forms["optimizer"].editors["lr"]
     lr.setText("abc")
     lr.editingFinished.emit()
-    assert "number" in lr.toolTip() and doc.training.optimizer["params"].get("lr", 1e-3) == pytest.approx(1e-3)
+    assert "number" in lr.toolTip()
+    assert doc.training.optimizer["params"].get("lr", 1e-3) == pytest.approx(1e-3)
     lr.setText("0.01")
     lr.editingFinished.emit()
     assert doc.training.optimizer["params"]["lr"] == pytest.approx(0.01)
@@ -77,7 +78,7 @@ def test_preview_strip_loads_off_the_gui_thread_and_stops_on_hide(qtbot, panel):
     assert sum(int(c) for c in data["counts"]) == data["train"] == 64
     assert "circle" in panel.preview.info.text() and panel.preview.grid.count() == 24
     panel.hide()
-    assert not live_threads()
+    assert not live_tasks()
 
 
 def test_listing_devices_never_blocks_the_gui_thread(qtbot, monkeypatch):
@@ -100,3 +101,41 @@ def test_listing_devices_never_blocks_the_gui_thread(qtbot, monkeypatch):
     assert calls == ["device-probe"]
     assert [v for v, _ in got[0]] == ["auto", "cuda:0", "cpu"]
     assert [v for v, _ in devices.list_devices_async(got.append)] == ["auto", "cuda:0", "cpu"]
+
+
+def _wheel(widget) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.rect().center())
+    QApplication.sendEvent(widget, QWheelEvent(
+        pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(), QPoint(0, -120),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+
+
+def test_the_wheel_over_an_unfocused_combo_changes_nothing(qtbot, panel):
+    """Issue #13: scrolling the panel over the Optimizer combo must not switch optimizers."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    doc = panel.controller.document
+    combo = panel.choice_combos["optimizer"]
+    before, count = combo.currentIndex(), panel.controller.undo_stack.count()
+    assert not combo.hasFocus() and combo.count() > before + 1
+    _wheel(combo)
+    assert combo.currentIndex() == before and doc.training.optimizer["key"] == combo.itemData(before)
+    epochs = panel.training_form.editors["epochs"]
+    _wheel(epochs)
+    assert epochs.value() == doc.training.epochs == 2
+    assert panel.controller.undo_stack.count() == count
+
+
+def test_a_refused_entry_is_marked_until_the_document_shows_its_value(panel):
+    form = panel.choice_forms["optimizer"]
+    lr, spec = form.editors["lr"], form.specs["lr"]
+    lr.setText("0")
+    lr.editingFinished.emit()
+    assert form.editor("lr").problem() == lr.toolTip()
+    assert lr.toolTip().startswith("learning rate must be at least")
+    form.set_values(panel.controller.document.training.optimizer["params"])
+    assert form.editor("lr").problem() == "" and lr.toolTip() == spec.describe()
