@@ -1,19 +1,21 @@
 """Command line: ``visionstudio [PROJECT]`` opens the app; sub-commands work headless.
 
 Each sub-command lives in ``visionstudio/commands/<name>.py`` with ``add_parser`` and
-``run``; this module only dispatches, and imports torch/Qt only for the command used.
+``run``; this module only dispatches. The command modules import torch and Qt inside
+``run``, so ``--help`` and a headless command never load what they do not use.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from visionstudio import __version__
+from visionstudio.commands import export, summary, train
 
-SUBCOMMANDS = ("summary", "train", "export")
+COMMANDS = {"summary": summary, "train": train, "export": export}
+SUBCOMMANDS = tuple(COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"VisionStudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"visionstudio.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"visionstudio.commands.{name}":
-                raise
-            continue
+    for module in COMMANDS.values():
         module.add_parser(sub)
     return parser
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from visionstudio.core.project import load_project, save_project
 from visionstudio.core.templates import load_template
 
@@ -42,8 +44,14 @@ def test_train_writes_checkpoint_csv_and_summary(tmp_path, capsys):
     ckpt = out / "checkpoints" / "last"
     assert (ckpt / "model.safetensors").is_file() and (ckpt / "checkpoint.json").is_file()
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert len(rows) == 1 and float(rows[0]["val_accuracy"]) >= 0.0
-    assert json.loads((out / "run.json").read_text())["status"] == "completed"
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["status"] == "completed" and len(rows) == 1
+    [epoch] = summary["history"]
+    assert (rows[0]["epoch"], rows[0]["step"]) == ("1", "4") and epoch["step"] == 4
+    for column in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+        assert float(rows[0][column]) == pytest.approx(epoch[column], rel=1e-5), column
+    right = epoch["val_accuracy"] * 50            # 50 validation images: a count of right answers
+    assert right == pytest.approx(round(right)) and 0 <= round(right) <= 50
     # resume for one more epoch from that checkpoint, metrics to a chosen file (in-process:
     # one subprocess above proves the entry point; this spares a second torch start-up)
     from visionstudio.cli import main

@@ -38,14 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _open(project: str):
     from visionstudio.core.project import load_project
+    from visionstudio.core.templates import TEMPLATES, load_template
 
-    if not os.path.exists(project):
-        try:
-            from visionstudio.core.templates import TEMPLATES, load_template
-        except ImportError:  # pragma: no cover - templates not installed
-            TEMPLATES = []
-        if project in {t.key for t in TEMPLATES}:
-            return load_template(project)
+    if not os.path.exists(project) and project in {t.key for t in TEMPLATES}:
+        return load_template(project)
     return load_project(project)
 
 

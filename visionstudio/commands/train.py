@@ -55,7 +55,7 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _progress_callback(stream, quiet: bool):
-    from visionstudio.core.training.trainer import Callback
+    from visionstudio.core.training.callbacks import Callback
 
     tty = hasattr(stream, "isatty") and stream.isatty()
 
@@ -105,21 +105,85 @@ def _progress_callback(stream, quiet: bool):
 
 def _open(project: str):
     from visionstudio.core.project import load_project
+    from visionstudio.core.templates import TEMPLATES, load_template
 
-    try:
-        from visionstudio.core.templates import TEMPLATES, load_template
-    except ImportError:  # pragma: no cover
-        TEMPLATES, load_template = (), None
     if not os.path.exists(project) and project in {t.key for t in TEMPLATES}:
         return load_template(project), Path.cwd() / project
     return load_project(project), Path(project)
 
 
+def _overrides(args: argparse.Namespace, doc) -> dict:
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("device", args.device)) if v is not None}
+    if args.lr is not None:
+        opt = dict(doc.training.optimizer)
+        overrides["optimizer"] = {"key": opt["key"], "params": {**opt["params"], "lr": args.lr}}
+    return overrides
+
+
+class _StopSignals:
+    """Ctrl+C and SIGTERM stop cooperatively (a checkpoint is saved); a second aborts."""
+
+    def __init__(self, control, err) -> None:
+        self.control, self.err = control, err
+        self.received: list[int] = []
+
+    def __enter__(self) -> _StopSignals:
+        self.previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.control.stop_requested:
+            raise KeyboardInterrupt
+        self.received.append(signum)
+        how = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\nStopping after this batch ({how}; again to abort)…", file=self.err)
+        self.control.request_stop()
+
+    def status(self, code: int) -> int:
+        terminated = any(s != signal.SIGINT for s in self.received)
+        return EXIT_TERMINATED if terminated else code
+
+
+def _setup_words(message: str) -> str:
+    return message[:1].lower() + message[1:]   # 'visionstudio train: the network …'
+
+
+def _report(result, args, out: Path, start_notes: tuple[str, ...]) -> int:
+    """Print the outcome of a run that trained; the exit status (before signals)."""
+    err = sys.stderr
+    if result.failure is not None:
+        print(f"visionstudio train: training failed. {result.failure.message}", file=err)
+        if result.failure.kind == "error" and result.failure.traceback:
+            print(result.failure.traceback, file=err)
+        if result.failure.checkpoint:
+            print(f"The last good checkpoint is kept: {result.failure.checkpoint}", file=err)
+        return EXIT_FAILED
+    fit = result.fit
+    last = fit.history[-1] if fit.history else None
+    print(f"{fit.status}: {fit.epochs_completed} epoch(s), {fit.steps} steps in "
+          f"{_fmt_time(fit.elapsed_s)}")
+    for note in fit.notes[len(start_notes):]:   # e.g. images that broke mid-run
+        print(note)
+    if last is not None:
+        val = (f", val_loss {last.val_loss:.4f}, val_accuracy {last.val_accuracy:.4f}"
+               if last.val_loss is not None else "")
+        print(f"final: loss {last.train_loss:.4f}, accuracy {last.train_accuracy:.4f}{val}")
+    if fit.best_epoch is not None:
+        print(f"best {fit.metric}: {fit.best_metric:.4f} (epoch {fit.best_epoch})")
+    print(f"checkpoints: {fit.last_checkpoint or '-'} (last), {fit.best_checkpoint or '-'} (best)")
+    print(f"metrics: {args.metrics_csv or out / 'metrics.csv'}")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from visionstudio.core.project import ProjectFormatError
     from visionstudio.core.training.control import TrainerControl
-    from visionstudio.core.training.run import run_training
-    from visionstudio.core.training.trainer import TrainingSetupError
+    from visionstudio.core.training.plan import PlanProblems, execute, plan_run
 
     err = sys.stderr
     try:
@@ -127,62 +191,23 @@ def run(args: argparse.Namespace) -> int:
     except (ProjectFormatError, OSError) as exc:
         print(f"visionstudio train: {exc}", file=err)
         return EXIT_SETUP
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                   ("device", args.device)) if v is not None}
-    if args.lr is not None:
-        opt = dict(doc.training.optimizer)
-        overrides["optimizer"] = {"key": opt["key"], "params": {**opt["params"], "lr": args.lr}}
+    plan = plan_run(doc, _overrides(args, doc), resume=args.resume)
+    if isinstance(plan, PlanProblems):
+        print(f"visionstudio train: {_setup_words(plan.message)}", file=err)
+        return EXIT_SETUP
     out = Path(args.out) if args.out else (
         source.parent / "runs" / f"{source.stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     control = TrainerControl()
-
-    received: list[int] = []
-
-    def on_stop_signal(signum, frame):
-        if control.stop_requested:
-            raise KeyboardInterrupt
-        received.append(signum)
-        how = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
-        print(f"\nStopping after this batch ({how}; again to abort)…", file=err)
-        control.request_stop()
-
-    def status(code: int) -> int:
-        terminated = any(s != signal.SIGINT for s in received)
-        return EXIT_TERMINATED if terminated else code
-
-    previous = {sig: signal.signal(sig, on_stop_signal) for sig in STOP_SIGNALS}
-    try:
-        result = run_training(doc, out_dir=out, overrides=overrides, control=control,
-                              callbacks=[progress := _progress_callback(err, args.quiet)],
-                              resume=args.resume, metrics_csv=args.metrics_csv,
-                              data_dir=args.data_dir)
-    except TrainingSetupError as exc:
-        print(f"visionstudio train: {exc}", file=err)
-        return status(EXIT_SETUP)
-    except KeyboardInterrupt:
-        print("visionstudio train: aborted", file=err)
-        return status(EXIT_FAILED)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if result.failure is not None:
-        print(f"visionstudio train: training failed. {result.failure.message}", file=err)
-        if result.failure.kind == "error":
-            print(result.failure.traceback, file=err)
-        if result.failure.checkpoint:
-            print(f"The last good checkpoint is kept: {result.failure.checkpoint}", file=err)
-        return EXIT_FAILED
-    last = result.history[-1] if result.history else None
-    print(f"{result.status}: {result.epochs_completed} epoch(s), {result.steps} steps in "
-          f"{_fmt_time(result.elapsed_s)}")
-    for note in result.notes[len(progress.start_notes):]:   # e.g. images that broke mid-run
-        print(note)
-    if last is not None:
-        val = (f", val_loss {last.val_loss:.4f}, val_accuracy {last.val_accuracy:.4f}"
-               if last.val_loss is not None else "")
-        print(f"final: loss {last.train_loss:.4f}, accuracy {last.train_accuracy:.4f}{val}")
-    if result.best_epoch is not None:
-        print(f"best {result.metric}: {result.best_metric:.4f} (epoch {result.best_epoch})")
-    print(f"checkpoints: {result.last_checkpoint or '-'} (last), {result.best_checkpoint or '-'} (best)")
-    print(f"metrics: {args.metrics_csv or out / 'metrics.csv'}")
-    return status(EXIT_OK)
+    progress = _progress_callback(err, args.quiet)
+    with _StopSignals(control, err) as signals:
+        try:
+            result = execute(plan, [progress], control, run_dir=out, metrics_csv=args.metrics_csv,
+                             data_dir=args.data_dir)
+        except KeyboardInterrupt:
+            print("visionstudio train: aborted", file=err)
+            return signals.status(EXIT_FAILED)
+    if result.fit is None:   # the dataset or the build: nothing was trained
+        message = result.failure.message if result.failure else "Loading the dataset was cancelled."
+        print(f"visionstudio train: {_setup_words(message)}", file=err)
+        return signals.status(EXIT_SETUP)
+    return signals.status(_report(result, args, out, progress.start_notes))

@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.params import ConfigError, validate_section
 
 DEFAULT_DATASET = "shapes"
@@ -23,10 +24,6 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         # A config made in code (DatasetConfig(), DatasetConfig("mnist")) gets the same
         # defaults a loaded one has, so documents compare equal after a save and load.
-        try:
-            from visionstudio.core.data.registry import DATASETS
-        except ImportError:  # pragma: no cover - registry not available
-            return
         if self.key in DATASETS:
             filled = {spec.name: copy.deepcopy(spec.default) for spec in DATASETS.get(self.key).params}
             filled.update(self.params)
@@ -43,10 +40,6 @@ class DatasetConfig:
         if not isinstance(key, str):
             raise ConfigError(f"{path}.key", "must be a dataset name")
         params = data.get("params", {})
-        try:
-            from visionstudio.core.data.registry import DATASETS  # late: the registry pulls in torchvision
-        except ImportError:  # pragma: no cover - registry not available
-            return cls(key, dict(params) if isinstance(params, dict) else {})
         if key not in DATASETS:
             raise ConfigError(f"{path}.key", f"unknown dataset {key!r} (known: {', '.join(DATASETS)})")
         spec = DATASETS.get(key)

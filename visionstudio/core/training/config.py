@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.params import ConfigError, ParamSpec, validate_section
+from visionstudio.core.registry import Registry
+from visionstudio.core.training.losses import LOSSES
+from visionstudio.core.training.optimizers import OPTIMIZERS
+from visionstudio.core.training.schedules import SCHEDULERS
 
 AUGMENTATION_PRESETS = ("none", "flip", "crop", "flip_crop", "rotate", "color", "standard")
 DEVICE_WORDS = ("auto", "cpu", "cuda", "mps")  # "cuda:1" etc. are accepted too
@@ -47,7 +51,7 @@ DEFAULT_OPTIMIZER = {"key": "adam", "params": {}}
 DEFAULT_SCHEDULER = {"key": "constant", "params": {}}
 
 
-def _choice(data: Any, registry_name: str, path: str, default: dict[str, Any]) -> dict[str, Any]:
+def _choice(data: Any, registry: Registry, path: str, default: dict[str, Any]) -> dict[str, Any]:
     if data is None:
         data = default
     if not isinstance(data, dict):
@@ -56,11 +60,6 @@ def _choice(data: Any, registry_name: str, path: str, default: dict[str, Any]) -
     if not isinstance(key, str):
         raise ConfigError(f"{path}.key", "must be a name")
     params = data.get("params", {})
-    try:
-        from visionstudio.core.training import registry as regs  # late import keeps project loading light
-    except ImportError:  # pragma: no cover - registries not available
-        return {"key": key, "params": copy.deepcopy(params) if isinstance(params, dict) else {}}
-    registry = getattr(regs, registry_name)
     if key not in registry:
         raise ConfigError(f"{path}.key", f"unknown {registry.what} {key!r} (known: {', '.join(registry)})")
     spec = registry.get(key)
@@ -111,9 +110,9 @@ class TrainingConfig:
             raise ConfigError(f"{path}.device", f"unknown device {values['device']!r}; use "
                               "auto, cpu, cuda, cuda:N or mps")
         return cls(
-            loss=_choice(data.get("loss"), "LOSSES", f"{path}.loss", DEFAULT_LOSS),
-            optimizer=_choice(data.get("optimizer"), "OPTIMIZERS", f"{path}.optimizer", DEFAULT_OPTIMIZER),
-            scheduler=_choice(data.get("scheduler"), "SCHEDULERS", f"{path}.scheduler", DEFAULT_SCHEDULER),
+            loss=_choice(data.get("loss"), LOSSES, f"{path}.loss", DEFAULT_LOSS),
+            optimizer=_choice(data.get("optimizer"), OPTIMIZERS, f"{path}.optimizer", DEFAULT_OPTIMIZER),
+            scheduler=_choice(data.get("scheduler"), SCHEDULERS, f"{path}.scheduler", DEFAULT_SCHEDULER),
             **values,
         )
 
