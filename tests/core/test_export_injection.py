@@ -253,7 +253,8 @@ def test_hostile_text_in_every_field_never_runs(tmp_path):
                           "class": json.loads((out / "config.json").read_text("utf-8"))["model"]["class"]
                           if fmt == "script" else _class_of(out / "model.py")})
             if fmt == "script":
-                for module in ("train.py", "shapes_data.py", "augmentation.py"):
+                for module in ("train.py", "train_data.py", "shapes_data.py", "augmentation.py",
+                               "lr_schedule.py"):
                     src = (out / module).read_bytes()
                     compile(src, module, "exec", dont_inherit=True)
                     counts["files"] += 1
@@ -358,8 +359,9 @@ def test_the_loader_refuses_a_layer_name_with_a_trailing_newline():
 def test_generated_code_that_does_not_compile_is_an_export_error(tmp_path, monkeypatch):
     from visionstudio.core.export import codegen
 
-    real = codegen._activation
-    monkeypatch.setattr(codegen, "_activation", lambda *a, **k: real(*a, **k) + "(")
+    real = codegen.emitted_for
+    monkeypatch.setattr(codegen, "emitted_for",
+                        lambda *a: dataclasses.replace(real(*a), expr=real(*a).expr + "("))
     for fmt in ("pytorch", "script"):
         with pytest.raises(ExportError, match=r"model\.py: the generated code is not valid Python"):
             export_project(BASE, fmt, tmp_path / fmt)

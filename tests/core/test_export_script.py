@@ -46,8 +46,8 @@ def test_bundle_files_and_config(tmp_path):
         scheduler={"key": "cosine", "params": {"warmup_epochs": 1.0}})
     result = export_project(doc, "script", tmp_path)
     names = {p.name for p in result.files}
-    assert {"train.py", "model.py", "config.json", "shapes_data.py", "augmentation.py",
-            "weights.safetensors"} <= names
+    assert {"train.py", "train_data.py", "model.py", "config.json", "shapes_data.py",
+            "augmentation.py", "lr_schedule.py", "weights.safetensors"} <= names
     cfg = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
     assert cfg["model"] == {"module": "model", "class": "ClassicCNN", "weights": "weights.safetensors",
                             "softmax_output": True}
@@ -58,14 +58,19 @@ def test_bundle_files_and_config(tmp_path):
     assert cfg["optimizer"]["class"] == "SGD"
     assert cfg["optimizer"]["kwargs"]["momentum"] == 0.8 and cfg["optimizer"]["kwargs"]["lr"] == 0.05
     assert cfg["scheduler"]["key"] == "cosine"
-    for name in ("train.py", "model.py", "shapes_data.py", "augmentation.py"):
+    for name in ("train.py", "train_data.py", "model.py", "shapes_data.py", "augmentation.py",
+                 "lr_schedule.py"):
         compile((tmp_path / name).read_text(encoding="utf-8"), name, "exec")
     allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "augmentation",
-               "__future__", "argparse",
+               "train_data", "lr_schedule", "__future__", "argparse",
                "csv", "importlib", "io", "json", "math", "os", "shutil", "sys", "time", "pathlib",
                "collections"}
     assert _imports(tmp_path / "train.py") <= allowed
-    assert _imports(tmp_path / "shapes_data.py") <= {"__future__", "math", "collections", "numpy", "torch"}
+    assert _imports(tmp_path / "train_data.py") <= allowed
+    assert _imports(tmp_path / "lr_schedule.py") <= {"__future__", "math", "collections", "typing"}
+    assert cfg["metrics"]["columns"] == list(METRIC_COLUMNS)
+    assert _imports(tmp_path / "shapes_data.py") <= {"__future__", "math", "collections", "typing",
+                                                      "numpy", "torch"}
     assert _imports(tmp_path / "augmentation.py") <= {"__future__", "math", "collections", "typing",
                                                       "torch", "torchvision"}
     assert "weights_only=True" in (tmp_path / "train.py").read_text(encoding="utf-8")
@@ -102,9 +107,12 @@ def test_exported_shapes_generator_is_identical(tmp_path, kw):
 
 
 def test_metric_columns_match_the_trainer():
-    from visionstudio.core.training.run import EPOCH_COLUMNS
+    import dataclasses
 
-    assert tuple(METRIC_COLUMNS) == tuple(EPOCH_COLUMNS)
+    from visionstudio.core.training import records
+
+    assert tuple(METRIC_COLUMNS) == records.METRIC_COLUMNS
+    assert set(records.METRIC_COLUMNS) <= {f.name for f in dataclasses.fields(records.EpochRecord)}
 
 
 def test_import_metrics_csv(tmp_path):
@@ -179,8 +187,8 @@ def test_train_py_augments_where_the_app_trainer_does(tmp_path, monkeypatch):
             theirs = norm(images, make_augmentation(preset, (1, 28, 28)))
             torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
     finally:
-        sys.modules.pop("augmentation", None)
-        sys.modules.pop("shapes_data", None)
+        for name in ("augmentation", "shapes_data", "train_data", "lr_schedule"):
+            sys.modules.pop(name, None)
 
 
 @pytest.mark.slow

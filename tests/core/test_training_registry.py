@@ -12,8 +12,8 @@ from tests.core.training_helpers import config, one_thread, tiny_data, tiny_mode
 from visionstudio.core.params import ConfigError, defaults
 from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.losses import TrainingLoss
+from visionstudio.core.training.lr_schedule import Schedule
 from visionstudio.core.training.registry import LOSSES, OPTIMIZERS, SCHEDULERS
-from visionstudio.core.training.schedules import Schedule
 from visionstudio.core.training.trainer import Trainer, TrainingSetupError
 
 _threads = pytest.fixture(autouse=True)(one_thread)

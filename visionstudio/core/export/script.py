@@ -1,11 +1,12 @@
 """Training-script export: a folder that trains the project with plain torch/torchvision,
 on one device (``python train.py``) or many (``torchrun --nproc_per_node=N train.py``).
 
-Files: train.py (fixed text, see train_template.py), model.py + weights.safetensors
-(the PyTorch export), config.json (the project's settings resolved to plain values:
-optimizer class and arguments, schedule, loss and how it meets a final softmax),
-shapes_data.py (the app's built-in dataset generator, standalone) and augmentation.py
-(the app's augmentation module, verbatim).
+Files: train.py and train_data.py (fixed text, see train_template.py and
+train_data_template.py), model.py + weights.safetensors (the PyTorch export),
+config.json (the project's settings resolved to plain values: optimizer class and
+arguments, schedule, loss and how it meets a final softmax, the metrics CSV's columns),
+shapes_data.py (the app's built-in dataset generator, standalone), augmentation.py and
+lr_schedule.py (the app's augmentation and learning-rate schedule modules, verbatim).
 
 Project text reaches the bundle as data (config.json, JSON-escaped), as a sanitised
 README heading, or inside model.py through codegen's literals; every .py file is
@@ -24,7 +25,8 @@ from typing import Any
 
 import torch
 
-from visionstudio.core.export import train_template
+import visionstudio.core.export.train_data_template as train_data_template
+import visionstudio.core.export.train_template as train_template
 from visionstudio.core.export.augment_source import augment_module_source
 from visionstudio.core.export.codegen import GeneratedModel
 from visionstudio.core.export.pytorch_code import (
@@ -34,11 +36,15 @@ from visionstudio.core.export.pytorch_code import (
     resolved_weights,
     save_weights,
 )
+from visionstudio.core.export.schedule_source import schedule_module_source
 from visionstudio.core.export.shapes_source import shapes_module_source
 from visionstudio.core.export.source_check import checked_source, plain_line
 from visionstudio.core.project import ProjectDocument, atomic_write_bytes
+from visionstudio.core.training.records import METRIC_COLUMNS
 
 TRAIN_FILE = "train.py"
+TRAIN_DATA_FILE = "train_data.py"
+SCHEDULE_FILE = "lr_schedule.py"
 CONFIG_FILE = "config.json"
 SHAPES_FILE = "shapes_data.py"
 AUGMENT_FILE = "augmentation.py"
@@ -92,6 +98,7 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
                  "head": _loss_head(t.loss["key"], softmax_output)},
         "optimizer": _optimizer(t.optimizer),
         "scheduler": {"key": sched.key, "params": t.scheduler["params"], "per": sched.per},
+        "metrics": {"columns": list(METRIC_COLUMNS)},
         "normalization": "per-channel mean/std of the training images (on the 0..1 scale)",
     }
 
@@ -120,6 +127,10 @@ def train_script_source() -> str:
     return inspect.getsource(train_template)
 
 
+def train_data_source() -> str:
+    return inspect.getsource(train_data_template)
+
+
 README = """# {name}: training script exported by VisionStudio
 
     python train.py                                   # one process (GPU if there is one)
@@ -127,10 +138,11 @@ README = """# {name}: training script exported by VisionStudio
     python train.py --resume                          # continue from out/checkpoints/last
 
 Settings are in `config.json`; the network is `model.py` ({cls}) with its initial weights
-in `weights.safetensors`. `augmentation.py` and `shapes_data.py` are VisionStudio's own
-augmentation and built-in dataset code, copied unchanged so the script trains like the app. Metrics go to `out/metrics.csv` (import it in VisionStudio as a
-run), checkpoints to `out/checkpoints/{{last,best}}/`. Needs torch, torchvision,
-safetensors and numpy.
+in `weights.safetensors`. `augmentation.py`, `lr_schedule.py` and `shapes_data.py` are
+VisionStudio's own augmentation, learning-rate schedule and built-in dataset code,
+copied unchanged so the script trains like the app; `train_data.py` reads the data.
+Metrics go to `out/metrics.csv` (import it in VisionStudio as a run), checkpoints to
+`out/checkpoints/{{last,best}}/`. Needs torch, torchvision, safetensors and numpy.
 """
 
 
@@ -149,24 +161,24 @@ def bundle_files(doc: ProjectDocument, generated: GeneratedModel) -> list[tuple[
     config = training_config(doc, generated.class_name, generated.softmax_output,
                              generated.input_shape)
     readme = README.format(name=plain_line(doc.name) or "Untitled", cls=generated.class_name)
-    train, shapes, augment = fixed_files()
+    train, *modules = fixed_files()
     return [
         train,
         (MODEL_FILE, checked_source(generated.source, MODEL_FILE)),
         (CONFIG_FILE, config_bytes(config)),
-        shapes,
-        augment,
+        *modules,
         (README_FILE, readme.encode("utf-8")),
     ]
 
 
 @functools.lru_cache(maxsize=1)
 def fixed_files() -> tuple[tuple[str, bytes], ...]:
-    """train.py, shapes_data.py and augmentation.py: the app's own text, no project text
-    in them, so they are cut and compiled once per process (a failure is not cached)."""
-    return ((TRAIN_FILE, checked_source(train_script_source(), TRAIN_FILE)),
-            (SHAPES_FILE, checked_source(shapes_module_source(), SHAPES_FILE)),
-            (AUGMENT_FILE, checked_source(augment_module_source(), AUGMENT_FILE)))
+    """train.py and the modules it imports: the app's own text, no project text in them,
+    so they are cut and compiled once per process (a failure is not cached)."""
+    sources = ((TRAIN_FILE, train_script_source()), (TRAIN_DATA_FILE, train_data_source()),
+               (SHAPES_FILE, shapes_module_source()), (AUGMENT_FILE, augment_module_source()),
+               (SCHEDULE_FILE, schedule_module_source()))
+    return tuple((name, checked_source(text, name)) for name, text in sources)
 
 
 def export_training_script(doc: ProjectDocument, out_dir: str | os.PathLike[str],

@@ -7,7 +7,9 @@ Several machines:       torchrun --nnodes=2 --nproc_per_node=4 --rdzv_backend=c1
 Resume:                 python train.py --resume            (out/checkpoints/last)
 
 Settings come from config.json (written by VisionStudio's export); the model from
-model.py and its initial weights from weights.safetensors. With torchrun the global
+model.py and its initial weights from weights.safetensors; the data from train_data.py
+and shapes_data.py, the augmentation from augmentation.py and the learning-rate
+schedule from lr_schedule.py (the last three are VisionStudio's own code, copied). With torchrun the global
 batch size stays the project's: each of N processes takes batch_size / N images.
 Rank 0 prints, writes out/metrics.csv (the app imports it as a run) and the
 checkpoints out/checkpoints/{last,best}/ (weights in model.safetensors: the app can
@@ -21,7 +23,6 @@ import csv
 import importlib
 import io
 import json
-import math
 import os
 import shutil
 import sys
@@ -33,11 +34,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
 
 HERE = Path(__file__).resolve().parent
-METRIC_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                  "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
 
 
 # -- processes ------------------------------------------------------------------------
@@ -74,106 +72,6 @@ def log(rank: int, *args: object) -> None:
         print(*args, flush=True)
 
 
-# -- data -----------------------------------------------------------------------------
-class ImageFolderUint8(Dataset):
-    """torchvision ImageFolder resized to the network's input, as uint8 C×H×W tensors."""
-
-    def __init__(self, root: str, shape: tuple[int, int, int]) -> None:
-        from torchvision import datasets, transforms
-
-        c, h, w = shape
-        steps = [transforms.Resize((h, w))]
-        steps.append(transforms.Grayscale(1) if c == 1 else transforms.Lambda(lambda im: im.convert("RGB")))
-        steps.append(transforms.PILToTensor())
-        self.folder = datasets.ImageFolder(root, transform=transforms.Compose(steps))
-        self.classes = self.folder.classes
-        self.targets = list(self.folder.targets)
-
-    def __len__(self) -> int:
-        return len(self.folder)
-
-    def __getitem__(self, i: int):
-        return self.folder[i]
-
-
-def _as_nchw_uint8(data, channels: int) -> torch.Tensor:
-    images = torch.as_tensor(data)
-    if images.dim() == 3:          # MNIST: N×H×W
-        images = images.unsqueeze(1)
-    elif images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):  # CIFAR: N×H×W×C
-        images = images.permute(0, 3, 1, 2)
-    images = images.contiguous()
-    if channels == 3 and images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1).contiguous()
-    elif channels == 1 and images.shape[1] == 3:
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    return images
-
-
-def load_data(cfg: dict, data_dir: str, rank: int):
-    """(train dataset, val dataset or None, mean, std, num_classes); datasets yield
-    (uint8 C×H×W, label)."""
-    import shapes_data
-
-    ds, shape = cfg["dataset"], tuple(cfg["input_shape"])
-    key, p = ds["key"], ds["params"]
-    val_split, seed = cfg["training"]["val_split"], cfg["training"]["seed"]
-    if key == "shapes":
-        common = dict(size=p["image_size"], channels=p["channels"], classes=p["classes"],
-                      noise=p["noise"], seed=p["seed"])
-        images, labels = shapes_data.generate_shapes(p["samples"], stream=0, **common)
-        if p.get("val_samples", 0) > 0:
-            val = shapes_data.generate_shapes(p["val_samples"], stream=1, **common)
-        elif val_split > 0:
-            tr, va = shapes_data.stratified_split(labels, val_split, seed)
-            val = images[va], labels[va]
-            images, labels = images[tr], labels[tr]
-        else:
-            val = None
-        classes = p["classes"]
-    elif key in TORCHVISION_SETS:
-        import torchvision
-
-        cls = getattr(torchvision.datasets, TORCHVISION_SETS[key])
-        root = os.path.join(data_dir, key)
-        # Rank 0 downloads; the others wait, then read the files it wrote.
-        if rank != 0 and dist.is_initialized():
-            dist.barrier()
-        train = cls(root, train=True, download=True)
-        test = cls(root, train=False, download=True)
-        if rank == 0 and dist.is_initialized():
-            dist.barrier()
-        images = _as_nchw_uint8(train.data, shape[0])
-        labels = torch.as_tensor(train.targets, dtype=torch.int64)
-        val = _as_nchw_uint8(test.data, shape[0]), torch.as_tensor(test.targets, dtype=torch.int64)
-        classes = len(train.classes)
-    elif key == "image_folder":
-        root = next((p[k] for k in ("path", "root", "folder", "directory") if p.get(k)), None)
-        if root is None:
-            raise SystemExit("config.json: dataset.params has no folder path")
-        folder = ImageFolderUint8(root, shape)
-        mean, std = cfg["dataset"].get("mean"), cfg["dataset"].get("std")
-        if mean is None:
-            mean, std = (0.5,) * shape[0], (0.25,) * shape[0]
-        if p.get("val_folder"):
-            return folder, ImageFolderUint8(p["val_folder"], shape), mean, std, len(folder.classes)
-        targets = torch.tensor(folder.targets)
-        tr, va = shapes_data.stratified_split(targets, val_split, seed)
-        return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
-                len(folder.classes))
-    else:
-        raise SystemExit(f"config.json: dataset {key!r} is not supported by this script")
-    mean, std = shapes_data.channel_stats(images)
-    train_set = TensorDataset(images, labels)
-    val_set = TensorDataset(*val) if val is not None and len(val[1]) else None
-    return train_set, val_set, mean, std, classes
-
-
-TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "fashionmnist": "FashionMNIST",
-                    "cifar10": "CIFAR10", "cifar_10": "CIFAR10"}
-
-
 # -- augmentation (on the device, one batch at a time) --------------------------------
 def make_augment(preset: str, input_shape: tuple[int, ...]):
     """VisionStudio's own augmentation (augmentation.py, its source copied unchanged):
@@ -185,7 +83,43 @@ def make_augment(preset: str, input_shape: tuple[int, ...]):
     return augmentation.make_augmentation(preset, input_shape)
 
 
-# -- loss, optimizer, schedule ------------------------------------------------------------
+# -- model, data, loss, optimizer, schedule ----------------------------------------------
+def load_model(cfg: dict, weights: str | None, device: torch.device) -> torch.nn.Module:
+    sys.path.insert(0, str(HERE))
+    model_cls = getattr(importlib.import_module(cfg["model"]["module"]), cfg["model"]["class"])
+    model = model_cls()
+    model.load_state_dict(load_file(weights or str(HERE / cfg["model"]["weights"])))
+    return model.to(device)
+
+
+def make_optimizer(cfg: dict, model: torch.nn.Module):
+    """(optimizer, its base learning rate) from config.json's class and arguments."""
+    opt_cfg = cfg["optimizer"]
+    kwargs = {k: tuple(v) if k == "betas" else v for k, v in opt_cfg["kwargs"].items()}
+    return getattr(torch.optim, opt_cfg["class"])(model.parameters(), **kwargs), kwargs["lr"]
+
+
+def make_schedule(cfg: dict, base_lr: float, steps_per_epoch: int, epochs: int):
+    """VisionStudio's own schedule (lr_schedule.py, its source copied unchanged): the
+    app's learning rate at every step, reduce-on-plateau included."""
+    import lr_schedule
+
+    sched = cfg["scheduler"]
+    return lr_schedule.Schedule(sched["key"], sched["params"], base_lr=base_lr,
+                                steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * epochs)
+
+
+def make_amp(tcfg: dict, device: torch.device):
+    """(autocast context factory, GradScaler or None) for the project's precision."""
+    precision = tcfg.get("mixed_precision", "off") if device.type == "cuda" else "off"
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+
+    def amp():
+        return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    return amp, scaler
+
+
 def make_loss(cfg: dict, num_classes: int, device: torch.device):
     key, p = cfg["key"], cfg["params"]
     weight = p.get("class_weights") or None
@@ -206,51 +140,6 @@ def make_loss(cfg: dict, num_classes: int, device: torch.device):
         raise SystemExit(f"config.json: loss {key!r} is not supported by this script")
     fn = one_hot[key]
     return lambda out, y: fn(out, F.one_hot(y, out.shape[1]).to(out.dtype))
-
-
-def schedule_factor(key: str, p: dict, step: int, per_epoch: int, total: int) -> float:
-    epoch = step // max(per_epoch, 1)
-    if key == "step":
-        return p["gamma"] ** (epoch // p["step_size"])
-    if key == "multistep":
-        return p["gamma"] ** sum(1 for m in p["milestones"] if epoch >= m)
-    if key == "exponential":
-        return p["gamma"] ** epoch
-    if key == "cosine":
-        warm = int(round(p["warmup_epochs"] * per_epoch))
-        if step < warm:
-            return (step + 1) / warm
-        progress = min((step - warm) / max(total - warm, 1), 1.0)
-        low = p["min_lr_ratio"]
-        return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    if key == "one_cycle":
-        start = 1.0 / p["div_factor"]
-        end = start / p["final_div_factor"]
-        up = max(float(p["pct_start"] * total) - 1.0, 1.0)
-        down = max(float(total - 1) - up, 1.0)
-
-        def anneal(a: float, b: float, t: float) -> float:
-            return b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
-        return anneal(start, 1.0, step / up) if step <= up else anneal(1.0, end, (step - up) / down)
-    return 1.0  # constant, reduce_on_plateau (handled by Plateau)
-
-
-class Plateau:
-    """Reduce-on-plateau: scale the learning rate by ``factor`` after ``patience`` bad epochs."""
-
-    def __init__(self, p: dict) -> None:
-        self.p, self.scale, self.best, self.bad = p, 1.0, None, 0
-
-    def update(self, value: float) -> None:
-        if not math.isfinite(value):
-            return
-        if self.best is None or value < self.best * (1.0 - self.p["threshold"]):
-            self.best, self.bad = value, 0
-            return
-        self.bad += 1
-        if self.bad > self.p["patience"]:
-            self.scale *= self.p["factor"]
-            self.bad = 0
 
 
 # -- checkpoints (rank 0 writes; everything is read with weights_only=True) ------------
@@ -280,13 +169,14 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer, device: tor
     return json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
 
 
-def write_metrics(path: Path, history: list[dict]) -> None:
+def write_metrics(path: Path, history: list[dict], columns: list[str]) -> None:
+    """The metrics CSV in the app's columns (config.json's metrics.columns, in order)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
+    writer.writerow(columns)
     for row in history:
         writer.writerow(["" if row.get(c) is None else (f"{row[c]:.6g}" if isinstance(row[c], float)
-                                                        else row[c]) for c in METRIC_COLUMNS])
+                                                        else row[c]) for c in columns])
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
@@ -331,7 +221,151 @@ def forward(model, xb: torch.Tensor, head: str) -> torch.Tensor:
     return model(xb)
 
 
-def main(argv: list[str] | None = None) -> int:
+def backward_step(loss: torch.Tensor, model, optimizer, scaler, clip) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        scaler.step(optimizer)
+        scaler.update()
+        return
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+
+
+class Training:
+    """One run: the model, its data, optimizer and schedule, and what a checkpoint keeps."""
+
+    def __init__(self, args: argparse.Namespace, cfg: dict) -> None:
+        import train_data
+
+        self.cfg, self.tcfg = cfg, cfg["training"]
+        self.epochs = args.epochs or self.tcfg["epochs"]
+        batch_size = args.batch_size or self.tcfg["batch_size"]
+        self.rank, self.world, self.device = setup_distributed(args.device or self.tcfg.get("device", "auto"))
+        self.out = Path(args.out) if args.out else HERE / "out"
+        self.ckpt_dir = self.out / "checkpoints"
+        if self.rank == 0:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.seed = self.tcfg["seed"]
+        torch.manual_seed(self.seed)
+        self.model = self.ddp = load_model(cfg, args.weights, self.device)
+        self.train_set, val_set, mean, std, self.num_classes = train_data.load_data(
+            cfg, args.data_dir or str(HERE / "data"), self.rank)
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.sampler, self.train_loader, self.val_loader, self.per_process = train_data.make_loaders(
+            cfg, self.train_set, val_set, batch_size, self.rank, self.world, self.device)
+        self.optimizer, base_lr = make_optimizer(cfg, self.model)
+        self.schedule = make_schedule(cfg, base_lr, len(self.train_loader), self.epochs)
+        self.loss_fn = make_loss(cfg["loss"], self.num_classes, self.device)
+        self.head, self.clip = cfg["loss"]["head"], self.tcfg.get("clip_norm")
+        self.amp, self.scaler = make_amp(self.tcfg, self.device)
+        self.augment = make_augment(self.tcfg.get("augmentation", "none"), tuple(cfg["input_shape"]))
+        self.history: list[dict] = []
+        self.start_epoch, self.step, self.elapsed0 = 1, 0, 0.0
+        self.best_value, self.since_best = None, 0
+        self.metric = self.tcfg.get("early_stopping_metric", "val_loss")
+        if self.val_loader is None and self.metric.startswith("val_"):
+            self.metric = self.metric.replace("val_", "train_")
+
+    def resume(self, where: str) -> None:
+        folder = Path(where) if where else self.ckpt_dir / "last"
+        state = load_checkpoint(folder, self.model, self.optimizer, self.device)
+        self.start_epoch, self.step, self.history = state["epoch"] + 1, state["step"], state["history"]
+        self.elapsed0 = self.history[-1]["elapsed_s"] if self.history else 0.0
+        self.best_value, self.since_best = state.get("best_value"), state.get("since_best", 0)
+        if state.get("schedule"):
+            self.schedule.load_state_dict(state["schedule"])
+        log(self.rank, f"resumed from {folder} after epoch {state['epoch']}")
+
+    def train_epoch(self, epoch: int) -> tuple[list[float], float]:
+        """One pass over this process's shard: ([loss sum, correct, seen] over all
+        processes, the last step's learning rate)."""
+        self.sampler.set_epoch(epoch - 1)
+        torch.manual_seed(self.seed + 7919 * epoch + self.rank)
+        self.ddp.train()
+        sums, lr = [0.0, 0.0, 0.0], self.schedule.lr(self.step)
+        for xb, yb in self.train_loader:
+            lr = self.schedule.lr(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            xb = prepare(xb, self.mean, self.std, self.device, self.augment)
+            yb = yb.to(self.device, non_blocking=True)
+            with self.amp():
+                output = forward(self.ddp, xb, self.head)
+                loss = self.loss_fn(output, yb)
+            backward_step(loss, self.model, self.optimizer, self.scaler, self.clip)
+            self.step += 1
+            output = output.detach().reshape(output.shape[0], -1)
+            sums[0] += float(loss.detach()) * yb.shape[0]
+            sums[1] += float((output.argmax(1) == yb).sum())
+            sums[2] += yb.shape[0]
+        return all_sum(sums, self.device), lr
+
+    def validate(self, row: dict) -> None:
+        """The validation columns of ``row``, then the schedule's look at the epoch."""
+        if self.val_loader is not None:
+            v_loss, v_correct, v_top5, v_n = evaluate(self.model, self.val_loader, self.loss_fn, self.head,
+                                                      self.mean, self.std, self.device, self.amp,
+                                                      self.num_classes)
+            v_n = max(v_n, 1)
+            row.update(val_loss=v_loss / v_n, val_accuracy=v_correct / v_n,
+                       val_top5=v_top5 / v_n if self.num_classes > 5 else None)
+        self.schedule.on_validation(row["val_loss"] if row["val_loss"] is not None else row["train_loss"])
+
+    def end_epoch(self, epoch: int, row: dict, started: float) -> bool:
+        """Record the epoch, checkpoint and report on rank 0; True to stop early."""
+        monitored = row[self.metric]
+        better = self.best_value is None or (monitored > self.best_value if self.metric.endswith("accuracy")
+                                             else monitored < self.best_value)
+        self.since_best = 0 if better else self.since_best + 1
+        self.best_value = monitored if better else self.best_value
+        row.update(epoch_s=time.perf_counter() - started,
+                   elapsed_s=self.elapsed0 + time.perf_counter() - self.t_start, best=better)
+        self.history.append(row)
+        if self.rank == 0:
+            state = {"epoch": epoch, "step": self.step, "history": self.history,
+                     "best_value": self.best_value, "since_best": self.since_best, "world_size": self.world,
+                     "schedule": self.schedule.state_dict()}
+            save_checkpoint(self.ckpt_dir / "last", self.model, self.optimizer, state)
+            if better:
+                save_checkpoint(self.ckpt_dir / "best", self.model, self.optimizer, state)
+            write_metrics(self.out / "metrics.csv", self.history, self.cfg["metrics"]["columns"])
+            val = (f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}"
+                   if row["val_loss"] is not None else "")
+            print(f"epoch {epoch}/{self.epochs}  loss {row['train_loss']:.4f}  "
+                  f"acc {row['train_accuracy']:.4f}{val}  lr {row['lr']:.3g}  "
+                  f"{row['images_per_s']:.0f} img/s", flush=True)
+        patience = self.tcfg.get("early_stopping_patience", 0)
+        if patience and self.since_best >= patience:
+            log(self.rank, f"early stopping: {self.metric} has not improved for {patience} epochs")
+            return True
+        return False
+
+    def fit(self) -> None:
+        self.ddp = DistributedDataParallel(self.model) if self.world > 1 else self.model
+        log(self.rank, f"training {self.cfg['model']['class']} on {self.cfg['dataset']['key']}: "
+                       f"{len(self.train_set)} images, {self.world} process(es) on {self.device}, "
+                       f"batch {self.per_process * self.world}, {self.epochs} epochs")
+        self.t_start = time.perf_counter()
+        for epoch in range(self.start_epoch, self.epochs + 1):
+            started = time.perf_counter()
+            (loss_sum, correct, seen), lr = self.train_epoch(epoch)
+            train_time = time.perf_counter() - started
+            row = {"epoch": epoch, "step": self.step, "train_loss": loss_sum / max(seen, 1),
+                   "train_accuracy": correct / max(seen, 1), "val_loss": None, "val_accuracy": None,
+                   "val_top5": None, "lr": lr, "images_per_s": seen / max(train_time, 1e-9)}
+            self.validate(row)
+            if self.end_epoch(epoch, row, started):
+                break
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(HERE / "config.json"))
     ap.add_argument("--out", default=None, help="output folder (default: out/ next to train.py)")
@@ -342,157 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", nargs="?", const="", default=None,
                     help="resume from a checkpoint folder (default: OUT/checkpoints/last)")
     ap.add_argument("--weights", default=None, help="start from these .safetensors weights")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
-    tcfg = cfg["training"]
-    epochs = args.epochs or tcfg["epochs"]
-    batch_size = args.batch_size or tcfg["batch_size"]
-    rank, world, device = setup_distributed(args.device or tcfg.get("device", "auto"))
-    out = Path(args.out) if args.out else HERE / "out"
-    ckpt_dir = out / "checkpoints"
-    if rank == 0:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-    seed = tcfg["seed"]
-    torch.manual_seed(seed)
 
-    sys.path.insert(0, str(HERE))
-    model_cls = getattr(importlib.import_module(cfg["model"]["module"]), cfg["model"]["class"])
-    model = model_cls()
-    model.load_state_dict(load_file(args.weights or str(HERE / cfg["model"]["weights"])))
-    model.to(device)
-
-    train_set, val_set, mean, std, num_classes = load_data(
-        cfg, args.data_dir or str(HERE / "data"), rank)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    per_process = max(1, batch_size // world)
-    if batch_size % world:
-        log(rank, f"note: batch size {batch_size} is not a multiple of {world} processes; "
-                  f"each uses {per_process}")
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    shard = len(sampler)
-    train_loader = DataLoader(train_set, batch_size=per_process, sampler=sampler,
-                              drop_last=shard % per_process == 1 and shard > 1,
-                              num_workers=int(cfg.get("num_workers", 0)),
-                              pin_memory=device.type == "cuda")
-    val_loader = None
-    if val_set is not None:
-        val_loader = DataLoader(Subset(val_set, range(rank, len(val_set), world)),
-                                batch_size=max(per_process * 2, 256))
-
-    opt_cfg = cfg["optimizer"]
-    kwargs = {k: tuple(v) if k == "betas" else v for k, v in opt_cfg["kwargs"].items()}
-    optimizer = getattr(torch.optim, opt_cfg["class"])(model.parameters(), **kwargs)
-    base_lr = kwargs["lr"]
-    sched = cfg["scheduler"]
-    plateau = Plateau(sched["params"]) if sched["key"] == "reduce_on_plateau" else None
-    loss_fn = make_loss(cfg["loss"], num_classes, device)
-    head = cfg["loss"]["head"]
-    clip = tcfg.get("clip_norm")
-    precision = tcfg.get("mixed_precision", "off") if device.type == "cuda" else "off"
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-
-    def amp():
-        return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
-
-    history: list[dict] = []
-    start_epoch, step, elapsed0 = 1, 0, 0.0
-    best_value, since_best = None, 0
-    metric = tcfg.get("early_stopping_metric", "val_loss")
-    if val_loader is None and metric.startswith("val_"):
-        metric = metric.replace("val_", "train_")
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = Training(args, json.loads(Path(args.config).read_text(encoding="utf-8")))
     if args.resume is not None:
-        folder = Path(args.resume) if args.resume else ckpt_dir / "last"
-        state = load_checkpoint(folder, model, optimizer, device)
-        start_epoch, step, history = state["epoch"] + 1, state["step"], state["history"]
-        elapsed0 = history[-1]["elapsed_s"] if history else 0.0
-        best_value, since_best = state.get("best_value"), state.get("since_best", 0)
-        if plateau is not None and state.get("plateau"):
-            plateau.scale, plateau.best, plateau.bad = state["plateau"]
-        log(rank, f"resumed from {folder} after epoch {state['epoch']}")
-
-    ddp = DistributedDataParallel(model) if world > 1 else model
-    steps_per_epoch = len(train_loader)
-    total = steps_per_epoch * epochs
-    augment = make_augment(tcfg.get("augmentation", "none"), tuple(cfg["input_shape"]))
-    log(rank, f"training {cfg['model']['class']} on {cfg['dataset']['key']}: {len(train_set)} "
-              f"images, {world} process(es) on {device}, batch {per_process * world}, {epochs} epochs")
-    t_start = time.perf_counter()
-    for epoch in range(start_epoch, epochs + 1):
-        sampler.set_epoch(epoch - 1)
-        torch.manual_seed(seed + 7919 * epoch + rank)
-        ddp.train()
-        sums = [0.0, 0.0, 0.0]
-        t0 = time.perf_counter()
-        for xb, yb in train_loader:
-            lr = base_lr * schedule_factor(sched["key"], sched["params"], step, steps_per_epoch, total)
-            if plateau is not None:
-                lr = max(lr * plateau.scale, sched["params"]["min_lr"])
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            xb = prepare(xb, mean_t, std_t, device, augment)
-            yb = yb.to(device, non_blocking=True)
-            with amp():
-                output = forward(ddp, xb, head)
-                loss = loss_fn(output, yb)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-            step += 1
-            output = output.detach().reshape(output.shape[0], -1)
-            sums[0] += float(loss.detach()) * yb.shape[0]
-            sums[1] += float((output.argmax(1) == yb).sum())
-            sums[2] += yb.shape[0]
-        loss_sum, correct, seen = all_sum(sums, device)
-        train_time = time.perf_counter() - t0
-        row = {"epoch": epoch, "step": step, "train_loss": loss_sum / max(seen, 1),
-               "train_accuracy": correct / max(seen, 1), "val_loss": None, "val_accuracy": None,
-               "val_top5": None, "lr": lr}
-        if val_loader is not None:
-            v_loss, v_correct, v_top5, v_n = evaluate(model, val_loader, loss_fn, head, mean_t, std_t,
-                                                      device, amp, num_classes)
-            v_n = max(v_n, 1)
-            row.update(val_loss=v_loss / v_n, val_accuracy=v_correct / v_n,
-                       val_top5=v_top5 / v_n if num_classes > 5 else None)
-        if plateau is not None:
-            plateau.update(row["val_loss"] if row["val_loss"] is not None else row["train_loss"])
-        monitored = row[metric]
-        better = best_value is None or (monitored > best_value if metric.endswith("accuracy")
-                                        else monitored < best_value)
-        best_value, since_best = (monitored, 0) if better else (best_value, since_best + 1)
-        epoch_s = time.perf_counter() - t0
-        row.update(images_per_s=seen / max(train_time, 1e-9), epoch_s=epoch_s,
-                   elapsed_s=elapsed0 + time.perf_counter() - t_start, best=better)
-        history.append(row)
-        if rank == 0:
-            state = {"epoch": epoch, "step": step, "history": history, "best_value": best_value,
-                     "since_best": since_best, "world_size": world,
-                     "plateau": [plateau.scale, plateau.best, plateau.bad] if plateau else None}
-            save_checkpoint(ckpt_dir / "last", model, optimizer, state)
-            if better:
-                save_checkpoint(ckpt_dir / "best", model, optimizer, state)
-            write_metrics(out / "metrics.csv", history)
-            val = (f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}"
-                   if row["val_loss"] is not None else "")
-            print(f"epoch {epoch}/{epochs}  loss {row['train_loss']:.4f}  "
-                  f"acc {row['train_accuracy']:.4f}{val}  lr {lr:.3g}  "
-                  f"{row['images_per_s']:.0f} img/s", flush=True)
-        patience = tcfg.get("early_stopping_patience", 0)
-        if patience and since_best >= patience:
-            log(rank, f"early stopping: {metric} has not improved for {patience} epochs")
-            break
+        run.resume(args.resume)
+    run.fit()
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

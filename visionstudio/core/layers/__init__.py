@@ -1,7 +1,16 @@
 """The layer library. Importing this package registers every built-in kind."""
 
 from visionstudio.core.layers import activations, conv, core_layers, merges, pooling  # noqa: F401  (registration)
-from visionstudio.core.layers.base import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers.base import (
+    LAYERS,
+    Emitted,
+    LayerCode,
+    LayerSpec,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
 
 # The palette shows categories in the order a network is usually built.
 CATEGORIES = (
@@ -17,5 +26,5 @@ def palette_groups() -> list[tuple[str, list[str]]]:
     return [(c, groups[c]) for c in order]
 
 
-__all__ = ["CATEGORIES", "LAYERS", "LayerSpec", "Shape", "ShapeError", "fmt_shape",
+__all__ = ["CATEGORIES", "LAYERS", "Emitted", "LayerCode", "LayerSpec", "Shape", "ShapeError", "fmt_shape",
            "palette_groups", "register"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from visionstudio.core.layers.base import LayerSpec, Shape, register
+from visionstudio.core.layers.base import Emitted, LayerCode, LayerSpec, Shape, register
+from visionstudio.core.layers.source import num
 from visionstudio.core.params import ParamSpec
 
 if TYPE_CHECKING:  # torch is imported only when a model is built (fast app start)
@@ -41,6 +42,36 @@ def make_activation(name: str, **kwargs: Any) -> nn.Module | None:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def activation_source(name: str, inner: str, params: Any = None) -> str:
+    """``inner`` wrapped in the functional form of an activation, as model.py writes it
+    (params for standalone nodes; the fused ``activation`` option uses torch's defaults)."""
+    params = params or {}
+    if name in ("none", "", None):
+        return inner
+    if name == "relu":
+        return f"F.relu({inner})"
+    if name == "leaky_relu":
+        return f"F.leaky_relu({inner}, negative_slope={num(float(params.get('negative_slope', 0.01)))})"
+    if name == "elu":
+        return f"F.elu({inner}, alpha={num(float(params.get('alpha', 1.0)))})"
+    if name == "gelu":
+        return f"F.gelu({inner})"
+    if name == "sigmoid":
+        return f"torch.sigmoid({inner})"
+    if name == "tanh":
+        return f"torch.tanh({inner})"
+    if name == "softmax":
+        return f"F.softmax({inner}, dim=1)"
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def fused_activation_emitted(code: LayerCode, init: str) -> Emitted:
+    """Conv2d/Dense with their ``activation`` option: the plain layer, then the function."""
+    name = code.params["activation"]
+    return Emitted(activation_source(name, code.call()), init=init,
+                   logits=code.call() if name == "softmax" else None)
+
+
 def activation_param() -> ParamSpec:
     return ParamSpec(
         "activation", "choice", "none", title="activation", choices=ACTIVATION_CHOICES,
@@ -57,6 +88,8 @@ def _simple(key: str, title: str, description: str, params: tuple[ParamSpec, ...
     return register(LayerSpec(
         key=key, title=title, category="Activation", description=description, params=params,
         infer=_same, build=lambda inputs, p, _k=key: make_activation(_k, **dict(p)),
+        emit=lambda code, _k=key: Emitted(activation_source(_k, code.arg, code.params),
+                                          logits=code.arg if _k == "softmax" else None),
         summary=summary, name_prefix=key.replace("_", ""), icon="activation",
     ))
 

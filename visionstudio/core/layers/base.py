@@ -1,9 +1,10 @@
 """LayerSpec: everything the app knows about one kind of layer, declared once.
 
 A spec carries its parameter schema, a shape rule (with errors phrased for users),
-exact parameter and FLOP counts, and a torch builder. Shape inference never builds
-torch modules, so re-checking a 200-node graph on every keystroke stays cheap; a
-hypothesis test keeps the rules honest against real modules.
+exact parameter and FLOP counts, a torch builder and a code emitter (its lines in an
+exported model.py), so adding a layer kind touches the one module that defines it.
+Shape inference never builds torch modules, so re-checking a 200-node graph on every
+keystroke stays cheap; a hypothesis test keeps the rules honest against real modules.
 """
 
 from __future__ import annotations
@@ -29,6 +30,35 @@ def fmt_shape(shape: Shape | None) -> str:
     return "×".join(str(d) for d in shape)
 
 
+@dataclass(frozen=True)
+class LayerCode:
+    """One node as its code emitter sees it (names already checked by the exporter)."""
+
+    module: str                    # "self.conv1": the attribute that holds its module
+    args: tuple[str, ...]          # the names that hold its inputs, in port order
+    inputs: tuple[Shape, ...]      # their shapes, one sample each
+    params: Params                 # validated, defaults filled in
+
+    @property
+    def arg(self) -> str:
+        return self.args[0] if self.args else "x"
+
+    def call(self) -> str:
+        """``self.conv1(x)``: this node's module applied to its inputs."""
+        return f"{self.module}({', '.join(self.args or ('x',))})"
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A node's lines in model.py: ``init`` becomes ``self.<name> = <init>``, ``expr`` its
+    value in forward. ``logits`` is the expression before a final softmax, for layers
+    whose output is one, so ``forward(x, logits=True)`` can hand a loss the raw scores."""
+
+    expr: str
+    init: str | None = None
+    logits: str | None = None
+
+
 def no_params(inputs: list[Shape], output: Shape, p: Params) -> int:
     return 0
 
@@ -46,6 +76,8 @@ class LayerSpec:
     params: tuple[ParamSpec, ...]
     infer: Callable[[list[Shape], Params], Shape]
     build: Callable[[list[Shape], Params], Any]
+    # The layer's code in an exported model.py, written with core.layers.source's literals.
+    emit: Callable[[LayerCode], Emitted]
     count_params: Callable[[list[Shape], Shape, Params], int] = no_params
     # FLOPs as torch.utils.flop_counter counts them: 2 x multiply-adds of
     # convolutions and matrix products, per sample.
@@ -59,6 +91,8 @@ class LayerSpec:
     # migrate(old_version, params) -> params for this version
     migrate: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
     icon: str = ""
+    # Classes the emitted code needs in model.py besides torch: (class name, source text).
+    code_helpers: tuple[tuple[str, str], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
-from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers.activations import (
+    ACTIVATION_TITLES,
+    activation_param,
+    fused_activation_emitted,
+    make_activation,
+)
+from visionstudio.core.layers.base import (
+    Emitted,
+    LayerCode,
+    LayerSpec,
+    Params,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
+from visionstudio.core.layers.source import constructor, integer, pair_source, word
 from visionstudio.core.params import ParamSpec, pair
 
 PADDING_WORDS = ("same", "valid")
@@ -28,6 +43,7 @@ INPUT = register(LayerSpec(
         ParamSpec("width", "int", 28, minimum=1, maximum=8192, key=True, help="Image width in pixels."),
     ),
     infer=_input_infer, build=lambda inputs, p: None,
+    emit=lambda code: Emitted("x"),  # the images forward() receives
     summary=lambda p: f"{p['channels']}×{p['height']}×{p['width']}",
     name_prefix="input", min_inputs=0, max_inputs=0, icon="input",
 ))
@@ -94,6 +110,27 @@ def _conv_build(inputs: list[Shape], p: Params):
     )
 
 
+def _conv_emit(code: LayerCode) -> Emitted:
+    p = code.params
+    args = [integer(code.inputs[0][0]), integer(p["out_channels"]), pair_source(p["kernel_size"])]
+    kw: list[tuple[str, str]] = []
+    if pair(p["stride"]) != (1, 1):
+        kw.append(("stride", pair_source(p["stride"])))
+    padding = p["padding"]
+    if isinstance(padding, str):
+        if padding != "valid":
+            kw.append(("padding", word(padding)))
+    elif pair(padding) != (0, 0):
+        kw.append(("padding", pair_source(padding)))
+    if pair(p["dilation"]) != (1, 1):
+        kw.append(("dilation", pair_source(p["dilation"])))
+    if p["groups"] != 1:
+        kw.append(("groups", integer(p["groups"])))
+    if not p["bias"]:
+        kw.append(("bias", "False"))
+    return fused_activation_emitted(code, constructor("nn.Conv2d", args, kw))
+
+
 def _conv_summary(p: Params) -> str:
     parts = [str(p["out_channels"]), _hw(p["kernel_size"])]
     sh, sw = pair(p["stride"])
@@ -129,6 +166,6 @@ CONV2D = register(LayerSpec(
         ParamSpec("bias", "bool", True, help="Learn an offset per filter."),
         activation_param(),
     ),
-    infer=_conv_infer, build=_conv_build, count_params=_conv_params, count_flops=_conv_flops,
+    infer=_conv_infer, build=_conv_build, emit=_conv_emit, count_params=_conv_params, count_flops=_conv_flops,
     summary=_conv_summary, name_prefix="conv", icon="conv",
 ))

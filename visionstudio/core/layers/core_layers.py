@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import math
 
-from visionstudio.core.layers.activations import ACTIVATION_TITLES, activation_param, make_activation
-from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers.activations import (
+    ACTIVATION_TITLES,
+    activation_param,
+    fused_activation_emitted,
+    make_activation,
+)
+from visionstudio.core.layers.base import (
+    Emitted,
+    LayerCode,
+    LayerSpec,
+    Params,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
+from visionstudio.core.layers.source import constructor, integer, num
 from visionstudio.core.params import ParamSpec
 
 
@@ -26,6 +41,13 @@ def _dense_build(inputs: list[Shape], p: Params):
                      activation=make_activation(p["activation"]))
 
 
+def _dense_emit(code: LayerCode) -> Emitted:
+    p = code.params
+    kw = [] if p["bias"] else [("bias", "False")]
+    init = constructor("nn.Linear", [integer(code.inputs[0][0]), integer(p["units"])], kw)
+    return fused_activation_emitted(code, init)
+
+
 def _nn(name: str):
     """A torch.nn class by name, imported on first build rather than at start-up."""
     from torch import nn
@@ -44,6 +66,7 @@ DENSE = register(LayerSpec(
     ),
     infer=_dense_infer,
     build=_dense_build,
+    emit=_dense_emit,
     count_params=lambda inputs, out, p: inputs[0][0] * p["units"] + (p["units"] if p["bias"] else 0),
     count_flops=lambda inputs, out, p: 2 * inputs[0][0] * p["units"],
     summary=lambda p: " · ".join(
@@ -57,7 +80,8 @@ FLATTEN = register(LayerSpec(
     key="flatten", title="Flatten", category="Reshape",
     description="Turns a C×H×W feature map into one vector for Dense layers.",
     params=(), infer=lambda inputs, p: (math.prod(inputs[0]),),
-    build=lambda inputs, p: _nn("Flatten")(), name_prefix="flatten", icon="flatten",
+    build=lambda inputs, p: _nn("Flatten")(),
+    emit=lambda code: Emitted(f"torch.flatten({code.arg}, 1)"), name_prefix="flatten", icon="flatten",
 ))
 
 
@@ -69,6 +93,7 @@ DROPOUT = register(LayerSpec(
                   help="Fraction of values set to zero during training."),
     ),
     infer=lambda inputs, p: inputs[0], build=lambda inputs, p: _nn("Dropout")(p["p"]),
+    emit=lambda code: Emitted(code.call(), init=f"nn.Dropout({num(float(code.params['p']))})"),
     summary=lambda p: f"{p['p']:g}", name_prefix="dropout", icon="dropout",
 ))
 
@@ -81,6 +106,18 @@ def _bn_infer(inputs: list[Shape], p: Params) -> Shape:
             f"{fmt_shape(shape)} vector"
         )
     return shape
+
+
+def _bn_emit(code: LayerCode) -> Emitted:
+    p = code.params
+    kw: list[tuple[str, str]] = []
+    if float(p["eps"]) != 1e-5:
+        kw.append(("eps", num(float(p["eps"]))))
+    if float(p["momentum"]) != 0.1:
+        kw.append(("momentum", num(float(p["momentum"]))))
+    if not p["affine"]:
+        kw.append(("affine", "False"))
+    return Emitted(code.call(), init=constructor("nn.BatchNorm2d", [integer(code.inputs[0][0])], kw))
 
 
 BATCHNORM2D = register(LayerSpec(
@@ -96,6 +133,7 @@ BATCHNORM2D = register(LayerSpec(
     infer=_bn_infer,
     build=lambda inputs, p: _nn("BatchNorm2d")(inputs[0][0], eps=p["eps"], momentum=p["momentum"],
                                                   affine=p["affine"]),
+    emit=_bn_emit,
     count_params=lambda inputs, out, p: 2 * inputs[0][0] if p["affine"] else 0,
     name_prefix="bn", aliases=("batchnorm",), icon="norm",
 ))

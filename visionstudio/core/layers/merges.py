@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers.base import (
+    Emitted,
+    LayerCode,
+    LayerSpec,
+    Params,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
+from visionstudio.core.layers.source import num
 from visionstudio.core.params import ParamSpec
 
 
@@ -54,35 +64,80 @@ def _weighted_infer(inputs: list[Shape], p: Params) -> Shape:
     return _all_equal(inputs, p)
 
 
-def _merge(key: str, title: str, description: str, infer, build, prefix: str,
-           params=(), count_params=None, summary=lambda p: "") -> LayerSpec:
+def _merge(key: str, title: str, description: str, infer, build, emit, prefix: str,
+           params=(), count_params=None, summary=lambda p: "", code_helpers=()) -> LayerSpec:
     extra = {"count_params": count_params} if count_params else {}
     return register(LayerSpec(
         key=key, title=title, category="Merge", description=description, params=params,
-        infer=infer, build=build, summary=summary, name_prefix=prefix,
-        min_inputs=2, max_inputs=None, icon="merge", **extra,
+        infer=infer, build=build, emit=emit, summary=summary, name_prefix=prefix,
+        min_inputs=2, max_inputs=None, icon="merge", code_helpers=code_helpers, **extra,
     ))
 
 
-def _module(name: str):
-    """A merge module class from .modules, imported on first build (keeps torch off start-up)."""
-    from visionstudio.core.layers import modules
+# Imported on first build, not at start-up: torch loads only when a model is built.
+def _build_add(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.modules import Add
 
-    return getattr(modules, name)
+    return Add()
+
+
+def _build_concat(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.modules import Concat
+
+    return Concat()
+
+
+def _build_average(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.modules import Average
+
+    return Average()
+
+
+def _build_weighted_sum(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.modules import WeightedSum
+
+    return WeightedSum(_weights(p, len(inputs)), p["learnable"])
+
+
+def _emit_weighted_sum(code: LayerCode) -> Emitted:
+    weights = ", ".join(num(float(w)) for w in _weights(code.params, len(code.args)))
+    learn = ", learnable=True" if code.params["learnable"] else ""
+    return Emitted(code.call(), init=f"WeightedSum([{weights}]{learn})")
+
+
+# model.py's own copy of modules.WeightedSum (same state-dict key, "weight").
+WEIGHTED_SUM_SOURCE = '''\
+class WeightedSum(nn.Module):
+    """sum_i w_i * x_i with fixed weights (a buffer) or learned ones (a parameter)."""
+
+    def __init__(self, weights: list[float], learnable: bool = False) -> None:
+        super().__init__()
+        tensor = torch.tensor(weights, dtype=torch.float32)
+        if learnable:
+            self.weight = nn.Parameter(tensor)
+        else:
+            self.register_buffer("weight", tensor)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0] * self.weight[0]
+        for i, x in enumerate(xs[1:], start=1):
+            out = out + x * self.weight[i]
+        return out
+'''
 
 
 ADD = _merge("add", "Add", "Adds its inputs element-wise: the residual (skip) connection of ResNets.",
-             _all_equal, lambda inputs, p: _module("Add")(), "add")
+             _all_equal, _build_add, lambda code: Emitted(" + ".join(code.args)), "add")
 CONCAT = _merge("concat", "Concat", "Joins its inputs along the channel axis (Inception, DenseNet).",
-                _concat, lambda inputs, p: _module("Concat")(), "concat")
+                _concat, _build_concat,
+                lambda code: Emitted(f"torch.cat([{', '.join(code.args)}], dim=1)"), "concat")
 AVERAGE = _merge("average", "Average", "Element-wise mean of its inputs (ensembles of branches).",
-                 _all_equal, lambda inputs, p: _module("Average")(), "avg")
+                 _all_equal, _build_average,
+                 lambda code: Emitted(f"({' + '.join(code.args)}) / {len(code.args)}"), "avg")
 WEIGHTED_SUM = _merge(
     "weighted_sum", "Weighted sum",
     "Element-wise sum with one weight per input, fixed or learned.",
-    _weighted_infer,
-    lambda inputs, p: _module("WeightedSum")(_weights(p, len(inputs)), p["learnable"]),
-    "wsum",
+    _weighted_infer, _build_weighted_sum, _emit_weighted_sum, "wsum",
     params=(
         ParamSpec("weights", "float_list", [], minimum=-1e6, maximum=1e6,
                   help="One weight per input, in port order; empty means equal weights."),
@@ -91,4 +146,5 @@ WEIGHTED_SUM = _merge(
     ),
     count_params=lambda inputs, out, p: len(inputs) if p["learnable"] else 0,
     summary=lambda p: "learned" if p["learnable"] else "",
+    code_helpers=(("WeightedSum", WEIGHTED_SUM_SOURCE),),
 )

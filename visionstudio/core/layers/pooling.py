@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from visionstudio.core.layers.base import LayerSpec, Params, Shape, ShapeError, fmt_shape, register
+from visionstudio.core.layers.base import (
+    Emitted,
+    LayerCode,
+    LayerSpec,
+    Params,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
+from visionstudio.core.layers.source import constructor, pair_source
 from visionstudio.core.params import ParamSpec, pair
 
 
@@ -68,10 +78,25 @@ def _pool_build(cls_name: str):
     return build
 
 
+def _pool_emit(cls_name: str):
+    def emit(code: LayerCode) -> Emitted:
+        p = code.params
+        kw: list[tuple[str, str]] = []
+        if p["stride"] is not None:
+            kw.append(("stride", pair_source(p["stride"])))
+        if pair(p["padding"]) != (0, 0):
+            kw.append(("padding", pair_source(p["padding"])))
+        if p["ceil_mode"]:
+            kw.append(("ceil_mode", "True"))
+        return Emitted(code.call(), init=constructor(f"nn.{cls_name}", [pair_source(p["kernel_size"])], kw))
+    return emit
+
+
 MAXPOOL2D = register(LayerSpec(
     key="maxpool2d", title="MaxPool2d", category="Pooling",
     description="Keeps the largest value in each window: shrinks the image, keeps strong features.",
     params=_pool_params(), infer=_pool_infer, build=_pool_build("MaxPool2d"),
+    emit=_pool_emit("MaxPool2d"),
     summary=_pool_summary, name_prefix="pool", icon="pool",
 ))
 
@@ -79,6 +104,7 @@ AVGPOOL2D = register(LayerSpec(
     key="avgpool2d", title="AvgPool2d", category="Pooling",
     description="Averages each window: a smoother way to shrink the image.",
     params=_pool_params(), infer=_pool_infer, build=_pool_build("AvgPool2d"),
+    emit=_pool_emit("AvgPool2d"),
     summary=_pool_summary, name_prefix="avgpool", icon="pool",
 ))
 
@@ -100,5 +126,6 @@ GLOBAL_AVGPOOL = register(LayerSpec(
     key="global_avgpool", title="GlobalAvgPool", category="Pooling",
     description="Averages each channel over the whole image: C×H×W becomes a C vector.",
     params=(), infer=_gap_infer, build=_gap_build,
+    emit=lambda code: Emitted(f"{code.arg}.mean(dim=(2, 3))"),
     name_prefix="gap", icon="pool",
 ))

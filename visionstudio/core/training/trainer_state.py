@@ -103,7 +103,7 @@ def restore_state(trainer: Trainer, path: str | os.PathLike[str]) -> dict[str, A
                     state[k] = v.to(trainer.device)
         trainer.optimizer_params = {**trainer.optimizer_params, **meta["optimizer_params"]}
         sched = meta["schedule"]
-        if sched["key"] == trainer.schedule.spec.key:
+        if sched["key"] == trainer.schedule.key:
             trainer.schedule.load_state_dict(sched)
         else:
             trainer.schedule.base_lr = float(trainer.optimizer_params["lr"])

@@ -1,0 +1,138 @@
+"""The datasets of an exported VisionStudio training script (train_data.py).
+
+make_loaders(...) shares every global batch between the processes.
+load_data(cfg, data_dir, rank) gives (train set, val set or None, mean, std, classes);
+the sets yield (uint8 C×H×W, label) pairs, as the app's feeds do. The built-in
+"shapes" set comes from shapes_data.py, the app's own generator; torchvision sets are
+downloaded by rank 0 while the other processes wait; an image folder is read with
+torchvision's ImageFolder.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
+
+
+class ImageFolderUint8(Dataset):
+    """torchvision ImageFolder resized to the network's input, as uint8 C×H×W tensors."""
+
+    def __init__(self, root: str, shape: tuple[int, int, int]) -> None:
+        from torchvision import datasets, transforms
+
+        c, h, w = shape
+        steps = [transforms.Resize((h, w))]
+        steps.append(transforms.Grayscale(1) if c == 1 else transforms.Lambda(lambda im: im.convert("RGB")))
+        steps.append(transforms.PILToTensor())
+        self.folder = datasets.ImageFolder(root, transform=transforms.Compose(steps))
+        self.classes = self.folder.classes
+        self.targets = list(self.folder.targets)
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, i: int):
+        return self.folder[i]
+
+
+def _as_nchw_uint8(data, channels: int) -> torch.Tensor:
+    images = torch.as_tensor(data)
+    if images.dim() == 3:          # MNIST: N×H×W
+        images = images.unsqueeze(1)
+    elif images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):  # CIFAR: N×H×W×C
+        images = images.permute(0, 3, 1, 2)
+    images = images.contiguous()
+    if channels == 3 and images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1).contiguous()
+    elif channels == 1 and images.shape[1] == 3:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    return images
+
+
+def load_data(cfg: dict, data_dir: str, rank: int):
+    """(train dataset, val dataset or None, mean, std, num_classes); datasets yield
+    (uint8 C×H×W, label)."""
+    import shapes_data
+
+    ds, shape = cfg["dataset"], tuple(cfg["input_shape"])
+    key, p = ds["key"], ds["params"]
+    val_split, seed = cfg["training"]["val_split"], cfg["training"]["seed"]
+    if key == "shapes":
+        common = dict(size=p["image_size"], channels=p["channels"], classes=p["classes"],
+                      noise=p["noise"], seed=p["seed"])
+        images, labels = shapes_data.generate_shapes(p["samples"], stream=0, **common)
+        if p.get("val_samples", 0) > 0:
+            val = shapes_data.generate_shapes(p["val_samples"], stream=1, **common)
+        elif val_split > 0:
+            tr, va = shapes_data.stratified_split(labels, val_split, seed)
+            val = images[va], labels[va]
+            images, labels = images[tr], labels[tr]
+        else:
+            val = None
+        classes = p["classes"]
+    elif key in TORCHVISION_SETS:
+        import torchvision
+
+        cls = getattr(torchvision.datasets, TORCHVISION_SETS[key])
+        root = os.path.join(data_dir, key)
+        # Rank 0 downloads; the others wait, then read the files it wrote.
+        if rank != 0 and dist.is_initialized():
+            dist.barrier()
+        train = cls(root, train=True, download=True)
+        test = cls(root, train=False, download=True)
+        if rank == 0 and dist.is_initialized():
+            dist.barrier()
+        images = _as_nchw_uint8(train.data, shape[0])
+        labels = torch.as_tensor(train.targets, dtype=torch.int64)
+        val = _as_nchw_uint8(test.data, shape[0]), torch.as_tensor(test.targets, dtype=torch.int64)
+        classes = len(train.classes)
+    elif key == "image_folder":
+        root = next((p[k] for k in ("path", "root", "folder", "directory") if p.get(k)), None)
+        if root is None:
+            raise SystemExit("config.json: dataset.params has no folder path")
+        folder = ImageFolderUint8(root, shape)
+        mean, std = cfg["dataset"].get("mean"), cfg["dataset"].get("std")
+        if mean is None:
+            mean, std = (0.5,) * shape[0], (0.25,) * shape[0]
+        if p.get("val_folder"):
+            return folder, ImageFolderUint8(p["val_folder"], shape), mean, std, len(folder.classes)
+        targets = torch.tensor(folder.targets)
+        tr, va = shapes_data.stratified_split(targets, val_split, seed)
+        return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
+                len(folder.classes))
+    else:
+        raise SystemExit(f"config.json: dataset {key!r} is not supported by this script")
+    mean, std = shapes_data.channel_stats(images)
+    train_set = TensorDataset(images, labels)
+    val_set = TensorDataset(*val) if val is not None and len(val[1]) else None
+    return train_set, val_set, mean, std, classes
+
+
+TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "fashionmnist": "FashionMNIST",
+                    "cifar10": "CIFAR10", "cifar_10": "CIFAR10"}
+
+
+def make_loaders(cfg: dict, train_set, val_set, batch_size: int, rank: int, world: int,
+                 device: torch.device):
+    """(sampler, train loader, val loader or None, batch per process): each process takes
+    its share of every global batch; validation is split between the processes."""
+    per_process = max(1, batch_size // world)
+    if batch_size % world and rank == 0:
+        print(f"note: batch size {batch_size} is not a multiple of {world} processes; "
+              f"each uses {per_process}", flush=True)
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
+                                 seed=cfg["training"]["seed"])
+    shard = len(sampler)
+    train_loader = DataLoader(train_set, batch_size=per_process, sampler=sampler,
+                              drop_last=shard % per_process == 1 and shard > 1,
+                              num_workers=int(cfg.get("num_workers", 0)),
+                              pin_memory=device.type == "cuda")
+    val_loader = None
+    if val_set is not None:
+        val_loader = DataLoader(Subset(val_set, range(rank, len(val_set), world)),
+                                batch_size=max(per_process * 2, 256))
+    return sampler, train_loader, val_loader, per_process
