@@ -123,3 +123,12 @@ def test_undo_and_redo_analyze_once_each(window, chain, monkeypatch):
     window.actions_by_name["redo"].trigger()
     assert len(c.graph.edges) == 2
     assert counter.counts == (1, 1)
+
+
+def test_the_counter_sees_every_separate_edit(window, monkeypatch):
+    """Two pushes are two analyses: the counts above would catch a macro that announced per step."""
+    c = window.controller
+    counter = Counter(monkeypatch, c)
+    add(c, "input", (0, 0))
+    add(c, "relu", (0, 200))
+    assert counter.counts == (2, 2)
