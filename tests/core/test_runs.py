@@ -92,6 +92,29 @@ def test_save_and_load_round_trip(tmp_path):
         RunHistory.load(tmp_path / "run")
 
 
+def test_one_metrics_csv_for_the_app_the_command_line_and_the_importer(tmp_path):
+    """The run folder's metrics.csv (RunHistory), the command line's (MetricsCSV) and what
+    the importer reads are one format: METRIC_COLUMNS, declared once in records.py."""
+    from types import SimpleNamespace
+
+    from visionstudio.core.export.metrics import import_metrics_csv
+    from visionstudio.core.training.records import METRIC_COLUMNS
+    from visionstudio.core.training.run_files import MetricsCSV
+
+    records = [epoch(1, 3), epoch(2, 6, val=0.25)]
+    h = RunHistory()
+    for r in records:
+        h.add(r)
+    MetricsCSV(tmp_path / "cli.csv").on_epoch_end(SimpleNamespace(history=records), records[-1])
+    text = h.epoch_csv()
+    assert text == (tmp_path / "cli.csv").read_text()
+    assert text.splitlines()[0] == ",".join(METRIC_COLUMNS)
+    assert text.splitlines()[2] == "2,6,0.5,0.5,0.25,0.6,,0.1,100,1,2,True"
+    (tmp_path / "app.csv").write_text(text)
+    rows = import_metrics_csv(tmp_path / "app.csv")
+    assert [(r["epoch"], r["val_loss"], r["best"]) for r in rows] == [(1, 0.5, True), (2, 0.25, True)]
+
+
 def test_batch_csv():
     h = RunHistory()
     h.add(batch(2, [0.5, 0.25], lr=0.01))

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-# The order the exported train.py writes; the trainer's EpochRecord field names.
-METRIC_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                  "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
+from visionstudio.core.training.records import METRIC_COLUMNS
+
 REQUIRED_COLUMNS = ("epoch", "train_loss")
 INT_COLUMNS = frozenset({"epoch", "step"})
 MAX_CSV_BYTES = 64 * 1024 * 1024

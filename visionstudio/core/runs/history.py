@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from visionstudio.core.training.records import metrics_csv_text
+
 EMA_WEIGHT = 0.98          # smoothing of the per-batch loss (TensorBoard-style, debiased)
 HISTORY_FILE = "history.npz"
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
-EPOCH_FIELDS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s")
 BATCH_COLUMNS = ("step", "loss", "loss_ema", "lr")
 
 
@@ -167,12 +167,8 @@ class RunHistory:
 
     # -- files -----------------------------------------------------------------------
     def epoch_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(EPOCH_FIELDS)
-        for row in self.epochs:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in EPOCH_FIELDS])
-        return buf.getvalue()
+        """The run's metrics.csv: the same columns as the command line's and train.py's."""
+        return metrics_csv_text(self.epochs)
 
     def batch_csv(self) -> str:
         buf = io.StringIO()
