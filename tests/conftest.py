@@ -35,16 +35,16 @@ def _no_dangling_qthreads(request):
     if app is None:
         return
     running = [t for t in app.findChildren(QThread) if t.isRunning()]
-    # Threads are often parentless; the registry of live workers is checked too.
-    try:
-        from visionstudio.ui.shell.threads import live_threads
-    except ImportError:
-        live = []
-    else:
-        live = [t for t in live_threads() if t.isRunning()]
-    leftovers = running + [t for t in live if t not in running]
-    if leftovers:
-        for t in leftovers:
+    # Background tasks' threads are parentless; the helper's registry is checked too.
+    from visionstudio.ui.shell.tasks import live_tasks
+
+    tasks = live_tasks()
+    if running or tasks:
+        for t in running:
             t.quit()
             t.wait(5000)
-        pytest.fail(f"{len(leftovers)} QThread(s) still running after the test")
+        for task in tasks:
+            task.cancel()
+            task.wait(5000)
+        names = ", ".join(task.name for task in tasks) or "QThreads"
+        pytest.fail(f"{len(running) + len(tasks)} thread(s) still running after the test: {names}")

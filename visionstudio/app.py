@@ -13,15 +13,15 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from visionstudio import __version__
 from visionstudio.core.resources import APP_ID
+from visionstudio.ui.shell.tasks import BackgroundTask, run_task, set_error_reporter, wait_all
 
 ORG = "VisionStudio"
 APP = "VisionStudio"
@@ -137,42 +137,37 @@ def load_initial(argv: list[str]):
 
 
 class _InitialLoader(QObject):
-    """Loads the first document on a plain thread; the result arrives on the GUI thread.
+    """Loads the first document as a background task; the result arrives on the GUI thread.
 
     Reading a project validates its training section against the loss/optimizer
     registries, which import torch (seconds); this keeps that off the first paint.
     """
 
-    loaded = Signal(object)
-
     def __init__(self, argv: list[str], window) -> None:
         super().__init__(window)
         self.window = window
-        self.loaded.connect(self._apply, Qt.ConnectionType.QueuedConnection)
-        self.thread = threading.Thread(target=self._run, args=(list(argv),),
-                                       name="visionstudio-initial-load", daemon=True)
+        self.argv = list(argv)
+        self.task: BackgroundTask | None = None
 
     def start(self) -> None:
-        if not self.thread.is_alive() and self.thread.ident is None:
-            self.thread.start()
+        if self.task is None:
+            self.task = run_task(lambda _state, argv: load_initial(argv), self.argv,
+                                 name="visionstudio-initial-load", parent=self, report_errors=False,
+                                 on_finished=self._apply, on_failed=self._on_failed)
 
     def start_after_first_paint(self) -> None:
         QApplication.instance().installEventFilter(self)
         QTimer.singleShot(3000, self.start)  # a safety net if no paint ever comes (hidden)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Paint and self.thread.ident is None:
+        if event.type() == QEvent.Type.Paint and self.task is None:
             QApplication.instance().removeEventFilter(self)
             QTimer.singleShot(0, self.start)
         return False
 
-    def _run(self, argv: list[str]) -> None:
-        try:
-            result = load_initial(argv)
-        except Exception as exc:
-            log.exception("loading the first project failed")
-            result = (None, None, ("Cannot open project", f"{type(exc).__name__}: {exc}"))
-        self.loaded.emit(result)
+    def _on_failed(self, exc: BaseException) -> None:
+        log.error("loading the first project failed", exc_info=exc)
+        self._apply((None, None, ("Cannot open project", f"{type(exc).__name__}: {exc}")))
 
     def _apply(self, result) -> None:
         doc, path, problem = result
@@ -255,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     window = None
     reporter = ErrorReporter(lambda: window)
     uninstall = install_excepthooks(reporter)
+    set_error_reporter(reporter.report)
     probe = None
     t0 = os.environ.get(STARTUP_T0_ENV)
     from visionstudio.ui.shell.settings import open_settings
@@ -274,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
+        if not wait_all(10_000):  # no background thread may outlive the app
+            log.warning("a background task was still running at exit")
+        set_error_reporter(None)
         uninstall()
         faulthandler.disable()
 

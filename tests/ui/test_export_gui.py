@@ -100,14 +100,14 @@ def test_export_a_run_checkpoint(qtbot, window, tmp_path):
     from visionstudio.core.build import build_model
     from visionstudio.core.runs import make_entry
     from visionstudio.core.training.checkpoint import save_checkpoint
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     doc = window.controller.document
     entry = make_entry("abc123", "Run 1", {}, status="completed")
     entry["summary"] = {"epochs": 3, "best_epoch": 2}
     doc.set_runs([entry])
     state = build_model(doc.graph, seed=7).state_dict()
-    folder = session_for(window.controller).root / "abc123" / "checkpoints" / "best"
+    folder = runs_for(window.controller).store.root / "abc123" / "checkpoints" / "best"
     save_checkpoint(folder, model_state=state, tensors={}, meta={"epoch": 2})
     integration = install(window)
     integration.action.trigger()
@@ -137,7 +137,7 @@ def test_invalid_graph_lists_the_diagnostics(qtbot, window, tmp_path):
     assert "network has problems" in box.text()
     assert "dense1" in box.informativeText() and box.informativeText().startswith("• ")
     assert not (out / "model.py").exists()
-    assert integration.thread is None and integration.action.isEnabled()
+    assert integration.task is None and integration.action.isEnabled()
     assert "Export failed" in window.statusBar().currentMessage()
 
 
@@ -179,7 +179,7 @@ def test_dialog_needs_a_folder_and_choosing_weights_can_be_cancelled(qtbot, wind
 
 def test_import_metrics_csv_as_run(qtbot, window, tmp_path):
     from visionstudio.core.export import METRIC_COLUMNS
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     integration = install(window)
     names = [a.objectName() for a in window.menus["file"].actions()]
@@ -192,8 +192,8 @@ def test_import_metrics_csv_as_run(qtbot, window, tmp_path):
     integration.import_action.trigger()
     runs = window.controller.document.runs
     assert [r["name"] for r in runs] == ["script (imported)"]
-    session = session_for(window.controller)
-    assert [e["epoch"] for e in session.history_for(runs[0]["id"]).epochs] == [1]
+    store = runs_for(window.controller).store
+    assert [e["epoch"] for e in store.history(runs[0]["id"]).epochs] == [1]
     assert window.isWindowModified() or not window.controller.undo_stack.isClean()
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n", encoding="utf-8")

@@ -1,5 +1,5 @@
 """The viewer in a project: model source, dataset loading off the GUI thread, live
-refresh and time-lapse while the in-app training session trains, the Inspect menu."""
+refresh and time-lapse while the in-app training run trains, the Inspect menu."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _wait_model(qtbot, view):
 
 
 def test_untrained_then_live_training_then_run_weights(qtbot, controller):
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     view = FeatureMapView(controller)
     qtbot.addWidget(view)
@@ -44,12 +44,12 @@ def test_untrained_then_live_training_then_run_weights(qtbot, controller):
     assert "Untrained" in view.weights_label.text() and "seed 0" in view.weights_label.text()
     assert view.grid.image_count("conv1") == 32
 
-    session = session_for(controller)
+    runs = runs_for(controller)
     epochs_seen = []
     view.state.live_updated.connect(epochs_seen.append)
-    assert session.train()
-    assert session.wait(120_000)
-    assert session.last_failure is None
+    assert runs.train()
+    assert runs.wait(120_000)
+    assert runs.last_failure is None
     tl = view.state.timelapse
     assert tl.epochs() == [0, 1, 2, 3] and tl.sample_key == view.state.sample.key
     assert epochs_seen and epochs_seen[-1] <= 3

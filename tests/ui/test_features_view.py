@@ -141,7 +141,7 @@ def test_evaluation_cell_gallery_and_exports(view, qtbot, tmp_path, demo):
     ev_panel = view.evaluation
     view.tabs.setCurrentIndex(4)
     task = ev_panel.run_evaluation()
-    with qtbot.waitSignal(task.ended, timeout=60_000):
+    with qtbot.waitSignal(task.done, timeout=60_000):
         pass
     ev = ev_panel.evaluation
     assert ev is not None and ev.confusion.sum() == 120

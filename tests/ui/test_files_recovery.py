@@ -95,7 +95,7 @@ def test_background_start_loads_the_template_after_the_window(qtbot, tmp_path):
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.initial_load_done, timeout=60_000):
         pass
-    w.initial_loader.thread.join(5)
+    w.initial_loader.task.wait(5000)
     assert w.controller.analysis.total_params == 121_930 and not w.isWindowModified()
 
 

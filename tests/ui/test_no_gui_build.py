@@ -63,7 +63,7 @@ def test_huge_project_in_the_main_window_is_refused_and_never_built(qtbot, tmp_p
     # the feature-map dock refuses with the sentence instead of building
     view = _feature_view(w)
     assert view.state.model() is None
-    assert "feature-maps-model" not in {t.thread.objectName() for t in view.state._tasks}
+    assert "feature-maps-model" not in {t.name for t in view.state._tasks}
     assert view.state.model_error.startswith("⚠ The network needs about 75 GiB to show what it "
                                              "makes of one image; this machine has 24 GiB free")
     # Train refuses before any thread, where other refusals go

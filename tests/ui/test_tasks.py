@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QObject, QThread
 
 from visionstudio.ui.shell import tasks
-from visionstudio.ui.shell.tasks import BackgroundTask, live_tasks, run_task, wait_all
+from visionstudio.ui.shell.tasks import BackgroundTask, held_tasks, live_tasks, run_task, wait_all
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_result_arrives_on_the_gui_thread(qtbot):
     gui = QThread.currentThread()
 
     def work(state, a, b=0):
-        seen.append(("worker", threading.get_native_id()))
+        seen.append((threading.current_thread().name, threading.get_native_id()))
         return a + b
 
     task = BackgroundTask(work, 2, b=3, name="add")
@@ -41,7 +41,7 @@ def test_result_arrives_on_the_gui_thread(qtbot):
     with qtbot.waitSignal(task.done, timeout=10_000):
         task.start()
     assert got == [(5, True, False)]
-    assert seen[0][1] != threading.get_native_id()
+    assert seen[0][0] == "add" and seen[0][1] != threading.get_native_id()
     qtbot.waitUntil(lambda: not live_tasks(), timeout=5_000)
 
 
@@ -121,7 +121,7 @@ def test_task_outlives_its_deleted_owner(qtbot):
     gc.collect()
     assert len(live_tasks()) == 1 and live_tasks()[0].is_running()
     release.set()
-    qtbot.waitUntil(lambda: not live_tasks(), timeout=10_000)
+    qtbot.waitUntil(lambda: not live_tasks() and held_tasks() == 0, timeout=10_000)
     assert got == []  # the owner is gone: nobody is told
 
 
@@ -130,7 +130,7 @@ def test_unreferenced_task_still_delivers(qtbot):
     run_task(lambda state: time.sleep(0.05) or "kept", name="fire-and-forget", on_finished=got.append)
     gc.collect()
     qtbot.waitUntil(lambda: got == ["kept"], timeout=10_000)
-    qtbot.waitUntil(lambda: not live_tasks(), timeout=5_000)
+    qtbot.waitUntil(lambda: held_tasks() == 0, timeout=5_000)
 
 
 def test_wait_and_wait_all(qtbot):

@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 
 from visionstudio.core.project import load_project, save_project
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.shell.threads import live_threads
+from visionstudio.ui.shell.tasks import live_tasks
 
 from .test_training_run import make_controller, wait_done
 
@@ -68,8 +68,8 @@ def test_save_reopen_shows_curves_and_continue_training_works(qtbot, tmp_path, m
     assert s2.last_result.status == "completed"
     entry = s2.run_entry(run["id"])
     assert entry["summary"]["epochs"] == 2 and len(other.document.runs) == 1
-    assert not live_threads()
-    panel.session.shutdown()
+    assert not live_tasks()
+    panel.training.shutdown()
 
 
 def test_rename_and_delete_runs(qtbot, tmp_path, monkeypatch):
@@ -114,4 +114,4 @@ def test_rename_and_delete_runs(qtbot, tmp_path, monkeypatch):
     plots.runs.list.setCurrentRow(0)
     plots.runs.delete_current()
     assert [r["id"] for r in controller.document.runs] == [second]
-    assert not live_threads()
+    assert not live_tasks()

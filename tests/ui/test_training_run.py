@@ -13,7 +13,7 @@ from visionstudio.core.graph.commands import MoveNodes, SetParam
 from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
 from visionstudio.core.templates import load_template
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.shell.threads import live_threads
+from visionstudio.ui.shell.tasks import live_tasks
 
 RUN_TIMEOUT_MS = 180_000
 
@@ -78,7 +78,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
     assert (session.run_folder(entry["id"]) / "checkpoints" / "last").is_dir()
     assert panel.train_button.isEnabled() and panel.continue_button.isEnabled()
     assert controller.locked_reason is None
-    assert not live_threads()
+    assert not live_tasks()
 
 
 def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
@@ -132,7 +132,7 @@ def test_stop_returns_within_one_batch_and_keeps_checkpoint(qtbot, app_parts):
     assert result.status == "stopped"
     assert result.steps <= at_stop + 1
     assert result.last_checkpoint and session.history.status == "stopped"
-    assert not live_threads()
+    assert not live_tasks()
     assert controller.document.runs[-1]["status"] == "stopped"
 
 
@@ -160,7 +160,7 @@ def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatc
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
     assert controller.document.runs[-1]["status"] == "failed"
     assert controller.locked_reason is None
-    assert not live_threads()
+    assert not live_tasks()
 
 
 def test_setup_errors_show_before_any_thread(qtbot, app_parts):

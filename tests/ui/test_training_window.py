@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 from PySide6.QtCore import QSettings
 
 from visionstudio.core.project.commands import SetTrainingSettings
-from visionstudio.ui.shell.threads import live_threads
+from visionstudio.ui.shell.tasks import live_tasks
 
 from .shell_helpers import Answers
 from .test_training_run import make_controller, wait_done, wait_first_batch
@@ -76,7 +76,7 @@ def test_confirm_close_during_training(qtbot, window):
     assert integration.confirm_close() is True
     assert session.job is None and session.state == "idle"
     assert session.last_result.status == "stopped"
-    assert not live_threads()
+    assert not live_tasks()
 
 
 def test_failure_reaches_the_window(qtbot, window):

@@ -108,7 +108,26 @@ class ExportDialog(QDialog):
             QFileDialog.getExistingDirectory(parent, "Export into folder", start))
         self.choose_weights: Callable[[QWidget, str], str] = _ask_weights_path  # (parent, kind)
         layout = QVBoxLayout(self)
+        self._add_formats(layout, fmt)
+        form = QFormLayout()
+        form.addRow(*self._folder_row(folder))
+        form.addRow("&Weights:", self._weights_combo(choices, seed))
+        layout.addLayout(form)
+        self.note = QLabel("Files with the same names in that folder are replaced.", self)
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.export_button = self.buttons.addButton("&Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.folder_edit.textChanged.connect(self._update_button)
+        self._update_button()
+        self.resize(580, self.sizeHint().height())
 
+    def _add_formats(self, layout: QVBoxLayout, fmt: str) -> None:
         layout.addWidget(QLabel("<b>Format</b>", self))
         self.formats = QButtonGroup(self)
         self.format_buttons: dict[str, QRadioButton] = {}
@@ -127,7 +146,7 @@ class ExportDialog(QDialog):
             layout.addWidget(note)
         self.format_buttons.get(fmt, self.format_buttons["pytorch"]).setChecked(True)
 
-        form = QFormLayout()
+    def _folder_row(self, folder: Path | None) -> tuple[QLabel, QHBoxLayout]:
         row = QHBoxLayout()
         self.folder_edit = QLineEdit(str(folder) if folder else "", self)
         self.folder_edit.setObjectName("exportFolder")
@@ -140,8 +159,9 @@ class ExportDialog(QDialog):
         row.addWidget(browse)
         folder_label = QLabel("Output &folder:", self)
         folder_label.setBuddy(self.folder_edit)
-        form.addRow(folder_label, row)
+        return folder_label, row
 
+    def _weights_combo(self, choices: list[WeightsChoice], seed: int | None) -> QComboBox:
         self.weights = QComboBox(self)
         self.weights.setObjectName("exportWeights")
         self.weights.setAccessibleName("Weights")
@@ -155,22 +175,7 @@ class ExportDialog(QDialog):
         self.weights.addItem("Choose a checkpoint folder…", CHOOSE_FOLDER)
         self._previous_weights = 0
         self.weights.activated.connect(self._on_weights_activated)
-        form.addRow("&Weights:", self.weights)
-        layout.addLayout(form)
-        self.note = QLabel("Files with the same names in that folder are replaced.", self)
-        self.note.setWordWrap(True)
-        layout.addWidget(self.note)
-
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.export_button = self.buttons.addButton("&Export", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.export_button.setObjectName("exportButton")
-        self.export_button.setDefault(True)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
-        self.folder_edit.textChanged.connect(self._update_button)
-        self._update_button()
-        self.resize(580, self.sizeHint().height())
+        return self.weights
 
     # -- choices --------------------------------------------------------------------
     def format(self) -> str:

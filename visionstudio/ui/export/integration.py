@@ -2,8 +2,8 @@
 File > Import Metrics CSV as Run… (an exported script's ``out/metrics.csv``).
 
 The dialog (``dialogs/export_dialog.py``) collects format, folder and weights; an
-``ExportWorker`` on a tracked QThread calls ``core.export.export_project`` on a
-snapshot of the document and sends back plain results. Success shows the message
+background task (``run_export``) calls ``core.export.export_project`` on a snapshot
+of the document and sends back plain results. Success shows the message
 and an "Open Folder" button; failure shows the network's diagnostics (BuildError) or
 the error's text. The window needs ``.controller``, ``.menus["file"]`` and a status bar.
 """
@@ -15,7 +15,7 @@ import logging
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
@@ -27,7 +27,7 @@ from visionstudio.ui.export.dialog import (
     run_weight_choices,
 )
 from visionstudio.ui.shell.settings import read_str
-from visionstudio.ui.shell.threads import track
+from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, run_task
 
 log = logging.getLogger("visionstudio")
 SHORTCUT = "Ctrl+E"
@@ -42,45 +42,32 @@ def snapshot(doc):
                            name=doc.name, description=doc.description, runs=copy.deepcopy(doc.runs))
 
 
-class ExportWorker(QObject):
-    """Runs one export on its thread; catches every error and reports it as plain data."""
+def run_export(state: TaskState, doc, request: ExportRequest) -> tuple[object, object]:
+    """One export, on the task's thread: (result, None), or (None, failure) for every
+    error, as plain data; failure = (title, text, diagnostics, details)."""
+    from visionstudio.core.build import BuildError
+    from visionstudio.core.export import ExportError, WeightsError, export_project
 
-    progress = Signal(float, str)
-    # (result or None, failure or None); failure = (title, text, diagnostics, details)
-    done = Signal(object, object)
-
-    def __init__(self, doc, request: ExportRequest) -> None:
-        super().__init__()
-        self.doc, self.request = doc, request
-
-    @Slot()
-    def run(self) -> None:
-        from visionstudio.core.build import BuildError
-        from visionstudio.core.export import ExportError, WeightsError, export_project
-
-        r = self.request
-        try:
-            result = export_project(self.doc, r.fmt, r.folder, weights=r.weights,
-                                    progress=lambda f, text: self.progress.emit(float(f), str(text)))
-        except BuildError as exc:
-            diagnostics = [str(d) for d in exc.diagnostics]
-            self.done.emit(None, ("The network has problems to fix before it can be exported",
-                                  "\n".join(f"• {d}" for d in diagnostics), diagnostics, ""))
-        except WeightsError as exc:
-            self.done.emit(None, ("The weights cannot be exported", str(exc), [], ""))
-        except ExportError as exc:
-            self.done.emit(None, ("Export failed", str(exc), [], ""))
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            self.done.emit(None, ("Export failed",
-                                  f"The files could not be written: {where}{exc.strerror or exc}",
-                                  [], traceback.format_exc()))
-        except Exception as exc:
-            log.exception("export failed")
-            self.done.emit(None, ("Export failed", f"{type(exc).__name__}: {exc}", [],
-                                  traceback.format_exc()))
-        else:
-            self.done.emit(result, None)
+    r = request
+    try:
+        result = export_project(doc, r.fmt, r.folder, weights=r.weights,
+                                progress=lambda f, text: state.set_progress(float(f), str(text)))
+    except BuildError as exc:
+        diagnostics = [str(d) for d in exc.diagnostics]
+        return None, ("The network has problems to fix before it can be exported",
+                      "\n".join(f"• {d}" for d in diagnostics), diagnostics, "")
+    except WeightsError as exc:
+        return None, ("The weights cannot be exported", str(exc), [], "")
+    except ExportError as exc:
+        return None, ("Export failed", str(exc), [], "")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return None, ("Export failed", f"The files could not be written: {where}{exc.strerror or exc}",
+                      [], traceback.format_exc())
+    except Exception as exc:
+        log.exception("export failed")
+        return None, ("Export failed", f"{type(exc).__name__}: {exc}", [], traceback.format_exc())
+    return result, None
 
 
 def show_result(parent, result, folder: Path) -> QMessageBox:
@@ -115,8 +102,7 @@ class ExportIntegration(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        self.thread: QThread | None = None
-        self.worker: ExportWorker | None = None
+        self.task: BackgroundTask | None = None
         self.request: ExportRequest | None = None
         self.dialog: ExportDialog | None = None
         self.progress: QProgressDialog | None = None
@@ -149,7 +135,7 @@ class ExportIntegration(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.thread is not None
+        return self.task is not None
 
     # -- menu ---------------------------------------------------------------------------
     def _add_to_menu(self) -> None:
@@ -171,19 +157,10 @@ class ExportIntegration(QObject):
         menu.insertActions(actions[at], mine)
 
     # -- the dialog -----------------------------------------------------------------------
-    def _runs_root(self) -> Path | None:
-        controller = self.window.controller
-        try:
-            from visionstudio.ui.training.session import session_for
-        except ImportError:
-            session = None
-        else:
-            session = session_for(controller)
-        if session is not None:
-            return session.root
-        from visionstudio.core.runs import runs_root
+    def _runs_root(self) -> Path:
+        from visionstudio.ui.training.run_controller import runs_for
 
-        return runs_root(controller.path) if controller.path else None
+        return runs_for(self.window.controller).store.root
 
     def _folder_key(self) -> str:
         c = self.window.controller
@@ -227,20 +204,11 @@ class ExportIntegration(QObject):
         if settings is not None:
             settings.setValue("export/format", request.fmt)
         doc = snapshot(self.window.controller.document)
-        thread = QThread()
-        thread.setObjectName("export")
-        worker = ExportWorker(doc, request)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._on_worker_progress)
-        worker.done.connect(self._on_worker_done)
-        # Ends the thread's event loop from the worker thread itself, so wait() also
-        # works while the GUI thread is blocked (closing the window).
-        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        self.thread, self.worker = track(thread), worker
         self.action.setEnabled(False)
         self._show_progress(request)
-        thread.start()
+        self.task = run_task(run_export, doc, request, name="export", parent=self,
+                             on_progress=self._on_worker_progress,
+                             on_finished=lambda pair: self._on_worker_done(*pair))
         return True
 
     def _show_progress(self, request: ExportRequest) -> None:
@@ -275,11 +243,9 @@ class ExportIntegration(QObject):
         self.finished.emit(result, failure)
 
     def _finish_thread(self) -> None:
-        thread, self.thread, self.worker = self.thread, None, None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            thread.deleteLater()
+        task, self.task = self.task, None
+        if task is not None:
+            task.wait()
         if self.progress is not None:
             self.progress.close()
             self.progress.deleteLater()
@@ -288,9 +254,9 @@ class ExportIntegration(QObject):
 
     def wait(self, timeout_ms: int = CLOSE_WAIT_MS) -> bool:
         """Block until a running export has ended (closing the window)."""
-        if self.thread is None:
+        if self.task is None:
             return True
-        if not self.thread.wait(timeout_ms):
+        if not self.task.wait(timeout_ms):
             return False
         # The result is queued to this thread: handle it now, in the status bar only.
         from PySide6.QtCore import QCoreApplication, QDeadlineTimer
@@ -298,9 +264,9 @@ class ExportIntegration(QObject):
         self._quiet = True
         try:
             deadline = QDeadlineTimer(5000)
-            while self.thread is not None and not deadline.hasExpired():
+            while self.task is not None and not deadline.hasExpired():
                 QCoreApplication.processEvents()
-            if self.thread is not None:      # the result never arrived: end the thread anyway
+            if self.task is not None:      # the result never arrived: end the thread anyway
                 self._finish_thread()
         finally:
             self._quiet = False
@@ -321,17 +287,15 @@ class ExportIntegration(QObject):
         if not path:
             return None
         root = self._runs_root()
-        doc = self.window.controller.document
         try:
-            if root is None:
-                raise OSError("the project has no runs folder; save it first")
             entry = import_metrics_run(path, root)
         except (MetricsImportError, OSError) as exc:
             self.message_box = self.show_failure(
                 self.window, ("The metrics could not be imported", str(exc), [], ""), "Cannot import")
             return None
-        doc.set_runs([*copy.deepcopy(doc.runs), entry])
-        self.window.controller.undo_stack.resetClean()   # unsaved work: the title shows it
+        from visionstudio.core.runs import AddRun
+
+        self.window.controller.record(AddRun(entry))   # a run, not an edit: no undo step
         self._status(f"Imported {Path(path).name} as {entry['name']}")
         return entry
 

@@ -1,7 +1,7 @@
 """EvaluationPanel: confusion matrix (counts or row-normalised, numbers in the cells),
 per-class precision / recall / accuracy, and the gallery of a clicked cell's samples.
 
-Evaluation runs on a tracked QThread over a copy of the model, with progress and
+Evaluation runs as a background task over a copy of the model, with progress and
 Cancel; clicking a gallery image emits ``sample_chosen(index)`` (validation index).
 """
 
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from visionstudio.core.inspect import evaluate, prepare_batch
 from visionstudio.ui.features.panels import sample_pixmap
-from visionstudio.ui.features.tasks import BackgroundTask
+from visionstudio.ui.shell.tasks import BackgroundTask, one_line
 
 GALLERY_LIMIT = 200
 
@@ -49,7 +49,21 @@ class EvaluationPanel(QWidget):
         self.cell: tuple[int, int] | None = None
         self._texts: list[pg.TextItem] = []
         self._k = 0
+        top = self._build_toolbar()
+        self._build_matrix()
+        right = self._build_table_and_gallery()
+        split = QSplitter()
+        split.addWidget(self.matrix_plot)
+        split.addWidget(right)
+        split.setSizes([520, 420])
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.summary)
+        lay.addWidget(split, 1)
+        self._connect()
+        self._update_buttons()
 
+    def _build_toolbar(self) -> QHBoxLayout:
         self.run_button = QPushButton("Evaluate validation set")
         self.run_button.setObjectName("evaluateButton")
         self.cancel_button = QPushButton("Cancel")
@@ -84,7 +98,9 @@ class EvaluationPanel(QWidget):
         top.addStretch(1)
         top.addWidget(self.export_csv_button)
         top.addWidget(self.export_png_button)
+        return top
 
+    def _build_matrix(self) -> None:
         self.matrix_plot = pg.PlotWidget()
         self.matrix_plot.setObjectName("confusionMatrix")
         self.matrix_plot.setMenuEnabled(False)
@@ -101,11 +117,11 @@ class EvaluationPanel(QWidget):
         self.cell_mark.setZValue(20)
         self.matrix_plot.addItem(self.cell_mark)
 
+    def _build_table_and_gallery(self) -> QWidget:
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("classMetrics")
         self.table.setHorizontalHeaderLabels(["precision", "recall", "accuracy", "samples"])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-
         self.gallery_label = QLabel("Click a cell to see its samples.")
         self.gallery = QListWidget()
         self.gallery.setObjectName("cellGallery")
@@ -120,15 +136,9 @@ class EvaluationPanel(QWidget):
         rl.addWidget(self.table, 2)
         rl.addWidget(self.gallery_label)
         rl.addWidget(self.gallery, 3)
-        split = QSplitter()
-        split.addWidget(self.matrix_plot)
-        split.addWidget(right)
-        split.setSizes([520, 420])
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(self.summary)
-        lay.addWidget(split, 1)
+        return right
 
+    def _connect(self) -> None:
         self.run_button.clicked.connect(self.run_evaluation)
         self.cancel_button.clicked.connect(self.cancel)
         self.normalised.toggled.connect(self._redraw)
@@ -137,7 +147,6 @@ class EvaluationPanel(QWidget):
         self.matrix_plot.scene().sigMouseClicked.connect(self._on_matrix_clicked)
         self.gallery.itemActivated.connect(self._on_gallery_item)
         self.gallery.itemClicked.connect(self._on_gallery_item)
-        self._update_buttons()
 
     # -- running ---------------------------------------------------------------------------------
     def run_evaluation(self) -> BackgroundTask | None:
@@ -162,13 +171,13 @@ class EvaluationPanel(QWidget):
         def work(state):
             return evaluate(model, images, labels, list(names),
                             prepare=lambda b: prepare_batch(b, mean, std),
-                            progress=state.progress, cancel=state.cancelled)
+                            progress=state.set_progress, cancel=lambda: state.cancelled)
 
-        self.task = BackgroundTask(work, "feature-maps-evaluation", self)
-        self.task.progress.connect(lambda f: self.progress.setValue(int(f * 1000)))
-        self.task.done.connect(self.show_evaluation)
+        self.task = BackgroundTask(work, name="feature-maps-evaluation", parent=self, report_errors=False)
+        self.task.progressed.connect(lambda f, _text: self.progress.setValue(int(f * 1000)))
+        self.task.finished.connect(self.show_evaluation)
         self.task.failed.connect(self._on_failed)
-        self.task.ended.connect(self._update_buttons)
+        self.task.done.connect(self._update_buttons)
         self.progress.setValue(0)
         self.summary.setText(f"Evaluating {len(labels):,} images…")
         st.start_task(self.task)
@@ -179,9 +188,9 @@ class EvaluationPanel(QWidget):
         if self.task is not None:
             self.task.cancel()
 
-    def _on_failed(self, message: str) -> None:
-        self.summary.setText("Evaluation cancelled." if message == "cancelled"
-                             else f"Evaluation failed: {message.splitlines()[0]}")
+    def _on_failed(self, exc: BaseException) -> None:
+        self.summary.setText("Evaluation cancelled." if isinstance(exc, InterruptedError)
+                             else f"Evaluation failed: {one_line(exc)}")
 
     def _update_buttons(self) -> None:
         running = self.task is not None and self.task.is_running()
@@ -221,7 +230,8 @@ class EvaluationPanel(QWidget):
         self.table.setRowCount(k)
         self.table.setVerticalHeaderLabels(list(ev.class_names))
         for i in range(k):
-            for j, text in enumerate((f"{prec[i]:.1%}", f"{rec[i]:.1%}", f"{acc[i]:.1%}", f"{int(support[i])}")):
+            cells = (f"{prec[i]:.1%}", f"{rec[i]:.1%}", f"{acc[i]:.1%}", f"{int(support[i])}")
+            for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, j, item)

@@ -5,7 +5,8 @@ Pick a validation sample (arrows, class filter) or any image file; pick a layer 
 scaling, click a channel to see it large, time-lapse through the run's epochs),
 Filters, Prediction, Grad-CAM / saliency overlay, Evaluation (confusion matrix,
 per-class metrics, gallery of a cell's samples). Run alone with demo data:
-``python -m visionstudio.ui.features.feature_map_view``.
+``python -m visionstudio.ui.features`` (``demo.py``: it builds this view, so the launcher
+lives there and this module imports nothing of it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from visionstudio.core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
-from visionstudio.ui.features.panels import sample_pixmap
+from visionstudio.ui.features.panels import describe_sample, sample_pixmap, save_activations
 from visionstudio.ui.features.state import InspectionState
 
 ALL_CONV = "__all_conv__"
@@ -178,23 +179,6 @@ class FeatureMapView(QWidget):
         self._dirty = True
         self.refresh()
 
-    def _describe_sample(self, probs) -> str:
-        s = self.state.sample
-        if s is None:
-            return ""
-        names = self.state.class_names
-        parts = [f"<b>{s.source if s.index is not None else Path(s.source).name}</b>"]
-        if s.label is not None and s.label < len(names):
-            parts.append(f"true: {names[s.label]}")
-        if probs is not None and len(probs):
-            p = int(np.argmax(probs))
-            name = names[p] if p < len(names) else str(p)
-            mark = "" if s.label is None else (" ✓" if p == s.label else " ✗")
-            parts.append(f"predicted: {name} ({probs[p]:.0%}){mark}")
-        if s.note:
-            parts.append(f"converted: {s.note}")
-        return " · ".join(parts)
-
     # -- refresh ----------------------------------------------------------------------------------
     def _on_state_model_changed(self, text: str) -> None:
         if text:
@@ -246,7 +230,7 @@ class FeatureMapView(QWidget):
                 self.sample_info.setText(f"⚠ {problem}")
             return
         acts, probs = self.current_activations()
-        self.sample_info.setText(self._describe_sample(probs))
+        self.sample_info.setText(describe_sample(self.state.sample, self.state.class_names, probs))
         tab = self.tabs.currentIndex()
         if tab == 0:
             self._refresh_maps(acts)
@@ -387,16 +371,7 @@ class FeatureMapView(QWidget):
                                                   "NumPy array (*.npy)")
             if not path:
                 return []
-        p = Path(path)
-        if len(layers) == 1:
-            np.save(p, acts[layers[0]].array)
-            return [p]
-        out = []
-        for name in layers:
-            q = p.with_name(f"{p.stem}_{name}.npy")
-            np.save(q, acts[name].array)
-            out.append(q)
-        return out
+        return save_activations({name: acts[name].array for name in layers}, Path(path))
 
     def export_grid_png(self, path: str | Path | None = None) -> Path | None:
         if path is None:
@@ -410,12 +385,3 @@ class FeatureMapView(QWidget):
     def shutdown(self) -> None:
         self.state.wait_for_tasks()
 
-
-def main() -> int:  # pragma: no cover - manual launcher
-    from visionstudio.ui.features.demo import run_demo
-
-    return run_demo()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

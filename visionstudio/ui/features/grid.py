@@ -148,7 +148,8 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
         self._hover = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30, slot=self._on_moved)
 
     # -- content -------------------------------------------------------------------------------
-    def show_activations(self, activations: dict, order: list[str], titles: dict[str, str] | None = None) -> None:
+    def show_activations(self, activations: dict, order: list[str],
+                         titles: dict[str, str] | None = None) -> None:
         """Draw ``order``'s layers from ``activations`` (reusing items where the layers match)."""
         shown = [n for n in order if n in activations]
         signature = tuple((n, activations[n].array.ndim != 3) for n in shown)

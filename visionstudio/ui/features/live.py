@@ -17,7 +17,7 @@ import time
 
 from visionstudio.core import memory as core_memory
 from visionstudio.core.inspect import ModelSource, capture_activations, class_probabilities, read_run_weights
-from visionstudio.ui.features.tasks import BackgroundTask
+from visionstudio.ui.shell.tasks import BackgroundTask
 
 LIVE_MIN_INTERVAL_S = 2.0
 BUILDING = "Building the network in the background…"
@@ -37,20 +37,22 @@ def refusal(analysis) -> str | None:
 
 
 class LiveRefresh:
-    """InspectionState's handlers of the training session's signals (GUI thread)."""
+    """InspectionState's handlers of the run controller's signals (GUI thread). The
+    "job" is the run controller's TrainingWorker: its plan and the folder it writes."""
 
-    def _on_session_fit_started(self, record) -> None:
+    def _on_runs_fit_started(self, record) -> None:
         """The run's network, with its seeded start weights, is built on a worker thread
         (frame 0 of the time-lapse is captured there too); each epoch's weights go into it."""
-        job = getattr(self.session, "job", None)
+        job = self.runs.worker
         self._live_run = job
         self._live_model = self._live_pending = None
         self.timelapse.clear(self.sample.key if self.sample is not None else None)
         self.timelapse_changed.emit()
-        if job is None or refusal(job.analysis) is not None:
+        if job is None or refusal(job.plan.analysis) is not None:
             return                                # no live frames (the dock says why)
-        graph, analysis, seed = job.graph.copy(), job.analysis, job.config.seed
-        tensor = self.tensor if not job.resume else None
+        plan = job.plan
+        graph, analysis, seed = plan.graph.copy(), plan.analysis, plan.config.seed
+        tensor = self.tensor if not plan.resume else None
 
         def work(_state):
             from visionstudio.core.build import build_model
@@ -62,8 +64,8 @@ class LiveRefresh:
             acts, out = capture_activations(model, tensor)
             return model, (acts, class_probabilities(out))
 
-        task = BackgroundTask(work, "feature-maps-live-model", self)
-        task.done.connect(lambda result, j=job, t=tensor: self._on_live_model_built(j, t, result))
+        task = BackgroundTask(work, name="feature-maps-live-model", parent=self)
+        task.finished.connect(lambda result, j=job, t=tensor: self._on_live_model_built(j, t, result))
         self._start(task)
 
     def _on_live_model_built(self, job, tensor, result) -> None:
@@ -75,13 +77,13 @@ class LiveRefresh:
             self.timelapse_changed.emit()
         pending, self._live_pending = self._live_pending, None
         if pending is not None:
-            self._on_session_epoch(pending, late=True)
+            self._on_runs_epoch(pending, late=True)
 
-    def _on_session_epoch(self, record, late: bool = False) -> None:
+    def _on_runs_epoch(self, record, late: bool = False) -> None:
         """Epoch end (GUI thread): read the run's last checkpoint, store a time-lapse frame,
         ask for a redraw at most every LIVE_MIN_INTERVAL_S. ``late``: the epoch ended while
         the live network was being built; its frame is labelled by the checkpoint's epoch."""
-        job = getattr(self.session, "job", None)
+        job = self.runs.worker
         if job is None or self.tensor is None:
             return
         if self._live_model is None:
@@ -112,6 +114,6 @@ class LiveRefresh:
         self.model_changed.emit(self.describe())
         self.live_updated.emit(self.live_epoch or 0)
 
-    def _on_session_finished(self, _entry) -> None:
+    def _on_runs_finished(self, _entry) -> None:
         self._live_model = self._live_run = self._live_pending = None
         self.invalidate_model()

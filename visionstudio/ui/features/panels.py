@@ -3,6 +3,8 @@ the Grad-CAM overlay. Each takes plain arrays; none knows about the model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -21,6 +23,37 @@ def sample_pixmap(display: np.ndarray, size: int = 96) -> QPixmap:
     else:
         img = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(img).scaledToHeight(size, Qt.TransformationMode.FastTransformation)
+
+
+def describe_sample(sample, class_names: list[str], probs) -> str:
+    """One line about the shown sample: where from, its true and its predicted class."""
+    if sample is None:
+        return ""
+    names = class_names
+    parts = [f"<b>{sample.source if sample.index is not None else Path(sample.source).name}</b>"]
+    if sample.label is not None and sample.label < len(names):
+        parts.append(f"true: {names[sample.label]}")
+    if probs is not None and len(probs):
+        p = int(np.argmax(probs))
+        name = names[p] if p < len(names) else str(p)
+        mark = "" if sample.label is None else (" ✓" if p == sample.label else " ✗")
+        parts.append(f"predicted: {name} ({probs[p]:.0%}){mark}")
+    if sample.note:
+        parts.append(f"converted: {sample.note}")
+    return " · ".join(parts)
+
+
+def save_activations(arrays: dict[str, np.ndarray], path: Path) -> list[Path]:
+    """One layer: ``path`` itself; several: ``<stem>_<layer>.npy`` beside it."""
+    if len(arrays) == 1:
+        np.save(path, next(iter(arrays.values())))
+        return [path]
+    out = []
+    for name, array in arrays.items():
+        q = path.with_name(f"{path.stem}_{name}.npy")
+        np.save(q, array)
+        out.append(q)
+    return out
 
 
 def image_view(parent=None) -> tuple[pg.PlotWidget, pg.ImageItem]:

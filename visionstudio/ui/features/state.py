@@ -32,7 +32,9 @@ from visionstudio.core.inspect import (
     prepare_sample,
 )
 from visionstudio.ui.features.live import BUILDING, LiveRefresh, refusal
-from visionstudio.ui.features.tasks import BackgroundTask
+from visionstudio.ui.plots.selection import selection_for
+from visionstudio.ui.shell.tasks import BackgroundTask, one_line
+from visionstudio.ui.training.run_controller import runs_for
 
 __all__ = ["BUILDING", "InspectionState", "refusal"]
 
@@ -73,20 +75,14 @@ class InspectionState(QObject, LiveRefresh):
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.document_replaced.connect(self._on_controller_document_replaced)
         self._bind_document(controller.document)
-        self.session = self._find_session()
-        if self.session is not None:
-            self.session.fit_started.connect(self._on_session_fit_started)
-            self.session.epoch.connect(self._on_session_epoch)
-            self.session.finished.connect(self._on_session_finished)
-            self.session.display_changed.connect(self._on_session_display_changed)
+        self.runs = runs_for(controller)             # the training: live frames while it runs
+        self.selection = selection_for(controller)   # the run the dashboard shows: its weights
+        self.runs.fit_started.connect(self._on_runs_fit_started)
+        self.runs.epoch.connect(self._on_runs_epoch)
+        self.runs.finished.connect(self._on_runs_finished)
+        self.selection.display_changed.connect(self._on_selection_display_changed)
 
     # -- wiring ---------------------------------------------------------------------------
-    def _find_session(self):
-        try:
-            from visionstudio.ui.training.session import session_for
-        except ImportError:
-            return None
-        return session_for(self.controller)
 
     def _bind_document(self, doc) -> None:
         doc.settings_changed.connect(self._on_document_settings_changed)
@@ -114,7 +110,7 @@ class InspectionState(QObject, LiveRefresh):
 
     @property
     def busy_training(self) -> bool:
-        return self.session is not None and self.session.busy
+        return self.runs.busy
 
     # -- the model --------------------------------------------------------------------------
     def invalidate_model(self) -> None:
@@ -124,16 +120,12 @@ class InspectionState(QObject, LiveRefresh):
         self.model_changed.emit("")
 
     def _run_folder(self):
-        s = self.session
-        if s is None:
-            return None, ""
-        run_id = s.display_id
-        if run_id is None and s.document.runs:
-            run_id = s.document.runs[-1].get("id")
+        store = self.runs.store
+        run_id = self.selection.display_id or store.latest_id()
         if run_id is None:
             return None, ""
-        entry = s.run_entry(run_id) or {}
-        return s.run_folder(run_id), str(entry.get("name") or "the run")
+        entry = store.entry(run_id) or {}
+        return store.folder(run_id), str(entry.get("name") or "the run")
 
     def model(self):
         """The network to inspect, or None: still being built on a worker thread
@@ -166,10 +158,10 @@ class InspectionState(QObject, LiveRefresh):
         def work(_state):
             return inspection_model(graph, analysis, seed=seed, run_folder=folder, run_name=name)
 
-        task = BackgroundTask(work, "feature-maps-model", self)
-        task.done.connect(lambda source, g=gen: self._on_model_built(g, source))
-        task.failed.connect(lambda message, g=gen: self._on_model_failed(g, message))
-        task.ended.connect(self._on_build_ended)
+        task = BackgroundTask(work, name="feature-maps-model", parent=self, report_errors=False)
+        task.finished.connect(lambda source, g=gen: self._on_model_built(g, source))
+        task.failed.connect(lambda exc, g=gen: self._on_model_failed(g, exc))
+        task.done.connect(self._on_build_ended)
         self._build_task = task
         self._start(task)
 
@@ -180,9 +172,9 @@ class InspectionState(QObject, LiveRefresh):
         self.model_changed.emit("")           # the views redraw with it
         self.model_changed.emit(self.describe())
 
-    def _on_model_failed(self, gen: int, message: str) -> None:
+    def _on_model_failed(self, gen: int, exc: BaseException) -> None:
         if gen == self._model_gen:
-            self.model_error = f"The network cannot be built: {message.splitlines()[0]}"
+            self.model_error = f"The network cannot be built: {one_line(exc)}"
             self.model_changed.emit(self.describe())
 
     def _on_build_ended(self) -> None:
@@ -221,7 +213,7 @@ class InspectionState(QObject, LiveRefresh):
 
     def load_dataset(self) -> BackgroundTask:
         """Load the project's dataset's validation set on a worker thread."""
-        from visionstudio.ui.training import datasets
+        from visionstudio.core.data.registry import load_dataset
 
         doc = self.controller.document
         key = self._wanted_dataset_key()
@@ -230,22 +222,23 @@ class InspectionState(QObject, LiveRefresh):
         shape = key[3] if key[3] and len(key[3]) == 3 else None
 
         def work(state):
-            loaded = datasets.load(config, val_split=val_split, seed=seed, target_shape=shape,
-                                   progress=lambda _m, f: state.progress(f), cancel=state.cancelled)
+            loaded = load_dataset(config, val_split=val_split, seed=seed, target_shape=shape,
+                                   progress=lambda _m, f: state.set_progress(f),
+                                   cancel=lambda: state.cancelled)
             return _validation_only(loaded)
 
-        task = BackgroundTask(work, "feature-maps-dataset", self)
-        task.done.connect(self.set_dataset)
+        task = BackgroundTask(work, name="feature-maps-dataset", parent=self, report_errors=False)
+        task.finished.connect(self.set_dataset)
         task.failed.connect(self._on_dataset_failed)
         return self._start(task)
 
     def _start(self, task: BackgroundTask) -> BackgroundTask:
         self._tasks.add(task)
-        task.ended.connect(lambda t=task: self._tasks.discard(t))
+        task.done.connect(lambda t=task: self._tasks.discard(t))
         return task.start()
 
-    def _on_dataset_failed(self, message: str) -> None:
-        self.dataset_failed.emit(message.splitlines()[0])
+    def _on_dataset_failed(self, exc: BaseException) -> None:
+        self.dataset_failed.emit(one_line(exc))
 
     def set_dataset(self, loaded) -> None:
         self.dataset = loaded
@@ -326,7 +319,7 @@ class InspectionState(QObject, LiveRefresh):
         self._cache = (key, acts, probs)
         return acts, probs
 
-    def _on_session_display_changed(self) -> None:
+    def _on_selection_display_changed(self) -> None:
         if not self.busy_training:
             self.invalidate_model()
 

@@ -36,6 +36,25 @@ def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWi
 
 def build(view) -> None:
     """Create the view's widgets as attributes of ``view`` and connect them to its slots."""
+    bar = _sample_bar(view)
+    view.evaluation = EvaluationPanel(view.state)
+    view.prediction = PredictionPlot()
+    view.tabs = QTabWidget()
+    view.tabs.setObjectName("featureTabs")
+    view.tabs.addTab(_maps_tab(view), "Feature maps")
+    view.tabs.addTab(_filters_tab(view), "Filters")
+    view.tabs.addTab(view.prediction, "Prediction")
+    view.tabs.addTab(_cam_tab(view), "Grad-CAM")
+    view.tabs.addTab(view.evaluation, "Evaluation")
+    lay = QVBoxLayout(view)
+    lay.addWidget(view.weights_label)
+    lay.addLayout(bar)
+    lay.addWidget(view.tabs, 1)
+    _connect(view)
+
+
+def _sample_bar(view) -> QHBoxLayout:
+    """The weights line and the sample picker above the tabs."""
     view.weights_label = QLabel("")
     view.weights_label.setObjectName("weightsLabel")
     view.weights_label.setWordWrap(True)
@@ -74,8 +93,10 @@ def build(view) -> None:
               view.count_label, view.open_button, view.thumb):
         bar.addWidget(w)
     bar.addWidget(view.sample_info, 1)
+    return bar
 
-    # feature maps tab
+
+def _maps_controls(view) -> QHBoxLayout:
     view.layer_combo = QComboBox()
     view.layer_combo.setObjectName("layerCombo")
     describe(view.layer_combo, "The layer whose feature maps are shown", "Layer")
@@ -105,6 +126,11 @@ def build(view) -> None:
     controls.addStretch(1)
     controls.addWidget(view.export_npy_button)
     controls.addWidget(view.export_png_button)
+    return controls
+
+
+def _maps_tab(view) -> QWidget:
+    controls = _maps_controls(view)
     view.grid = ActivationGrid()
     view.detail = ChannelDetail()
     view.grid_scroll = QScrollArea()      # a deep network's maps scroll (grid.MIN_MAP_HEIGHT each)
@@ -138,8 +164,10 @@ def build(view) -> None:
     ml.addWidget(split, 1)
     ml.addWidget(view.hover_label)
     ml.addLayout(tl)
+    return maps
 
-    # filters tab
+
+def _filters_tab(view) -> QWidget:
     view.filter_combo = QComboBox()
     view.filter_combo.setObjectName("filterLayerCombo")
     describe(view.filter_combo, "The conv layer whose kernels are shown", "Conv layer")
@@ -152,11 +180,10 @@ def build(view) -> None:
     fr.addStretch(1)
     fl.addLayout(fr)
     fl.addWidget(view.filters, 1)
+    return filt
 
-    # prediction tab
-    view.prediction = PredictionPlot()
 
-    # grad-cam tab
+def _cam_tab(view) -> QWidget:
     view.method_combo = QComboBox()
     view.method_combo.setObjectName("camMethod")
     view.method_combo.addItem("Grad-CAM", "gradcam")
@@ -193,22 +220,10 @@ def build(view) -> None:
     cl.addLayout(cr)
     cl.addWidget(view.cam_caption)
     cl.addWidget(view.overlay, 1)
+    return cam
 
-    view.evaluation = EvaluationPanel(view.state)
 
-    view.tabs = QTabWidget()
-    view.tabs.setObjectName("featureTabs")
-    view.tabs.addTab(maps, "Feature maps")
-    view.tabs.addTab(filt, "Filters")
-    view.tabs.addTab(view.prediction, "Prediction")
-    view.tabs.addTab(cam, "Grad-CAM")
-    view.tabs.addTab(view.evaluation, "Evaluation")
-
-    lay = QVBoxLayout(view)
-    lay.addWidget(view.weights_label)
-    lay.addLayout(bar)
-    lay.addWidget(view.tabs, 1)
-
+def _connect(view) -> None:
     view.class_filter.currentIndexChanged.connect(view._on_class_filter_changed)
     view.prev_button.clicked.connect(lambda: view.step(-1))
     view.next_button.clicked.connect(lambda: view.step(1))

@@ -50,6 +50,11 @@ def _report(exc: BaseException, where: str) -> None:
         sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
+def one_line(exc: BaseException) -> str:
+    """The exception's type and the first line of its message, for a panel's status text."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
 class _Relay(QObject):
     """Carries the worker's news to the GUI thread; outlives the task it reports to."""
 
@@ -94,6 +99,7 @@ class _TaskThread(QThread):
         self._call, self._relay = call, relay
 
     def run(self) -> None:  # the worker thread
+        threading.current_thread().name = self.objectName()  # for logs and faulthandler
         try:
             value = self._call()
         except BaseException as exc:  # noqa: BLE001 - every error crosses to the GUI thread as `failed`
@@ -218,8 +224,13 @@ def _hold(task: BackgroundTask) -> None:
 
 
 def live_tasks() -> list[BackgroundTask]:
-    """Tasks started and not yet let go of (running, or their result still on its way)."""
-    return list(_held.values())
+    """Tasks whose thread is still running (shutdown waits for these; tests expect none)."""
+    return [task for thread, task in list(_held.items()) if not thread.isFinished()]
+
+
+def held_tasks() -> int:
+    """How many tasks are still held: running, or finished with the release still queued."""
+    return len(_held)
 
 
 def wait_all(timeout_ms: int = 10_000, *, cancel: bool = True) -> bool:

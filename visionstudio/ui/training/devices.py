@@ -1,16 +1,17 @@
 """The devices a run can use: every CUDA GPU by name and memory, Apple MPS, the CPU.
 
 Listing them needs torch, whose import takes seconds; the panel must not freeze the
-window for that, so ``list_devices_async`` lists them on a plain background thread
-and delivers the result on the GUI thread (once per process, then from a cache).
+window for that, so ``list_devices_async`` lists them in a background task and
+delivers the result on the GUI thread (once per process, then from a cache).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
+
+from visionstudio.ui.shell.tasks import run_task
 
 BASIC_DEVICES = [("auto", "Auto (best available)"), ("cpu", "CPU")]
 
@@ -37,7 +38,7 @@ def available_devices() -> list[tuple[str, str]]:
 
 
 class _Lister(QObject):
-    """Lives on the GUI thread; ``listed`` reaches receivers there (queued)."""
+    """Lives on the GUI thread; hands the probe's list to every receiver asked so far."""
 
     listed = Signal(list)
 
@@ -59,9 +60,7 @@ def list_devices_async(receiver: Callable[[list], None]) -> list[tuple[str, str]
     _lister.listed.connect(receiver)
     if not _started:
         _started = True
-        lister = _lister
-        threading.Thread(target=lambda: lister.listed.emit(available_devices()),
-                         name="device-probe", daemon=True).start()
+        run_task(lambda _state: available_devices(), name="device-probe", on_finished=_lister.listed.emit)
     return list(BASIC_DEVICES)
 
 

@@ -247,7 +247,7 @@ class TrainingPanel(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if self.preview.data is None and (self.preview.loader is None
-                                          or not self.preview.loader.isRunning()):
+                                          or not self.preview.loader.is_running()):
             self._request_preview()
 
     def _refresh_training(self) -> None:

@@ -1,49 +1,36 @@
 """A strip of sample images with their labels and the class counts, loaded off the
-GUI thread (a small QThread that loads the dataset and keeps a few images)."""
+GUI thread (a background task that loads the dataset and keeps a few images)."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import Qt, QThread
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from visionstudio.ui.shell.threads import keep_alive, track
-from visionstudio.ui.training import datasets
+from visionstudio.core.data.registry import load_dataset
+from visionstudio.ui.shell.tasks import BackgroundTask, TaskState
 
 SAMPLES = 12
 THUMB = 44
 
 
-class PreviewLoader(QThread):
-    loaded = Signal(object)      # {"images", "labels", "class_names", "counts", "val"}
-    failed = Signal(str)
-
-    def __init__(self, config, seed: int, val_split: float) -> None:
-        super().__init__()
-        self.config, self.seed, self.val_split = config, seed, val_split
-        self.cancelled = False
-        track(self)
-
-    def run(self) -> None:  # the worker thread
-        try:
-            # never download just for a preview: that happens when training starts
-            data = datasets.load(self.config, val_split=self.val_split, seed=self.seed,
-                                 cancel=lambda: self.cancelled, download=False)
-            if data.train_images is not None:
-                images = data.train_images[:SAMPLES].numpy().copy()
-                labels = data.train_labels[:SAMPLES].numpy().copy()
-                counts = np.bincount(data.train_labels.numpy(), minlength=data.num_classes)
-            else:
-                items = [data.train_dataset[i] for i in range(min(SAMPLES, data.num_train))]
-                images = np.stack([np.asarray(x) for x, _ in items]) if items else np.zeros((0, 1, 1, 1), np.uint8)
-                labels = np.array([y for _, y in items])
-                counts = None
-            self.loaded.emit({"images": images, "labels": labels, "class_names": list(data.class_names),
-                              "counts": counts, "train": data.num_train, "val": data.num_val})
-        except Exception as exc:  # noqa: BLE001 - shown in the strip
-            if not self.cancelled:
-                self.failed.emit(str(exc) or type(exc).__name__)
+def load_preview(state: TaskState, config, seed: int, val_split: float) -> dict:
+    """A few images, their labels and the class counts (on the task's thread)."""
+    # never download just for a preview: that happens when training starts
+    data = load_dataset(config, val_split=val_split, seed=seed,
+                         cancel=lambda: state.cancelled, download=False)
+    if data.train_images is not None:
+        images = data.train_images[:SAMPLES].numpy().copy()
+        labels = data.train_labels[:SAMPLES].numpy().copy()
+        counts = np.bincount(data.train_labels.numpy(), minlength=data.num_classes)
+    else:
+        items = [data.train_dataset[i] for i in range(min(SAMPLES, data.num_train))]
+        images = np.stack([np.asarray(x) for x, _ in items]) if items else np.zeros((0, 1, 1, 1), np.uint8)
+        labels = np.array([y for _, y in items])
+        counts = None
+    return {"images": images, "labels": labels, "class_names": list(data.class_names),
+            "counts": counts, "train": data.num_train, "val": data.num_val}
 
 
 def to_pixmap(image: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -73,7 +60,7 @@ class PreviewStrip(QWidget):
         self.info.setWordWrap(True)
         self.info.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.info)
-        self.loader: PreviewLoader | None = None
+        self.loader: BackgroundTask | None = None
         self._pending = None
         self.data = None
         from PySide6.QtCore import QCoreApplication
@@ -85,8 +72,8 @@ class PreviewStrip(QWidget):
     def request(self, config, seed: int, val_split: float) -> None:
         """Load a preview of ``config`` (the newest request wins)."""
         self._pending = (config, seed, val_split)
-        if self.loader is not None and self.loader.isRunning():
-            self.loader.cancelled = True
+        if self.loader is not None and self.loader.is_running():
+            self.loader.cancel()
             return
         self._start()
 
@@ -96,20 +83,22 @@ class PreviewStrip(QWidget):
         config, seed, val_split = self._pending
         self._pending = None
         self.info.setText("Loading a preview…")
-        loader = PreviewLoader(config, seed, val_split)
-        loader.loaded.connect(self._on_loaded)
+        # the task outlives this strip if it is dropped (document replaced) mid-load
+        loader = BackgroundTask(load_preview, config, seed, val_split, name="dataset-preview",
+                                parent=self, report_errors=False)
+        loader.finished.connect(self._on_loaded)
         loader.failed.connect(self._on_failed)
-        loader.finished.connect(self._on_finished)
+        loader.done.connect(self._on_done)
         self.loader = loader
-        keep_alive(loader)  # this strip may be dropped (document replaced) mid-load
         loader.start(QThread.Priority.LowPriority)
 
-    def _on_finished(self) -> None:
-        self.loader = None  # keep_alive releases the finished thread itself
+    def _on_done(self) -> None:
+        self.loader = None
         self._start()
 
-    def _on_failed(self, message: str) -> None:
-        self.info.setText(f"No preview: {message}")
+    def _on_failed(self, exc: BaseException) -> None:
+        if not self.loader.cancel_requested:
+            self.info.setText(f"No preview: {str(exc) or type(exc).__name__}")
 
     def _on_loaded(self, data: dict) -> None:
         if self._pending is not None:
@@ -142,7 +131,7 @@ class PreviewStrip(QWidget):
         self._pending = None
         loader = self.loader
         if loader is not None:
-            loader.cancelled = True
+            loader.cancel()
             loader.wait(10_000)
             if self.data is None:
                 self.info.setText("Preview appears when the panel is shown.")
