@@ -48,8 +48,8 @@ def _feature_view(window):
 
 def test_huge_project_in_the_main_window_is_refused_and_never_built(qtbot, tmp_path, monkeypatch,
                                                                      builds):
-    from visionstudio.ui.training import TrainingPanel
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.panel import TrainingPanel
+    from visionstudio.ui.training.run_controller import runs_for
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(memory, "host_available", lambda: MACHINE_24_GIB)
@@ -67,10 +67,10 @@ def test_huge_project_in_the_main_window_is_refused_and_never_built(qtbot, tmp_p
     assert view.state.model_error.startswith("⚠ The network needs about 75 GiB to show what it "
                                              "makes of one image; this machine has 24 GiB free")
     # Train refuses before any thread, where other refusals go
-    session = session_for(w.controller)
+    session = runs_for(w.controller)
     failures = []
     session.failed.connect(failures.append)
-    assert session.train() is False and session.thread is None and session.state == "idle"
+    assert session.train() is False and session.task is None and session.state == "idle"
     assert failures[0].kind == "setup" and failures[0].message.startswith(
         "The network needs about 150 GiB for batch 64; this machine has 24 GiB free: use fewer units")
     panel = w.findChild(TrainingPanel)
@@ -81,7 +81,7 @@ def test_huge_project_in_the_main_window_is_refused_and_never_built(qtbot, tmp_p
 
 def test_train_and_the_feature_maps_build_on_worker_threads(qtbot, tmp_path, monkeypatch, builds):
     from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     w = make_window(qtbot, tmp_path, show=True, panels=True)      # the classic CNN
@@ -91,7 +91,7 @@ def test_train_and_the_feature_maps_build_on_worker_threads(qtbot, tmp_path, mon
     w.findChild(type(w.menus["inspect"].actions()[0]), "action_feature_maps").trigger()
     view = _feature_view(w)
     qtbot.waitUntil(lambda: view.state.model() is not None, timeout=60_000)
-    session = session_for(w.controller)
+    session = runs_for(w.controller)
     assert session.train()
     assert session.wait(120_000) and session.last_failure is None
     qtbot.waitUntil(lambda: view.state.model() is not None, timeout=60_000)   # the run's weights

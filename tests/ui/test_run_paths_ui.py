@@ -11,7 +11,7 @@ import pytest
 from visionstudio.core.project import ProjectDocument, load_project, save_project
 from visionstudio.core.runs import RunHistory, make_entry
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.training.session import session_for
+from visionstudio.ui.training.run_controller import runs_for
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="symbolic links without privileges")
 
@@ -50,7 +50,7 @@ def test_delete_with_files_of_a_run_linked_outside_deletes_nothing(qtbot, crafte
         os.unlink(folder / name)
     folder.rmdir()
     folder.symlink_to(canary, target_is_directory=True)
-    session = session_for(open_project(project))
+    session = runs_for(open_project(project))
     with qtbot.waitSignal(session.message) as said:
         assert session.remove_run("r1", delete_files=True)
     assert "could not be deleted" in said.args[0] and "outside the project's runs folder" in said.args[0]
@@ -60,7 +60,7 @@ def test_delete_with_files_of_a_run_linked_outside_deletes_nothing(qtbot, crafte
 def test_continue_refuses_checkpoints_linked_outside(qtbot, crafted):
     project, folder, canary = crafted
     (folder / "checkpoints").symlink_to(canary, target_is_directory=True)
-    session = session_for(open_project(project))
+    session = runs_for(open_project(project))
     assert not session.continue_run("r1", extra_epochs=1)
     message = session.last_failure.message
     assert "cannot be continued" in message and "checkpoints" in message and "outside" in message
@@ -71,7 +71,7 @@ def test_save_as_does_not_copy_what_a_link_points_to(qtbot, crafted, tmp_path):
     project, folder, canary = crafted
     (folder / "checkpoints").symlink_to(canary, target_is_directory=True)
     controller = open_project(project)
-    session = session_for(controller)
+    session = runs_for(controller)
     copy = tmp_path / "copy.vsproj"
     save_project(controller.document, copy)
     controller.path = copy

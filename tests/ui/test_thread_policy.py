@@ -46,8 +46,9 @@ def _tasks() -> dict[int, tuple[str, int]]:
 
 def _paused_run(qtbot, session):
     assert session.train(), session.last_failure
-    qtbot.waitUntil(lambda: session.last_batch is not None or session.job is None, timeout=RUN_TIMEOUT_MS)
-    assert session.job is not None, session.last_failure
+    qtbot.waitUntil(lambda: session.last_batch is not None or session.active_run is None,
+                    timeout=RUN_TIMEOUT_MS)
+    assert session.active_run is not None, session.last_failure
     session.pause()
     qtbot.waitUntil(lambda: session.state == "paused", timeout=RUN_TIMEOUT_MS)
     return session.worker
@@ -55,7 +56,7 @@ def _paused_run(qtbot, session):
 
 def _finish(qtbot, session) -> None:
     session.resume()
-    if session.job is not None:
+    if session.active_run is not None:
         with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS):
             pass
     assert session.last_result is not None and session.last_result.ok, session.last_failure
@@ -64,13 +65,13 @@ def _finish(qtbot, session) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
 def test_training_thread_and_its_team_run_below_the_gui_with_the_asked_thread_count(
         qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     monkeypatch.setenv(THREADS_ENV, "2")    # a team of two even on a one-core machine
     gui_tid, gui_threads = threading.get_native_id(), torch.get_num_threads()
     gui_nice = thread_nice(gui_tid)
     expected = min(19, gui_nice + LOWER_PRIORITY)
-    session = session_for(_controller(tmp_path, monkeypatch))
+    session = runs_for(_controller(tmp_path, monkeypatch))
     try:
         worker = _paused_run(qtbot, session)
         applied = worker.thread_policy
@@ -93,10 +94,10 @@ def test_training_thread_and_its_team_run_below_the_gui_with_the_asked_thread_co
 
 
 def test_by_default_training_uses_the_gui_threads_count_not_one_less(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
-    session = session_for(_controller(tmp_path, monkeypatch))
+    session = runs_for(_controller(tmp_path, monkeypatch))
     try:
         worker = _paused_run(qtbot, session)
         assert worker.thread_policy.threads == torch.get_num_threads()

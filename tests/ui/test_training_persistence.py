@@ -23,17 +23,17 @@ def save_as(controller, path) -> None:
 
 
 def test_save_reopen_shows_curves_and_continue_training_works(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.plots import MetricsPlots
-    from visionstudio.ui.training import TrainingPanel
+    from visionstudio.ui.plots.metrics import MetricsPlots
+    from visionstudio.ui.training.panel import TrainingPanel
 
     controller = make_controller(tmp_path, monkeypatch, epochs=1)
     panel = TrainingPanel(controller)
     qtbot.addWidget(panel)
-    session = panel.session
+    session = panel.training
     assert session.train()
     wait_done(qtbot, session)
     run = controller.document.runs[-1]
-    scratch_folder = session.run_folder(run["id"])
+    scratch_folder = session.store.folder(run["id"])
     assert str(tmp_path / "state") in str(scratch_folder) and scratch_folder.is_dir()
     assert controller.is_dirty                       # a finished run is unsaved work
     project = tmp_path / "net.vsproj"
@@ -51,9 +51,10 @@ def test_save_reopen_shows_curves_and_continue_training_works(qtbot, tmp_path, m
     qtbot.addWidget(plots)
     qtbot.addWidget(panel2)
     other.replace_document(load_project(project), project)
-    s2 = panel2.session
-    assert s2.display_id == run["id"] and s2.history.steps_done == steps
-    assert (s2.history.batch_arrays()["loss"] == loss_before).all()
+    s2 = panel2.training
+    shown = panel2.selection
+    assert shown.display_id == run["id"] and shown.history.steps_done == steps
+    assert (shown.history.batch_arrays()["loss"] == loss_before).all()
     plots.refresh(force=True)
     assert len(plots.items["loss_ema"].getOriginalDataset()[0]) == steps
     assert len(plots.items["val_loss"].getOriginalDataset()[0]) == 1
@@ -66,44 +67,45 @@ def test_save_reopen_shows_curves_and_continue_training_works(qtbot, tmp_path, m
     assert [e["epoch"] for e in s2.history.epochs] == [1, 2]
     assert s2.history.steps_done == 2 * steps
     assert s2.last_result.status == "completed"
-    entry = s2.run_entry(run["id"])
+    entry = s2.store.entry(run["id"])
     assert entry["summary"]["epochs"] == 2 and len(other.document.runs) == 1
     assert not live_tasks()
     panel.training.shutdown()
 
 
 def test_rename_and_delete_runs(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.plots.metrics import MetricsPlots
 
     controller = make_controller(tmp_path, monkeypatch, epochs=1)
     plots = MetricsPlots(controller)
     qtbot.addWidget(plots)
-    session = plots.session
+    session = plots.training
+    shown = plots.selection
     for _ in range(2):
         assert session.train()
         wait_done(qtbot, session)
     first, second = (r["id"] for r in controller.document.runs)
     assert plots.runs.list.count() == 2
     # overlay the first run while the second is shown
-    session.set_overlay([first])
+    shown.set_overlay([first])
     plots.refresh(force=True)
     assert first in plots.overlay_items
     # rename (undoable)
     plots.runs.ask_name = lambda parent, old: ("baseline", True)
     plots.runs.list.setCurrentRow(1)               # newest first: row 1 is the first run
-    assert session.display_id == first
+    assert shown.display_id == first
     plots.runs.rename_current()
-    assert session.run_entry(first)["name"] == "baseline"
+    assert session.store.entry(first)["name"] == "baseline"
     controller.undo_stack.undo()
-    assert session.run_entry(first)["name"] == "Run 1"
+    assert session.store.entry(first)["name"] == "Run 1"
     controller.undo_stack.redo()
     # remove, keep files: undo brings it back
-    folder = session.run_folder(first)
+    folder = session.store.folder(first)
     plots.runs.ask_delete = lambda parent, name: "keep"
     plots.runs.delete_current()
-    assert session.run_entry(first) is None and folder.is_dir()
+    assert session.store.entry(first) is None and folder.is_dir()
     controller.undo_stack.undo()
-    assert session.run_entry(first)["name"] == "baseline"
+    assert session.store.entry(first)["name"] == "baseline"
     # remove and delete files
     plots.runs.list.setCurrentRow(1)
     plots.runs.ask_delete = lambda parent, name: "files"

@@ -13,7 +13,8 @@ from visionstudio.ui.shell.controller import DocumentController
 def fill(history: RunHistory, steps: int, per_record: int = 1000) -> None:
     rng = np.random.default_rng(0)
     for end in range(per_record, steps + 1, per_record):
-        losses = tuple((2.0 / np.sqrt(np.arange(end - per_record, end) + 1) + 0.05 * rng.random(per_record)).tolist())
+        steps_here = np.arange(end - per_record, end)
+        losses = tuple((2.0 / np.sqrt(steps_here + 1) + 0.05 * rng.random(per_record)).tolist())
         history.add(BatchRecord(epoch=1, batch=end, batches=steps, step=end, loss=losses[-1], accuracy=0.5,
                                 lr=1e-3, images_per_s=1000.0, elapsed_s=end / 100, eta_s=1.0,
                                 losses=losses, lrs=(1e-3,) * per_record))
@@ -25,7 +26,7 @@ def fill(history: RunHistory, steps: int, per_record: int = 1000) -> None:
 @pytest.fixture
 def plots(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.plots.metrics import MetricsPlots
 
     widget = MetricsPlots(DocumentController())
     widget.resize(1000, 600)
@@ -36,22 +37,22 @@ def plots(qtbot, tmp_path, monkeypatch):
 def test_timer_redraws_only_when_the_history_changed(qtbot, plots):
     from visionstudio.ui.plots.metrics import GROUPS
     assert 10 <= 1000 / (plots.timer.interval() * len(GROUPS)) <= 30 and plots.timer.isActive()
-    fill(plots.session.history, 500)
+    fill(plots.selection.history, 500)
     for _ in GROUPS:
         plots._tick()                      # one plot per tick, round robin
     assert plots.refresh() is False         # all four drawn: nothing left to do
     plots.refresh()
     assert plots.refresh() is False
-    fill(plots.session.history, 2000)
+    fill(plots.selection.history, 2000)
     assert plots.refresh() is True and plots.refresh() is False
     x, y = plots.items["loss_raw"].getOriginalDataset()
-    assert len(x) == 2000 and y[0] == pytest.approx(plots.session.history.batch_arrays()["loss"][0])
+    assert len(x) == 2000 and y[0] == pytest.approx(plots.selection.history.batch_arrays()["loss"][0])
     assert len(plots.items["val_acc"].getOriginalDataset()[0]) == 1
 
 
 def test_items_are_reused_and_downsampled(plots):
     item = plots.items["loss_raw"]
-    fill(plots.session.history, 100_000, per_record=10_000)
+    fill(plots.selection.history, 100_000, per_record=10_000)
     plots.refresh()
     assert plots.items["loss_raw"] is item
     for name in ("loss_raw", "loss_ema", "lr", "throughput"):
@@ -60,7 +61,7 @@ def test_items_are_reused_and_downsampled(plots):
 
 
 def test_log_scale_toggle_and_hover_readout(qtbot, plots):
-    fill(plots.session.history, 3000)
+    fill(plots.selection.history, 3000)
     plots.refresh()
     plots.log_check.setChecked(True)
     assert plots.items["loss_raw"].opts["logMode"][1] is True
@@ -78,7 +79,7 @@ def test_log_scale_toggle_and_hover_readout(qtbot, plots):
 
 
 def test_export_csv_and_png(plots, tmp_path):
-    fill(plots.session.history, 2000)
+    fill(plots.selection.history, 2000)
     paths = plots.export_csv(tmp_path / "curves.csv")
     lines = paths[0].read_text().splitlines()
     assert lines[0] == "step,loss,loss_ema,lr" and len(lines) == 2001
@@ -88,22 +89,22 @@ def test_export_csv_and_png(plots, tmp_path):
 
 
 def test_overlay_of_other_runs(qtbot, plots, tmp_path):
-    session = plots.session
-    doc = session.document
+    shown = plots.selection
+    doc = plots.controller.document
     from visionstudio.core.runs import make_entry
 
     for rid in ("r1", "r2"):
         h = RunHistory()
         fill(h, 1000)
-        h.save(session.root / rid)
+        h.save(shown.store.root / rid)
     doc.set_runs([make_entry("r1", "first", {}, status="completed"),
                   make_entry("r2", "second", {}, status="completed")])
-    session.show_run("r2")
+    shown.show_run("r2")
     assert plots.runs.list.count() == 2
-    session.set_overlay(["r1", "r2"])                # the shown run is not overlaid on itself
+    shown.set_overlay(["r1", "r2"])                # the shown run is not overlaid on itself
     plots.refresh()
     assert list(plots.overlay_items) == ["r1"]
     assert len(plots.overlay_items["r1"][0].getOriginalDataset()[0]) == 1000
-    session.set_overlay([])
+    shown.set_overlay([])
     plots.refresh()
     assert plots.overlay_items == {}

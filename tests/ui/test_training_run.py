@@ -30,8 +30,8 @@ def make_controller(tmp_path, monkeypatch, **training) -> DocumentController:
 
 @pytest.fixture
 def app_parts(qtbot, tmp_path, monkeypatch):
-    from visionstudio.ui.plots import MetricsPlots
-    from visionstudio.ui.training import TrainingPanel
+    from visionstudio.ui.plots.metrics import MetricsPlots
+    from visionstudio.ui.training.panel import TrainingPanel
 
     controller = make_controller(tmp_path, monkeypatch)
     panel = TrainingPanel(controller)
@@ -39,18 +39,18 @@ def app_parts(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(panel)
     qtbot.addWidget(plots)
     yield controller, panel, plots
-    panel.session.shutdown()
+    panel.training.shutdown()
 
 
 def wait_done(qtbot, session) -> None:
-    if session.job is not None:
+    if session.active_run is not None:
         with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS):
             pass
-    assert session.job is None and session.state == "idle"
+    assert session.active_run is None and session.state == "idle"
 
 
 def wait_first_batch(qtbot, session) -> None:
-    qtbot.waitUntil(lambda: session.last_batch is not None or session.job is None,
+    qtbot.waitUntil(lambda: session.last_batch is not None or session.active_run is None,
                     timeout=RUN_TIMEOUT_MS)
 
 
@@ -58,7 +58,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
     from PySide6.QtCore import Qt
 
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     epochs = []
     session.epoch.connect(epochs.append)
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
@@ -75,7 +75,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
     assert f"{acc:.1%}" in panel.final_label.text()
     entry = controller.document.runs[-1]
     assert entry["status"] == "completed" and entry["summary"]["epochs"] == 2
-    assert (session.run_folder(entry["id"]) / "checkpoints" / "last").is_dir()
+    assert (session.store.folder(entry["id"]) / "checkpoints" / "last").is_dir()
     assert panel.train_button.isEnabled() and panel.continue_button.isEnabled()
     assert controller.locked_reason is None
     assert not live_tasks()
@@ -83,7 +83,7 @@ def test_train_button_runs_epochs_fills_plots_and_shows_accuracy(qtbot, app_part
 
 def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     controller.push(SetTrainingSettings({"epochs": 4}))
     assert session.train()
     wait_first_batch(qtbot, session)
@@ -105,7 +105,7 @@ def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
     assert opt.state[first]["exp_avg"].equal(exp_avg)       # state untouched by the change
     assert controller.document.training.optimizer["params"]["lr"] == pytest.approx(4e-4)
     session.resume()
-    qtbot.waitUntil(lambda: trainer.step > step_before or session.job is None, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: trainer.step > step_before or session.active_run is None, timeout=RUN_TIMEOUT_MS)
     session.stop()
     wait_done(qtbot, session)
     assert opt.param_groups[0]["lr"] == pytest.approx(4e-4)
@@ -119,7 +119,7 @@ def test_pause_change_lr_resume_keeps_optimizer_state(qtbot, app_parts):
 
 def test_stop_returns_within_one_batch_and_keeps_checkpoint(qtbot, app_parts):
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     controller.push(SetTrainingSettings({"epochs": 200}))
     assert session.train()
     wait_first_batch(qtbot, session)
@@ -140,7 +140,7 @@ def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatc
     from visionstudio.core.training import losses
 
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     original = losses.TrainingLoss.__call__
     calls = {"n": 0}
 
@@ -165,14 +165,14 @@ def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatc
 
 def test_setup_errors_show_before_any_thread(qtbot, app_parts):
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     doc = controller.document
     dense = [n for n in doc.graph.nodes.values() if n.kind == "dense"][-1]
     assert controller.push(SetParam(dense.id, "units", 7))
     failures = []
     session.failed.connect(failures.append)
     assert session.train() is False
-    assert session.thread is None and session.state == "idle"
+    assert session.task is None and session.state == "idle"
     assert failures and "10 classes" in failures[0].message and dense.name in failures[0].message
     assert panel.message.isVisibleTo(panel) and "Cannot start training" in panel.message.text()
     assert doc.runs == []
@@ -180,7 +180,7 @@ def test_setup_errors_show_before_any_thread(qtbot, app_parts):
 
 def test_graph_is_locked_while_training(qtbot, app_parts):
     controller, panel, plots = app_parts
-    session = panel.session
+    session = panel.training
     controller.push(SetTrainingSettings({"epochs": 200}))
     refused = []
     controller.refused.connect(refused.append)

@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 from tests.core.hostile_folders import deleting_loader, folder_project, make_folder
 from visionstudio.core.data import image_folder
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.training.session import session_for
+from visionstudio.ui.training.run_controller import runs_for
 
 
 def test_unreadable_files_reach_the_status_message_and_the_run_log(qtbot, tmp_path, monkeypatch):
@@ -23,7 +23,7 @@ def test_unreadable_files_reach_the_status_message_and_the_run_log(qtbot, tmp_pa
     victims: list[str] = []
     deleting_loader(monkeypatch, victims)
     controller = DocumentController(folder_project(root))
-    session = session_for(controller)
+    session = runs_for(controller)
     messages: list[str] = []
     session.message.connect(messages.append)
     try:
@@ -34,7 +34,7 @@ def test_unreadable_files_reach_the_status_message_and_the_run_log(qtbot, tmp_pa
         assert final.startswith("Training completed") and "2 images could not be read" in final
         assert all(v in final for v in victims)
         run_id = controller.document.runs[-1]["id"]
-        log = json.loads((session.run_folder(run_id) / "metrics.json").read_text())
+        log = json.loads((session.store.folder(run_id) / "metrics.json").read_text())
         assert any("could not be read" in e and all(v in e for v in victims) for e in log["events"])
     finally:
         session.shutdown()

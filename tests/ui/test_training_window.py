@@ -26,8 +26,8 @@ def window(qtbot, tmp_path, monkeypatch):
     Answers().install(win)          # the unsaved-changes question on close answers itself
     qtbot.addWidget(win)
     yield win
-    from visionstudio.ui.training.session import session_for
-    session_for(controller).shutdown()
+    from visionstudio.ui.training.run_controller import runs_for
+    runs_for(controller).shutdown()
 
 
 def test_install_adds_actions_menu_toolbar_and_status(qtbot, window):
@@ -46,11 +46,11 @@ def test_install_adds_actions_menu_toolbar_and_status(qtbot, window):
     failures = []
     integration.show_failure = lambda parent, failure: failures.append(failure)
     epochs = []
-    integration.session.epoch.connect(epochs.append)
+    integration.training.epoch.connect(epochs.append)
     a["train"].trigger()
     assert integration.lock_label.isVisibleTo(window)
     assert not a["train"].isEnabled() and a["stop"].isEnabled()
-    wait_done(qtbot, integration.session)
+    wait_done(qtbot, integration.training)
     assert len(epochs) == 2 and not failures
     bar = integration.progress
     assert bar.maximum() == 8 and bar.value() == 8
@@ -65,7 +65,7 @@ def test_confirm_close_during_training(qtbot, window):
     from visionstudio.ui.training.integration import install
 
     integration = install(window)
-    session = integration.session
+    session = integration.training
     window.controller.push(SetTrainingSettings({"epochs": 200}))
     asked = []
     integration.ask_stop = lambda parent: asked.append(1) or False
@@ -74,7 +74,7 @@ def test_confirm_close_during_training(qtbot, window):
     assert integration.confirm_close() is False and asked and session.busy
     integration.ask_stop = lambda parent: True
     assert integration.confirm_close() is True
-    assert session.job is None and session.state == "idle"
+    assert session.active_run is None and session.state == "idle"
     assert session.last_result.status == "stopped"
     assert not live_tasks()
 
@@ -86,6 +86,6 @@ def test_failure_reaches_the_window(qtbot, window):
     failures = []
     integration.show_failure = lambda parent, failure: failures.append(failure)
     window.controller.push(SetTrainingSettings({"device": "cuda:7"}))
-    assert integration.session.train() is False
+    assert integration.training.train() is False
     assert failures and "cuda" in failures[0].message.lower()
     assert integration.actions["train"].isEnabled()

@@ -27,8 +27,9 @@ from typing import Any
 
 from visionstudio.core.project.runs_data import run_name_problem
 
-# What the app writes into a run folder (RunHistory.save and the trainer's checkpoints).
-RUN_FILES = ("history.npz", "metrics.json", "metrics.csv")
+# What the app writes into a run folder (RunHistory.save, execute's run.json and the
+# trainer's checkpoints).
+RUN_FILES = ("history.npz", "metrics.json", "metrics.csv", "run.json")
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_DIRS = ("last", "best")
 CHECKPOINT_FILES = ("model.safetensors", "state.safetensors", "checkpoint.json")

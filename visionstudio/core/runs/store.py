@@ -1,4 +1,4 @@
-"""Where run files live, and the run entries a project lists.
+"""Where run files live, the run entries a project lists, and the RunStore over them.
 
 A saved project ``/x/net.vsproj`` keeps its runs in ``/x/net.vsproj.runs/<run-id>/``:
 
@@ -21,6 +21,9 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+
+from visionstudio.core.runs.history import RunHistory
+from visionstudio.core.runs.paths import RunPathError, adopt_runs, delete_run_files, run_dir
 
 RUNS_SUFFIX = ".runs"
 ENTRY_FIELDS = ("id", "name", "created", "status", "settings", "summary", "folder", "resumed_from")
@@ -78,3 +81,106 @@ def summarize(history: Any, result: Any | None = None) -> dict[str, Any]:
         if result.failure is not None:
             out["failure"] = result.failure.message
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in out.items()}
+
+
+class RunStore:
+    """The project's runs and their folders: where each run's files are, its metric
+    history (loaded once, kept while the run stays listed) and moving the folders
+    when the project gets a path. The list itself is ``document.runs``, changed only
+    through the run commands; the store never edits it."""
+
+    def __init__(self, document: Any, project_path: str | os.PathLike[str] | None = None,
+                 scratch: Path | None = None) -> None:
+        self.document = document
+        self.scratch = scratch if scratch is not None else scratch_root()
+        self.root = runs_root(project_path, self.scratch)
+        self._histories: dict[str, Any] = {}
+
+    def entry(self, run_id: str | None) -> dict[str, Any] | None:
+        for run in self.document.runs:
+            if run.get("id") == run_id:
+                return run
+        return None
+
+    def latest_id(self) -> str | None:
+        return self.document.runs[-1]["id"] if self.document.runs else None
+
+    def next_name(self) -> str:
+        return f"Run {len(self.document.runs) + 1}"
+
+    def folder(self, run_id: str) -> Path | None:
+        entry = self.entry(run_id)
+        return run_dir(self.root, entry) if entry else None
+
+    # -- histories ---------------------------------------------------------------------
+    def keep_history(self, run_id: str, history: Any) -> None:
+        """The history a run trains into: the one every view reads for it."""
+        self._histories[run_id] = history
+
+    def history(self, run_id: str | None, on_problem: Any = None) -> Any:
+        """The run's RunHistory (read from its folder the first time), None when the run
+        is not listed. A damaged file gives an empty history and ``on_problem(sentence)``
+        once, not on every redraw."""
+        if run_id is None:
+            return None
+        if run_id not in self._histories:
+            folder = self.folder(run_id)
+            if folder is None:
+                return None
+            try:
+                self._histories[run_id] = RunHistory.load(folder)
+            except ValueError as exc:
+                self._histories[run_id] = RunHistory()
+                if on_problem is not None:
+                    on_problem(str(exc))
+        return self._histories[run_id]
+
+    def loaded_ids(self) -> list[str]:
+        return list(self._histories)
+
+    def forget(self, run_id: str | None = None) -> None:
+        """Drop a loaded history (its run was removed), or all of them."""
+        if run_id is None:
+            self._histories.clear()
+        else:
+            self._histories.pop(run_id, None)
+
+    # -- folders -----------------------------------------------------------------------
+    def set_project_path(self, project_path: str | os.PathLike[str] | None,
+                         skip: set[str] = frozenset()) -> list[str]:
+        """The project was saved (or saved as): bring its run folders along (moved out of
+        the scratch folder, copied otherwise); returns the problems, one line each."""
+        new_root = runs_root(project_path, self.scratch)
+        old_root = self.root
+        if new_root == old_root:
+            return []
+        problems = adopt_runs(self.document.runs, old_root, new_root,
+                              move=old_root == self.scratch, skip=skip)
+        self.root = new_root
+        return problems
+
+    def bring_along(self, run_id: str, old_root: Path) -> list[str]:
+        """A run that trained into ``old_root`` while the project was saved elsewhere."""
+        if old_root == self.root:
+            return []
+        return adopt_runs([{"id": run_id, "folder": run_id}], old_root, self.root,
+                          move=old_root == self.scratch)
+
+    def reset(self, document: Any, project_path: str | os.PathLike[str] | None) -> None:
+        """Another document was opened (New, Open)."""
+        self.document = document
+        self.root = runs_root(project_path, self.scratch)
+        self._histories.clear()
+
+    def delete_files(self, entry: dict[str, Any]) -> list[str]:
+        """Delete what VisionStudio wrote for a run that is no longer listed; the words for
+        the status bar (nothing when all went)."""
+        name = entry.get("name")
+        try:
+            kept = delete_run_files(self.root, entry)
+        except (OSError, RunPathError) as exc:
+            return [f"The files of {name} could not be deleted: {exc}"]
+        if kept:
+            return [f"Deleted the files of {name}; kept {len(kept)} VisionStudio did not write: "
+                    f"{', '.join(kept[:3])}"]
+        return []

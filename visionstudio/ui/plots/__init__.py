@@ -1,6 +1,2 @@
-"""Live training plots: MetricsPlots (the dashboard dock, objectName ``metricsPlots``)."""
-
-from visionstudio.ui.plots.metrics import MetricsPlots
-from visionstudio.ui.plots.runs_list import RunsList
-
-__all__ = ["MetricsPlots", "RunsList"]
+"""Live training plots: ``metrics.MetricsPlots`` (the dashboard dock, objectName
+``metricsPlots``), its runs list, and ``selection.RunSelection`` (which run it shows)."""

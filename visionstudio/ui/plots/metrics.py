@@ -30,62 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.plots.ranges import StickyYRanges
 from visionstudio.ui.plots.runs_list import OVERLAY_COLORS, RunsList
-from visionstudio.ui.training.session import session_for
+from visionstudio.ui.plots.selection import selection_for
+from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraphics, decimate, pen, titles
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
 GROUPS = ("loss", "accuracy", "lr", "throughput")
 TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
-BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
-DARK_BLUE = "#0d47a1"
-# colours that differ by theme (light, dark): navy and brown vanish on a dark plot
-THEMED = {"train": ("#0d47a1", "#8fa8ff"), "throughput": ("#6d4c41", "#d7a98c")}
-
-
-def _key(color: str, text: str, mark: str = "—") -> str:
-    return f"<span style='color:{color}'>{mark}&nbsp;{text}</span>"
-
-
-def _titles(train: str = DARK_BLUE) -> dict[str, str]:
-    return {
-        "loss": "Loss &nbsp; " + " &nbsp;".join([_key("#90caf9", "batch"), _key(BLUE, "<b>smoothed</b>"),
-                                                 _key(train, "train", "●"), _key(ORANGE, "validation", "■")]),
-        "accuracy": "Accuracy &nbsp; " + " &nbsp;".join([_key("#90caf9", "running train"),
-                                                         _key(train, "train", "●"),
-                                                         _key(ORANGE, "validation", "■")]),
-    }
-
-
-TITLES = _titles()
-
-
-def _pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
-    c = pg.mkColor(color)
-    c.setAlpha(alpha)
-    return pg.mkPen(c, width=width, style=style)
-
-
-def _decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """Every k-th point (and the last) so at most ~max_points remain (views, no copies)."""
-    n = len(x)
-    if n <= max_points:
-        return x, y
-    k = -(-n // max_points)
-    if (n - 1) % k == 0:
-        return x[::k], y[::k]
-    return np.append(x[::k], x[-1]), np.append(y[::k], y[-1])
-
-
-class _TimedGraphics(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took (the frame-rate governor reads it)."""
-
-    paint_s = 0.0
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        t0 = time.perf_counter()
-        super().paintEvent(event)
-        self.paint_s = time.perf_counter() - t0
 
 
 class MetricsPlots(QWidget):
@@ -94,7 +47,8 @@ class MetricsPlots(QWidget):
         self.setObjectName("metricsPlots")
         self.setAccessibleName("Metrics")
         self.controller = controller
-        self.session = session_for(controller)
+        self.selection = selection_for(controller)     # which run is shown, which overlaid
+        self.training = self.selection.runs            # the RunController
         self._build()
         self._apply_theme_colors()
         self._drawn: tuple | None = None
@@ -102,27 +56,23 @@ class MetricsPlots(QWidget):
         self.timer = QTimer(self)
         self._group_drawn: dict[str, tuple] = {}
         self._next_group = 0
-        self._y_setting = False
-        self._reset_y_management()
-        for name in ("loss", "throughput", "lr"):
-            self.plots[name].vb.sigRangeChangedManually.connect(
-                lambda *_a, n=name: self._on_view_range_changed_manually(n))
+        self.y_ranges = StickyYRanges(self.plots, ("loss", "throughput", "lr"))
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
-        self.session.display_changed.connect(self._on_session_display_changed)
-        self.session.finished.connect(self._on_session_finished)
-        self.session.fit_started.connect(self._on_session_fit_started)
+        self.selection.display_changed.connect(self._on_selection_display_changed)
+        self.training.finished.connect(self._on_training_finished)
+        self.training.fit_started.connect(self._on_training_fit_started)
 
     # -- the x range: fixed to the run's length while it trains --------------------------------
-    def _on_session_fit_started(self, record) -> None:
-        self._reset_y_management()
+    def _on_training_fit_started(self, record) -> None:
+        self.y_ranges.reset()
         # a growing x range would re-render the axes every frame: pin it to the planned
         # steps (the user can still zoom; pyqtgraph then leaves auto-range by itself)
         self.plots["loss"].setXRange(0, max(1, record.total_steps), padding=0.01)
         self._invalidate()
 
-    def _on_session_finished(self, _entry) -> None:
+    def _on_training_finished(self, _entry) -> None:
         self.plots["loss"].enableAutoRange(x=True)
         self._invalidate()
 
@@ -139,15 +89,15 @@ class MetricsPlots(QWidget):
         self._dark_colors = dark
         train, throughput = (THEMED[k][1 if dark else 0] for k in ("train", "throughput"))
         for key in ("train_loss", "train_acc"):
-            self.items[key].setPen(_pen(train, 1.5, style=Qt.PenStyle.DashLine))
+            self.items[key].setPen(pen(train, 1.5, style=Qt.PenStyle.DashLine))
             self.items[key].setSymbolBrush(train)
-        self.items["throughput"].setPen(_pen(throughput, 1.5))
-        for name, text in _titles(train).items():
+        self.items["throughput"].setPen(pen(throughput, 1.5))
+        for name, text in titles(train).items():
             self.plots[name].setTitle(text)
 
-    def _on_session_display_changed(self) -> None:
-        self._reset_y_management()
-        if not self.session.busy:
+    def _on_selection_display_changed(self) -> None:
+        self.y_ranges.reset()
+        if not self.training.busy:
             self.plots["loss"].enableAutoRange(x=True)
         self._invalidate()
 
@@ -155,6 +105,23 @@ class MetricsPlots(QWidget):
     def _build(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
+        outer.addLayout(self._build_bar())
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.runs = RunsList(self.selection)
+        split.addWidget(self.runs)
+        self.graphics = TimedGraphics()
+        self.graphics.setObjectName("metricsGraphics")
+        self.graphics.setBackground("w")
+        split.addWidget(self.graphics)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([200, 800])
+        outer.addWidget(split, 1)
+        self._build_plots()
+        self._build_items()
+        self._build_cursor()
+
+    def _build_bar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
         self.log_check = QCheckBox("Log scale")
         self.log_check.setObjectName("logScaleCheck")
@@ -184,20 +151,9 @@ class MetricsPlots(QWidget):
         for w in (self.log_check, self.raw_check, self.csv_button, self.png_button):
             bar.addWidget(w)
         bar.addWidget(self.readout, 1)
-        outer.addLayout(bar)
+        return bar
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        self.runs = RunsList(self.session)
-        split.addWidget(self.runs)
-        self.graphics = _TimedGraphics()
-        self.graphics.setObjectName("metricsGraphics")
-        self.graphics.setBackground("w")
-        split.addWidget(self.graphics)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([200, 800])
-        outer.addWidget(split, 1)
-
+    def _build_plots(self) -> None:
         g = self.graphics
         self.plots = {
             "loss": g.addPlot(row=0, col=0, title=TITLES["loss"]),
@@ -221,31 +177,34 @@ class MetricsPlots(QWidget):
             if name != "loss":
                 plot.setXLink(self.plots["loss"])
         self.plots["accuracy"].setYRange(0, 1, padding=0.02)
-        # no legends inside the plots (they cover the curves of a short dock): the titles
-        # carry the colour keys, the runs list colours the overlaid runs
+
+    def _build_items(self) -> None:
+        """One PlotDataItem per series, reused for every frame (setData)."""
         lp, ap = self.plots["loss"], self.plots["accuracy"]
+        epoch_dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": "#0d47a1", "symbolPen": None}
+        val_dots = {"symbol": "s", "symbolSize": 7, "symbolBrush": ORANGE, "symbolPen": None}
+        dashed = pen("#0d47a1", 1.5, style=Qt.PenStyle.DashLine)
         self.items = {
-            "loss_raw": lp.plot(pen=_pen(BLUE, 1, 70), name="batch loss"),
-            "loss_ema": lp.plot(pen=_pen(BLUE, 2.2), name="smoothed (EMA)"),
-            "train_loss": lp.plot(pen=_pen("#0d47a1", 1.5, style=Qt.PenStyle.DashLine), symbol="o",
-                                  symbolSize=6, symbolBrush="#0d47a1", symbolPen=None, name="train (epoch)"),
-            "val_loss": lp.plot(pen=_pen(ORANGE, 2), symbol="s", symbolSize=7, symbolBrush=ORANGE,
-                                symbolPen=None, name="validation"),
-            "acc_batch": ap.plot(pen=_pen(BLUE, 1, 70), name="running train acc"),
-            "train_acc": ap.plot(pen=_pen("#0d47a1", 1.5, style=Qt.PenStyle.DashLine), symbol="o",
-                                 symbolSize=6, symbolBrush="#0d47a1", symbolPen=None, name="train (epoch)"),
-            "val_acc": ap.plot(pen=_pen(ORANGE, 2), symbol="s", symbolSize=7, symbolBrush=ORANGE,
-                               symbolPen=None, name="validation"),
-            "lr": self.plots["lr"].plot(pen=_pen("#43a047", 2)),
-            "throughput": self.plots["throughput"].plot(pen=_pen("#6d4c41", 1.5)),
+            "loss_raw": lp.plot(pen=pen(BLUE, 1, 70), name="batch loss"),
+            "loss_ema": lp.plot(pen=pen(BLUE, 2.2), name="smoothed (EMA)"),
+            "train_loss": lp.plot(pen=dashed, name="train (epoch)", **epoch_dots),
+            "val_loss": lp.plot(pen=pen(ORANGE, 2), name="validation", **val_dots),
+            "acc_batch": ap.plot(pen=pen(BLUE, 1, 70), name="running train acc"),
+            "train_acc": ap.plot(pen=dashed, name="train (epoch)", **epoch_dots),
+            "val_acc": ap.plot(pen=pen(ORANGE, 2), name="validation", **val_dots),
+            "lr": self.plots["lr"].plot(pen=pen("#43a047", 2)),
+            "throughput": self.plots["throughput"].plot(pen=pen("#6d4c41", 1.5)),
         }
         for item in self.items.values():
             item.setData(np.zeros(0), np.zeros(0), connect="finite")
         self.overlay_items: dict[str, tuple] = {}
-        # hover: a vertical line per plot and the values under the cursor in the readout
+
+    def _build_cursor(self) -> None:
+        """Hover: a vertical line per plot and the values under the cursor in the readout."""
         self.cursor_lines = {}
         for name, plot in self.plots.items():
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DotLine))
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DotLine))
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self.cursor_lines[name] = line
@@ -258,7 +217,7 @@ class MetricsPlots(QWidget):
         self._group_drawn.clear()
 
     def _signature(self) -> tuple:
-        s = self.session
+        s = self.selection
         over = tuple((rid, getattr(s.history_for(rid), "version", 0)) for rid in s.overlay_ids)
         return (id(s.history), s.history.version, over, self.log_check.isChecked())
 
@@ -292,7 +251,7 @@ class MetricsPlots(QWidget):
                 return
 
     def _draw_group(self, group: str) -> None:
-        h = self.session.history
+        h = self.selection.history
         a = h.batch_arrays()
         it = self.items
         # smooth curves need no more than ~20k points on screen: decimate them here so
@@ -300,57 +259,22 @@ class MetricsPlots(QWidget):
         # point (pyqtgraph's peak downsampling shows its spikes)
         if group == "loss":
             it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
-            it["loss_ema"].setData(*_decimate(a["step"], a["loss_ema"]), connect="finite")
+            it["loss_ema"].setData(*decimate(a["step"], a["loss_ema"]), connect="finite")
             for key in ("train_loss", "val_loss"):
                 it[key].setData(*h.epoch_series(key))
             self._refresh_overlays()
-            self._sticky_y("loss", a["loss"], log=self.log_check.isChecked())
+            self.y_ranges.update("loss", a["loss"], log=self.log_check.isChecked())
         elif group == "accuracy":
-            it["acc_batch"].setData(*_decimate(a["acc_step"], a["acc"]), connect="finite")
+            it["acc_batch"].setData(*decimate(a["acc_step"], a["acc"]), connect="finite")
             it["train_acc"].setData(*h.epoch_series("train_accuracy"))
             it["val_acc"].setData(*h.epoch_series("val_accuracy"))
         elif group == "lr":
-            it["lr"].setData(*_decimate(a["step"], a["lr"]), connect="finite")
-            self._sticky_y("lr", a["lr"], log=self.log_check.isChecked(),
+            it["lr"].setData(*decimate(a["step"], a["lr"]), connect="finite")
+            self.y_ranges.update("lr", a["lr"], log=self.log_check.isChecked(),
                            floor=None if self.log_check.isChecked() else 0.0)
         else:
-            it["throughput"].setData(*_decimate(a["rate_step"], a["rate"]), connect="finite")
-            self._sticky_y("throughput", a["rate"], floor=0.0)
-
-    def _sticky_y(self, name: str, values: np.ndarray, log: bool = False,
-                  floor: float | None = None) -> None:
-        """Y range with hysteresis: grow when the data leave it, shrink only when they use
-        less than half of it. pyqtgraph's auto-range would move it on nearly every frame,
-        and every move re-renders the axis text (the dearest part of a frame)."""
-        if not self._y_managed.get(name, True) or not len(values):
-            return
-        v = values[np.isfinite(values)]
-        if log:
-            v = np.log10(v[v > 0])
-        if not len(v):
-            return
-        lo, hi = float(v.min()), float(v.max())
-        if floor is not None:
-            lo = min(lo, floor)
-        (cur_lo, cur_hi) = self.plots[name].vb.viewRange()[1]
-        span = max(hi - lo, 1e-12)
-        inside = cur_lo <= lo and hi <= cur_hi
-        if inside and span >= 0.5 * (cur_hi - cur_lo) and self._y_set.get(name) == log:
-            return
-        self._y_set[name] = log
-        self._y_setting = True
-        try:
-            self.plots[name].setYRange(lo - 0.08 * span if floor is None else lo, hi + 0.08 * span,
-                                       padding=0)
-        finally:
-            self._y_setting = False
-
-    def _on_view_range_changed_manually(self, name: str) -> None:
-        self._y_managed[name] = False          # the user zoomed or panned: hands off
-
-    def _reset_y_management(self) -> None:
-        self._y_managed = {"loss": True, "throughput": True, "lr": True}
-        self._y_set = {}
+            it["throughput"].setData(*decimate(a["rate_step"], a["rate"]), connect="finite")
+            self.y_ranges.update("throughput", a["rate"], floor=0.0)
 
     def _adapt_rate(self, seconds: float) -> None:
         # frame-rate governor: keep drawing under ~10% of one core. A frame is a few ms on
@@ -363,7 +287,7 @@ class MetricsPlots(QWidget):
             self.timer.setInterval(interval)
 
     def _refresh_overlays(self) -> None:
-        s = self.session
+        s = self.selection
         wanted = [r for r in s.overlay_ids if r != s.display_id]
         for rid in list(self.overlay_items):
             if rid not in wanted:
@@ -371,14 +295,14 @@ class MetricsPlots(QWidget):
                     self.plots[plot_name].removeItem(item)
         for i, rid in enumerate(wanted):
             hist = s.history_for(rid)
-            entry = s.run_entry(rid) or {}
+            entry = s.entry(rid) or {}
             if hist is None:
                 continue
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             if rid not in self.overlay_items:
                 name = entry.get("name", rid)
-                loss = self.plots["loss"].plot(pen=_pen(color, 1.8, 220, Qt.PenStyle.DashLine), name=name)
-                acc = self.plots["accuracy"].plot(pen=_pen(color, 1.8, 220, Qt.PenStyle.DashLine),
+                loss = self.plots["loss"].plot(pen=pen(color, 1.8, 220, Qt.PenStyle.DashLine), name=name)
+                acc = self.plots["accuracy"].plot(pen=pen(color, 1.8, 220, Qt.PenStyle.DashLine),
                                                   symbol="t", symbolSize=6, symbolBrush=color,
                                                   symbolPen=None, name=name)
                 self.overlay_items[rid] = (loss, acc)
@@ -393,7 +317,7 @@ class MetricsPlots(QWidget):
     def set_log_scale(self, on: bool) -> None:
         for name in ("loss", "lr"):
             self.plots[name].setLogMode(x=False, y=bool(on))
-            self._y_set.pop(name, None)
+            self.y_ranges.forget(name)
         if self.log_check.isChecked() != bool(on):
             self.log_check.setChecked(bool(on))
         self._invalidate()
@@ -401,7 +325,7 @@ class MetricsPlots(QWidget):
     # -- hover -------------------------------------------------------------------------------
     def _on_scene_mouse_moved(self, event) -> None:
         pos = event[0]
-        for name, plot in self.plots.items():
+        for plot in self.plots.values():
             if plot.sceneBoundingRect().contains(pos):
                 x = plot.vb.mapSceneToView(pos).x()
                 self.readout.setText(self.values_at(x))
@@ -414,7 +338,7 @@ class MetricsPlots(QWidget):
 
     def values_at(self, step: float) -> str:
         """The values of the shown run nearest to ``step`` (the hover readout)."""
-        h = self.session.history
+        h = self.selection.history
         a = h.batch_arrays()
         if not len(a["step"]):
             return ""
@@ -436,7 +360,7 @@ class MetricsPlots(QWidget):
     def export_csv(self, path: str | Path) -> list[Path]:
         """Write the shown run's per-batch curves to ``path`` and its per-epoch metrics to
         ``<stem>-epochs.csv`` beside it; returns both paths."""
-        h = self.session.history
+        h = self.selection.history
         path = Path(path)
         path.write_text(h.batch_csv(), encoding="utf-8")
         epochs = path.with_name(f"{path.stem}-epochs.csv")

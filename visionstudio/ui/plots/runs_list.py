@@ -35,10 +35,11 @@ def ask_delete(parent: QWidget, name: str) -> str:
 
 
 class RunsList(QWidget):
-    def __init__(self, session, parent: QWidget | None = None) -> None:
+    def __init__(self, selection, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runsPanel")
-        self.session = session
+        self.selection = selection             # a RunSelection
+        self.runs = selection.runs             # its RunController: renames and removals
         self.ask_delete = ask_delete          # tests replace these
         self.ask_name = lambda parent, old: QInputDialog.getText(parent, "Rename run", "Name:", text=old)
         layout = QVBoxLayout(self)
@@ -67,9 +68,9 @@ class RunsList(QWidget):
         self.delete_button.clicked.connect(self.delete_current)
         self.list.currentItemChanged.connect(self._on_list_current_changed)
         self.list.itemChanged.connect(self._on_list_item_changed)
-        session.runs_changed.connect(self.refresh)
-        session.display_changed.connect(self.refresh)
-        session.state_changed.connect(lambda _s: self.refresh())
+        self.runs.runs_changed.connect(self.refresh)
+        self.runs.state_changed.connect(lambda _s: self.refresh())
+        selection.display_changed.connect(self.refresh)
         self._filling = False
         self.refresh()
 
@@ -77,15 +78,15 @@ class RunsList(QWidget):
         self._filling = True
         try:
             self.list.clear()
-            s = self.session
+            s, runs = self.selection, self.runs
             overlaid = [r for r in s.overlay_ids if r != s.display_id]
-            for run in reversed(s.document.runs):
+            for run in reversed(runs.controller.document.runs):
                 summary = run.get("summary") or {}
                 acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
                     else summary.get("train_accuracy")
                 status = run.get("status", "")
-                if s.job is not None and s.job.run_id == run.get("id"):
-                    status = s.state
+                if runs.active_run == run.get("id"):
+                    status = runs.state
                 detail = f"{status}" + (f", {acc:.1%}" if isinstance(acc, (int, float)) else "") \
                     + (f", {summary.get('epochs')} ep" if summary.get("epochs") else "")
                 settings = run.get("settings") or {}
@@ -116,29 +117,29 @@ class RunsList(QWidget):
 
     def _on_list_current_changed(self, current, _previous) -> None:
         if not self._filling and current is not None:
-            self.session.show_run(current.data(ID_ROLE))
+            self.selection.show_run(current.data(ID_ROLE))
 
     def _on_list_item_changed(self, _item) -> None:
         if self._filling:
             return
         ids = [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())
                if self.list.item(i).checkState() == Qt.CheckState.Checked]
-        self.session.set_overlay(ids)
+        self.selection.set_overlay(ids)
 
     def rename_current(self) -> None:
         run_id = self._current_id()
-        entry = self.session.run_entry(run_id)
+        entry = self.selection.entry(run_id)
         if entry is None:
             return
         name, ok = self.ask_name(self, entry.get("name", ""))
         if ok and name.strip():
-            self.session.rename_run(run_id, name)
+            self.runs.rename_run(run_id, name)
 
     def delete_current(self) -> None:
         run_id = self._current_id()
-        entry = self.session.run_entry(run_id)
+        entry = self.selection.entry(run_id)
         if entry is None:
             return
         answer = self.ask_delete(self, entry.get("name", run_id))
         if answer:
-            self.session.remove_run(run_id, delete_files=answer == "files")
+            self.runs.remove_run(run_id, delete_files=answer == "files")

@@ -13,8 +13,8 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QToolBar
 
-from visionstudio.ui.training.panel import _fmt_time
-from visionstudio.ui.training.session import session_for
+from visionstudio.ui.plots.selection import selection_for
+from visionstudio.ui.training.texts import failure_title, fmt_time
 
 SP = QStyle.StandardPixmap
 
@@ -28,9 +28,7 @@ def ask_stop(parent) -> bool:
 
 
 def show_failure(parent, failure) -> None:
-    title = {"nan": "Training diverged", "oom": "Out of memory", "dataset": "Dataset problem",
-             "setup": "Cannot start training"}.get(failure.kind, "Training failed")
-    box = QMessageBox(QMessageBox.Icon.Warning, title, failure.message, parent=parent)
+    box = QMessageBox(QMessageBox.Icon.Warning, failure_title(failure), failure.message, parent=parent)
     box.setObjectName("trainingFailureBox")
     if failure.traceback:
         box.setDetailedText(failure.traceback)
@@ -44,30 +42,32 @@ class TrainingIntegration(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        self.session = session_for(window.controller)
+        self.selection = selection_for(window.controller)   # Continue continues the shown run
+        self.training = self.selection.runs                  # the RunController
         self.ask_stop = ask_stop            # tests replace these
         self.show_failure = show_failure
         self.actions: dict[str, QAction] = {}
         self._make_actions()
         self._make_menu_and_toolbar()
         self._make_status_widgets()
-        s = self.session
-        s.state_changed.connect(self._on_session_state_changed)
-        s.fit_started.connect(self._on_session_fit_started)
-        s.batch.connect(self._on_session_batch)
-        s.epoch.connect(self._on_session_epoch)
-        s.failed.connect(self._on_session_failed)
-        s.message.connect(self._show_status)
-        s.display_changed.connect(self._update_actions)
-        s.runs_changed.connect(self._update_actions)
+        t = self.training
+        t.state_changed.connect(self._on_training_state_changed)
+        t.fit_started.connect(self._on_training_fit_started)
+        t.batch.connect(self._on_training_batch)
+        t.epoch.connect(self._on_training_epoch)
+        t.failed.connect(self._on_training_failed)
+        t.message.connect(self._show_status)
+        t.runs_changed.connect(self._update_actions)
+        self.selection.message.connect(self._show_status)
+        self.selection.display_changed.connect(self._update_actions)
         self._clock = QTimer(self)
         self._clock.setInterval(500)
         self._clock.timeout.connect(self._tick)
-        self._on_session_state_changed(s.state)
+        self._on_training_state_changed(t.state)
 
     # -- actions ------------------------------------------------------------------------------
     def _make_actions(self) -> None:
-        w, s = self.window, self.session
+        w, s = self.window, self.training
         style = w.style()
         specs = (
             ("train", "&Train", "Train the network on the dataset (F5)", "F5", SP.SP_MediaPlay, s.train),
@@ -91,7 +91,7 @@ class TrainingIntegration(QObject):
     def _continue(self) -> None:
         panel = self.window.findChild(QObject, "trainingPanel")
         extra = panel.extra_epochs.value() if panel is not None and hasattr(panel, "extra_epochs") else None
-        self.session.continue_run(None, extra)
+        self.training.continue_run(self.selection.display_id, extra)
 
     def _make_menu_and_toolbar(self) -> None:
         w = self.window
@@ -144,21 +144,22 @@ class TrainingIntegration(QObject):
         self._elapsed = 0.0
         self._eta = None
 
-    # -- session -> actions and status ---------------------------------------------------------
+    # -- training -> actions and status ---------------------------------------------------------
     def _update_actions(self) -> None:
-        state = self.session.state
+        state = self.training.state
         a = self.actions
         a["train"].setEnabled(state == "idle")
         a["pause"].setEnabled(state in ("running", "preparing"))
         a["resume"].setEnabled(state in ("paused", "pausing"))
         a["stop"].setEnabled(state in ("running", "preparing", "paused", "pausing"))
-        a["continue"].setEnabled(state == "idle" and self.session.run_entry(self.session.display_id) is not None)
+        shown = self.selection.entry(self.selection.display_id)
+        a["continue"].setEnabled(state == "idle" and shown is not None)
         a["pause"].setVisible(state not in ("paused", "pausing"))
         a["resume"].setVisible(state in ("paused", "pausing"))
 
-    def _on_session_state_changed(self, state: str) -> None:
+    def _on_training_state_changed(self, state: str) -> None:
         self._update_actions()
-        busy = self.session.busy
+        busy = self.training.busy
         self.lock_label.setVisible(busy)
         if state == "preparing":
             for widget in (self.step_label, self.progress, self.time_label):
@@ -175,13 +176,13 @@ class TrainingIntegration(QObject):
                 self.progress.setRange(0, 1)
             self._tick()
 
-    def _on_session_fit_started(self, record) -> None:
+    def _on_training_fit_started(self, record) -> None:
         self.progress.setRange(0, max(1, record.total_steps))
         self.progress.setValue(record.start_step)
 
-    def _on_session_batch(self, r) -> None:
-        job = self.session.job
-        epochs = job.config.epochs if job is not None else "?"
+    def _on_training_batch(self, r) -> None:
+        plan = self.training.plan
+        epochs = plan.config.epochs if plan is not None else "?"
         self.progress.setValue(min(r.step, self.progress.maximum()))
         self.progress.setFormat(f"{r.step}/{self.progress.maximum()} steps")
         self.step_label.setText(f"Epoch {r.epoch}/{epochs} · batch {r.batch}/{r.batches}")
@@ -189,18 +190,18 @@ class TrainingIntegration(QObject):
         self._t0 = time.monotonic()
         self._tick()
 
-    def _on_session_epoch(self, r) -> None:
+    def _on_training_epoch(self, r) -> None:
         self._elapsed, self._eta = r.elapsed_s, r.eta_s
         self._t0 = time.monotonic()
 
     def _tick(self) -> None:
-        running = self.session.state in ("running", "preparing")
+        running = self.training.state in ("running", "preparing")
         extra = time.monotonic() - self._t0 if (self._t0 is not None and running) else 0.0
         eta = max(0.0, self._eta - extra) if self._eta is not None and running else (
-            0.0 if self.session.state == "idle" and self._eta is not None else self._eta)
-        self.time_label.setText(f"Elapsed {_fmt_time(self._elapsed + extra)} · ETA {_fmt_time(eta)}")
+            0.0 if self.training.state == "idle" and self._eta is not None else self._eta)
+        self.time_label.setText(f"Elapsed {fmt_time(self._elapsed + extra)} · ETA {fmt_time(eta)}")
 
-    def _on_session_failed(self, failure) -> None:
+    def _on_training_failed(self, failure) -> None:
         self.show_failure(self.window, failure)
 
     def _show_status(self, text: str) -> None:
@@ -210,11 +211,11 @@ class TrainingIntegration(QObject):
     def confirm_close(self) -> bool:
         """True when the window may close: no run, or the user agreed to stop it (then the
         run is stopped, its checkpoint kept and the thread has ended)."""
-        if not self.session.busy:
+        if not self.training.busy:
             return True
         if not self.ask_stop(self.window):
             return False
-        return self.session.shutdown()
+        return self.training.shutdown()
 
 
 def install(window) -> TrainingIntegration:

@@ -9,7 +9,6 @@ the trainer (TrainerControl.set_hyperparameters) as well as into the project.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -28,22 +27,20 @@ from PySide6.QtWidgets import (
 
 from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
 from visionstudio.core.training.config import TRAINING_FIELDS
+from visionstudio.ui.forms import ignore_wheel_unless_focused
+from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.preview import PreviewStrip
-from visionstudio.ui.training.session import session_for
+from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
 
 PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+CHOICE_TITLES = {"loss": "Loss", "optimizer": "Optimizer", "scheduler": "Learning-rate schedule"}
+CHOICE_TIPS = {"loss": "The loss function the network minimises",
+               "optimizer": "How the weights are updated from the gradients; its learning rate "
+                            "and momentum can be changed while training is paused",
+               "scheduler": "How the learning rate changes over the epochs"}
 
 
 class TrainingPanel(QWidget):
@@ -52,34 +49,52 @@ class TrainingPanel(QWidget):
         self.setObjectName("trainingPanel")
         self.setAccessibleName("Training")
         self.controller = controller
-        self.session = session_for(controller)
+        self.selection = selection_for(controller)   # Continue continues the shown run
+        self.training = self.selection.runs          # the RunController
         from visionstudio.core.training import registry as regs
         self._regs = {"loss": regs.LOSSES, "optimizer": regs.OPTIMIZERS, "scheduler": regs.SCHEDULERS}
         self._build()
         self._doc = None
         self._bind(controller.document)
         controller.document_replaced.connect(self._bind)
-        s = self.session
-        s.state_changed.connect(self._on_session_state_changed)
-        s.batch.connect(self._on_session_batch)
-        s.epoch.connect(self._on_session_epoch)
-        s.failed.connect(self._on_session_failed)
-        s.finished.connect(self._on_session_finished)
-        s.progress.connect(self._on_session_progress)
-        s.fit_started.connect(self._on_session_fit_started)
-        s.display_changed.connect(self._update_buttons)
-        self._on_session_state_changed(s.state)
+        t = self.training
+        t.state_changed.connect(self._on_training_state_changed)
+        t.batch.connect(self._on_training_batch)
+        t.epoch.connect(self._on_training_epoch)
+        t.failed.connect(self._on_training_failed)
+        t.finished.connect(self._on_training_finished)
+        t.progress.connect(self._on_training_progress)
+        t.fit_started.connect(self._on_training_fit_started)
+        self.selection.display_changed.connect(self._update_buttons)
+        self._on_training_state_changed(t.state)
 
     # -- building -------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
-        # controls first: always visible above the scrolling settings
+        self._build_controls(outer)      # first: always visible above the scrolling settings
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+        layout.addWidget(self._build_dataset_box())
+        self.choice_combos: dict[str, QComboBox] = {}
+        self.choice_forms: dict[str, ParamForm] = {}
+        for section in ("loss", "optimizer", "scheduler"):
+            layout.addWidget(self._build_choice_box(section))
+        layout.addWidget(self._build_run_box())
+        layout.addStretch(1)
+
+    def _build_controls(self, outer: QVBoxLayout) -> None:
+        t = self.training
         row = QHBoxLayout()
-        self.train_button = self._button("Train", "trainButton", self.session.train, "Train (F5)")
-        self.pause_button = self._button("Pause", "pauseButton", self.session.pause, "Pause after this batch (F6)")
-        self.resume_button = self._button("Resume", "resumeButton", self.session.resume, "Resume (F6)")
-        self.stop_button = self._button("Stop", "stopButton", self.session.stop,
+        self.train_button = self._button("Train", "trainButton", t.train, "Train (F5)")
+        self.pause_button = self._button("Pause", "pauseButton", t.pause, "Pause after this batch (F6)")
+        self.resume_button = self._button("Resume", "resumeButton", t.resume, "Resume (F6)")
+        self.stop_button = self._button("Stop", "stopButton", t.stop,
                                         "Stop after this batch and keep a checkpoint (Shift+F5)")
         for b in (self.train_button, self.pause_button, self.resume_button, self.stop_button):
             row.addWidget(b)
@@ -114,22 +129,15 @@ class TrainingPanel(QWidget):
         self.message.hide()
         outer.addWidget(self.message)
 
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(0, 0, 0, 0)
-        scroll.setWidget(body)
-        outer.addWidget(scroll, 1)
-
+    def _build_dataset_box(self) -> QGroupBox:
         data_box = QGroupBox("Dataset")
         dl = QVBoxLayout(data_box)
-        self.dataset_combo = QComboBox()
+        self.dataset_combo = ignore_wheel_unless_focused(QComboBox())
         self.dataset_combo.setObjectName("datasetCombo")
         self.dataset_combo.setToolTip("The dataset to train and validate on")
         self.dataset_combo.setAccessibleName("Dataset")
         for key, spec in datasets.registry().items():
-            self.dataset_combo.addItem(getattr(spec, "title", key), key)
+            self.dataset_combo.addItem(spec.title, key)
         self.dataset_combo.activated.connect(self._on_dataset_chosen)
         dl.addWidget(self.dataset_combo)
         self.dataset_form = ParamForm(object_prefix="dataset")
@@ -137,39 +145,34 @@ class TrainingPanel(QWidget):
         dl.addWidget(self.dataset_form)
         self.preview = PreviewStrip()
         dl.addWidget(self.preview)
-        layout.addWidget(data_box)
+        return data_box
 
-        self.choice_combos: dict[str, QComboBox] = {}
-        self.choice_forms: dict[str, ParamForm] = {}
-        titles = {"loss": "Loss", "optimizer": "Optimizer", "scheduler": "Learning-rate schedule"}
-        tips = {"loss": "The loss function the network minimises",
-                "optimizer": "How the weights are updated from the gradients; its learning rate "
-                             "and momentum can be changed while training is paused",
-                "scheduler": "How the learning rate changes over the epochs"}
-        for section in ("loss", "optimizer", "scheduler"):
-            box = QGroupBox(titles[section])
-            bl = QVBoxLayout(box)
-            combo = QComboBox()
-            combo.setObjectName(f"{section}Combo")
-            combo.setToolTip(tips[section])
-            combo.setAccessibleName(titles[section])
-            for key in self._regs[section]:
-                spec = self._regs[section].get(key)
-                combo.addItem(getattr(spec, "title", key), key)
-                combo.setItemData(combo.count() - 1, getattr(spec, "description", ""),
-                                  Qt.ItemDataRole.ToolTipRole)
-            combo.activated.connect(lambda _i, s=section: self._on_choice_chosen(s))
-            form = ParamForm(object_prefix=section)
-            form.edited.connect(lambda name, value, s=section: self._on_choice_param_edited(s, name, value))
-            bl.addWidget(combo)
-            bl.addWidget(form)
-            self.choice_combos[section], self.choice_forms[section] = combo, form
-            layout.addWidget(box)
+    def _build_choice_box(self, section: str) -> QGroupBox:
+        """The loss, the optimizer or the schedule: a registry choice and its parameters."""
+        box = QGroupBox(CHOICE_TITLES[section])
+        bl = QVBoxLayout(box)
+        combo = ignore_wheel_unless_focused(QComboBox())
+        combo.setObjectName(f"{section}Combo")
+        combo.setToolTip(CHOICE_TIPS[section])
+        combo.setAccessibleName(CHOICE_TITLES[section])
+        for key in self._regs[section]:
+            spec = self._regs[section].get(key)
+            combo.addItem(getattr(spec, "title", key), key)
+            combo.setItemData(combo.count() - 1, getattr(spec, "description", ""),
+                              Qt.ItemDataRole.ToolTipRole)
+        combo.activated.connect(lambda _i, s=section: self._on_choice_chosen(s))
+        form = ParamForm(object_prefix=section)
+        form.edited.connect(lambda name, value, s=section: self._on_choice_param_edited(s, name, value))
+        bl.addWidget(combo)
+        bl.addWidget(form)
+        self.choice_combos[section], self.choice_forms[section] = combo, form
+        return box
 
+    def _build_run_box(self) -> QGroupBox:
         run_box = QGroupBox("Run")
         rl = QVBoxLayout(run_box)
         dev_form = QFormLayout()
-        self.device_combo = QComboBox()
+        self.device_combo = ignore_wheel_unless_focused(QComboBox())
         self.device_combo.setObjectName("deviceCombo")
         self.device_combo.setToolTip("Where training runs: the CPU or an available GPU")
         self.device_combo.setAccessibleName("Device")
@@ -181,8 +184,7 @@ class TrainingPanel(QWidget):
         self.training_form = ParamForm(PLAIN_FIELDS, object_prefix="training")
         self.training_form.edited.connect(self._on_training_field_edited)
         rl.addWidget(self.training_form)
-        layout.addWidget(run_box)
-        layout.addStretch(1)
+        return run_box
 
     def _on_devices_listed(self, devices: list) -> None:
         """The background device probe finished: show every GPU, keep the choice."""
@@ -271,7 +273,7 @@ class TrainingPanel(QWidget):
 
     # -- widgets -> commands ------------------------------------------------------------------
     def _push(self, command) -> bool:
-        ok = self.controller.push(command, target=self.controller.document)
+        ok = self.controller.push(command)
         if not ok:
             self._refresh_training()
             self._refresh_dataset()
@@ -292,8 +294,8 @@ class TrainingPanel(QWidget):
             self._push(SetTrainingSettings({section: {"key": key, "params": {}}}))
 
     def _on_choice_param_edited(self, section: str, name: str, value: Any) -> None:
-        if section == "optimizer" and self.session.state == "paused":
-            self.session.set_hyperparameters(**{name: value})
+        if section == "optimizer" and self.training.state == "paused":
+            self.training.set_hyperparameters(**{name: value})
             return
         choice = getattr(self.controller.document.training, section)
         self._push(SetTrainingSettings({section: {"key": choice["key"],
@@ -308,12 +310,12 @@ class TrainingPanel(QWidget):
             self._push(SetTrainingSettings({"device": value}))
 
     def _continue(self) -> None:
-        self.session.continue_run(self.session.display_id, self.extra_epochs.value())
+        self.training.continue_run(self.selection.display_id, self.extra_epochs.value())
 
-    # -- session -> widgets --------------------------------------------------------------------
+    # -- training -> widgets --------------------------------------------------------------------
     def _apply_editability(self) -> None:
-        state = self.session.state
-        busy = self.session.busy
+        state = self.training.state
+        busy = self.training.busy
         for w in (self.dataset_combo, self.device_combo, *self.choice_combos.values()):
             w.setEnabled(not busy)
         self.dataset_form.set_editable(set() if busy else None)
@@ -327,69 +329,62 @@ class TrainingPanel(QWidget):
                 form.set_editable(set())
 
     def _update_buttons(self) -> None:
-        state = self.session.state
+        state = self.training.state
         idle = state == "idle"
         self.train_button.setEnabled(idle)
         self.pause_button.setEnabled(state in ("running", "preparing"))
         self.resume_button.setEnabled(state in ("paused", "pausing"))
         self.stop_button.setEnabled(state in ("running", "preparing", "paused", "pausing"))
-        entry = self.session.run_entry(self.session.display_id)
+        entry = self.selection.entry(self.selection.display_id)
         self.continue_button.setEnabled(idle and entry is not None)
         self.extra_epochs.setEnabled(idle)
 
-    def _on_session_state_changed(self, state: str) -> None:
+    def _on_training_state_changed(self, state: str) -> None:
         self._update_buttons()
         self._apply_editability()
-        text = {"preparing": "Loading the dataset…", "pausing": "Pausing after this batch…",
-                "paused": "Paused. Change the learning rate or optimizer settings, then Resume.",
-                "stopping": "Stopping after this batch…"}.get(state)
+        text = STATE_TEXTS.get(state)
         if text:
             self.status_label.setText(text)
         if state == "preparing":
             self.message.hide()
             self.final_label.setText("")
 
-    def _on_session_progress(self, text: str, fraction: float) -> None:
+    def _on_training_progress(self, text: str, fraction: float) -> None:
         self.status_label.setText(f"{text} {fraction:.0%}")
 
-    def _on_session_fit_started(self, record) -> None:
+    def _on_training_fit_started(self, record) -> None:
         self.status_label.setText(f"Training on {record.device} ({record.precision}): "
                                   f"{record.train_samples} images, {record.steps_per_epoch} steps per epoch")
 
-    def _on_session_batch(self, r) -> None:
-        if self.session.state != "running":
+    def _on_training_batch(self, r) -> None:
+        plan = self.training.plan
+        if self.training.state != "running" or plan is None:
             return
         self.status_label.setText(
-            f"Epoch {r.epoch}/{self.session.job.config.epochs if self.session.job else '?'} · "
+            f"Epoch {r.epoch}/{plan.config.epochs} · "
             f"batch {r.batch}/{r.batches} · loss {r.loss:.4f} · acc {r.accuracy:.1%} · "
-            f"{r.images_per_s:,.0f} img/s · ETA {_fmt_time(r.eta_s)}")
+            f"{r.images_per_s:,.0f} img/s · ETA {fmt_time(r.eta_s)}")
 
-    def _on_session_epoch(self, r) -> None:
+    def _on_training_epoch(self, r) -> None:
         acc = r.val_accuracy if r.val_accuracy is not None else r.train_accuracy
         self.final_label.setText(f"Epoch {r.epoch}: accuracy {acc:.1%}"
                                  + (f" (validation), loss {r.val_loss:.4f}" if r.val_loss is not None
                                     else f" (training), loss {r.train_loss:.4f}"))
 
-    def _on_session_failed(self, failure) -> None:
-        title = {"nan": "Training diverged", "oom": "Out of memory", "dataset": "Dataset problem",
-                 "setup": "Cannot start training"}.get(failure.kind, "Training failed")
-        self.message.setText(f"<b>{title}.</b> {failure.message}".replace("\n", "<br>"))
+    def _on_training_failed(self, failure) -> None:
+        self.message.setText(f"<b>{failure_title(failure)}.</b> {failure.message}".replace("\n", "<br>"))
         self.message.setToolTip(failure.traceback or failure.message)
         self.message.show()
 
-    def _on_session_finished(self, entry) -> None:
-        hist = self.session.history
+    def _on_training_finished(self, entry) -> None:
+        hist = self.training.history
         last = hist.final()
         status = hist.status
         if last:
             val = last.get("val_accuracy")
             acc, which = (val, "validation") if val is not None else (last.get("train_accuracy"), "training")
             self.final_label.setText(f"Final accuracy {acc:.1%} ({which}) after {len(hist.epochs)} epochs")
-        self.status_label.setText({"completed": "Training finished.",
-                                   "stopped": "Training stopped; a checkpoint was kept. "
-                                              "Continue training resumes it.",
-                                   "early_stopped": "Training stopped early (no improvement).",
-                                   "failed": "Training failed; see the message."}.get(status, status))
+        self.status_label.setText(END_TEXTS.get(status, status))
         self._update_buttons()
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name

@@ -1,0 +1,63 @@
+"""How the dashboard looks: series colours (some per theme), pens, the plot titles that
+carry the colour keys, decimation of smooth curves, and a plot surface that times its
+own paint (the frame-rate governor reads it)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
+DARK_BLUE = "#0d47a1"
+# colours that differ by theme (light, dark): navy and brown vanish on a dark plot
+THEMED = {"train": ("#0d47a1", "#8fa8ff"), "throughput": ("#6d4c41", "#d7a98c")}
+
+
+def _key(color: str, text: str, mark: str = "—") -> str:
+    return f"<span style='color:{color}'>{mark}&nbsp;{text}</span>"
+
+
+def titles(train: str = DARK_BLUE) -> dict[str, str]:
+    """The loss and accuracy titles; no legends inside the plots (they cover the curves of
+    a short dock): the titles carry the colour keys."""
+    return {
+        "loss": "Loss &nbsp; " + " &nbsp;".join([_key("#90caf9", "batch"), _key(BLUE, "<b>smoothed</b>"),
+                                                 _key(train, "train", "●"), _key(ORANGE, "validation", "■")]),
+        "accuracy": "Accuracy &nbsp; " + " &nbsp;".join([_key("#90caf9", "running train"),
+                                                         _key(train, "train", "●"),
+                                                         _key(ORANGE, "validation", "■")]),
+    }
+
+
+TITLES = titles()
+
+
+def pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
+    c = pg.mkColor(color)
+    c.setAlpha(alpha)
+    return pg.mkPen(c, width=width, style=style)
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th point (and the last) so at most ~max_points remain (views, no copies)."""
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    k = -(-n // max_points)
+    if (n - 1) % k == 0:
+        return x[::k], y[::k]
+    return np.append(x[::k], x[-1]), np.append(y[::k], y[-1])
+
+
+class TimedGraphics(pg.GraphicsLayoutWidget):
+    """Remembers how long its last paint took (the frame-rate governor reads it)."""
+
+    paint_s = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        t0 = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_s = time.perf_counter() - t0
