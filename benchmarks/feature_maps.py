@@ -63,16 +63,16 @@ def resnet50_case(size: int = 224):
 
 def draw_times(app, case, n: int) -> dict:
     from visionstudio.core.build import build_model
+    from visionstudio.core.data.registry import load_dataset
     from visionstudio.core.inspect import capture_activations
     from visionstudio.ui.features.demo import Demo, open_viewer
     from visionstudio.ui.features.feature_map_view import ALL_CONV
     from visionstudio.ui.features.state import _validation_only
-    from visionstudio.ui.training import datasets
 
     template, doc, shape = case
     doc.set_dataset(DatasetConfig("shapes", {"samples": 50, "val_samples": n + 20, "channels": shape[0],
                                              "image_size": shape[1]}))
-    loaded = _validation_only(datasets.load(doc.dataset, val_split=0.1, seed=0, target_shape=shape))
+    loaded = _validation_only(load_dataset(doc.dataset, val_split=0.1, seed=0, target_shape=shape))
     model = build_model(doc.graph, seed=0).eval()
     controller, view = open_viewer(Demo(doc, model, loaded, [], 0.0))
     view.resize(1400, 900)
@@ -118,7 +118,7 @@ def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, sta
     from visionstudio.core.templates import load_template
     from visionstudio.ui.features import FeatureMapView
     from visionstudio.ui.shell.controller import DocumentController
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     doc = load_template("classic_cnn")
     doc.set_dataset(DatasetConfig("shapes", {"samples": train_samples, "val_samples": 300}))
@@ -135,7 +135,7 @@ def training_round(app, open_viewer_: bool, train_samples: int, epochs: int, sta
             app.processEvents()
             time.sleep(0.01)
         view.state.live_updated.connect(refreshes.append)
-    session = session_for(controller)
+    session = runs_for(controller)
     gui_cpu0 = time.thread_time()
     assert session.train(), session.last_failure
     session.wait(600_000)

@@ -138,9 +138,9 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
     from PySide6.QtWidgets import QApplication, QSplitter
 
     from visionstudio.core.data.registry import load_dataset
-    from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.plots.metrics import MetricsPlots
     from visionstudio.ui.shell.controller import DocumentController
-    from visionstudio.ui.training import TrainingPanel
+    from visionstudio.ui.training.panel import TrainingPanel
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     spec = SimpleNamespace(steps=8 if quick else 60, batch_size=64, device=str(device), threads=0)
@@ -166,7 +166,9 @@ def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
                 cli_ips.append(gui_training.headless(doc, loaded))
             else:                                           # `visionstudio train`'s way: its own process
                 cli_ips.append(gui_training.in_cli(spec))
-    controller._training_session.shutdown()
+    from visionstudio.ui.training.run_controller import runs_for
+
+    runs_for(controller).shutdown()
     window.close()
     a, c = statistics.median(app_ips), statistics.median(cli_ips)
     p99 = gui_training.pct(lat, 0.99)

@@ -136,16 +136,16 @@ APPLIED: list = []
 def in_app(app, doc, window) -> tuple[float, list[float]]:
     from PySide6.QtCore import QEventLoop
 
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
-    session = session_for(window.controller)
+    session = runs_for(window.controller)
     window.controller.document.dataset, window.controller.document.training = doc.dataset, doc.training
     probe = Probe(lambda: session.state == "running")
     loop = QEventLoop()
     session.finished.connect(loop.quit)
     assert session.train(), session.last_failure
     worker = session.worker
-    if session.job is not None:
+    if session.active_run is not None:
         loop.exec()
     session.finished.disconnect(loop.quit)
     lat = probe.stop()
@@ -211,9 +211,9 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from visionstudio.core.data.registry import load_dataset
-    from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.plots.metrics import MetricsPlots
     from visionstudio.ui.shell.controller import DocumentController
-    from visionstudio.ui.training import TrainingPanel
+    from visionstudio.ui.training.panel import TrainingPanel
 
     doc = project(args)
     # generated in a throwaway thread: a torch op on the GUI thread would give it an OpenMP
@@ -289,8 +289,9 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
-    session = controller._training_session
-    session.shutdown()
+    from visionstudio.ui.training.run_controller import runs_for
+
+    runs_for(controller).shutdown()
     return 0
 
 

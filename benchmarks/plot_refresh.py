@@ -84,7 +84,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
-    from visionstudio.ui.plots import MetricsPlots
+    from visionstudio.ui.plots.metrics import MetricsPlots
     from visionstudio.ui.shell.controller import DocumentController
 
     results = []
