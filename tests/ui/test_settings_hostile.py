@@ -257,8 +257,8 @@ def test_window_starts_with_garbage_in_every_setting(qtbot, tmp_path, log):
     assert [a for a in w.menus["recent"].actions() if a.data()] == []
     assert w.extras.theme.mode == "system"
     assert w.extras.welcome.page.show_check.isChecked()  # the default: shown at start
-    assert w.files._last_dir() == str(Path.home())
-    w._export_integration.open_dialog().reject()
+    assert w.files.last_dir() == str(Path.home())
+    w.export.open_dialog().reject()
     for key in GARBAGE_KEYS:
         assert len(warnings_for(log, key)) == 1, key
     assert (tmp_path / "settings.ini").exists()  # garbage of the right kind: read, not moved

@@ -135,7 +135,7 @@ class FileManager(QObject):
     def open(self) -> bool:
         if not self.maybe_save():
             return False
-        path = self.prompts.open_path(self.parent_widget, self._last_dir())
+        path = self.prompts.open_path(self.parent_widget, self.last_dir())
         return bool(path) and self.open_path(path, ask=False)
 
     def open_path(self, path: str | Path, *, ask: bool = True) -> bool:
@@ -162,7 +162,7 @@ class FileManager(QObject):
 
     def save_as(self) -> bool:
         current = self.controller.path
-        suggested = str(current) if current else str(Path(self._last_dir()) / f"untitled{PROJECT_SUFFIX}")
+        suggested = str(current) if current else str(Path(self.last_dir()) / f"untitled{PROJECT_SUFFIX}")
         path = self.prompts.save_path(self.parent_widget, suggested)
         return bool(path) and self.save_to(path)
 
@@ -209,5 +209,6 @@ class FileManager(QObject):
         self.settings.setValue(RECENT_KEY, items)
         self.recent_changed.emit(list(items))
 
-    def _last_dir(self) -> str:
+    def last_dir(self) -> str:
+        """Where Open and Save As start: the folder of the last project, else home."""
         return read_str(self.settings, LAST_DIR_KEY, "", max_len=MAX_PATH_CHARS) or str(Path.home())

@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
         """File > Export… (Ctrl+E) and Import Metrics CSV; an Export button after Save."""
         from visionstudio.ui.export import integration as export_integration
 
-        integration = export_integration.install(self)
+        integration = self.export = export_integration.install(self)
         bar_actions = self.toolbar.actions()
         save = self.actions_by_name["save"]
         after = bar_actions[bar_actions.index(save) + 1] if save in bar_actions[:-1] else None

@@ -64,8 +64,8 @@ class WelcomeController(QObject):
     def place(self) -> None:
         w = self.window
         top = w.menuBar().geometry().bottom() + 1 if w.menuBar().isVisible() else 0
-        toolbar = getattr(w, "toolbar", None)
-        if toolbar is not None and toolbar.isVisible() and not toolbar.isFloating():
+        toolbar = w.toolbar
+        if toolbar.isVisible() and not toolbar.isFloating():
             g = toolbar.geometry()
             if g.top() <= top + 2:
                 top = max(top, g.bottom() + 1)
@@ -90,9 +90,7 @@ class WelcomeController(QObject):
 
     def hide(self) -> None:
         self.page.hide()
-        canvas = getattr(self.window, "canvas", None)
-        if canvas is not None:
-            canvas.setFocus()
+        self.window.canvas.setFocus()
         self._sync_action()
 
     def _sync_action(self) -> None:
@@ -104,7 +102,7 @@ class WelcomeController(QObject):
         self.window.settings.setValue(SHOW_KEY, bool(on))
         if self.page.show_check.isChecked() != on:
             self.page.show_check.setChecked(on)
-        action = getattr(self.window, "actions_by_name", {}).get("welcome_at_start")
+        action = self.window.actions_by_name.get("welcome_at_start")
         if action is not None and action.isChecked() != on:
             action.setChecked(on)
 
@@ -145,8 +143,7 @@ class WelcomeController(QObject):
             self.hide()
 
     def train_action(self) -> QAction | None:
-        action = getattr(self.window, "actions_by_name", {}).get("train")
-        return action or self.window.findChild(QAction, "action_train")
+        return self.window.findChild(QAction, "action_train")
 
     def update_train_tooltip(self) -> None:
         self.page.train_button.setToolTip(
@@ -170,7 +167,7 @@ class WelcomeController(QObject):
             self.window.show_status("Opened the Classic CNN; training cannot start right now")
             return False
         action.trigger()
-        metrics = getattr(self.window, "docks", {}).get("metricsPlots")
+        metrics = self.window.docks.get("metricsPlots")
         if metrics is not None and metrics.isVisible():
             metrics.raise_()   # the curves, not the summary, for a run started from here
             want = int(self.window.height() * 0.42)
