@@ -178,7 +178,7 @@ def test_dialog_needs_a_folder_and_choosing_weights_can_be_cancelled(qtbot, wind
 
 
 def test_import_metrics_csv_as_run(qtbot, window, tmp_path):
-    from visionstudio.core.export import METRIC_COLUMNS
+    from visionstudio.core.training.records import METRIC_COLUMNS
     from visionstudio.ui.training.run_controller import runs_for
 
     integration = install(window)

@@ -13,12 +13,7 @@ from pathlib import Path
 
 import torch
 
-from visionstudio.core.export.metrics import (
-    METRIC_COLUMNS,
-    MetricsImportError,
-    import_metrics_csv,
-    import_metrics_run,
-)
+from visionstudio.core.export.metrics import MetricsImportError, import_metrics_csv, import_metrics_run
 from visionstudio.core.export.onnx_export import export_onnx
 from visionstudio.core.export.pytorch_code import export_pytorch
 from visionstudio.core.export.script import export_training_script
@@ -81,7 +76,7 @@ def export_project(doc: ProjectDocument, fmt: str, out_dir: str | os.PathLike[st
 
 
 __all__ = [
-    "FORMATS", "METRIC_COLUMNS", "ExportError", "ExportResult", "WeightsError", "export_onnx",
+    "FORMATS", "ExportError", "ExportResult", "WeightsError", "export_onnx",
     "export_project", "export_pytorch", "export_torchscript", "export_training_script",
     "MetricsImportError", "import_metrics_csv", "import_metrics_run", "load_weights",
 ]

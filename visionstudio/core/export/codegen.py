@@ -77,20 +77,6 @@ def class_name_for(project_name: str) -> str:
     return checked_identifier(name, "the model class name")
 
 
-def _needed(graph: GraphModel, output_id: str) -> set[str]:
-    """The output and every node it depends on (a dangling branch is left out)."""
-    pred: dict[str, list[str]] = {}
-    for e in graph.edges:
-        pred.setdefault(e.dst, []).append(e.src)
-    seen, stack = set(), [output_id]
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(pred.get(n, ()))
-    return seen
-
-
 def emitted_for(spec: LayerSpec, code: LayerCode) -> Emitted:
     """The node's lines, from its kind's own emitter (the one place codegen asks for them)."""
     return spec.emit(code)
@@ -148,7 +134,7 @@ def _node_lines(body: _Body, graph: GraphModel, analysis: GraphAnalysis, nid: st
 
 def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str) -> _Body:
     """__init__ and forward for the nodes the output needs, in the builder's order."""
-    needed = _needed(graph, analysis.output_id)
+    needed = graph.reachable_from(analysis.output_id, upstream=True)  # a dangling branch is left out
     order = [nid for nid in analysis.order if nid in needed]
     all_attrs = attribute_names(graph)
     for nid in order:  # names become attributes, locals and comments: identifiers only

@@ -27,6 +27,7 @@ import torch
 
 import visionstudio.core.export.train_data_template as train_data_template
 import visionstudio.core.export.train_template as train_template
+from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.export.augment_source import augment_module_source
 from visionstudio.core.export.codegen import GeneratedModel
 from visionstudio.core.export.pytorch_code import (
@@ -39,6 +40,7 @@ from visionstudio.core.export.pytorch_code import (
 from visionstudio.core.export.schedule_source import schedule_module_source
 from visionstudio.core.export.shapes_source import shapes_module_source
 from visionstudio.core.export.source_check import checked_source, plain_line
+from visionstudio.core.params import defaults
 from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.training.records import METRIC_COLUMNS
 
@@ -86,7 +88,7 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
         "model": {"module": "model", "class": class_name, "weights": WEIGHTS_FILE,
                   "softmax_output": softmax_output},
         "input_shape": list(input_shape),
-        "dataset": dataset_section(doc, input_shape),
+        "dataset": dataset_section(doc),
         "training": {
             "epochs": t.epochs, "batch_size": t.batch_size, "val_split": t.val_split,
             "augmentation": t.augmentation, "device": t.device,
@@ -103,23 +105,13 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
     }
 
 
-def dataset_section(doc: ProjectDocument, input_shape: tuple[int, ...]) -> dict[str, Any]:
+def dataset_section(doc: ProjectDocument) -> dict[str, Any]:
     """The dataset key and its params with every default filled in."""
     key, params = doc.dataset.key, dict(doc.dataset.params)
-    try:
-        from visionstudio.core.data.registry import DATASETS  # type: ignore[import-not-found]
-    except ImportError:
-        DATASETS = None
-    if DATASETS is not None and key in DATASETS:
-        from visionstudio.core.params import defaults
-
+    if key in DATASETS:  # an unknown key travels as it is; train.py says it cannot load it
         spec = DATASETS.get(key)
         key = DATASETS.canonical(key)
         params = {**defaults(spec.params), **params}
-    elif key == "shapes":
-        c, h = (input_shape + (1, 28))[:2] if len(input_shape) < 3 else input_shape[:2]
-        params = {"samples": 6000, "val_samples": 1000, "image_size": h, "channels": c,
-                  "classes": 10, "noise": 0.08, "seed": 0, **params}
     return {"key": key, "params": params}
 
 
