@@ -51,3 +51,24 @@ def test_file_new_opens_the_clicked_card(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(NewProjectDialog, "exec", lambda dialog: QDialog.DialogCode.Rejected)
     w.actions_by_name["new"].trigger()   # cancelled: the document stays
     assert w.controller.document.name.lower().startswith("lenet")
+
+
+def test_a_missing_template_file_is_reported_and_changes_nothing(qtbot, tmp_path, monkeypatch):
+    from visionstudio.core import templates
+    from visionstudio.ui.dialogs.new_project import NewProjectDialog
+
+    w = make_window(qtbot, tmp_path)
+    before = w.controller.document
+    monkeypatch.setattr(templates, "templates_dir", lambda: tmp_path / "no-templates")
+    w.answers.template = "lenet5"
+    assert w.files.new() is False
+    assert w.controller.document is before
+    title, text = w.answers.errors[-1]
+    assert title == "Template unavailable"
+    assert "lenet5" in text and "no-templates" in text and templates.ENV_VAR in text
+    # The New dialog still offers every card; a card whose file is missing shows no count.
+    dialog = NewProjectDialog()
+    qtbot.addWidget(dialog)
+    dialog.load_details()
+    assert dialog.cards["lenet5"].params.text() == ""
+    assert not dialog.cards[""].preview.pixmap().isNull()
