@@ -168,3 +168,50 @@ def test_rename_and_remove_commands_undo():
     assert [r["id"] for r in doc.runs] == ["b"]
     remove.undo(doc)
     assert [r["id"] for r in doc.runs] == ["a", "b"]
+
+
+def test_add_and_update_run_commands_undo_and_refuse():
+    from visionstudio.core.runs import AddRun, UpdateRun
+
+    doc = ProjectDocument()
+    add = AddRun(make_entry("a", "Run 1", {}))
+    add.do(doc)
+    assert [r["id"] for r in doc.runs] == ["a"] and doc.runs[0]["status"] == "running"
+    with pytest.raises(CommandError, match="already"):
+        AddRun(make_entry("a", "Run 1 again", {})).do(doc)
+    update = UpdateRun("a", status="completed", summary={"epochs": 2})
+    update.do(doc)
+    assert doc.runs[0]["status"] == "completed" and doc.runs[0]["summary"] == {"epochs": 2}
+    assert doc.runs[0]["name"] == "Run 1"                 # only the fields it names
+    update.undo(doc)
+    assert doc.runs[0]["status"] == "running" and doc.runs[0]["summary"] == {}
+    with pytest.raises(ValueError, match="name"):
+        UpdateRun("a", name="x")                          # renaming is RenameRun's
+    with pytest.raises(CommandError):
+        UpdateRun("zzz", status="failed").do(doc)
+    add.undo(doc)
+    assert doc.runs == []
+
+
+def test_run_store_folders_histories_and_moves(tmp_path):
+    from visionstudio.core.runs import RunStore
+
+    doc = ProjectDocument()
+    doc.set_runs([make_entry("a", "Run 1", {}, status="completed")])
+    store = RunStore(doc, None, scratch=tmp_path / "scratch")
+    assert store.root == tmp_path / "scratch" and store.next_name() == "Run 2"
+    h = RunHistory()
+    h.add(batch(2, [1.0, 0.5]))
+    h.save(store.folder("a"))
+    assert store.history("a").steps_done == 2 and store.history("a") is store.history("a")
+    assert store.history("missing") is None and store.latest_id() == "a"
+    problems = []
+    (store.folder("a") / "metrics.json").write_text("{broken")
+    store.forget("a")
+    assert store.history("a", problems.append).steps_done == 0 and "metrics.json" in problems[0]
+    store.history("a", problems.append)
+    assert len(problems) == 1                              # said once, not on every redraw
+    assert store.set_project_path(tmp_path / "net.vsproj") == []
+    assert store.root == tmp_path / "net.vsproj.runs" and (store.root / "a" / "history.npz").is_file()
+    assert not (tmp_path / "scratch" / "a").exists()       # moved out of the scratch folder
+    assert store.delete_files(doc.runs[0]) == [] and not (store.root / "a").exists()
