@@ -20,8 +20,8 @@ from visionstudio.core.memory import (
 )
 from visionstudio.core.summary import render_text, summarize
 from visionstudio.core.templates import load_template
+from visionstudio.core.training.device import TrainingSetupError
 from visionstudio.core.training.run import run_training
-from visionstudio.core.training.trainer import TrainingSetupError
 
 # classic CNN: 1×28×28, 32×26×26, 32×13×13, 64×11×11, 64×5×5, 1600, 64, 10 elements
 CLASSIC_ELEMENTS = 784 + 21_632 + 5_408 + 7_744 + 1_600 + 1_600 + 64 + 10

@@ -11,10 +11,11 @@ from tests.core.training_helpers import chain, config, one_thread, tiny_data, ti
 from visionstudio.core.build import build_model
 from visionstudio.core.graph import make_node
 from visionstudio.core.graph.model import Edge
+from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import load_checkpoint, save_checkpoint
 from visionstudio.core.training.failures import NonFinite
 from visionstudio.core.training.nonfinite import find_origin
-from visionstudio.core.training.trainer import Callback, Trainer
+from visionstudio.core.training.trainer import Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from tests.core.training_helpers import Recorder, config, one_thread, tiny_data, tiny_model
+from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import CheckpointError, load_checkpoint, load_weights
 from visionstudio.core.training.control import TrainerControl
-from visionstudio.core.training.trainer import Callback, Trainer
+from visionstudio.core.training.trainer import Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 

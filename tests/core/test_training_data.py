@@ -9,8 +9,8 @@ from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.project import ProjectDocument
 from visionstudio.core.templates import load_template
 from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.training.device import TrainingSetupError
 from visionstudio.core.training.run import run_training
-from visionstudio.core.training.trainer import TrainingSetupError
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from tests.core.training_helpers import Recorder, config, one_thread, tiny_data, tiny_model
+from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.control import TrainerControl
+from visionstudio.core.training.device import suggest_batch_size
 from visionstudio.core.training.records import BatchRecord, EpochRecord, FitResult
-from visionstudio.core.training.trainer import Callback, Trainer, suggest_batch_size
+from visionstudio.core.training.trainer import Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 
@@ -80,7 +82,8 @@ def test_nll_on_softmax_output_uses_log_softmax():
     assert result.status == "completed" and result.history[0].train_loss > 0
     plain = Trainer(tiny_model(), config(epochs=1, loss={"key": "nll"})).fit(tiny_data())
     assert any("log-probabilities" in n for n in plain.notes)
-    mse = Trainer(tiny_model(head_activation="softmax"), config(epochs=1, loss={"key": "mse"})).fit(tiny_data())
+    mse = Trainer(tiny_model(head_activation="softmax"),
+                  config(epochs=1, loss={"key": "mse"})).fit(tiny_data())
     assert not any("softmax" in n for n in mse.notes)
 
 

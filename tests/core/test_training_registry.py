@@ -11,10 +11,11 @@ import torch
 from tests.core.training_helpers import config, one_thread, tiny_data, tiny_model
 from visionstudio.core.params import ConfigError, defaults
 from visionstudio.core.training.config import TrainingConfig
+from visionstudio.core.training.device import TrainingSetupError
 from visionstudio.core.training.losses import TrainingLoss
 from visionstudio.core.training.lr_schedule import Schedule
 from visionstudio.core.training.registry import LOSSES, OPTIMIZERS, SCHEDULERS
-from visionstudio.core.training.trainer import Trainer, TrainingSetupError
+from visionstudio.core.training.trainer import Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 DATA = tiny_data(n=16, n_val=4)

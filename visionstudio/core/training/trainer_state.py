@@ -4,13 +4,14 @@ a checkpoint puts a set-up Trainer back where it stopped.
 Packed: optimizer state (flattened to tensors + JSON), the RNG states (torch, the shuffle
 generator, the shuffle state at the start of the interrupted epoch, CUDA), the schedule,
 the fp16 grad scaler, best-metric bookkeeping, history and notes. The file format itself
-(safetensors, manifest, hashes) is checkpoint.py's business.
+(safetensors, manifest, hashes) is checkpoint.py's business. ``trainer`` is a set-up
+Trainer (typed Any: the trainer imports this module, never the other way round).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -24,13 +25,10 @@ from visionstudio.core.training.checkpoint import (
 from visionstudio.core.training.checkpoint_fit import check_model_state, check_rng_states, fit_optimizer_state
 from visionstudio.core.training.records import EpochRecord
 
-if TYPE_CHECKING:
-    from visionstudio.core.training.trainer import Trainer
-
 CHECKPOINT_FORMAT = 1
 
 
-def pack_state(trainer: Trainer, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+def pack_state(trainer: Any, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
                sums: tuple[float, float, int]) -> tuple[dict, dict]:
     """(tensors, meta) describing the trainer at ``epoch``/``batch`` (the next one to run)."""
     tensors, optim_json = flatten_optimizer(trainer.optimizer.state_dict())
@@ -59,7 +57,7 @@ def pack_state(trainer: Trainer, epoch: int, batch: int, epoch_gen_state: torch.
     return tensors, meta
 
 
-def save_state(trainer: Trainer, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
+def save_state(trainer: Any, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
                sums: tuple[float, float, int]) -> str | None:
     """Write checkpoint_dir/name; None when the trainer has no checkpoint folder."""
     if trainer.checkpoint_dir is None:
@@ -70,7 +68,7 @@ def save_state(trainer: Trainer, name: str, epoch: int, batch: int, epoch_gen_st
     return str(path)
 
 
-def restore_state(trainer: Trainer, path: str | os.PathLike[str]) -> dict[str, Any]:
+def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load ``path`` into a set-up trainer; returns the position to continue from
     (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit.
 
