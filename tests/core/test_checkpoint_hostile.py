@@ -27,9 +27,9 @@ from visionstudio.core.training.checkpoint import (
     CheckpointError,
     _digest,
     load_checkpoint,
-    load_weights,
     read_meta,
 )
+from visionstudio.core.training.checkpoint_fit import load_weights
 from visionstudio.core.training.trainer import Trainer
 
 _threads = pytest.fixture(autouse=True)(one_thread)

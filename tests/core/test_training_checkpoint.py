@@ -9,7 +9,8 @@ import torch
 
 from tests.core.training_helpers import Recorder, config, one_thread, tiny_data, tiny_model
 from visionstudio.core.training.callbacks import Callback
-from visionstudio.core.training.checkpoint import CheckpointError, load_checkpoint, load_weights
+from visionstudio.core.training.checkpoint import CheckpointError, load_checkpoint
+from visionstudio.core.training.checkpoint_fit import load_weights
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.trainer import Trainer
 

@@ -45,7 +45,8 @@ def inspection_model(graph, analysis=None, *, seed: int = 0, run_folder: Path | 
                      run_name: str = "the run") -> ModelSource:
     """The current graph with the latest weights (raises BuildError on a broken graph)."""
     from visionstudio.core.build import build_model
-    from visionstudio.core.training.checkpoint import CheckpointError, load_weights
+    from visionstudio.core.training.checkpoint import CheckpointError
+    from visionstudio.core.training.checkpoint_fit import load_weights
 
     model = build_model(graph, analysis, seed=seed)
     model.eval()

@@ -268,23 +268,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return Checkpoint(root, body["trainer"], model_state, tensors)
 
 
-def load_weights(path: str | os.PathLike[str], model: torch.nn.Module) -> None:
-    """Load a checkpoint's (or a bare model.safetensors') weights into ``model``; every
-    tensor's name, shape and dtype is checked against the model first."""
-    from visionstudio.core.training.checkpoint_fit import check_model_state
-
-    p = Path(path)
-    if p.is_dir():
-        state = load_checkpoint(p).model_state
-    else:
-        state = read_weights_file(p)
-    check_model_state(state, model, f"the weights in {p}")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"the weights in {p} do not fit this network: {exc}") from None
-
-
 def read_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a bare .safetensors file, read with the same bounds as a checkpoint's
     (a regular file, at most MAX_TENSOR_FILE_BYTES, a plausible header)."""

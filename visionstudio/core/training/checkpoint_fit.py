@@ -5,18 +5,27 @@ model and optimizer untouched.
 
 checkpoint_fields.py has already checked every JSON value for type and range; here the
 checks need the live objects: the model's state dict, the optimizer's parameter groups,
-the RNG state sizes.
+the RNG state sizes. ``load_weights`` (weights only, for inspection and export) lives
+here too: it is a read followed by this check.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from visionstudio.core.training.checkpoint import MODEL_FILE, STATE_FILE, CheckpointError
+from visionstudio.core.training.checkpoint import (
+    MODEL_FILE,
+    STATE_FILE,
+    CheckpointError,
+    load_checkpoint,
+    read_weights_file,
+)
 from visionstudio.core.training.checkpoint_fields import show
 
 # The per-parameter state each torch optimizer keeps. "step" is a scalar; every other entry
@@ -223,3 +232,18 @@ def check_rng_states(root: Any, tensors: Mapping[str, torch.Tensor], sizes: Mapp
 
 
 __all__ = ["MODEL_FILE", "check_model_state", "check_rng_states", "fit_optimizer_state"]
+
+
+def load_weights(path: str | os.PathLike[str], model: torch.nn.Module) -> None:
+    """Load a checkpoint's (or a bare model.safetensors') weights into ``model``; every
+    tensor's name, shape and dtype is checked against the model first."""
+    p = Path(path)
+    if p.is_dir():
+        state = load_checkpoint(p).model_state
+    else:
+        state = read_weights_file(p)
+    check_model_state(state, model, f"the weights in {p}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the weights in {p} do not fit this network: {exc}") from None
