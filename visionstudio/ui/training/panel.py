@@ -392,6 +392,6 @@ class TrainingPanel(QWidget):
         self.preview.shutdown()
         super().hideEvent(event)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.preview.shutdown()
         super().closeEvent(event)
