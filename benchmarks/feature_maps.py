@@ -7,7 +7,7 @@
    received its next paint event (events processed in between); median / p90 / max
    over ``--samples`` validation samples after a warm-up. Also the share spent in the
    forward pass with hooks. Target: < 100 ms.
-2. Training slowdown: the in-app TrainingSession trains the classic CNN on Shapes
+2. Training slowdown: the in-app RunController trains the classic CNN on Shapes
    (``--train-samples`` images, ``--epochs`` epochs) with the viewer closed (no
    viewer) and open (shown, a sample chosen, live refresh on), interleaved for
    ``--rounds`` rounds; the trainer's own images/s (from the run history) and the

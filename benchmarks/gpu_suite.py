@@ -16,7 +16,7 @@ Figures (one line each in the table):
   ``loss.item()`` every batch, float32, the same network;
 - both again under ``torch.compile`` (skipped on the CPU unless ``--compile``: the
   compile time would be most of a CPU run; ``--no-compile`` skips it everywhere);
-- app / CLI: the in-app TrainingSession (worker thread, dashboard shown offscreen) vs
+- app / CLI: the in-app RunController (worker thread, dashboard shown offscreen) vs
   the engine on the main thread of its own process (what ``visionstudio train`` does;
   ``--quick``: of this process), via benchmarks/gui_training.py's own functions;
 - feature maps: one sample -> every layer's activation (``capture_activations``), for
@@ -133,7 +133,7 @@ def throughput(base, x_u8, x_f, y, device, args, compiled: bool) -> tuple[dict, 
 
 
 def app_vs_cli(device: torch.device, quick: bool) -> tuple[float, str]:
-    """gui_training.py's app run (TrainingSession + dashboard, offscreen) vs its headless run."""
+    """gui_training.py's app run (RunController + dashboard, offscreen) vs its headless run."""
     import gui_training
     from PySide6.QtWidgets import QApplication, QSplitter
 

@@ -3,7 +3,7 @@ line runs it (the core Trainer on the main thread), interleaved, plus the GUI's
 responsiveness while the app trains.
 
 Modes, interleaved per repeat (order reversed every other repeat):
-  app     the TrainingSession (worker QThread, its thread policy: all cores, lower OS
+  app     the RunController (training task, its thread policy: all cores, lower OS
           priority) with TrainingPanel + MetricsPlots shown; the GUI thread sits in a
           real Qt event loop (QEventLoop.exec) until the session says it has finished
   thread  (--with-thread) the core Trainer in a plain Python thread with the same thread

@@ -46,14 +46,12 @@ def train_in_window(window, app) -> None:
     from PySide6.QtCore import Qt
 
     from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
-    from visionstudio.ui.training.session import session_for
+    from visionstudio.ui.training.run_controller import runs_for
 
     controller = window.controller
-    doc = controller.document
-    controller.push(SetDatasetSettings("shapes", {"samples": 1500, "val_samples": 200}), target=doc)
+    controller.push(SetDatasetSettings("shapes", {"samples": 1500, "val_samples": 200}))
     controller.push(SetTrainingSettings({"epochs": 5, "batch_size": 32, "device": "cpu",
-                                         "optimizer": {"key": "adam", "params": {"lr": 3e-3}}}),
-                    target=doc)
+                                         "optimizer": {"key": "adam", "params": {"lr": 3e-3}}}))
     metrics, summary = window.docks.get("metricsPlots"), window.docks.get("summary")
     if metrics is not None:
         if summary is not None:
@@ -68,7 +66,7 @@ def train_in_window(window, app) -> None:
         training.show()
         training.raise_()
         window.resizeDocks([window.docks["inspector"], training], [110, 600], Qt.Orientation.Vertical)
-    session = session_for(controller)
+    session = runs_for(controller)
     done = []
     session.finished.connect(done.append)
     session.failed.connect(done.append)
