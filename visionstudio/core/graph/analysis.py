@@ -137,14 +137,15 @@ def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
     dangling = graph.dangling_edges()
     for _ in dangling:
         found.general("a connection points to a layer that does not exist")
-    order, stuck = graph.topological_order()
+    succ = graph.successor_map()  # existing ends only
+    order, stuck = graph.topological_order(succ)
     if stuck:
         _report_cycles(found, stuck)
     specs = _check_nodes(found)
     inputs = [nid for nid, s in specs.items() if s is not None and s.is_source]
     _check_inputs(found, inputs)
     _infer_shapes(found, order, specs, skip_dangling=bool(dangling))
-    output_id = _check_outputs(found, order, specs, inputs, single_output)
+    output_id = _check_outputs(found, order, specs, inputs, succ, single_output)
     return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id)
 
 
@@ -164,17 +165,19 @@ def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
     """Names unique, kinds known, parameters valid; returns each node's spec (None when
     its kind is unknown) and leaves the validated values in its NodeInfo."""
     specs: dict[str, LayerSpec | None] = {}
+    by_kind: dict[str, LayerSpec | None] = {}  # a registry look-up per kind, not per layer
     names_seen: dict[str, str] = {}
     for nid, node in found.graph.nodes.items():
         if node.name in names_seen:
             found.problem(node, "another layer has the same name; rename one of them")
         names_seen[node.name] = nid
-        if node.kind not in LAYERS:
-            specs[nid] = None
-            found.problem(node, f"unknown layer kind {node.kind!r}")
+        kind = node.kind
+        if kind not in by_kind:
+            by_kind[kind] = LAYERS.get(kind) if kind in LAYERS else None
+        spec = specs[nid] = by_kind[kind]
+        if spec is None:
+            found.problem(node, f"unknown layer kind {kind!r}")
             continue
-        spec = LAYERS.get(node.kind)
-        specs[nid] = spec
         clean, issues = _validated(spec, node.params)
         found.infos[nid].clean_params = clean
         for msg in issues:
@@ -196,12 +199,12 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
                   skip_dangling: bool) -> None:
     """Each layer's output shape, parameters and FLOPs, in topological order; a layer
     whose inputs are wrong or unknown gets a problem (or none, when it is upstream's)."""
-    graph, infos = found.graph, found.infos
+    nodes, infos, inputs_of = found.graph.nodes, found.infos, found.graph.inputs_of
     for nid in order:
-        node, spec, info = graph.nodes[nid], specs[nid], infos[nid]
+        node, spec, info = nodes[nid], specs[nid], infos[nid]
         if spec is None:
             continue
-        edges_in = graph.inputs_of(nid)
+        edges_in = inputs_of(nid)
         if skip_dangling:
             edges_in = [e for e in edges_in if e.src in infos]
         n_in = len(edges_in)
@@ -234,16 +237,13 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
 
 
 def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None],
-                   inputs: list[str], single_output: bool) -> str | None:
+                   inputs: list[str], succ: dict[str, list[str]], single_output: bool) -> str | None:
     """The one output layer (a fed layer that feeds none), or None; several outputs and
     an unconnected Input are problems."""
-    graph, nodes = found.graph, found.graph.nodes
-
-    def feeds_any(nid: str) -> bool:
-        return any(dst in nodes for dst in graph.successors(nid))
-
-    sinks = [nid for nid in order if specs.get(nid) is not None and not specs[nid].is_source
-             and not feeds_any(nid) and any(src in nodes for src in graph.predecessors(nid))]
+    nodes = found.graph.nodes
+    fed = {dst for dsts in succ.values() for dst in dsts}
+    sinks = [nid for nid in order if not succ.get(nid) and nid in fed
+             and specs.get(nid) is not None and not specs[nid].is_source]
     if single_output and len(sinks) > 1 and nodes:
         names = _names([nodes[n].name for n in sinks])
         found.general(f"the network has several outputs ({names}); connect all but one onward or delete them")
@@ -253,6 +253,6 @@ def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpe
     elif not sinks and inputs and len(nodes) == 1:
         found.general("the network has only an Input; add layers after it")
     for nid in inputs:
-        if not feeds_any(nid) and len(nodes) > 1:
+        if not succ.get(nid) and len(nodes) > 1:
             found.problem(nodes[nid], "is not connected to any layer")
     return sinks[0] if len(sinks) == 1 else None

@@ -135,7 +135,9 @@ class GraphModel(GraphTraversal):
     def inputs_of(self, node_id: str) -> list[Edge]:
         """Incoming edges of a node, ordered by port (ties in edge-list order): the order
         a merge receives its inputs in."""
-        edges = self._adjacency()[0].get(node_id, ())
+        index = self._index  # inlined freshness check: analysis asks once per layer
+        incoming = index.incoming if index.version == index.edges.version else index.tables()[0]
+        edges = incoming.get(node_id, ())
         return sorted(edges, key=_port) if len(edges) > 1 else list(edges)
 
     def outputs_of(self, node_id: str) -> list[Edge]:

@@ -118,14 +118,18 @@ class GraphTraversal:
 
     def successor_map(self) -> dict[str, list[str]]:
         """Node id -> successor ids, for the edges whose ends both exist."""
+        incoming, outgoing = self._adjacency()
         nodes = self.nodes
-        return {src: [e.dst for e in out if e.dst in nodes]
-                for src, out in self._adjacency()[1].items() if src in nodes}
+        if incoming.keys() <= nodes.keys() and outgoing.keys() <= nodes.keys():
+            return {src: [e.dst for e in out] for src, out in outgoing.items()}  # no dangling edge
+        return {src: [e.dst for e in out if e.dst in nodes] for src, out in outgoing.items() if src in nodes}
 
-    def topological_order(self) -> tuple[list[str], set[str]]:
+    def topological_order(self, succ: Mapping[str, Sequence[str]] | None = None
+                          ) -> tuple[list[str], set[str]]:
         """(order, stuck): Kahn's order in document order; ``stuck`` holds the layers on
-        a cycle or behind one, which never became ready."""
-        return topological_order(self.nodes, self.successor_map())
+        a cycle or behind one, which never became ready. ``succ``: the graph's
+        ``successor_map()`` when the caller already has it (the analysis)."""
+        return topological_order(self.nodes, self.successor_map() if succ is None else succ)
 
     def components(self, node_ids: Collection[str]) -> dict[str, int]:
         """Node -> number of its strongly connected part among ``node_ids``: an edge lies
@@ -163,6 +167,8 @@ class GraphTraversal:
         from the index's keys rather than a pass over every edge."""
         incoming, outgoing = self._adjacency()
         nodes = self.nodes
+        if incoming.keys() <= nodes.keys() and outgoing.keys() <= nodes.keys():
+            return []
         found = dict.fromkeys(e for dst, lst in incoming.items() if dst not in nodes for e in lst)
         found.update(dict.fromkeys(e for src, lst in outgoing.items() if src not in nodes for e in lst))
         return list(found)
