@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # reading a project must not load torch; loading data does
     import torch
@@ -142,84 +142,96 @@ def default_data_dir() -> Path:
 
 # -- helpers shared by loaders ---------------------------------------------------------
 
+def channel_blocks(images: Any, chunk: int) -> Iterable[torch.Tensor]:
+    """C×L blocks of about ``chunk`` values per channel (small images gathered, big ones
+    split), one dtype per block; an empty batch gives an empty block (its channels count)."""
+    import torch
+
+    pending: list[torch.Tensor] = []      # C×L blocks waiting to fill a chunk
+    waiting = 0
+    for batch in images:
+        batch = torch.as_tensor(batch)
+        batch = batch.unsqueeze(0) if batch.dim() == 3 else batch
+        if batch.dim() != 4:
+            continue
+        channels = int(batch.shape[1])
+        if batch.numel() == 0:
+            yield batch.new_empty((channels, 0))
+            continue
+        flat = batch.reshape(batch.shape[0], channels, -1)
+        per = flat.shape[2]
+        rows, cols = max(1, chunk // per), min(per, chunk)
+        for i in range(0, flat.shape[0], rows):
+            for j in range(0, per, cols):
+                part = flat[i:i + rows, :, j:j + cols].transpose(0, 1).reshape(channels, -1)
+                if pending and (part.dtype != pending[0].dtype or part.shape[0] != pending[0].shape[0]):
+                    yield torch.cat(pending, dim=1)
+                    pending, waiting = [], 0
+                pending.append(part)
+                waiting += part.shape[1]
+                if waiting >= chunk:
+                    yield torch.cat(pending, dim=1) if len(pending) > 1 else pending[0]
+                    pending, waiting = [], 0
+    if pending:
+        yield torch.cat(pending, dim=1) if len(pending) > 1 else pending[0]
+
+
+class ChannelTotals:
+    """Per-channel sum and sum of squares of values scaled to [0, 1]: uint8 values counted
+    into a 256-bin histogram (exact, no float copy), other dtypes summed in float32 blocks
+    with float64 totals."""
+
+    def __init__(self, channels: int) -> None:
+        import torch
+
+        self.hist = torch.zeros(channels, 256, dtype=torch.int64)
+        self.sums = torch.zeros(channels, 2, dtype=torch.float64)
+        self.count = 0
+
+    def add(self, block: torch.Tensor) -> None:   # C×L
+        import torch
+
+        self.count += int(block.shape[1])
+        if block.dtype == torch.uint8:
+            for ch in range(block.shape[0]):
+                self.hist[ch] += torch.bincount(block[ch], minlength=256)
+        else:
+            x = block.to(torch.float32).div_(255.0)
+            self.sums[:, 0] += x.sum(dim=1).double()
+            self.sums[:, 1] += x.square_().sum(dim=1).double()
+
+    def mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        import torch
+
+        values = torch.arange(256, dtype=torch.float64) / 255.0
+        total = self.sums.clone()
+        total[:, 0] += self.hist.double() @ values
+        total[:, 1] += self.hist.double() @ values.square()
+        mean = total[:, 0] / self.count
+        var = (total[:, 1] / self.count - mean.square()).clamp_min(0.0)
+        std = var.sqrt().clamp_min(1e-3)  # a blank channel must not divide by zero
+        return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
 def channel_stats(images: torch.Tensor | Iterable[torch.Tensor],
                   chunk: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 images, as if scaled to [0, 1].
 
     ``images`` is an N×C×H×W tensor or an iterable of C×H×W / N×C×H×W tensors, consumed
     one at a time (a lazy dataset's sample is streamed, never stacked). Values are taken
-    in blocks of about ``chunk`` per channel (small images gathered, big ones split), so
-    memory stays bounded whatever the number and size of the images (800 images of
-    3×1024×1024 once took 24 GB as float64). uint8 values are counted into a 256-bin
-    histogram per channel — exact, and no float copy at all; other dtypes are summed in
-    float32 blocks with float64 totals.
+    in blocks of about ``chunk`` per channel, so memory stays bounded whatever the number
+    and size of the images (800 images of 3×1024×1024 once took 24 GB as float64).
     """
     import torch
 
-    if isinstance(images, torch.Tensor):
-        images = [images]
-    hist: torch.Tensor | None = None      # C×256 counts of uint8 values
-    sums: torch.Tensor | None = None      # C×2: sum and sum of squares (other dtypes, 0..1)
-    count, channels = 0, 0
-    pending: list[torch.Tensor] = []      # C×L blocks waiting to fill a chunk
-    waiting = 0
-
-    def add(block: torch.Tensor) -> None:  # C×L
-        nonlocal hist, sums
-        if block.dtype == torch.uint8:
-            if hist is None:
-                hist = torch.zeros(channels, 256, dtype=torch.int64)
-            for ch in range(channels):
-                hist[ch] += torch.bincount(block[ch], minlength=256)
-        else:
-            if sums is None:
-                sums = torch.zeros(channels, 2, dtype=torch.float64)
-            x = block.to(torch.float32).div_(255.0)
-            sums[:, 0] += x.sum(dim=1).double()
-            sums[:, 1] += x.square_().sum(dim=1).double()
-
-    def flush() -> None:
-        nonlocal pending, waiting
-        if pending:
-            add(torch.cat(pending, dim=1) if len(pending) > 1 else pending[0])
-        pending, waiting = [], 0
-
-    for batch in images:
-        batch = torch.as_tensor(batch)
-        if batch.dim() == 3:
-            batch = batch.unsqueeze(0)
-        if batch.dim() != 4:
-            continue
-        channels = channels or int(batch.shape[1])
-        if batch.numel() == 0:
-            continue
-        flat = batch.reshape(batch.shape[0], batch.shape[1], -1)
-        per = flat.shape[2]
-        count += flat.shape[0] * per
-        rows, cols = max(1, chunk // per), min(per, chunk)
-        for i in range(0, flat.shape[0], rows):
-            for j in range(0, per, cols):
-                part = flat[i:i + rows, :, j:j + cols].transpose(0, 1).reshape(channels, -1)
-                if pending and part.dtype != pending[0].dtype:
-                    flush()
-                pending.append(part)
-                waiting += part.shape[1]
-                if waiting >= chunk:
-                    flush()
-    flush()
-    if count == 0:
-        return (0.0,) * (channels or 1), (1.0,) * (channels or 1)
-    total = torch.zeros(channels, 2, dtype=torch.float64)
-    if hist is not None:
-        values = torch.arange(256, dtype=torch.float64) / 255.0
-        total[:, 0] += hist.double() @ values
-        total[:, 1] += hist.double() @ values.square()
-    if sums is not None:
-        total += sums
-    mean = total[:, 0] / count
-    var = (total[:, 1] / count - mean.square()).clamp_min(0.0)
-    std = var.sqrt().clamp_min(1e-3)  # a blank channel must not divide by zero
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    totals: ChannelTotals | None = None
+    for block in channel_blocks([images] if isinstance(images, torch.Tensor) else images, chunk):
+        totals = totals or ChannelTotals(int(block.shape[0]))
+        totals.add(block)
+    if totals is None or totals.count == 0:
+        channels = totals.hist.shape[0] if totals is not None else 1
+        return (0.0,) * channels, (1.0,) * channels
+    return totals.mean_std()
 
 
 def stratified_split(labels: Sequence[int] | torch.Tensor, val_split: float,

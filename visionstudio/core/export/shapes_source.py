@@ -55,8 +55,8 @@ def shapes_module_source() -> str:
     keep = [line for n, line in enumerate(lines, start=1)
             if not any(a <= n <= b for a, b in drop)]
     body = "\n".join(keep).strip("\n")
-    helpers = "\n\n\n".join(inspect.getsource(f).rstrip() for f in (base.channel_stats,
-                                                                      base.stratified_split))
+    shared = (base.channel_blocks, base.ChannelTotals, base.channel_stats, base.stratified_split)
+    helpers = "\n\n\n".join(inspect.getsource(f).rstrip() for f in shared)
     text = (HEADER + "from __future__ import annotations\n\nfrom collections.abc import Sequence\n"
             + body + "\n\n\nclass DatasetError(ValueError):\n"
             '    """Settings the generator cannot draw."""\n\n\n'
