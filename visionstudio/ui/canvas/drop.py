@@ -29,14 +29,14 @@ class LayerDropMixin:
         key = bytes(mime.data(LAYER_MIME)).decode("utf-8", "replace").strip()
         return key if key in LAYERS else None
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._layer_key(event.mimeData()) is not None:
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = self._layer_key(event.mimeData())
         if key is None:
             event.ignore()
@@ -48,7 +48,7 @@ class LayerDropMixin:
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
 
-    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self._set_drop_edge(None)
         event.accept()
 
@@ -60,7 +60,7 @@ class LayerDropMixin:
             if edge is not None:
                 edge.set_drop_target(True)
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = self._layer_key(event.mimeData())
         self._set_drop_edge(None)
         if key is None:

@@ -33,10 +33,10 @@ KEY_ROLE = Qt.ItemDataRole.UserRole
 class _LayerTree(QTreeWidget):
     """A tree whose leaf items drag out as layer keys."""
 
-    def mimeTypes(self) -> list[str]:  # noqa: N802
+    def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt's name
         return [LAYER_MIME]
 
-    def mimeData(self, items) -> QMimeData:  # noqa: N802
+    def mimeData(self, items) -> QMimeData:  # noqa: N802 - Qt's name
         keys = [i.data(0, KEY_ROLE) for i in items if i.data(0, KEY_ROLE)]
         mime = QMimeData()
         if keys:
@@ -44,7 +44,7 @@ class _LayerTree(QTreeWidget):
             mime.setText(LAYERS.get(keys[0]).title)
         return mime
 
-    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802
+    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802 - Qt's name
         return Qt.DropAction.CopyAction
 
 
