@@ -80,16 +80,9 @@ def _fail(root: Any, name: str, problem: str) -> CheckpointError:
     return CheckpointError(f"cannot use checkpoint {root}: {name}: {problem}")
 
 
-def fit_optimizer_state(root: Any, tensors: Mapping[str, torch.Tensor], data: dict[str, Any],
-                        optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """The state dict to give ``optimizer.load_state_dict``, built from the checkpoint's
-    optimizer tensors and JSON once they are known to fit ``optimizer``: the same number
-    of groups and parameters, state entries this kind of optimizer keeps, tensors shaped
-    like the parameters they belong to. Raises CheckpointError naming the tensor or field."""
-    live_groups = optimizer.param_groups
-    groups = data["param_groups"]
-    kind = type(optimizer).__name__
-    names = STATE_NAMES.get(kind)
+def _fit_groups(root: Any, groups: list[dict[str, Any]], live_groups: list[dict[str, Any]]
+                ) -> tuple[dict[int, torch.nn.Parameter], list[dict[str, Any]]]:
+    """(saved parameter index -> live parameter, the param groups to load)."""
     if len(groups) != len(live_groups):
         raise _fail(root, "checkpoint.json", f"field 'optimizer.param_groups' has {len(groups)} "
                                              f"group(s), this optimizer has {len(live_groups)}")
@@ -115,6 +108,30 @@ def fit_optimizer_state(root: Any, tensors: Mapping[str, torch.Tensor], data: di
             new[name] = _group_value(group[name], value, f"{where}.{name}'", root)
         new["params"] = list(ids)
         new_groups.append(new)
+    return params, new_groups
+
+
+def _check_state_tensor(root: Any, key: str, name: str, value: torch.Tensor,
+                        param: torch.nn.Parameter) -> None:
+    if name in SCALAR_STATES:
+        if value.numel() != 1 or value.dtype.is_complex or value.dtype == torch.bool:
+            raise _fail(root, STATE_FILE, f"tensor {key!r} must be a single number, found "
+                                          f"{value.dtype} of shape {_shape(value.shape)}")
+        count = float(value.reshape(()))
+        if not math.isfinite(count) or count < 0 or count > 1e15:
+            raise _fail(root, STATE_FILE, f"tensor {key!r} must be a step count ≥ 0, found {count!r}")
+        return
+    if tuple(value.shape) != tuple(param.shape):
+        raise _fail(root, STATE_FILE, f"tensor {key!r} has shape {_shape(value.shape)}, but "
+                                      f"its parameter has shape {_shape(param.shape)}")
+    if not value.dtype.is_floating_point:
+        raise _fail(root, STATE_FILE, f"tensor {key!r} is {value.dtype}, a floating-point "
+                                      "tensor is needed")
+
+
+def _tensor_states(root: Any, tensors: Mapping[str, torch.Tensor], params: Mapping[int, Any],
+                   kind: str, names: Any) -> dict[int, dict[str, Any]]:
+    """The per-parameter state held as tensors (``optim.<index>.<name>``), checked."""
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("rng."):
@@ -129,23 +146,15 @@ def fit_optimizer_state(root: Any, tensors: Mapping[str, torch.Tensor], data: di
         if names is not None and name not in names:
             raise _fail(root, STATE_FILE, f"tensor {key!r}: {kind} keeps no {name!r} state "
                                           "(was it saved by another optimizer?)")
-        param = params[index]
-        if name in SCALAR_STATES:
-            if value.numel() != 1 or value.dtype.is_complex or value.dtype == torch.bool:
-                raise _fail(root, STATE_FILE, f"tensor {key!r} must be a single number, found "
-                                              f"{value.dtype} of shape {_shape(value.shape)}")
-            count = float(value.reshape(()))
-            if not math.isfinite(count) or count < 0 or count > 1e15:
-                raise _fail(root, STATE_FILE, f"tensor {key!r} must be a step count ≥ 0, found {count!r}")
-        else:
-            if tuple(value.shape) != tuple(param.shape):
-                raise _fail(root, STATE_FILE, f"tensor {key!r} has shape {_shape(value.shape)}, but "
-                                              f"its parameter has shape {_shape(param.shape)}")
-            if not value.dtype.is_floating_point:
-                raise _fail(root, STATE_FILE, f"tensor {key!r} is {value.dtype}, a floating-point "
-                                              "tensor is needed")
+        _check_state_tensor(root, key, name, value, params[index])
         state.setdefault(index, {})[name] = value
-    for index, values in data["scalars"].items():
+    return state
+
+
+def _add_scalar_states(root: Any, scalars: Mapping[str, Any], state: dict[int, dict[str, Any]],
+                       params: Mapping[int, Any], kind: str, names: Any) -> None:
+    """The per-parameter state kept as JSON numbers (``optimizer.scalars``), checked."""
+    for index, values in scalars.items():
         if int(index) not in params:
             raise _fail(root, "checkpoint.json", f"field 'optimizer.scalars.{index}' belongs to a "
                                                  "parameter the optimizer does not have")
@@ -160,6 +169,19 @@ def fit_optimizer_state(root: Any, tensors: Mapping[str, torch.Tensor], data: di
                 raise _fail(root, "checkpoint.json", f"field 'optimizer.scalars.{index}.{name}' "
                                                      "must be a tensor, found a number")
             state.setdefault(int(index), {})[name] = value
+
+
+def fit_optimizer_state(root: Any, tensors: Mapping[str, torch.Tensor], data: dict[str, Any],
+                        optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The state dict to give ``optimizer.load_state_dict``, built from the checkpoint's
+    optimizer tensors and JSON once they are known to fit ``optimizer``: the same number
+    of groups and parameters, state entries this kind of optimizer keeps, tensors shaped
+    like the parameters they belong to. Raises CheckpointError naming the tensor or field."""
+    kind = type(optimizer).__name__
+    names = STATE_NAMES.get(kind)
+    params, new_groups = _fit_groups(root, data["param_groups"], optimizer.param_groups)
+    state = _tensor_states(root, tensors, params, kind, names)
+    _add_scalar_states(root, data["scalars"], state, params, kind, names)
     _check_complete(root, kind, state, params, new_groups)
     return {"state": state, "param_groups": new_groups}
 

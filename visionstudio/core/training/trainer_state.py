@@ -68,6 +68,38 @@ def save_state(trainer: Any, name: str, epoch: int, batch: int, epoch_gen_state:
     return str(path)
 
 
+def _load_into(trainer: Any, ckpt: Any, optimizer_state: dict[str, Any], path: Any) -> None:
+    """Put the checked checkpoint's weights, optimizer, schedule, scaler and RNGs in place."""
+    meta = ckpt.meta
+    try:
+        trainer.model.load_state_dict(ckpt.model_state)
+        trainer.optimizer.load_state_dict(optimizer_state)
+        for state in trainer.optimizer.state.values():  # fused/foreach want state on the device
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor) and k != "step":
+                    state[k] = v.to(trainer.device)
+        trainer.optimizer_params = {**trainer.optimizer_params, **meta["optimizer_params"]}
+        sched = meta["schedule"]
+        if sched["key"] == trainer.schedule.key:
+            trainer.schedule.load_state_dict(sched)
+        else:
+            trainer.schedule.base_lr = float(trainer.optimizer_params["lr"])
+        if trainer.scaler is not None and meta["scaler"]:
+            trainer.scaler.load_state_dict(meta["scaler"])
+        torch.set_rng_state(ckpt.tensors["rng.torch"])
+        trainer.generator.set_state(ckpt.tensors["rng.shuffle"])
+        if trainer.device.type == "cuda":
+            states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
+            if len(states) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(states)
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, AttributeError,
+            IndexError) as exc:
+        # A safety net: restore_state's checks are meant to leave nothing for torch to refuse.
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise CheckpointError(f"cannot use checkpoint {path}: its training state does not fit "
+                              f"({type(exc).__name__}: {reason})") from None
+
+
 def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load ``path`` into a set-up trainer; returns the position to continue from
     (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit.
@@ -92,33 +124,7 @@ def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
                  "rng.shuffle_epoch": trainer.generator.get_state().numel()}
     check_rng_states(root, ckpt.tensors, rng_sizes)
     history = [EpochRecord(**r) for r in meta["history"]]   # fields checked by read_meta
-    try:
-        trainer.model.load_state_dict(ckpt.model_state)
-        trainer.optimizer.load_state_dict(optimizer_state)
-        for state in trainer.optimizer.state.values():  # fused/foreach want state on the device
-            for k, v in state.items():
-                if isinstance(v, torch.Tensor) and k != "step":
-                    state[k] = v.to(trainer.device)
-        trainer.optimizer_params = {**trainer.optimizer_params, **meta["optimizer_params"]}
-        sched = meta["schedule"]
-        if sched["key"] == trainer.schedule.key:
-            trainer.schedule.load_state_dict(sched)
-        else:
-            trainer.schedule.base_lr = float(trainer.optimizer_params["lr"])
-        if trainer.scaler is not None and meta["scaler"]:
-            trainer.scaler.load_state_dict(meta["scaler"])
-        torch.set_rng_state(ckpt.tensors["rng.torch"])
-        trainer.generator.set_state(ckpt.tensors["rng.shuffle"])
-        if trainer.device.type == "cuda":
-            states = [ckpt.tensors[k] for k in sorted(ckpt.tensors) if k.startswith("rng.cuda.")]
-            if len(states) == torch.cuda.device_count():
-                torch.cuda.set_rng_state_all(states)
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, AttributeError,
-            IndexError) as exc:
-        # A safety net: the checks above are meant to leave nothing for torch to refuse.
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise CheckpointError(f"cannot use checkpoint {path}: its training state does not fit "
-                              f"({type(exc).__name__}: {reason})") from None
+    _load_into(trainer, ckpt, optimizer_state, path)
     trainer.history = history
     best = meta["best"]
     trainer.best_value, trainer.best_epoch, trainer.since_best = best["value"], best["epoch"], best["since"]
