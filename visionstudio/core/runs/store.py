@@ -124,11 +124,10 @@ class RunStore:
         if run_id is None:
             return None
         if run_id not in self._histories:
-            folder = self.folder(run_id)
-            if folder is None:
+            if self.entry(run_id) is None:
                 return None
-            try:
-                self._histories[run_id] = RunHistory.load(folder)
+            try:   # a crafted folder name (RunPathError) reads as a damaged file
+                self._histories[run_id] = RunHistory.load(self.folder(run_id))
             except ValueError as exc:
                 self._histories[run_id] = RunHistory()
                 if on_problem is not None:

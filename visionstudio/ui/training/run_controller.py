@@ -43,7 +43,7 @@ from visionstudio.core.training import plan as training_plan
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
-from visionstudio.ui.training.worker import FinalWeights, TrainingWorker
+from visionstudio.ui.training.worker import TrainingWorker
 
 LOCK_REASON = "Training is running: the network cannot be changed until it stops (Shift+F5)."
 BUSY = ("preparing", "running", "pausing", "paused", "stopping")
@@ -84,10 +84,9 @@ class RunController(QObject):
         self.task: BackgroundTask | None = None
         self.worker: TrainingWorker | None = None
         self.history = RunHistory()          # the run that trains, or trained last
-        self.start_record = self.last_batch = self.last_epoch = None
+        self.start_record = self.last_batch = None
         self.last_failure: FailureRecord | None = None
         self.last_result = None              # the FitResult of the last run (None if none)
-        self.final_weights: dict | None = None
         self._outcome: tuple[Any, FailureRecord | None, str] = (None, None, "stopped")
         self._job_root = self._job_folder = None   # where the active run writes
         self._pause_poll = QTimer(self)
@@ -159,7 +158,7 @@ class RunController(QObject):
         self.active_run, self.plan, self._job_root = run_id, plan, self.store.root
         self._job_folder = self.store.folder(run_id)   # where it writes, even if saved meanwhile
         self.last_failure = self.last_result = self.start_record = None
-        self.last_batch = self.last_epoch = None
+        self.last_batch = None
         self._outcome = (None, None, "stopped")
         self.control = TrainerControl()
         self.worker = TrainingWorker(plan, self.control, self._job_folder)
@@ -207,9 +206,6 @@ class RunController(QObject):
 
     # -- the worker's news (GUI thread, queued) -----------------------------------------------
     def _on_task_partial(self, item) -> None:
-        if isinstance(item, FinalWeights):
-            self.final_weights = item.arrays
-            return
         self.history.add(item)
         kind = type(item).__name__
         if kind == "FitStartRecord":
@@ -227,7 +223,6 @@ class RunController(QObject):
         elif kind == "ValidationRecord":
             self.validation.emit(item)
         elif kind == "EpochRecord":
-            self.last_epoch = item
             self._save_history()      # a crash keeps the curves up to the last epoch
             self.epoch.emit(item)
 

@@ -5,10 +5,11 @@ The run controller plans the run on the GUI thread (``plan_run``: every check, n
 allocation) and starts this worker with ``run_task``. The worker has no logic of its
 own: the plan says what to train, ``execute`` loads the dataset, builds the network
 (here, off the GUI thread: a large network takes seconds to build) and trains it.
-The worker only forwards what the trainer reports — frozen records, as they are, and
-the final weights as CPU numpy arrays — through ``state.emit``; the GUI thread adds
-them to the run's one RunHistory. It never touches a widget; an unexpected error
-leaves ``__call__`` and reaches the GUI thread as the task's ``failed``.
+The worker only forwards what the trainer reports — frozen records, as they are —
+through ``state.emit``; the GUI thread adds them to the run's one RunHistory (the
+trained weights are in the run's checkpoints, where the feature maps read them). It
+never touches a widget; an unexpected error leaves ``__call__`` and reaches the GUI
+thread as the task's ``failed``.
 
 Thread policy (core/training/thread_policy.py, docs/training-in-the-app.md): the call
 first lowers the training thread's OS priority and sets its torch thread count to the
@@ -19,7 +20,6 @@ work, instead of a core being reserved for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,6 @@ from visionstudio.core.training.thread_policy import (
 )
 
 REPORT_INTERVAL_S = 0.05   # the trainer sends at most ~20 batch records a second
-
-
-@dataclass(frozen=True)
-class FinalWeights:
-    """The trained network's weights after the run, {name: numpy array} on the CPU."""
-
-    arrays: dict[str, Any]
 
 
 class _Forward:
@@ -70,12 +63,6 @@ class _Forward:
     def on_fit_end(self, trainer, result) -> None:
         # the run's late notes (files that broke mid-run) join its events on the GUI side
         self.state.emit(result)
-        try:
-            arrays = {k: v.detach().to("cpu").numpy().copy()
-                      for k, v in trainer.model.state_dict().items()}
-        except Exception:  # noqa: BLE001 - the weights are a convenience for the feature maps
-            return
-        self.state.emit(FinalWeights(arrays))
 
     def on_failure(self, trainer, failure) -> None: ...
 
