@@ -108,3 +108,26 @@ def test_run_commands_undo_redo_and_the_training_run_keeps_its_entry(qtbot, tmp_
     finally:
         runs.shutdown()
     assert not live_tasks()
+
+
+def test_opening_another_document_stops_the_run_and_leaves_the_new_one_alone(qtbot, tmp_path,
+                                                                           monkeypatch):
+    from visionstudio.core.project import ProjectDocument
+    from visionstudio.core.runs import RunHistory
+
+    controller = make_controller(tmp_path, monkeypatch, epochs=200)
+    runs = runs_for(controller)
+    refused: list[str] = []
+    controller.refused.connect(refused.append)
+    try:
+        assert runs.train()
+        wait_first_batch(qtbot, runs)
+        folder = runs.active_folder
+        controller.replace_document(ProjectDocument(name="other"))
+        assert runs.active_run is None and runs.state == "idle" and controller.locked_reason is None
+        assert controller.document.runs == [] and refused == []
+        assert RunHistory.load(folder).status == "stopped"     # the old run's files are whole
+        assert runs.store.document is controller.document and runs.store.latest_id() is None
+    finally:
+        runs.shutdown()
+    assert not live_tasks()

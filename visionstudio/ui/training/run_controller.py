@@ -262,7 +262,8 @@ class RunController(QObject):
         self.task = self.worker = self.control = self.plan = None
         self.active_run = None
         self.controller.unlock()
-        if self.store.entry(run_id) is not None:
+        # (not when another document was opened meanwhile: the run was that one's)
+        if self.store.document is self.controller.document and self.store.entry(run_id) is not None:
             self.controller.record(UpdateRun(run_id, status=status,
                                              summary=summarize(self.history, result)))
         self._set_state("idle")
