@@ -225,15 +225,6 @@ def describe_without_loading(dataset: DatasetConfig) -> DatasetInfo | None:
     return info if info.sample_shape is not None and info.num_classes is not None else None
 
 
-def _fit_problem(plan_or_shapes: Any, data: DatasetInfo | LoadedDataset) -> str | None:
-    p = plan_or_shapes
-    problems = check_compatibility(data, p.input_shape, p.output_shape,
-                                   output_name=p.output_name, input_name=p.input_name)
-    if not problems:
-        return None
-    return "The network does not fit the dataset:\n" + "\n".join(f"- {x}" for x in problems)
-
-
 @dataclass(frozen=True)
 class _Ends:
     input_shape: tuple | None
@@ -246,6 +237,15 @@ def _ends(graph: Any, analysis: Any) -> _Ends:
     return _Ends(tuple(analysis.input_shape) if analysis.input_shape else None,
                  tuple(analysis.output_shape) if analysis.output_shape else None,
                  graph.nodes[analysis.input_id].name, graph.nodes[analysis.output_id].name)
+
+
+def _fit_problem(ends: _Ends | RunPlan, data: DatasetInfo | LoadedDataset) -> str | None:
+    """The refusal when the network's ends (a plan's, or _Ends) do not fit ``data``."""
+    problems = check_compatibility(data, ends.input_shape, ends.output_shape,
+                                   output_name=ends.output_name, input_name=ends.input_name)
+    if not problems:
+        return None
+    return "The network does not fit the dataset:\n" + "\n".join(f"- {x}" for x in problems)
 
 
 def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
