@@ -148,11 +148,10 @@ class RunController(QObject):
                                       extra_epochs=extra_epochs, runs_root=self.store.root)
         if isinstance(plan, training_plan.PlanProblems):
             return self._setup_failure(plan.message)
-        history = self._open_history(plan, continue_id)
-        if history is None:
+        opened = self._open_history(plan, continue_id)
+        if opened is None:
             return False
-        run_id = continue_id or history[0]
-        self.history = history[1]
+        run_id, self.history = opened
         self.history.status = "running"
         self.store.keep_history(run_id, self.history)
         self.active_run, self.plan, self._job_root = run_id, plan, self.store.root
