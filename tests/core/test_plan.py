@@ -164,3 +164,17 @@ def test_continue_from_a_run_resumes_its_checkpoint(tmp_path):
     problem = plan_run(doc, continue_from=entry, runs_root=root)
     assert isinstance(problem, PlanProblems) and problem.message.startswith("Run Run 1 cannot be continued")
     assert "checkpoint.json" in problem.message
+
+
+def test_a_damaged_checkpoint_is_a_setup_failure_not_an_exception(tmp_path):
+    first = execute(plan_run(small_doc(), SMALL), run_dir=tmp_path / "run")
+    ckpt = tmp_path / "run" / "checkpoints" / "last"
+    weights = ckpt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)   # same size, other bytes
+    plan = plan_run(small_doc(), {**SMALL, "epochs": 2}, resume=ckpt)
+    assert first.ok and isinstance(plan, RunPlan) and plan.resume_step == first.fit.steps
+    result = execute(plan, run_dir=tmp_path / "run")
+    assert result.status == "failed" and result.fit is None and result.failure.kind == "setup"
+    assert "model.safetensors" in result.failure.message
+    missing = plan_run(small_doc(), SMALL, resume=tmp_path / "nowhere")
+    assert isinstance(missing, PlanProblems) and "no such checkpoint directory" in missing.message
