@@ -12,12 +12,60 @@ from typing import Any
 
 from visionstudio.core.commands import Command, CommandError
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.params import ConfigError
+from visionstudio.core.data.registry import DATASETS
+from visionstudio.core.params import ConfigError, ParamSpec
 from visionstudio.core.project.document import ProjectDocument
 from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
+from visionstudio.core.training.registry import LOSSES, OPTIMIZERS, SCHEDULERS
 
 _TITLES = {spec.name: spec.label for spec in TRAINING_FIELDS}
 _TITLES.update(loss="loss", optimizer="optimizer", scheduler="learning-rate schedule")
+_CHOICES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "scheduler": SCHEDULERS}
+
+
+def shown_value(value: Any) -> str:
+    """A value as the History shows it: 0.005, not 0.005000000000000001; None as off."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(shown_value(v) for v in value) or "none"
+    return str(value)
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
+
+
+def params_text(specs: tuple[ParamSpec, ...], title: str, old: dict[str, Any],
+                new: dict[str, Any]) -> tuple[str, str | None]:
+    """(text, the one changed param's name or None) for a change of ``title``'s params:
+    "Set momentum of SGD to 0.8"; the learning rate is named alone ("Set learning rate
+    to 0.005"): it is what a paused run's change usually is."""
+    changed = [s for s in specs if old.get(s.name) != new.get(s.name)]
+    if len(changed) == 1:
+        spec = changed[0]
+        where = "" if spec.name == "lr" else f" of {title}"
+        return f"Set {spec.label}{where} to {shown_value(new.get(spec.name))}", spec.name
+    if changed:
+        return f"Change {_joined([s.label for s in changed])} of {title}", None
+    return f"Change settings of {title}", None
+
+
+def training_text(name: str, old: TrainingConfig, new: TrainingConfig) -> tuple[str, tuple]:
+    """The History text of a one-field change and its merge key (one per field, and per
+    parameter of a loss, optimizer or schedule, so a drag is one step)."""
+    if name not in _CHOICES:
+        return f"Set {_TITLES.get(name, name)} to {shown_value(getattr(new, name))}", (name,)
+    before, after = getattr(old, name), getattr(new, name)
+    spec = _CHOICES[name].get(after["key"])
+    if before["key"] != after["key"]:
+        return f"Set {_TITLES[name]} to {spec.title}", (name,)
+    text, param = params_text(spec.params, spec.title, before["params"], after["params"])
+    return text, (name, after["key"], param)
 
 
 class SetTrainingSettings(Command):
@@ -38,9 +86,11 @@ class SetTrainingSettings(Command):
             raise CommandError(exc.problem) from None
         self.old, self.new = doc.training, new
         if len(self.changes) == 1:
-            (name, value), = self.changes.items()
-            shown = value.get("key") if isinstance(value, dict) else value
-            self.text = f"Set {_TITLES.get(name, name)} to {shown}"
+            (name,) = self.changes
+            self.text, key = training_text(name, self.old, new)
+            self.merge_key = ("training", key)
+        else:
+            self.text = f"Change {_joined([_TITLES.get(n, n) for n in sorted(self.changes)])}"
         doc.set_training(new)
 
     def undo(self, doc: ProjectDocument) -> None:
@@ -67,8 +117,12 @@ class SetDatasetSettings(Command):
         except ConfigError as exc:
             raise CommandError(exc.problem) from None
         self.old = doc.dataset
-        self.text = ("Change dataset settings" if self.old.key == new.key
-                     else f"Use dataset {new.key}")
+        spec = DATASETS.get(new.key)
+        if self.old.key != new.key:
+            self.text, param = f"Use dataset {spec.title}", None
+        else:
+            self.text, param = params_text(spec.params, spec.title, self.old.params, new.params)
+        self.merge_key = ("dataset", new.key, param)
         doc.set_dataset(new)
 
     def undo(self, doc: ProjectDocument) -> None:
