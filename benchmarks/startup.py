@@ -1,11 +1,21 @@
-"""Start-up benchmark: process spawn -> first painted main window, and -> document ready.
+"""Start-up benchmark: first paint, document ready, event-loop stalls, quit -> exit.
 
-Runs ``python -m visionstudio`` several times (after one warm-up run that is not
-counted) with VISIONSTUDIO_STARTUP_T0 set to the spawn time; the app prints the
-milliseconds to its first Paint event and to the moment the first document is in
-place, then quits. Reports each run and the medians. Target: first paint < 1.5 s warm.
+Each run starts the app's real entry point (``visionstudio.cli.main([])``) in a child
+process, after one warm-up run that is not counted. The child installs a probe before
+the app starts: a 10 ms QTimer whose ticks, once the window has shown, record every
+gap between two ticks for ``--watch`` seconds (a gap is how long a click or key press
+would have waited). Then it closes the window as a user would and prints the moment;
+this process times how long the child takes to exit after that. The app itself prints
+the first-paint and document-ready times (VISIONSTUDIO_STARTUP_T0).
 
-    python benchmarks/startup.py [--runs 5] [--platform offscreen] [--torch-baseline]
+Targets: first paint < 1.5 s warm, no stall > 100 ms after the window shows,
+quit -> exit < 1 s.
+
+    python benchmarks/startup.py [--runs 5] [--watch 10] [--platform offscreen]
+                                 [--torch-baseline] [--stacks]
+
+``--stacks`` prints what the GUI thread was doing during each stall > 100 ms (a
+watchdog thread samples its stack): where to look when a stall comes back.
 """
 
 from __future__ import annotations
@@ -18,21 +28,113 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STALL_MS = 100.0
+
+# Runs in the child: the probe, then the app's own main().
+CHILD = r"""
+import os, sys, threading, time, traceback
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+WATCH_S, STACKS = float(sys.argv[1]), sys.argv[2] == "1"
+app = QApplication([sys.argv[0]])
+ticks = []
+main_ident = threading.get_ident()
+stacks = []
+
+def tick():
+    ticks.append(time.perf_counter())
+    if ticks[-1] - ticks[0] >= WATCH_S:
+        timer.stop()
+        report()
+
+def report():
+    gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
+    worst = max(gaps, default=0.0)
+    at = (ticks[gaps.index(worst)] - ticks[0]) * 1000 if gaps else 0.0
+    over = sum(1 for g in gaps if g > 100)
+    print(f"stall-max-ms {worst:.1f} at-ms {at:.0f} stalls-over-100 {over} "
+          f"torch-imported {'torch' in sys.modules}", flush=True)
+    for line in stacks:
+        print(line, flush=True)
+    window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
+    print(f"quit-at {time.time():.6f}", flush=True)
+    window.close()
+
+def watchdog():
+    seen = 0.0
+    while timer_running[0]:
+        time.sleep(0.02)
+        if ticks and time.perf_counter() - ticks[-1] > 0.1 and ticks[-1] != seen:
+            seen = ticks[-1]
+            frame = sys._current_frames().get(main_ident)
+            entries = [e for e in traceback.extract_stack(frame) if "<frozen" not in e.filename]
+            where = "".join(traceback.format_list(entries[-14:])) if frame else "?"
+            stacks.append(f"--- stall at {(seen - ticks[0]) * 1000:.0f} ms:\n{where}")
+
+class Shown(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and not timer.isActive() and not ticks:
+            app.removeEventFilter(self)
+            ticks.append(time.perf_counter())
+            timer.start()
+            if STACKS:
+                threading.Thread(target=watchdog, daemon=True).start()
+        return False
+
+timer = QTimer()
+timer.setInterval(10)
+timer.timeout.connect(tick)
+timer_running = [True]
+shown = Shown()
+app.installEventFilter(shown)
+from visionstudio.cli import main
+code = main([])
+timer_running[0] = False
+sys.exit(code)
+"""
 
 
-def one_run(env: dict[str, str], timeout: float) -> tuple[float, float | None, bool]:
-    env = dict(env, VISIONSTUDIO_STARTUP_T0=f"{time.time():.6f}", VISIONSTUDIO_STARTUP_EXIT="1")
-    out = subprocess.run([sys.executable, "-m", "visionstudio"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=timeout)
-    text = out.stdout + out.stderr
-    paint = re.search(r"first-paint-ms ([\d.]+) torch-imported (\w+)", text)
-    ready = re.search(r"document-ready-ms ([\d.]+)", text)
-    if paint is None:
-        raise SystemExit(f"no first-paint line (exit {out.returncode}):\n{text[-3000:]}")
-    return float(paint.group(1)), float(ready.group(1)) if ready else None, paint.group(2) == "True"
+@dataclass
+class Run:
+    paint_ms: float
+    ready_ms: float | None
+    stall_ms: float
+    stall_at_ms: float
+    stalls: int
+    quit_ms: float
+    text: str
+
+
+def _number(pattern: str, text: str) -> float | None:
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else None
+
+
+def one_run(env: dict[str, str], watch: float, stacks: bool, timeout: float) -> Run:
+    env = dict(env, VISIONSTUDIO_STARTUP_T0=f"{time.time():.6f}")
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(watch), "1" if stacks else "0"],
+                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, _ = child.communicate()
+        raise SystemExit(f"the app did not exit within {timeout:.0f} s:\n{out[-3000:]}") from None
+    exited = time.time()
+    paint = _number(r"first-paint-ms ([\d.]+)", out)
+    stall = _number(r"stall-max-ms ([\d.]+)", out)
+    quit_at = _number(r"quit-at ([\d.]+)", out)
+    if paint is None or stall is None or quit_at is None:
+        raise SystemExit(f"the app printed no timings (exit {child.returncode}):\n{out[-3000:]}")
+    return Run(paint, _number(r"document-ready-ms ([\d.]+)", out), stall,
+               _number(r"at-ms ([\d.]+)", out) or 0.0, int(_number(r"stalls-over-100 (\d+)", out) or 0),
+               (exited - quit_at) * 1000, out)
 
 
 def torch_import_ms() -> float:
@@ -41,11 +143,18 @@ def torch_import_ms() -> float:
                                 check=True).stdout.strip())
 
 
+def _summary(name: str, values: list[float], target: str) -> str:
+    return (f"median {name}: {statistics.median(values):.1f} ms "
+            f"(min {min(values):.1f}, max {max(values):.1f}; target {target})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--watch", type=float, default=10.0, help="seconds of stall probing")
     parser.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--stacks", action="store_true", help="print the GUI thread's stack in each stall")
     parser.add_argument("--torch-baseline", action="store_true",
                         help="also time a bare 'import torch' (what start-up avoids)")
     args = parser.parse_args()
@@ -53,20 +162,25 @@ def main() -> int:
         env = dict(os.environ, QT_QPA_PLATFORM=args.platform, VISIONSTUDIO_NO_RECOVERY_PROMPT="1",
                    XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state",
                    XDG_CACHE_HOME=f"{tmp}/cache", XDG_DATA_HOME=f"{tmp}/data")
-        one_run(env, args.timeout)  # warm-up: file system caches, .pyc files
-        paints, readies = [], []
+        one_run(env, 2.0, False, args.timeout)  # warm-up: file system caches, .pyc files
+        runs = []
         for i in range(args.runs):
-            paint, ready, torch_loaded = one_run(env, args.timeout)
-            paints.append(paint)
-            if ready is not None:
-                readies.append(ready)
-            print(f"run {i + 1}: first paint {paint:7.1f} ms   document ready "
-                  f"{ready if ready is not None else float('nan'):7.1f} ms   "
-                  f"torch loaded at first paint: {torch_loaded}")
-    print(f"median first paint: {statistics.median(paints):.1f} ms "
-          f"(min {min(paints):.1f}, max {max(paints):.1f}; target < 1500 ms)")
+            run = one_run(env, args.watch, args.stacks, args.timeout)
+            runs.append(run)
+            ready = run.ready_ms if run.ready_ms is not None else float("nan")
+            print(f"run {i + 1}: first paint {run.paint_ms:7.1f} ms   document ready {ready:7.1f} ms   "
+                  f"longest stall {run.stall_ms:6.1f} ms (at +{run.stall_at_ms:.0f} ms, "
+                  f"{run.stalls} over {STALL_MS:.0f} ms)   quit -> exit {run.quit_ms:6.1f} ms")
+            if args.stacks:
+                for block in re.findall(r"--- stall at .*?(?=\n---|\Z)", run.text, re.S):
+                    print(block)
+    print(_summary("first paint", [r.paint_ms for r in runs], "< 1500 ms"))
+    readies = [r.ready_ms for r in runs if r.ready_ms is not None]
     if readies:
         print(f"median document ready: {statistics.median(readies):.1f} ms")
+    print(_summary(f"longest stall in the first {args.watch:.0f} s", [r.stall_ms for r in runs],
+                   f"<= {STALL_MS:.0f} ms"))
+    print(_summary("quit -> process exit", [r.quit_ms for r in runs], "< 1000 ms"))
     if args.torch_baseline:
         print(f"bare 'import torch': {torch_import_ms():.1f} ms")
     try:
