@@ -118,8 +118,8 @@ def time_analysis(graph: GraphModel, runs: int) -> dict[str, float]:
     full, edit = [], []
     for i in range(runs):                      # interleaved: noise hits both alike
         full.append(_ms(analyze, graph)[:2])
-        edit.append(_ms(lambda: (history.push(SetParam(conv, "out_channels", 64 + i % 2)),
-                                 analyze(graph)))[:2])
+        edit.append(_ms(lambda i=i: (history.push(SetParam(conv, "out_channels", 64 + i % 2)),
+                                     analyze(graph)))[:2])
     return {"full": statistics.median(w for w, _ in full), "full_cpu": statistics.median(c for _, c in full),
             "edit": statistics.median(w for w, _ in edit), "edit_cpu": statistics.median(c for _, c in edit)}
 
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
         _, warm = open_in_window(app, small)               # imports, first-window costs
         times: dict[str, list[float]] = {"new": [], "open": [], "small": [], "canvas": [], "canvas_cpu": [],
                                          "canvas_small": [], "canvas_small_cpu": []}
-        for r in range(args.rounds):
+        for _ in range(args.rounds):
             wall, cpu = canvas_only(app, big)
             times["canvas"].append(wall)
             times["canvas_cpu"].append(cpu)

@@ -211,7 +211,8 @@ def main(argv=None) -> int:
         o, c = (a, b) if a["open"] else (b, a)
         ratios.append(o["images_per_s"] / c["images_per_s"])
     print("  per-round open/closed images/s: " + ", ".join(f"{r:.3f}" for r in ratios)
-          + f"; median {statistics.median(ratios):.3f} (slowdown {(1 - statistics.median(ratios)) * 100:+.1f}%)")
+          + f"; median {statistics.median(ratios):.3f} "
+            f"(slowdown {(1 - statistics.median(ratios)) * 100:+.1f}%)")
     closed = statistics.median(r["images_per_s"] for r in results if not r["open"])
     opened = statistics.median(r["images_per_s"] for r in results if r["open"])
     fit_c = statistics.median(r["fit_s"] for r in results if not r["open"])

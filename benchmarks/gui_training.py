@@ -247,16 +247,16 @@ def main() -> int:
         order = modes if rep % 2 == 0 else modes[::-1]
         for mode in order:
             if mode == "app":
-                v, l = in_app(app, doc, window)
+                v, got = in_app(app, doc, window)
             elif mode == "thread":
-                v, l = in_thread(app, doc, loaded)
+                v, got = in_thread(app, doc, loaded)
             elif mode == "cli":
-                v, l = in_cli(args), []
+                v, got = in_cli(args), []
             else:
-                v, l = headless(doc, loaded), []
+                v, got = headless(doc, loaded), []
             ips[mode].append(v)
             if mode in lat:
-                lat[mode].extend(l)
+                lat[mode].extend(got)
             print(f"  repeat {rep + 1} {mode:7s} {v:9.1f} images/s", flush=True)
     med = {k: statistics.median(v) for k, v in ips.items()}
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3

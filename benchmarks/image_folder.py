@@ -153,7 +153,7 @@ def child_torchvision(root: Path, epochs: int, batch: int, workers: int) -> dict
                                          pin_memory=True)
     n = 0
     for _ in range(epochs):
-        for xb, yb in loader:
+        for _xb, yb in loader:
             n += len(yb)
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
@@ -187,7 +187,7 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
     gen = torch.Generator().manual_seed(0)
     for _ in range(epochs):
         n = 0
-        for xb, yb in feed.batches(torch.randperm(feed.n, generator=gen), batch):
+        for _xb, yb in feed.batches(torch.randperm(feed.n, generator=gen), batch):
             n += len(yb)
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()

@@ -4,7 +4,8 @@ A frame = ``refresh()`` (setData on all four plots' reused items with the histor
 numpy views) + painting them (forced with ``repaint()``), the x range growing each frame.
 A tick = what the dashboard's timer does while a run trains: one plot's setData + paint,
 the x range pinned to the run's planned steps. Measured with the dashboard's settings
-(auto-downsampling 'peak' + clip-to-view) and, for contrast, with both turned off. Usage:  python benchmarks/plot_refresh.py [--frames 10] [--json out.json]
+(auto-downsampling 'peak' + clip-to-view) and, for contrast, with both turned off.
+Usage:  python benchmarks/plot_refresh.py [--frames 10] [--json out.json]
 """
 
 from __future__ import annotations

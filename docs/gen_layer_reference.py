@@ -63,8 +63,9 @@ def render() -> str:
                     notes.append("optional (`null` = not set)")
                 if p.help:
                     notes.append(p.help.replace("|", "\\|"))
+                text = f"{'; '.join(n.rstrip('.') for n in notes)}." if notes else ""
                 out.append(f"| `{p.name}` | {TYPES[p.kind]} | {_value(p.default)} | {_bound(p.minimum)} "
-                           f"| {_bound(p.maximum)} | {'; '.join(n.rstrip('.') for n in notes)}. |" if notes else
+                           f"| {_bound(p.maximum)} | {text} |" if text else
                            f"| `{p.name}` | {TYPES[p.kind]} | {_value(p.default)} | {_bound(p.minimum)} "
                            f"| {_bound(p.maximum)} |  |")
             out.append("")

@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--dev", action="store_true", help="also install test dependencies")
     parser.add_argument("--venv", default=os.environ.get("VENV", str(ROOT / ".venv")))
     args = parser.parse_args()
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs under any python3 to say so
         print(f"VisionStudio needs Python 3.11 or newer (this is {sys.version.split()[0]}).",
               file=sys.stderr)
         return 1

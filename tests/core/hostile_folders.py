@@ -34,7 +34,8 @@ def bilevel_png(path: Path, width: int, height: int, *, full: bool = True) -> Pa
     comp = zlib.compressobj(9)
     row = b"\x00" * (1 + (width + 7) // 8)
     body = b"".join(comp.compress(row) for _ in range(height if full else 1)) + comp.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
                      + chunk(b"IDAT", body) + chunk(b"IEND", b""))
     return path
 

@@ -124,7 +124,8 @@ def test_class_names(name, expected):
 
 def test_node_names_that_clash_with_module_members(tmp_path):
     doc = document_from_dict({"name": "clash", "graph": {
-        "nodes": [{"id": "a", "kind": "input", "name": "x", "params": {"channels": 1, "height": 4, "width": 4}},
+        "nodes": [{"id": "a", "kind": "input", "name": "x",
+                   "params": {"channels": 1, "height": 4, "width": 4}},
                   {"id": "b", "kind": "flatten", "name": "self", "params": {}},
                   {"id": "c", "kind": "dense", "name": "training", "params": {"units": 3}},
                   {"id": "d", "kind": "dense", "name": "forward", "params": {"units": 2}}],
@@ -140,7 +141,8 @@ def test_node_names_that_clash_with_module_members(tmp_path):
 
 def test_invalid_graph_raises_build_error(tmp_path):
     doc = document_from_dict({"name": "bad", "graph": {
-        "nodes": [{"id": "a", "kind": "input", "name": "input", "params": {"channels": 1, "height": 4, "width": 4}},
+        "nodes": [{"id": "a", "kind": "input", "name": "input",
+                   "params": {"channels": 1, "height": 4, "width": 4}},
                   {"id": "b", "kind": "dense", "name": "dense1", "params": {"units": 3}}],
         "edges": [{"src": "a", "dst": "b"}]}})
     with pytest.raises(BuildError) as info:

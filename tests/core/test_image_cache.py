@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from visionstudio.core.data import image_cache, image_folder
+from visionstudio.core.data import image_cache, image_dataset, image_folder
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.image_cache import HEADER_BYTES, MAGIC, DecodedCache, dataset_key
 from visionstudio.core.data.registry import load_dataset
@@ -39,7 +39,8 @@ def decodes(monkeypatch):
         calls.append(Path(path))
         return real(path, shape, **kw)
 
-    monkeypatch.setattr(image_folder, "decode", counting)
+    monkeypatch.setattr(image_folder, "decode", counting)     # the pre-scan
+    monkeypatch.setattr(image_dataset, "decode", counting)    # the lazy items of a large set
     return calls
 
 

@@ -244,7 +244,8 @@ def test_channel_stats_of_a_folder_match_numpy(tmp_path, monkeypatch):
     for cls in ("cat", "dog"):
         (root / cls).mkdir(parents=True)
         for i in range(6):
-            Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8), "RGB").save(root / cls / f"{i}.png")
+            pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels, "RGB").save(root / cls / f"{i}.png")
     data = load(root, shape=(3, 10, 12), val_split=0.25)
     mean, std = _numpy_stats(data.train_images.numpy())
     assert np.allclose(data.mean, mean, atol=1e-5) and np.allclose(data.std, std, atol=1e-5)

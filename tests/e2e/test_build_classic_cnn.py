@@ -75,7 +75,7 @@ def test_build_save_reopen_classic_cnn(qtbot, tmp_path):
     for key, edits in RECIPE:
         before = set(c.graph.nodes)
         _double_click_palette(qtbot, w.palette, key)
-        qtbot.waitUntil(lambda: len(c.graph.nodes) == len(before) + 1, timeout=20_000)
+        qtbot.waitUntil(lambda before=before: len(c.graph.nodes) == len(before) + 1, timeout=20_000)
         new_id, = set(c.graph.nodes) - before
         assert c.selection == [new_id]  # the inspector shows the new layer
         for name, value in edits.items():

@@ -249,6 +249,7 @@ def test_resource_resolver_in_the_checkout(monkeypatch, tmp_path):
     (tmp_path / "icons" / "layers").mkdir(parents=True)
     (tmp_path / "icons" / "layers" / "conv.svg").write_text("<svg/>")
     monkeypatch.setenv(resources.ENV_VAR, str(tmp_path))
-    assert resources.resource_path("icons", "layers", "conv.svg") == tmp_path / "icons" / "layers" / "conv.svg"
+    expected = tmp_path / "icons" / "layers" / "conv.svg"
+    assert resources.resource_path("icons", "layers", "conv.svg") == expected
     assert resources.resource_path("icons", "layers", "pool.svg") == \
         REPO / "resources" / "icons" / "layers" / "pool.svg"

@@ -196,7 +196,7 @@ def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True
             arr = np.asarray(img, dtype=np.uint8)
     except ImageProblem:
         raise
-    except Exception as exc:  # Pillow plugins raise a zoo of types on bad data
+    except Exception as exc:  # noqa: BLE001 - Pillow plugins raise a zoo of types on bad data
         raise _open_error(exc) from None
     if arr.ndim == 2:
         arr = arr[None]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from visionstudio.core.data.base import (
     stratified_split,
 )
 from visionstudio.core.data.image_cache import DecodedCache, dataset_key, file_stamp
+from visionstudio.core.data.image_dataset import FolderDataset, relative_name
 from visionstudio.core.data.image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
 from visionstudio.core.data.image_scan import FolderScanner
 
@@ -36,7 +38,6 @@ MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returne
 DEFAULT_SHAPE = (3, 64, 64)           # when no network Input is given
 STATS_SAMPLE = 512                    # images used to estimate mean/std on the lazy path
 REPORT_NAMES = 5                      # file names listed per reason in the report
-SUBSTITUTES = 8                       # items tried in turn when a file breaks mid-run
 
 __all__ = ["MAX_PIXELS", "FolderDataset", "ImageProblem", "convert_image", "decode",
            "describe_image_folder", "load_image_folder"]
@@ -64,102 +65,17 @@ def _class_folders(folder: Path, role: str) -> tuple[list[str], list[Path]]:
     return classes, loose
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _summarise(skipped: list[tuple[Path, str]], root: Path) -> list[str]:
     by_reason: dict[str, list[Path]] = {}
     for path, reason in skipped:
         by_reason.setdefault(reason, []).append(path)
     lines = []
     for reason, paths in by_reason.items():
-        names = ", ".join(_rel(p, root) for p in paths[:REPORT_NAMES])
+        names = ", ".join(relative_name(p, root) for p in paths[:REPORT_NAMES])
         more = f" and {len(paths) - REPORT_NAMES} more" if len(paths) > REPORT_NAMES else ""
         noun = "file" if len(paths) == 1 else "files"
         lines.append(f"Left out {len(paths)} {noun}: {reason}: {names}{more}.")
     return lines
-
-
-class FolderDataset(torch.utils.data.Dataset):
-    """Lazy image-folder items: (uint8 C×H×W tensor, int label), decoded on demand.
-
-    A file that breaks after the pre-scan (deleted, truncated, replaced) never stops an
-    epoch and is never hidden: ``sample`` lets the next readable item of the list stand
-    in, with that item's own label, and returns the broken files' names and reasons with
-    it. The training feed calls ``sample`` (in DataLoader workers too) and collects the
-    names in the main process, so the run reports them. Plain ``dataset[i]`` keeps them
-    in ``failures`` — of this copy only (a worker's copy is its own).
-    """
-
-    def __init__(self, items: list[tuple[Path, int]], shape: tuple[int, int, int],
-                 transform: Any = None, root: Path | None = None,
-                 cache: DecodedCache | None = None, slots: list[int] | None = None,
-                 stamps: list[str] | None = None) -> None:
-        self.items = list(items)
-        self.sample_shape = tuple(shape)
-        self.transform = transform
-        self.root = Path(root) if root is not None else None
-        self.failures: list[tuple[Path, str]] = []
-        # Decoded-image cache (each DataLoader worker maps the file itself): item i is
-        # slot slots[i], valid while the file keeps stamps[i] (a file deleted or replaced
-        # during the run is decoded, so it is reported, not served from the cache).
-        self.cache = cache if slots is not None and stamps is not None else None
-        self.slots = list(slots) if self.cache is not None else None
-        self.stamps = list(stamps) if self.cache is not None else None
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def load(self, index: int) -> torch.Tensor:
-        path, _ = self.items[index]
-        if self.cache is not None:
-            slot = self.slots[index]
-            if file_stamp(path) == self.stamps[index]:
-                cached = self.cache.get(slot)
-                if cached is not None:
-                    return torch.from_numpy(cached.copy())
-                image = decode(path, self.sample_shape, verify=False)
-                self.cache.put(slot, image)
-                return torch.from_numpy(image)
-        return torch.from_numpy(decode(path, self.sample_shape, verify=False))
-
-    def _find(self, index: int) -> tuple[torch.Tensor | None, int, list[tuple[Path, str]]]:
-        problems: list[tuple[Path, str]] = []
-        for step in range(min(len(self.items), SUBSTITUTES)):
-            j = (index + step) % len(self.items)
-            try:
-                image = self.load(j)
-            except ImageProblem as exc:
-                problems.append((self.items[j][0], str(exc)))
-                continue
-            if self.transform is not None:
-                image = self.transform(image)
-            return image, self.items[j][1], problems
-        return None, self.items[index][1], problems
-
-    def sample(self, index: int) -> tuple[torch.Tensor | None, int, tuple[tuple[str, str], ...]]:
-        """(image, label, ((file name, reason), ...)); image is None when neither the item
-        nor the next SUBSTITUTES - 1 could be read (the folder is likely gone)."""
-        image, label, problems = self._find(index)
-        return image, label, tuple((self.display_name(p), why) for p, why in problems)
-
-    def display_name(self, path: Path) -> str:
-        return _rel(Path(path), self.root) if self.root is not None else str(path)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label, problems = self._find(index)
-        self.failures.extend(problems)
-        if image is None:
-            image = torch.zeros(self.sample_shape, dtype=torch.uint8)
-        return image, label
-
-    @property
-    def labels(self) -> list[int]:
-        return [label for _, label in self.items]
 
 
 def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadContext,
@@ -225,14 +141,58 @@ def _open_cache(paths: list[Path], stamps: list[str], shape: tuple[int, int, int
     return cache
 
 
+@dataclass
+class _Listing:
+    """What the folders hold before any image is opened."""
+
+    root: Path
+    val_root: Path | None
+    classes: list[str]
+    train_files: list[tuple[Path, int]]
+    val_files: list[tuple[Path, int]]
+    scanner: FolderScanner
+    report: list[str]
+
+
+@dataclass
+class _Usable:
+    """The images that decoded, with labels renumbered over the classes that kept any."""
+
+    class_names: list[str]
+    good: list[tuple[Path, int]]
+    labels: list[int]
+    arrays: list[np.ndarray]
+    slots: list[int]
+    vgood: list[tuple[Path, int]]
+    vkeep: list[int]
+    vlabels: list[int]
+    varrays: list[np.ndarray]
+    vslots: list[int]
+    skipped: list[tuple[Path, str]]
+
+
 def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
-    root = Path(os.path.expanduser(params["folder"].strip())) if params["folder"].strip() else Path("")
-    val_text = params["val_folder"].strip()
     shape = tuple(ctx.target_shape) if ctx.target_shape else DEFAULT_SHAPE
     c, h, w = shape
     if c not in (1, 3):
         raise DatasetError(f"Image folders give 1-channel (grayscale) or 3-channel (RGB) images; "
                            f"the network's Input has {c} channels. Set its channels to 1 or 3.")
+    listing = _list_folders(params, ctx)
+    files = listing.train_files + listing.val_files
+    in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
+    stamps = [file_stamp(p) for p, _ in files]
+    cache = _open_cache([p for p, _ in files], stamps, shape, listing.report,
+                        [listing.root] + ([listing.val_root] if listing.val_root is not None else []))
+    usable = _decode_all(listing, shape, ctx, in_memory, cache)
+    train_idx, val_idx = _split(listing, usable, ctx, shape)
+    if in_memory:
+        return _in_memory(listing, usable, train_idx, val_idx, shape, ctx)
+    return _streamed(listing, usable, train_idx, val_idx, shape, ctx, cache, stamps)
+
+
+def _list_folders(params: dict, ctx: LoadContext) -> _Listing:
+    root = Path(os.path.expanduser(params["folder"].strip())) if params["folder"].strip() else Path("")
+    val_text = params["val_folder"].strip()
     classes, loose = _class_folders(root, "image")
     report: list[str] = []
     if not classes:
@@ -262,71 +222,92 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
             if name in index:
                 val_files.extend((p, index[name]) for p in scanner.list(val_root / name, "validation"))
     report.extend(scanner.report())
-    count = len(train_files) + len(val_files)
-    in_memory = count * c * h * w <= MAX_IN_MEMORY_BYTES
-    train_span = len(train_files) / max(1, count)
-    stamps = [file_stamp(p) for p, _ in train_files + val_files]
-    cache = _open_cache([p for p, _ in train_files + val_files], stamps, shape, report,
-                        [root] + ([val_root] if val_root is not None else []))
+    return _Listing(root, val_root, classes, train_files, val_files, scanner, report)
+
+
+def _decode_all(listing: _Listing, shape: tuple[int, int, int], ctx: LoadContext, in_memory: bool,
+                cache: DecodedCache | None) -> _Usable:
+    """Open every file; classes with no usable image are left out and labels renumbered
+    to stay dense."""
+    train_files, val_files, classes = listing.train_files, listing.val_files, listing.classes
+    train_span = len(train_files) / max(1, len(train_files) + len(val_files))
     good, arrays, skipped, slots = _scan(train_files, shape, ctx, in_memory, "training", 0.0,
                                          train_span, cache)
     vgood, varrays, vskipped, vslots = _scan(val_files, shape, ctx, in_memory, "validation",
                                              train_span, 1.0 - train_span, cache, len(train_files))
-    skipped_all = skipped + vskipped + scanner.special
-    # Classes with no usable image are left out; labels are renumbered to stay dense.
+    skipped_all = skipped + vskipped + listing.scanner.special
     counts = Counter(label for _, label in good)
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
     if empty:
-        report.append(f"Left out class folder(s) with no usable images: {', '.join(empty)}.")
+        listing.report.append(f"Left out class folder(s) with no usable images: {', '.join(empty)}.")
     kept = [i for i in range(len(classes)) if counts[i] > 0]
     if len(kept) < 2:
         found = f"only {len(kept)} class" if kept else "no class"
-        raise DatasetError(f"{root} has {found} with usable images; training needs at least two "
-                           f"classes (one sub-folder each, with images inside)."
+        raise DatasetError(f"{listing.root} has {found} with usable images; training needs at least "
+                           f"two classes (one sub-folder each, with images inside)."
                            + (f" {len(skipped_all)} file(s) could not be read." if skipped_all else ""))
     remap = {old: new for new, old in enumerate(kept)}
-    class_names = [classes[i] for i in kept]
-    good_labels = [remap[label] for _, label in good]
     vkeep = [k for k, (_, label) in enumerate(vgood) if label in remap]
-    vlabels = [remap[vgood[k][1]] for k in vkeep]
+    return _Usable([classes[i] for i in kept], good, [remap[label] for _, label in good], arrays, slots,
+                   vgood, vkeep, [remap[vgood[k][1]] for k in vkeep], varrays, vslots, skipped_all)
 
-    if val_root is None:
-        train_idx, val_idx = stratified_split(good_labels, ctx.val_split, ctx.seed)
+
+def _split(listing: _Listing, usable: _Usable, ctx: LoadContext,
+           shape: tuple[int, int, int]) -> tuple[list[int], list[int]]:
+    """Training and validation indices into ``usable.good`` (validation from a split of the
+    training folder unless a validation folder was given), and the report's first line."""
+    c, h, w = shape
+    if listing.val_root is None:
+        train_idx, val_idx = stratified_split(usable.labels, ctx.val_split, ctx.seed)
         split_note = (f"validation: {len(val_idx)} images ({ctx.val_split:.0%} of each class, "
                       f"seed {ctx.seed})") if val_idx else "no validation images"
     else:
-        train_idx, val_idx = list(range(len(good))), []
-        split_note = f"validation: {len(vkeep)} images from {val_root}"
-    report.insert(0, f"Image folder {root}: {len(train_idx)} training images in "
-                     f"{len(class_names)} classes, {c}×{h}×{w}; {split_note}.")
-    report.extend(_summarise(skipped_all, root if val_root is None else root.parent))
+        train_idx, val_idx = list(range(len(usable.good))), []
+        split_note = f"validation: {len(usable.vkeep)} images from {listing.val_root}"
+    listing.report.insert(0, f"Image folder {listing.root}: {len(train_idx)} training images in "
+                             f"{len(usable.class_names)} classes, {c}×{h}×{w}; {split_note}.")
+    listing.report.extend(_summarise(usable.skipped, listing.root if listing.val_root is None
+                                     else listing.root.parent))
+    return train_idx, val_idx
 
-    def tensors(arrs: list[np.ndarray], labels: list[int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if not labels:
-            return None, None
-        return (torch.from_numpy(np.stack(arrs)) if arrs else torch.empty((0, c, h, w), dtype=torch.uint8),
-                torch.tensor(labels, dtype=torch.int64))
 
-    if in_memory:
-        train_images, train_labels = tensors([arrays[i] for i in train_idx],
-                                             [good_labels[i] for i in train_idx])
-        if val_root is None:
-            val_images, val_labels = tensors([arrays[i] for i in val_idx],
-                                             [good_labels[i] for i in val_idx])
-        else:
-            val_images, val_labels = tensors([varrays[k] for k in vkeep], vlabels)
-        mean, std = channel_stats(train_images)
-        ctx.report_progress("Images ready", 1.0)
-        return LoadedDataset(train_images, train_labels, val_images, val_labels, class_names,
-                             mean, std, report, skipped_files=skipped_all)
+def _tensors(arrs: list[np.ndarray], labels: list[int],
+             shape: tuple[int, int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    if not labels:
+        return None, None
+    return (torch.from_numpy(np.stack(arrs)) if arrs else torch.empty((0, *shape), dtype=torch.uint8),
+            torch.tensor(labels, dtype=torch.int64))
 
-    train_items = [(good[i][0], good_labels[i]) for i in train_idx]
-    if val_root is None:
-        val_items = [(good[i][0], good_labels[i]) for i in val_idx]
+
+def _in_memory(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx: list[int],
+               shape: tuple[int, int, int], ctx: LoadContext) -> LoadedDataset:
+    train_images, train_labels = _tensors([usable.arrays[i] for i in train_idx],
+                                          [usable.labels[i] for i in train_idx], shape)
+    if listing.val_root is None:
+        val_images, val_labels = _tensors([usable.arrays[i] for i in val_idx],
+                                          [usable.labels[i] for i in val_idx], shape)
     else:
-        val_items = [(vgood[k][0], lab) for k, lab in zip(vkeep, vlabels)]
-    train_slots = [slots[i] for i in train_idx]
-    val_slots = [slots[i] for i in val_idx] if val_root is None else [vslots[k] for k in vkeep]
+        val_images, val_labels = _tensors([usable.varrays[k] for k in usable.vkeep], usable.vlabels,
+                                          shape)
+    mean, std = channel_stats(train_images)
+    ctx.report_progress("Images ready", 1.0)
+    return LoadedDataset(train_images, train_labels, val_images, val_labels, usable.class_names,
+                         mean, std, listing.report, skipped_files=usable.skipped)
+
+
+def _streamed(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx: list[int],
+              shape: tuple[int, int, int], ctx: LoadContext, cache: DecodedCache | None,
+              stamps: list[str]) -> LoadedDataset:
+    """Lazy datasets that decode on demand: the set is over the in-memory limit."""
+    good, labels, root, val_root = usable.good, usable.labels, listing.root, listing.val_root
+    train_items = [(good[i][0], labels[i]) for i in train_idx]
+    if val_root is None:
+        val_items = [(good[i][0], labels[i]) for i in val_idx]
+        val_slots = [usable.slots[i] for i in val_idx]
+    else:
+        val_items = [(usable.vgood[k][0], lab) for k, lab in zip(usable.vkeep, usable.vlabels)]
+        val_slots = [usable.vslots[k] for k in usable.vkeep]
+    train_slots = [usable.slots[i] for i in train_idx]
     train_ds = FolderDataset(train_items, shape, root=root, cache=cache, slots=train_slots,
                              stamps=[stamps[s] for s in train_slots])
     val_ds = (FolderDataset(val_items, shape, root=val_root or root, cache=cache, slots=val_slots,
@@ -334,13 +315,14 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     rng = np.random.default_rng(ctx.seed)
     pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
     mean, std = channel_stats(train_ds[int(i)][0] for i in pick)   # streamed, never stacked
-    gib = count * c * h * w / 1024 ** 3
-    report.append(f"The images need about {gib:.1f} GiB as tensors, more than the "
-                  f"{MAX_IN_MEMORY_BYTES / 1024 ** 3:.0f} GiB limit: they are read from disk "
-                  f"during training (slower).")
+    count = len(listing.train_files) + len(listing.val_files)
+    gib = count * int(np.prod(shape)) / 1024 ** 3
+    listing.report.append(f"The images need about {gib:.1f} GiB as tensors, more than the "
+                          f"{MAX_IN_MEMORY_BYTES / 1024 ** 3:.0f} GiB limit: they are read from disk "
+                          f"during training (slower).")
     ctx.report_progress("Images ready", 1.0)
-    return LoadedDataset(None, None, None, None, class_names, mean, std, report,
-                         train_dataset=train_ds, val_dataset=val_ds, skipped_files=skipped_all)
+    return LoadedDataset(None, None, None, None, usable.class_names, mean, std, listing.report,
+                         train_dataset=train_ds, val_dataset=val_ds, skipped_files=usable.skipped)
 
 
 def describe_image_folder(params: dict) -> DatasetInfo:

@@ -78,7 +78,7 @@ def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
         return target
     try:
         onnx.checker.check_model(os.fspath(target), full_check=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - onnx.checker raises its own C++ error types
         raise ExportError(f"{target}: the exported ONNX model fails onnx.checker: {exc}") from None
     return target
 

@@ -107,4 +107,5 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, class
 
 def _is_probability(out: torch.Tensor) -> bool:
     import torch
-    return bool((out >= 0).all()) and bool(torch.allclose(out.sum(dim=1), torch.ones(len(out), device=out.device), atol=1e-4))
+    ones = torch.ones(len(out), device=out.device)
+    return bool((out >= 0).all()) and bool(torch.allclose(out.sum(dim=1), ones, atol=1e-4))

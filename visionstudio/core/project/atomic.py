@@ -41,7 +41,8 @@ UNLOCKABLE_AGE_S = 600
 def temp_pattern(name: str) -> re.Pattern[str]:
     """The names of this app's temporary files for a target called ``name`` (the same
     shape ``tempfile.mkstemp`` produced, so older leftovers are cleaned up too)."""
-    return re.compile(re.escape(f".{name}.") + r"[A-Za-z0-9_]{%d}" % TOKEN_CHARS + re.escape(TEMP_SUFFIX))
+    token = "[A-Za-z0-9_]{" + str(TOKEN_CHARS) + "}"
+    return re.compile(re.escape(f".{name}.") + token + re.escape(TEMP_SUFFIX))
 
 
 def _lock(fd: int, *, wait: bool) -> bool:

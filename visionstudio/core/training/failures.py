@@ -70,7 +70,8 @@ def failure_record(kind: str, exc: BaseException, *, epoch: int, step: int, lr: 
         message = (f"Out of memory on {device} at epoch {epoch}, step {step + 1} with batch "
                    f"size {batch_size}. Try batch size {suggested} (or a smaller network / input size).")
     else:
-        message = f"Training stopped by an error at epoch {epoch}, step {step + 1}: {type(exc).__name__}: {exc}"
+        message = (f"Training stopped by an error at epoch {epoch}, step {step + 1}: "
+                   f"{type(exc).__name__}: {exc}")
     return FailureRecord(kind=kind, message=message, epoch=epoch, step=step,
                          traceback="".join(traceback.format_exception(exc)),
                          suggested_batch_size=suggested, checkpoint=checkpoint)
