@@ -178,3 +178,18 @@ def test_a_damaged_checkpoint_is_a_setup_failure_not_an_exception(tmp_path):
     assert "model.safetensors" in result.failure.message
     missing = plan_run(small_doc(), SMALL, resume=tmp_path / "nowhere")
     assert isinstance(missing, PlanProblems) and "no such checkpoint directory" in missing.message
+
+
+def test_a_caller_with_its_own_history_leaves_metrics_csv_to_it(tmp_path):
+    """The app's RunHistory writes the run's metrics.csv; execute must not write it too
+    (two writers of one file, on two threads), but run.json still names the file."""
+    import json
+
+    folder = tmp_path / "run"
+    result = execute(plan_run(small_doc(), SMALL), run_dir=folder, metrics_csv=False)
+    assert result.status == "completed", result.failure
+    assert not (folder / "metrics.csv").exists()
+    summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert summary["metrics_csv"] == str(folder / "metrics.csv")
+    own = execute(plan_run(small_doc(), SMALL), run_dir=tmp_path / "cli")
+    assert own.status == "completed" and (tmp_path / "cli" / "metrics.csv").is_file()

@@ -338,14 +338,15 @@ def _summary_failure(folder: Path, plan: RunPlan, loaded: LoadedDataset, fit: Fi
 
 def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerControl | None = None,
             *, run_dir: str | os.PathLike[str] | None = None,
-            metrics_csv: str | os.PathLike[str] | None = None,
+            metrics_csv: str | os.PathLike[str] | bool | None = None,
             data_dir: str | os.PathLike[str] | None = None, download: bool = True,
             progress: Callable[[str, float], None] | None = None,
             report_interval_s: float = 0.05) -> RunResult:
     """Train what ``plan`` describes, on the calling thread.
 
     Checkpoints go to ``run_dir/checkpoints/{last,best}`` (``run_dir`` defaults to the
-    plan's run_folder), metrics to ``metrics_csv`` (default ``run_dir/metrics.csv``), the
+    plan's run_folder), metrics to ``metrics_csv`` (default ``run_dir/metrics.csv``; False
+    when the caller's own RunHistory writes it, as the app's does: one writer per file), the
     summary to ``run_dir/run.json``; without a folder nothing is written. ``callbacks``
     get the trainer's hooks (``on_fit_end``'s trainer holds the trained model);
     ``control`` stops, pauses and steers it (a stop while loading cancels the loading).
@@ -359,8 +360,10 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
         return RunResult("stopped")
     except _Failed as exc:
         return RunResult("failed", failure=exc.record)
-    csv_path = Path(metrics_csv) if metrics_csv else (folder / "metrics.csv" if folder else None)
-    extra = [MetricsCSV(csv_path)] if csv_path is not None else []
+    own_csv = metrics_csv is not False
+    csv_path = (Path(metrics_csv) if metrics_csv not in (None, False)
+                else (folder / "metrics.csv" if folder else None))
+    extra = [MetricsCSV(csv_path)] if csv_path is not None and own_csv else []
     trainer = Trainer(model, plan.config, callbacks=[*callbacks, *extra], control=control,
                       checkpoint_dir=folder / "checkpoints" if folder else None,
                       report_interval_s=report_interval_s, notes=list(loaded.report or []),

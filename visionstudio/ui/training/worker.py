@@ -85,6 +85,7 @@ class TrainingWorker:
         try:
             return training_plan.execute(
                 self.plan, (_Forward(self, state),), self.control, run_dir=self.run_dir,
+                metrics_csv=False,   # the GUI's RunHistory writes metrics.csv (the one writer)
                 progress=lambda text, fraction: state.set_progress(fraction, text),
                 report_interval_s=REPORT_INTERVAL_S)
         finally:
