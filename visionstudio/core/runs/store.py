@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from visionstudio.core.runs.history import RunHistory
-from visionstudio.core.runs.paths import RunPathError, adopt_runs, delete_run_files, run_dir
+from visionstudio.core.runs.paths import CHECKPOINTS, RunPathError, adopt_runs, delete_run_files, run_dir
 
 RUNS_SUFFIX = ".runs"
 ENTRY_FIELDS = ("id", "name", "created", "status", "settings", "summary", "folder", "resumed_from")
+# Runs that ended as the user meant them to: their checkpoints are worth exporting.
+FINISHED = ("completed", "early_stopped", "stopped")
 
 
 def new_run_id() -> str:
@@ -65,8 +67,10 @@ def make_entry(run_id: str, name: str, settings: dict[str, Any], *, status: str 
             "settings": settings, "summary": {}, "folder": run_id, "resumed_from": resumed_from}
 
 
-def summarize(history: Any, result: Any | None = None) -> dict[str, Any]:
-    """A small, JSON-ready summary of a run for the project file."""
+def summarize(history: Any, result: Any | None = None, failure: Any | None = None) -> dict[str, Any]:
+    """A small, JSON-ready summary of a run for the project file; a failure's message is
+    kept even when the run failed before it fitted (``result`` None: a dataset that did
+    not load), so the run list can say why."""
     last = history.final()
     out: dict[str, Any] = {
         "epochs": len(history.epochs),
@@ -78,8 +82,9 @@ def summarize(history: Any, result: Any | None = None) -> dict[str, Any]:
     if result is not None:
         out.update(best_epoch=result.best_epoch, best_metric=result.best_metric,
                    metric=result.metric, elapsed_s=result.elapsed_s)
-        if result.failure is not None:
-            out["failure"] = result.failure.message
+        failure = failure or result.failure
+    if failure is not None:
+        out["failure"] = failure.message
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in out.items()}
 
 
@@ -111,6 +116,37 @@ class RunStore:
     def folder(self, run_id: str) -> Path | None:
         entry = self.entry(run_id)
         return run_dir(self.root, entry) if entry else None
+
+    def continue_problem(self, run_id: str | None) -> str | None:
+        """Why ``run_id`` cannot be continued, in words; None when it can be tried (the
+        plan still checks its checkpoint). A failed run ended in a state nobody chose
+        (an error, a loss gone to NaN, a dataset that did not load): continuing it
+        would carry that on, so it is not offered."""
+        entry = self.entry(run_id)
+        if entry is None:
+            return "There is no run to continue; press Train first."
+        if entry.get("status") == "failed":
+            return (f"{entry.get('name', run_id)} failed, so it cannot be continued; "
+                    "press Train to start a new run.")
+        if entry.get("status") == "imported":
+            return (f"{entry.get('name', run_id)} was imported from a metrics file and has "
+                    "no checkpoint to continue from.")
+        return None
+
+    def export_checkpoint(self) -> Path | None:
+        """The best checkpoint (else the last) of the most recent finished run whose
+        files exist: what File > Export offers first."""
+        for entry in reversed(self.document.runs):
+            if entry.get("status") not in FINISHED:
+                continue
+            try:
+                folder = run_dir(self.root, entry) / CHECKPOINTS
+            except (KeyError, TypeError, ValueError):   # ValueError: a crafted folder name
+                continue
+            for kind in ("best", "last"):
+                if (folder / kind).is_dir():
+                    return folder / kind
+        return None
 
     # -- histories ---------------------------------------------------------------------
     def keep_history(self, run_id: str, history: Any) -> None:

@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
-from visionstudio.ui.plots.runs_list import OVERLAY_COLORS, RunsList
+from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraphics, decimate, pen, titles
 
@@ -67,10 +68,16 @@ class MetricsPlots(QWidget):
     # -- the x range: fixed to the run's length while it trains --------------------------------
     def _on_training_fit_started(self, record) -> None:
         self.y_ranges.reset()
-        # a growing x range would re-render the axes every frame: pin it to the planned
-        # steps (the user can still zoom; pyqtgraph then leaves auto-range by itself)
-        self.plots["loss"].setXRange(0, max(1, record.total_steps), padding=0.01)
+        self._planned_steps = record.total_steps
+        self._pin_x()
         self._invalidate()
+
+    def _pin_x(self) -> None:
+        # a growing x range would re-render the axes every frame: pin it to the planned
+        # steps, or to the longest overlaid run (the user can still zoom; pyqtgraph then
+        # leaves auto-range by itself)
+        end = max(self._planned_steps, self.overlays.last_step(self.selection))
+        self.plots["loss"].setXRange(0, max(1, end), padding=0.01)
 
     def _on_training_finished(self, _entry) -> None:
         self.plots["loss"].enableAutoRange(x=True)
@@ -99,6 +106,8 @@ class MetricsPlots(QWidget):
         self.y_ranges.reset()
         if not self.training.busy:
             self.plots["loss"].enableAutoRange(x=True)
+        elif self._planned_steps:
+            self._pin_x()
         self._invalidate()
 
     # -- building ---------------------------------------------------------------------------
@@ -197,7 +206,9 @@ class MetricsPlots(QWidget):
         }
         for item in self.items.values():
             item.setData(np.zeros(0), np.zeros(0), connect="finite")
-        self.overlay_items: dict[str, tuple] = {}
+        self.overlays = RunOverlays(self.plots)
+        self.overlay_items = self.overlays.items   # run id -> its items (OVERLAY_PLOTS order)
+        self._planned_steps = 0
 
     def _build_cursor(self) -> None:
         """Hover: a vertical line per plot and the values under the cursor in the readout."""
@@ -257,24 +268,25 @@ class MetricsPlots(QWidget):
         # smooth curves need no more than ~20k points on screen: decimate them here so
         # their bounds and the lr plot's log mapping stay cheap; the raw loss keeps every
         # point (pyqtgraph's peak downsampling shows its spikes)
+        log = self.log_check.isChecked()
+        others = self.overlays.draw(group, self.selection)   # the overlaid runs' y values
         if group == "loss":
             it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
             it["loss_ema"].setData(*decimate(a["step"], a["loss_ema"]), connect="finite")
-            for key in ("train_loss", "val_loss"):
-                it[key].setData(*h.epoch_series(key))
-            self._refresh_overlays()
-            self.y_ranges.update("loss", a["loss"], log=self.log_check.isChecked())
+            epochs = [h.epoch_series(key) for key in ("train_loss", "val_loss")]
+            for key, (x, y) in zip(("train_loss", "val_loss"), epochs):
+                it[key].setData(x, y)
+            self.y_ranges.update("loss", a["loss"], *(y for _x, y in epochs), *others, log=log)
         elif group == "accuracy":
             it["acc_batch"].setData(*decimate(a["acc_step"], a["acc"]), connect="finite")
             it["train_acc"].setData(*h.epoch_series("train_accuracy"))
             it["val_acc"].setData(*h.epoch_series("val_accuracy"))
         elif group == "lr":
             it["lr"].setData(*decimate(a["step"], a["lr"]), connect="finite")
-            self.y_ranges.update("lr", a["lr"], log=self.log_check.isChecked(),
-                           floor=None if self.log_check.isChecked() else 0.0)
+            self.y_ranges.update("lr", a["lr"], *others, log=log, floor=None if log else 0.0)
         else:
             it["throughput"].setData(*decimate(a["rate_step"], a["rate"]), connect="finite")
-            self.y_ranges.update("throughput", a["rate"], floor=0.0)
+            self.y_ranges.update("throughput", a["rate"], *others, floor=0.0)
 
     def _adapt_rate(self, seconds: float) -> None:
         # frame-rate governor: keep drawing under ~10% of one core. A frame is a few ms on
@@ -285,34 +297,6 @@ class MetricsPlots(QWidget):
         interval = int(min(MAX_INTERVAL_MS, max(TICK_MS, cost * 1000 * 10))) // 1
         if abs(interval - self.timer.interval()) > 10:
             self.timer.setInterval(interval)
-
-    def _refresh_overlays(self) -> None:
-        s = self.selection
-        wanted = [r for r in s.overlay_ids if r != s.display_id]
-        for rid in list(self.overlay_items):
-            if rid not in wanted:
-                for plot_name, item in zip(("loss", "accuracy"), self.overlay_items.pop(rid)):
-                    self.plots[plot_name].removeItem(item)
-        for i, rid in enumerate(wanted):
-            hist = s.history_for(rid)
-            entry = s.entry(rid) or {}
-            if hist is None:
-                continue
-            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
-            if rid not in self.overlay_items:
-                name = entry.get("name", rid)
-                loss = self.plots["loss"].plot(pen=pen(color, 1.8, 220, Qt.PenStyle.DashLine), name=name)
-                acc = self.plots["accuracy"].plot(pen=pen(color, 1.8, 220, Qt.PenStyle.DashLine),
-                                                  symbol="t", symbolSize=6, symbolBrush=color,
-                                                  symbolPen=None, name=name)
-                self.overlay_items[rid] = (loss, acc)
-            loss, acc = self.overlay_items[rid]
-            arr = hist.batch_arrays()
-            loss.setData(arr["step"], arr["loss_ema"], connect="finite")
-            x, y = hist.epoch_series("val_accuracy")
-            if not len(x):
-                x, y = hist.epoch_series("train_accuracy")
-            acc.setData(x, y)
 
     def set_log_scale(self, on: bool) -> None:
         for name in ("loss", "lr"):

@@ -3,7 +3,8 @@
 pyqtgraph's auto-range would move a live curve's y range on nearly every frame, and
 every move re-renders the axis text (the dearest part of a frame). Here a range grows
 when the data leave it and shrinks only when they use less than half of it; once the
-user zooms or pans a plot, its range is left alone until the shown run changes.
+user zooms or pans a plot, its range is left alone until the shown run changes. The
+range covers every run drawn on the plot (the shown one and the overlaid ones).
 """
 
 from __future__ import annotations
@@ -28,16 +29,15 @@ class StickyYRanges:
         """The axis changed (log scale toggled): set the range afresh next time."""
         self._log.pop(name, None)
 
-    def update(self, name: str, values: np.ndarray, log: bool = False,
+    def update(self, name: str, *arrays: np.ndarray, log: bool = False,
                floor: float | None = None) -> None:
-        if not self._managed.get(name, True) or not len(values):
+        """Fit the range to every array given: the shown run's and each overlaid run's."""
+        if not self._managed.get(name, True):
             return
-        v = values[np.isfinite(values)]
-        if log:
-            v = np.log10(v[v > 0])
-        if not len(v):
+        bounds = [b for b in (_bounds(values, log) for values in arrays) if b is not None]
+        if not bounds:
             return
-        lo, hi = float(v.min()), float(v.max())
+        lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
         if floor is not None:
             lo = min(lo, floor)
         (cur_lo, cur_hi) = self.plots[name].vb.viewRange()[1]
@@ -51,3 +51,12 @@ class StickyYRanges:
 
     def _on_view_range_changed_manually(self, name: str) -> None:
         self._managed[name] = False          # the user zoomed or panned: hands off
+
+
+def _bounds(values: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """(min, max) of the finite values (of their log10 on a log axis); None when none."""
+    v = np.asarray(values)
+    v = v[np.isfinite(v)]
+    if log:
+        v = np.log10(v[v > 0])
+    return (float(v.min()), float(v.max())) if len(v) else None

@@ -12,11 +12,13 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1   # the status the item shows ("failed", ...)
 # overlaid runs, in order (the shown run excluded): dashed curves of these colours
 OVERLAY_COLORS = ("#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33", "#6d4c41")
 
@@ -95,7 +97,10 @@ class RunsList(QWidget):
                        f"{(opt.get('params') or {}).get('lr', '')}"
                 item = QListWidgetItem(f"{run.get('name', run['id'])}  ({what})\n  {detail}")
                 item.setData(ID_ROLE, run["id"])
+                item.setData(STATUS_ROLE, status)
                 item.setToolTip(f"Created {run.get('created', '?')}; folder {run.get('folder', run['id'])}")
+                if status == "failed":
+                    self._mark_failed(item, summary.get("failure"))
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if run["id"] in s.overlay_ids
                                    else Qt.CheckState.Unchecked)
@@ -110,6 +115,14 @@ class RunsList(QWidget):
             self.rename_button.setEnabled(self.list.count() > 0)
         finally:
             self._filling = False
+
+    def _mark_failed(self, item: QListWidgetItem, why: str | None) -> None:
+        """A failed run says so: an error icon, and why in its tooltip (it cannot be
+        continued, so the tooltip says what to do instead)."""
+        item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical))
+        reason = (why or "").splitlines()[0] if why else ""
+        item.setToolTip("Failed" + (f": {reason}" if reason else "") + ". It cannot be "
+                        "continued; press Train to start a new run.\n" + item.toolTip())
 
     def _current_id(self) -> str | None:
         item = self.list.currentItem()

@@ -58,6 +58,7 @@ class TrainingIntegration(QObject):
         t.failed.connect(self._on_training_failed)
         t.message.connect(self._show_status)
         t.runs_changed.connect(self._update_actions)
+        t.store_reset.connect(self._on_training_store_reset)
         self.selection.message.connect(self._show_status)
         self.selection.display_changed.connect(self._update_actions)
         self._clock = QTimer(self)
@@ -143,6 +144,7 @@ class TrainingIntegration(QObject):
         self._t0 = None
         self._elapsed = 0.0
         self._eta = None
+        self._last_status = ""
 
     # -- training -> actions and status ---------------------------------------------------------
     def _update_actions(self) -> None:
@@ -152,8 +154,10 @@ class TrainingIntegration(QObject):
         a["pause"].setEnabled(state in ("running", "preparing"))
         a["resume"].setEnabled(state in ("paused", "pausing"))
         a["stop"].setEnabled(state in ("running", "preparing", "paused", "pausing"))
-        shown = self.selection.entry(self.selection.display_id)
-        a["continue"].setEnabled(state == "idle" and shown is not None)
+        shown = self.selection.display_id
+        a["continue"].setEnabled(self.training.can_continue(shown))
+        why = self.training.store.continue_problem(shown) if shown is not None else None
+        a["continue"].setToolTip(why or a["continue"].statusTip())
         a["pause"].setVisible(state not in ("paused", "pausing"))
         a["resume"].setVisible(state in ("paused", "pausing"))
 
@@ -201,10 +205,29 @@ class TrainingIntegration(QObject):
             0.0 if self.training.state == "idle" and self._eta is not None else self._eta)
         self.time_label.setText(f"Elapsed {fmt_time(self._elapsed + extra)} · ETA {fmt_time(eta)}")
 
+    def _on_training_store_reset(self) -> None:
+        """Another document (New, Open): the last run's epoch, progress and times were
+        that project's, so they go; so does a training message still shown."""
+        self._clock.stop()
+        for widget in (self.step_label, self.progress, self.time_label):
+            widget.hide()
+        self.step_label.setText("")
+        self.time_label.setText("")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.resetFormat()
+        self._t0, self._elapsed, self._eta = None, 0.0, None
+        bar = self.window.statusBar()
+        if self._last_status and bar.currentMessage() == self._last_status:
+            bar.clearMessage()
+        self._last_status = ""
+        self._update_actions()
+
     def _on_training_failed(self, failure) -> None:
         self.show_failure(self.window, failure)
 
     def _show_status(self, text: str) -> None:
+        self._last_status = text
         self.window.statusBar().showMessage(text, 8000)
 
     # -- closing ---------------------------------------------------------------------------------

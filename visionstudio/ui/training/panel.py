@@ -335,8 +335,7 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(state in ("running", "preparing"))
         self.resume_button.setEnabled(state in ("paused", "pausing"))
         self.stop_button.setEnabled(state in ("running", "preparing", "paused", "pausing"))
-        entry = self.selection.entry(self.selection.display_id)
-        self.continue_button.setEnabled(idle and entry is not None)
+        self.continue_button.setEnabled(self.training.can_continue(self.selection.display_id))
         self.extra_epochs.setEnabled(idle)
 
     def _on_training_state_changed(self, state: str) -> None:

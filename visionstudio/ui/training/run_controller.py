@@ -137,9 +137,14 @@ class RunController(QObject):
         """Continue a stopped or finished run (the latest by default) for more epochs from
         its last checkpoint."""
         run_id = run_id or self.store.latest_id()
-        if run_id is None:
-            return self._setup_failure("There is no run to continue; press Train first.")
+        problem = self.store.continue_problem(run_id)
+        if problem is not None:
+            return self._setup_failure(problem)
         return self._start(run_id, extra_epochs)
+
+    def can_continue(self, run_id: str | None) -> bool:
+        """Whether Continue is offered for ``run_id`` now (idle, a run that did not fail)."""
+        return not self.busy and self.store.continue_problem(run_id) is None
 
     def _start(self, continue_id: str | None, extra_epochs: int | None) -> bool:
         if self.busy:
@@ -264,7 +269,7 @@ class RunController(QObject):
         # (not when another document was opened meanwhile: the run was that one's)
         if self.store.document is self.controller.document and self.store.entry(run_id) is not None:
             self.controller.record(UpdateRun(run_id, status=status,
-                                             summary=summarize(self.history, result)))
+                                             summary=summarize(self.history, result, failure)))
         self._set_state("idle")
         self._announce(status, result, failure)
         self.finished.emit(self.store.entry(run_id))
