@@ -115,7 +115,7 @@ def test_logits_flag_skips_only_the_final_softmax(tmp_path):
 
 @pytest.mark.parametrize("name,expected", [
     ("Classic CNN", "ClassicCNN"), ("small resnet v2", "SmallResnetV2"), ("3 layers", "Net3Layers"),
-    ("", "Model"), ("???", "Model"), ("torch", "Torch"),
+    ("", "Network"), ("???", "Network"), ("torch", "Torch"),
     ("weighted sum", "WeightedSumModel"),
 ])
 def test_class_names(name, expected):

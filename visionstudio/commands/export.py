@@ -55,6 +55,7 @@ def _err(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from visionstudio.core.build import BuildError
     from visionstudio.core.export import ExportError, export_project
+    from visionstudio.core.export.codegen import export_name
     from visionstudio.core.graph import analyze
     from visionstudio.core.project import ProjectFormatError
 
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except ProjectFormatError as exc:
         _err(f"visionstudio export: {exc}")
         return EXIT_UNREADABLE
+    doc.name = export_name(doc.name, args.project)   # a saved 'Untitled': its file's name
     analysis = analyze(doc.graph)
     if not analysis.ok:
         _err(f"visionstudio export: {args.project}: the network has "

@@ -19,8 +19,10 @@ write invalid Python.
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from visionstudio.core.build import BuildError, attribute_names
 from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
@@ -28,6 +30,7 @@ from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.layers import LAYERS, Emitted, LayerCode, LayerSpec, fmt_shape
 
 MODEL_FILE = "model.py"
+DEFAULT_PROJECT_NAME = "Untitled"   # ProjectDocument's name until the user gives one
 # How much of a long name / description the docstring shows (PROJECT_NAME keeps all).
 DOC_NAME_CHARS = 60
 DOC_DESCRIPTION_CHARS = 2000
@@ -64,12 +67,22 @@ def header_names() -> frozenset[str]:
     return MODULE_NAMES | helpers
 
 
+def export_name(project_name: str, project_path: str | os.PathLike[str] | None = None) -> str:
+    """The name an export carries: the project's own, or the file's for a saved project
+    still called by the default (``/x/mnist-net.vsproj`` -> 'mnist-net', not 'Untitled')."""
+    name = (project_name or "").strip()
+    if project_path and name in ("", DEFAULT_PROJECT_NAME):
+        return Path(project_path).stem or name
+    return project_name
+
+
 def class_name_for(project_name: str) -> str:
-    """'classic cnn (v2)' -> 'ClassicCnnV2'; a valid identifier that is not a header name."""
+    """'classic cnn (v2)' -> 'ClassicCnnV2'; a valid identifier that is not a header name,
+    'Network' when the name has no letters or digits to make one from."""
     words = re.findall(r"[A-Za-z0-9]+", project_name or "")
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name:
-        name = "Model"
+        name = "Network"
     if name[0].isdigit():
         name = f"Net{name}"
     if name in header_names() or keyword.iskeyword(name):

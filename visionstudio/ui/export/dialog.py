@@ -4,6 +4,8 @@ The dialog only collects a choice (``request()`` -> ExportRequest); the export i
 runs off the GUI thread (``ui/export/integration.py``). Weights: the project's seeded
 initial weights, the last/best checkpoint of each run in ``document.runs`` whose files
 exist in the runs folder, or a .safetensors file / checkpoint folder picked by hand.
+The first offered is the best checkpoint of the most recent finished run when there is
+one: exporting untrained weights after training is rarely what was meant.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class ExportDialog(QDialog):
     """Format (radio buttons, one line each), output folder, weights, Export."""
 
     def __init__(self, choices: list[WeightsChoice], *, folder: Path | None = None,
-                 fmt: str = "pytorch", seed: int | None = None,
+                 fmt: str = "pytorch", seed: int | None = None, preferred: Path | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
@@ -111,7 +113,7 @@ class ExportDialog(QDialog):
         self._add_formats(layout, fmt)
         form = QFormLayout()
         form.addRow(*self._folder_row(folder))
-        form.addRow("&Weights:", self._weights_combo(choices, seed))
+        form.addRow("&Weights:", self._weights_combo(choices, seed, preferred))
         layout.addLayout(form)
         self.note = QLabel("Files with the same names in that folder are replaced.", self)
         self.note.setWordWrap(True)
@@ -161,7 +163,8 @@ class ExportDialog(QDialog):
         folder_label.setBuddy(self.folder_edit)
         return folder_label, row
 
-    def _weights_combo(self, choices: list[WeightsChoice], seed: int | None) -> QComboBox:
+    def _weights_combo(self, choices: list[WeightsChoice], seed: int | None,
+                       preferred: Path | None) -> QComboBox:
         self.weights = QComboBox(self)
         self.weights.setObjectName("exportWeights")
         self.weights.setAccessibleName("Weights")
@@ -173,7 +176,9 @@ class ExportDialog(QDialog):
                                      Qt.ItemDataRole.ToolTipRole)
         self.weights.addItem("Choose a .safetensors file…", CHOOSE_FILE)
         self.weights.addItem("Choose a checkpoint folder…", CHOOSE_FOLDER)
-        self._previous_weights = 0
+        at = self.weights.findData(str(preferred)) if preferred is not None else -1
+        self._previous_weights = max(at, 0)
+        self.weights.setCurrentIndex(self._previous_weights)
         self.weights.activated.connect(self._on_weights_activated)
         return self.weights
 

@@ -34,12 +34,15 @@ SHORTCUT = "Ctrl+E"
 CLOSE_WAIT_MS = 120_000
 
 
-def snapshot(doc):
-    """A detached copy of the project for the worker (graph copy, frozen settings)."""
+def snapshot(doc, path=None):
+    """A detached copy of the project for the worker (graph copy, frozen settings), named
+    as the export names it: a saved project still called 'Untitled' by its file's name."""
+    from visionstudio.core.export.codegen import export_name
     from visionstudio.core.project import ProjectDocument
 
     return ProjectDocument(graph=doc.graph.copy(), dataset=doc.dataset, training=doc.training,
-                           name=doc.name, description=doc.description, runs=copy.deepcopy(doc.runs))
+                           name=export_name(doc.name, path), description=doc.description,
+                           runs=copy.deepcopy(doc.runs))
 
 
 def run_export(state: TaskState, doc, request: ExportRequest) -> tuple[object, object]:
@@ -157,10 +160,13 @@ class ExportIntegration(QObject):
         menu.insertActions(actions[at], mine)
 
     # -- the dialog -----------------------------------------------------------------------
-    def _runs_root(self) -> Path:
+    def _run_store(self):
         from visionstudio.ui.training.run_controller import runs_for
 
-        return runs_for(self.window.controller).store.root
+        return runs_for(self.window.controller).store
+
+    def _runs_root(self) -> Path:
+        return self._run_store().root
 
     def _folder_key(self) -> str:
         c = self.window.controller
@@ -180,8 +186,10 @@ class ExportIntegration(QObject):
         settings = getattr(self.window, "settings", None)
         fmt = read_str(settings, "export/format", "pytorch", choices=FORMAT_CHOICES) \
             if settings is not None else "pytorch"
+        # trained weights when there are some: the best of the most recent finished run
+        preferred = self._run_store().export_checkpoint() if choices else None
         dialog = ExportDialog(choices, folder=Path(folder), fmt=fmt, seed=doc.training.seed,
-                              parent=self.window)
+                              preferred=preferred, parent=self.window)
         dialog.accepted.connect(lambda d=dialog: self.start(d.request()))
         dialog.finished.connect(lambda _result, d=dialog: self._on_dialog_finished(d))
         self.dialog = dialog
@@ -203,7 +211,7 @@ class ExportIntegration(QObject):
         settings = getattr(self.window, "settings", None)
         if settings is not None:
             settings.setValue("export/format", request.fmt)
-        doc = snapshot(self.window.controller.document)
+        doc = snapshot(self.window.controller.document, self.window.controller.path)
         self.action.setEnabled(False)
         self._show_progress(request)
         self.task = run_task(run_export, doc, request, name="export", parent=self,
