@@ -46,6 +46,10 @@ def _no_info(params: dict[str, Any]) -> DatasetInfo:
     return DatasetInfo("The dataset", None, None)
 
 
+def _always_present(params: dict[str, Any], root: Path) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     key: str
@@ -55,6 +59,11 @@ class DatasetSpec:
     loader: Callable[[dict[str, Any], LoadContext], LoadedDataset]
     needs_download: bool
     describe: Callable[[dict[str, Any]], DatasetInfo] = _no_info
+    # downloadable sets: whether the files are on disk (existence only: the GUI asks),
+    # how to fetch them, and how big that is in the user's words
+    present: Callable[[dict[str, Any], Path], bool] = _always_present
+    fetch: Callable[[dict[str, Any], LoadContext], None] | None = None
+    download_size: str = ""
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -89,18 +98,22 @@ register(DatasetSpec(
     describe=_lazy(".shapes", "describe_shapes"),
 ), "Built-in")
 
-for _key, _title, _description in (
-    ("mnist", "MNIST", "70,000 handwritten digits, 1×28×28, 10 classes "
+for _key, _title, _size, _description in (
+    ("mnist", "MNIST", "about 12 MB", "70,000 handwritten digits, 1×28×28, 10 classes "
                        "(60,000 training, 10,000 test used for validation). About 12 MB download."),
-    ("fashion_mnist", "Fashion-MNIST", "70,000 photos of clothing, 1×28×28, 10 classes "
-                                       "(60,000 training, 10,000 test). About 30 MB download."),
-    ("cifar10", "CIFAR-10", "60,000 colour photos, 3×32×32, 10 classes (airplane … truck; "
-                            "50,000 training, 10,000 test). About 170 MB download."),
+    ("fashion_mnist", "Fashion-MNIST", "about 30 MB",
+     "70,000 photos of clothing, 1×28×28, 10 classes (60,000 training, 10,000 test). "
+     "About 30 MB download."),
+    ("cifar10", "CIFAR-10", "about 170 MB", "60,000 colour photos, 3×32×32, 10 classes "
+                            "(airplane … truck; 50,000 training, 10,000 test). About 170 MB download."),
 ):
     register(DatasetSpec(key=_key, title=_title, description=_description, params=(),
                          loader=_lazy(".torchvision_sets", "make_loader", (_key, 0)),
                          needs_download=True,
-                         describe=_lazy(".torchvision_sets", "make_loader", (_key, 1))), "Download")
+                         describe=_lazy(".torchvision_sets", "make_loader", (_key, 1)),
+                         present=_lazy(".torchvision_sets", "make_loader", (_key, 2)),
+                         fetch=_lazy(".torchvision_sets", "make_loader", (_key, 3)),
+                         download_size=_size), "Download")
 
 register(DatasetSpec(
     key="image_folder", title="Image folder",
@@ -150,11 +163,47 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
             raise DatasetError(f"The network's Input must be channels×height×width, not "
                                f"{fmt_shape(target_shape)}.")
     ctx = LoadContext(val_split=float(val_split), seed=int(seed),
-                      data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+                      data_dir=_root(data_dir),
                       target_shape=target_shape, download=download, progress=progress,
                       cancel=cancel)
     ctx.check_cancel()
     return spec.loader(params, ctx)
+
+
+def _known(config: Any) -> tuple[DatasetSpec, dict[str, Any]]:
+    key = getattr(config, "key", None)
+    if not isinstance(key, str) or key not in DATASETS:
+        raise DatasetError(unknown_dataset_message(key))
+    spec = DATASETS.get(key)
+    params, _ = validate_all(spec.params, dict(getattr(config, "params", {}) or {}))
+    return spec, params
+
+
+def _root(data_dir: str | Path | None) -> Path:
+    return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def is_downloaded(config: Any, data_dir: str | Path | None = None) -> bool:
+    """False when the dataset must be downloaded before it can load; True for sets made
+    on the spot or read from the user's folders. A file-existence check that loads no
+    torch: the panel asks it on the GUI thread each time a dataset is chosen."""
+    key = getattr(config, "key", None)
+    if not isinstance(key, str) or key not in DATASETS:
+        return True    # loading says what is wrong with it
+    spec, params = _known(config)
+    return spec.fetch is None or spec.present(params, _root(data_dir))
+
+
+def download_dataset(config: Any, *, data_dir: str | Path | None = None,
+                     progress: Progress | None = None, cancel: Cancel | None = None) -> None:
+    """Fetch a downloadable dataset's files into the data folder (its own download code
+    and checksums); DatasetError in the user's words, DatasetCancelled when stopped."""
+    spec, params = _known(config)
+    if spec.fetch is None:
+        raise DatasetError(f"{spec.title} needs no download: it is made or read on the spot.")
+    ctx = LoadContext(data_dir=_root(data_dir), download=True, progress=progress, cancel=cancel)
+    ctx.check_cancel()
+    spec.fetch(params, ctx)
 
 
 def describe_dataset(config: Any) -> DatasetInfo:

@@ -12,13 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 import numpy as np
-import torch
 
-from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset
+from visionstudio.core.data.base import (
+    DatasetError,
+    DatasetInfo,
+    LoadContext,
+    LoadedDataset,
+)
+
+if TYPE_CHECKING:  # asking whether a set is on disk must not load torch (the GUI asks)
+    import torch
 
 
 @dataclass(frozen=True)
@@ -32,24 +39,26 @@ class TorchvisionSet:
     files: tuple[str, ...]          # what a user must place by hand, relative to ``folder``
     folder: str                     # relative to the data folder
     source: str                     # where to get the files
+    size: str                       # how much a download fetches, in the user's words
 
 
 MNIST_SET = TorchvisionSet(
     "mnist", "MNIST", "MNIST", (1, 28, 28), (0.1307,), (0.3081,),
     ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
      "t10k-labels-idx1-ubyte"),
-    "MNIST/raw", "https://ossci-datasets.s3.amazonaws.com/mnist/ (the .gz files, unpacked)")
+    "MNIST/raw", "https://ossci-datasets.s3.amazonaws.com/mnist/ (the .gz files, unpacked)",
+    "about 12 MB")
 FASHION_SET = TorchvisionSet(
     "fashion_mnist", "Fashion-MNIST", "FashionMNIST", (1, 28, 28), (0.2860,), (0.3530,),
     MNIST_SET.files, "FashionMNIST/raw",
-    "https://github.com/zalandoresearch/fashion-mnist (the .gz files, unpacked)")
+    "https://github.com/zalandoresearch/fashion-mnist (the .gz files, unpacked)", "about 30 MB")
 CIFAR10_SET = TorchvisionSet(
     "cifar10", "CIFAR-10", "CIFAR10", (3, 32, 32), (0.4914, 0.4822, 0.4465),
     (0.2470, 0.2435, 0.2616),
     ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
      "test_batch", "batches.meta"),
     "cifar-10-batches-py",
-    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (unpack it there)")
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (unpack it there)", "about 170 MB")
 
 SETS = {s.key: s for s in (MNIST_SET, FASHION_SET, CIFAR10_SET)}
 
@@ -100,36 +109,73 @@ def _open(cls: Any, root: Path, train: bool, download: bool) -> Any:
     return cls(str(root), train=train, download=download)
 
 
+def files_present(info: TorchvisionSet, root: Path) -> bool:
+    """Whether every file a load needs is on disk: existence only (no torch, no reading),
+    cheap enough to ask on the GUI thread. Damaged files still fail at load time."""
+    folder = Path(root) / info.folder
+    return all((folder / name).is_file() for name in info.files)
+
+
+def _failure(info: TorchvisionSet, root: Path, exc: BaseException, downloading: bool) -> DatasetError:
+    """The user's words for what went wrong opening or fetching ``info``."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if downloading and isinstance(exc, (URLError, OSError, RuntimeError)):
+        return DatasetError(_missing_message(
+            info, root, f"Could not download {info.title} (no network?): {detail}."))
+    return DatasetError(f"{info.title} in {root / info.folder} could not be read ({detail}). "
+                        f"Delete the folder and download it again.")
+
+
+def download(info: TorchvisionSet, ctx: LoadContext) -> None:
+    """Fetch ``info``'s files into the data folder with torchvision's own download code
+    (its URLs and checksums), reporting per file where torchvision fetches several;
+    ``ctx.cancel`` stops it between files (DatasetCancelled)."""
+    root = Path(ctx.data_dir)
+    ctx.report_progress(f"Downloading {info.title} ({info.size})…", 0.0)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _open(_with_progress(dataset_class(info), info, ctx), root, True, True)
+    except DatasetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - network and file errors alike become the user's words
+        raise _failure(info, root, exc, downloading=True) from None
+    ctx.report_progress(f"Downloaded {info.title}", 1.0)
+
+
+def _read(cls: Any, info: TorchvisionSet, root: Path, ctx: LoadContext) -> tuple[Any, Any]:
+    """The train and test splits as torchvision reads them (with CIFAR's checksums)."""
+    ctx.check_cancel()
+    train = _open(cls, root, True, False)
+    ctx.check_cancel()
+    ctx.report_progress(f"Reading {info.title} test split…", 0.8)
+    return train, _open(cls, root, False, False)
+
+
 def load_torchvision(info: TorchvisionSet, ctx: LoadContext) -> LoadedDataset:
     root = Path(ctx.data_dir)
     base_cls = dataset_class(info)
     report: list[str] = []
     ctx.report_progress(f"Opening {info.title}…", 0.0)
+    if not files_present(info, root):
+        if not ctx.download:
+            raise DatasetError(_missing_message(
+                info, root, f"{info.title} is not in {root / info.folder.split('/')[0]} "
+                            f"and downloading is turned off."))
+        download(info, ctx)
+        report.append(f"Downloaded {info.title} to {root}.")
     try:
         try:
-            train = _open(base_cls, root, True, False)
-        except RuntimeError:
-            if not ctx.download:
-                raise DatasetError(_missing_message(
-                    info, root, f"{info.title} is not in {root / info.folder.split('/')[0]} "
-                                f"and downloading is turned off.")) from None
-            root.mkdir(parents=True, exist_ok=True)
+            train, test = _read(base_cls, info, root, ctx)
+        except RuntimeError:   # torchvision's "not found or corrupted": fetch it again
+            if not ctx.download or report:
+                raise
+            download(info, ctx)
             report.append(f"Downloaded {info.title} to {root}.")
-            ctx.report_progress(f"Downloading {info.title}…", 0.0)
-            train = _open(_with_progress(base_cls, info, ctx), root, True, True)
-        ctx.check_cancel()
-        ctx.report_progress(f"Reading {info.title} test split…", 0.8)
-        test = _open(base_cls, root, False, False)
+            train, test = _read(base_cls, info, root, ctx)
     except DatasetError:
         raise
-    except (URLError, OSError, RuntimeError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(_missing_message(
-            info, root, f"Could not download {info.title} (no network?): {detail}.")) from None
-    except Exception as exc:  # a corrupt file: unpickling / parsing errors
-        raise DatasetError(f"{info.title} in {root / info.folder} could not be read "
-                           f"({type(exc).__name__}: {exc}). Delete the folder and download it "
-                           f"again.") from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt file: unpickling, parsing, checksum errors
+        raise _failure(info, root, exc, downloading=False) from None
     train_images, train_labels = _to_tensors(train)
     val_images, val_labels = _to_tensors(test)
     classes = [str(c) for c in getattr(train, "classes", [])] or [str(i) for i in range(10)]
@@ -142,6 +188,8 @@ def load_torchvision(info: TorchvisionSet, ctx: LoadContext) -> LoadedDataset:
 
 def _to_tensors(ds: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(uint8 N×C×H×W, int64 N) from a torchvision dataset's ``data``/``targets``."""
+    import torch
+
     data = ds.data
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(np.ascontiguousarray(data))
@@ -157,6 +205,7 @@ def _to_tensors(ds: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make_loader(key: str):
+    """(loader, describe, present, fetch) for the registry's spec of set ``key``."""
     info = SETS[key]
 
     def loader(params: dict, ctx: LoadContext) -> LoadedDataset:
@@ -165,4 +214,10 @@ def make_loader(key: str):
     def describe(params: dict) -> DatasetInfo:
         return DatasetInfo(info.title, info.shape, 10, channels=(info.shape[0],))
 
-    return loader, describe
+    def present(params: dict, root: Path) -> bool:
+        return files_present(info, root)
+
+    def fetch(params: dict, ctx: LoadContext) -> None:
+        download(info, ctx)
+
+    return loader, describe, present, fetch

@@ -224,6 +224,7 @@ class TrainingIntegration(QObject):
         self._update_actions()
 
     def _on_training_failed(self, failure) -> None:
+        self.step_label.setText(failure_title(failure))   # not "Loading dataset…" forever
         self.show_failure(self.window, failure)
 
     def _show_status(self, text: str) -> None:

@@ -25,14 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
+from visionstudio.core.project.commands import SetTrainingSettings
 from visionstudio.core.training.config import TRAINING_FIELDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
-from visionstudio.ui.training.preview import PreviewStrip
 from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
 
 PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
@@ -80,7 +79,11 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
-        layout.addWidget(self._build_dataset_box())
+        self.dataset_box = datasets.DatasetBox(self.controller)
+        self.dataset_box.changed.connect(self._on_dataset_changed)
+        self.dataset_combo, self.dataset_form = self.dataset_box.combo, self.dataset_box.form
+        self.preview = self.dataset_box.preview
+        layout.addWidget(self.dataset_box)
         self.choice_combos: dict[str, QComboBox] = {}
         self.choice_forms: dict[str, ParamForm] = {}
         for section in ("loss", "optimizer", "scheduler"):
@@ -128,24 +131,6 @@ class TrainingPanel(QWidget):
                                    " border-radius: 3px; padding: 6px;")
         self.message.hide()
         outer.addWidget(self.message)
-
-    def _build_dataset_box(self) -> QGroupBox:
-        data_box = QGroupBox("Dataset")
-        dl = QVBoxLayout(data_box)
-        self.dataset_combo = ignore_wheel_unless_focused(QComboBox())
-        self.dataset_combo.setObjectName("datasetCombo")
-        self.dataset_combo.setToolTip("The dataset to train and validate on")
-        self.dataset_combo.setAccessibleName("Dataset")
-        for key, spec in datasets.registry().items():
-            self.dataset_combo.addItem(spec.title, key)
-        self.dataset_combo.activated.connect(self._on_dataset_chosen)
-        dl.addWidget(self.dataset_combo)
-        self.dataset_form = ParamForm(object_prefix="dataset")
-        self.dataset_form.edited.connect(self._on_dataset_param_edited)
-        dl.addWidget(self.dataset_form)
-        self.preview = PreviewStrip()
-        dl.addWidget(self.preview)
-        return data_box
 
     def _build_choice_box(self, section: str) -> QGroupBox:
         """The loss, the optimizer or the schedule: a registry choice and its parameters."""
@@ -214,43 +199,20 @@ class TrainingPanel(QWidget):
     def _bind(self, doc) -> None:
         self._doc = doc
         doc.settings_changed.connect(self._on_document_settings_changed)
-        self._refresh_dataset()
         self._refresh_training()
 
     def _on_document_settings_changed(self, section: str) -> None:
-        if section == "dataset":
-            self._refresh_dataset()
-        elif section == "training":
+        if section == "training":
             self._refresh_training()
 
-    def _refresh_dataset(self) -> None:
-        ds = self.controller.document.dataset
-        i = self.dataset_combo.findData(ds.key)
-        if i < 0:
-            self.dataset_combo.addItem(ds.key, ds.key)
-            i = self.dataset_combo.count() - 1
-        self.dataset_combo.setCurrentIndex(i)
-        spec = datasets.registry().get(ds.key)
-        params = datasets.clean_params(ds.key, ds.params)
-        if spec is not None and tuple(self.dataset_form.specs) != tuple(p.name for p in spec.params):
-            self.dataset_form.set_specs(spec.params, params)
-        else:
-            self.dataset_form.set_values(params)
-        if self.isVisible():
-            self._request_preview()
-
-    def _request_preview(self) -> None:
-        from visionstudio.core.data.config import DatasetConfig
-
-        doc = self.controller.document
-        cfg = DatasetConfig(doc.dataset.key, datasets.clean_params(doc.dataset.key, doc.dataset.params))
-        self.preview.request(cfg, doc.training.seed, doc.training.val_split)
+    def _on_dataset_changed(self) -> None:
+        if not self.training.busy:
+            self.message.hide()   # a failure with the previous dataset is not this one's
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if self.preview.data is None and (self.preview.loader is None
-                                          or not self.preview.loader.is_running()):
-            self._request_preview()
+        if self.preview.state == "idle":
+            self.dataset_box.request_preview()
 
     def _refresh_training(self) -> None:
         cfg = self.controller.document.training
@@ -276,17 +238,7 @@ class TrainingPanel(QWidget):
         ok = self.controller.push(command)
         if not ok:
             self._refresh_training()
-            self._refresh_dataset()
         return ok
-
-    def _on_dataset_chosen(self, _index: int) -> None:
-        key = self.dataset_combo.currentData()
-        if key != self.controller.document.dataset.key:
-            self._push(SetDatasetSettings(key, datasets.clean_params(key, {})))
-
-    def _on_dataset_param_edited(self, name: str, value: Any) -> None:
-        ds = self.controller.document.dataset
-        self._push(SetDatasetSettings(ds.key, {**datasets.clean_params(ds.key, ds.params), name: value}))
 
     def _on_choice_chosen(self, section: str) -> None:
         key = self.choice_combos[section].currentData()
@@ -316,9 +268,9 @@ class TrainingPanel(QWidget):
     def _apply_editability(self) -> None:
         state = self.training.state
         busy = self.training.busy
-        for w in (self.dataset_combo, self.device_combo, *self.choice_combos.values()):
+        for w in (self.device_combo, *self.choice_combos.values()):
             w.setEnabled(not busy)
-        self.dataset_form.set_editable(set() if busy else None)
+        self.dataset_box.set_editable(not busy)
         self.training_form.set_editable(set() if busy else None)
         for section, form in self.choice_forms.items():
             if not busy:
@@ -392,5 +344,5 @@ class TrainingPanel(QWidget):
         super().hideEvent(event)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.preview.shutdown()
+        self.preview.shutdown_all()
         super().closeEvent(event)

@@ -1,25 +1,44 @@
-"""A strip of sample images with their labels and the class counts, loaded off the
-GUI thread (a background task that loads the dataset and keeps a few images)."""
+"""A strip of sample images with their labels and the class counts of the chosen
+dataset, loaded off the GUI thread; or, for a set whose files are not on disk yet,
+a "not downloaded yet" line with a Download button (progress, Cancel).
+
+The strip always shows the choice it was last given: a new request clears the old
+thumbnails at once, and a result that belongs to an earlier request (a generation
+number) is dropped. A failure is shown here in words, in a red box, until the next
+request.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import QCoreApplication, Qt, QThread
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from visionstudio.core.data.registry import load_dataset
-from visionstudio.ui.shell.tasks import BackgroundTask, TaskState
+from visionstudio.core.data import registry as data_registry
+from visionstudio.core.data.base import DatasetCancelled, default_data_dir
+from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, run_task
 
 SAMPLES = 12
 THUMB = 44
+IDLE_TEXT = "Preview appears when the panel is shown."
+PROBLEM_STYLE = ("background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0; "
+                 "border-radius: 3px; padding: 6px;")
 
 
-def load_preview(state: TaskState, config, seed: int, val_split: float) -> dict:
+def load_preview(state: TaskState, config, seed: int, val_split: float, data_dir=None) -> dict:
     """A few images, their labels and the class counts (on the task's thread)."""
-    # never download just for a preview: that happens when training starts
-    data = load_dataset(config, val_split=val_split, seed=seed,
-                         cancel=lambda: state.cancelled, download=False)
+    # never download just for a preview: the Download button or training does that
+    data = data_registry.load_dataset(config, val_split=val_split, seed=seed, data_dir=data_dir,
+                                      cancel=lambda: state.cancelled, download=False)
     if data.train_images is not None:
         images = data.train_images[:SAMPLES].numpy().copy()
         labels = data.train_labels[:SAMPLES].numpy().copy()
@@ -31,6 +50,13 @@ def load_preview(state: TaskState, config, seed: int, val_split: float) -> dict:
         counts = None
     return {"images": images, "labels": labels, "class_names": list(data.class_names),
             "counts": counts, "train": data.num_train, "val": data.num_val}
+
+
+def download_files(state: TaskState, config, data_dir=None) -> None:
+    """Fetch a dataset's files (on the task's thread), reporting progress, stopping on Cancel."""
+    data_registry.download_dataset(config, data_dir=data_dir,
+                                   progress=lambda text, fraction: state.set_progress(fraction, text),
+                                   cancel=lambda: state.cancelled)
 
 
 def to_pixmap(image: np.ndarray, size: int = THUMB) -> QPixmap:
@@ -46,7 +72,14 @@ def to_pixmap(image: np.ndarray, size: int = THUMB) -> QPixmap:
                                           Qt.TransformationMode.FastTransformation)
 
 
+def title_of(config) -> str:
+    key = getattr(config, "key", None)
+    return data_registry.DATASETS.get(key).title if key in data_registry.DATASETS else str(key)
+
+
 class PreviewStrip(QWidget):
+    """``state`` is what it shows: idle, loading, ready, missing, downloading or problem."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("datasetPreview")
@@ -55,39 +88,98 @@ class PreviewStrip(QWidget):
         self.grid = QGridLayout()
         self.grid.setSpacing(2)
         layout.addLayout(self.grid)
-        self.info = QLabel("Preview appears when the panel is shown.")
+        self.info = QLabel(IDLE_TEXT)
         self.info.setObjectName("datasetCounts")
         self.info.setWordWrap(True)
         self.info.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.info)
+        self.problem = QLabel("")
+        self.problem.setObjectName("datasetProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.setStyleSheet(PROBLEM_STYLE)
+        self.problem.hide()
+        layout.addWidget(self.problem)
+        layout.addLayout(self._build_download_row())
+        self.data_dir = None            # None: the app's data folder (default_data_dir)
+        self.state = "idle"
         self.loader: BackgroundTask | None = None
-        self._pending = None
+        self.downloads: dict[str, BackgroundTask] = {}   # dataset key -> its running download
+        self._download_progress: dict[str, tuple[float, str]] = {}
+        self._pending = None            # a load waiting for the running one to stop
+        self._wanted = None             # (config, seed, val_split) last requested
+        self._generation = 0
         self.data = None
-        from PySide6.QtCore import QCoreApplication
-
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+            app.aboutToQuit.connect(self.shutdown_all)
 
+    def _build_download_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("datasetDownloadButton")
+        self.download_button.setAccessibleName("Download the dataset")
+        self.download_button.clicked.connect(lambda _=False: self.download())
+        self.progress = QProgressBar()
+        self.progress.setObjectName("datasetDownloadProgress")
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("datasetCancelButton")
+        self.cancel_button.setToolTip("Stop the download (after the file being fetched)")
+        self.cancel_button.setAccessibleName("Cancel the download")
+        self.cancel_button.clicked.connect(lambda _=False: self.cancel_download())
+        for widget in (self.download_button, self.progress, self.cancel_button):
+            row.addWidget(widget)
+            widget.hide()
+        row.addStretch(1)
+        return row
+
+    # -- requests ---------------------------------------------------------------------------
     def request(self, config, seed: int, val_split: float) -> None:
-        """Load a preview of ``config`` (the newest request wins)."""
-        self._pending = (config, seed, val_split)
-        if self.loader is not None and self.loader.is_running():
-            self.loader.cancel()
+        """Show ``config``: clear what is shown now, then its preview, its download or
+        the reason it cannot be shown (the newest request wins). Asking again for what
+        is shown or on its way changes nothing."""
+        if (config, seed, val_split) == self._wanted and self.state in ("loading", "ready", "downloading"):
             return
-        self._start()
+        self._show(config, seed, val_split)
+
+    def _show(self, config, seed: int, val_split: float) -> None:
+        self._generation += 1
+        self._wanted = (config, seed, val_split)
+        self._pending = None
+        self.data = None
+        self._clear_grid()
+        key = getattr(config, "key", None)
+        running = self.loader is not None and self.loader.is_running()
+        if running:
+            self.loader.cancel()   # an earlier choice's; its done starts a pending load
+        if key in self.downloads:
+            self._show_downloading(key)
+        elif not data_registry.is_downloaded(config, self.data_dir):
+            self._show_missing(config)
+        else:
+            self._set_state("loading", f"Loading {title_of(config)}…")
+            self._pending = (self._generation, config, seed, val_split)
+            if not running:
+                self._start()
+
+    def clear(self) -> None:
+        """Forget what is shown (the choice changed while the strip was hidden)."""
+        self._generation += 1
+        self._pending = self._wanted = self.data = None
+        self._clear_grid()
+        self._set_state("idle", IDLE_TEXT)
 
     def _start(self) -> None:
         if self._pending is None:
             return
-        config, seed, val_split = self._pending
+        gen, config, seed, val_split = self._pending
         self._pending = None
-        self.info.setText("Loading a preview…")
         # the task outlives this strip if it is dropped (document replaced) mid-load
-        loader = BackgroundTask(load_preview, config, seed, val_split, name="dataset-preview",
-                                parent=self, report_errors=False)
-        loader.finished.connect(self._on_loaded)
-        loader.failed.connect(self._on_failed)
+        loader = BackgroundTask(load_preview, config, seed, val_split, self.data_dir,
+                                name="dataset-preview", parent=self, report_errors=False)
+        loader.finished.connect(lambda data, g=gen: self._on_loaded(g, data))
+        loader.failed.connect(lambda exc, g=gen: self._on_failed(g, exc))
         loader.done.connect(self._on_done)
         self.loader = loader
         loader.start(QThread.Priority.LowPriority)
@@ -96,18 +188,15 @@ class PreviewStrip(QWidget):
         self.loader = None
         self._start()
 
-    def _on_failed(self, exc: BaseException) -> None:
-        if not self.loader.cancel_requested:
-            self.info.setText(f"No preview: {str(exc) or type(exc).__name__}")
+    def _on_failed(self, gen: int, exc: BaseException) -> None:
+        if gen == self._generation and not isinstance(exc, DatasetCancelled):
+            self._show_problem(str(exc) or type(exc).__name__)
 
-    def _on_loaded(self, data: dict) -> None:
-        if self._pending is not None:
-            return  # outdated: a newer request is waiting
+    def _on_loaded(self, gen: int, data: dict) -> None:
+        if gen != self._generation:
+            return  # outdated: the user chose something else meanwhile
         self.data = data
-        while self.grid.count():
-            item = self.grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        self._clear_grid()
         names = data["class_names"]
         for i, (img, lab) in enumerate(zip(data["images"], data["labels"])):
             cell = QLabel()
@@ -123,15 +212,129 @@ class PreviewStrip(QWidget):
         counts = data["counts"]
         per_class = (", ".join(f"{n} {int(c)}" for n, c in zip(names, counts))
                      if counts is not None else f"{len(names)} classes")
-        self.info.setText(f"{data['train']} training / {data['val']} validation images. "
-                          f"Per class: {per_class}.")
+        self._set_state("ready", f"{data['train']} training / {data['val']} validation images. "
+                                 f"Per class: {per_class}.")
 
+    # -- downloads ------------------------------------------------------------------------
+    def download(self) -> None:
+        """Fetch the shown dataset's files in the background, then show its preview."""
+        if self._wanted is None:
+            return
+        config = self._wanted[0]
+        key = config.key
+        if key in self.downloads:
+            return
+        task = run_task(download_files, config, self.data_dir, name=f"download-{key}", parent=self,
+                        report_errors=False,
+                        on_progress=lambda f, text, k=key: self._on_download_progress(k, f, text),
+                        on_finished=lambda _r, k=key: self._on_download_finished(k),
+                        on_failed=lambda exc, k=key: self._on_download_failed(k, exc))
+        self.downloads[key] = task
+        self._download_progress[key] = (0.0, "")
+        task.done.connect(lambda k=key: self.downloads.pop(k, None))
+        self._show_downloading(key)
+
+    def cancel_download(self) -> None:
+        key = self._shown_key()
+        task = self.downloads.get(key)
+        if task is not None:
+            task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.info.setText(f"Cancelling the download of {title_of(self._wanted[0])}…")
+
+    def _shown_key(self):
+        return getattr(self._wanted[0], "key", None) if self._wanted is not None else None
+
+    def _on_download_progress(self, key: str, fraction: float, text: str) -> None:
+        self._download_progress[key] = (fraction, text)
+        task = self.downloads.get(key)
+        if key != self._shown_key() or task is None or task.cancel_requested:
+            return
+        self._set_progress(fraction)
+        if text:
+            self.info.setText(text)
+
+    def _on_download_finished(self, key: str) -> None:
+        self.downloads.pop(key, None)
+        if key == self._shown_key():
+            self._show(*self._wanted)
+
+    def _on_download_failed(self, key: str, exc: BaseException) -> None:
+        self.downloads.pop(key, None)
+        if key != self._shown_key():
+            return
+        config = self._wanted[0]
+        if isinstance(exc, DatasetCancelled):
+            self._show_missing(config, note="The download was cancelled. ")
+        else:
+            self._show_missing(config)
+            self._show_problem(str(exc) or type(exc).__name__, keep_download=True)
+
+    # -- what is shown ----------------------------------------------------------------------
+    def _set_state(self, state: str, text: str) -> None:
+        self.state = state
+        self.info.setText(text)
+        self.problem.hide()
+        downloading = state == "downloading"
+        self.download_button.setVisible(state == "missing")
+        self.progress.setVisible(downloading)
+        self.cancel_button.setVisible(downloading)
+        self.cancel_button.setEnabled(downloading)
+
+    def _show_missing(self, config, note: str = "") -> None:
+        spec = data_registry.DATASETS.get(config.key)
+        size = f" ({spec.download_size})" if spec.download_size else ""
+        self._set_state("missing", f"{note}{spec.title} is not downloaded yet{size}.")
+        folder = self.data_dir or default_data_dir()
+        self.download_button.setToolTip(f"Download {spec.title}{size} into {folder}")
+
+    def _show_downloading(self, key: str) -> None:
+        task = self.downloads[key]
+        self._set_state("downloading", f"Downloading {title_of(self._wanted[0])}…")
+        fraction, text = self._download_progress.get(key, (0.0, ""))
+        self._set_progress(fraction)
+        if text:
+            self.info.setText(text)
+        if task.cancel_requested:
+            self.cancel_button.setEnabled(False)
+            self.info.setText(f"Cancelling the download of {title_of(self._wanted[0])}…")
+
+    def _set_progress(self, fraction: float) -> None:
+        if fraction <= 0.0:
+            self.progress.setRange(0, 0)        # busy until the first file is in
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(int(round(fraction * 100)))
+
+    def _show_problem(self, text: str, keep_download: bool = False) -> None:
+        if not keep_download:
+            self._set_state("problem", f"{title_of(self._wanted[0])} cannot be shown.")
+        else:
+            self.state = "problem"
+        self.problem.setText(text)
+        self.problem.show()
+
+    def _clear_grid(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    # -- ending -------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel a preview being loaded and wait for its thread (hide, quit)."""
+        """Cancel a preview being loaded and wait for its thread (hide, quit). A download
+        goes on while the panel is hidden; quitting stops it (shutdown_all)."""
         self._pending = None
         loader = self.loader
         if loader is not None:
             loader.cancel()
             loader.wait(10_000)
-            if self.data is None:
-                self.info.setText("Preview appears when the panel is shown.")
+            if self.data is None and self.state == "loading":
+                self.clear()
+
+    def shutdown_all(self) -> None:
+        """Quitting: stop the preview and every download, and wait for their threads."""
+        self.shutdown()
+        for task in list(self.downloads.values()):
+            task.cancel()
+            task.wait(10_000)
