@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.graph import Connect, Edge, GraphModel, Node, analyze
 
-from .graph_strategies import GraphBuilder
+from .graph_strategies import GraphBuilder, invalid_graphs
 
 
 def messages(analysis, name: str | None = None) -> list[str]:
@@ -268,6 +269,8 @@ def test_duplicate_names_and_unknown_kinds():
     b.add("relu", r, name="relu2")
     b.graph.nodes[b.id("relu2")].name = "relu1"
     b.graph._insert_node(Node("zz", "frobnicate", "mystery"))
+    two = b.add("relu", x)
+    b.graph._insert_edge(Edge(r, two, 1))
     a = analyze(b.graph)
     assert "relu1: another layer has the same name; rename one of them" in messages(a)
     assert messages(a, "mystery") == ["mystery: unknown layer kind 'frobnicate'"]
@@ -324,3 +327,120 @@ def test_repeated_analysis_sees_in_place_edits_and_owns_its_values():
         "wsum1: weights must be a finite number (got a huge number)"]
     b.graph.nodes[w].params["weights"] = [1.0, 2.0]
     assert analyze(b.graph).ok
+
+
+# -- every problem comes with what to do about it ------------------------------------------
+def _broken_graphs():
+    """One graph per kind of problem the analysis reports (name: graph)."""
+    graphs = {}
+
+    def fresh(name):
+        graphs[name] = GraphBuilder()
+        return graphs[name]
+
+    b = fresh("dense after conv")
+    x = b.add("input", channels=1, height=28, width=28)
+    b.add("dense", b.add("conv2d", x), units=10)
+    b = fresh("add mismatch")
+    x = b.add("input", channels=3, height=15, width=15)
+    a = b.add("conv2d", x, out_channels=32, kernel_size=3)
+    c = b.add("conv2d", x, out_channels=64, kernel_size=5)
+    b.add("add", a, c)
+    b = fresh("concat sizes")
+    x = b.add("input", channels=3, height=15, width=15)
+    b.add("concat", b.add("conv2d", x, kernel_size=3), b.add("conv2d", x, kernel_size=5))
+    b = fresh("concat ranks")
+    x = b.add("input", channels=3, height=8, width=8)
+    b.add("concat", x, b.add("flatten", x))
+    b = fresh("weights")
+    x = b.add("input", channels=3, height=8, width=8)
+    b.add("weighted_sum", x, b.add("relu", x), weights=[1.0, 2.0, 3.0])
+    b = fresh("conv on vector")
+    x = b.add("input")
+    for kind in ("conv2d", "maxpool2d", "batchnorm2d", "global_avgpool"):
+        b.add(kind, b.add("flatten", x))
+    b = fresh("kernels and windows")
+    x = b.add("input", channels=4, height=3, width=3)
+    b.add("conv2d", x, kernel_size=5)
+    b.add("conv2d", x, stride=2, padding="same")
+    b.add("conv2d", x, groups=3)
+    b.add("conv2d", x, out_channels=5, groups=2)
+    b.add("maxpool2d", x, kernel_size=5)
+    b.add("maxpool2d", x, kernel_size=2, padding=2)
+    b.add("relu", x)
+    b = fresh("graph structure")
+    x = b.add("input")
+    b.add("input")
+    b.add("relu")
+    b.add("add", x)
+    r = b.add("relu", x, name="same")
+    b.add("relu", r, name="twin")
+    b.graph.nodes[b.id("twin")].name = "same"
+    b.add("dense", x, units=0)
+    b.graph._insert_node(Node("zz", "frobnicate", "mystery"))
+    two = b.add("relu", x)
+    b.graph._insert_edge(Edge(r, two, 1))
+    b = fresh("cycle")
+    x = b.add("input")
+    r1 = b.add("relu", x)
+    r2 = b.add("relu", r1)
+    b.graph._insert_edge(Edge(r2, r1, 1))
+    b = fresh("no input")
+    b.add("relu")
+    b = fresh("only input")
+    b.add("input")
+    b = fresh("dangling")
+    x = b.add("input")
+    b.add("relu", x)
+    b.graph._insert_edge(Edge("gone", x, 0))
+    return graphs
+
+
+def _all_diagnostics(analysis):
+    seen = list(analysis.diagnostics)
+    for info in analysis.nodes.values():
+        seen += [d for d in info.diagnostics if d not in seen]
+    return seen
+
+
+KINDS = ["receives a", "inputs have different shapes", "same height and width", "feature maps and vectors",
+         "weights; give one", "needs an image-like input", "several outputs", "one of several outputs",
+         "is larger than its", "only works with stride 1", "input channels cannot be split",
+         "output channels cannot be split", "window 5×5 is larger", "at most half", "same name",
+         "must be at least", "unknown layer kind", "only one Input", "input is not connected",
+         "needs at least 2 inputs", "not connected to any layer", "part of a cycle", "no Input layer",
+         "only an Input", "points to a layer that does not exist", "takes 1 input but has 2"]
+
+
+def test_every_kind_of_problem_has_a_hint():
+    found = []
+    for name, b in _broken_graphs().items():
+        for d in _all_diagnostics(analyze(b.graph)):
+            assert d.hint.strip(), f"{name}: {d.message!r} has no hint"
+            assert d.hint not in d.message
+            found.append(d.message)
+    assert [k for k in KINDS if not any(k in m for m in found)] == []  # every kind reached
+
+
+def test_merge_hint_names_the_branch_and_the_fix():
+    b = _broken_graphs()["add mismatch"]
+    (d,) = analyze(b.graph).nodes[b.id("add1")].diagnostics
+    assert d.message.startswith("add1: inputs have different shapes 32×13×13 and 64×11×11")
+    assert d.hint == ("make every branch end with the same channels and size: insert a 1×1 Conv2d "
+                      "with 32 filters on the 64-channel branch (after conv2); match the padding: "
+                      "padding 'same' on conv2 keeps its input's size, or pick the padding that gives 13×13")
+
+
+def test_dense_hint_offers_flatten_or_pooling():
+    b = _broken_graphs()["dense after conv"]
+    (d,) = analyze(b.graph).nodes[b.id("dense1")].diagnostics
+    assert d.hint == ("insert a Flatten before it (all 32×26×26 values as one vector), or a "
+                      "GlobalAvgPool (one average per channel: 32 values)")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(invalid_graphs())
+def test_hints_on_random_broken_graphs(case):
+    graph, _ = case
+    for d in _all_diagnostics(analyze(graph)):
+        assert d.hint.strip(), d.message

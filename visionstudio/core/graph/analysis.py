@@ -1,8 +1,9 @@
 """Validation and shape inference, re-run on every semantic edit.
 
 The result says, per node, its output shape, parameter count, FLOPs and the problems
-found — each phrased for the user with the node's name. It never raises for a bad
-graph: every failure is a diagnostic, so the canvas can always draw something.
+found — each phrased for the user with the node's name, with a hint saying what to
+change (core.graph.diagnostics). It never raises for a bad graph: every failure is a
+diagnostic, so the canvas can always draw something.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
+from visionstudio.core.graph import diagnostics as hints
 from visionstudio.core.graph.model import GraphModel, Node
 from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
 from visionstudio.core.params import validate_all
@@ -21,6 +23,7 @@ class Diagnostic:
     message: str
     node_id: str | None = None
     severity: str = "error"  # "error" blocks building; "warning" does not
+    hint: str = ""           # what to change, in the user's words; every problem has one
 
     def __str__(self) -> str:
         return self.message
@@ -123,20 +126,20 @@ class _Findings:
         self.infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
         self.diags: list[Diagnostic] = []
 
-    def problem(self, node: Node, message: str, severity: str = "error") -> None:
-        d = Diagnostic(f"{node.name}: {message}", node.id, severity)
+    def problem(self, node: Node, message: str, hint: str, severity: str = "error") -> None:
+        d = Diagnostic(f"{node.name}: {message}", node.id, severity, hint)
         self.infos[node.id].diagnostics.append(d)
         self.diags.append(d)
 
-    def general(self, message: str) -> None:
-        self.diags.append(Diagnostic(message))
+    def general(self, message: str, hint: str) -> None:
+        self.diags.append(Diagnostic(message, hint=hint))
 
 
 def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
     found = _Findings(graph)
     dangling = graph.dangling_edges()
     for _ in dangling:
-        found.general("a connection points to a layer that does not exist")
+        found.general("a connection points to a layer that does not exist", hints.DANGLING)
     succ = graph.successor_map()  # existing ends only
     order, stuck = graph.topological_order(succ)
     if stuck:
@@ -158,7 +161,8 @@ def _report_cycles(found: _Findings, stuck: set[str]) -> None:
                 if any(component.get(nxt) == component[nid] for nxt in graph.successors(nid))} or stuck
     names = _names(sorted(graph.nodes[n].name for n in on_cycle))
     for nid in sorted(on_cycle, key=lambda n: graph.nodes[n].name):
-        found.problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way")
+        found.problem(graph.nodes[nid], f"is part of a cycle ({names}); a network must flow one way",
+                      hints.CYCLE)
 
 
 def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
@@ -169,30 +173,31 @@ def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
     names_seen: dict[str, str] = {}
     for nid, node in found.graph.nodes.items():
         if node.name in names_seen:
-            found.problem(node, "another layer has the same name; rename one of them")
+            found.problem(node, "another layer has the same name; rename one of them", hints.DUPLICATE_NAME)
         names_seen[node.name] = nid
         kind = node.kind
         if kind not in by_kind:
             by_kind[kind] = LAYERS.get(kind) if kind in LAYERS else None
         spec = specs[nid] = by_kind[kind]
         if spec is None:
-            found.problem(node, f"unknown layer kind {kind!r}")
+            found.problem(node, f"unknown layer kind {kind!r}", hints.UNKNOWN_KIND)
             continue
         clean, issues = _validated(spec, node.params)
         found.infos[nid].clean_params = clean
         for msg in issues:
-            found.problem(node, msg)
+            found.problem(node, msg, hints.param_hint(spec, msg))
     return specs
 
 
 def _check_inputs(found: _Findings, inputs: list[str]) -> None:
     graph = found.graph
     if not inputs:
-        found.general("the network has no Input layer; add one from the palette")
+        found.general("the network has no Input layer; add one from the palette", hints.NO_INPUT)
     elif len(inputs) > 1:
         names = _names([graph.nodes[n].name for n in inputs])
         for nid in inputs:
-            found.problem(graph.nodes[nid], f"only one Input is supported (found {names})")
+            found.problem(graph.nodes[nid], f"only one Input is supported (found {names})",
+                          hints.SEVERAL_INPUTS)
 
 
 def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None], *,
@@ -211,14 +216,15 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         if spec.is_source:
             pass
         elif n_in < spec.min_inputs:
+            hint = hints.NOT_CONNECTED if spec.min_inputs == 1 else hints.MERGE_NEEDS_MORE
             if n_in == 0:
                 found.problem(node, "its input is not connected" if spec.min_inputs == 1
-                              else f"needs at least {spec.min_inputs} inputs (none connected)")
+                              else f"needs at least {spec.min_inputs} inputs (none connected)", hint)
             else:
-                found.problem(node, f"needs at least {spec.min_inputs} inputs (has {n_in})")
+                found.problem(node, f"needs at least {spec.min_inputs} inputs (has {n_in})", hint)
             continue
         elif spec.max_inputs is not None and n_in > spec.max_inputs:
-            found.problem(node, f"takes {spec.max_inputs} input but has {n_in}")
+            found.problem(node, f"takes {spec.max_inputs} input but has {n_in}", hints.too_many_inputs(spec))
             continue
         in_shapes = [infos[e.src].output_shape for e in edges_in]
         if None in in_shapes or (info.diagnostics and not info.ok):
@@ -227,13 +233,14 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         try:
             out = spec.infer(info.input_shapes, info.clean_params)
             if out and min(out) <= 0:
-                raise ShapeError(f"output size would be {fmt_shape(out)}")
+                raise ShapeError(f"output size would be {fmt_shape(out)}", hint=hints.SIZE_GONE)
             info.output_shape = tuple(map(int, out))
             info.params = int(spec.count_params(info.input_shapes, info.output_shape, info.clean_params))
             info.flops = int(spec.count_flops(info.input_shapes, info.output_shape, info.clean_params))
         except ShapeError as exc:
             info.output_shape = None
-            found.problem(node, str(exc))
+            found.problem(node, str(exc), hints.shape_hint(found.graph, node, spec, edges_in,
+                                                           info.input_shapes, exc.hint))
 
 
 def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None],
@@ -246,13 +253,15 @@ def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpe
              and specs.get(nid) is not None and not specs[nid].is_source]
     if single_output and len(sinks) > 1 and nodes:
         names = _names([nodes[n].name for n in sinks])
-        found.general(f"the network has several outputs ({names}); connect all but one onward or delete them")
+        found.general(f"the network has several outputs ({names}); connect all but one onward or delete them",
+                      hints.SEVERAL_OUTPUTS)
         for nid in sinks:
             found.infos[nid].diagnostics.append(
-                Diagnostic(f"{nodes[nid].name}: one of several outputs ({names})", nid, "error"))
+                Diagnostic(f"{nodes[nid].name}: one of several outputs ({names})", nid, "error",
+                           hints.SEVERAL_OUTPUTS))
     elif not sinks and inputs and len(nodes) == 1:
-        found.general("the network has only an Input; add layers after it")
+        found.general("the network has only an Input; add layers after it", hints.ONLY_INPUT)
     for nid in inputs:
         if not succ.get(nid) and len(nodes) > 1:
-            found.problem(nodes[nid], "is not connected to any layer")
+            found.problem(nodes[nid], "is not connected to any layer", hints.INPUT_UNUSED)
     return sinks[0] if len(sinks) == 1 else None

@@ -16,19 +16,11 @@ from types import SimpleNamespace
 from visionstudio.core.commands import Command, CommandError, Macro
 from visionstudio.core.graph.analysis import GraphAnalysis, analyze
 from visionstudio.core.graph.commands import AddNode, SetParam
+from visionstudio.core.graph.diagnostics import walk_up_to
 from visionstudio.core.graph.editing import insert_on_edge
 from visionstudio.core.graph.model import Edge, GraphModel
 from visionstudio.core.layers import LAYERS, Shape
 from visionstudio.core.params import pair
-
-# Layers that keep their input's shape: a walk from a merge back to the conv that set a
-# branch's size, or from the output back to the last Dense, passes through them.
-SHAPE_KEEPING_CATEGORIES = frozenset({"Activation", "Regularization", "Normalization"})
-WALK_LIMIT = 16
-
-
-def _keeps_shape(kind: str) -> bool:
-    return kind in LAYERS and LAYERS.get(kind).category in SHAPE_KEEPING_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -123,23 +115,6 @@ def _projection_fixes(graph: GraphModel, node_id: str, edges_in: list[Edge],
     return fixes
 
 
-def _branch_conv(graph: GraphModel, start: str) -> str | None:
-    """The Conv2d that sets a branch's size: ``start`` or the first one up a chain of
-    shape-keeping single-input layers."""
-    nid = start
-    for _ in range(WALK_LIMIT):
-        node = graph.nodes.get(nid)
-        if node is None:
-            return None
-        if node.kind == "conv2d":
-            return nid
-        ins = graph.inputs_of(nid)
-        if not _keeps_shape(node.kind) or len(ins) != 1:
-            return None
-        nid = ins[0].src
-    return None
-
-
 def _padding_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str,
                    edges_in: list[Edge]) -> list[QuickFix]:
     """Padding "same" on a branch's stride-1 conv, where that change alone makes the
@@ -147,7 +122,7 @@ def _padding_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str,
     fixes: list[QuickFix] = []
     seen: set[str] = set()
     for edge in edges_in:
-        conv = _branch_conv(graph, edge.src)
+        conv = walk_up_to(graph, edge.src, "conv2d")
         if conv is None or conv in seen:
             continue
         seen.add(conv)
@@ -168,18 +143,7 @@ def _set(node_id: str, name: str, value: object, title: str) -> Command:
 def last_dense(graph: GraphModel, analysis: GraphAnalysis) -> str | None:
     """The Dense that gives the network's scores: the output, or the first Dense up a
     chain of shape-keeping layers from it (a Softmax, a Dropout)."""
-    nid = analysis.output_id
-    for _ in range(WALK_LIMIT):
-        if nid is None or nid not in graph.nodes:
-            return None
-        node = graph.nodes[nid]
-        if node.kind == "dense":
-            return nid
-        ins = graph.inputs_of(nid)
-        if not _keeps_shape(node.kind) or len(ins) != 1:
-            return None
-        nid = ins[0].src
-    return None
+    return walk_up_to(graph, analysis.output_id, "dense")
 
 
 def _units_fix(graph: GraphModel, analysis: GraphAnalysis, node_id: str, num_classes: int) -> list[QuickFix]:

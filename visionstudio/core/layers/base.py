@@ -21,7 +21,13 @@ Params = Mapping[str, Any]
 
 
 class ShapeError(ValueError):
-    """The layer cannot accept its inputs; the message is for the user."""
+    """The layer cannot accept its inputs; the message is for the user, and so is the
+    hint: what to change so it can (the analysis adds one with layer names where the
+    rule alone cannot name them)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def fmt_shape(shape: Shape | None) -> str:
@@ -117,11 +123,16 @@ def register(spec: LayerSpec) -> LayerSpec:
     return LAYERS.register(spec.key, spec, category=spec.category, aliases=spec.aliases)
 
 
+MOVE_BEFORE_FLATTEN = ("connect this layer where the image still has channels, height and width "
+                       "(above the Flatten or Dense), or delete the Flatten in front of it")
+
+
 def require_image(inputs: list[Shape], what: str = "an image-like input (channels×height×width)") -> Shape:
     shape = inputs[0]
     if len(shape) != 3:
         raise ShapeError(
             f"needs {what} but receives a {fmt_shape(shape)} vector; "
-            "remove the Flatten/Dense before it or move this layer earlier"
+            "remove the Flatten/Dense before it or move this layer earlier",
+            hint=MOVE_BEFORE_FLATTEN,
         )
     return shape

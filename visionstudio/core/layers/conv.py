@@ -9,6 +9,7 @@ from visionstudio.core.layers.activations import (
     make_activation,
 )
 from visionstudio.core.layers.base import (
+    MOVE_BEFORE_FLATTEN,
     Emitted,
     LayerCode,
     LayerSpec,
@@ -57,7 +58,9 @@ def conv_output_hw(h: int, w: int, p: Params) -> tuple[int, int]:
     padding = p["padding"]
     if padding == "same":
         if (sh, sw) != (1, 1):
-            raise ShapeError("padding 'same' only works with stride 1; give the padding as a number")
+            raise ShapeError("padding 'same' only works with stride 1; give the padding as a number",
+                             hint="set stride to 1, or set padding to a number: (kernel size - 1) / 2 "
+                                  "keeps the size before the stride")
         return h, w
     ph, pw = (0, 0) if padding == "valid" else pair(padding)
     eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
@@ -65,7 +68,9 @@ def conv_output_hw(h: int, w: int, p: Params) -> tuple[int, int]:
     if eh > H or ew > W:
         what = f"kernel {kh}×{kw}" if (dh, dw) == (1, 1) else f"dilated kernel {eh}×{ew}"
         where = f"its {h}×{w} input" if (ph, pw) == (0, 0) else f"its padded {H}×{W} input"
-        raise ShapeError(f"{what} is larger than {where}")
+        raise ShapeError(f"{what} is larger than {where}",
+                         hint=f"use a kernel of at most {h}×{w}, add padding, or remove a pooling "
+                              "or strided layer before it so the image stays larger")
     return (H - eh) // sh + 1, (W - ew) // sw + 1
 
 
@@ -74,14 +79,19 @@ def _conv_infer(inputs: list[Shape], p: Params) -> Shape:
     if len(shape) != 3:
         raise ShapeError(
             f"needs an image-like input (channels×height×width) but receives a "
-            f"{fmt_shape(shape)} vector; move it before the Flatten"
+            f"{fmt_shape(shape)} vector; move it before the Flatten",
+            hint=MOVE_BEFORE_FLATTEN,
         )
     c, h, w = shape
     g = p["groups"]
     if c % g:
-        raise ShapeError(f"its {c} input channels cannot be split into {g} groups")
+        raise ShapeError(f"its {c} input channels cannot be split into {g} groups",
+                         hint=f"set groups to a number that divides both {c} and {p['out_channels']} "
+                              "(1 always works)")
     if p["out_channels"] % g:
-        raise ShapeError(f"its {p['out_channels']} output channels cannot be split into {g} groups")
+        raise ShapeError(f"its {p['out_channels']} output channels cannot be split into {g} groups",
+                         hint=f"set filters to a multiple of {g}, or groups to a number that divides "
+                              f"both {c} and {p['out_channels']}")
     oh, ow = conv_output_hw(h, w, p)
     return (p["out_channels"], oh, ow)
 

@@ -11,6 +11,7 @@ from visionstudio.core.layers.activations import (
     make_activation,
 )
 from visionstudio.core.layers.base import (
+    MOVE_BEFORE_FLATTEN,
     Emitted,
     LayerCode,
     LayerSpec,
@@ -29,7 +30,9 @@ def _dense_infer(inputs: list[Shape], p: Params) -> Shape:
     if len(shape) != 1:
         raise ShapeError(
             f"receives a {fmt_shape(shape)} feature map (a {len(shape) + 1}-D tensor with the "
-            "batch) but needs a vector; add a Flatten (or GlobalAvgPool) before it"
+            "batch) but needs a vector; add a Flatten (or GlobalAvgPool) before it",
+            hint=f"insert a Flatten before it (all {fmt_shape(shape)} values as one vector), or a "
+                 f"GlobalAvgPool (one average per channel: {shape[0]} values)" if shape else "",
         )
     return (p["units"],)
 
@@ -103,7 +106,8 @@ def _bn_infer(inputs: list[Shape], p: Params) -> Shape:
     if len(shape) != 3:
         raise ShapeError(
             f"needs an image-like input (channels×height×width) but receives a "
-            f"{fmt_shape(shape)} vector"
+            f"{fmt_shape(shape)} vector",
+            hint=MOVE_BEFORE_FLATTEN,
         )
     return shape
 

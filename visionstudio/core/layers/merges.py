@@ -26,7 +26,8 @@ def _all_equal(inputs: list[Shape], p: Params) -> Shape:
             elif len(first) == 3 and len(other) == 3 and first[0] == other[0]:
                 hint = "; match the sizes (same strides and pooling on both branches)"
             raise ShapeError(
-                f"inputs have different shapes {fmt_shape(first)} and {fmt_shape(other)}{hint}"
+                f"inputs have different shapes {fmt_shape(first)} and {fmt_shape(other)}{hint}",
+                hint="make every branch end with the same channels, height and width",
             )
     return first
 
@@ -35,19 +36,24 @@ def _concat(inputs: list[Shape], p: Params) -> Shape:
     ranks = {len(s) for s in inputs}
     if len(ranks) > 1:
         shapes = " and ".join(fmt_shape(s) for s in inputs)
-        raise ShapeError(f"cannot join feature maps and vectors ({shapes}); flatten all branches or none")
+        raise ShapeError(f"cannot join feature maps and vectors ({shapes}); flatten all branches or none",
+                         hint="delete the Flatten on the flattened branch and put one after the "
+                              "Concat instead, or flatten every branch")
     first = inputs[0]
     if len(first) == 3:
         for other in inputs[1:]:
             if other[1:] != first[1:]:
                 raise ShapeError(
                     f"inputs must have the same height and width to join along channels; "
-                    f"got {fmt_shape(first)} and {fmt_shape(other)}"
+                    f"got {fmt_shape(first)} and {fmt_shape(other)}",
+                    hint="give the branches the same strides and pooling, or padding 'same' on "
+                         "their convolutions, so they end with the same height and width",
                 )
         return (sum(s[0] for s in inputs), first[1], first[2])
     if len(first) == 1:
         return (sum(s[0] for s in inputs),)
-    raise ShapeError(f"cannot join {fmt_shape(first)} tensors")
+    raise ShapeError(f"cannot join {fmt_shape(first)} tensors",
+                     hint="join feature maps (channels×height×width) or vectors, nothing else")
 
 
 def _weights(p: Params, n: int) -> list[float]:
@@ -55,7 +61,8 @@ def _weights(p: Params, n: int) -> list[float]:
     if not weights:
         return [1.0 / n] * n
     if len(weights) != n:
-        raise ShapeError(f"has {n} inputs but {len(weights)} weights; give one weight per input")
+        raise ShapeError(f"has {n} inputs but {len(weights)} weights; give one weight per input",
+                         hint=f"enter {n} weights in port order, or clear the list for equal weights")
     return weights
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from visionstudio.core.layers.base import (
+    MOVE_BEFORE_FLATTEN,
     Emitted,
     LayerCode,
     LayerSpec,
@@ -30,21 +31,26 @@ def _pool_infer(inputs: list[Shape], p: Params) -> Shape:
     if len(shape) != 3:
         raise ShapeError(
             f"needs an image-like input (channels×height×width) but receives a "
-            f"{fmt_shape(shape)} vector; move it before the Flatten"
+            f"{fmt_shape(shape)} vector; move it before the Flatten",
+            hint=MOVE_BEFORE_FLATTEN,
         )
     c, h, w = shape
     kh, kw = pair(p["kernel_size"])
     sh, sw = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
     ph, pw = pair(p["padding"])
     if 2 * ph > kh or 2 * pw > kw:
-        raise ShapeError(f"padding {ph}×{pw} must be at most half the {kh}×{kw} window")
+        raise ShapeError(f"padding {ph}×{pw} must be at most half the {kh}×{kw} window",
+                         hint=f"set padding to at most {kh // 2}×{kw // 2}, or use a larger window")
     if kh > h + 2 * ph or kw > w + 2 * pw:
         where = f"{h}×{w} input" if (ph, pw) == (0, 0) else f"padded {h + 2 * ph}×{w + 2 * pw} input"
-        raise ShapeError(f"window {kh}×{kw} is larger than its {where}")
+        raise ShapeError(f"window {kh}×{kw} is larger than its {where}",
+                         hint=f"use a window of at most {h}×{w}, or delete this pooling: the image "
+                              "is already this small")
     oh = _pool_size(h, kh, sh, ph, p["ceil_mode"])
     ow = _pool_size(w, kw, sw, pw, p["ceil_mode"])
     if oh <= 0 or ow <= 0:
-        raise ShapeError(f"output size would be {oh}×{ow}: the {h}×{w} input is too small")
+        raise ShapeError(f"output size would be {oh}×{ow}: the {h}×{w} input is too small",
+                         hint="use a smaller window or stride, or delete this pooling")
     return (c, oh, ow)
 
 
@@ -112,7 +118,8 @@ AVGPOOL2D = register(LayerSpec(
 def _gap_infer(inputs: list[Shape], p: Params) -> Shape:
     shape = inputs[0]
     if len(shape) != 3:
-        raise ShapeError(f"needs an image-like input but receives a {fmt_shape(shape)} vector")
+        raise ShapeError(f"needs an image-like input but receives a {fmt_shape(shape)} vector",
+                         hint=MOVE_BEFORE_FLATTEN)
     return (shape[0],)
 
 
