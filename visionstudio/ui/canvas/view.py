@@ -6,8 +6,9 @@ Run ``python -m visionstudio.ui.canvas.view`` to try it alone on a demo network.
 
 The gestures live in mixins, one responsibility each: zoom.py (zoom, fit, wheel,
 pinch), wiring.py (port-drag connections), drop.py (layers dropped from the palette),
-clipboard.py (copy, cut, paste, duplicate). This module routes mouse and keys, holds
-the gesture state and the selection/layout actions.
+clipboard.py (copy, cut, paste, duplicate); find.py (the find bar, arrow-key steps
+along edges) and minimap.py (the overview) are child widgets and helpers. This module
+routes mouse and keys, holds the gesture state and the selection/layout actions.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from visionstudio.core.graph import Disconnect, MoveNodes, RemoveNodes
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
 from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
 from visionstudio.ui.canvas.edge_item import EdgeItem
+from visionstudio.ui.canvas.find import DOWN, LEFT, RIGHT, UP, FindBar, step_along_edges
 from visionstudio.ui.canvas.items import PortItem
 from visionstudio.ui.canvas.layout import layered_positions
+from visionstudio.ui.canvas.minimap import Minimap
 from visionstudio.ui.canvas.scene import GraphScene
 from visionstudio.ui.canvas.style import CanvasStyle
 from visionstudio.ui.canvas.wiring import WiringMixin
@@ -30,6 +33,9 @@ from visionstudio.ui.canvas.zoom import MAX_ZOOM, MIN_ZOOM, ZoomMixin
 from visionstudio.ui.shell.push import push_or_reason
 
 __all__ = ["FRAGMENT_MIME", "LAYER_MIME", "MAX_ZOOM", "MIN_ZOOM", "GraphView"]
+
+_ARROWS = {Qt.Key.Key_Up: UP, Qt.Key.Key_Down: DOWN, Qt.Key.Key_Left: LEFT, Qt.Key.Key_Right: RIGHT}
+FOUND_ZOOM = 0.75  # a found layer is shown at least this large: its text stays readable
 
 
 class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphicsView):
@@ -61,6 +67,9 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
         self._drop_edge: EdgeItem | None = None
         self._paste_count = 0
         self._last_clip = ""
+        self._came_from: dict[str, str] = {}  # arrow steps: where each step started
+        self.find_bar = FindBar(self)
+        self.minimap = Minimap(self)
 
     # -- mouse: pan, connect ---------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -123,7 +132,11 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             self.cancel_wire()
             event.accept()
             return
-        super().keyPressEvent(event)
+        plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
+        if key in _ARROWS and plain and self.step_selection(_ARROWS[key]):
+            event.accept()
+            return
+        super().keyPressEvent(event)  # arrows with nothing selected scroll, as before
 
     def keyReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
@@ -133,6 +146,38 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             event.accept()
             return
         super().keyReleaseEvent(event)
+
+    # -- finding and stepping ------------------------------------------------------------
+    def show_find(self) -> None:
+        """Edit › Find Layer… (Ctrl+F): the find bar, its text selected for retyping."""
+        self.find_bar.open()
+
+    def go_to_node(self, node_id: str) -> None:
+        """Select a layer and centre the canvas on it, zooming in to readable size."""
+        item = self.graph_scene.node_item(node_id)
+        if item is None:
+            return
+        self.controller.set_selection([node_id])
+        if self.zoom < FOUND_ZOOM:
+            self.set_zoom(FOUND_ZOOM)
+        self.centerOn(item.scenePos())  # the layer's centre (its bounding box has a shadow)
+
+    def step_selection(self, direction: str) -> bool:
+        """Move the selection one connection along (the arrow keys); False when no layer
+        is selected, so the keys keep scrolling the canvas then."""
+        selection = self.controller.selection
+        if not selection:
+            return False
+        current = selection[-1]
+        target = step_along_edges(self.controller.graph, current, direction, self._came_from.get(current))
+        if target is None:
+            return True
+        self._came_from[target] = current
+        self.controller.set_selection([target])
+        item = self.graph_scene.node_item(target)
+        if item is not None:
+            self.ensureVisible(item, 40, 40)
+        return True
 
     # -- selection & editing actions ---------------------------------------------------
     def select_all(self) -> None:
@@ -176,7 +221,19 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             self.graph_scene.update()
         super().changeEvent(event)
 
+    # -- overlays: the find bar and the minimap follow the view ---------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self.find_bar.isVisible():
+            self.find_bar.place()
+        self.minimap.view_changed()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
+        super().scrollContentsBy(dx, dy)
+        self.minimap.view_changed()
+
     def drawForeground(self, painter, rect) -> None:  # noqa: N802 - Qt's name
+        self.minimap.view_changed()  # every zoom repaints the viewport, so it ends up here
         if not self.graph_scene.node_items():
             painter.save()
             painter.resetTransform()

@@ -46,6 +46,8 @@ SPECS: tuple[ActionSpec, ...] = (
                (SK.Delete, "Backspace"), "edit-delete"),
     ActionSpec("select_all", "Select &All", "Select every layer", (SK.SelectAll,),
                "edit-select-all"),
+    ActionSpec("find", "&Find Layer…", "Find a layer by name or kind and show it", (SK.Find, "Ctrl+F"),
+               "edit-find"),
     ActionSpec("zoom_in", "Zoom &In", "Zoom in on the canvas", (SK.ZoomIn, "Ctrl+="), "zoom-in"),
     ActionSpec("zoom_out", "Zoom &Out", "Zoom out of the canvas", (SK.ZoomOut,), "zoom-out"),
     ActionSpec("fit", "&Fit to Window", "Show the whole network", ("Ctrl+0",), "zoom-fit-best"),
@@ -60,6 +62,7 @@ CANVAS_ACTIONS = {
     "cut": "cut_selection", "copy": "copy_selection", "paste": "paste",
     "duplicate": "duplicate_selection", "delete": "delete_selection", "select_all": "select_all",
     "zoom_in": "zoom_in", "zoom_out": "zoom_out", "fit": "fit_to_view", "auto_layout": "auto_layout",
+    "find": "show_find",
 }
 
 
@@ -153,7 +156,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> dict[str, Q
     for n in (None, "save", "save_as", None, "close", "quit"):
         file_menu.addSeparator() if n is None else file_menu.addAction(actions[n])
     menu("edit", "&Edit", ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete",
-                           None, "select_all"])
+                           None, "select_all", "find"])
     view = menu("view", "&View", ["zoom_in", "zoom_out", "fit", None, "auto_layout", None])
     panels = QMenu("&Panels", view)
     panels.setObjectName("menu_panels")
