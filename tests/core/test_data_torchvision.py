@@ -16,9 +16,9 @@ import torch
 import torchvision.datasets as tvd
 
 from visionstudio.core.data import torchvision_sets
-from visionstudio.core.data.base import DatasetError
+from visionstudio.core.data.base import DatasetCancelled, DatasetError
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.data.registry import load_dataset
+from visionstudio.core.data.registry import download_dataset, is_downloaded, load_dataset
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -179,3 +179,81 @@ def test_product_code_keeps_the_cifar_checksum(tmp_path, monkeypatch):
     with pytest.raises(DatasetError) as info:
         load_dataset(DatasetConfig("cifar10"), data_dir=tmp_path, download=False)
     assert str(tmp_path / "cifar-10-batches-py") in str(info.value)
+
+
+# -- on disk or not, and the download on its own (issue #13: the preview's Download) --------
+
+
+def fake_mnist_fetch(monkeypatch, fetched: list, before=None) -> None:
+    """torchvision's MNIST.download runs as it is; only the transfer writes the unpacked file."""
+    def fetch(url, download_root, filename=None, md5=None, **kwargs):
+        if before is not None:
+            before(filename)
+        fetched.append(filename)
+        name = filename[:-3]
+        kind, arr = idx_content(name)
+        (write_idx_images if kind == "images" else write_idx_labels)(Path(download_root) / name, arr)
+    monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive", fetch)
+
+
+def test_is_downloaded_is_a_file_check(tmp_path):
+    assert not is_downloaded(DatasetConfig("mnist"), tmp_path)
+    assert not is_downloaded(DatasetConfig("cifar10"), tmp_path)
+    write_fake_mnist(tmp_path, "MNIST")
+    assert is_downloaded(DatasetConfig("mnist"), tmp_path)
+    assert not is_downloaded(DatasetConfig("fashion_mnist"), tmp_path)
+    (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    assert not is_downloaded(DatasetConfig("mnist"), tmp_path)
+    assert is_downloaded(DatasetConfig("shapes"), tmp_path)       # made on the spot
+
+
+def test_asking_whether_a_set_is_downloaded_loads_no_torch(tmp_path):
+    """The panel asks on the GUI thread each time a dataset is chosen."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom visionstudio.core.data.config import DatasetConfig\n"
+            "from visionstudio.core.data.registry import is_downloaded\n"
+            f"assert not is_downloaded(DatasetConfig('cifar10'), {str(tmp_path)!r})\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_download_dataset_fetches_every_file_with_progress(tmp_path, monkeypatch):
+    fetched, progress = [], []
+    fake_mnist_fetch(monkeypatch, fetched)
+    download_dataset(DatasetConfig("mnist"), data_dir=tmp_path,
+                     progress=lambda text, fraction: progress.append((text, fraction)))
+    assert fetched == [f + ".gz" for f in IDX_FILES]
+    assert is_downloaded(DatasetConfig("mnist"), tmp_path)
+    assert progress[0] == ("Downloading MNIST (about 12 MB)…", 0.0)
+    assert [f for t, f in progress if t.startswith("Downloading MNIST: ")] == [0.0, 0.25, 0.5, 0.75]
+    assert progress[-1] == ("Downloaded MNIST", 1.0)
+
+
+def test_download_dataset_stops_between_files_when_cancelled(tmp_path, monkeypatch):
+    fetched = []
+    fake_mnist_fetch(monkeypatch, fetched)
+    with pytest.raises(DatasetCancelled):
+        download_dataset(DatasetConfig("mnist"), data_dir=tmp_path, cancel=lambda: len(fetched) >= 1)
+    assert fetched == ["train-images-idx3-ubyte.gz"]
+    assert not is_downloaded(DatasetConfig("mnist"), tmp_path)
+
+
+def test_download_of_a_set_without_one_says_so(tmp_path):
+    with pytest.raises(DatasetError, match="needs no download"):
+        download_dataset(DatasetConfig("shapes"), data_dir=tmp_path)
+
+
+def test_corrupt_idx_files_say_so_in_words(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in IDX_FILES:
+        (raw / name).write_bytes(b"garbage")
+    with pytest.raises(DatasetError) as info:
+        load_dataset(DatasetConfig("mnist"), data_dir=tmp_path, download=False)
+    text = str(info.value)
+    assert "could not be read" in text and str(raw) in text and "download it again" in text
+    assert ": )" not in text
