@@ -1,7 +1,9 @@
 """Graphics items of the canvas: a node per layer and its ports (edges: edge_item.py).
 
 Items hold only what they draw (texts, colours) plus the id of the model object
-they stand for; the scene refreshes them from model events and the analysis.
+they stand for; the scene refreshes them from model events and the analysis. A layer
+with a problem says it on its body (the problem line, in place of its parameters);
+the full text and the hint are in its tooltip.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ class NodeItem(QGraphicsItem):
         self.category = ""
         self.shape_text = "?"
         self.params_text = ""
-        self.diagnostics: list[tuple[str, str]] = []  # (message, severity)
+        self.diagnostics: list[tuple[str, str, str]] = []  # (message, severity, hint)
+        self.problem_text = ""  # the first problem, without the layer's name: the problem line
+        self._problem_elided: tuple[object, str] | None = None  # (font, text) of the last paint
         self.connected_inputs = 0
         self.is_source = False
         self.color: QColor = kind_color(kind)
@@ -132,25 +136,51 @@ class NodeItem(QGraphicsItem):
         self._refresh_tooltip()
         self.update()
 
-    def set_info(self, shape_text: str, params_text: str, diagnostics: list[tuple[str, str]]) -> None:
+    def set_info(self, shape_text: str, params_text: str, diagnostics: list[tuple[str, str, str]]) -> None:
         self.shape_text, self.params_text = shape_text, params_text
         self.diagnostics = diagnostics
+        problem = self._first_problem()
+        if problem != self.problem_text:
+            self.problem_text = problem
+            self._problem_elided = None
         self._refresh_tooltip()
         self.update()
+
+    def _first_problem(self) -> str:
+        """The problem the line shows: the first error, else the first warning; the
+        layer's name, already on the node, left off."""
+        if not self.diagnostics:
+            return ""
+        message = next((m for m, sev, _ in self.diagnostics if sev == "error"), self.diagnostics[0][0])
+        prefix = f"{self.name}: "
+        return message[len(prefix):] if message.startswith(prefix) else message
 
     def _refresh_tooltip(self) -> None:
         lines = [f"<b>{html.escape(self.name)}</b> — {html.escape(self.kind_title)}"]
         if self.description:
             lines.append(html.escape(self.description))
+        if self.summary and self.diagnostics:  # the problem line covers it on the node
+            lines.append(html.escape(self.summary))
         lines.append(f"Output: {html.escape(self.shape_text)}")
-        for message, severity in self.diagnostics:
+        for message, severity, hint in self.diagnostics:
             color = ERROR_COLOR.name() if severity == "error" else WARNING_COLOR.name()
             lines.append(f"<span style='color:{color}'>⚠ {html.escape(message)}</span>")
+            if hint:
+                lines.append(f"<i>To fix: {html.escape(hint)}</i>")
         self.setToolTip("<br>".join(lines))
 
     @property
     def has_error(self) -> bool:
-        return any(sev == "error" for _, sev in self.diagnostics)
+        return any(sev == "error" for _, sev, _ in self.diagnostics)
+
+    def problem_line(self, style: CanvasStyle, width: float) -> str:
+        """The problem text elided to ``width``, laid out once per text and font (not per paint)."""
+        key = (style.body_font.key(), width)
+        if self._problem_elided is None or self._problem_elided[0] != key:
+            text = QFontMetricsF(style.body_font).elidedText(
+                f"⚠ {self.problem_text}", Qt.TextElideMode.ElideRight, width)
+            self._problem_elided = (key, text)
+        return self._problem_elided[1]
 
     # -- geometry --------------------------------------------------------------------
     def body_rect(self) -> QRectF:
@@ -220,7 +250,8 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 8, 8)
 
     def _paint_text(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
-        """Three lines: name and kind; key parameters; output shape and parameter count."""
+        """Three lines: name and kind; key parameters, or the problem when there is one;
+        output shape and parameter count."""
         left_aligned = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         right_aligned = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         elide = Qt.TextElideMode.ElideRight
@@ -238,10 +269,14 @@ class NodeItem(QGraphicsItem):
         painter.drawText(name_rect, left_aligned, name)
         painter.setFont(style.body_font)
         line2 = QRectF(left, rect.top() + 29, width, 20)
-        summary = self.summary or self.category
-        painter.setPen(style.text if self.summary else style.muted)
-        summary = QFontMetricsF(style.body_font).elidedText(summary, elide, width)
-        painter.drawText(line2, left_aligned, summary)
+        if self.problem_text:
+            painter.setPen(ERROR_COLOR if self.has_error else WARNING_COLOR)
+            painter.drawText(line2, left_aligned, self.problem_line(style, width))
+        else:
+            summary = self.summary or self.category
+            painter.setPen(style.text if self.summary else style.muted)
+            summary = QFontMetricsF(style.body_font).elidedText(summary, elide, width)
+            painter.drawText(line2, left_aligned, summary)
         painter.setFont(style.small_font)
         line3 = QRectF(left, rect.bottom() - 24, width, 18)
         painter.setPen(ERROR_COLOR if self.shape_text == "?" and self.has_error else style.muted)

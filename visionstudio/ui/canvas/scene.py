@@ -234,7 +234,7 @@ class GraphScene(QGraphicsScene):
                 continue
             params = f"{format_count(info.params)} params" if info.params else ""
             item.set_info(fmt_shape(info.output_shape), params,
-                          [(d.message, d.severity) for d in info.diagnostics])
+                          [(d.message, d.severity, d.hint) for d in info.diagnostics])
         for edge, item in self._edges.items():
             info = analysis.nodes.get(edge.src)
             item.set_label(fmt_shape(info.output_shape) if info and info.output_shape else "")
