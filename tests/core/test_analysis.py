@@ -427,8 +427,9 @@ def test_merge_hint_names_the_branch_and_the_fix():
     (d,) = analyze(b.graph).nodes[b.id("add1")].diagnostics
     assert d.message.startswith("add1: inputs have different shapes 32×13×13 and 64×11×11")
     assert d.hint == ("make every branch end with the same channels and size: insert a 1×1 Conv2d "
-                      "with 32 filters on the 64-channel branch (after conv2); match the padding: "
-                      "padding 'same' on conv2 keeps its input's size, or pick the padding that gives 13×13")
+                      "with 32 filters on the 64-channel branch (after conv2); match the padding: the "
+                      "sizes differ (13×13 and 11×11); padding 'same' on conv1 or conv2 keeps its "
+                      "input's size")
 
 
 def test_dense_hint_offers_flatten_or_pooling():

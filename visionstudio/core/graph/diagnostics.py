@@ -86,30 +86,40 @@ def walk_up_to(graph: GraphModel, start: str | None, kind: str) -> str | None:
     return None
 
 
+def _shrinks(node: Node) -> bool:
+    """A stride-1 conv whose padding makes its output smaller than its input ('same' would not)."""
+    p = node.params
+    padding = p.get("padding", 0)
+    if padding == "same" or pair(p.get("stride", 1)) != (1, 1):
+        return False
+    kh, kw = pair(p.get("kernel_size", 3))
+    dh, dw = pair(p.get("dilation", 1))
+    ph, pw = (0, 0) if padding == "valid" else pair(padding)
+    return (2 * ph, 2 * pw) != (dh * (kh - 1), dw * (kw - 1))
+
+
 def _merge_hint(graph: GraphModel, spec: LayerSpec, edges_in: list[Edge], shapes: list[Shape]) -> str:
-    """"make both branches end with the same channels and size: insert a 1×1 Conv2d with
-    32 filters on the 64-channel branch (after relu2), and ..." — the first branch is the
-    one the others are matched to."""
+    """"make every branch end with the same channels and size: insert a 1×1 Conv2d with
+    32 filters on the 64-channel branch (after relu2); match the padding: ..." — the
+    branches are matched to the most common shape (the first one on a tie)."""
     ref = max(shapes, key=lambda s: (shapes.count(s), -shapes.index(s)))
     steps: list[str] = []
     for edge, shape in zip(edges_in, shapes, strict=True):
-        if shape == ref:
-            continue
-        src = graph.nodes[edge.src].name if edge.src in graph.nodes else "?"
         if shape[0] != ref[0] and spec.key != "concat":
+            src = graph.nodes[edge.src].name if edge.src in graph.nodes else "?"
             steps.append(f"insert a 1×1 Conv2d with {ref[0]} filters on the {shape[0]}-channel "
                          f"branch (after {src})")
-        if shape[1:] != ref[1:]:
-            conv_id = walk_up_to(graph, edge.src, "conv2d")
-            conv = graph.nodes[conv_id] if conv_id else None
-            size = f"{ref[1]}×{ref[2]}"
-            if conv is not None and conv.params.get("padding") != "same" and \
-                    pair(conv.params.get("stride", 1)) == (1, 1):
-                steps.append(f"match the padding: padding 'same' on {conv.name} keeps its input's size, "
-                             f"or pick the padding that gives {size}")
-            else:
-                steps.append(f"bring the branch through {src} to {size} with the same strides, "
-                             "pooling and padding as the other")
+    sizes = {s[1:] for s in shapes}
+    if len(sizes) > 1:
+        convs = dict.fromkeys(walk_up_to(graph, e.src, "conv2d") for e in edges_in)
+        shrinking = [graph.nodes[c].name for c in convs if c is not None and _shrinks(graph.nodes[c])]
+        listed = " and ".join(f"{s[0]}×{s[1]}" for s in sorted(sizes, reverse=True))
+        if shrinking:
+            steps.append(f"match the padding: the sizes differ ({listed}); padding 'same' on "
+                         f"{' or '.join(shrinking)} keeps its input's size")
+        else:
+            steps.append(f"match the sizes ({listed}): use the same strides, pooling and padding on "
+                         "every branch")
     if not steps:
         return ""
     what = "height and width" if spec.key == "concat" else "channels and size"
