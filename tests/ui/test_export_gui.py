@@ -226,3 +226,63 @@ def test_closing_the_window_waits_for_a_running_export(qtbot, window, tmp_path, 
     assert not integration.busy and (tmp_path / "out" / "model.py").is_file()
     assert integration.message_box is None and not integration._quiet   # status bar only
     assert "Exported to" in window.statusBar().currentMessage()
+
+
+def _checkpoint(window, run_id, kind):
+    from visionstudio.core.build import build_model
+    from visionstudio.core.training.checkpoint import save_checkpoint
+    from visionstudio.ui.training.run_controller import runs_for
+
+    folder = runs_for(window.controller).store.root / run_id / "checkpoints" / kind
+    save_checkpoint(folder, model_state=build_model(window.controller.document.graph, seed=1).state_dict(),
+                    tensors={}, meta={"epoch": 1})
+    return folder
+
+
+def test_weights_default_to_the_best_checkpoint_of_the_latest_finished_run(qtbot, window):
+    from visionstudio.core.runs import make_entry
+
+    doc = window.controller.document
+    runs = [make_entry("r1", "Run 1", {}, status="completed"), make_entry("r2", "Run 2", {}, status="failed")]
+    doc.set_runs(runs)
+    best1 = _checkpoint(window, "r1", "best")
+    _checkpoint(window, "r1", "last")
+    _checkpoint(window, "r2", "best")          # a failed run's weights are not offered first
+    integration = install(window)
+    integration.action.trigger()
+    dialog = integration.dialog
+    assert dialog.weights.currentText() == "Run 1: best checkpoint"
+    assert dialog.request().weights == best1
+    dialog.reject()
+    qtbot.waitUntil(lambda: integration.dialog is None)
+    doc.set_runs([*runs, make_entry("r3", "Run 3", {}, status="stopped")])
+    last3 = _checkpoint(window, "r3", "last")   # no best checkpoint: its last one
+    integration.action.trigger()
+    assert integration.dialog.request().weights == last3
+    integration.dialog.reject()
+
+
+def test_no_finished_run_keeps_the_initial_weights(qtbot, window):
+    from visionstudio.core.runs import make_entry
+
+    window.controller.document.set_runs([make_entry("r1", "Run 1", {}, status="failed")])
+    _checkpoint(window, "r1", "best")
+    integration = install(window)
+    integration.action.trigger()
+    assert integration.dialog.weights.currentIndex() == 0 and integration.dialog.request().weights is None
+    integration.dialog.reject()
+
+
+def test_saved_untitled_project_exports_under_its_file_name(qtbot, window, tmp_path):
+    window.controller.document.name = "Untitled"        # the name a new project has
+    assert window.files.save_to(tmp_path / "mnist-net.vsproj")
+    out = tmp_path / "named"
+    _export(qtbot, window, out)
+    source = (out / "model.py").read_text()
+    assert "class MnistNet(nn.Module):" in source and "the project 'mnist-net'" in source
+    assert "Untitled" not in source
+    # a project with a name of its own keeps it
+    window.controller.document.name = "Tiny digits v2"
+    out2 = tmp_path / "named2"
+    _export(qtbot, window, out2)
+    assert "class TinyDigitsV2(nn.Module):" in (out2 / "model.py").read_text()

@@ -45,11 +45,11 @@ def params_text(specs: tuple[ParamSpec, ...], title: str, old: dict[str, Any],
     """(text, the one changed param's name or None) for a change of ``title``'s params:
     "Set momentum of SGD to 0.8"; the learning rate is named alone ("Set learning rate
     to 0.005"): it is what a paused run's change usually is."""
-    changed = [s for s in specs if old.get(s.name) != new.get(s.name)]
+    changed = [s for s in specs if old.get(s.name, s.default) != new.get(s.name, s.default)]
     if len(changed) == 1:
         spec = changed[0]
         where = "" if spec.name == "lr" else f" of {title}"
-        return f"Set {spec.label}{where} to {shown_value(new.get(spec.name))}", spec.name
+        return f"Set {spec.label}{where} to {shown_value(new.get(spec.name, spec.default))}", spec.name
     if changed:
         return f"Change {_joined([s.label for s in changed])} of {title}", None
     return f"Change settings of {title}", None
