@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QTimer
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QScrollArea, QWidget
 
 from visionstudio.core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
 from visionstudio.ui.features.panels import describe_sample, sample_pixmap, save_activations
@@ -357,6 +357,16 @@ class FeatureMapView(QWidget):
         self.class_filter.setCurrentIndex(0)
         self.choose_sample(index)
         self.tabs.setCurrentIndex(0)
+        self.reveal_header()
+
+    def reveal_header(self) -> None:
+        """Scroll the sample header into view when something above wraps this view in a
+        scroll area (the header itself never scrolls within the view)."""
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.ensureWidgetVisible(self.header, 0, 0)
 
     # -- export -----------------------------------------------------------------------------------
     def export_activations(self, path: str | Path | None = None) -> list[Path]:

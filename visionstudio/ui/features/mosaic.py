@@ -95,16 +95,53 @@ def activation_tiles(array: np.ndarray, per_channel: bool, cols: int | None = No
     return Tiles(t.image, t.rects, t.cols, tuple(int(i) for i in flat))
 
 
-def filter_tiles(weights: np.ndarray) -> tuple[Tiles, bool]:
-    """out×in×kh×kw kernels -> (mosaic, is_rgb): colour kernels when in == 3, else one row
-    of in-channel kernels per filter (each filter scaled to its own range, 0.5 = zero)."""
+def filter_grid_shape(out_c: int, in_c: int) -> tuple[int, int] | None:
+    """(filters, kernels per filter) laid out as rows × columns when the layout is fixed:
+    one row per filter, one kernel per input channel. None when each filter is one tile
+    (one input channel, or three drawn in colour), so the columns can follow the room."""
+    if in_c in (1, 3):
+        return None
+    return out_c, min(in_c, MAX_FILTER_INPUTS)
+
+
+def fit_columns(n: int, tile_h: int, tile_w: int, width: float, height: float, pad: int = 1,
+                slack: float = 0.85) -> int:
+    """Columns for ``n`` tiles that make them as large as ``width`` × ``height`` allows;
+    among layouts whose tiles are within ``slack`` of the largest, the squarest grid."""
+    if n <= 0:
+        return 1
+
+    def scale(cols: int) -> float:
+        rows = math.ceil(n / cols)
+        return min(width / (cols * (tile_w + pad) - pad), height / (rows * (tile_h + pad) - pad))
+
+    scales = {c: scale(c) for c in range(1, n + 1)}
+    best = max(scales.values())
+
+    def squareness(cols: int) -> float:
+        rows = math.ceil(n / cols)
+        return abs(math.log((cols * (tile_w + pad)) / (rows * (tile_h + pad))))
+
+    good = [c for c, s in scales.items() if s >= slack * best]
+    return min(good, key=lambda c: (squareness(c), -scales[c]))
+
+
+MAX_FILTER_INPUTS = 64      # kernels per filter drawn; a wider layer's are cut there
+
+
+def filter_tiles(weights: np.ndarray, cols: int | None = None) -> tuple[Tiles, bool]:
+    """out×in×kh×kw kernels -> (mosaic, is_rgb): one colour tile per filter when in == 3,
+    one grey tile per filter when in == 1 (``cols`` of them a row), else one row of
+    in-channel kernels per filter. Each filter is scaled to its own range, 0.5 = zero."""
     out_c, in_c, kh, kw = weights.shape
     scale = np.abs(weights.reshape(out_c, -1)).max(axis=1)
     scale = np.where(scale > 0, scale, 1.0)[:, None, None, None]
     w = 0.5 + 0.5 * weights / scale
     if in_c == 3:
         rgb = np.moveaxis(w, 1, -1)            # out×kh×kw×3
-        return tile(rgb.astype(np.float32), pad=1), True
-    shown_in = min(in_c, 64)
+        return tile(rgb.astype(np.float32), cols=cols, pad=1), True
+    if in_c == 1:
+        return tile(w[:, 0].astype(np.float32), cols=cols, pad=1), False
+    shown_in = min(in_c, MAX_FILTER_INPUTS)
     flat = w[:, :shown_in].reshape(out_c * shown_in, kh, kw)
     return tile(flat.astype(np.float32), cols=shown_in, pad=1), False

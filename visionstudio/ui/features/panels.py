@@ -1,5 +1,5 @@
-"""The smaller views of the feature-map viewer: a channel large, filters, prediction bars,
-the Grad-CAM overlay. Each takes plain arrays; none knows about the model."""
+"""The smaller views of the feature-map viewer: a channel large, prediction bars, the
+Grad-CAM overlay (the filters have their own module). Each takes plain arrays; none knows about the model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from visionstudio.ui.features.mosaic import filter_tiles, normalise
+from visionstudio.ui.features.fitted import FittedPlot
+from visionstudio.ui.features.mosaic import normalise
 
 
 def sample_pixmap(display: np.ndarray, size: int = 96) -> QPixmap:
@@ -110,47 +111,6 @@ class ChannelDetail(QWidget):
         self.stats.setText("")
 
 
-class FiltersView(QWidget):
-    """A conv layer's kernels as a grid: colour when the layer takes 3 channels, else one
-    row per filter with one kernel per input channel (grey: 0.5 is zero weight)."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.plot, self.image = image_view(self)
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.image.setOpts(nanPolicy="omit")
-        lay.addWidget(self.caption)
-        lay.addWidget(self.plot, 1)
-        self.tiles = None
-
-    def show_filters(self, layer: str, weights: np.ndarray) -> None:
-        tiles, rgb = filter_tiles(weights)
-        self.tiles = tiles
-        out_c, in_c, kh, kw = weights.shape
-        if rgb:
-            img = np.nan_to_num(tiles.image, nan=0.15)
-            self.image.setLookupTable(None)
-            self.image.setImage((img * 255).astype(np.uint8), levels=(0, 255), autoLevels=False)
-            how = "RGB kernels (one per filter)"
-        else:
-            self.image.setColorMap(pg.colormap.get("CET-D1"))
-            self.image.setImage(tiles.image, levels=(0.0, 1.0), autoLevels=False)
-            how = (f"one row per filter, one {kh}×{kw} kernel per input channel"
-                   + (f" (first 64 of {in_c})" if in_c > 64 else "") + "; blue < 0 < red")
-        self.caption.setText(f"<b>{layer}</b>: {out_c} filters × {in_c} input channels — {how}")
-        self.plot.autoRange(padding=0.01)
-
-    def clear(self, text: str = "") -> None:
-        self.tiles = None
-        self.image.clear()
-        self.caption.setText(text)
-
-
 class PredictionPlot(pg.PlotWidget):
     """Class probabilities as bars; the true class in orange with a ▼ marker above it."""
 
@@ -207,13 +167,17 @@ def heat_lut(n: int = 256) -> np.ndarray:
 
 
 class OverlayView(QWidget):
-    """The sample with a heat-map on top (Grad-CAM or saliency) and a chosen opacity."""
+    """The sample with a heat-map on top (Grad-CAM or saliency) and a chosen opacity,
+    framed to the image: no axes, no empty range beside it."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.plot, self.base = image_view(self)
+        self.plot, self.base = image_view()
+        self.plot.setObjectName("camPlot")
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setLookupTable(heat_lut())
         self.heat.setZValue(5)
@@ -222,18 +186,17 @@ class OverlayView(QWidget):
                                    interactive=False, label="importance")
         self.bar.setImageItem(self.heat, insert_in=self.plot.getPlotItem())
         self.heat.setLookupTable(heat_lut())   # the colour bar set its own opaque map
-        lay.addWidget(self.plot, 1)
+        self.frame = FittedPlot(self.plot, self)
+        lay.addWidget(self.frame, 1)
         self.heatmap: np.ndarray | None = None
 
     def show_overlay(self, display: np.ndarray, heatmap: np.ndarray, opacity: float) -> None:
-        if display.ndim == 2:
-            self.base.setImage(display, levels=(0, 255), autoLevels=False)
-        else:
-            self.base.setImage(display, levels=(0, 255), autoLevels=False)
+        self.base.setImage(display, levels=(0, 255), autoLevels=False)
         self.heatmap = heatmap
         self.heat.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
         self.set_opacity(opacity)
-        self.plot.autoRange(padding=0)
+        h, w = display.shape[:2]
+        self.frame.set_extent(w, h)
 
     def set_opacity(self, opacity: float) -> None:
         self.heat.setOpacity(float(opacity))

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -21,8 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from visionstudio.ui.features.evaluation_panel import EvaluationPanel
+from visionstudio.ui.features.filters import FiltersView
 from visionstudio.ui.features.grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
-from visionstudio.ui.features.panels import ChannelDetail, FiltersView, OverlayView, PredictionPlot
+from visionstudio.ui.features.panels import ChannelDetail, OverlayView, PredictionPlot
 
 
 def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWidget:
@@ -35,26 +37,55 @@ def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWi
 
 
 def build(view) -> None:
-    """Create the view's widgets as attributes of ``view`` and connect them to its slots."""
-    bar = _sample_bar(view)
+    """Create the view's widgets as attributes of ``view`` and connect them to its slots.
+
+    The sample header stays put above the tabs; a tab too big for the dock scrolls on
+    its own, so the header never scrolls out of view (the view is small enough that the
+    dock does not wrap it in a scroll area of its own)."""
+    view.header = _sample_header(view)
     view.evaluation = EvaluationPanel(view.state)
     view.prediction = PredictionPlot()
     view.tabs = QTabWidget()
     view.tabs.setObjectName("featureTabs")
-    view.tabs.addTab(_maps_tab(view), "Feature maps")
-    view.tabs.addTab(_filters_tab(view), "Filters")
-    view.tabs.addTab(view.prediction, "Prediction")
-    view.tabs.addTab(_cam_tab(view), "Grad-CAM")
-    view.tabs.addTab(view.evaluation, "Evaluation")
+    for page, title in ((_maps_tab(view), "Feature maps"), (_filters_tab(view), "Filters"),
+                        (view.prediction, "Prediction"), (_cam_tab(view), "Grad-CAM"),
+                        (view.evaluation, "Evaluation")):
+        view.tabs.addTab(_scrolling(page), title)
     lay = QVBoxLayout(view)
-    lay.addWidget(view.weights_label)
-    lay.addLayout(bar)
+    lay.setContentsMargins(4, 4, 4, 4)
+    lay.addWidget(view.header)
     lay.addWidget(view.tabs, 1)
     _connect(view)
 
 
+def _scrolling(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area: it scrolls when the dock is smaller than it."""
+    area = QScrollArea()
+    area.setObjectName(f"{page.objectName() or 'featureTab'}Scroll")
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(page)
+    return area
+
+
+def _sample_header(view) -> QWidget:
+    """The thumbnail, with the sample picker, the sample line and the weights line beside it."""
+    header = QWidget()
+    header.setObjectName("sampleHeader")
+    rows = QVBoxLayout()
+    rows.setSpacing(2)
+    rows.addLayout(_sample_bar(view))
+    rows.addWidget(view.sample_info)
+    rows.addWidget(view.weights_label)
+    lay = QHBoxLayout(header)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(view.thumb, 0, Qt.AlignmentFlag.AlignTop)
+    lay.addLayout(rows, 1)
+    return header
+
+
 def _sample_bar(view) -> QHBoxLayout:
-    """The weights line and the sample picker above the tabs."""
+    """The sample picker (the thumbnail, sample and weights lines are made here too)."""
     view.weights_label = QLabel("")
     view.weights_label.setObjectName("weightsLabel")
     view.weights_label.setWordWrap(True)
@@ -90,9 +121,9 @@ def _sample_bar(view) -> QHBoxLayout:
     bar = QHBoxLayout()
     bar.addWidget(QLabel("Sample:"))
     for w in (view.class_filter, view.prev_button, view.index_spin, view.next_button,
-              view.count_label, view.open_button, view.thumb):
+              view.count_label, view.open_button):
         bar.addWidget(w)
-    bar.addWidget(view.sample_info, 1)
+    bar.addStretch(1)
     return bar
 
 
@@ -172,15 +203,9 @@ def _filters_tab(view) -> QWidget:
     view.filter_combo.setObjectName("filterLayerCombo")
     describe(view.filter_combo, "The conv layer whose kernels are shown", "Conv layer")
     view.filters = FiltersView()
-    filt = QWidget()
-    fl = QVBoxLayout(filt)
-    fr = QHBoxLayout()
-    fr.addWidget(QLabel("Conv layer:"))
-    fr.addWidget(view.filter_combo)
-    fr.addStretch(1)
-    fl.addLayout(fr)
-    fl.addWidget(view.filters, 1)
-    return filt
+    view.filters.top.insertWidget(0, QLabel("Conv layer:"))
+    view.filters.top.insertWidget(1, view.filter_combo)
+    return view.filters
 
 
 def _cam_tab(view) -> QWidget:
