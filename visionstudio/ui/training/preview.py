@@ -274,6 +274,8 @@ class PreviewStrip(QWidget):
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
         self.info.setText(text)
+        # a line that asks for a click reads as text, the counts under thumbnails as a caption
+        self.info.setStyleSheet("" if state in ("missing", "downloading") else "color: palette(mid);")
         self.problem.hide()
         downloading = state == "downloading"
         self.download_button.setVisible(state == "missing")
