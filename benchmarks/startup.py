@@ -93,7 +93,8 @@ timer_running = [True]
 shown = Shown()
 app.installEventFilter(shown)
 from visionstudio.cli import main
-code = main([])
+sys.argv = ["visionstudio"]
+code = main()  # as the program: the app ends the process itself
 timer_running[0] = False
 sys.exit(code)
 """

@@ -8,7 +8,10 @@ imported on this path: the window paints first, models are built when needed.
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
+import importlib
+import importlib.util
 import logging
 import os
 import subprocess
@@ -21,7 +24,7 @@ from PySide6.QtWidgets import QApplication
 
 from visionstudio import __version__
 from visionstudio.core.resources import APP_ID
-from visionstudio.ui.shell.tasks import BackgroundTask, run_task, set_error_reporter, wait_all
+from visionstudio.ui.shell.tasks import BackgroundTask, live_tasks, run_task, set_error_reporter
 
 ORG = "VisionStudio"
 APP = "VisionStudio"
@@ -136,6 +139,37 @@ def load_initial(argv: list[str]):
     return doc, path, problem
 
 
+WARM_TASK = "visionstudio-load-pytorch"
+# What the later docks import that is slow: loaded on a worker thread before they are added.
+WARM_MODULES = ("torch", "visionstudio.core.training.plan", "visionstudio.core.inspect", "pyqtgraph")
+
+
+def _preload_torch_libraries() -> None:
+    """dlopen torch's shared libraries through ctypes, which lets go of the GIL while it
+    calls C; the import then finds them loaded. Python's own loader holds the GIL for
+    the whole dlopen (measured: a 350-500 ms freeze of the GUI thread per start)."""
+    if not sys.platform.startswith("linux"):
+        return
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return
+    root = Path(spec.origin).parent
+    libc = ctypes.CDLL(None)
+    libc.dlopen.argtypes, libc.dlopen.restype = [ctypes.c_char_p, ctypes.c_int], ctypes.c_void_p
+    # The order torch uses: its global deps first (RTLD_GLOBAL, as torch does), then _C.
+    # A library that fails to load here is left to the import, which says why.
+    libc.dlopen(str(root / "lib" / "libtorch_global_deps.so").encode(), os.RTLD_NOW | os.RTLD_GLOBAL)
+    for ext in sorted(root.glob("_C.*.so")):
+        libc.dlopen(str(ext).encode(), sys.getdlopenflags())
+
+
+def warm_imports(_state=None) -> None:
+    """Import what the later docks need, on a worker thread (see ``warm_then_add_docks``)."""
+    _preload_torch_libraries()
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+
+
 class _InitialLoader(QObject):
     """Loads the first document as a background task; the result arrives on the GUI thread.
 
@@ -179,10 +213,28 @@ class _InitialLoader(QObject):
                 w.files.add_recent(path)
         w.statusBar().clearMessage()
         w.initial_load_done.emit()
-        # torch is loaded by now, so their imports are quick; after the canvas has painted.
-        QTimer.singleShot(0, w.add_later_docks)
+        warm_then_add_docks(w)
         if problem is not None:
             w.files.prompts.error(w, *problem)
+
+
+def warm_then_add_docks(window) -> BackgroundTask:
+    """Loads PyTorch off the GUI thread, then adds the training, metrics and feature-map
+    docks, whose modules import it (measured: imported on the GUI thread, the window
+    ignored input for 3-5 s after it showed)."""
+    window.statusBar().showMessage("Loading PyTorch for training and feature maps…")
+
+    def add(_result=None) -> None:
+        if window.statusBar().currentMessage().startswith("Loading PyTorch"):
+            window.statusBar().clearMessage()
+        window.add_later_docks()
+
+    def failed(exc: BaseException) -> None:
+        log.error("loading PyTorch failed: %s", exc)
+        add()  # the docks' own imports raise it again, where the error reporter shows it
+
+    return run_task(warm_imports, name=WARM_TASK, parent=window, report_errors=False,
+                    on_finished=add, on_failed=failed)
 
 
 def create_main_window(argv: list[str], *, settings: QSettings | None = None,
@@ -227,7 +279,41 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
     return window
 
 
-def main(argv: list[str] | None = None) -> int:
+def _end_tasks(timeout_ms: int, *, leave_warmup: bool) -> bool:
+    """Cancel and wait for the background tasks; the PyTorch import cannot be cancelled
+    and holds nothing, so a process that ends now need not wait for it."""
+    tasks = [t for t in live_tasks() if not (leave_warmup and t.name == WARM_TASK)]
+    for task in tasks:
+        task.cancel()
+    deadline = time.monotonic() + timeout_ms / 1000
+    return all([task.wait(max(0, int((deadline - time.monotonic()) * 1000))) for task in tasks])
+
+
+def end_process(code: int, settings: list[QSettings]) -> None:
+    """Leave now: settings written, logs and streams flushed, then ``os._exit``.
+
+    What this skips is the interpreter's teardown: unloading torch and its CUDA
+    libraries took 1-1.6 s after the window had gone (measured), time in which the user
+    sees no window and a process that has not ended. The atexit handlers are skipped
+    too: the app registers none, PySide6's would destroy a QThread still importing
+    torch (a fatal error in Qt), and the OS frees the rest.
+    """
+    for s in settings:
+        s.sync()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None, *, exit_process: bool | None = None) -> int:
+    """Run the app. Called as the program (``argv`` None, or ``exit_process=True``) it ends
+    the process itself once the window has closed (see ``end_process``); called with a
+    list (tests, embedding) it returns the exit status."""
+    exit_process = argv is None if exit_process is None else exit_process
     argv = list(sys.argv[1:] if argv is None else argv)
     from visionstudio.ui.shell.recovery import user_state_dir
 
@@ -267,14 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     if not (t0 and os.environ.get(STARTUP_EXIT_ENV) == "1"):
         QTimer.singleShot(0, window.offer_recovery)
     log.info("VisionStudio %s started", __version__)
+    code = 1
     try:
-        return app.exec()
+        code = app.exec()
+        return code
     finally:
-        if not wait_all(10_000):  # no background thread may outlive the app
+        # No background thread may outlive the app (except the import, when the process ends).
+        if not _end_tasks(10_000, leave_warmup=exit_process):
             log.warning("a background task was still running at exit")
         set_error_reporter(None)
         uninstall()
         faulthandler.disable()
+        if exit_process:
+            end_process(code, [settings] + ([window.settings] if window is not None else []))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,40 +1,75 @@
 """The devices a run can use: every CUDA GPU by name and memory, Apple MPS, the CPU.
 
-Listing them needs torch, whose import takes seconds; the panel must not freeze the
-window for that, so ``list_devices_async`` lists them in a background task and
-delivers the result on the GUI thread (once per process, then from a cache).
+Listing them needs torch and initialises the CUDA driver: seconds, much of it with the
+GIL held, and a broken driver can hang or crash the process that asks. So a short child
+process asks (``python -c``, printing JSON) while a background task waits for it, and
+``list_devices_async`` delivers the list on the GUI thread (once per process, then
+from a cache).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from visionstudio.ui.shell.tasks import run_task
+from visionstudio.ui.shell.tasks import TaskState, run_task
 
 BASIC_DEVICES = [("auto", "Auto (best available)"), ("cpu", "CPU")]
+PROBE_TIMEOUT_S = 120.0
+# Runs in the child: plain data out, labels are made here.
+PROBE_CODE = """
+import json, torch
+gpus = []
+try:
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            gpus.append([i, p.name, p.total_memory])
+except Exception:
+    pass
+mps = getattr(torch.backends, "mps", None)
+print(json.dumps({"cuda": gpus, "mps": bool(mps is not None and mps.is_available())}))
+"""
 
 
-def available_devices() -> list[tuple[str, str]]:
-    """[(value, label)], "auto" first. Imports torch: call it off the GUI thread."""
+def device_list(probe: dict) -> list[tuple[str, str]]:
+    """[(value, label)] from the child's answer, "auto" first and the CPU last."""
     out = [BASIC_DEVICES[0]]
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return out + [("cpu", "CPU")]
-    try:
-        if torch.cuda.is_available():
-            for i in range(torch.cuda.device_count()):
-                p = torch.cuda.get_device_properties(i)
-                out.append((f"cuda:{i}", f"cuda:{i} — {p.name} ({p.total_memory / 2**30:.0f} GiB)"))
-    except Exception:  # noqa: BLE001 - a broken driver must not break the panel
-        pass
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    for index, name, memory in probe.get("cuda", []):
+        out.append((f"cuda:{index}", f"cuda:{index} — {name} ({memory / 2**30:.0f} GiB)"))
+    if probe.get("mps"):
         out.append(("mps", "Apple MPS"))
-    out.append(("cpu", "CPU"))
-    return out
+    return out + [("cpu", "CPU")]
+
+
+def probe_devices(state: TaskState | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> dict:
+    """The child's answer ({} when it failed, was cancelled or took too long)."""
+    child = subprocess.Popen([sys.executable, "-c", PROBE_CODE], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + timeout_s
+    while child.poll() is None:
+        if (state is not None and state.cancelled) or time.monotonic() > deadline:
+            child.kill()
+            child.wait()
+            return {}
+        time.sleep(0.05)
+    out = child.stdout.read() if child.stdout is not None else ""
+    child.stdout.close()
+    try:
+        answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def available_devices(state: TaskState | None = None) -> list[tuple[str, str]]:
+    """[(value, label)], "auto" first. Waits for a child process: call it off the GUI thread."""
+    return device_list(probe_devices(state))
 
 
 class _Lister(QObject):
@@ -60,7 +95,7 @@ def list_devices_async(receiver: Callable[[list], None]) -> list[tuple[str, str]
     _lister.listed.connect(receiver)
     if not _started:
         _started = True
-        run_task(lambda _state: available_devices(), name="device-probe", on_finished=_lister.listed.emit)
+        run_task(available_devices, name="device-probe", on_finished=_lister.listed.emit)
     return list(BASIC_DEVICES)
 
 
