@@ -108,7 +108,19 @@ def test_ctrl_f_in_the_window_opens_the_find_bar(qtbot, tmp_path):
     assert w.controller.selection == [dense.id]
     from visionstudio.ui.dialogs.shortcuts import shortcut_rows
 
-    assert ("Find Layer", "Ctrl+F", action.statusTip()) in shortcut_rows(w)
+    rows = {name: keys for name, keys, _tip in shortcut_rows(w)}
+    assert rows["Find Layer"] == "Ctrl+F"
+    assert rows["Find Next Layer"] == "F3" and rows["Find Previous Layer"] == "Shift+F3"
+    if bar.completer.popup().isVisible():                 # the completion list has the keys first
+        qtbot.keyClick(bar.completer.popup(), KEY.Key_Escape)
+    qtbot.keyClick(bar.edit, KEY.Key_Escape)
+    assert not bar.isVisible() and w.canvas.hasFocus()
+    w.controller.set_selection([])
+    qtbot.keyClick(w.canvas, KEY.Key_F3)                  # the window's F3 reaches the canvas's action
+    assert w.controller.selection == [dense.id]
+    table = w.summary.table                               # and the summary shows that row
+    row = w.summary.node_ids().index(dense.id)
+    assert table.viewport().rect().intersects(table.visualRect(table.model().index(row, 0)))
 
 
 def test_type_and_enter_selects_and_centres_each_match(qtbot, view, controller):

@@ -9,7 +9,7 @@ connections. Both only *select and show* a layer; they never edit the graph.
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCompleter,
     QFrame,
@@ -152,9 +152,17 @@ class FindBar(QFrame):
         self.edit.textChanged.connect(self._on_edit_text_changed)
         self.edit.previous_requested.connect(self.find_previous)
         self.edit.close_requested.connect(self.close_bar)
-        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        QShortcut(QKeySequence("F3"), view, self.find_next, context=context)
-        QShortcut(QKeySequence("Shift+F3"), view, self.find_previous, context=context)
+        # Actions on the canvas (not the window): F3 works wherever the canvas or the bar
+        # has the focus, and Help › Keyboard Shortcuts lists them with the window's own.
+        for text, keys, tip, slot in (
+                ("Find Next Layer", "F3", "Go to the next layer matching the find text", self.find_next),
+                ("Find Previous Layer", "Shift+F3", "Go to the previous matching layer", self.find_previous)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.setStatusTip(tip)
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
+            view.addAction(action)
         self.hide()
 
     # -- showing ---------------------------------------------------------------------

@@ -36,7 +36,9 @@ class Minimap(QWidget):
         self.setAccessibleName("Overview of the network")
         self.setToolTip("Overview of the whole network: click or drag to move the view")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+        # Opaque: a repaint of the overview must not make the canvas under it redraw its
+        # scene (at 10,000 layers that costs more than the overview itself).
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self._graph: GraphModel | None = None
         self._bounds = QRectF()        # the layers' scene rectangle, without padding
         self._pixmap: QPixmap | None = None
@@ -93,21 +95,21 @@ class Minimap(QWidget):
     def _area(self) -> QRectF:
         return self._bounds.adjusted(-PAD, -PAD, PAD, PAD)
 
-    def _scale(self) -> float:
+    def _mapping(self) -> tuple[float, float, float]:
+        """(scale, x offset, y offset): widget = scene * scale + offset, the network centred."""
         area = self._area()
-        return min((self.width() - 2 * INSET) / max(area.width(), 1.0),
-                   (self.height() - 2 * INSET) / max(area.height(), 1.0))
+        s = min((self.width() - 2 * INSET) / max(area.width(), 1.0),
+                (self.height() - 2 * INSET) / max(area.height(), 1.0))
+        return (s, (self.width() - area.width() * s) / 2 - area.left() * s,
+                (self.height() - area.height() * s) / 2 - area.top() * s)
 
     def to_widget(self, point: QPointF) -> QPointF:
-        area, s = self._area(), self._scale()
-        off = QPointF((self.width() - area.width() * s) / 2, (self.height() - area.height() * s) / 2)
-        return QPointF((point.x() - area.left()) * s, (point.y() - area.top()) * s) + off
+        s, ox, oy = self._mapping()
+        return QPointF(point.x() * s + ox, point.y() * s + oy)
 
     def to_scene(self, point: QPointF) -> QPointF:
-        area, s = self._area(), self._scale()
-        off = QPointF((self.width() - area.width() * s) / 2, (self.height() - area.height() * s) / 2)
-        p = point - off
-        return QPointF(area.left() + p.x() / s, area.top() + p.y() / s)
+        s, ox, oy = self._mapping()
+        return QPointF((point.x() - ox) / s, (point.y() - oy) / s)
 
     def _size_for(self, area: QRectF) -> tuple[int, int]:
         viewport = self.view.viewport()
@@ -154,25 +156,28 @@ class Minimap(QWidget):
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         style = self.view.graph_scene.style
-        background = QColor(style.background)
-        background.setAlpha(225)
-        pixmap.fill(background)
+        pixmap.fill(style.background.darker(108) if not style.dark else style.background.lighter(125))
         painter = QPainter(pixmap)
-        graph, s = self._graph, self._scale()
+        graph = self._graph
+        s, ox, oy = self._mapping()
         w, h = max(1.5, NODE_WIDTH * s), max(1.5, NODE_HEIGHT * s)
-        centre = {nid: self.to_widget(QPointF(*graph.positions.get(nid, (0.0, 0.0)))) for nid in graph.nodes}
+        positions = graph.positions
+        centre = {}
+        for nid in graph.nodes:
+            x, y = positions.get(nid, (0.0, 0.0))
+            centre[nid] = (x * s + ox, y * s + oy)
         if len(graph.edges) <= EDGE_BUDGET:
             painter.setPen(QPen(style.edge, 1))
             for edge in graph.edges:
                 a, b = centre.get(edge.src), centre.get(edge.dst)
                 if a is not None and b is not None:
-                    painter.drawLine(a, b)
+                    painter.drawLine(QPointF(*a), QPointF(*b))
         painter.setPen(Qt.PenStyle.NoPen)
         colors: dict[str, QColor] = {}
         for nid, node in graph.nodes.items():
             color = colors.get(node.kind) or colors.setdefault(node.kind, kind_color(node.kind))
-            c = centre[nid]
-            painter.fillRect(QRectF(c.x() - w / 2, c.y() - h / 2, w, h), color)
+            x, y = centre[nid]
+            painter.fillRect(QRectF(x - w / 2, y - h / 2, w, h), color)
         painter.setPen(QPen(style.node_border, 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1))
@@ -184,7 +189,7 @@ class Minimap(QWidget):
             return
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._pixmap)
-        style, s = self.view.graph_scene.style, self._scale()
+        style, s = self.view.graph_scene.style, self._mapping()[0]
         positions = self._graph.positions
         w, h = max(3.0, NODE_WIDTH * s), max(3.0, NODE_HEIGHT * s)
         painter.setPen(QPen(style.selection, 1.5))

@@ -152,11 +152,15 @@ class SummaryPanel(QWidget):
         try:
             model = self.table.selectionModel()
             self.table.clearSelection()
+            first = None
             for r, nid in enumerate(self.node_ids()):
                 if nid in wanted:
                     model.select(self.table.model().index(r, 0),
                                  QItemSelectionModel.SelectionFlag.Select
                                  | QItemSelectionModel.SelectionFlag.Rows)
+                    first = r if first is None else first
+            if first is not None:  # a layer found or stepped to on the canvas shows here too
+                self.table.scrollTo(self.table.model().index(first, 0))
         finally:
             self._syncing = False
 
