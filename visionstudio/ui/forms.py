@@ -8,9 +8,11 @@ every entry goes through ``ParamSpec.validate``, so an editor emits ``committed(
 only with a value the spec accepts, and otherwise marks itself and emits
 ``invalid(reason)`` in the spec's words. Its tooltip is ``spec.describe()``.
 
-A mouse wheel over a spin box or combo box the user has not clicked into scrolls the
-panel instead of changing the value (issue #13): every editor takes focus only by
-click or Tab, and ignores the wheel until it has it.
+A mouse wheel over a combo box, spin box or slider the user has not clicked into scrolls
+the panel instead of changing the value (issue #13), everywhere in the app: one
+application-wide filter (:func:`install_wheel_guard`) gives such widgets focus only by
+click or Tab (so the wheel never focuses them on its way) and passes an unfocused one's
+wheel on to its parent, the scroll area.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLineEdit,
+    QScrollBar,
     QSpinBox,
     QWidget,
 )
@@ -36,20 +42,53 @@ from visionstudio.ui.canvas.layer_style import ERROR_COLOR
 _INT_MIN, _INT_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
+GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)  # what a stray wheel must not change
+
+
+def _guarded(obj: QObject) -> bool:
+    return isinstance(obj, GUARDED) and not isinstance(obj, QScrollBar)  # scroll bars scroll
+
+
 class _WheelGuard(QObject):
-    """Lets a wheel event pass on to the scroll area unless the widget has focus."""
+    """Lets a wheel event pass on to the scroll area unless the widget has focus.
+
+    Installed on the application, it sees every widget's events: a value widget is
+    switched from Qt's default WheelFocus to StrongFocus when it is first polished (a
+    spontaneous wheel would otherwise focus it before any filter runs), and its wheel
+    events are left unaccepted while it has no focus, so Qt offers them to the parent."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
-            event.ignore()  # not accepted: Qt offers it to the parent (the panel scrolls)
-            return True
+        kind = event.type()
+        if kind == QEvent.Type.Wheel:
+            if _guarded(watched) and not watched.hasFocus():
+                event.ignore()  # not accepted: Qt offers it to the parent (the panel scrolls)
+                return True
+        elif kind == QEvent.Type.Polish and _guarded(watched):
+            if watched.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         return False
 
 
+_installed: dict[int, _WheelGuard] = {}
+
+
+def install_wheel_guard(app: QApplication | None = None) -> QObject | None:
+    """The application-wide guard, installed once per QApplication (None without one)."""
+    app = app or QApplication.instance()
+    if app is None:
+        return None
+    if id(app) not in _installed:
+        guard = _WheelGuard(app)
+        app.installEventFilter(guard)
+        _installed[id(app)] = guard
+    return _installed[id(app)]
+
+
 def ignore_wheel_unless_focused(widget: QWidget) -> QWidget:
-    """Make ``widget`` change by the wheel only after a click or Tab gave it focus."""
+    """Make ``widget`` change by the wheel only after a click or Tab gave it focus
+    (the application-wide guard does the rest; a panel launched alone installs it here)."""
     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-    widget.installEventFilter(_WheelGuard(widget))
+    install_wheel_guard()
     return widget
 
 

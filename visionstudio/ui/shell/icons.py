@@ -2,7 +2,9 @@
 
 The drawings use ``currentColor`` for their strokes; :func:`action_icon` renders them
 in the palette's text colour (so they read on light and dark themes) at several pixel
-sizes up to 4x the toolbar size, which keeps them crisp at 200 % scaling.
+sizes up to 4x the toolbar size, which keeps them crisp at 200 % scaling, and their
+disabled look in the palette's disabled text colour (Qt's generated one blends the
+drawing into the background: on the dark theme it all but vanished, issue #13).
 :func:`apply_action_icons` gives every action of a window whose objectName is
 ``action_<name>`` the icon ``<name>.svg`` when that file exists — the window's own
 actions and those later features add (train, pause, stop, export…). Call it again after
@@ -34,31 +36,38 @@ def icon_file(name: str) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
+def _render(data: str, color: str, size: int) -> QPixmap:
+    renderer = QSvgRenderer(QByteArray(data.replace("currentColor", color).encode("utf-8")))
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    return pixmap
+
+
 @lru_cache(maxsize=256)
-def _icon(path: str, color: str) -> QIcon:
-    data = Path(path).read_text(encoding="utf-8").replace("currentColor", color)
-    renderer = QSvgRenderer(QByteArray(data.encode("utf-8")))
+def _icon(path: str, color: str, disabled: str) -> QIcon:
+    data = Path(path).read_text(encoding="utf-8")
     icon = QIcon()
     for size in SIZES:
-        pixmap = QPixmap(size, size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        renderer.render(painter, QRectF(0, 0, size, size))
-        painter.end()
-        icon.addPixmap(pixmap)
+        icon.addPixmap(_render(data, color, size))
+        icon.addPixmap(_render(data, disabled, size), QIcon.Mode.Disabled)
     return icon
 
 
-def text_color() -> str:
+def text_color(group: QPalette.ColorGroup = QPalette.ColorGroup.Active) -> str:
     palette = QGuiApplication.palette()
-    return palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText).name()
+    return palette.color(group, QPalette.ColorRole.WindowText).name()
 
 
 def action_icon(name: str) -> QIcon | None:
-    """The icon ``<name>.svg`` in the current text colour, or None when there is no file."""
+    """The icon ``<name>.svg`` in the current text colour (disabled: the disabled text
+    colour), or None when there is no file."""
     path = icon_file(name)
-    return None if path is None else _icon(str(path), text_color())
+    return None if path is None else _icon(str(path), text_color(),
+                                           text_color(QPalette.ColorGroup.Disabled))
 
 
 def apply_action_icons(window) -> int:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 from visionstudio.ui.canvas import GraphView
 from visionstudio.ui.canvas.palette import LayerPalette
 from visionstudio.ui.dialogs.recovery_dialog import ask_recover
+from visionstudio.ui.forms import install_wheel_guard
 from visionstudio.ui.inspector import InspectorPanel
 from visionstudio.ui.inspector.summary_panel import SummaryPanel
 from visionstudio.ui.shell import first_run as shell_extras
@@ -48,6 +49,16 @@ READABLE_ZOOM = 0.6  # below this node text is unreadable; tall networks scroll 
 # Later-feature docks, the first time they appear: (tabbed with, raised above it)
 TAB_WITH = {"trainingPanel": ("history", True), "metricsPlots": ("summary", False),
             "featureMapView": ("summary", False)}
+# Default dock sizes at any window size, as fractions of the window (issue #13: at
+# 1280x800 the Training form and Feature maps must open readable, not as 60 px strips).
+PALETTE_WIDTH, RIGHT_WIDTH = 220, 340
+INSPECTOR_SHARE = 0.36   # of the right column; the Training/History tabs get the rest
+BOTTOM_SHARE = 0.38      # of the height, for the Summary/Metrics/Feature maps tabs
+MIN_BOTTOM, MAX_BOTTOM = 200, 420
+# The feature maps need more height than the summary: the first time their tab is shown
+# after a reset (or the first start) the bottom grows to this (at most TALL_SHARE).
+TALL_BOTTOM = {"featureMapView": 420}
+TALL_SHARE = 0.55
 
 
 class MainWindow(QMainWindow):
@@ -65,9 +76,13 @@ class MainWindow(QMainWindow):
         self.files = FileManager(self.controller, self.settings, self, self)
         self.autosave = AutosaveManager(self.controller, recovery_dir, autosave_interval_ms, self)
         self.ask_recover = ask_recover  # replaced by tests to answer the offer
+        install_wheel_guard()  # no combo, spin box or slider changes by a stray wheel
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
+        # The right column runs the full height: the bottom tabs then never add their
+        # width to the right column's (the minimum width was 1106 px with both in a row).
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_panels()
         self.actions_by_name = create_actions(self)
         add_undo_actions(self, self.controller, self.actions_by_name)
@@ -91,6 +106,8 @@ class MainWindow(QMainWindow):
         self._close_guards: list = []  # integrations asked (confirm_close) before closing
         self._install_export()
         self._later_added = False
+        self._later_areas: dict[str, Qt.DockWidgetArea] = {}
+        self._grow_on_show: set[str] = set()
         if not defer_panels:  # else the app adds them once the first document has loaded
             QTimer.singleShot(0, self.add_later_docks)
 
@@ -128,11 +145,28 @@ class MainWindow(QMainWindow):
     def _default_dock_sizes(self) -> None:
         """Starting proportions (docks only take sizes once the window is laid out)."""
         h = self.height()
-        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [220, 320],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["inspector"], self.docks["history"]], [int(h * 0.45), int(h * 0.2)],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["summary"]], [max(200, int(h * 0.28))], Qt.Orientation.Vertical)
+        Orient = Qt.Orientation
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [PALETTE_WIDTH, RIGHT_WIDTH],
+                         Orient.Horizontal)
+        column = h - self.menuBar().sizeHint().height() - self.statusBar().sizeHint().height()
+        below = self.docks.get("trainingPanel", self.docks["history"])
+        self.resizeDocks([self.docks["inspector"], below],
+                         [int(column * INSPECTOR_SHARE), int(column * (1 - INSPECTOR_SHARE))],
+                         Orient.Vertical)
+        bottom = min(MAX_BOTTOM, max(MIN_BOTTOM, int(h * BOTTOM_SHARE)))
+        self.resizeDocks([self.docks["summary"]], [bottom], Orient.Vertical)
+        self._grow_on_show = {key for key in TALL_BOTTOM if key in self.docks}
+
+    def _on_dock_shown(self, key: str, visible: bool) -> None:
+        """A tall panel's first showing after the default sizes: make it readable."""
+        if not visible or key not in self._grow_on_show:
+            return
+        self._grow_on_show.discard(key)
+        dock = self.docks[key]
+        if not dock.isFloating():
+            height = min(TALL_BOTTOM[key], int(self.height() * TALL_SHARE))
+            if dock.height() < height:
+                QTimer.singleShot(0, lambda: self.resizeDocks([dock], [height], Qt.Orientation.Vertical))
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -155,6 +189,7 @@ class MainWindow(QMainWindow):
             return
         self._later_added = True
         self._placed_fresh = False
+        self._later_areas: dict[str, Qt.DockWidgetArea] = {}
         for dock, integration in later_docks(self, self.controller, self._place_dock):
             self.menus["panels"].addAction(dock.toggleViewAction())
             if hasattr(integration, "confirm_close"):
@@ -181,11 +216,19 @@ class MainWindow(QMainWindow):
         """Where the saved layout had it, else tabbed beside a related panel."""
         key = dock.objectName().removesuffix("Dock")
         self.docks[key] = dock
+        self._later_areas[key] = area
+        if key in TALL_BOTTOM:
+            dock.visibilityChanged.connect(lambda on, key=key: self._on_dock_shown(key, on))
         if self.restoreDockWidget(dock):
             return
-        self.addDockWidget(area, dock)
+        self._place_fresh(dock, area)
         self._placed_fresh = True
-        beside, on_top = TAB_WITH.get(key, (None, False))
+
+    def _place_fresh(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
+        """The default place of a later panel: in ``area``, tabbed with TAB_WITH's panel."""
+        dock.setFloating(False)
+        self.addDockWidget(area, dock)
+        beside, on_top = TAB_WITH.get(dock.objectName().removesuffix("Dock"), (None, False))
         other = self.docks.get(beside)
         if other is not None and not other.isFloating() and self.dockWidgetArea(other) == area:
             self.tabifyDockWidget(other, dock)
@@ -292,12 +335,22 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
+        """View › Reset Panels: the first-start layout, later panels tabbed as at first.
+        The later panels leave first: the saved default does not know them, and laid out
+        side by side for a moment they would widen the window to their summed minimums."""
+        size = self.size()
+        for key in self._later_areas:
+            self.removeDockWidget(self.docks[key])
         self.restoreState(self._default_state, STATE_VERSION)
-        self._default_dock_sizes()
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        for key, area in self._later_areas.items():
+            self._place_fresh(self.docks[key], area)
         self.toolbar.show()
+        if not self.isMaximized() and not self.isFullScreen():
+            self.resize(size)
+        self._default_dock_sizes()
 
     # -- recovery ------------------------------------------------------------------------
     def offer_recovery(self, *, force: bool = False) -> bool:

@@ -8,20 +8,27 @@ page's previews are redrawn, and pyqtgraph follows: its default background/foreg
 for new plots and every existing ``PlotWidget`` of the window (pyqtgraph is never
 imported here: only restyled when something already loaded it). The canvas restyles
 itself on the palette-change event.
+
+Disabled controls stay legible (issue #13): the disabled text colours have at least
+3:1 contrast with the window and base colours (WCAG's bar for graphics), disabled
+icons are drawn in that colour (icons.py), and check boxes, Fusion's own and those
+of item views (the run list), get a frame in a colour of that contrast: Fusion draws
+them in a shade of the window colour, invisible on a dark base.
 """
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 from visionstudio.ui.shell.settings import read_str
 
 THEME_KEY = "view/theme"
 THEMES = ("system", "light", "dark")
+FRAME_MIX = 0.65  # check box frames: this much text colour, the rest base
 PLOT_COLORS = {"light": ("#ffffff", "#303030"), "dark": ("#1e1f22", "#d0d0d0")}
 
 R = QPalette.ColorRole
@@ -45,7 +52,7 @@ def dark_palette() -> QPalette:
         R.Light: "#45484e", R.Midlight: "#3a3d42", R.Mid: "#2a2c30", R.Dark: "#1a1b1e",
         R.Shadow: "#000000", R.Highlight: "#3d7fd9", R.HighlightedText: "#ffffff",
         R.Link: "#6aa7ff", R.LinkVisited: "#b18cff",
-    }, {R.WindowText: "#75787e", R.Text: "#75787e", R.ButtonText: "#75787e",
+    }, {R.WindowText: "#8a8d94", R.Text: "#8a8d94", R.ButtonText: "#8a8d94",
         R.Highlight: "#3a3d42", R.HighlightedText: "#9a9da3"})
 
 
@@ -57,8 +64,75 @@ def light_palette() -> QPalette:
         R.Light: "#ffffff", R.Midlight: "#e6e6e9", R.Mid: "#c4c4c8", R.Dark: "#a0a0a5",
         R.Shadow: "#6a6a6e", R.Highlight: "#2f6fce", R.HighlightedText: "#ffffff",
         R.Link: "#1a5fb4", R.LinkVisited: "#7a3fb8",
-    }, {R.WindowText: "#9a9aa0", R.Text: "#9a9aa0", R.ButtonText: "#9a9aa0",
-        R.Highlight: "#d0d0d5", R.HighlightedText: "#7a7a80"})
+    }, {R.WindowText: "#7c7c82", R.Text: "#7c7c82", R.ButtonText: "#7c7c82",
+        R.Highlight: "#d0d0d5", R.HighlightedText: "#6a6a70"})
+
+
+def luminance(color: QColor) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours, 1 … 21."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def frame_color(palette: QPalette, enabled: bool) -> QColor:
+    """A check box frame: the text colour a little over halfway to the base (enabled),
+    the disabled text colour (disabled); both keep 3:1 on the base and the window."""
+    group = G.Active if enabled else G.Disabled
+    text, base = palette.color(group, R.Text), palette.color(group, R.Base)
+    if not enabled:
+        return text
+    mix = FRAME_MIX
+    return QColor.fromRgbF(text.redF() * mix + base.redF() * (1 - mix),
+                           text.greenF() * mix + base.greenF() * (1 - mix),
+                           text.blueF() * mix + base.blueF() * (1 - mix))
+
+
+CHECKS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck)
+
+
+class ThemeStyle(QProxyStyle):
+    """Fusion, with check boxes drawn in colours that read on either theme."""
+
+    def name(self) -> str:
+        """The base style's name ("fusion"): this is Fusion with two primitives redrawn."""
+        return self.baseStyle().name()
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802 - Qt's name
+        if element not in CHECKS:
+            super().drawPrimitive(element, option, painter, widget)
+            return
+        S = QStyle.StateFlag
+        enabled = bool(option.state & S.State_Enabled)
+        pal = option.palette
+        group = G.Active if enabled else G.Disabled
+        rect = QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5)
+        side = min(rect.width(), rect.height(), 15.0)
+        box = QRectF(rect.center().x() - side / 2, rect.center().y() - side / 2, side, side)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(frame_color(pal, enabled), 1.2))
+        painter.setBrush(pal.color(group, R.Base))
+        painter.drawRoundedRect(box, 2.5, 2.5)
+        mark = pal.color(group, R.Text)
+        if option.state & S.State_On:
+            painter.setPen(QPen(mark, 2.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                                Qt.PenJoinStyle.RoundJoin))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            x, y, w = box.left(), box.top(), box.width()
+            tick = ((0.22, 0.52), (0.42, 0.72), (0.78, 0.3))
+            painter.drawPolyline(QPolygonF([QPointF(x + w * a, y + w * b) for a, b in tick]))
+        elif option.state & S.State_NoChange:
+            painter.setPen(QPen(mark, 2.0))
+            mid = box.center().y()
+            painter.drawLine(QPointF(box.left() + 4, mid), QPointF(box.right() - 4, mid))
+        painter.restore()
 
 
 def system_is_dark() -> bool:
@@ -132,9 +206,9 @@ class ThemeManager(QObject):
             pass  # the platform's own light look is untouched until a theme is picked
         else:
             if not self._fusion:
-                style = QStyleFactory.create("Fusion")
-                if style is not None:
-                    app.setStyle(style)
+                fusion = QStyleFactory.create("Fusion")
+                if fusion is not None:
+                    app.setStyle(ThemeStyle(fusion))
                 self._fusion = True
             app.setPalette(dark_palette() if dark else light_palette())
         style_plots(self.window, dark)
