@@ -199,3 +199,15 @@ def test_a_missing_folder_for_an_image_folder_set_is_shown_in_words(qtbot, panel
     assert preview.problem.isVisible() and "nowhere" in preview.problem.text()
     choose(qtbot, panel.dataset_combo, "shapes")
     assert not preview.problem.isVisible() and preview.state == "loading"
+
+
+def test_a_choice_made_while_the_panel_is_hidden_shows_when_it_is_shown(qtbot, panel):
+    from visionstudio.core.project.commands import SetDatasetSettings
+
+    preview = panel.preview
+    qtbot.waitUntil(lambda: preview.state == "ready", timeout=60_000)
+    panel.hide()
+    panel.controller.push(SetDatasetSettings("mnist", {}))
+    assert preview.state == "idle" and thumbnails(preview) == 0      # no stale Shapes
+    panel.show()
+    assert preview.state == "missing" and preview.download_button.isVisible()
