@@ -279,3 +279,60 @@ def test_about_names_the_cuda_devices(monkeypatch):
     assert rows["CUDA"].startswith("available") and "Fake GPU 0, Fake GPU 1" in rows["CUDA"]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert dict(torch_info())["CUDA"].startswith("not available")
+
+
+def _best_contrast(image, background) -> float:
+    """The highest WCAG contrast of any (nearly) opaque pixel of ``image`` composited
+    on ``background``: the drawn strokes' core."""
+    from PySide6.QtGui import QColor
+
+    from visionstudio.ui.shell.theme import contrast
+
+    best = 1.0
+    for y in range(image.height()):
+        for x in range(image.width()):
+            pixel = image.pixelColor(x, y)
+            a = pixel.alphaF()
+            if a < 0.9:
+                continue
+            mixed = QColor.fromRgbF(pixel.redF() * a + background.redF() * (1 - a),
+                                    pixel.greenF() * a + background.greenF() * (1 - a),
+                                    pixel.blueF() * a + background.blueF() * (1 - a))
+            best = max(best, contrast(mixed, background))
+    return best
+
+
+@pytest.mark.parametrize("mode", ["dark", "light"])
+def test_disabled_icons_and_check_boxes_keep_3_to_1_contrast(qtbot, tmp_path, restore_look, mode):
+    """Issue #13: on the dark theme disabled toolbar icons and the run list's check
+    boxes were hard to see. Measured on rendered pixels against the palette."""
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QListWidget, QListWidgetItem
+
+    w = make_window(qtbot, tmp_path)
+    w.actions_by_name[f"theme_{mode}"].trigger()
+    palette = QApplication.palette()
+    window_bg = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Window)
+    undo = w.actions_by_name["undo"]
+    assert not undo.isEnabled()  # nothing to undo yet: drawn disabled in the toolbar
+    for name in ("undo", "redo", "save", "fit"):
+        icon = w.actions_by_name[name].icon()
+        image = icon.pixmap(24, 24, QIcon.Mode.Disabled).toImage()
+        assert _best_contrast(image, window_bg) >= 3.0, (mode, name)
+        enabled = _best_contrast(icon.pixmap(24, 24).toImage(), window_bg)
+        assert enabled > _best_contrast(image, window_bg)  # disabled still looks disabled
+    listing = QListWidget()
+    qtbot.addWidget(listing)
+    for text, on, usable in (("run 1", True, True), ("run 2", False, True), ("run 3", False, False)):
+        item = QListWidgetItem(text, listing)
+        flags = item.flags() | Qt.ItemFlag.ItemIsUserCheckable
+        item.setFlags(flags if usable else flags & ~Qt.ItemFlag.ItemIsEnabled)
+        item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+    listing.resize(200, 90)
+    listing.show()
+    qtbot.waitExposed(listing)
+    base = palette.color(QPalette.ColorRole.Base)
+    for row in range(3):
+        rect = listing.visualItemRect(listing.item(row))
+        check = listing.viewport().grab(rect.adjusted(0, 0, -(rect.width() - rect.height() - 4), 0)).toImage()
+        assert _best_contrast(check, base) >= 3.0, (mode, row)
