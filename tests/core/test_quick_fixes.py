@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 from visionstudio.core.graph import analyze
@@ -79,6 +80,38 @@ def test_padding_same_when_that_alone_fixes_the_merge():
     assert [f.title for f in fixes] == ["Set padding of main to same (keep its input's size)"]
     after = apply_and_check(b, fixes[0], add)
     assert after.ok
+
+
+def test_padding_on_a_conv_both_branches_share_is_not_offered():
+    b = GraphBuilder()
+    x = b.add("input", channels=1, height=28, width=28)
+    shared = b.add("conv2d", x, out_channels=8, kernel_size=3, name="shared")
+    act = b.add("relu", shared)
+    side = b.add("conv2d", act, out_channels=8, kernel_size=3, name="side")
+    add = b.add("add", side, act)  # 8×24×24 and 8×26×26: "same" on shared grows both
+    a = analyze(b.graph)
+    fixes = quick_fixes(b.graph, a, add)
+    assert [f.title for f in fixes] == ["Set padding of side to same (keep its input's size)"]
+    apply_and_check(b, fixes[0], add)
+
+
+def test_a_big_network_is_checked_without_a_full_analysis():
+    b = GraphBuilder()
+    x = b.add("input", channels=3, height=8, width=8)
+    for _ in range(3000):
+        x = b.add("relu", x)
+    d = b.add("dense", x)
+    a = analyze(b.graph)
+    fixes = quick_fixes(b.graph, a, d)
+    assert [f.title for f in fixes] == [f"Insert a Flatten before {b.name(d)}"]
+    took = min(_timed(quick_fixes, b.graph, a, d) for _ in range(3))
+    assert took < 1.5 * min(_timed(analyze, b.graph) for _ in range(3))  # a copy and analysis took > 2×
+
+
+def _timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 def test_no_fix_offered_when_no_single_change_clears_the_problem():

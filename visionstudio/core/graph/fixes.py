@@ -2,24 +2,25 @@
 
 Each fix is a core command the view pushes like any edit, so it is one undo step and
 placement makes room the usual way (editing.insert_on_edge). A fix is only offered
-when trying it on a copy of the graph clears the node's problem, so a button never
-promises what it cannot do; the copy is made only for a node that has a problem the
-fixes know, never for a healthy one.
+when re-running the shape rules with it clears the node's problem, so a button never
+promises what it cannot do. That check re-infers only the layers between the change
+and the node, from the analysis at hand: the inspector asks after every edit, and a
+copy and a full analysis of a 10,000-layer graph each time would make it lag.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
-from types import SimpleNamespace
+from typing import Any
 
-from visionstudio.core.commands import Command, CommandError, Macro
-from visionstudio.core.graph.analysis import GraphAnalysis, analyze
+from visionstudio.core.commands import Command, Macro
+from visionstudio.core.graph.analysis import GraphAnalysis
 from visionstudio.core.graph.commands import AddNode, SetParam
 from visionstudio.core.graph.diagnostics import walk_up_to
 from visionstudio.core.graph.editing import insert_on_edge
 from visionstudio.core.graph.model import Edge, GraphModel
-from visionstudio.core.layers import LAYERS, Shape
+from visionstudio.core.layers import LAYERS, Shape, ShapeError
 from visionstudio.core.params import pair
 
 
@@ -50,9 +51,10 @@ def quick_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str, *,
         return fixes
     if node.kind == "dense" and len(shapes[0]) == 3:
         title = f"Insert a Flatten before {node.name}"
-        fixes += _verified(graph, node_id, title, lambda: _insert(graph, "flatten", edges_in[0], title))
+        if _clears(graph, analysis, node_id, edge_shapes={edges_in[0]: (math.prod(shapes[0]),)}):
+            fixes.append(QuickFix(title, _insert(graph, "flatten", edges_in[0], title)))
     elif spec.is_merge and len(edges_in) > 1:
-        fixes += _projection_fixes(graph, node_id, edges_in, shapes)  # type: ignore[arg-type]
+        fixes += _projection_fixes(graph, analysis, node_id, edges_in, shapes)  # type: ignore[arg-type]
         fixes += _padding_fixes(graph, analysis, node_id, edges_in)
     return fixes
 
@@ -68,18 +70,38 @@ def _insert(graph: GraphModel, kind: str, edge: Edge, title: str,
     return macro
 
 
-def _verified(graph: GraphModel, node_id: str, title: str, build: Callable[[], Command]) -> list[QuickFix]:
-    """[the fix] when a fresh copy of its command clears ``node_id``'s problem on a copy
-    of the graph; [] otherwise. The command the caller gets was never run."""
-    trial = graph.copy()
-    try:
-        build().do(SimpleNamespace(graph=trial))  # type: ignore[arg-type]
-    except CommandError:
-        return []
-    info = analyze(trial).nodes.get(node_id)
-    if info is None or not info.ok:
-        return []
-    return [QuickFix(title, build())]
+def _clears(graph: GraphModel, analysis: GraphAnalysis, node_id: str, *,
+            params: dict[str, dict[str, Any]] | None = None,
+            edge_shapes: dict[Edge, Shape] | None = None) -> bool:
+    """Whether ``node_id``'s shape problem goes when some layers get other ``params``
+    and some connections carry other shapes (a layer inserted there): the shape rules
+    re-run on the layers after the change that lead to the node, nothing else."""
+    params, edge_shapes = params or {}, edge_shapes or {}
+    info = analysis.nodes[node_id]
+    if not info.input_shapes or sum(d.severity == "error" for d in info.diagnostics) != 1:
+        return False  # not (only) a shape problem: the rules never ran on this node
+    starts = set(params) | {e.dst for e in edge_shapes}
+    leads_to = graph.reachable_from(node_id, upstream=True) | {node_id}
+    affected = set().union(*(graph.reachable_from(s) | {s} for s in starts)) & leads_to
+    shapes: dict[str, Shape] = {}
+    for nid in analysis.order:
+        if nid not in affected:
+            continue
+        ins = []
+        for e in graph.inputs_of(nid):
+            shape = edge_shapes.get(e) or shapes.get(e.src) or analysis.nodes[e.src].output_shape
+            if shape is None:
+                return False
+            ins.append(shape)
+        spec = LAYERS.get(graph.nodes[nid].kind)
+        try:
+            out = spec.infer(ins, params.get(nid, analysis.nodes[nid].clean_params))
+        except ShapeError:
+            return False
+        if not out or min(out) <= 0:
+            return False
+        shapes[nid] = tuple(out)
+    return node_id in shapes
 
 
 def _reference(shapes: list[Shape]) -> list[Shape]:
@@ -92,7 +114,7 @@ def _reference(shapes: list[Shape]) -> list[Shape]:
     return ranked if len(shapes) == 2 else ranked[:1]
 
 
-def _projection_fixes(graph: GraphModel, node_id: str, edges_in: list[Edge],
+def _projection_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str, edges_in: list[Edge],
                       shapes: list[Shape]) -> list[QuickFix]:
     """A 1×1 Conv2d on the branch whose channels differ (sizes equal), projecting to
     the channels of the others."""
@@ -109,9 +131,8 @@ def _projection_fixes(graph: GraphModel, node_id: str, edges_in: list[Edge],
         src = graph.nodes[edge.src].name
         title = f"Insert a 1×1 Conv2d with {ref[0]} filters after {src} ({shape[0]} channels)"
         params = {"out_channels": ref[0], "kernel_size": 1, "stride": 1, "padding": 0}
-        fixes += _verified(graph, node_id, title,
-                           lambda edge=edge, title=title, params=params:
-                           _insert(graph, "conv2d", edge, title, params))
+        if _clears(graph, analysis, node_id, edge_shapes={edge: (ref[0], *shape[1:])}):
+            fixes.append(QuickFix(title, _insert(graph, "conv2d", edge, title, params)))
     return fixes
 
 
@@ -131,8 +152,8 @@ def _padding_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str,
             continue
         name = graph.nodes[conv].name
         title = f"Set padding of {name} to same (keep its input's size)"
-        fixes += _verified(graph, node_id, title,
-                           lambda conv=conv, title=title: _set(conv, "padding", "same", title))
+        if _clears(graph, analysis, node_id, params={conv: {**params, "padding": "same"}}):
+            fixes.append(QuickFix(title, _set(conv, "padding", "same", title)))
     return fixes
 
 
