@@ -222,7 +222,10 @@ def warm_then_add_docks(window) -> BackgroundTask:
     """Loads PyTorch off the GUI thread, then adds the training, metrics and feature-map
     docks, whose modules import it (measured: imported on the GUI thread, the window
     ignored input for 3-5 s after it showed)."""
+    from visionstudio.ui.training.devices import start_probe
+
     window.statusBar().showMessage("Loading PyTorch for training and feature maps…")
+    start_probe()  # a child process, before torch loads here: the list is ready when asked
 
     def add(_result=None) -> None:
         if window.statusBar().currentMessage().startswith("Loading PyTorch"):

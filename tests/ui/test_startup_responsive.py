@@ -8,6 +8,7 @@ benchmarks/startup.py, never asserted here (the machine is noisy).
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import threading
@@ -29,10 +30,19 @@ class Spy:
             first["torch"] = threading.current_thread().name
         return None
 sys.meta_path.insert(0, Spy())
+import ast
+import subprocess
+children = []
+real_popen = subprocess.Popen
+def popen(cmd, *args, **kwargs):
+    children.append(list(cmd))
+    return real_popen(cmd, *args, **kwargs)
+subprocess.Popen = popen
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 qapp = QApplication([])
 from visionstudio.app import create_main_window
+from visionstudio.ui.training.devices import PROBE_CODE
 w = create_main_window([], background=True)
 seen = {}
 def on_ready():
@@ -46,6 +56,7 @@ def check():
         print("ready-with-torch", seen["ready"], "menu", seen["menu"], "thread", first.get("torch"))
         print("status", seen["status"])
         print("docks", sorted(k for k in w.docks))
+        print("device probe in a child:", [sys.executable, "-c", PROBE_CODE] in children)
         qapp.quit()
 poll = QTimer(); poll.timeout.connect(check); poll.start(50)
 QTimer.singleShot(100_000, qapp.quit)
@@ -63,7 +74,8 @@ def test_torch_loads_on_a_worker_thread_after_the_window_takes_input():
     lines = out.stdout.splitlines()
     assert lines[0] == f"ready-with-torch False menu True thread {app.WARM_TASK}", out.stdout
     assert lines[1] == "status Loading PyTorch for training and feature maps…"
-    assert {"trainingPanel", "metricsPlots", "featureMapView"} <= set(eval(lines[2][6:]))
+    assert {"trainingPanel", "metricsPlots", "featureMapView"} <= set(ast.literal_eval(lines[2][6:]))
+    assert lines[3] == "device probe in a child: True"
 
 
 def test_warm_imports_loads_what_the_later_docks_import():

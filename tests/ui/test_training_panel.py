@@ -92,7 +92,7 @@ def test_listing_devices_never_blocks_the_gui_thread(qtbot, monkeypatch):
     monkeypatch.setattr(devices, "_started", False)
     monkeypatch.setattr(devices, "_lister", None)
     monkeypatch.setattr(devices, "available_devices",
-                        lambda _state: calls.append(threading.current_thread().name) or
+                        lambda *_: calls.append(threading.current_thread().name) or
                         [("auto", "Auto"), ("cuda:0", "cuda:0 — Test GPU (80 GiB)"), ("cpu", "CPU")])
     got = []
     first = devices.list_devices_async(got.append)

@@ -47,6 +47,21 @@ def resolve_device(word: str) -> torch.device:
     return device
 
 
+def probe_devices() -> dict:
+    """{"cuda": [[index, name, total memory in bytes], ...], "mps": bool}: plain data, so a
+    child process can print it as JSON (the app asks one; see ui/training/devices.py)."""
+    gpus = []
+    try:
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                p = torch.cuda.get_device_properties(i)
+                gpus.append([i, p.name, int(p.total_memory)])
+    except Exception:  # noqa: BLE001 - a broken driver lists no GPU, it must not break the list
+        gpus = []
+    mps = getattr(torch.backends, "mps", None)
+    return {"cuda": gpus, "mps": bool(mps is not None and mps.is_available())}
+
+
 def resolve_precision(mixed_precision: str, device: torch.device) -> tuple[str, str | None]:
     """(precision, note): mixed precision runs on CUDA only, float32 elsewhere (with a note)."""
     if mixed_precision == "off":

@@ -1,40 +1,32 @@
 """The devices a run can use: every CUDA GPU by name and memory, Apple MPS, the CPU.
 
 Listing them needs torch and initialises the CUDA driver: seconds, much of it with the
-GIL held, and a broken driver can hang or crash the process that asks. So a short child
-process asks (``python -c``, printing JSON) while a background task waits for it, and
-``list_devices_async`` delivers the list on the GUI thread (once per process, then
-from a cache).
+GIL held, and a broken driver can hang or crash the process that asks. So unless torch
+is loaded here already (then asking costs no import), a short child process asks
+(``python -c``, printing JSON) while a background task waits for it; the app starts
+that probe before it loads torch. ``list_devices_async`` delivers the list on the GUI
+thread (once per process, then from a cache).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+import visionstudio
 from visionstudio.ui.shell.tasks import TaskState, run_task
 
 BASIC_DEVICES = [("auto", "Auto (best available)"), ("cpu", "CPU")]
 PROBE_TIMEOUT_S = 120.0
-# Runs in the child: plain data out, labels are made here.
-PROBE_CODE = """
-import json, torch
-gpus = []
-try:
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            p = torch.cuda.get_device_properties(i)
-            gpus.append([i, p.name, p.total_memory])
-except Exception:
-    pass
-mps = getattr(torch.backends, "mps", None)
-print(json.dumps({"cuda": gpus, "mps": bool(mps is not None and mps.is_available())}))
-"""
+PROBE_CODE = ("import json; from visionstudio.core.training.device import probe_devices; "
+              "print(json.dumps(probe_devices()))")
 
 
 def device_list(probe: dict) -> list[tuple[str, str]]:
@@ -49,8 +41,11 @@ def device_list(probe: dict) -> list[tuple[str, str]]:
 
 def probe_devices(state: TaskState | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> dict:
     """The child's answer ({} when it failed, was cancelled or took too long)."""
+    package_root = str(Path(visionstudio.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p))
     child = subprocess.Popen([sys.executable, "-c", PROBE_CODE], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True, env=env)
     deadline = time.monotonic() + timeout_s
     while child.poll() is None:
         if (state is not None and state.cancelled) or time.monotonic() > deadline:
@@ -58,18 +53,28 @@ def probe_devices(state: TaskState | None = None, timeout_s: float = PROBE_TIMEO
             child.wait()
             return {}
         time.sleep(0.05)
-    out = child.stdout.read() if child.stdout is not None else ""
-    child.stdout.close()
+    out = child.stdout.read().strip() if child.stdout is not None else ""
     try:
-        answer = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        answer = json.loads(out.splitlines()[-1]) if out else {}
     except ValueError:
         return {}
     return answer if isinstance(answer, dict) else {}
 
 
-def available_devices(state: TaskState | None = None) -> list[tuple[str, str]]:
-    """[(value, label)], "auto" first. Waits for a child process: call it off the GUI thread."""
+def available_devices(state: TaskState | None = None,
+                      in_process: bool | None = None) -> list[tuple[str, str]]:
+    """[(value, label)], "auto" first. Waits for torch or a child: call it off the GUI thread.
+    ``in_process`` (default: torch is loaded already) asks torch here instead of a child."""
+    if "torch" in sys.modules if in_process is None else in_process:
+        from visionstudio.core.training.device import probe_devices as probe_here
+
+        return device_list(probe_here())
     return device_list(probe_devices(state))
+
+
+def start_probe() -> None:
+    """Probe now, so the list is ready when a panel asks (the app calls this at start)."""
+    list_devices_async(lambda _devices: None)
 
 
 class _Lister(QObject):
@@ -95,7 +100,9 @@ def list_devices_async(receiver: Callable[[list], None]) -> list[tuple[str, str]
     _lister.listed.connect(receiver)
     if not _started:
         _started = True
-        run_task(available_devices, name="device-probe", on_finished=_lister.listed.emit)
+        # Decided here: torch may start loading on another thread while this one starts.
+        run_task(available_devices, "torch" in sys.modules, name="device-probe",
+                 on_finished=_lister.listed.emit)
     return list(BASIC_DEVICES)
 
 
