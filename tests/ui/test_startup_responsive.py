@@ -30,7 +30,6 @@ class Spy:
             first["torch"] = threading.current_thread().name
         return None
 sys.meta_path.insert(0, Spy())
-import ast
 import subprocess
 children = []
 real_popen = subprocess.Popen
