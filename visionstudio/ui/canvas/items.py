@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from visionstudio.core.graph.editing import NODE_HEIGHT, NODE_WIDTH
-from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color, mix
 from visionstudio.ui.canvas.style import PORT_RADIUS, CanvasStyle, style_of
 
 if TYPE_CHECKING:   # edge_item imports this module
@@ -28,6 +28,7 @@ _POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
 _CROSS_CURSOR = Qt.CursorShape.CrossCursor
+PROBLEM_INK = 0.4  # how far the problem line's red/amber leans to the text colour
 
 
 class PortItem(QGraphicsItem):
@@ -270,7 +271,8 @@ class NodeItem(QGraphicsItem):
         painter.setFont(style.body_font)
         line2 = QRectF(left, rect.top() + 29, width, 20)
         if self.problem_text:
-            painter.setPen(ERROR_COLOR if self.has_error else WARNING_COLOR)
+            # blended towards the text colour: at least 4.5:1 on the body, light or dark
+            painter.setPen(mix(ERROR_COLOR if self.has_error else WARNING_COLOR, style.text, PROBLEM_INK))
             painter.drawText(line2, left_aligned, self.problem_line(style, width))
         else:
             summary = self.summary or self.category
