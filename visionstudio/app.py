@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication
 
 from visionstudio import __version__
 from visionstudio.core.resources import APP_ID
+from visionstudio.ui.shell.docks import PANEL_MODULES
 from visionstudio.ui.shell.tasks import BackgroundTask, live_tasks, run_task, set_error_reporter
 
 ORG = "VisionStudio"
@@ -140,8 +141,8 @@ def load_initial(argv: list[str]):
 
 
 WARM_TASK = "visionstudio-load-pytorch"
-# What the later docks import that is slow: loaded on a worker thread before they are added.
-WARM_MODULES = ("torch", "visionstudio.core.training.plan", "visionstudio.core.inspect", "pyqtgraph")
+# What the later docks import: loaded on a worker thread before they are added.
+WARM_MODULES = ("torch", "pyqtgraph", *PANEL_MODULES)
 
 
 def _preload_torch_libraries() -> None:

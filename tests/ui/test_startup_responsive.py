@@ -78,8 +78,14 @@ def test_torch_loads_on_a_worker_thread_after_the_window_takes_input():
 
 
 def test_warm_imports_loads_what_the_later_docks_import():
+    from visionstudio.ui.shell.docks import LATER_PANELS
+
     app.warm_imports()
     assert all(name in sys.modules for name in app.WARM_MODULES)
+    loaded = set(sys.modules)
+    for panel in LATER_PANELS:
+        panel.load()
+    assert set(sys.modules) == loaded   # nothing left for the GUI thread to import
 
 
 def test_the_device_probe_runs_in_a_child_process(monkeypatch):

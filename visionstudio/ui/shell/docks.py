@@ -3,7 +3,8 @@
 The editing widgets (canvas, palette, inspector, summary) are built with the window.
 The panels of later features (training, metrics, feature maps) load torch and
 pyqtgraph, so each one's entry names a loader that imports its class when the window
-adds it, after the first paint: still a plain import, only later.
+adds it, after the first paint; the app has imported those modules on a worker thread
+by then (``PANEL_MODULES``), so that import finds them loaded.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ LATER_PANELS: tuple[LaterPanel, ...] = (
     LaterPanel("metricsPlots", "Metrics", Area.BottomDockWidgetArea, _metrics),
     LaterPanel("featureMapView", "Feature maps", Area.BottomDockWidgetArea, _feature_maps),
 )
+
+# The modules the loaders above import: none makes a widget, pixmap or icon when imported,
+# so the app imports them on a worker thread first (with torch and pyqtgraph); adding the
+# docks on the GUI thread then only builds widgets. A panel's new module belongs here.
+PANEL_MODULES = ("visionstudio.ui.training.integration", "visionstudio.ui.training.panel",
+                 "visionstudio.ui.plots.metrics", "visionstudio.ui.features",
+                 "visionstudio.ui.features.integration")
 
 MAX_MIN_SIZE = (560, 240)  # a dock wants at most this much room before it scrolls
 
