@@ -32,7 +32,10 @@ def small_shapes(document, samples: int = 1200, val_samples: int = 300, channels
 
 
 def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 3000,
-               val_samples: int = 300, sample_index: int = 0, lr: float = 3e-3) -> Demo:
+               val_samples: int = 300, sample_index: int = 0, lr: float = 3e-3,
+               progress=None, cancelled=None) -> Demo:
+    """``progress(fraction, text)`` hears of each epoch; ``cancelled()`` true stops the
+    training at the next batch (a background task's state gives both)."""
     import time
 
     from visionstudio.core.build import build_model
@@ -56,6 +59,14 @@ def train_demo(template: str = "classic_cnn", epochs: int = 3, samples: int = 30
         def on_fit_start(self, trainer, record):
             acts, out = capture_activations(trainer.model, x)
             frames.append((0, acts, class_probabilities(out)))
+
+        def on_epoch_start(self, trainer, epoch):
+            if progress is not None:
+                progress((epoch - 1) / epochs, f"Training the demo network: epoch {epoch} of {epochs}…")
+
+        def on_batch_end(self, trainer, record):
+            if cancelled is not None and cancelled():
+                trainer.control.request_stop()
 
         def on_epoch_end(self, trainer, record):
             acts, out = capture_activations(trainer.model, x)
@@ -134,10 +145,8 @@ def open_viewer(demo: Demo, sample_index: int = 0):
     return controller, view
 
 
-def run_demo(argv: list[str] | None = None) -> int:  # pragma: no cover - manual launcher
+def _arguments(argv: list[str] | None):
     import argparse
-
-    from PySide6.QtWidgets import QApplication
 
     parser = argparse.ArgumentParser(description="Feature-map viewer demo")
     parser.add_argument("--template", default="classic_cnn")
@@ -149,27 +158,66 @@ def run_demo(argv: list[str] | None = None) -> int:  # pragma: no cover - manual
     parser.add_argument("--channel", type=int, default=None)
     parser.add_argument("--samples", type=int, default=3000, help="training images")
     parser.add_argument("--cache", default=None, help="folder to keep the trained demo in")
-    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    return parser.parse_args(argv if argv is not None else sys.argv[1:])
+
+
+def _trained(state, args) -> Demo:
+    """The demo network, trained (or read from the cache) on a background thread."""
     if args.cache:
-        demo = cached_demo(args.cache, args.template, args.epochs, samples=args.samples,
+        return cached_demo(args.cache, args.template, args.epochs, samples=args.samples,
                            sample_index=args.sample)
-    else:
-        demo = train_demo(args.template, args.epochs, samples=args.samples, sample_index=args.sample)
+    return train_demo(args.template, args.epochs, samples=args.samples, sample_index=args.sample,
+                      progress=state.set_progress, cancelled=lambda: state.cancelled)
+
+
+def _show_viewer(window, args, demo: Demo) -> None:
+    """Swap the waiting line for the viewer on the trained demo, on the chosen tab."""
     controller, view = open_viewer(demo, args.sample)
-    view.resize(1500, 950)
-    view.setWindowTitle("VisionStudio — feature maps (demo)")
+    window.demo = (controller, view)
+    window.layout().takeAt(0).widget().deleteLater()
+    window.layout().addWidget(view)
     if args.layer:
         view.set_layer(args.layer)
     tabs = {"maps": 0, "filters": 1, "prediction": 2, "gradcam": 3, "evaluation": 4}
     view.tabs.setCurrentIndex(tabs[args.tab])
-    view.show()
     if args.channel is not None:
         layer = view.shown_layers()[0]
         view.grid.select(layer, args.channel)
         view._on_grid_channel_clicked(layer, args.channel)
     if args.tab == "evaluation":
         view.evaluation.run_evaluation()
+
+
+def run_demo(argv: list[str] | None = None) -> int:  # pragma: no cover - manual launcher
+    """The window shows at once with what it is waiting for; the demo network trains on
+    a background task and the viewer takes the window's place when it is ready."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
+
     from visionstudio.ui.shell.launch import quit_demo_later
-    quit_demo_later()
+    from visionstudio.ui.shell.tasks import run_task, wait_all
+
+    args = _arguments(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = QWidget()
+    window.setWindowTitle("VisionStudio — feature maps (demo)")
+    waiting = QLabel(f"Training the demo network ({args.epochs} epochs on Shapes)…")
+    waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    QVBoxLayout(window).addWidget(waiting)
+    room = app.primaryScreen().availableGeometry()
+    window.resize(min(1500, room.width()), min(950, room.height()))
+    window.show()
+
+    def ready(demo: Demo) -> None:
+        _show_viewer(window, args, demo)
+        quit_demo_later()                 # a test's clock starts once the viewer is up
+
+    def failed(exc: BaseException) -> None:
+        waiting.setText(f"The demo network could not be trained: {exc}")
+        quit_demo_later(lambda: app.exit(1))
+
+    run_task(_trained, args, name="feature-maps-demo", parent=window, report_errors=False,
+             on_finished=ready, on_failed=failed,
+             on_progress=lambda _f, text: waiting.setText(text) if text else None)
+    app.aboutToQuit.connect(lambda: wait_all(10_000))
     return app.exec()

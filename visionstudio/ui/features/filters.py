@@ -3,8 +3,8 @@
 Kernels are a few pixels wide (3×3, 5×5), so each is drawn blown up by a whole number
 with no smoothing, as blocks of colour. When a filter is one tile (one input channel,
 or three drawn in colour) the columns follow the room the panel has; with more input
-channels each filter is a row of kernels. Tiles never shrink below ``MIN_TILE_PX``:
-past that the grid scrolls instead.
+channels each filter is a row of kernels. Tiles never shrink below ``MIN_TILE_PX``
+(past that the grid scrolls) nor grow past ``MAX_TILE_PX``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from visionstudio.ui.features.mosaic import (
 MIN_TILE_PX = 24          # below this a 3×3 kernel's pixels cannot be told apart
 BACKGROUND = QColor("#20242a")
 PAD = 1                   # kernel pixels between tiles when choosing columns
-GAP_PX = 4                # screen pixels between tiles
+GAP_PX = 6                # screen pixels between tiles
+MAX_TILE_PX = 96          # larger tiles show nothing more and push the grid apart
 
 
 class ElidedLabel(QLabel):
@@ -196,7 +197,7 @@ class FiltersView(QWidget):
         min_scale = math.ceil(MIN_TILE_PX / max(kh, kw))
         fixed = filter_grid_shape(out_c, in_c)
         if fixed is None:
-            cols = fit_columns(out_c, kh, kw, width, height, PAD)
+            cols = fit_columns(out_c, kh, kw, width, height, PAD, largest=MAX_TILE_PX / max(kh, kw))
             if _scale_for(out_c, cols, kh, kw, width, height) < min_scale:
                 bar = self.scroll.verticalScrollBar().sizeHint().width()
                 cols = max(1, min(out_c, (width - bar + GAP_PX) // (min_scale * kw + GAP_PX)))
@@ -204,7 +205,8 @@ class FiltersView(QWidget):
             cols = fixed[1]
         tiles, rgb = filter_tiles(self.weights, cols)
         self.tiles = tiles
-        scale = max(min_scale, _scale_for(len(tiles.rects), cols, kh, kw, width, height))
+        fitted = _scale_for(len(tiles.rects), cols, kh, kw, width, height)
+        scale = max(min_scale, min(fitted, MAX_TILE_PX // max(kh, kw)))
         self.grid.set_mosaic(tiles, colour_mosaic(tiles, rgb), scale)
 
 

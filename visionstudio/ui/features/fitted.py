@@ -9,7 +9,7 @@ aspect and centres it in the room it has; the view range is then the image exten
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QRectF, QTimer
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -40,6 +40,10 @@ class FittedPlot(QWidget):
         super().resizeEvent(event)
         self._fit()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        QTimer.singleShot(0, self._fit)    # once the plot has its shown size
+
     def _extras(self) -> tuple[int, int]:
         """What the plot spends around its view box: axes, colour bar, margins."""
         vb = self.plot.getViewBox().geometry()
@@ -47,14 +51,33 @@ class FittedPlot(QWidget):
                 max(0, self.plot.height() - round(vb.height())))
 
     def _fit(self) -> None:
+        """Place the plot; again while what it spends around its view box changes (the
+        colour bar and the layout settle as the plot is resized), a few rounds at most."""
         if self._fitting:
             return
         self._fitting = True
         try:
-            self.plot.setGeometry(self._target())
+            for _round in range(4):
+                self._sync_scene()
+                target = self._target()
+                if target == self.plot.geometry():
+                    break
+                self.plot.setGeometry(target)
+                self._sync_scene()
             self.reset_range()
         finally:
             self._fitting = False
+
+    def _sync_scene(self) -> None:
+        """A plot resized while hidden can keep its scene at an older size once shown (no
+        resize event reaches pyqtgraph's handler): set the scene as that handler would."""
+        size = self.plot.size()
+        if self.plot.range.size().toSize() != size:
+            # GraphicsView's own setRange: PlotWidget forwards setRange to its PlotItem
+            pg.GraphicsView.setRange(self.plot, QRectF(0, 0, size.width(), size.height()),
+                                     padding=0, disableAutoPixel=False)
+            self.plot.updateMatrix()
+        self.plot.getPlotItem().layout.activate()
 
     def _target(self) -> QRect:
         room = self.rect()
@@ -67,8 +90,11 @@ class FittedPlot(QWidget):
         return QRect((room.width() - pw) // 2, (room.height() - ph) // 2, pw, ph)
 
     def _on_view_resized(self, *_args) -> None:
-        """The view box settles after its layout runs: fit again to its measured extras."""
-        if not self._fitting and self.extent is not None and self._target() != self.plot.geometry():
+        """The view box settles after its layout runs: fit again to its measured extras
+        (later, when this comes in the middle of a fit)."""
+        if self.extent is None:
+            return
+        if self._fitting:
+            QTimer.singleShot(0, self._fit)
+        else:
             self._fit()
-        elif not self._fitting:
-            self.reset_range()

@@ -105,15 +105,16 @@ def filter_grid_shape(out_c: int, in_c: int) -> tuple[int, int] | None:
 
 
 def fit_columns(n: int, tile_h: int, tile_w: int, width: float, height: float, pad: int = 1,
-                slack: float = 0.85) -> int:
-    """Columns for ``n`` tiles that make them as large as ``width`` × ``height`` allows;
-    among layouts whose tiles are within ``slack`` of the largest, the squarest grid."""
+                slack: float = 0.85, largest: float = math.inf) -> int:
+    """Columns for ``n`` tiles that make them as large as ``width`` × ``height`` allows
+    (up to ``largest`` screen pixels per tile pixel); among layouts whose tiles are within
+    ``slack`` of the largest, the squarest grid."""
     if n <= 0:
         return 1
 
     def scale(cols: int) -> float:
         rows = math.ceil(n / cols)
-        return min(width / (cols * (tile_w + pad) - pad), height / (rows * (tile_h + pad) - pad))
+        return min(largest, width / (cols * (tile_w + pad) - pad), height / (rows * (tile_h + pad) - pad))
 
     scales = {c: scale(c) for c in range(1, n + 1)}
     best = max(scales.values())
