@@ -1,10 +1,11 @@
 """Start-up benchmark: first paint, document ready, event-loop stalls, quit -> exit.
 
-Each run starts the app's real entry point (``visionstudio.cli.main([])``) in a child
-process, after one warm-up run that is not counted. The child installs a probe before
-the app starts: a 10 ms QTimer whose ticks, once the window has shown, record every
-gap between two ticks for ``--watch`` seconds (a gap is how long a click or key press
-would have waited). Then it closes the window as a user would and prints the moment;
+Each run starts the app's real entry point (``visionstudio.cli.main()``, as the program)
+in a child process, after one warm-up run that is not counted. The child installs a
+probe before the app starts: a 10 ms QTimer whose ticks, once the window has shown,
+record every gap between two ticks for ``--watch`` seconds, and at least until the
+later docks are in plus one second (a gap is how long a click or key press would have
+waited). Then it closes the window as a user would and prints the moment;
 this process times how long the child takes to exit after that. The app itself prints
 the first-paint and document-ready times (VISIONSTUDIO_STARTUP_T0).
 
@@ -43,14 +44,24 @@ from PySide6.QtWidgets import QApplication
 WATCH_S, STACKS = float(sys.argv[1]), sys.argv[2] == "1"
 app = QApplication([sys.argv[0]])
 ticks = []
+seen = {}
 main_ident = threading.get_ident()
 stacks = []
 
 def tick():
     ticks.append(time.perf_counter())
-    if ticks[-1] - ticks[0] >= WATCH_S:
+    window = main_window()
+    docks = window is not None and getattr(window, "later_docks_added", True)
+    if docks and "docks" not in seen:
+        seen["docks"] = (ticks[-1] - ticks[0]) * 1000
+    # At least WATCH_S, and until the later docks are in (the last start-up work) + 1 s.
+    if ticks[-1] - ticks[0] >= max(WATCH_S, seen.get("docks", 1e9) / 1000 + 1) \
+            or ticks[-1] - ticks[0] >= 120:
         timer.stop()
         report()
+
+def main_window():
+    return next((w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow"), None)
 
 def report():
     gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
@@ -58,10 +69,10 @@ def report():
     at = (ticks[gaps.index(worst)] - ticks[0]) * 1000 if gaps else 0.0
     over = sum(1 for g in gaps if g > 100)
     print(f"stall-max-ms {worst:.1f} at-ms {at:.0f} stalls-over-100 {over} "
-          f"torch-imported {'torch' in sys.modules}", flush=True)
+          f"docks-ms {seen.get('docks', -1):.0f} torch-imported {'torch' in sys.modules}", flush=True)
     for line in stacks:
         print(line, flush=True)
-    window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
+    window = main_window()
     print(f"quit-at {time.time():.6f}", flush=True)
     window.close()
 
@@ -108,6 +119,7 @@ class Run:
     stall_at_ms: float
     stalls: int
     quit_ms: float
+    docks_ms: float
     text: str
 
 
@@ -135,7 +147,7 @@ def one_run(env: dict[str, str], watch: float, stacks: bool, timeout: float) -> 
         raise SystemExit(f"the app printed no timings (exit {child.returncode}):\n{out[-3000:]}")
     return Run(paint, _number(r"document-ready-ms ([\d.]+)", out), stall,
                _number(r"at-ms ([\d.]+)", out) or 0.0, int(_number(r"stalls-over-100 (\d+)", out) or 0),
-               (exited - quit_at) * 1000, out)
+               (exited - quit_at) * 1000, _number(r"docks-ms (-?[\d.]+)", out) or -1.0, out)
 
 
 def torch_import_ms() -> float:
@@ -171,7 +183,8 @@ def main() -> int:
             ready = run.ready_ms if run.ready_ms is not None else float("nan")
             print(f"run {i + 1}: first paint {run.paint_ms:7.1f} ms   document ready {ready:7.1f} ms   "
                   f"longest stall {run.stall_ms:6.1f} ms (at +{run.stall_at_ms:.0f} ms, "
-                  f"{run.stalls} over {STALL_MS:.0f} ms)   quit -> exit {run.quit_ms:6.1f} ms")
+                  f"{run.stalls} over {STALL_MS:.0f} ms; later docks in at +{run.docks_ms:.0f} ms)   "
+                  f"quit -> exit {run.quit_ms:6.1f} ms")
             if args.stacks:
                 for block in re.findall(r"--- stall at .*?(?=\n---|\Z)", run.text, re.S):
                     print(block)
