@@ -2,6 +2,7 @@
 
 Drag a kind onto the canvas (mime ``application/x-visionstudio-layer``, payload the
 layer key), or double-click it / press Enter to append it after the selected layer.
+Right-click a kind for the same "Add to Network" and its help.
 Run ``python -m visionstudio.ui.canvas.palette`` to try it alone.
 """
 
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -24,6 +26,8 @@ from PySide6.QtWidgets import (
 from visionstudio.core.graph.editing import added_ids, append_after
 from visionstudio.core.layers import LAYERS, palette_groups
 from visionstudio.ui.canvas import LAYER_MIME
+from visionstudio.ui.canvas.layer_help import LayerHelpDialog, show_layer_help
+from visionstudio.ui.canvas.layer_menu import ContextMenu
 from visionstudio.ui.canvas.layer_style import layer_icon
 from visionstudio.ui.shell.push import push_or_reason
 
@@ -92,6 +96,8 @@ class LayerPalette(QWidget):
         self.search.textChanged.connect(self._on_search_text_changed)
         self.search.returnPressed.connect(self._on_search_return_pressed)
         self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_tree_context_menu_requested)
 
     def _populate(self) -> None:
         bold = QFont(self.font())
@@ -156,6 +162,35 @@ class LayerPalette(QWidget):
         item = self.tree.currentItem()
         if item is not None and not item.isHidden() and item.data(0, KEY_ROLE):
             self.append(item.data(0, KEY_ROLE))
+
+    # -- context menu ----------------------------------------------------------------------
+    def menu_for(self, key: str) -> QMenu:
+        """Add to Network (what a double-click does) and Help on the kind."""
+        spec = LAYERS.get(key)
+        menu = ContextMenu(self)
+        menu.setObjectName("paletteContextMenu")
+        add = menu.addAction(layer_icon(key), "&Add to Network")
+        add.setObjectName("context_add_to_network")
+        add.setStatusTip(f"Add a {spec.title} after the selected layer (as a double-click does)")
+        add.triggered.connect(lambda: self.append(key))
+        menu.setDefaultAction(add)
+        menu.addSeparator()
+        help_action = menu.addAction("&Help")
+        help_action.setObjectName("context_layer_help")
+        help_action.setStatusTip(f"What a {spec.title} does and its parameters")
+        help_action.triggered.connect(lambda: self.show_help(key))
+        return menu
+
+    def show_help(self, key: str) -> LayerHelpDialog:
+        return show_layer_help(key, self)
+
+    def _on_tree_context_menu_requested(self, pos: QPoint) -> None:
+        item = self.tree.itemAt(pos)
+        key = item.data(0, KEY_ROLE) if item is not None else None
+        if not key:
+            return
+        self.tree.setCurrentItem(item)
+        self.menu_for(key).show_at(self.tree.viewport().mapToGlobal(pos))
 
     # -- appending -----------------------------------------------------------------------
     def _on_tree_item_activated(self, item: QTreeWidgetItem, column: int) -> None:

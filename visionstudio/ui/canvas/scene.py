@@ -11,10 +11,11 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainter, QPolygonF
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneContextMenuEvent
 
 from visionstudio.core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
 from visionstudio.core.layers import LAYERS, fmt_shape
+from visionstudio.ui.canvas.context_menu import open_context_menu
 from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.routing import RouteIndex
@@ -288,6 +289,23 @@ class GraphScene(QGraphicsScene):
         if not moves:
             return False
         return self.controller.push(MoveNodes(moves, old=old))
+
+    # -- context menus ---------------------------------------------------------------------
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:  # noqa: N802 - Qt's name
+        """The menu of what is under the pointer (context_menu.py); from the keyboard
+        (Menu key, Shift+F10) the menu of the selected layer, opened on it."""
+        view = next((v for v in self.views() if v.viewport() is event.widget()), None)
+        if view is None:
+            super().contextMenuEvent(event)
+            return
+        event.accept()
+        scene_pos, screen_pos = event.scenePos(), event.screenPos()
+        selected = self.controller.selection
+        keyboard = event.reason() == QGraphicsSceneContextMenuEvent.Reason.Keyboard
+        if keyboard and selected and selected[-1] in self._nodes:
+            scene_pos = self._nodes[selected[-1]].pos()
+            screen_pos = view.viewport().mapToGlobal(view.mapFromScene(scene_pos))
+        open_context_menu(view, scene_pos, screen_pos)
 
     # -- background ------------------------------------------------------------------------
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt's name
