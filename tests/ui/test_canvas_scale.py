@@ -16,9 +16,10 @@ from PySide6.QtCore import QRectF, Qt
 
 from visionstudio.core.graph import MoveNodes, RemoveNodes
 from visionstudio.core.project import ProjectDocument, parse_project
-from visionstudio.ui.canvas.edge_item import EdgeItem, curve, detour
+from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.layout import PLACEHOLDER_BUDGET, layer_rows, layered_positions
+from visionstudio.ui.canvas.routing import curve, plan_route
 from visionstudio.ui.canvas.scene import GraphScene
 from visionstudio.ui.shell.controller import DocumentController
 
@@ -75,23 +76,29 @@ class Routes:
         self.calls.clear()
 
 
-def _scan_detour(item: EdgeItem) -> float | None:
-    """The original routing rule, by scanning the whole scene: the reference."""
+def _scan_route(item: EdgeItem):
+    """The routing rule (routing.plan_route) fed by scanning the whole scene: the reference."""
     p1, p2 = item.src.output_anchor(), item.dst.input_anchor(item.dst_offset)
-    path = curve(p1, p2)
-    if p2.y() - p1.y() < 80:
-        return None
-    found = item.scene().items(path.boundingRect(), Qt.ItemSelectionMode.IntersectsItemBoundingRect)
-    rects = [i.sceneBoundingRect() for i in found
-             if isinstance(i, NodeItem) and i is not item.src and i is not item.dst]
-    rects = [r for r in rects if path.intersects(r)]
-    return max(r.right() for r in rects) + 26.0 if rects else None
+    scene = item.scene()
+
+    def near(rect):
+        found = scene.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        return [i.mapRectToScene(i.body_rect()) for i in found
+                if isinstance(i, NodeItem) and i is not item.src and i is not item.dst]
+
+    body = item.src.mapRectToScene(item.src.body_rect()), item.dst.mapRectToScene(item.dst.body_rect())
+    return plan_route(p1, p2, *body, near)[0]
+
+
+def _scan_detour(item: EdgeItem):
+    """The route when it is not the plain S-curve (it goes round a layer), else None."""
+    p1, p2 = item.src.output_anchor(), item.dst.input_anchor(item.dst_offset)
+    path = _scan_route(item)
+    return None if path == curve(p1, p2) else path
 
 
 def _expected_rect(item: EdgeItem) -> QRectF:
-    p1, p2 = item.src.output_anchor(), item.dst.input_anchor(item.dst_offset)
-    side = _scan_detour(item)
-    return (curve(p1, p2) if side is None else detour(p1, p2, side)).boundingRect()
+    return _scan_route(item).boundingRect()
 
 
 def test_building_a_big_scene_routes_each_edge_once(qtbot, monkeypatch):

@@ -1,7 +1,7 @@
 """The canvas's edge item: a connection drawn from an output port to an input port.
 
-An edge is an S-curve, or a detour right of the layers a long skip connection would
-cross (found through the scene's route index), labelled with the tensor shape it carries.
+An edge is an S-curve, or a route around the layers it would cross (routing.py, with the
+scene's route index), labelled with the tensor shape it carries.
 """
 
 from __future__ import annotations
@@ -12,10 +12,23 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from visionstudio.core.graph import Edge
 from visionstudio.ui.canvas.items import NodeItem
-from visionstudio.ui.canvas.routing import MIN_DETOUR_DY, RouteIndex
+from visionstudio.ui.canvas.routing import curve, plan_route
 from visionstudio.ui.canvas.style import PORT_RADIUS, style_of
 
 _EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable  # looked up once (see items.py)
+
+
+_SHADOW: list[tuple[float, float, float, float]] = []  # body_rect inside boundingRect, once
+
+
+def _body_of(item: NodeItem, rect: QRectF) -> QRectF:
+    """The drawn body inside the scene bounding ``rect`` the route index keeps for ``item``
+    (its shadow may be crossed); one adjusted() per layer, not three Qt calls."""
+    if not _SHADOW:
+        outer, body = item.boundingRect(), item.body_rect()
+        _SHADOW.append((body.left() - outer.left(), body.top() - outer.top(),
+                        body.right() - outer.right(), body.bottom() - outer.bottom()))
+    return rect.adjusted(*_SHADOW[0])
 
 
 class EdgeItem(QGraphicsItem):
@@ -65,29 +78,21 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         p1 = self.src.output_anchor()
         p2 = self.dst.input_anchor(self.dst_offset)
-        self._path = curve(p1, p2)
         index = getattr(self.scene(), "route_index", None)
-        if index is not None:
-            index.put_edge(self, self._path.boundingRect() if p2.y() - p1.y() >= MIN_DETOUR_DY else None)
-        side = self._detour_x(self._path, index)
-        if side is not None:
-            self._path = detour(p1, p2, side)
+        if index is None:
+            self._path = curve(p1, p2)
+        else:
+            src, dst, nodes = self.src, self.dst, index.nodes
+
+            def near(rect):  # the layers' bodies
+                return [_body_of(item, nodes.rect(item)) for item in index.nodes_near(rect)
+                        if item is not src and item is not dst]
+
+            self._path, area = plan_route(p1, p2, _body_of(src, src.sceneBoundingRect()),
+                                          _body_of(dst, dst.sceneBoundingRect()), near)
+            index.put_edge(self, area)
         self._layout_label()
         self.update()
-
-    def _detour_x(self, path: QPainterPath, index: RouteIndex | None) -> float | None:
-        """Where to run a long edge (a residual skip) that would cross other layers:
-        just right of the layers it passes, so it never hides behind the main chain.
-        The scene's grid index gives the layers near the curve: asking the scene for its
-        items walked every item once per edge (quadratic in edges)."""
-        if index is None or path.elementAt(path.elementCount() - 1).y - path.elementAt(0).y < MIN_DETOUR_DY:
-            return None
-        near = index.nodes_near(path.boundingRect())
-        blockers = [index.nodes.rect(item) for item in near if item is not self.src and item is not self.dst]
-        blockers = [rect for rect in blockers if path.intersects(rect)]
-        if not blockers:
-            return None
-        return max(rect.right() for rect in blockers) + 26.0
 
     def _layout_label(self) -> None:
         if not self.label:
@@ -146,21 +151,3 @@ class EdgeItem(QGraphicsItem):
             painter.setPen(style.muted if not self.isSelected() else style.text)
             painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
 
-
-def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
-    """A vertical S-curve from an output (above) to an input (below)."""
-    path = QPainterPath(p1)
-    dy = max(40.0, abs(p2.y() - p1.y()) * 0.5)
-    path.cubicTo(p1 + QPointF(0, dy), p2 - QPointF(0, dy), p2)
-    return path
-
-
-def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
-    """Out of the output, down a vertical lane at ``x``, and into the input."""
-    path = QPainterPath(p1)
-    turn = min(60.0, max(20.0, (p2.y() - p1.y()) / 4))
-    path.cubicTo(p1 + QPointF(0, turn), QPointF(x, p1.y()), QPointF(x, p1.y() + 2 * turn))
-    if p2.y() - 2 * turn > p1.y() + 2 * turn:
-        path.lineTo(x, p2.y() - 2 * turn)
-    path.cubicTo(QPointF(x, p2.y()), p2 - QPointF(0, turn), p2)
-    return path

@@ -13,8 +13,8 @@ from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from visionstudio.core.graph import Connect
-from visionstudio.ui.canvas.edge_item import curve
 from visionstudio.ui.canvas.items import NodeItem, PortItem
+from visionstudio.ui.canvas.routing import curve
 from visionstudio.ui.shell.push import push_or_reason
 
 
