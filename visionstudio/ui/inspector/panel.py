@@ -1,4 +1,5 @@
-"""InspectorPanel: the selected layer's name and parameters, and what the analysis says.
+"""InspectorPanel: the selected layer's name and parameters, and what the analysis says
+(its problems, their hints and quick fixes: problems.py).
 
 Editors are generated from the layer's ParamSpecs. Every change is one SetParam or
 RenameNode pushed through the controller (successive changes of one field merge
@@ -8,7 +9,6 @@ in red next to the field. Run ``python -m visionstudio.ui.inspector`` alone.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -31,9 +30,10 @@ from PySide6.QtWidgets import (
 from visionstudio.core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
 from visionstudio.core.layers import LAYERS, fmt_shape
 from visionstudio.core.params import ParamSpec
-from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, layer_icon, mix
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, layer_icon, mix
 from visionstudio.ui.canvas.scene import format_count
 from visionstudio.ui.forms import ParamEditor, editor_for
+from visionstudio.ui.inspector.problems import ProblemsBox
 from visionstudio.ui.shell.push import push_or_reason
 
 
@@ -68,6 +68,10 @@ class InspectorPanel(QWidget):
         body.setContentsMargins(10, 10, 10, 10)
         body.setSpacing(8)
         self._build_header(body)
+        # the layer's problems first, where a short dock still shows them, with their fixes
+        self.problems = ProblemsBox(controller, self.page)
+        self.diagnostics_label = self.problems.label
+        body.addWidget(self.problems)
         self._build_params(body)
         self._build_analysis(body)
         body.addStretch(1)
@@ -161,7 +165,7 @@ class InspectorPanel(QWidget):
         body.addWidget(self.advanced_box)
 
     def _build_analysis(self, body: QVBoxLayout) -> None:
-        """What the shape analysis says about the layer: shapes, counts, diagnostics."""
+        """What the shape analysis says about the layer: shapes and counts."""
         line = QFrame(self.page)
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -181,12 +185,6 @@ class InspectorPanel(QWidget):
         info.addRow("Parameters", self.params_label)
         info.addRow("FLOPs", self.flops_label)
         body.addLayout(info)
-        self.diagnostics_label = QLabel(self.page)
-        self.diagnostics_label.setObjectName("diagnostics")
-        self.diagnostics_label.setWordWrap(True)
-        self.diagnostics_label.setTextFormat(Qt.TextFormat.RichText)
-        self.diagnostics_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        body.addWidget(self.diagnostics_label)
 
     # -- binding ---------------------------------------------------------------------------
     def _bind(self, graph: GraphModel) -> None:
@@ -362,10 +360,5 @@ class InspectorPanel(QWidget):
         self.inputs_label.setText(", ".join(fmt_shape(s) for s in info.input_shapes) or "—")
         self.params_label.setText(f"{info.params:,}")
         self.flops_label.setText(format_count(info.flops) if info.flops else "0")
-        lines = []
-        for d in info.diagnostics:
-            color = ERROR_COLOR if d.severity == "error" else WARNING_COLOR
-            lines.append(f"<p style='color:{color.name()}; margin:0 0 4px 0'>⚠ {html.escape(d.message)}</p>")
-        self.diagnostics_label.setText("".join(lines))
-        self.diagnostics_label.setVisible(bool(lines))
+        self.problems.show_for(analysis, self._node_id)
 
