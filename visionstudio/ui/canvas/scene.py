@@ -2,7 +2,8 @@
 
 The scene owns item bookkeeping only (node id -> NodeItem, Edge -> EdgeItem). Texts
 come from the model and the controller's shared analysis; selection is mirrored to
-and from ``controller.selection``; a finished drag becomes one MoveNodes command.
+and from ``controller.selection``; a finished drag becomes one MoveNodes command; a
+right-click opens the menu of what is under it (context_menu.py builds it).
 """
 
 from __future__ import annotations
