@@ -49,16 +49,12 @@ READABLE_ZOOM = 0.6  # below this node text is unreadable; tall networks scroll 
 # Later-feature docks, the first time they appear: (tabbed with, raised above it)
 TAB_WITH = {"trainingPanel": ("history", True), "metricsPlots": ("summary", False),
             "featureMapView": ("summary", False)}
-# Default dock sizes at any window size, as fractions of the window (issue #13: at
-# 1280x800 the Training form and Feature maps must open readable, not as 60 px strips).
-PALETTE_WIDTH, RIGHT_WIDTH = 220, 340
-INSPECTOR_SHARE = 0.36   # of the right column; the Training/History tabs get the rest
-BOTTOM_SHARE = 0.38      # of the height, for the Summary/Metrics/Feature maps tabs
-MIN_BOTTOM, MAX_BOTTOM = 200, 420
-# The feature maps need more height than the summary: the first time their tab is shown
-# after a reset (or the first start) the bottom grows to this (at most TALL_SHARE).
-TALL_BOTTOM = {"featureMapView": 420}
-TALL_SHARE = 0.55
+# Default dock sizes (issue #13: at 1280x800 the Training form and Feature maps open
+# readable). Shares: the inspector's of the right column, the bottom tabs' of the height;
+# the feature maps' first showing after a reset grows the bottom to TALL_BOTTOM.
+PALETTE_WIDTH, RIGHT_WIDTH, INSPECTOR_SHARE = 220, 340, 0.36
+BOTTOM_SHARE, MIN_BOTTOM, MAX_BOTTOM = 0.38, 200, 420
+TALL_BOTTOM, TALL_SHARE = {"featureMapView": 420}, 0.55
 
 
 class MainWindow(QMainWindow):
@@ -144,8 +140,7 @@ class MainWindow(QMainWindow):
 
     def _default_dock_sizes(self) -> None:
         """Starting proportions (docks only take sizes once the window is laid out)."""
-        h = self.height()
-        Orient = Qt.Orientation
+        h, Orient = self.height(), Qt.Orientation
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [PALETTE_WIDTH, RIGHT_WIDTH],
                          Orient.Horizontal)
         column = h - self.menuBar().sizeHint().height() - self.statusBar().sizeHint().height()
@@ -162,11 +157,9 @@ class MainWindow(QMainWindow):
         if not visible or key not in self._grow_on_show:
             return
         self._grow_on_show.discard(key)
-        dock = self.docks[key]
-        if not dock.isFloating():
-            height = min(TALL_BOTTOM[key], int(self.height() * TALL_SHARE))
-            if dock.height() < height:
-                QTimer.singleShot(0, lambda: self.resizeDocks([dock], [height], Qt.Orientation.Vertical))
+        dock, height = self.docks[key], min(TALL_BOTTOM[key], int(self.height() * TALL_SHARE))
+        if not dock.isFloating() and dock.height() < height:
+            QTimer.singleShot(0, lambda: self.resizeDocks([dock], [height], Qt.Orientation.Vertical))
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
