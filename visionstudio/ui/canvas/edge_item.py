@@ -12,23 +12,10 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from visionstudio.core.graph import Edge
 from visionstudio.ui.canvas.items import NodeItem
-from visionstudio.ui.canvas.routing import curve, plan_route
+from visionstudio.ui.canvas.routing import as_rect, curve, route_edge
 from visionstudio.ui.canvas.style import PORT_RADIUS, style_of
 
 _EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable  # looked up once (see items.py)
-
-
-_SHADOW: list[tuple[float, float, float, float]] = []  # body_rect inside boundingRect, once
-
-
-def _body_of(item: NodeItem, rect: QRectF) -> QRectF:
-    """The drawn body inside the scene bounding ``rect`` the route index keeps for ``item``
-    (its shadow may be crossed); one adjusted() per layer, not three Qt calls."""
-    if not _SHADOW:
-        outer, body = item.boundingRect(), item.body_rect()
-        _SHADOW.append((body.left() - outer.left(), body.top() - outer.top(),
-                        body.right() - outer.right(), body.bottom() - outer.bottom()))
-    return rect.adjusted(*_SHADOW[0])
 
 
 class EdgeItem(QGraphicsItem):
@@ -82,14 +69,14 @@ class EdgeItem(QGraphicsItem):
         if index is None:
             self._path = curve(p1, p2)
         else:
-            src, dst, nodes = self.src, self.dst, index.nodes
+            skip = (self.src, self.dst)
+            src, dst = (index.nodes.box(item) or as_rect(item.mapRectToScene(item.body_rect()))
+                        for item in skip)  # (a layer not indexed yet: its own body)
 
-            def near(rect):  # the layers' bodies
-                return [_body_of(item, nodes.rect(item)) for item in index.nodes_near(rect)
-                        if item is not src and item is not dst]
+            def near(rect, runs=None):  # the other layers' bodies, straight from the index
+                return index.bodies_near(runs or [rect], skip)
 
-            self._path, area = plan_route(p1, p2, _body_of(src, src.sceneBoundingRect()),
-                                          _body_of(dst, dst.sceneBoundingRect()), near)
+            self._path, area = route_edge(p1, p2, src, dst, near)
             index.put_edge(self, area)
         self._layout_label()
         self.update()

@@ -8,6 +8,12 @@ connection sideways or back up) leaves its output, goes round the layers on stra
 runs with rounded corners, and enters its input from above. Every candidate is tested
 against the layers the index holds near it, so a route costs a few grid look-ups.
 
+Rectangles are plain (left, top, right, bottom) float tuples here: building a
+1,000-layer canvas routes 10,000 edges, and a QRectF per candidate run, per layer body
+and per look-up (with Qt's call overhead each) made that three times slower than the
+unrouted build. Only the returned path is a QPainterPath; ``plan_route`` keeps the QRectF
+interface for callers that have Qt rectangles.
+
 A long edge (a residual skip) detours around the layers its curve would cross. Asking
 the scene for the items under every curve walked every item of the scene per edge
 (the scene runs without Qt's index, so each query is linear): building the canvas of a
@@ -21,12 +27,15 @@ move, remove).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath
 
-CELL = 256.0  # about one layer (196 x 78 plus margins) per cell
+CELL = 256.0  # edges: about one layer (196 x 78 plus margins) per cell
+# Layers: flat cells, so a sideways run in the gap between rows (STUB below a body)
+# visits empty cells only, and a tall query still visits a few hundred.
+NODE_CELL = (256.0, 16.0)
 # Downward curves at least this tall detour down a lane; shorter ones go round.
 MIN_DETOUR_DY = 80.0
 LANE_GAP = 26.0   # a lane's distance beside the layers it passes
@@ -36,114 +45,157 @@ CLEAR = 5.0       # half-width of the corridor a straight run must find free
 CORNER = 10.0
 MAX_TRIES = 6
 
-Near = Callable[[QRectF], list[QRectF]]  # the other layers' rects that meet a rect
-
+Rect = tuple[float, float, float, float]  # left, top, right, bottom; never empty
+# The other layers' bodies that meet a rect; given runs inside it, only those on a run.
+Near = Callable[..., list[Rect]]
 Cell = tuple[int, int]
+Span = tuple[int, int, int, int]
+_floor = math.floor
 
 
-def cells_of(rect: QRectF) -> tuple[int, int, int, int]:
+def as_rect(rect: QRectF) -> Rect:
+    return (rect.left(), rect.top(), rect.right(), rect.bottom())
+
+
+def as_qrect(rect: Rect) -> QRectF:
+    return QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
+
+
+def meet(a: Rect, b: Rect) -> bool:
+    """QRectF.intersects for rects with area: an overlap, not a shared edge."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _unite(a: Rect, b: Rect) -> Rect:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def cells_of(rect: Rect, cell: tuple[float, float] = (CELL, CELL)) -> Span:
     """The inclusive cell range (x0, y0, x1, y1) that ``rect`` touches."""
-    return (math.floor(rect.left() / CELL), math.floor(rect.top() / CELL),
-            math.floor(rect.right() / CELL), math.floor(rect.bottom() / CELL))
+    w, h = cell
+    return (_floor(rect[0] / w), _floor(rect[1] / h), _floor(rect[2] / w), _floor(rect[3] / h))
 
 
 class _Grid:
-    """Objects bucketed by the cells of their rectangle; queries visit only the cells they
-    touch, or the occupied cells when those are fewer (a curve across the whole canvas)."""
+    """Objects bucketed by the cells of their rectangle (each bucket maps object ->
+    rect, so a query tests rects without a second look-up); queries visit only the cells
+    they touch, or the occupied cells when those are fewer (a curve across the canvas)."""
 
-    def __init__(self) -> None:
-        self._cells: dict[Cell, set] = {}
-        self._where: dict[object, tuple[QRectF, tuple[int, int, int, int]]] = {}
+    def __init__(self, cell: tuple[float, float] = (CELL, CELL)) -> None:
+        self.cell = cell
+        self._cells: dict[Cell, dict] = {}
+        self._where: dict[object, tuple[Rect, Span]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
 
-    def rect(self, obj) -> QRectF | None:
+    def box(self, obj) -> Rect | None:
         entry = self._where.get(obj)
         return entry[0] if entry else None
 
-    def put(self, obj, rect: QRectF) -> None:
-        span = cells_of(rect)
+    def rect(self, obj) -> QRectF | None:
+        entry = self._where.get(obj)
+        return as_qrect(entry[0]) if entry else None
+
+    def put(self, obj, rect: Rect) -> None:
+        span = cells_of(rect, self.cell)
         old = self._where.get(obj)
-        if old is not None and old[1] == span:
-            self._where[obj] = (QRectF(rect), span)
-            return
-        self.discard(obj)
-        self._where[obj] = (QRectF(rect), span)
-        for cell in _span_cells(span):
-            self._cells.setdefault(cell, set()).add(obj)
+        if old is not None and old[1] != span:
+            self.discard(obj)
+        self._where[obj] = (rect, span)
+        cells = self._cells
+        for cx in range(span[0], span[2] + 1):
+            for cy in range(span[1], span[3] + 1):
+                bucket = cells.get((cx, cy))
+                if bucket is None:
+                    cells[(cx, cy)] = {obj: rect}
+                else:
+                    bucket[obj] = rect
 
     def discard(self, obj) -> None:
         old = self._where.pop(obj, None)
         if old is None:
             return
-        for cell in _span_cells(old[1]):
+        x0, y0, x1, y1 = old[1]
+        for cell in ((cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)):
             bucket = self._cells.get(cell)
             if bucket is not None:
-                bucket.discard(obj)
+                bucket.pop(obj, None)
                 if not bucket:
                     del self._cells[cell]
 
-    def near(self, rect: QRectF) -> set:
-        """Objects whose rectangle intersects ``rect``."""
-        x0, y0, x1, y1 = cells_of(rect)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(self._cells):
-            buckets: Iterable[set] = (self._cells[c] for c in _span_cells((x0, y0, x1, y1))
-                                      if c in self._cells)
-        else:
-            buckets = (b for (cx, cy), b in self._cells.items() if x0 <= cx <= x1 and y0 <= cy <= y1)
-        found: set = set()
-        for bucket in buckets:
-            found.update(bucket)
-        return {obj for obj in found if self._where[obj][0].intersects(rect)}
+    def buckets(self, rect: Rect) -> Iterable[dict]:
+        x0, y0, x1, y1 = cells_of(rect, self.cell)
+        cells = self._cells
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(cells):
+            return [cells[c] for c in ((cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1))
+                    if c in cells]
+        return [b for (cx, cy), b in cells.items() if x0 <= cx <= x1 and y0 <= cy <= y1]
 
-
-def _span_cells(span: tuple[int, int, int, int]) -> Iterator[Cell]:
-    x0, y0, x1, y1 = span
-    for cx in range(x0, x1 + 1):
-        for cy in range(y0, y1 + 1):
-            yield (cx, cy)
+    def near(self, rect: Rect) -> set:
+        """Objects whose rectangle meets ``rect``."""
+        x0, y0, x1, y1 = rect
+        return {obj for bucket in self.buckets(rect) for obj, o in bucket.items()
+                if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3]}
 
 
 class RouteIndex:
-    """Layers by their scene bounding rect; long edges by the bounding rect of their
-    undetoured curve (the only thing their detour depends on)."""
+    """Layers by their drawn body (their shadow may be crossed); edges by the area whose
+    layers decided their route (a layer entering or leaving it may change the route)."""
 
     def __init__(self) -> None:
-        self.nodes = _Grid()
+        self.nodes = _Grid(NODE_CELL)
         self.edges = _Grid()
+        self._inset: Rect | None = None
 
     def put_node(self, item, rect: QRectF) -> QRectF | None:
-        """Index ``item`` at ``rect``; return where it was before (None if new)."""
+        """Index ``item`` (a NodeItem) by its body inside its scene bounding ``rect``;
+        return where that body was before (None if new)."""
+        if self._inset is None:  # the same for every layer: measured once
+            outer, body = item.boundingRect(), item.body_rect()
+            self._inset = (body.left() - outer.left(), body.top() - outer.top(),
+                           body.right() - outer.right(), body.bottom() - outer.bottom())
         old = self.nodes.rect(item)
-        self.nodes.put(item, rect)
+        il, it, ir, ib = self._inset
+        self.nodes.put(item, (rect.left() + il, rect.top() + it, rect.right() + ir, rect.bottom() + ib))
         return old
 
     def drop_node(self, item) -> None:
         self.nodes.discard(item)
 
-    def put_edge(self, item, curve_rect: QRectF | None) -> None:
-        """Index a downward edge long enough to detour by its curve; None drops it."""
-        if curve_rect is not None:
-            self.edges.put(item, curve_rect)
+    def put_edge(self, item, area: Rect | None) -> None:
+        """Index an edge by the area that decided its route; None drops it."""
+        if area is not None:
+            self.edges.put(item, area)
         else:
             self.edges.discard(item)
 
     def drop_edge(self, item) -> None:
         self.edges.discard(item)
 
+    def bodies_near(self, rects: list[Rect], skip: tuple = ()) -> list[Rect]:
+        """The bodies of the layers not in ``skip`` that meet one of ``rects``, each once."""
+        found: dict = {}
+        for rect in rects:
+            x0, y0, x1, y1 = rect
+            for bucket in self.nodes.buckets(rect):
+                for obj, o in bucket.items():
+                    if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3] and obj not in skip:
+                        found[obj] = o
+        return list(found.values())
+
     def nodes_near(self, rect: QRectF) -> set:
-        return self.nodes.near(rect)
+        return self.nodes.near(as_rect(rect))
 
     def edges_near(self, rect: QRectF) -> set:
-        return self.edges.near(rect)
+        return self.edges.near(as_rect(rect))
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     """A vertical S-curve from an output (above) to an input (below)."""
     path = QPainterPath(p1)
     dy = max(40.0, abs(p2.y() - p1.y()) * 0.5)
-    path.cubicTo(p1 + QPointF(0, dy), p2 - QPointF(0, dy), p2)
+    path.cubicTo(p1.x(), p1.y() + dy, p2.x(), p2.y() - dy, p2.x(), p2.y())
     return path
 
 
@@ -158,26 +210,25 @@ def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
     return path
 
 
-def rounded(points: list[QPointF], radius: float = CORNER) -> QPainterPath:
-    """A polyline through ``points`` with its corners rounded."""
-    xy = [(p.x(), p.y()) for p in points]
-    xy = [p for i, p in enumerate(xy) if i == 0 or p != xy[i - 1]]
+def rounded(points: list[tuple[float, float]], radius: float = CORNER) -> QPainterPath:
+    """A polyline through ``points`` (x, y) with its corners rounded."""
+    xy = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
     path = QPainterPath(QPointF(*xy[0]))
+    line, quad, hypot = path.lineTo, path.quadTo, math.hypot
     for (ax, ay), (bx, by), (cx, cy) in zip(xy, xy[1:], xy[2:]):
-        ab, bc = math.hypot(ax - bx, ay - by), math.hypot(cx - bx, cy - by)
+        ab, bc = hypot(ax - bx, ay - by), hypot(cx - bx, cy - by)
         r = min(radius, ab / 2, bc / 2)
-        path.lineTo(bx + (ax - bx) * r / ab, by + (ay - by) * r / ab)
-        path.quadTo(bx, by, bx + (cx - bx) * r / bc, by + (cy - by) * r / bc)
-    path.lineTo(*xy[-1])
+        line(bx + (ax - bx) * r / ab, by + (ay - by) * r / ab)
+        quad(bx, by, bx + (cx - bx) * r / bc, by + (cy - by) * r / bc)
+    line(*xy[-1])
     return path
 
 
-def _segment_meets(a: QPointF, b: QPointF, rect: QRectF) -> bool:
+def _segment_meets(a: QPointF, b: QPointF, rect: Rect) -> bool:
     """Liang-Barsky: does the segment a-b touch ``rect``?"""
     x0, y0, dx, dy = a.x(), a.y(), b.x() - a.x(), b.y() - a.y()
     lo, hi = 0.0, 1.0
-    for p, q in ((-dx, x0 - rect.left()), (dx, rect.right() - x0),
-                 (-dy, y0 - rect.top()), (dy, rect.bottom() - y0)):
+    for p, q in ((-dx, x0 - rect[0]), (dx, rect[2] - x0), (-dy, y0 - rect[1]), (dy, rect[3] - y0)):
         if p == 0:
             if q < 0:
                 return False
@@ -192,11 +243,11 @@ def _segment_meets(a: QPointF, b: QPointF, rect: QRectF) -> bool:
     return True
 
 
-def crosses(path: QPainterPath, rect: QRectF) -> bool:
+def crosses(path: QPainterPath, rect: Rect) -> bool:
     """Whether the drawn line of ``path`` meets ``rect``. QPainterPath.intersects counts
     the area an open path encloses, so a route round a layer would always "meet" it; it
     stays as the fast rejection, the flattened line decides."""
-    if not path.intersects(rect):
+    if not path.intersects(as_qrect(rect)):
         return False
     for polygon in path.toSubpathPolygons():
         points = [polygon.at(i) for i in range(polygon.size())]
@@ -205,83 +256,95 @@ def crosses(path: QPainterPath, rect: QRectF) -> bool:
     return False
 
 
-def _pad(rect: QRectF, by: float = 1.0) -> QRectF:
-    return rect.adjusted(-by, -by, by, by)  # a straight vertical curve's rect has no width
+def _pad(rect: QRectF, by: float = 1.0) -> Rect:
+    """As a tuple, ``by`` larger each side (a straight vertical curve's rect has no width)."""
+    return (rect.left() - by, rect.top() - by, rect.right() + by, rect.bottom() + by)
 
 
 def plan_route(p1: QPointF, p2: QPointF, src: QRectF, dst: QRectF,
-               near: Near) -> tuple[QPainterPath, QRectF]:
+               near: Callable[[QRectF], list[QRectF]]) -> tuple[QPainterPath, QRectF]:
     """(the edge's path, the area whose layers decided it: a layer entering or leaving
-    it may change the route). ``near`` gives the other layers' rects (not src, dst)."""
-    if p2.y() < p1.y():  # up or sideways: the S-curve would loop through its own layers
-        return _around(p1, p2, src, dst, near, _pad(QRectF(p1, p2).normalized()))
+    it may change the route). ``near`` gives the other layers' bodies (not src, dst)."""
+    def near_t(rect: Rect, runs: list[Rect] | None = None) -> list[Rect]:
+        bodies = [as_rect(r) for r in near(as_qrect(rect))]
+        return [b for b in bodies if any(meet(r, b) for r in runs)] if runs else bodies
+
+    path, area = route_edge(p1, p2, as_rect(src), as_rect(dst), near_t)
+    return path, as_qrect(area)
+
+
+def route_edge(p1: QPointF, p2: QPointF, src: Rect, dst: Rect, near: Near) -> tuple[QPainterPath, Rect]:
+    """plan_route on tuples: ``near`` gives the other layers' bodies that meet a rect."""
+    x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
+    if y2 < y1:  # up or sideways: the S-curve would loop through its own layers
+        return _around(p1, p2, src, dst, near, (min(x1, x2) - 1, y2 - 1, max(x1, x2) + 1, y1 + 1))
     straight = curve(p1, p2)
     area = _pad(straight.boundingRect())
     hits = [r for r in near(area) if crosses(straight, r)]
     if not hits:
         return straight, area
-    if p2.y() - p1.y() >= MIN_DETOUR_DY:
+    if y2 - y1 >= MIN_DETOUR_DY:
         return _lane(p1, p2, hits, near, area)
     return _around(p1, p2, src, dst, near, area)
 
 
-def _lane(p1: QPointF, p2: QPointF, hits: list[QRectF], near: Near,
-          area: QRectF) -> tuple[QPainterPath, QRectF]:
+def _lane(p1: QPointF, p2: QPointF, hits: list[Rect], near: Near, area: Rect) -> tuple[QPainterPath, Rect]:
     """Down the first free lane right of the layers the curve crossed: just past them,
     else in the gap before the next layer, else past that one too."""
-    right = max(r.right() for r in hits)
+    right = max(r[2] for r in hits)
     x, best = right + LANE_GAP, None
     for _ in range(MAX_TRIES):
         path = detour(p1, p2, x)
         box = _pad(path.boundingRect())
-        area = area.united(box)
+        area = _unite(area, box)
         blocked = [r for r in near(box) if crosses(path, r)]
         if not blocked:
             return path, area
         if best is None or len(blocked) < best[0]:
             best = (len(blocked), path)
-        ahead = [r.left() for r in blocked if r.left() > right]
+        ahead = [r[0] for r in blocked if r[0] > right]
         gap = (right + min(ahead)) / 2 if ahead else None
         if gap is not None and min(ahead) - right >= 4 * CLEAR and abs(gap - x) > 1:
             x = gap
         else:
-            right = max(right, max(r.right() for r in blocked))
+            right = max(right, max(r[2] for r in blocked))
             x = right + LANE_GAP
     return best[1], area
 
 
-def _runs(points: list[QPointF]) -> list[QRectF]:
-    """The straight runs between the stubs, each widened to its corridor."""
-    runs = []
-    for a, b in zip(points[1:-2], points[2:-1]):
-        runs.append(_pad(QRectF(a, b).normalized(), CLEAR))
-    return runs
+def _blocked(points: list[tuple[float, float]], src: Rect, dst: Rect, near: Near) -> tuple[list[Rect], Rect]:
+    """(the bodies on the three straight runs between the stubs, each run widened to its
+    corridor; the rect of those corridors)."""
+    runs = [(min(ax, bx) - CLEAR, min(ay, by) - CLEAR, max(ax, bx) + CLEAR, max(ay, by) + CLEAR)
+            for (ax, ay), (bx, by) in zip(points[1:4], points[2:5])]
+    box = (min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs), max(r[3] for r in runs))
+    blocked = near(box, runs) + [o for o in (src, dst) if any(meet(r, o) for r in runs)]
+    return blocked, box
 
 
-def _around(p1: QPointF, p2: QPointF, src: QRectF, dst: QRectF, near: Near,
-            area: QRectF) -> tuple[QPainterPath, QRectF]:
+def _around(p1: QPointF, p2: QPointF, src: Rect, dst: Rect, near: Near,
+            area: Rect) -> tuple[QPainterPath, Rect]:
     """Down out of the output, sideways, up or down a lane, over to the input, down in:
     first in the gap beside the target or the source, then outside both; when a layer
     sits on a sideways run, that run passes below (or above) it instead."""
-    y_out, y_in = p1.y() + STUB, p2.y() - STUB
-    if dst.left() >= src.right():
-        lanes = [dst.left() - SIDE_GAP, src.right() + SIDE_GAP]
-    elif dst.right() <= src.left():
-        lanes = [dst.right() + SIDE_GAP, src.left() - SIDE_GAP]
+    x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
+    y_out, y_in = y1 + STUB, y2 - STUB
+    if dst[0] >= src[2]:
+        lanes = [dst[0] - SIDE_GAP, src[2] + SIDE_GAP]
+    elif dst[2] <= src[0]:
+        lanes = [dst[2] + SIDE_GAP, src[0] - SIDE_GAP]
     else:
         lanes = []
-    lanes += [max(src.right(), dst.right()) + LANE_GAP, min(src.left(), dst.left()) - LANE_GAP]
+    lanes += [max(src[2], dst[2]) + LANE_GAP, min(src[0], dst[0]) - LANE_GAP]
     tries = [(x, y_out, y_in) for x in lanes]
     best, varied = None, False
     for _ in range(MAX_TRIES + 3):
         if not tries:
             break
         x, low, high = tries.pop(0)
-        points = [p1, QPointF(p1.x(), low), QPointF(x, low), QPointF(x, high), QPointF(p2.x(), high), p2]
-        runs = _runs(points)
-        box = runs[0].united(runs[1]).united(runs[2])
-        area = area.united(box)
-        blocked = [r for r in near(box) + [src, dst] if any(run.intersects(r) for run in runs)]
+        points = [(x1, y1), (x1, low), (x, low), (x, high), (x2, high), (x2, y2)]
+        blocked, box = _blocked(points, src, dst, near)
+        area = _unite(area, box)
         if not blocked:
             return rounded(points), area
         if best is None or len(blocked) < best[0]:
@@ -289,11 +352,10 @@ def _around(p1: QPointF, p2: QPointF, src: QRectF, dst: QRectF, near: Near,
         if not tries and not varied:  # pass under / over what blocked, beside the target
             varied = True
             others = [r for r in blocked if r is not src and r is not dst] or blocked
-            under = max(max(r.bottom() for r in others), src.bottom()) + SIDE_GAP
-            over = min(min(r.top() for r in others), dst.top()) - SIDE_GAP
+            under = max(max(r[3] for r in others), src[3]) + SIDE_GAP
+            over = min(min(r[1] for r in others), dst[1]) - SIDE_GAP
             tries = [(lanes[0], under, y_in), (lanes[0], y_out, over), (lanes[0], under, over)]
         elif not tries:  # past everything that blocked this one, on its side
-            out = x >= p1.x()
-            tries.append((max(r.right() for r in blocked) + LANE_GAP if out
-                          else min(r.left() for r in blocked) - LANE_GAP, low, high))
+            tries.append((max(r[2] for r in blocked) + LANE_GAP if x >= x1
+                          else min(r[0] for r in blocked) - LANE_GAP, low, high))
     return rounded(best[1]), area
