@@ -126,7 +126,8 @@ def test_cycle_is_refused_and_explained(view, controller):
     controller.refused.connect(refused.append)
     scene = view.graph_scene
     # c2 already has its input (from c1)
-    drag(view, vpos(view, scene.node_item(c3).output_anchor()), vpos(view, scene.node_item(c2).input_anchor()))
+    drag(view, vpos(view, scene.node_item(c3).output_anchor()),
+         vpos(view, scene.node_item(c2).input_anchor()))
     assert snapshot(controller) == before and controller.undo_stack.count() == count
     assert said and refused and "already has its input" in said[-1]
     assert said[-1].startswith("Cannot connect:") and refused[-1] in said[-1]
@@ -153,22 +154,24 @@ def test_cycle_through_ports_only(view, controller):
     wire(controller, c1, c2)
     said = messages(view)
     scene = view.graph_scene
-    drag(view, vpos(view, scene.node_item(c2).output_anchor()), vpos(view, scene.node_item(c1).input_anchor()))
+    drag(view, vpos(view, scene.node_item(c2).output_anchor()),
+         vpos(view, scene.node_item(c1).input_anchor()))
     assert controller.graph.edges == [Edge(c1, c2, 0)]
     assert "cycle" in said[-1]
 
 
 def test_merge_takes_next_free_port(view, controller):
     a = add(controller, "input", (0, 0))
-    l = add(controller, "conv2d", (-150, 150), padding="same")
+    left = add(controller, "conv2d", (-150, 150), padding="same")
     r = add(controller, "conv2d", (150, 150), padding="same")
     m = add(controller, "add", (0, 330))
-    wire(controller, a, l)
+    wire(controller, a, left)
     wire(controller, a, r)
     scene = view.graph_scene
-    for src in (l, r):
-        drag(view, vpos(view, scene.node_item(src).output_anchor()), vpos(view, scene.node_item(m).input_anchor()))
-    assert sorted((e.src, e.port) for e in controller.graph.inputs_of(m)) == sorted([(l, 0), (r, 1)])
+    for src in (left, r):
+        drag(view, vpos(view, scene.node_item(src).output_anchor()),
+             vpos(view, scene.node_item(m).input_anchor()))
+    assert sorted((e.src, e.port) for e in controller.graph.inputs_of(m)) == sorted([(left, 0), (r, 1)])
     offsets = sorted(scene.edge_item(e).dst_offset for e in controller.graph.inputs_of(m))
     assert offsets[0] < 0 < offsets[1]  # arrive side by side
     assert not controller.analysis.nodes[m].diagnostics
@@ -323,18 +326,18 @@ def test_paste_with_foreign_clipboard_explains(view, controller):
 # -- layout, zoom, documents --------------------------------------------------------------------
 def test_auto_layout_layers_and_is_undoable(view, controller):
     a = add(controller, "input", (500, 500))
-    l = add(controller, "conv2d", (-300, 20), padding="same")
+    left = add(controller, "conv2d", (-300, 20), padding="same")
     r = add(controller, "conv2d", (10, 10), padding="same")
     m = add(controller, "add", (30, -400))
-    wire(controller, a, l)
+    wire(controller, a, left)
     wire(controller, a, r)
-    wire(controller, l, m)
+    wire(controller, left, m)
     wire(controller, r, m)
     before = snapshot(controller)
     assert view.auto_layout()
     pos = controller.graph.positions
-    assert pos[a][1] < pos[l][1] == pos[r][1] < pos[m][1]
-    assert abs(pos[l][0] - pos[r][0]) >= 200  # branches side by side
+    assert pos[a][1] < pos[left][1] == pos[r][1] < pos[m][1]
+    assert abs(pos[left][0] - pos[r][0]) >= 200  # branches side by side
     assert controller.undo_stack.undoText() == "Arrange layers"
     controller.undo_stack.undo()
     assert snapshot(controller) == before
@@ -410,7 +413,8 @@ def test_undo_all_and_redo_all_is_identical(view, controller):
     drop(view, layer_mime("conv2d"), vpos(view, QPointF(0, 250)))
     ids = list(controller.graph.nodes)
     scene = view.graph_scene
-    drag(view, vpos(view, scene.node_item(ids[0]).output_anchor()), vpos(view, scene.node_item(ids[1]).input_anchor()))
+    drag(view, vpos(view, scene.node_item(ids[0]).output_anchor()),
+         vpos(view, scene.node_item(ids[1]).input_anchor()))
     edge = controller.graph.edges[0]
     drop(view, layer_mime("relu"), vpos(view, scene.edge_item(edge).path().pointAtPercent(0.5)))
     controller.set_selection(ids[1:])

@@ -27,7 +27,8 @@ from visionstudio.ui.shell.controller import DocumentController
 def _project(nodes: list[dict], edges: list[tuple[int, int, int]], positions: list[tuple[float, float]]):
     data = ProjectDocument(name="scale").to_dict()
     ids = [n["id"] for n in nodes]
-    data["graph"] = {"nodes": nodes, "edges": [{"src": ids[s], "dst": ids[d], "port": p} for s, d, p in edges]}
+    data["graph"] = {"nodes": nodes,
+                     "edges": [{"src": ids[s], "dst": ids[d], "port": p} for s, d, p in edges]}
     data["layout"] = {"positions": {nid: list(pos) for nid, pos in zip(ids, positions)}}
     return parse_project(json.dumps(data))
 
@@ -36,7 +37,8 @@ def lattice(n: int, window: int = 8, per_row: int = 25):
     """An Input, a ReLU, then Add merges fed by the ``window`` layers before each, laid
     out in rows (the benchmark's attack, smaller): the row wraps make long edges."""
     ids = [f"n{i:04d}" for i in range(n)]
-    nodes = [{"id": ids[0], "kind": "input", "name": "input", "params": {"channels": 2, "height": 4, "width": 4}},
+    nodes = [{"id": ids[0], "kind": "input", "name": "input",
+              "params": {"channels": 2, "height": 4, "width": 4}},
              {"id": ids[1], "kind": "relu", "name": "relu1", "params": {}}]
     nodes += [{"id": ids[i], "kind": "add", "name": f"add{i}", "params": {}} for i in range(2, n)]
     edges = [(i - k, i, k - 1) for i in range(1, n) for k in range(1, min(i, window) + 1)]
@@ -48,7 +50,8 @@ def chain_with_skips(n: int, skip_every: int = 0):
     """An Input, then ``n`` layers stacked straight down; with ``skip_every`` the Input
     also feeds every that-many-th layer (Add), so long edges run past the chain."""
     ids = [f"c{i:04d}" for i in range(n + 1)]
-    nodes = [{"id": ids[0], "kind": "input", "name": "input", "params": {"channels": 2, "height": 4, "width": 4}}]
+    nodes = [{"id": ids[0], "kind": "input", "name": "input",
+              "params": {"channels": 2, "height": 4, "width": 4}}]
     edges = []
     for i in range(1, n + 1):
         merge = skip_every and i % skip_every == 0

@@ -146,11 +146,13 @@ def test_double_click_with_a_mid_chain_layer_selected_inserts_into_the_chain(pal
     QTest.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
     graph = controller.graph
     relu = next(n.id for n in graph.nodes.values() if n.kind == "relu")
-    assert set(graph.edges) == {Edge(a, conv, 0), Edge(conv, relu, 0), Edge(relu, pool, 0), Edge(pool, head, 0)}
+    assert set(graph.edges) == {Edge(a, conv, 0), Edge(conv, relu, 0), Edge(relu, pool, 0),
+                                Edge(pool, head, 0)}
     assert graph.positions[relu] == (0.0, 260.0)  # a row under conv, where pool was
     assert graph.positions[pool] == (0.0, 390.0) and graph.positions[head] == (0.0, 520.0)
     positions = graph.positions
-    assert not [(p, q) for p in positions for q in positions if p < q and overlaps(positions[p], positions[q])]
+    assert not [(p, q) for p in positions for q in positions
+                if p < q and overlaps(positions[p], positions[q])]
     assert controller.selection == [relu]
     assert controller.undo_stack.count() == steps + 1  # one step for the whole gesture
     controller.undo_stack.undo()

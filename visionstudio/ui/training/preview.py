@@ -119,6 +119,8 @@ class PreviewStrip(QWidget):
         self.download_button = QPushButton("Download")
         self.download_button.setObjectName("datasetDownloadButton")
         self.download_button.setAccessibleName("Download the dataset")
+        self.download_button.setToolTip("Download the chosen dataset's files into the data folder "
+                                        "(you can cancel; the preview loads when it is done)")
         self.download_button.clicked.connect(lambda _=False: self.download())
         self.progress = QProgressBar()
         self.progress.setObjectName("datasetDownloadProgress")
