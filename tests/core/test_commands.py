@@ -91,3 +91,19 @@ def test_consecutive_edits_of_one_field_merge_into_one_step():
     history.undo()
     assert doc.graph.nodes[conv.node_id].params["out_channels"] == default != 7
     assert history.texts() == ["Add Conv2d"]
+
+
+def test_a_settings_macro_announces_each_section_once_after_its_last_step():
+    doc = ProjectDocument()
+    history = UndoHistory(doc)
+    seen = _counted(doc)
+    steps = [SetTrainingSettings({"epochs": 7}), SetTrainingSettings({"batch_size": 16}), AddNode("relu")]
+    history.push(Macro("Several settings", steps))
+    assert sorted(seen) == ["graph", "training"]
+    assert doc.training.epochs == 7 and doc.training.batch_size == 16
+    seen.clear()
+    history.undo()
+    assert sorted(seen) == ["graph", "training"] and doc.training.epochs != 7
+    seen.clear()
+    SetTrainingSettings({"epochs": 9}).do(doc)   # outside a macro: at once, as before
+    assert seen == ["training"]

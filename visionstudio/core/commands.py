@@ -42,7 +42,8 @@ class Command:
 class Macro(Command):
     """Several commands as one undo step; if one fails, those done are rolled back.
 
-    The graph announces ``changed`` once, after the last step, so a paste of 2,000
+    The document announces once, after the last step (``ProjectDocument.batch``): the
+    graph's ``changed`` once, each changed settings section once, so a paste of 2,000
     layers costs one re-analysis, not 2,000.
     """
 
@@ -52,7 +53,7 @@ class Macro(Command):
 
     def do(self, document: ProjectDocument) -> None:
         done: list[Command] = []
-        with document.graph.batch():
+        with document.batch():
             try:
                 for cmd in self.commands:
                     cmd.do(document)
@@ -63,7 +64,7 @@ class Macro(Command):
                 raise
 
     def undo(self, document: ProjectDocument) -> None:
-        with document.graph.batch():
+        with document.batch():
             for cmd in reversed(self.commands):
                 cmd.undo(document)
 

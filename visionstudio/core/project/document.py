@@ -7,8 +7,10 @@ plain JSON data lives here; reading files lives in ``io.py``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,31 @@ class ProjectDocument:
     def __post_init__(self) -> None:
         # (section) where section is "dataset", "training" or "runs"
         self.settings_changed = Event("settings_changed")
+        self._held: list[str] | None = None   # sections changed inside batch()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold ``settings_changed`` and the graph's ``changed`` until the outermost block
+        ends, then announce each changed section once: a Macro is one change for every
+        listener, however many steps it has."""
+        if self._held is not None:
+            with self.graph.batch():
+                yield
+            return
+        self._held = []
+        try:
+            with self.graph.batch():
+                yield
+        finally:
+            held, self._held = self._held, None
+            for section in dict.fromkeys(held):
+                self.settings_changed.emit(section)
+
+    def _announce(self, section: str) -> None:
+        if self._held is not None:
+            self._held.append(section)
+        else:
+            self.settings_changed.emit(section)
 
     def to_dict(self) -> dict[str, Any]:
         from visionstudio.core import __version__ as core_version
@@ -61,15 +88,15 @@ class ProjectDocument:
     # Settings are replaced whole (they are frozen); commands call these.
     def set_dataset(self, config: DatasetConfig) -> None:
         self.dataset = config
-        self.settings_changed.emit("dataset")
+        self._announce("dataset")
 
     def set_training(self, config: TrainingConfig) -> None:
         self.training = config
-        self.settings_changed.emit("training")
+        self._announce("training")
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
         self.runs = copy.deepcopy(runs)
-        self.settings_changed.emit("runs")
+        self._announce("runs")
 
 
 # -- reading ------------------------------------------------------------------------
