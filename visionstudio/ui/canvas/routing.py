@@ -27,12 +27,12 @@ move, remove).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath
 
-CELL = 256.0  # edges: about one layer (196 x 78 plus margins) per cell
+CELL = 512.0  # edges: a few layers per cell (an edge's area spans several layers)
 # Layers: flat cells, so a sideways run in the gap between rows (STUB below a body)
 # visits empty cells only, and a tall query still visits a few hundred.
 NODE_CELL = (256.0, 16.0)
@@ -48,7 +48,6 @@ MAX_TRIES = 6
 Rect = tuple[float, float, float, float]  # left, top, right, bottom; never empty
 # The other layers' bodies that meet a rect; given runs inside it, only those on a run.
 Near = Callable[..., list[Rect]]
-Cell = tuple[int, int]
 Span = tuple[int, int, int, int]
 _floor = math.floor
 
@@ -59,6 +58,18 @@ def as_rect(rect: QRectF) -> Rect:
 
 def as_qrect(rect: Rect) -> QRectF:
     return QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
+
+
+_QRECTS: dict[Rect, QRectF] = {}  # a layer's body is tested against many curves
+
+
+def _qrect(rect: Rect) -> QRectF:
+    found = _QRECTS.get(rect)
+    if found is None:
+        if len(_QRECTS) > 8192:
+            _QRECTS.clear()
+        found = _QRECTS[rect] = as_qrect(rect)
+    return found
 
 
 def meet(a: Rect, b: Rect) -> bool:
@@ -77,13 +88,14 @@ def cells_of(rect: Rect, cell: tuple[float, float] = (CELL, CELL)) -> Span:
 
 
 class _Grid:
-    """Objects bucketed by the cells of their rectangle (each bucket maps object ->
-    rect, so a query tests rects without a second look-up); queries visit only the cells
-    they touch, or the occupied cells when those are fewer (a curve across the canvas)."""
+    """Objects bucketed by the cells of their rectangle, cells by row (each bucket maps
+    object -> rect, so a query tests rects without a second look-up). A query visits the
+    rows it spans and, in each, the cells it touches or the row's occupied cells when
+    those are fewer: a run in the empty gap between rows of layers costs one look-up."""
 
     def __init__(self, cell: tuple[float, float] = (CELL, CELL)) -> None:
         self.cell = cell
-        self._cells: dict[Cell, dict] = {}
+        self._rows: dict[int, dict[int, dict]] = {}
         self._where: dict[object, tuple[Rect, Span]] = {}
 
     def __len__(self) -> int:
@@ -103,12 +115,15 @@ class _Grid:
         if old is not None and old[1] != span:
             self.discard(obj)
         self._where[obj] = (rect, span)
-        cells = self._cells
-        for cx in range(span[0], span[2] + 1):
-            for cy in range(span[1], span[3] + 1):
-                bucket = cells.get((cx, cy))
+        rows = self._rows
+        for cy in range(span[1], span[3] + 1):
+            row = rows.get(cy)
+            if row is None:
+                row = rows[cy] = {}
+            for cx in range(span[0], span[2] + 1):
+                bucket = row.get(cx)
                 if bucket is None:
-                    cells[(cx, cy)] = {obj: rect}
+                    row[cx] = {obj: rect}
                 else:
                     bucket[obj] = rect
 
@@ -117,20 +132,33 @@ class _Grid:
         if old is None:
             return
         x0, y0, x1, y1 = old[1]
-        for cell in ((cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)):
-            bucket = self._cells.get(cell)
-            if bucket is not None:
-                bucket.pop(obj, None)
-                if not bucket:
-                    del self._cells[cell]
+        for cy in range(y0, y1 + 1):
+            row = self._rows.get(cy)
+            if row is None:
+                continue
+            for cx in range(x0, x1 + 1):
+                bucket = row.get(cx)
+                if bucket is not None:
+                    bucket.pop(obj, None)
+                    if not bucket:
+                        del row[cx]
+            if not row:
+                del self._rows[cy]
 
-    def buckets(self, rect: Rect) -> Iterable[dict]:
-        x0, y0, x1, y1 = cells_of(rect, self.cell)
-        cells = self._cells
-        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(cells):
-            return [cells[c] for c in ((cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1))
-                    if c in cells]
-        return [b for (cx, cy), b in cells.items() if x0 <= cx <= x1 and y0 <= cy <= y1]
+    def buckets(self, rect: Rect) -> list[dict]:
+        w, h = self.cell
+        x0, y0, x1, y1 = _floor(rect[0] / w), _floor(rect[1] / h), _floor(rect[2] / w), _floor(rect[3] / h)
+        rows, found = self._rows, []
+        if y1 - y0 + 1 > len(rows):
+            spanned = [row for cy, row in rows.items() if y0 <= cy <= y1]
+        else:
+            spanned = [rows[cy] for cy in range(y0, y1 + 1) if cy in rows]
+        for row in spanned:
+            if x1 - x0 + 1 > len(row):
+                found += [b for cx, b in row.items() if x0 <= cx <= x1]
+            else:
+                found += [row[cx] for cx in range(x0, x1 + 1) if cx in row]
+        return found
 
     def near(self, rect: Rect) -> set:
         """Objects whose rectangle meets ``rect``."""
@@ -211,12 +239,13 @@ def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
 
 
 def rounded(points: list[tuple[float, float]], radius: float = CORNER) -> QPainterPath:
-    """A polyline through ``points`` (x, y) with its corners rounded."""
+    """A polyline through ``points`` (x, y), each run horizontal or vertical (so a run's
+    length is the sum of its sides), with its corners rounded."""
     xy = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
     path = QPainterPath(QPointF(*xy[0]))
-    line, quad, hypot = path.lineTo, path.quadTo, math.hypot
+    line, quad = path.lineTo, path.quadTo
     for (ax, ay), (bx, by), (cx, cy) in zip(xy, xy[1:], xy[2:]):
-        ab, bc = hypot(ax - bx, ay - by), hypot(cx - bx, cy - by)
+        ab, bc = abs(ax - bx) + abs(ay - by), abs(cx - bx) + abs(cy - by)
         r = min(radius, ab / 2, bc / 2)
         line(bx + (ax - bx) * r / ab, by + (ay - by) * r / ab)
         quad(bx, by, bx + (cx - bx) * r / bc, by + (cy - by) * r / bc)
@@ -247,7 +276,7 @@ def crosses(path: QPainterPath, rect: Rect) -> bool:
     """Whether the drawn line of ``path`` meets ``rect``. QPainterPath.intersects counts
     the area an open path encloses, so a route round a layer would always "meet" it; it
     stays as the fast rejection, the flattened line decides."""
-    if not path.intersects(as_qrect(rect)):
+    if not path.intersects(_qrect(rect)):
         return False
     for polygon in path.toSubpathPolygons():
         points = [polygon.at(i) for i in range(polygon.size())]
@@ -312,13 +341,20 @@ def _lane(p1: QPointF, p2: QPointF, hits: list[Rect], near: Near, area: Rect) ->
     return best[1], area
 
 
-def _blocked(points: list[tuple[float, float]], src: Rect, dst: Rect, near: Near) -> tuple[list[Rect], Rect]:
-    """(the bodies on the three straight runs between the stubs, each run widened to its
-    corridor; the rect of those corridors)."""
-    runs = [(min(ax, bx) - CLEAR, min(ay, by) - CLEAR, max(ax, bx) + CLEAR, max(ay, by) + CLEAR)
-            for (ax, ay), (bx, by) in zip(points[1:4], points[2:5])]
-    box = (min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs), max(r[3] for r in runs))
-    blocked = near(box, runs) + [o for o in (src, dst) if any(meet(r, o) for r in runs)]
+def _blocked(x1: float, x2: float, x: float, low: float, high: float, src: Rect, dst: Rect,
+             near: Near) -> tuple[list[Rect], Rect]:
+    """(the bodies on the three straight runs between the stubs: across at ``low`` from
+    ``x1`` to the lane ``x``, along it to ``high``, across to ``x2``; each run widened to
+    its corridor; the rect of those corridors)."""
+    top, bottom = min(low, high) - CLEAR, max(low, high) + CLEAR
+    runs = [(min(x1, x) - CLEAR, low - CLEAR, max(x1, x) + CLEAR, low + CLEAR),
+            (x - CLEAR, top, x + CLEAR, bottom),
+            (min(x, x2) - CLEAR, high - CLEAR, max(x, x2) + CLEAR, high + CLEAR)]
+    box = (min(x1, x2, x) - CLEAR, top, max(x1, x2, x) + CLEAR, bottom)
+    blocked = near(box, runs)
+    for own in (src, dst):
+        if meet(runs[0], own) or meet(runs[1], own) or meet(runs[2], own):
+            blocked.append(own)
     return blocked, box
 
 
@@ -342,13 +378,12 @@ def _around(p1: QPointF, p2: QPointF, src: Rect, dst: Rect, near: Near,
         if not tries:
             break
         x, low, high = tries.pop(0)
-        points = [(x1, y1), (x1, low), (x, low), (x, high), (x2, high), (x2, y2)]
-        blocked, box = _blocked(points, src, dst, near)
+        blocked, box = _blocked(x1, x2, x, low, high, src, dst, near)
         area = _unite(area, box)
         if not blocked:
-            return rounded(points), area
+            return rounded([(x1, y1), (x1, low), (x, low), (x, high), (x2, high), (x2, y2)]), area
         if best is None or len(blocked) < best[0]:
-            best = (len(blocked), points)
+            best = (len(blocked), [(x1, y1), (x1, low), (x, low), (x, high), (x2, high), (x2, y2)])
         if not tries and not varied:  # pass under / over what blocked, beside the target
             varied = True
             others = [r for r in blocked if r is not src and r is not dst] or blocked
