@@ -145,26 +145,30 @@ class _Grid:
             if not row:
                 del self._rows[cy]
 
-    def buckets(self, rect: Rect) -> list[dict]:
+    def meeting(self, rects: list[Rect], skip: tuple = ()) -> dict:
+        """{object: rect} for the objects not in ``skip`` whose rect meets one of ``rects``."""
         w, h = self.cell
-        x0, y0, x1, y1 = _floor(rect[0] / w), _floor(rect[1] / h), _floor(rect[2] / w), _floor(rect[3] / h)
-        rows, found = self._rows, []
-        if y1 - y0 + 1 > len(rows):
-            spanned = [row for cy, row in rows.items() if y0 <= cy <= y1]
-        else:
-            spanned = [rows[cy] for cy in range(y0, y1 + 1) if cy in rows]
-        for row in spanned:
-            if x1 - x0 + 1 > len(row):
-                found += [b for cx, b in row.items() if x0 <= cx <= x1]
+        rows, found = self._rows, {}
+        for x0, y0, x1, y1 in rects:
+            cx0, cy0, cx1, cy1 = _floor(x0 / w), _floor(y0 / h), _floor(x1 / w), _floor(y1 / h)
+            if cy1 - cy0 + 1 > len(rows):
+                spanned = [row for cy, row in rows.items() if cy0 <= cy <= cy1]
             else:
-                found += [row[cx] for cx in range(x0, x1 + 1) if cx in row]
+                spanned = [rows[cy] for cy in range(cy0, cy1 + 1) if cy in rows]
+            for row in spanned:
+                if cx1 - cx0 + 1 > len(row):
+                    buckets = [b for cx, b in row.items() if cx0 <= cx <= cx1]
+                else:
+                    buckets = [row[cx] for cx in range(cx0, cx1 + 1) if cx in row]
+                for bucket in buckets:
+                    for obj, o in bucket.items():
+                        if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3] and obj not in skip:
+                            found[obj] = o
         return found
 
     def near(self, rect: Rect) -> set:
         """Objects whose rectangle meets ``rect``."""
-        x0, y0, x1, y1 = rect
-        return {obj for bucket in self.buckets(rect) for obj, o in bucket.items()
-                if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3]}
+        return set(self.meeting([rect]))
 
 
 class RouteIndex:
@@ -203,14 +207,7 @@ class RouteIndex:
 
     def bodies_near(self, rects: list[Rect], skip: tuple = ()) -> list[Rect]:
         """The bodies of the layers not in ``skip`` that meet one of ``rects``, each once."""
-        found: dict = {}
-        for rect in rects:
-            x0, y0, x1, y1 = rect
-            for bucket in self.nodes.buckets(rect):
-                for obj, o in bucket.items():
-                    if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3] and obj not in skip:
-                        found[obj] = o
-        return list(found.values())
+        return list(self.nodes.meeting(rects, skip).values())
 
     def nodes_near(self, rect: QRectF) -> set:
         return self.nodes.near(as_rect(rect))
@@ -238,10 +235,28 @@ def detour(p1: QPointF, p2: QPointF, x: float) -> QPainterPath:
     return path
 
 
+_ROUNDED: dict[tuple, QPainterPath] = {}  # by shape: a regular layout repeats a few
+
+
 def rounded(points: list[tuple[float, float]], radius: float = CORNER) -> QPainterPath:
-    """A polyline through ``points`` (x, y), each run horizontal or vertical (so a run's
-    length is the sum of its sides), with its corners rounded."""
-    xy = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
+    """A polyline through ``points`` (x, y), each run horizontal or vertical, with its
+    corners rounded: made once per shape (the points relative to the first), then moved."""
+    ox, oy = points[0]
+    key = (radius, *((x - ox, y - oy) for x, y in points))
+    shape = _ROUNDED.get(key)
+    if shape is None:
+        if len(_ROUNDED) > 4096:
+            _ROUNDED.clear()
+        shape = _ROUNDED[key] = _rounded(key[1:], radius)
+    return shape.translated(ox, oy)
+
+
+def _rounded(points: tuple[tuple[float, float], ...], radius: float) -> QPainterPath:
+    """rounded() itself (a run's length is the sum of its sides: it is straight)."""
+    xy = [points[0]]
+    for p in points:
+        if p != xy[-1]:
+            xy.append(p)
     path = QPainterPath(QPointF(*xy[0]))
     line, quad = path.lineTo, path.quadTo
     for (ax, ay), (bx, by), (cx, cy) in zip(xy, xy[1:], xy[2:]):
@@ -309,7 +324,8 @@ def route_edge(p1: QPointF, p2: QPointF, src: Rect, dst: Rect, near: Near) -> tu
         return _around(p1, p2, src, dst, near, (min(x1, x2) - 1, y2 - 1, max(x1, x2) + 1, y1 + 1))
     straight = curve(p1, p2)
     area = _pad(straight.boundingRect())
-    hits = [r for r in near(area) if crosses(straight, r)]
+    # (the layers beside the ends only touch the curve's rect: not asked about)
+    hits = [r for r in near((area[0], area[1] + 1, area[2], area[3] - 1)) if crosses(straight, r)]
     if not hits:
         return straight, area
     if y2 - y1 >= MIN_DETOUR_DY:
