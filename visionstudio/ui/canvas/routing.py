@@ -8,20 +8,14 @@ connection sideways or back up) leaves its output, goes round the layers on stra
 runs with rounded corners, and enters its input from above. Every candidate is tested
 against the layers the index holds near it, so a route costs a few grid look-ups.
 
-Rectangles are plain (left, top, right, bottom) float tuples here: building a
-1,000-layer canvas routes 10,000 edges, and a QRectF per candidate run, per layer body
-and per look-up (with Qt's call overhead each) made that three times slower than the
-unrouted build. Only the returned path is a QPainterPath; ``plan_route`` keeps the QRectF
-interface for callers that have Qt rectangles.
-
-A long edge (a residual skip) detours around the layers its curve would cross. Asking
-the scene for the items under every curve walked every item of the scene per edge
-(the scene runs without Qt's index, so each query is linear): building the canvas of a
-1,000-layer / 10,000-edge project took 80 s. Here layers and the curves that may need a
-detour are bucketed by grid cell, so an edge asks only for the layers in the cells its
-curve spans, and a moved layer finds only the long edges whose lane it may now block or
-free. Everything is in scene coordinates; the owner keeps the index in step (add,
-move, remove).
+Asking the scene for the items under every curve walked every item per edge (the scene
+runs without Qt's index): a 1,000-layer / 10,000-edge canvas took 80 s. Here layers and
+edges are bucketed by grid cell, so an edge asks only for the layers in the cells it
+spans, and a moved layer finds only the edges whose route it may change. Rectangles are
+(left, top, right, bottom) float tuples: a QRectF per candidate run, body and look-up
+made the build three times slower than the unrouted one; only the returned path is a
+QPainterPath (``plan_route`` keeps a QRectF interface). Everything is in scene
+coordinates; the owner keeps the index in step (add, move, remove).
 """
 
 from __future__ import annotations
@@ -97,9 +91,6 @@ class _Grid:
         self.cell = cell
         self._rows: dict[int, dict[int, dict]] = {}
         self._where: dict[object, tuple[Rect, Span]] = {}
-
-    def __len__(self) -> int:
-        return len(self._where)
 
     def box(self, obj) -> Rect | None:
         entry = self._where.get(obj)
@@ -208,9 +199,6 @@ class RouteIndex:
     def bodies_near(self, rects: list[Rect], skip: tuple = ()) -> list[Rect]:
         """The bodies of the layers not in ``skip`` that meet one of ``rects``, each once."""
         return list(self.nodes.meeting(rects, skip).values())
-
-    def nodes_near(self, rect: QRectF) -> set:
-        return self.nodes.near(as_rect(rect))
 
     def edges_near(self, rect: QRectF) -> set:
         return self.edges.near(as_rect(rect))
