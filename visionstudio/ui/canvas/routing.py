@@ -138,23 +138,23 @@ class _Grid:
 
     def meeting(self, rects: list[Rect], skip: tuple = ()) -> dict:
         """{object: rect} for the objects not in ``skip`` whose rect meets one of ``rects``."""
-        w, h = self.cell
-        rows, found = self._rows, {}
+        (w, h), rows, found = self.cell, self._rows, {}
         for x0, y0, x1, y1 in rects:
             cx0, cy0, cx1, cy1 = _floor(x0 / w), _floor(y0 / h), _floor(x1 / w), _floor(y1 / h)
-            if cy1 - cy0 + 1 > len(rows):
+            if cy1 - cy0 >= len(rows):
                 spanned = [row for cy, row in rows.items() if cy0 <= cy <= cy1]
             else:
                 spanned = [rows[cy] for cy in range(cy0, cy1 + 1) if cy in rows]
-            for row in spanned:
-                if cx1 - cx0 + 1 > len(row):
+            for row in spanned:  # (an empty row is dropped)
+                if cx1 - cx0 >= len(row):
                     buckets = [b for cx, b in row.items() if cx0 <= cx <= cx1]
                 else:
-                    buckets = [row[cx] for cx in range(cx0, cx1 + 1) if cx in row]
+                    buckets = [row.get(cx) for cx in range(cx0, cx1 + 1)]
                 for bucket in buckets:
-                    for obj, o in bucket.items():
-                        if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3] and obj not in skip:
-                            found[obj] = o
+                    if bucket:
+                        for obj, o in bucket.items():
+                            if o[0] < x1 and x0 < o[2] and o[1] < y1 and y0 < o[3] and obj not in skip:
+                                found[obj] = o
         return found
 
     def near(self, rect: Rect) -> set:
