@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 from visionstudio.core.graph import analyze
 from visionstudio.core.graph.fixes import QuickFix, last_dense, quick_fixes
+from visionstudio.core.project import ProjectDocument
 
 from .graph_strategies import GraphBuilder
 
@@ -18,7 +18,7 @@ def snapshot(graph):
 def apply_and_check(b: GraphBuilder, fix: QuickFix, node_id: str):
     """Apply ``fix`` as the controller would, check the node is fixed, undo, check the graph is back."""
     before = snapshot(b.graph)
-    doc = SimpleNamespace(graph=b.graph)
+    doc = ProjectDocument(graph=b.graph)
     fix.command.do(doc)
     after = analyze(b.graph)
     assert after.nodes[node_id].ok, after.nodes[node_id].diagnostics
