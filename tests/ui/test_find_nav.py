@@ -307,3 +307,16 @@ def test_tab_leaves_the_summary_table(qtbot):
     qtbot.waitUntil(table.hasFocus)
     qtbot.keyClick(table, KEY.Key_Backtab, SHIFT)
     assert before.hasFocus()
+
+
+def test_no_table_in_the_window_traps_tab(qtbot, tmp_path):
+    """Every item view of every panel (the later docks too) lets Tab move on."""
+    from PySide6.QtWidgets import QAbstractItemView
+
+    w = make_window(qtbot, tmp_path, show=True, panels=True)
+    qtbot.waitUntil(lambda: w.later_docks_added, timeout=30_000)
+    views = w.findChildren(QAbstractItemView)
+    names = {v.objectName() for v in views}
+    assert {"classMetrics"} <= names, names          # the walk reaches the later docks
+    trapping = [v.objectName() or type(v).__name__ for v in views if v.tabKeyNavigation()]
+    assert not trapping, trapping

@@ -122,6 +122,7 @@ class EvaluationPanel(QWidget):
         self.table.setObjectName("classMetrics")
         self.table.setHorizontalHeaderLabels(["precision", "recall", "accuracy", "samples"])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; the arrows move between cells
         self.gallery_label = QLabel("Click a cell to see its samples.")
         self.gallery = QListWidget()
         self.gallery.setObjectName("cellGallery")
