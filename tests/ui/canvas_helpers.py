@@ -7,7 +7,19 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEve
 from PySide6.QtWidgets import QApplication
 
 from visionstudio.core.graph import AddNode, Connect
-from visionstudio.ui.canvas import LAYER_MIME
+from visionstudio.ui.canvas import LAYER_MIME, GraphView
+
+
+def open_view(qtbot, controller, centre=(0.0, 150.0)) -> GraphView:
+    """A shown 900×700 canvas at zoom 1 centred on ``centre``: the tests' common view."""
+    v = GraphView(controller)
+    qtbot.addWidget(v)
+    v.resize(900, 700)
+    v.show()
+    qtbot.waitExposed(v)
+    v.set_zoom(1.0)
+    v.centerOn(*centre)
+    return v
 
 
 def add(controller, kind: str, pos=(0.0, 0.0), **params) -> str:

@@ -12,11 +12,11 @@ from PySide6.QtTest import QTest
 from visionstudio.core.graph import Edge, SetParam
 from visionstudio.core.graph.editing import COLUMN_SPACING, overlaps
 from visionstudio.core.project import ProjectDocument
-from visionstudio.ui.canvas import FRAGMENT_MIME, EdgeItem, GraphView, NodeItem
+from visionstudio.ui.canvas import FRAGMENT_MIME, EdgeItem, NodeItem
 from visionstudio.ui.canvas.layout import layered_positions
 from visionstudio.ui.shell.controller import DocumentController
 
-from .canvas_helpers import add, drag, drop, layer_mime, mouse, snapshot, vpos, wire
+from .canvas_helpers import add, drag, drop, layer_mime, mouse, open_view, snapshot, vpos, wire
 
 
 @pytest.fixture
@@ -26,14 +26,7 @@ def controller():
 
 @pytest.fixture
 def view(qtbot, controller):
-    v = GraphView(controller)
-    qtbot.addWidget(v)
-    v.resize(900, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    v.set_zoom(1.0)
-    v.centerOn(0, 150)
-    return v
+    return open_view(qtbot, controller, (0, 150))
 
 
 def messages(view):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMenu
 from visionstudio.core.graph import Edge, MoveNodes
 from visionstudio.core.graph.editing import overlaps
 from visionstudio.core.layers import LAYERS
-from visionstudio.ui.canvas import FRAGMENT_MIME, GraphView
+from visionstudio.ui.canvas import FRAGMENT_MIME
 from visionstudio.ui.canvas import context_menu as cm
 from visionstudio.ui.canvas.layer_help import layer_help_html
 from visionstudio.ui.canvas.layer_menu import ContextMenu, kind_action, kind_actions
@@ -25,7 +25,7 @@ from visionstudio.ui.canvas.palette import LayerPalette
 from visionstudio.ui.shell.actions import add_undo_actions
 from visionstudio.ui.shell.controller import DocumentController
 
-from .canvas_helpers import add, snapshot, vpos, wire
+from .canvas_helpers import add, open_view, snapshot, vpos, wire
 
 
 @pytest.fixture
@@ -35,13 +35,7 @@ def controller():
 
 @pytest.fixture
 def view(qtbot, controller):
-    v = GraphView(controller)
-    qtbot.addWidget(v)
-    v.resize(900, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    v.set_zoom(1.0)
-    v.centerOn(0, 150)
+    v = open_view(qtbot, controller)
     actions: dict = {}
     add_undo_actions(v, controller, actions)   # Ctrl+Z as the window has it
     v.addAction(actions["undo"])

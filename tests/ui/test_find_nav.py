@@ -12,12 +12,11 @@ from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
 from visionstudio.core.graph import MoveNodes
 from visionstudio.core.templates import load_template
-from visionstudio.ui.canvas import GraphView
 from visionstudio.ui.canvas.find import DOWN, LEFT, RIGHT, UP, completion_words, find_layers, step_along_edges
 from visionstudio.ui.inspector.summary_panel import SummaryPanel
 from visionstudio.ui.shell.controller import DocumentController
 
-from .canvas_helpers import add, wire
+from .canvas_helpers import add, open_view, wire
 from .shell_helpers import make_window
 
 KEY, CTRL, SHIFT = Qt.Key, Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -30,14 +29,7 @@ def controller():
 
 @pytest.fixture
 def view(qtbot, controller):
-    v = GraphView(controller)
-    qtbot.addWidget(v)
-    v.resize(900, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    v.set_zoom(1.0)
-    v.centerOn(0, 0)
-    return v
+    return open_view(qtbot, controller, (0, 0))
 
 
 def chain(controller, n: int, kind: str = "relu", dy: float = 120.0) -> list[str]:
