@@ -1,6 +1,15 @@
 """The layer library. Importing this package registers every built-in kind."""
 
-from visionstudio.core.layers import activations, conv, core_layers, merges, pooling  # noqa: F401  (registration)
+from visionstudio.core.layers import (  # noqa: F401  (registration)
+    activations,
+    block_ports,
+    conv,
+    core_layers,
+    merges,
+    normalization,
+    pooling,
+    resize,
+)
 from visionstudio.core.layers.base import (
     LAYERS,
     Emitted,

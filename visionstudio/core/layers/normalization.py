@@ -1,0 +1,2 @@
+"""Normalisation layers beyond BatchNorm: GroupNorm, LayerNorm over channels and
+InstanceNorm2d."""
