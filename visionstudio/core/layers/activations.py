@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from visionstudio.core.layers.base import Emitted, LayerCode, LayerSpec, Shape, register
-from visionstudio.core.layers.source import num
+from visionstudio.core.layers.source import constructor, integer, num
 from visionstudio.core.params import ParamSpec
 
 if TYPE_CHECKING:  # torch is imported only when a model is built (fast app start)
@@ -39,6 +39,21 @@ def make_activation(name: str, **kwargs: Any) -> nn.Module | None:
         return nn.Tanh()
     if name == "softmax":
         return nn.Softmax(dim=1)
+    return _standalone_module(name, kwargs)
+
+
+def _standalone_module(name: str, kwargs: dict[str, Any]) -> nn.Module:
+    """The kinds that exist only as nodes of their own (not as a fused ``activation``)."""
+    from torch import nn
+
+    plain = {"relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+             "hardsigmoid": nn.Hardsigmoid, "mish": nn.Mish}
+    if name in plain:
+        return plain[name]()
+    if name == "softplus":
+        return nn.Softplus(beta=kwargs.get("beta", 1.0), threshold=kwargs.get("threshold", 20.0))
+    if name == "log_softmax":
+        return nn.LogSoftmax(dim=1)
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -62,6 +77,13 @@ def activation_source(name: str, inner: str, params: Any = None) -> str:
         return f"torch.tanh({inner})"
     if name == "softmax":
         return f"F.softmax({inner}, dim=1)"
+    if name in ("relu6", "silu", "hardswish", "hardsigmoid", "mish"):
+        return f"F.{name}({inner})"
+    if name == "softplus":
+        beta, threshold = float(params.get("beta", 1.0)), float(params.get("threshold", 20.0))
+        return f"F.softplus({inner}, beta={num(beta)}, threshold={num(threshold)})"
+    if name == "log_softmax":
+        return f"F.log_softmax({inner}, dim=1)"
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -116,3 +138,58 @@ SOFTMAX = _simple(
     "Turns scores into class probabilities over the channel axis. Before a cross-entropy "
     "loss it is folded into the loss during training.",
 )
+RELU6 = _simple("relu6", "ReLU6", "min(max(0, x), 6): ReLU capped at 6, as in MobileNet.")
+SILU = _simple("silu", "SiLU", "x·sigmoid(x) (also called Swish): the smooth ReLU of EfficientNet.")
+HARDSWISH = _simple("hardswish", "Hardswish",
+                    "A cheap piecewise approximation of SiLU, used in MobileNetV3.")
+HARDSIGMOID = _simple("hardsigmoid", "Hardsigmoid",
+                      "A cheap piecewise sigmoid, clipped to [0, 1]; the gate of MobileNetV3's "
+                      "squeeze-and-excitation blocks.")
+MISH = _simple("mish", "Mish", "x·tanh(softplus(x)): a smooth non-linearity used in YOLOv4.")
+SOFTPLUS = _simple(
+    "softplus", "Softplus", "log(1 + exp(β·x)) / β: a smooth ReLU that is positive everywhere.",
+    (ParamSpec("beta", "float", 1.0, title="beta", minimum=1e-3, maximum=1000.0, key=True,
+               help="Sharpness: the larger, the closer the curve is to ReLU."),
+     ParamSpec("threshold", "float", 20.0, minimum=0.0, maximum=1000.0, advanced=True,
+               help="Above β·x = threshold the output is x itself (avoids overflow in exp).")),
+    summary=lambda p: f"β={p['beta']:g}",
+)
+LOG_SOFTMAX = _simple(
+    "log_softmax", "LogSoftmax",
+    "Log of the class probabilities over the channel axis: the output the negative "
+    "log-likelihood loss expects. Before a cross-entropy loss it is folded into the loss "
+    "during training.",
+)
+
+
+def _prelu_weights(inputs: list[Shape], p: Any) -> int:
+    return inputs[0][0] if p["per_channel"] else 1
+
+
+def _prelu_build(inputs: list[Shape], p: Any) -> nn.Module:
+    from torch import nn
+
+    return nn.PReLU(_prelu_weights(inputs, p), init=float(p["init"]))
+
+
+def _prelu_emit(code: LayerCode) -> Emitted:
+    n, init = _prelu_weights(list(code.inputs), code.params), float(code.params["init"])
+    args = [integer(n)] if n != 1 else []
+    kwargs = [("init", num(init))] if init != 0.25 else []
+    return Emitted(code.call(), init=constructor("nn.PReLU", args, kwargs))
+
+
+PRELU = register(LayerSpec(
+    key="prelu", title="PReLU", category="Activation",
+    description="LeakyReLU whose negative slope is learned, shared or one per channel (He et al.).",
+    params=(
+        ParamSpec("per_channel", "bool", False, title="one slope per channel", key=True,
+                  help="Learn a slope for every channel (feature) instead of one for the layer."),
+        ParamSpec("init", "float", 0.25, title="initial slope", minimum=-1.0, maximum=1.0,
+                  help="Slope for negative inputs before training."),
+    ),
+    infer=_same, build=_prelu_build, emit=_prelu_emit,
+    count_params=lambda inputs, out, p: _prelu_weights(inputs, p),
+    summary=lambda p: "per channel" if p["per_channel"] else "",
+    name_prefix="prelu", icon="activation",
+))

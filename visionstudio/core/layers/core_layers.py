@@ -1,4 +1,4 @@
-"""Dense, Flatten, Dropout and BatchNorm2d."""
+"""Dense, Flatten, Dropout, Dropout2d, Identity and BatchNorm2d."""
 
 from __future__ import annotations
 
@@ -98,6 +98,41 @@ DROPOUT = register(LayerSpec(
     infer=lambda inputs, p: inputs[0], build=lambda inputs, p: _nn("Dropout")(p["p"]),
     emit=lambda code: Emitted(code.call(), init=f"nn.Dropout({num(float(code.params['p']))})"),
     summary=lambda p: f"{p['p']:g}", name_prefix="dropout", icon="dropout",
+))
+
+
+def _dropout2d_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(
+            f"drops whole channels of a feature map but receives a {fmt_shape(shape)} vector",
+            hint="use Dropout on vectors (after a Flatten or Dense), or move this layer above the "
+                 "Flatten",
+        )
+    return shape
+
+
+DROPOUT2D = register(LayerSpec(
+    key="dropout2d", title="Dropout2d", category="Regularization",
+    description="Randomly zeroes whole channels while training: neighbouring pixels are "
+                "correlated, so dropping single values regularises convolutions little.",
+    params=(
+        ParamSpec("p", "float", 0.5, title="rate", minimum=0.0, maximum=0.99, key=True,
+                  help="Fraction of channels set to zero during training."),
+    ),
+    infer=_dropout2d_infer, build=lambda inputs, p: _nn("Dropout2d")(p["p"]),
+    emit=lambda code: Emitted(code.call(), init=f"nn.Dropout2d({num(float(code.params['p']))})"),
+    summary=lambda p: f"{p['p']:g}", name_prefix="dropout2d", icon="dropout2d",
+))
+
+
+IDENTITY = register(LayerSpec(
+    key="identity", title="Identity", category="Reshape",
+    description="Passes its input on unchanged: a named placeholder, e.g. the shortcut of a "
+                "residual block or a point to inspect features at.",
+    params=(), infer=lambda inputs, p: inputs[0], build=lambda inputs, p: _nn("Identity")(),
+    emit=lambda code: Emitted(code.call(), init="nn.Identity()"), name_prefix="identity",
+    icon="identity",
 ))
 
 

@@ -1,4 +1,5 @@
-"""Feature fusion: nodes that take two or more inputs (residual Add, Concat, ...)."""
+"""Feature fusion: nodes that take two or more inputs (residual Add, Concat, the
+broadcasting Multiply of squeeze-and-excitation gates, ...)."""
 
 from __future__ import annotations
 
@@ -72,12 +73,13 @@ def _weighted_infer(inputs: list[Shape], p: Params) -> Shape:
 
 
 def _merge(key: str, title: str, description: str, infer, build, emit, prefix: str,
-           params=(), count_params=None, summary=lambda p: "", code_helpers=()) -> LayerSpec:
+           params=(), count_params=None, summary=lambda p: "", code_helpers=(),
+           icon: str = "merge") -> LayerSpec:
     extra = {"count_params": count_params} if count_params else {}
     return register(LayerSpec(
         key=key, title=title, category="Merge", description=description, params=params,
         infer=infer, build=build, emit=emit, summary=summary, name_prefix=prefix,
-        min_inputs=2, max_inputs=None, icon="merge", code_helpers=code_helpers, **extra,
+        min_inputs=2, max_inputs=None, icon=icon, code_helpers=code_helpers, **extra,
     ))
 
 
@@ -154,4 +156,73 @@ WEIGHTED_SUM = _merge(
     count_params=lambda inputs, out, p: len(inputs) if p["learnable"] else 0,
     summary=lambda p: "learned" if p["learnable"] else "",
     code_helpers=(("WeightedSum", WEIGHTED_SUM_SOURCE),),
+)
+
+
+BROADCAST_HINT = ("give every input the same shape, or let a branch end in size 1 where the "
+                  "others do not: a C×1×1 gate (AdaptiveAvgPool2d to 1×1, then 1×1 Conv2d layers) "
+                  "scales a C×H×W feature map channel by channel")
+
+
+def _broadcast(inputs: list[Shape], p: Params) -> Shape:
+    """Torch's broadcasting per sample: each dimension equal, or 1 in all inputs but one
+    size. Ranks must agree, because the batch dimension would otherwise be matched
+    against a channel (a vector times a feature map depends on the batch size)."""
+    first = inputs[0]
+    for other in inputs[1:]:
+        if len(other) != len(first):
+            shapes = f"{fmt_shape(first)} and {fmt_shape(other)}"
+            raise ShapeError(
+                f"cannot combine a feature map and a vector element by element ({shapes})",
+                hint="turn the vector into a C×1×1 map: end that branch with AdaptiveAvgPool2d "
+                     "to 1×1 and 1×1 Conv2d layers instead of GlobalAvgPool and Dense",
+            )
+    out = list(first)
+    for other in inputs[1:]:
+        for i, (a, b) in enumerate(zip(out, other, strict=True)):
+            if a != b and 1 not in (a, b):
+                raise ShapeError(
+                    f"inputs of shapes {fmt_shape(tuple(out))} and {fmt_shape(other)} cannot be "
+                    f"combined element by element: {_axis(len(out), i)} {a} and {b} differ and "
+                    "neither is 1",
+                    hint=BROADCAST_HINT,
+                )
+            out[i] = max(a, b)
+    return tuple(out)
+
+
+def _axis(rank: int, i: int) -> str:
+    return ("channels", "height", "width")[i] if rank == 3 else "sizes"
+
+
+def _build_multiply(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.pointwise_modules import Multiply
+
+    return Multiply()
+
+
+def _build_maximum(inputs: list[Shape], p: Params):
+    from visionstudio.core.layers.pointwise_modules import Maximum
+
+    return Maximum()
+
+
+def _emit_maximum(code: LayerCode) -> Emitted:
+    expr = code.args[0]
+    for arg in code.args[1:]:
+        expr = f"torch.maximum({expr}, {arg})"
+    return Emitted(expr)
+
+
+MULTIPLY = _merge(
+    "multiply", "Multiply",
+    "Multiplies its inputs element-wise; a C×1×1 input scales each channel of a C×H×W one "
+    "(the gate of squeeze-and-excitation blocks).",
+    _broadcast, _build_multiply, lambda code: Emitted(" * ".join(code.args)), "mul",
+    icon="multiply",
+)
+MAXIMUM = _merge(
+    "maximum", "Maximum",
+    "Element-wise maximum of its inputs (Maxout-style fusion); sizes of 1 are broadcast.",
+    _broadcast, _build_maximum, _emit_maximum, "max", icon="maximum",
 )

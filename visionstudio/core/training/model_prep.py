@@ -3,7 +3,9 @@
 Cross-entropy wants raw scores, so a final softmax (a Softmax node, or a Dense/Conv2d
 with ``activation='softmax'`` as the output) is removed from a *training view* of the
 model that shares all parameters; the original keeps it for prediction. For NLL the
-softmax becomes a log-softmax inside the loss.
+softmax becomes a log-softmax inside the loss. A final LogSoftmax node already gives
+what NLL expects and is kept for it; cross-entropy gets the scores before it (its own
+log-softmax of log-probabilities would give the same loss, computed twice).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from visionstudio.core.training.losses import LOSSES
 
 
 def _output_softmax(model: nn.Module) -> tuple[str, str] | None:
-    """(attribute, "node"|"activation") when the model's output ends in a softmax."""
+    """(attribute, "node"|"activation"|"log_node") when the model's output ends in a
+    softmax or a LogSoftmax node."""
     name = getattr(model, "output_name", None)
     if name is None:
         return None
     module = model._modules.get(name)
     if isinstance(module, nn.Softmax):
         return name, "node"
+    if isinstance(module, nn.LogSoftmax):
+        return name, "log_node"
     if isinstance(getattr(module, "activation", None), nn.Softmax):
         return name, "activation"
     return None
@@ -47,15 +52,16 @@ def training_view(model: nn.Module, loss_key: str) -> tuple[nn.Module, bool, lis
         return model, False, notes
     attr, where = found
     label = _label(model, attr)
-    if spec.expects == "any":
+    final = "LogSoftmax" if where == "log_node" else "softmax"
+    if spec.expects == "any" or (where == "log_node" and spec.expects == "log_probs"):
         return model, False, notes
     if spec.key == "bce_with_logits":
-        notes.append(f"{label} ends in a softmax but {spec.title} expects raw scores; consider "
-                     "removing the softmax or using cross-entropy.")
+        notes.append(f"{label} ends in a {final} but {spec.title} expects raw scores; consider "
+                     f"removing the {final} or using cross-entropy.")
         return model, False, notes
     view = copy.copy(model)
     view._modules = dict(model._modules)
-    if where == "node":
+    if where in ("node", "log_node"):
         view._modules[attr] = nn.Identity()
     else:
         head = copy.copy(model._modules[attr])
@@ -67,6 +73,6 @@ def training_view(model: nn.Module, loss_key: str) -> tuple[nn.Module, bool, lis
                      f"{spec.title} loss during training (numerically stable); predictions "
                      "still use the softmax.")
         return view, True, notes
-    notes.append(f"The final softmax of {label} is folded into the {spec.title} loss during "
-                 "training (the loss expects raw scores); predictions still use the softmax.")
+    notes.append(f"The final {final} of {label} is folded into the {spec.title} loss during "
+                 f"training (the loss expects raw scores); predictions still use the {final}.")
     return view, False, notes
