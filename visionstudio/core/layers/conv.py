@@ -1,4 +1,4 @@
-"""Input and Conv2d."""
+"""Input, Conv2d and ConvTranspose2d."""
 
 from __future__ import annotations
 
@@ -178,4 +178,118 @@ CONV2D = register(LayerSpec(
     ),
     infer=_conv_infer, build=_conv_build, emit=_conv_emit, count_params=_conv_params, count_flops=_conv_flops,
     summary=_conv_summary, name_prefix="conv", icon="conv",
+))
+
+
+def _transposed_hw(h: int, w: int, p: Params) -> tuple[int, int]:
+    """torch's ConvTranspose2d output size, refusing what torch refuses in the user's words."""
+    (kh, kw), (sh, sw), (dh, dw) = pair(p["kernel_size"]), pair(p["stride"]), pair(p["dilation"])
+    (ph, pw), (oph, opw) = pair(p["padding"]), pair(p["output_padding"])
+    if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw):
+        raise ShapeError(f"output padding {oph}×{opw} must be smaller than the stride {sh}×{sw} "
+                         f"or the dilation {dh}×{dw}",
+                         hint="output padding only picks one of the sizes a stride could have "
+                              "come from: set it below the stride (0 always works)")
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    ow = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"padding {ph}×{pw} removes the whole {h}×{w} input: the output would be "
+                         f"{oh}×{ow}",
+                         hint="use less padding, or a larger kernel or stride")
+    return oh, ow
+
+
+def _transposed_infer(inputs: list[Shape], p: Params) -> Shape:
+    shape = inputs[0]
+    if len(shape) != 3:
+        raise ShapeError(
+            f"needs an image-like input (channels×height×width) but receives a "
+            f"{fmt_shape(shape)} vector; move it before the Flatten",
+            hint=MOVE_BEFORE_FLATTEN,
+        )
+    c, h, w = shape
+    g, oc = p["groups"], p["out_channels"]
+    if c % g or oc % g:
+        which = f"input channels ({c})" if c % g else f"filters ({oc})"
+        raise ShapeError(f"its {which} cannot be split into {g} groups",
+                         hint=f"set groups to a number that divides both {c} and {oc} (1 always works)")
+    return (oc, *_transposed_hw(h, w, p))
+
+
+def _transposed_params(inputs: list[Shape], out: Shape, p: Params) -> int:
+    kh, kw = pair(p["kernel_size"])
+    return inputs[0][0] * (out[0] // p["groups"]) * kh * kw + (out[0] if p["bias"] else 0)
+
+
+def _transposed_flops(inputs: list[Shape], out: Shape, p: Params) -> int:
+    # torch.utils.flop_counter counts a transposed convolution over its input positions
+    kh, kw = pair(p["kernel_size"])
+    c, h, w = inputs[0]
+    return 2 * h * w * kh * kw * c * (out[0] // p["groups"])
+
+
+def _transposed_build(inputs: list[Shape], p: Params):
+    from torch import nn  # late: torch loads only when a model is built
+
+    return nn.ConvTranspose2d(
+        inputs[0][0], p["out_channels"], pair(p["kernel_size"]), stride=pair(p["stride"]),
+        padding=pair(p["padding"]), output_padding=pair(p["output_padding"]), groups=p["groups"],
+        bias=p["bias"], dilation=pair(p["dilation"]),
+    )
+
+
+def _transposed_emit(code: LayerCode) -> Emitted:
+    p = code.params
+    args = [integer(code.inputs[0][0]), integer(p["out_channels"]), pair_source(p["kernel_size"])]
+    kw: list[tuple[str, str]] = []
+    for name, neutral in (("stride", 1), ("padding", 0), ("output_padding", 0)):
+        if pair(p[name]) != (neutral, neutral):
+            kw.append((name, pair_source(p[name])))
+    if p["groups"] != 1:
+        kw.append(("groups", integer(p["groups"])))
+    if not p["bias"]:
+        kw.append(("bias", "False"))
+    if pair(p["dilation"]) != (1, 1):
+        kw.append(("dilation", pair_source(p["dilation"])))
+    return Emitted(code.call(), init=constructor("nn.ConvTranspose2d", args, kw))
+
+
+def _transposed_summary(p: Params) -> str:
+    sh, sw = pair(p["stride"])
+    stride = f"s{sh}" if sh == sw else f"s{sh}×{sw}"
+    return " · ".join([str(p["out_channels"]), _hw(p["kernel_size"]), stride])
+
+
+CONV_TRANSPOSE2D = register(LayerSpec(
+    key="conv_transpose2d", title="ConvTranspose2d", category="Convolution",
+    description="Transposed convolution (sometimes called deconvolution): learned upsampling. "
+                "Each input pixel stamps a learned filter onto a larger output, so stride 2 "
+                "doubles the image size; the decoder half of U-Nets and autoencoders uses it. "
+                "Output size = (input - 1) × stride - 2 × padding + dilation × (kernel - 1) "
+                "+ output padding + 1.",
+    params=(
+        ParamSpec("out_channels", "int", 16, title="filters", minimum=1, maximum=65536, key=True,
+                  help="Number of filters (output channels)."),
+        ParamSpec("kernel_size", "pair", 2, title="kernel size", minimum=1, maximum=1024, key=True,
+                  help="Filter height and width: one number or [height, width]. Kernel 2 with "
+                       "stride 2 doubles the size exactly."),
+        ParamSpec("stride", "pair", 2, minimum=1, maximum=1024,
+                  help="How far apart the stamped filters land in the output; 2 doubles the size."),
+        ParamSpec("padding", "pair", 0, minimum=0, maximum=1024,
+                  help="Rows and columns cut from each border of the output (it undoes the "
+                       "padding of the convolution this one mirrors)."),
+        ParamSpec("output_padding", "pair", 0, title="output padding", minimum=0, maximum=1024,
+                  help="Extra rows/columns added on one side of the output, to reach an odd "
+                       "size a strided convolution came from; must be smaller than the stride "
+                       "or the dilation."),
+        ParamSpec("dilation", "pair", 1, minimum=1, maximum=1024, advanced=True,
+                  help="Spacing between kernel taps."),
+        ParamSpec("groups", "int", 1, minimum=1, maximum=65536, advanced=True,
+                  help="Split channels into groups handled separately; must divide both the input "
+                       "channels and the filters."),
+        ParamSpec("bias", "bool", True, help="Learn an offset per filter."),
+    ),
+    infer=_transposed_infer, build=_transposed_build, emit=_transposed_emit,
+    count_params=_transposed_params, count_flops=_transposed_flops,
+    summary=_transposed_summary, name_prefix="upconv", icon="conv_transpose",
 ))

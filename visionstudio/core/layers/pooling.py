@@ -41,16 +41,16 @@ def _pool_infer(inputs: list[Shape], p: Params) -> Shape:
     if 2 * ph > kh or 2 * pw > kw:
         raise ShapeError(f"padding {ph}×{pw} must be at most half the {kh}×{kw} window",
                          hint=f"set padding to at most {kh // 2}×{kw // 2}, or use a larger window")
-    if kh > h + 2 * ph or kw > w + 2 * pw:
-        where = f"{h}×{w} input" if (ph, pw) == (0, 0) else f"padded {h + 2 * ph}×{w + 2 * pw} input"
-        raise ShapeError(f"window {kh}×{kw} is larger than its {where}",
-                         hint=f"use a window of at most {h}×{w}, or delete this pooling: the image "
-                              "is already this small")
     oh = _pool_size(h, kh, sh, ph, p["ceil_mode"])
     ow = _pool_size(w, kw, sw, pw, p["ceil_mode"])
     if oh <= 0 or ow <= 0:
-        raise ShapeError(f"output size would be {oh}×{ow}: the {h}×{w} input is too small",
-                         hint="use a smaller window or stride, or delete this pooling")
+        # torch refuses only an empty output: with ceil mode a window larger than the
+        # (padded) input still gives one partial window
+        where = f"{h}×{w} input" if (ph, pw) == (0, 0) else f"padded {h + 2 * ph}×{w + 2 * pw} input"
+        ceil = "" if p["ceil_mode"] else ", turn on ceil mode (a partial window then counts)"
+        raise ShapeError(f"window {kh}×{kw} is larger than its {where}",
+                         hint=f"use a window of at most {h + 2 * ph}×{w + 2 * pw}{ceil}, or delete "
+                              "this pooling: the image is already this small")
     return (c, oh, ow)
 
 
