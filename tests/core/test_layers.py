@@ -7,6 +7,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from visionstudio.core.layers import CATEGORIES, LAYERS, ShapeError, fmt_shape, palette_groups
+from visionstudio.core.layers.block_ports import BLOCK_KINDS
 from visionstudio.core.params import validate_all
 
 from .support import torch_threads
@@ -92,7 +93,7 @@ def _ids(case):
 
 
 def test_every_kind_has_a_case():
-    covered = {kind for kind, _, _ in CASES} | {"input"}
+    covered = {kind for kind, _, _ in CASES} | {"input"} | BLOCK_KINDS  # blocks: tests/core/test_blocks_*
     assert set(LAYERS.keys()) <= covered, set(LAYERS.keys()) - covered
 
 
@@ -199,5 +200,5 @@ def test_specs_are_complete():
         assert not problems
         assert isinstance(spec.summary(clean), str)
     flat = [k for _, keys in palette_groups() for k in keys]
-    assert sorted(flat) == sorted(LAYERS.keys())
+    assert sorted(flat) == sorted(set(LAYERS.keys()) - BLOCK_KINDS)  # blocks: the palette's Blocks section
     assert palette_groups()[0][0] == "Input"

@@ -8,13 +8,18 @@ diagnostic, so the canvas can always draw something.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from visionstudio.core.blocks import instances as blocks
+from visionstudio.core.blocks.specs import inner_params
 from visionstudio.core.gcpause import gc_paused
 from visionstudio.core.graph import diagnostics as hints
+from visionstudio.core.graph.blocks import BlockLibrary
 from visionstudio.core.graph.model import GraphModel, Node
 from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
+from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT
 from visionstudio.core.params import validate_all
 
 
@@ -37,6 +42,10 @@ class NodeInfo:
     flops: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     clean_params: dict[str, Any] = field(default_factory=dict)
+    # A block instance's: the analysis of its definition with this instance's input
+    # shapes and exposed values, keyed by inner node ids (shared by every instance of
+    # the same configuration: read it, never change it).
+    inner: GraphAnalysis | None = None
 
     @property
     def ok(self) -> bool:
@@ -115,16 +124,56 @@ def _validated(spec: LayerSpec, params: dict[str, Any]) -> tuple[dict[str, Any],
 
 def analyze(graph: GraphModel, *, single_output: bool = True) -> GraphAnalysis:
     with gc_paused():  # a NodeInfo and its lists per layer: collections would rescan them all
-        return _analyze(graph, single_output)
+        return _analyze(graph, single_output, None)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """A definition being analysed: its key, the shapes its ports receive (None: not
+    known, as in the definition editor without a preview) and its inner params with
+    the instance's exposed values applied."""
+
+    key: str
+    seeds: list[Shape | None]
+    params: dict[str, dict[str, Any]]
+
+
+def analyze_block(library: BlockLibrary, key: str, input_shapes: list[Shape] | None,
+                  values: Mapping[str, Any] | None = None) -> GraphAnalysis:
+    """The analysis of definition ``key`` as an instance with these input shapes and
+    exposed values sees it, from the library's memo when it has one."""
+    values = dict(values or {})
+    memo_key = blocks.cache_key(key, list(input_shapes or ()), values) if input_shapes is not None else None
+    memo = blocks.memo(library)
+    if memo_key is not None and memo_key in memo:
+        return memo[memo_key]
+    definition = library.get(key)
+    ports = definition.input_ids()
+    shapes = list(input_shapes or ())
+    seeds = [shapes[i] if i < len(shapes) else None for i in range(len(ports))]
+    scope = _Scope(key, seeds, inner_params(definition, values))
+    with gc_paused():
+        result = _analyze(definition.graph, True, scope)
+    if memo_key is not None:
+        memo[memo_key] = result
+    return result
 
 
 class _Findings:
     """The diagnostics of one pass: each node's own, and all of them in report order."""
 
-    def __init__(self, graph: GraphModel) -> None:
+    def __init__(self, graph: GraphModel, scope: _Scope | None) -> None:
         self.graph = graph
+        self.scope = scope
         self.infos: dict[str, NodeInfo] = {nid: NodeInfo() for nid in graph.nodes}
         self.diags: list[Diagnostic] = []
+        self.seeds: dict[str, Shape | None] = {}  # block input id -> the shape it stands for
+
+    def params_of(self, nid: str) -> dict[str, Any]:
+        scope = self.scope
+        if scope is not None and nid in scope.params:
+            return scope.params[nid]
+        return self.graph.nodes[nid].params
 
     def problem(self, node: Node, message: str, hint: str, severity: str = "error") -> None:
         d = Diagnostic(f"{node.name}: {message}", node.id, severity, hint)
@@ -135,8 +184,8 @@ class _Findings:
         self.diags.append(Diagnostic(message, hint=hint))
 
 
-def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
-    found = _Findings(graph)
+def _analyze(graph: GraphModel, single_output: bool, scope: _Scope | None) -> GraphAnalysis:
+    found = _Findings(graph, scope)
     dangling = graph.dangling_edges()
     for _ in dangling:
         found.general("a connection points to a layer that does not exist", hints.DANGLING)
@@ -145,10 +194,14 @@ def _analyze(graph: GraphModel, single_output: bool) -> GraphAnalysis:
     if stuck:
         _report_cycles(found, stuck)
     specs = _check_nodes(found)
-    inputs = [nid for nid, s in specs.items() if s is not None and s.is_source]
-    _check_inputs(found, inputs)
+    inputs = blocks.ports(found, specs)
+    if scope is None:
+        _check_inputs(found, inputs)
     _infer_shapes(found, order, specs, skip_dangling=bool(dangling))
-    output_id = _check_outputs(found, order, specs, inputs, succ, single_output)
+    if scope is None:
+        output_id = _check_outputs(found, order, specs, inputs, succ, single_output)
+    else:
+        output_id = blocks.check_block_output(found, order, specs, inputs, succ)
     return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id)
 
 
@@ -182,7 +235,10 @@ def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
         if spec is None:
             found.problem(node, f"unknown layer kind {kind!r}", hints.UNKNOWN_KIND)
             continue
-        clean, issues = _validated(spec, node.params)
+        if kind == BLOCK:
+            blocks.check_instance(found, node)
+            continue
+        clean, issues = _validated(spec, found.params_of(nid))
         found.infos[nid].clean_params = clean
         for msg in issues:
             found.problem(node, msg, hints.param_hint(spec, msg))
@@ -209,6 +265,10 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         node, spec, info = nodes[nid], specs[nid], infos[nid]
         if spec is None:
             continue
+        if spec.key == BLOCK_INPUT:
+            if found.scope is not None and not info.diagnostics:
+                info.output_shape = found.seeds.get(nid)  # None: not known (no preview)
+            continue
         edges_in = inputs_of(nid)
         if skip_dangling:
             edges_in = [e for e in edges_in if e.src in infos]
@@ -230,6 +290,9 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         if None in in_shapes or (info.diagnostics and not info.ok):
             continue  # the upstream problem is already reported there
         info.input_shapes = list(in_shapes)  # type: ignore[arg-type]
+        if spec.key == BLOCK:
+            blocks.infer_instance(found, node, info, analyze_block)
+            continue
         try:
             out = spec.infer(info.input_shapes, info.clean_params)
             if out and min(out) <= 0:

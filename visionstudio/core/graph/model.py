@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visionstudio.core.events import Event
+from visionstudio.core.graph.blocks import BlockLibrary
 from visionstudio.core.graph.edge_list import EdgeIndex, EdgeList, merge_back
 from visionstudio.core.graph.traversal import GraphTraversal
 from visionstudio.core.layers import LAYERS
@@ -106,6 +107,13 @@ class GraphModel(GraphTraversal):
         self.changed = Event("changed")
         self._batch_depth = 0
         self._batch_dirty = False
+        # The project's block definitions. A top-level graph owns its library and
+        # forwards its changes (an edit inside a definition) to ``changed``; a
+        # definition's inner graph is handed the owner's library (BlockLibrary.add), and
+        # ``_on_edit`` then stamps every mutation of it there, batched or not.
+        self.blocks = BlockLibrary()
+        self.blocks.changed.connect(self._blocks_changed)
+        self._on_edit = None
 
     # -- the edge list and its index ------------------------------------------------
     @property
@@ -193,13 +201,16 @@ class GraphModel(GraphTraversal):
     def layout_dict(self) -> dict[str, Any]:
         return {"positions": {nid: [float(x), float(y)] for nid, (x, y) in self.positions.items()}}
 
-    def copy(self) -> GraphModel:
-        """A detached deep copy without subscribers (for snapshots handed to workers)."""
+    def copy(self, *, blocks: bool = True) -> GraphModel:
+        """A detached deep copy without subscribers (for snapshots handed to workers),
+        owning a copy of every block definition (``blocks=False``: none)."""
         other = GraphModel()
         for n in self.nodes.values():
             other.nodes[n.id] = Node(n.id, n.kind, n.name, copy.deepcopy(n.params))
         other.edges = self.edges  # a copy; its index is rebuilt at the first query
         other.positions = dict(self.positions)
+        if blocks and len(self.blocks):
+            other.blocks.copy_from(self.blocks)
         return other
 
     # -- announcing -------------------------------------------------------------------
@@ -220,7 +231,12 @@ class GraphModel(GraphTraversal):
                 self._batch_dirty = False
                 self.changed.emit()
 
+    def _blocks_changed(self, key: str) -> None:
+        self._emit_changed()  # only the library's owner is subscribed to it
+
     def _emit_changed(self) -> None:
+        if self._on_edit is not None:
+            self._on_edit()
         if self._batch_depth:
             self._batch_dirty = True
         else:

@@ -20,17 +20,20 @@ from visionstudio.core.layers.base import (
     fmt_shape,
     register,
 )
+from visionstudio.core.layers.block_ports import BLOCKS_CATEGORY
 
 # The palette shows categories in the order a network is usually built.
 CATEGORIES = (
     "Input", "Convolution", "Pooling", "Normalization", "Activation",
-    "Regularization", "Reshape", "Dense", "Merge",
+    "Regularization", "Reshape", "Dense", "Merge", BLOCKS_CATEGORY,
 )
 
 
 def palette_groups() -> list[tuple[str, list[str]]]:
-    """(category, layer keys) in palette order; unknown categories go last."""
+    """(category, layer keys) in palette order; unknown categories go last. The block
+    kinds (category "Blocks") are left out: the palette's Blocks section lists definitions."""
     groups = LAYERS.by_category()
+    groups.pop(BLOCKS_CATEGORY, None)
     order = [c for c in CATEGORIES if c in groups] + [c for c in groups if c not in CATEGORIES]
     return [(c, groups[c]) for c in order]
 
