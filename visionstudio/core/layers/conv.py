@@ -192,7 +192,7 @@ def _transposed_hw(h: int, w: int, p: Params) -> tuple[int, int]:
                               "come from: set it below the stride (0 always works)")
     oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
     ow = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
-    if oh <= 0 or ow <= 0:
+    if oh <= 0 or ow <= 0:  # torch raises below 0 and returns an empty image at 0: useless
         raise ShapeError(f"padding {ph}×{pw} removes the whole {h}×{w} input: the output would be "
                          f"{oh}×{ow}",
                          hint="use less padding, or a larger kernel or stride")
