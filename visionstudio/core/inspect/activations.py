@@ -66,11 +66,21 @@ def channel_stats(array: np.ndarray) -> tuple[ChannelStats, ...]:
                  for a, b, c, d in zip(mins, maxs, means, zeros))
 
 
-def _modules_by_node(model: nn.Module) -> dict[str, nn.Module]:
+def modules_by_node(model: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
+    """{node name: module} for every layer, a block's inner layers included.
+
+    A block instance builds to a sub-network of the same kind (it has ``node_names``
+    too); its layers are named by the path of node names, ``block1.conv1``, nested
+    ``stage1.block1.conv1`` (node names are identifiers, so the dot is unambiguous),
+    and the instance itself is listed under its own name (the block's output).
+    """
     names = getattr(model, "node_names", {})
     out = {}
     for attr, module in model.named_children():
-        out[names.get(attr, attr)] = module
+        name = prefix + names.get(attr, attr)
+        out[name] = module
+        if isinstance(getattr(module, "node_names", None), dict):
+            out.update(modules_by_node(module, name + "."))
     return out
 
 
@@ -84,12 +94,13 @@ def capture_activations(model: nn.Module, sample: torch.Tensor,
                         nodes: Iterable[str] | None = None) -> tuple[dict[str, Activation], torch.Tensor]:
     """Run one sample (C×H×W or 1×C×H×W) and return ({node name: Activation}, output).
 
-    ``nodes`` limits the capture to some node names (None: every layer). The input
-    node is included as itself when asked for.
+    ``nodes`` limits the capture to some node names (None: every layer, the layers inside
+    blocks included under their dotted names, ``block1.conv1``). The input node is
+    included as itself when asked for.
     """
     import torch
     x = sample if sample.dim() == 4 else sample.unsqueeze(0)
-    modules = _modules_by_node(model)
+    modules = modules_by_node(model)
     inp = input_node_name(model)
     wanted = set(modules) | ({inp} if inp else set()) if nodes is None else set(nodes)
     captured: dict[str, torch.Tensor] = {}

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loa
 
 import numpy as np
 
-from visionstudio.core.inspect.activations import _modules_by_node
+from visionstudio.core.inspect.activations import modules_by_node
 
 
 def _logits_model(model: nn.Module):
@@ -48,10 +48,11 @@ def _logits_model(model: nn.Module):
 
 def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str,
              target: int | None = None) -> tuple[np.ndarray, int]:
-    """Heat-map (H×W of the input, 0..1) for ``target`` (default: predicted) at ``layer``."""
+    """Heat-map (H×W of the input, 0..1) for ``target`` (default: predicted) at ``layer``
+    (a node name; ``block1.conv1`` for a layer inside a block)."""
     import torch
     import torch.nn.functional as F
-    modules = _modules_by_node(model)
+    modules = modules_by_node(model)
     if layer not in modules:
         raise ValueError(f"no layer named {layer}")
     x = (sample if sample.dim() == 4 else sample.unsqueeze(0)).float()
