@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionstudio.core.build import BuildError, attribute_names
+from visionstudio.core.export.block_code import BlockClasses
 from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.layers import LAYERS, Emitted, LayerCode, LayerSpec, fmt_shape
+from visionstudio.core.layers.block_ports import BLOCK
 
 MODEL_FILE = "model.py"
 DEFAULT_PROJECT_NAME = "Untitled"   # ProjectDocument's name until the user gives one
@@ -120,12 +122,13 @@ def _value_names(graph: GraphModel, analysis: GraphAnalysis, order: list[str],
 
 
 def _node_lines(body: _Body, graph: GraphModel, analysis: GraphAnalysis, nid: str,
-                attr: str, where: dict[str, str]) -> None:
+                attr: str, where: dict[str, str], blocks: BlockClasses) -> None:
     node, info = graph.nodes[nid], analysis.nodes[nid]
     spec = LAYERS.get(node.kind)
     code = LayerCode(module=f"self.{attr}", args=tuple(where[e.src] for e in graph.inputs_of(nid)),
                      inputs=tuple(info.input_shapes), params=info.clean_params)
-    emitted = emitted_for(spec, code)
+    # A block instance constructs its definition's class (block_code.py writes the classes).
+    emitted = blocks.emitted(graph, analysis, nid, code) if node.kind == BLOCK else emitted_for(spec, code)
     shape, target = f"  # {fmt_shape(info.output_shape)}", where[nid]
     if spec.is_source:
         body.forward.append(f"{target} = {emitted.expr}{shape}" if target != emitted.expr
@@ -145,7 +148,7 @@ def _node_lines(body: _Body, graph: GraphModel, analysis: GraphAnalysis, nid: st
     body.forward.append(f"{target} = {emitted.expr}{shape}")
 
 
-def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str) -> _Body:
+def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str, blocks: BlockClasses) -> _Body:
     """__init__ and forward for the nodes the output needs, in the builder's order."""
     needed = graph.reachable_from(analysis.output_id, upstream=True)  # a dangling branch is left out
     order = [nid for nid in analysis.order if nid in needed]
@@ -156,7 +159,7 @@ def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str) -> _Body:
     where = _value_names(graph, analysis, order, attrs, cls)
     body = _Body()
     for nid in order:
-        _node_lines(body, graph, analysis, nid, attrs[nid], where)
+        _node_lines(body, graph, analysis, nid, attrs[nid], where, blocks)
     if not body.softmax_head:
         body.forward.append("return x")
     return body
@@ -209,7 +212,9 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     if not analysis.ok or analysis.input_id is None or analysis.output_id is None:
         raise BuildError(analysis.errors or ["the network has no single input and output"])
     cls = class_name_for(project_name)
-    body = _class_body(graph, analysis, cls)
+    blocks = BlockClasses(graph, analysis, set(header_names()) | {cls})
+    body = _class_body(graph, analysis, cls, blocks)
+    body.helpers.update(blocks.sources())
     in_shape = analysis.nodes[analysis.input_id].output_shape
     out_shape = analysis.nodes[analysis.output_id].output_shape
     source = _module_text(cls, project_name, description, in_shape, out_shape, body)
