@@ -15,6 +15,7 @@ each mutation says which diagnostic it expects when it is the only one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +139,15 @@ def _image_block(draw, s: _State) -> None:
     choices = ["conv", "conv", "bn", "act", "dropout", "pool", "residual", "down_residual"]
     if c <= 24:
         choices.append("concat")
+    choices.append("pointwise")
+    choices.append("resize")
     block = draw(st.sampled_from(choices))
+    if block == "pointwise":
+        _pointwise_image_block(draw, s)
+        return
+    if block == "resize":
+        _resize_block(draw, s)
+        return
     if block == "conv":
         params, shape = _draw_conv(draw, c, h, w)
         s.step("conv2d", shape, **params)
@@ -214,7 +223,10 @@ def _merge_same(draw, s: _State, branches: list[str], shape: tuple[int, ...]) ->
 
 
 def _vector_block(draw, s: _State) -> None:
-    block = draw(st.sampled_from(["dense", "dense", "dropout", "act", "merge", "concat"]))
+    block = draw(st.sampled_from(["dense", "dense", "dropout", "act", "merge", "concat", "pointwise"]))
+    if block == "pointwise":
+        _pointwise_vector_block(draw, s)
+        return
     if block == "dense":
         units = draw(st.integers(1, MAX_CHANNELS))
         s.step("dense", (units,), units=units, bias=draw(st.booleans()),
@@ -235,6 +247,225 @@ def _vector_block(draw, s: _State) -> None:
         a = s.step("dense", (u1,), start, units=u1)
         b = s.step("dense", (u2,), start, units=u2)
         s.step("concat", (u1 + u2,), a, b)
+
+
+# -- pointwise kinds: modern activations, batch-free norms, broadcasting merges -------------
+POINTWISE_ACTIVATIONS = ("relu6", "silu", "hardswish", "hardsigmoid", "mish", "softplus",
+                         "log_softmax", "prelu")
+
+
+def _pointwise_activation(draw, s: _State, *inputs: str) -> str:
+    kind = draw(st.sampled_from(POINTWISE_ACTIVATIONS))
+    params: dict[str, Any] = {}
+    if kind == "softplus":
+        params = {"beta": draw(st.sampled_from([0.5, 1.0, 3.0])),
+                  "threshold": draw(st.sampled_from([1.0, 20.0]))}
+    elif kind == "prelu":
+        params = {"per_channel": draw(st.booleans()), "init": draw(st.floats(-1.0, 1.0))}
+    shape = s.shapes[inputs[0]] if inputs else s.shape
+    return s.step(kind, shape, *inputs, **params)
+
+
+def _norm_params(draw, kind: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {"eps": draw(st.sampled_from([1e-5, 1e-3])), "affine": draw(st.booleans())}
+    if kind == "groupnorm":  # torch refuses groups of a single value
+        size = math.prod(shape)
+        params["num_groups"] = draw(st.sampled_from([g for g in _divisors(shape[0]) if size > g]))
+    if kind == "instancenorm2d":
+        params["track_running_stats"] = draw(st.booleans())
+        params["momentum"] = draw(st.floats(0.0, 1.0))
+    return params
+
+
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(max(dims) for dims in zip(*shapes, strict=True))
+
+
+def _gate(draw, s: _State, start: str) -> str:
+    """A branch from ``start`` whose output broadcasts against it: a C×1×1 channel gate
+    (squeeze-and-excitation), a 1×H×W spatial map, or a same-shaped activation."""
+    c, h, w = s.shapes[start]
+    kind = draw(st.sampled_from(["channel", "spatial", "same"]))
+    if kind == "channel":
+        mid = draw(st.integers(1, MAX_CHANNELS))
+        squeeze = s.step("conv2d", (mid, 1, 1), start, out_channels=mid, kernel_size=[h, w],
+                         padding=0, activation=draw(st.sampled_from(["relu", "none"])))
+        excite = s.step("conv2d", (c, 1, 1), squeeze, out_channels=c, kernel_size=1, padding=0)
+        return _pointwise_activation(draw, s, excite)
+    if kind == "spatial":
+        return s.step("conv2d", (1, h, w), start, out_channels=1, kernel_size=3, padding="same",
+                      activation="sigmoid")
+    return _pointwise_activation(draw, s, start)
+
+
+def _pointwise_merge(draw, s: _State, branches: list[str]) -> None:
+    kind = draw(st.sampled_from(["multiply", "maximum"]))
+    order = list(draw(st.permutations(branches)))
+    s.step(kind, _broadcast(*(s.shapes[b] for b in order)), *order)
+
+
+def _pointwise_image_block(draw, s: _State) -> None:
+    c, h, w = s.shape
+    kinds = ["act", "layernorm", "dropout2d", "identity", "gate", "gate"]
+    if h * w > 1:
+        kinds.append("instancenorm2d")
+    if c * h * w > 1:
+        kinds.append("groupnorm")
+    block = draw(st.sampled_from(kinds))
+    if block == "act":
+        _pointwise_activation(draw, s)
+    elif block in ("groupnorm", "layernorm", "instancenorm2d"):
+        s.step(block, s.shape, **_norm_params(draw, block, s.shape))
+    elif block == "dropout2d":
+        s.step("dropout2d", s.shape, p=draw(st.floats(0.0, 0.99)))
+    elif block == "identity":
+        s.step("identity", s.shape)
+    else:
+        start = s.cur
+        branches = [start, _gate(draw, s, start)]
+        if draw(st.booleans()):
+            branches.append(_gate(draw, s, start))
+        _pointwise_merge(draw, s, branches)
+
+
+def _pointwise_vector_block(draw, s: _State) -> None:
+    (units,) = s.shape
+    block = draw(st.sampled_from(["act", "layernorm", "identity", "merge"]
+                                 + (["groupnorm"] if units > 1 else [])))
+    if block == "act":
+        _pointwise_activation(draw, s)
+    elif block in ("groupnorm", "layernorm"):
+        s.step(block, s.shape, **_norm_params(draw, block, s.shape))
+    elif block == "identity":
+        s.step("identity", s.shape)
+    else:
+        start = s.cur
+        other = draw(st.sampled_from([units, 1]))
+        gate = s.step("dense", (other,), start, units=other, activation="sigmoid")
+        _pointwise_merge(draw, s, [start, gate])
+
+
+@st.composite
+def pointwise_graphs(draw) -> tuple[GraphModel, dict[str, tuple[int, ...]]]:
+    """Like ``valid_graphs`` but made mostly of the pointwise kinds, so every one of them
+    is drawn often (channels up to 8, so GroupNorm has groups to choose from)."""
+    c, h, w = draw(st.integers(1, 8)), draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    b = GraphBuilder()
+    inp = b.add("input", channels=c, height=h, width=w)
+    s = _State(b, inp, (c, h, w), {inp: (c, h, w)})
+    for _ in range(draw(st.integers(1, 5))):
+        if draw(st.integers(0, 3)) == 0:
+            params, shape = _draw_conv(draw, *s.shape, out_channels=draw(st.integers(1, 8)))
+            s.step("conv2d", shape, **params)
+        _pointwise_image_block(draw, s)
+    if draw(st.booleans()):
+        c, h, w = s.shape
+        if draw(st.booleans()):
+            s.step("flatten", (c * h * w,))
+        else:
+            s.step("global_avgpool", (c,))
+        for _ in range(draw(st.integers(1, 3))):
+            _pointwise_vector_block(draw, s)
+    return b.graph, s.shapes
+
+
+# -- resize kinds: transposed convolution, upsampling, zero padding, adaptive pools ----------
+def transposed_out(size: int, k: int, s: int, p: int, op: int, d: int) -> int:
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def _upsample_block(draw, s: _State) -> None:
+    c, h, w = s.shape
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    align = mode == "bilinear" and draw(st.booleans())
+    scale = draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0] if max(h, w) <= 16 else [0.5, 1.0]))
+    if draw(st.booleans()) and math.floor(h * scale) > 0 and math.floor(w * scale) > 0:
+        s.step("upsample", (c, math.floor(h * scale), math.floor(w * scale)), by="scale",
+               scale_factor=scale, mode=mode, align_corners=align)
+    else:
+        oh, ow = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+        s.step("upsample", (c, oh, ow), by="size", size=oh if oh == ow else [oh, ow], mode=mode,
+               align_corners=align)
+
+
+def _transposed_block(draw, s: _State) -> None:
+    c, h, w = s.shape
+    oc = draw(st.integers(1, MAX_CHANNELS))
+    groups = draw(st.sampled_from([g for g in _divisors(c) if oc % g == 0]))
+    big = max(h, w) > 16  # keep the image small: strides multiply its size
+    (kh, kw), (dh, dw) = draw(st.tuples(st.integers(1, 4), st.integers(1, 4))), (1, draw(st.integers(1, 2)))
+    sh, sw = draw(st.integers(1, 1 if big else 3)), draw(st.integers(1, 1 if big else 3))
+    oph, opw = draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    if transposed_out(h, kh, sh, ph, oph, dh) <= 0 or transposed_out(w, kw, sw, pw, opw, dw) <= 0:
+        ph = pw = 0
+    shape = (oc, transposed_out(h, kh, sh, ph, oph, dh), transposed_out(w, kw, sw, pw, opw, dw))
+    s.step("conv_transpose2d", shape, out_channels=oc, kernel_size=[kh, kw], stride=[sh, sw],
+           padding=[ph, pw], output_padding=[oph, opw], dilation=[dh, dw], groups=groups,
+           bias=draw(st.booleans()))
+
+
+def _unet_skip(draw, s: _State) -> None:
+    """Down by a max pool, back up by a transposed convolution whose output padding
+    restores an odd size, joined to the skip by Concat (a U-Net level)."""
+    c, h, w = s.shape
+    start = s.cur
+    down = s.step("maxpool2d", (c, h // 2, w // 2), start, kernel_size=2)
+    oc = draw(st.integers(1, 8))
+    up = s.step("conv_transpose2d", (oc, h, w), down, out_channels=oc, kernel_size=2, stride=2,
+                output_padding=[h % 2, w % 2])
+    s.step("concat", (c + oc, h, w), *draw(st.permutations([start, up])))
+
+
+def _resize_block(draw, s: _State) -> None:
+    c, h, w = s.shape
+    kinds = ["upsample", "transposed", "zeropad", "adaptive", "ceil_pool"]
+    if h >= 2 and w >= 2 and c <= 24:
+        kinds.append("unet")
+    block = draw(st.sampled_from(kinds))
+    if block == "upsample":
+        _upsample_block(draw, s)
+    elif block == "transposed":
+        _transposed_block(draw, s)
+    elif block == "unet":
+        _unet_skip(draw, s)
+    elif block == "zeropad":
+        sides = draw(st.tuples(*[st.integers(0, 2)] * 4))
+        s.step("zeropad2d", (c, h + sides[2] + sides[3], w + sides[0] + sides[1]),
+               **dict(zip(("left", "right", "top", "bottom"), sides)))
+    elif block == "adaptive":
+        oh, ow = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        kind = draw(st.sampled_from(["adaptive_avgpool2d", "adaptive_maxpool2d"]))
+        s.step(kind, (c, oh, ow), output_size=oh if oh == ow else [oh, ow])
+    else:  # a window that may be larger than the input: ceil mode keeps one partial window
+        k, stride = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+        pad = draw(st.integers(0, k // 2))
+        oh, ow = pool_out(h, k, stride, pad, True), pool_out(w, k, stride, pad, True)
+        if oh <= 0 or ow <= 0:  # even ceil mode needs the window to start inside the input
+            k, pad, oh, ow = 1, 0, pool_out(h, 1, stride, 0, True), pool_out(w, 1, stride, 0, True)
+        kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
+        s.step(kind, (c, oh, ow), kernel_size=k, stride=stride, padding=pad, ceil_mode=True)
+
+
+@st.composite
+def resize_graphs(draw) -> tuple[GraphModel, dict[str, tuple[int, ...]]]:
+    """Like ``valid_graphs`` but made mostly of the resize kinds (and ceil-mode pooling
+    with windows up to 5 on images from 1×1), so each is drawn often."""
+    c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    b = GraphBuilder()
+    inp = b.add("input", channels=c, height=h, width=w)
+    s = _State(b, inp, (c, h, w), {inp: (c, h, w)})
+    for _ in range(draw(st.integers(1, 5))):
+        if draw(st.integers(0, 3)) == 0:
+            params, shape = _draw_conv(draw, *s.shape, out_channels=draw(st.integers(1, 8)))
+            s.step("conv2d", shape, **params)
+        _resize_block(draw, s)
+    if draw(st.booleans()):
+        c, h, w = s.shape
+        s.step("flatten", (c * h * w,))
+        units = draw(st.integers(1, MAX_CHANNELS))
+        s.step("dense", (units,), units=units)
+    return b.graph, s.shapes
 
 
 @st.composite

@@ -68,6 +68,13 @@ CASES = [
     ("zeropad2d", [IMG], {"left": 0, "right": 2, "top": 3, "bottom": 1}),
     ("adaptive_avgpool2d", [IMG], {"output_size": [4, 3]}),
     ("adaptive_maxpool2d", [IMG], {"output_size": [2, 5]}),
+    # the pointwise kinds (more cases in test_layers_pointwise.py)
+    *[(k, [IMG], {}) for k in ("relu6", "silu", "hardswish", "hardsigmoid", "mish", "softplus",
+                               "log_softmax", "prelu", "layernorm", "instancenorm2d", "dropout2d",
+                               "identity")],
+    ("groupnorm", [IMG], {"num_groups": 3}),
+    ("multiply", [IMG, (3, 1, 1)], {}),
+    ("maximum", [IMG, IMG], {}),
     ("add", [IMG, IMG], {}),
     ("add", [(5,), (5,), (5,)], {}),
     ("average", [IMG, IMG, IMG], {}),

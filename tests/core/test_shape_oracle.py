@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.graph import analyze
 
-from .graph_strategies import GraphBuilder, invalid_graphs, valid_graphs
+from .graph_strategies import GraphBuilder, invalid_graphs, pointwise_graphs, resize_graphs, valid_graphs
 from .support import torch_threads
 
 # torch warns that padding='same' with even kernels copies the input: expected here.
@@ -79,6 +79,21 @@ def test_inferred_shapes_params_and_flops_match_torch(drawn):
     assert out_shape == analysis.output_shape
     assert analysis.total_params == sum(p.numel() for p in module.parameters())
     assert analysis.total_flops == real_flops
+
+
+@settings(ORACLE_SETTINGS, max_examples=60)
+@given(pointwise_graphs())
+def test_pointwise_kinds_match_torch(drawn):
+    """The same oracle on graphs made mostly of activations, norms and broadcasting merges."""
+    test_inferred_shapes_params_and_flops_match_torch.hypothesis.inner_test(drawn)
+
+
+@settings(ORACLE_SETTINGS, max_examples=40)
+@given(resize_graphs())
+def test_resize_kinds_match_torch(drawn):
+    """The same oracle on graphs made mostly of transposed convolutions, upsampling, zero
+    padding, adaptive pools and ceil-mode pooling with windows larger than the input."""
+    test_inferred_shapes_params_and_flops_match_torch.hypothesis.inner_test(drawn)
 
 
 @ORACLE_SETTINGS

@@ -104,12 +104,13 @@ def _merge_hint(graph: GraphModel, spec: LayerSpec, edges_in: list[Edge], shapes
     branches are matched to the most common shape (the first one on a tie)."""
     ref = max(shapes, key=lambda s: (shapes.count(s), -shapes.index(s)))
     steps: list[str] = []
+    broadcasts = spec.extra.get("broadcasts", False)  # Multiply/Maximum stretch a size of 1
     for edge, shape in zip(edges_in, shapes, strict=True):
-        if shape[0] != ref[0] and spec.key != "concat":
+        if shape[0] != ref[0] and spec.key != "concat" and not (broadcasts and 1 in (shape[0], ref[0])):
             src = graph.nodes[edge.src].name if edge.src in graph.nodes else "?"
             steps.append(f"insert a 1×1 Conv2d with {ref[0]} filters on the {shape[0]}-channel "
                          f"branch (after {src})")
-    sizes = {s[1:] for s in shapes}
+    sizes = {s[1:] for s in shapes if not (broadcasts and s[1:] == (1, 1))}
     if len(sizes) > 1:
         convs = dict.fromkeys(walk_up_to(graph, e.src, "conv2d") for e in edges_in)
         shrinking = [graph.nodes[c].name for c in convs if c is not None and _shrinks(graph.nodes[c])]

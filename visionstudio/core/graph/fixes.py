@@ -120,12 +120,14 @@ def _projection_fixes(graph: GraphModel, analysis: GraphAnalysis, node_id: str, 
     the channels of the others."""
     if graph.nodes[node_id].kind == "concat":
         return []  # Concat joins any channel counts: a projection fixes nothing there
+    # Multiply/Maximum stretch a size of 1: a C×1×1 gate needs only its channels matched.
+    broadcasts = LAYERS.get(graph.nodes[node_id].kind).extra.get("broadcasts", False)
     fixes: list[QuickFix] = []
     for ref in _reference(shapes):
         if len(ref) != 3:
             continue
         wrong = [(e, s) for e, s in zip(edges_in, shapes, strict=True) if s != ref]
-        if len(wrong) != 1 or len(wrong[0][1]) != 3 or wrong[0][1][1:] != ref[1:]:
+        if len(wrong) != 1 or len(wrong[0][1]) != 3 or (wrong[0][1][1:] != ref[1:] and not broadcasts):
             continue
         edge, shape = wrong[0]
         src = graph.nodes[edge.src].name

@@ -74,8 +74,10 @@ def _weighted_infer(inputs: list[Shape], p: Params) -> Shape:
 
 def _merge(key: str, title: str, description: str, infer, build, emit, prefix: str,
            params=(), count_params=None, summary=lambda p: "", code_helpers=(),
-           icon: str = "merge") -> LayerSpec:
+           icon: str = "merge", broadcasts: bool = False) -> LayerSpec:
     extra = {"count_params": count_params} if count_params else {}
+    if broadcasts:  # the quick fixes and hints let a size of 1 stretch to the others
+        extra["extra"] = {"broadcasts": True}
     return register(LayerSpec(
         key=key, title=title, category="Merge", description=description, params=params,
         infer=infer, build=build, emit=emit, summary=summary, name_prefix=prefix,
@@ -219,10 +221,11 @@ MULTIPLY = _merge(
     "Multiplies its inputs element-wise; a C×1×1 input scales each channel of a C×H×W one "
     "(the gate of squeeze-and-excitation blocks).",
     _broadcast, _build_multiply, lambda code: Emitted(" * ".join(code.args)), "mul",
-    icon="multiply",
+    icon="multiply", broadcasts=True,
 )
 MAXIMUM = _merge(
     "maximum", "Maximum",
     "Element-wise maximum of its inputs (Maxout-style fusion); sizes of 1 are broadcast.",
     _broadcast, _build_maximum, _emit_maximum, "max", icon="maximum",
+    broadcasts=True,
 )

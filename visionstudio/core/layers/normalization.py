@@ -5,6 +5,8 @@ transfer (InstanceNorm)."""
 
 from __future__ import annotations
 
+import math
+
 from visionstudio.core.layers.base import (
     Emitted,
     LayerCode,
@@ -61,6 +63,11 @@ def _group_infer(inputs: list[Shape], p: Params) -> Shape:
         raise ShapeError(f"its {c} channels cannot be split into {g} groups",
                          hint=f"set groups to a number that divides {c} ({_divisors(c)}), "
                               f"or give the layer before it a multiple of {g} channels")
+    if math.prod(shape) == g:
+        where = "channel" if len(shape) == 1 else f"channel of a {shape[1]}×{shape[2]} map"
+        raise ShapeError(f"each of its {g} groups would hold a single value (one {where}), "
+                         "which cannot be normalised",
+                         hint="use fewer groups, or move it to where the image is larger than 1×1")
     return shape
 
 
