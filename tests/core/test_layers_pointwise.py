@@ -247,7 +247,8 @@ def test_a_final_log_softmax_trains_correctly_with_nll_and_cross_entropy():
     assert view is not model and not log_softmax
     assert notes and "final LogSoftmax of logsoftmax1 is folded" in notes[0]
     torch.testing.assert_close(view(x), logits)  # the raw scores, parameters shared
-    ce = TrainingLoss("cross_entropy", {"label_smoothing": 0.0}, 5, torch.device("cpu"), log_softmax=log_softmax)
+    ce = TrainingLoss("cross_entropy", {"label_smoothing": 0.0}, 5, torch.device("cpu"),
+                      log_softmax=log_softmax)
     torch.testing.assert_close(ce(view(x), labels), expected)
     assert isinstance(model.logsoftmax1, torch.nn.LogSoftmax)  # predictions keep it
     _, _, notes = training_view(model, "bce_with_logits")
