@@ -258,3 +258,16 @@ def test_a_final_log_softmax_trains_correctly_with_nll_and_cross_entropy():
 def test_a_final_softmax_is_still_turned_into_log_softmax_for_nll():
     view, log_softmax, notes = training_view(_classifier("softmax"), "nll")
     assert log_softmax and "applied as a log-softmax" in notes[0]
+
+
+def test_padding_fix_walks_through_an_identity():
+    b = GraphBuilder()
+    x = b.add("input", channels=3, height=8, width=8)
+    stem = b.add("conv2d", x, out_channels=8, kernel_size=3, padding=1)
+    main = b.add("identity", b.add("conv2d", stem, out_channels=8, kernel_size=3, name="main"))
+    add = b.add("add", main, stem)
+    b.add("flatten", add)
+    analysis = analyze(b.graph)
+    titles = [f.title for f in quick_fixes(b.graph, analysis, add)]
+    assert "Set padding of main to same (keep its input's size)" in titles
+    assert "padding 'same' on main" in analysis.nodes[add].diagnostics[0].hint

@@ -65,7 +65,10 @@ WALK_LIMIT = 16
 
 
 def keeps_shape(kind: str) -> bool:
-    return kind in LAYERS and LAYERS.get(kind).category in SHAPE_KEEPING_CATEGORIES
+    if kind not in LAYERS:
+        return False
+    spec = LAYERS.get(kind)
+    return spec.category in SHAPE_KEEPING_CATEGORIES or spec.extra.get("keeps_shape", False)
 
 
 def walk_up_to(graph: GraphModel, start: str | None, kind: str) -> str | None:

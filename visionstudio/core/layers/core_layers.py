@@ -132,7 +132,7 @@ IDENTITY = register(LayerSpec(
                 "residual block or a point to inspect features at.",
     params=(), infer=lambda inputs, p: inputs[0], build=lambda inputs, p: _nn("Identity")(),
     emit=lambda code: Emitted(code.call(), init="nn.Identity()"), name_prefix="identity",
-    icon="identity",
+    icon="identity", extra={"keeps_shape": True},  # hints walk through it to the conv before
 ))
 
 
