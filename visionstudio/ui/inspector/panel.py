@@ -33,6 +33,7 @@ from visionstudio.core.params import ParamSpec
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, layer_icon, mix
 from visionstudio.ui.canvas.scene import format_count
 from visionstudio.ui.forms import ParamEditor, editor_for
+from visionstudio.ui.inspector.depthwise import DepthwiseToggle
 from visionstudio.ui.inspector.problems import ProblemsBox
 from visionstudio.ui.shell.push import push_or_reason
 
@@ -145,6 +146,8 @@ class InspectorPanel(QWidget):
         self.no_params_label = QLabel("This layer has no parameters.", self.page)
         self.no_params_label.setEnabled(False)
         body.addWidget(self.no_params_label)
+        self.depthwise = DepthwiseToggle(self.controller, self.page)  # Conv2d only: depthwise.py
+        body.addWidget(self.depthwise)
         self.advanced_toggle = QToolButton(self.page)
         self.advanced_toggle.setObjectName("advancedToggle")
         self.advanced_toggle.setText("Advanced")
@@ -353,6 +356,7 @@ class InspectorPanel(QWidget):
             self._refresh_info(analysis)
 
     def _refresh_info(self, analysis: GraphAnalysis) -> None:
+        self.depthwise.show_for(self._node_id, analysis)
         info = analysis.nodes.get(self._node_id)
         if info is None:
             return
