@@ -1,7 +1,11 @@
 """Graph -> torch.nn.Module.
 
 Each layer becomes a sub-module named after its node, so parameters read
-``conv1.weight`` in checkpoints, exported code and the inspector alike.
+``conv1.weight`` in checkpoints, exported code and the inspector alike. A block
+instance becomes a :class:`BlockModule` over its definition's layers (with its exposed
+values), named after the instance, so keys follow the structure: ``block1.conv1.weight``,
+``stage1.block1.conv1.weight`` for nested blocks, and ``named_modules()`` lists the
+inner layers as ``block1.conv1``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import torch
 from torch import nn
 
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
+from visionstudio.core.graph.blocks import BlockDefinition
 from visionstudio.core.layers import LAYERS
+from visionstudio.core.layers.block_ports import BLOCK
 
 
 class BuildError(ValueError):
@@ -25,7 +31,8 @@ class BuildError(ValueError):
 
 
 # Instance attributes every nn.Module sets in __init__ ("training") and GraphModule's own.
-_RESERVED = frozenset(vars(nn.Module())) | {"input_name", "output_name", "node_names"}
+_RESERVED = frozenset(vars(nn.Module())) | {"input_name", "output_name", "node_names", "input_names",
+                                             "block_key"}
 
 
 def attribute_name(name: str) -> str:
@@ -70,7 +77,9 @@ class GraphModule(nn.Module):
         self.node_names = node_names  # attribute -> node name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values: dict[str, torch.Tensor] = {self.input_name: x}
+        return self._run({self.input_name: x})
+
+    def _run(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
         modules = self._modules
         for attr, sources in self._steps:
             if not sources:
@@ -82,6 +91,54 @@ class GraphModule(nn.Module):
             else:
                 values[attr] = module(*[values[s] for s in sources])
         return values[self.output_name]
+
+
+class BlockModule(GraphModule):
+    """One block instance: its definition's layers, fed by the instance's inputs in
+    port order (``input_names``: the block inputs' attributes)."""
+
+    def __init__(self, steps: list[tuple[str, nn.Module | None, tuple[str, ...]]],
+                 input_names: tuple[str, ...], output_name: str, node_names: dict[str, str],
+                 block_key: str) -> None:
+        super().__init__(steps, input_names[0] if input_names else "", output_name, node_names)
+        self.input_names = input_names
+        self.block_key = block_key
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self._run(dict(zip(self.input_names, xs)))
+
+
+def _steps(graph: GraphModel, analysis: GraphAnalysis, output_id: str
+           ) -> list[tuple[str, nn.Module | None, tuple[str, ...]]]:
+    """(attribute, module or None, source attributes) for every layer the output needs."""
+    attrs = attribute_names(graph)
+    steps = []
+    needed = graph.reachable_from(output_id, upstream=True)
+    for nid in analysis.order:
+        if nid not in needed:
+            continue
+        node, info = graph.nodes[nid], analysis.nodes[nid]
+        if node.kind == BLOCK:
+            module = build_block(graph.blocks.get(info.clean_params["block"]), info.inner)
+        else:
+            module = LAYERS.get(node.kind).build(info.input_shapes, info.clean_params)
+        sources = tuple(attrs[e.src] for e in graph.inputs_of(nid))
+        steps.append((attrs[nid], module, sources))
+    return steps
+
+
+def build_block(definition: BlockDefinition, inner: GraphAnalysis | None) -> BlockModule:
+    """The module of one instance from the analysis of its definition (``NodeInfo.inner``:
+    the exposed values are already in its layers' params)."""
+    if inner is None or not inner.ok or inner.output_id is None:
+        raise BuildError((inner.errors if inner is not None else None)
+                         or [f"block {definition.key} has no output to build"])
+    graph = definition.graph
+    attrs = attribute_names(graph)
+    names = {attrs[nid]: graph.nodes[nid].name for nid in graph.nodes}
+    inputs = tuple(attrs[nid] for nid in definition.input_ids())
+    return BlockModule(_steps(graph, inner, inner.output_id), inputs, attrs[inner.output_id], names,
+                       definition.key)
 
 
 def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
@@ -96,16 +153,7 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
         torch.manual_seed(seed)
     try:
         attrs = attribute_names(graph)
-        steps = []
-        needed = graph.reachable_from(analysis.output_id, upstream=True)
-        for nid in analysis.order:
-            if nid not in needed:
-                continue
-            node, info = graph.nodes[nid], analysis.nodes[nid]
-            spec = LAYERS.get(node.kind)
-            module = spec.build(info.input_shapes, info.clean_params)
-            sources = tuple(attrs[e.src] for e in graph.inputs_of(nid))
-            steps.append((attrs[nid], module, sources))
+        steps = _steps(graph, analysis, analysis.output_id)
         names = {attrs[nid]: graph.nodes[nid].name for nid in graph.nodes}
         return GraphModule(steps, attrs[analysis.input_id], attrs[analysis.output_id], names)
     finally:

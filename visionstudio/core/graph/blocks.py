@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -158,7 +159,9 @@ def instance_key(node: Any) -> str | None:
 class BlockLibrary:
     """The project's definitions by key, shared by the top-level graph and every inner graph."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: GraphModel | None = None) -> None:
+        # The top-level graph that owns the library (held weakly: it holds the library).
+        self._owner = weakref.ref(owner) if owner is not None else None
         self._defs: dict[str, BlockDefinition] = {}
         self._last_edit: dict[str, int] = {}  # key -> stamp of its last edit
         self._forwarders: dict[str, Any] = {}
@@ -226,8 +229,19 @@ class BlockLibrary:
         """Ids of the nodes of ``graph`` (one level) that are instances of ``key``."""
         return [nid for nid, n in graph.nodes.items() if instance_key(n) == key]
 
+    @property
+    def owner(self) -> GraphModel | None:
+        """The top-level graph the library belongs to (None once it is gone)."""
+        return self._owner() if self._owner is not None else None
+
+    def graph_of(self, key: str | None) -> GraphModel | None:
+        """Definition ``key``'s graph, or the owner for None."""
+        return self.owner if key is None else self.get(key).graph
+
     def users_of(self, key: str, top: GraphModel | None = None) -> list[tuple[str | None, str]]:
-        """(definition key or None for ``top``, node id) of every instance of ``key``."""
+        """(definition key or None for the top-level graph, node id) of every instance of
+        ``key``; ``top`` defaults to the library's owner."""
+        top = top if top is not None else self.owner
         found: list[tuple[str | None, str]] = []
         if top is not None:
             found += [(None, nid) for nid in self.instances_of(top, key)]

@@ -10,6 +10,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from visionstudio.core.blocks.specs import node_param_specs
 from visionstudio.core.commands import Command, CommandError
 from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, make_node, name_problem, new_id
 from visionstudio.core.layers import LAYERS
@@ -142,11 +143,10 @@ class SetParam(GraphCommand):
         node = graph.nodes.get(self.node_id)
         if node is None:
             raise CommandError("that layer no longer exists")
-        spec = LAYERS.get(node.kind)
-        try:
-            pspec = spec.param(self.name)
-        except KeyError:
-            raise CommandError(f"{spec.title} has no parameter {self.name!r}") from None
+        pspec = next((p for p in node_param_specs(graph, node) if p.name == self.name), None)
+        if pspec is None:  # an instance's schema is its definition's exposed parameters
+            what = LAYERS.get(node.kind).title if node.kind in LAYERS else node.name
+            raise CommandError(f"{what} has no parameter {self.name!r}")
         try:
             clean = pspec.validate(copy.deepcopy(self.value))
         except ParamError as exc:

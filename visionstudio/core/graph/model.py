@@ -111,7 +111,7 @@ class GraphModel(GraphTraversal):
         # forwards its changes (an edit inside a definition) to ``changed``; a
         # definition's inner graph is handed the owner's library (BlockLibrary.add), and
         # ``_on_edit`` then stamps every mutation of it there, batched or not.
-        self.blocks = BlockLibrary()
+        self.blocks = BlockLibrary(self)
         self.blocks.changed.connect(self._blocks_changed)
         self._on_edit = None
 
@@ -358,6 +358,16 @@ class GraphModel(GraphTraversal):
         self.params_changed.emit(node_id, name, value)
         self._emit_changed()
 
+    def _replace_params(self, node_id: str, params: dict[str, Any]) -> None:
+        """All of a node's params at once (an instance losing exposed values): each
+        changed or removed name is announced (a removed one with value None)."""
+        node = self.nodes[node_id]
+        old, node.params = node.params, copy.deepcopy(params)
+        for name in dict.fromkeys([*old, *node.params]):
+            if old.get(name, _MISSING) != node.params.get(name, _MISSING):
+                self.params_changed.emit(node_id, name, node.params.get(name))
+        self._emit_changed()
+
     def _set_name(self, node_id: str, name: str) -> None:
         self.nodes[node_id].name = name
         self.node_renamed.emit(node_id, name)
@@ -366,6 +376,9 @@ class GraphModel(GraphTraversal):
     def _set_position(self, node_id: str, position: Position) -> None:
         self.positions[node_id] = (float(position[0]), float(position[1]))
         self.node_moved.emit(node_id, self.positions[node_id])
+
+
+_MISSING = object()
 
 
 def _port(edge: Edge) -> int:
