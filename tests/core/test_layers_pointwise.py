@@ -23,9 +23,11 @@ from visionstudio.core.params import validate_all
 from visionstudio.core.project import ProjectDocument
 from visionstudio.core.training.losses import TrainingLoss
 from visionstudio.core.training.model_prep import training_view
+from visionstudio.core.training.trainer import Trainer
 
 from .graph_strategies import GraphBuilder
 from .support import import_file, torch_threads
+from .training_helpers import chain, config, tiny_data
 
 IMG = (4, 6, 5)
 
@@ -271,3 +273,18 @@ def test_padding_fix_walks_through_an_identity():
     titles = [f.title for f in quick_fixes(b.graph, analysis, add)]
     assert "Set padding of main to same (keep its input's size)" in titles
     assert "padding 'same' on main" in analysis.nodes[add].diagnostics[0].hint
+
+
+@pytest.mark.parametrize("loss", ["nll", "cross_entropy"])
+def test_a_network_ending_in_log_softmax_learns(loss):
+    """The trainer end to end: the same loss NLL-on-log-probabilities and cross-entropy
+    on the folded scores, and a learnt tiny signal either way."""
+    layers = [("input", {"channels": 1, "height": 8, "width": 8}), ("flatten", {}),
+              ("dense", {"units": 4}), ("log_softmax", {})]
+    model = build_model(chain(*layers), seed=0)
+    result = Trainer(model, config(epochs=3, loss={"key": loss},
+                                   optimizer={"key": "adam", "params": {"lr": 0.02}})).fit(tiny_data())
+    assert result.status == "completed"
+    assert not any("log-probabilities" in n for n in result.notes)  # the LogSoftmax is seen
+    assert result.history[-1].val_accuracy >= 0.9
+    assert result.history[-1].train_loss < result.history[0].train_loss
