@@ -160,7 +160,7 @@ class EvaluationPanel(QWidget):
             return None
         if self.task is not None and self.task.is_running():
             return self.task
-        want = st.controller.analysis.input_shape
+        want = st.controller.network_analysis.input_shape
         have = tuple(int(x) for x in d.val_images.shape[1:])
         if want is not None and tuple(want) != have:
             self.summary.setText(f"The dataset's images are {'×'.join(map(str, have))} but the "

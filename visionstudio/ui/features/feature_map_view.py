@@ -18,11 +18,11 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QFileDialog, QScrollArea, QWidget
 
 from visionstudio.core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters, grad_cam, saliency
+from visionstudio.ui.features.layers import LayerRow, layer_rows
 from visionstudio.ui.features.panels import describe_sample, sample_pixmap, save_activations
 from visionstudio.ui.features.state import InspectionState
 
 ALL_CONV = "__all_conv__"
-CONV_KINDS = ("conv2d",)
 
 
 class FeatureMapView(QWidget):
@@ -59,35 +59,29 @@ class FeatureMapView(QWidget):
         build(self)
 
     # -- layers ---------------------------------------------------------------------------------
-    def _nodes(self) -> list[tuple[str, str, tuple | None]]:
-        """(name, kind, output shape) in network order."""
-        a, g = self.controller.analysis, self.controller.graph
-        out = []
-        for nid in a.order:
-            node = g.nodes.get(nid)
-            if node is not None:
-                out.append((node.name, node.kind, a.nodes[nid].output_shape))
-        return out
+    def layer_rows(self) -> list[LayerRow]:
+        """The layers in network order, each block's inner layers under it (layers.py)."""
+        return layer_rows(self.controller.document.graph, self.controller.network_analysis)
 
     def conv_layers(self) -> list[str]:
-        return [n for n, kind, _s in self._nodes() if kind in CONV_KINDS]
+        return [row.name for row in self.layer_rows() if row.is_conv]
 
     def _fill_layers(self) -> None:
-        nodes = self._nodes()
+        rows = self.layer_rows()
         current = self.layer_combo.currentData()
-        convs = [n for n, k, _s in nodes if k in CONV_KINDS]
+        convs = [(row.text(), row.name) for row in rows if row.is_conv]
         for combo, items, keep in (
                 (self.layer_combo, [("All conv layers", ALL_CONV)] + [
-                    (f"{n}  ({'×'.join(map(str, s)) if s else '?'})", n) for n, _k, s in nodes], current),
-                (self.filter_combo, [(n, n) for n in convs], self.filter_combo.currentData()),
-                (self.cam_layer_combo, [(n, n) for n in convs], self.cam_layer_combo.currentData())):
+                    (row.text(), row.name) for row in rows], current),
+                (self.filter_combo, convs, self.filter_combo.currentData()),
+                (self.cam_layer_combo, convs, self.cam_layer_combo.currentData())):
             combo.blockSignals(True)
             combo.clear()
             for text, data in items:
                 combo.addItem(text, data)
             i = combo.findData(keep) if keep is not None else -1
             if combo is self.cam_layer_combo and i < 0 and convs:
-                i = combo.findData(convs[-1])       # the last conv layer: Grad-CAM's usual choice
+                i = combo.findData(convs[-1][1])    # the last conv layer: Grad-CAM's usual choice
             combo.setCurrentIndex(max(i, 0))
             combo.blockSignals(False)
 
@@ -276,9 +270,9 @@ class FeatureMapView(QWidget):
         if layer is None or model is None:
             self.filters.clear("This network has no convolution layers.")
             return
-        from visionstudio.core.inspect.activations import _modules_by_node
+        from visionstudio.core.inspect.activations import modules_by_node
 
-        module = _modules_by_node(model).get(layer)
+        module = modules_by_node(model).get(layer)
         if module is None:
             self.filters.clear(f"{layer} is not part of the built network.")
             return

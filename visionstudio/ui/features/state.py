@@ -144,7 +144,7 @@ class InspectionState(QObject, LiveRefresh):
 
     def _start_build(self) -> None:
         c = self.controller
-        problem = refusal(c.analysis)
+        problem = refusal(c.network_analysis)   # the whole network, whatever the canvas shows
         self.model_error = problem or BUILDING
         self.model_changed.emit(self.describe())
         if problem:
@@ -152,7 +152,8 @@ class InspectionState(QObject, LiveRefresh):
         if self._build_task is not None:     # one build at a time: the newest graph after it
             self._build_queued = True
             return
-        graph, analysis, seed, gen = c.graph.copy(), c.analysis, c.document.training.seed, self._model_gen
+        graph, analysis = c.document.graph.copy(), c.network_analysis
+        seed, gen = c.document.training.seed, self._model_gen
         folder, name = self._run_folder()
 
         def work(_state):
@@ -207,7 +208,7 @@ class InspectionState(QObject, LiveRefresh):
     # -- the dataset --------------------------------------------------------------------------
     def _wanted_dataset_key(self):
         doc = self.controller.document
-        shape = self.controller.analysis.input_shape
+        shape = self.controller.network_analysis.input_shape
         return (repr(doc.dataset.to_dict()), doc.training.val_split, doc.training.seed,
                 tuple(shape) if shape else None)
 
@@ -274,7 +275,7 @@ class InspectionState(QObject, LiveRefresh):
 
     def choose_file(self, path) -> Sample:
         """Raises SampleError (message for the user) when the file cannot be used."""
-        shape = self.controller.analysis.input_shape
+        shape = self.controller.network_analysis.input_shape
         sample = load_image_file(path, tuple(shape) if shape else ())
         self._set_sample(sample)
         return sample
@@ -297,7 +298,7 @@ class InspectionState(QObject, LiveRefresh):
         """Why the chosen sample cannot go through the network (shape mismatch), else None."""
         if self.tensor is None:
             return None
-        want = self.controller.analysis.input_shape
+        want = self.controller.network_analysis.input_shape
         have = tuple(int(d) for d in self.tensor.shape[1:])
         if want is None or tuple(want) == have:
             return None

@@ -1,7 +1,10 @@
 """InspectorPanel: the selected layer's name and parameters, and what the analysis says
 (its problems, their hints and quick fixes: problems.py).
 
-Editors are generated from the layer's ParamSpecs. Every change is one SetParam or
+Editors are generated from the node's ParamSpecs (a block instance's are its
+definition's exposed parameters, with the definition's name and buttons above them;
+inside an opened block each parameter has an "Expose" box: block_header.py). Every
+change is one SetParam or
 RenameNode pushed through the controller (successive changes of one field merge
 into one undo step); a value the spec refuses is not applied and the reason is shown
 in red next to the field. Run ``python -m visionstudio.ui.inspector`` alone.
@@ -13,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -27,14 +30,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.core.blocks.specs import node_param_specs
 from visionstudio.core.graph import GraphAnalysis, GraphModel, RenameNode, SetParam
 from visionstudio.core.layers import LAYERS, fmt_shape
+from visionstudio.core.layers.block_ports import BLOCK, BLOCK_KINDS
 from visionstudio.core.params import ParamSpec
-from visionstudio.ui.canvas.layer_style import ERROR_COLOR, layer_icon, mix
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, layer_icon
 from visionstudio.ui.canvas.scene import format_count
 from visionstudio.ui.forms import ParamEditor, editor_for
+from visionstudio.ui.inspector.block_header import (
+    BlockHeader,
+    expose_box,
+    exposed_as,
+    open_definition_key,
+    toggle_exposed,
+)
 from visionstudio.ui.inspector.depthwise import DepthwiseToggle
 from visionstudio.ui.inspector.problems import ProblemsBox
+from visionstudio.ui.inspector.sections import build_analysis, build_header
 from visionstudio.ui.shell.push import push_or_reason
 
 
@@ -44,6 +57,7 @@ class _Row:
     label: QLabel
     editor: ParamEditor
     error: QLabel
+    expose: QCheckBox | None = None
 
 
 def _error_label(parent: QWidget) -> QLabel:
@@ -64,22 +78,26 @@ class InspectorPanel(QWidget):
         self._graph: GraphModel | None = None
         self._node_id: str | None = None
         self._rows: dict[str, _Row] = {}
+        self._shown_schema: tuple = ()
         self._build_pages()
         body = QVBoxLayout(self.page)
         body.setContentsMargins(10, 10, 10, 10)
         body.setSpacing(8)
-        self._build_header(body)
+        build_header(self, body)
+        self.block_header = BlockHeader(controller, self.page)
+        body.addWidget(self.block_header)
         # the layer's problems first, where a short dock still shows them, with their fixes
         self.problems = ProblemsBox(controller, self.page)
         self.diagnostics_label = self.problems.label
         body.addWidget(self.problems)
         self._build_params(body)
-        self._build_analysis(body)
+        build_analysis(self, body)
         body.addStretch(1)
 
         controller.selection_changed.connect(self._on_controller_selection_changed)
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.document_replaced.connect(self._on_controller_document_replaced)
+        controller.scope_changed.connect(self._on_controller_scope_changed)
         self._bind(controller.graph)
         self._on_controller_selection_changed(controller.selection)
 
@@ -103,28 +121,6 @@ class InspectorPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
-
-    def _build_header(self, body: QVBoxLayout) -> None:
-        """Icon, kind and description of the layer."""
-        header = QHBoxLayout()
-        self.icon_label = QLabel(self.page)
-        self.icon_label.setFixedSize(QSize(28, 28))
-        self.kind_label = QLabel(self.page)
-        self.kind_label.setObjectName("inspectorKind")
-        font = self.kind_label.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() + 1.5)
-        self.kind_label.setFont(font)
-        header.addWidget(self.icon_label)
-        header.addWidget(self.kind_label, 1)
-        body.addLayout(header)
-        self.description_label = QLabel(self.page)
-        self.description_label.setWordWrap(True)
-        muted = self.description_label.palette()
-        muted.setColor(QPalette.ColorRole.WindowText, mix(
-            muted.color(QPalette.ColorRole.WindowText), muted.color(QPalette.ColorRole.Window), 0.35))
-        self.description_label.setPalette(muted)
-        body.addWidget(self.description_label)
 
     def _build_params(self, body: QVBoxLayout) -> None:
         """The name and the basic parameters share one form, so labels line up; the
@@ -167,28 +163,6 @@ class InspectorPanel(QWidget):
         self.advanced_box.hide()
         body.addWidget(self.advanced_box)
 
-    def _build_analysis(self, body: QVBoxLayout) -> None:
-        """What the shape analysis says about the layer: shapes and counts."""
-        line = QFrame(self.page)
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        body.addWidget(line)
-        info = QFormLayout()
-        self.shape_label = QLabel(self.page)
-        self.shape_label.setObjectName("outputShape")
-        self.inputs_label = QLabel(self.page)
-        self.params_label = QLabel(self.page)
-        self.params_label.setObjectName("paramCount")
-        self.flops_label = QLabel(self.page)
-        self.flops_label.setObjectName("flops")
-        for label in (self.shape_label, self.inputs_label, self.params_label, self.flops_label):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        info.addRow("Output", self.shape_label)
-        info.addRow("Input", self.inputs_label)
-        info.addRow("Parameters", self.params_label)
-        info.addRow("FLOPs", self.flops_label)
-        body.addLayout(info)
-
     # -- binding ---------------------------------------------------------------------------
     def _bind(self, graph: GraphModel) -> None:
         if self._graph is not None:
@@ -200,6 +174,11 @@ class InspectorPanel(QWidget):
 
     def _on_controller_document_replaced(self, document) -> None:
         self._bind(document.graph)
+        self._show_node(None)
+
+    def _on_controller_scope_changed(self, _scope) -> None:
+        """Another graph is edited now (a block opened or left): its nodes, its events."""
+        self._bind(self.controller.graph)
         self._show_node(None)
 
     @property
@@ -231,9 +210,9 @@ class InspectorPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         node = graph.nodes[node_id]
-        if node_id != self._node_id:
+        if node_id != self._node_id or self._schema(node) != self._shown_schema:
             self._node_id = node_id
-            self._build_rows(node.kind)
+            self._build_rows(node)
         self.stack.setCurrentIndex(1)
         self._refresh_values()
         self._refresh_info(self.controller.analysis)
@@ -244,22 +223,36 @@ class InspectorPanel(QWidget):
                 form.removeRow(keep)
         self._rows.clear()
 
-    def _build_rows(self, kind: str) -> None:
+    def _schema(self, node) -> tuple:
+        """What the rows depend on: the node's specs and whether they can be exposed."""
+        graph = self.controller.graph
+        definition = graph.blocks.find(node.params.get("block")) if node.kind == BLOCK else None
+        title = (definition.title, definition.description) if definition is not None else None
+        return node.kind, node_param_specs(graph, node), open_definition_key(self.controller), title
+
+    def _build_rows(self, node) -> None:
         self._clear_rows()
         self.name_error.hide()
+        kind = node.kind
         spec = LAYERS.get(kind) if kind in LAYERS else None
+        definition = self.controller.graph.blocks.find(node.params.get("block")) if kind == BLOCK else None
         self.icon_label.setPixmap(layer_icon(kind).pixmap(QSize(28, 28)))
-        self.kind_label.setText(spec.title if spec else kind)
-        self.description_label.setText(spec.description if spec else "Unknown layer kind")
-        params = spec.params if spec else ()
+        self.kind_label.setText(definition.title or definition.key if definition else
+                                spec.title if spec else kind)
+        self.description_label.setText(definition.description if definition else
+                                       spec.description if spec else "Unknown layer kind")
+        self.block_header.show_for(node)
+        self._shown_schema = self._schema(node)
+        params = self._shown_schema[1]
+        exposable = self._shown_schema[2] is not None and (kind == BLOCK or kind not in BLOCK_KINDS)
         for pspec in params:
-            self._add_row(pspec)
+            self._add_row(pspec, exposable)
         has_advanced = any(p.advanced for p in params)
         self.advanced_toggle.setVisible(has_advanced)
         self.advanced_box.setVisible(has_advanced and self.advanced_toggle.isChecked())
         self.no_params_label.setVisible(not params)
 
-    def _add_row(self, pspec: ParamSpec) -> None:
+    def _add_row(self, pspec: ParamSpec, exposable: bool = False) -> None:
         """A label, the factory's editor and an error line under it (hidden until needed)."""
         form = self.advanced_form if pspec.advanced else self.params_form
         label = QLabel(pspec.label.capitalize(), self.page)
@@ -271,12 +264,18 @@ class InspectorPanel(QWidget):
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addWidget(editor)
+        line = QHBoxLayout()
+        line.addWidget(editor, 1)
+        expose = expose_box(self.page) if exposable else None
+        if expose is not None:
+            line.addWidget(expose)
+            expose.toggled.connect(lambda on, p=pspec: self._on_expose_toggled(p, on))
+        lay.addLayout(line)
         lay.addWidget(error)
         form.addRow(label, box)
         editor.committed.connect(lambda value, n=pspec.name: self._on_editor_committed(n, value))
         editor.invalid.connect(lambda reason, n=pspec.name: self._show_error(n, reason))
-        self._rows[pspec.name] = _Row(pspec, label, editor, error)
+        self._rows[pspec.name] = _Row(pspec, label, editor, error, expose)
 
     def _on_advanced_toggled(self, on: bool) -> None:
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
@@ -289,6 +288,22 @@ class InspectorPanel(QWidget):
             self.name_edit.setText(node.name)
         for name, row in self._rows.items():
             row.editor.set_value(node.params.get(name, row.spec.default))
+        self._refresh_exposed()
+
+    def _refresh_exposed(self) -> None:
+        key = open_definition_key(self.controller)
+        definition = self.controller.graph.blocks.find(key)
+        for name, row in self._rows.items():
+            if row.expose is not None and definition is not None:
+                row.expose.blockSignals(True)
+                row.expose.setChecked(exposed_as(definition, self._node_id, name) is not None)
+                row.expose.blockSignals(False)
+
+    def _on_expose_toggled(self, spec: ParamSpec, on: bool) -> None:
+        reason = toggle_exposed(self.controller, self._node_id, spec, on)
+        if reason:
+            self._show_error(spec.name, reason)
+        self._refresh_exposed()
 
     def _on_graph_params_changed(self, node_id: str, name: str, value: Any) -> None:
         if node_id == self._node_id and name in self._rows:
@@ -351,8 +366,14 @@ class InspectorPanel(QWidget):
     # -- analysis ----------------------------------------------------------------------------------
     def _on_controller_analysis_changed(self, analysis: GraphAnalysis) -> None:
         if self._node_id is not None:
-            if self._node_id not in self.controller.graph.nodes:
+            node = self.controller.graph.nodes.get(self._node_id)
+            if node is None:
                 return  # the selection update follows
+            if self._schema(node) != self._shown_schema:   # the block's exposed list changed
+                self._build_rows(node)
+                self._refresh_values()
+            self._refresh_exposed()
+            self.block_header.show_for(node)
             self._refresh_info(analysis)
 
     def _refresh_info(self, analysis: GraphAnalysis) -> None:

@@ -111,7 +111,7 @@ class SummaryPanel(QWidget):
     # -- model -> view -----------------------------------------------------------
     def refresh(self) -> None:
         c = self.controller
-        self.summary = summarize(c.graph, c.document.name, analysis=c.analysis,
+        self.summary = summarize(c.document.graph, c.document.name, analysis=c.network_analysis,
                                  training=c.document.training)
         self._syncing = True
         try:
