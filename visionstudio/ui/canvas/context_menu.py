@@ -16,6 +16,7 @@ from visionstudio.core.commands import Command, CommandError, Macro
 from visionstudio.core.graph import Connect, Disconnect, Edge, RenameNode
 from visionstudio.core.graph.editing import ROW_SPACING, add_layer, added_ids, append_after, insert_on_edge
 from visionstudio.core.layers import LAYERS, LayerSpec
+from visionstudio.ui.canvas.block_actions import add_block_entries, add_group_entry
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME
 from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.canvas.items import NodeItem
@@ -87,6 +88,9 @@ def menu_for_node(view, node_id: str) -> QMenu:
     menu = ContextMenu(view)
     menu.setObjectName("nodeContextMenu")
     menu.setToolTipsVisible(True)
+    if node.kind == "block":  # Open Block, Ungroup, Detach first: what a block is for
+        add_block_entries(view, menu, node_id)
+        menu.addSeparator()
     rename = menu.addAction("&Rename…")
     rename.setObjectName("context_rename")
     rename.setStatusTip(f"Give {node.name} another name")
@@ -116,6 +120,7 @@ def menu_for_node(view, node_id: str) -> QMenu:
     menu.addSeparator()
     add_fix_entries(view, menu, node_id)
     menu.addSeparator()
+    add_group_entry(view, menu)
     count = len(controller.selection)
     duplicate = spec_action("duplicate", menu, _canvas_slot(view, "duplicate"))
     delete = spec_action("delete", menu, _canvas_slot(view, "delete"))
@@ -269,6 +274,8 @@ def menu_for_canvas(view, scene_pos: QPointF) -> QMenu:
     add.setObjectName("menu_add_layer")
     add.menuAction().setToolTip("A new layer where you clicked")
     menu.addMenu(add)
+    if view.controller.selection:  # the layers still selected can be grouped from here too
+        add_group_entry(view, menu)
     menu.addSeparator()
     menu.addAction(spec_action("select_all", menu, _canvas_slot(view, "select_all")))
     menu.addSeparator()

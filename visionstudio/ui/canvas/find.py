@@ -184,7 +184,7 @@ class FindBar(QFrame):
         """Top-right corner of the canvas, narrower than the canvas."""
         width = min(self.WIDTH, max(160, self.view.width() - 16))
         self.resize(width, self.sizeHint().height())
-        self.move(self.view.width() - width - 8, 8)
+        self.move(self.view.width() - width - 8, 8 + self.view.viewportMargins().top())  # under the crumbs
 
     # -- finding ---------------------------------------------------------------------
     def matches(self) -> list[str]:

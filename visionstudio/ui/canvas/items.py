@@ -41,6 +41,8 @@ class PortItem(QGraphicsItem):
         self.hovered = False
         self.state: str | None = None  # "ok" / "bad" while a connection is dragged over it
         self.span = 0.0  # width between the first and last edge into a merge
+        self.index: int | None = None       # the input port number, on a block's own ports
+        self.connected: bool | None = None  # a block port: fed or not (else the node's count says)
         self.setAcceptHoverEvents(True)
         self.setPos(0.0, NODE_HEIGHT / 2 if is_output else -NODE_HEIGHT / 2)
         self.setZValue(2)
@@ -90,11 +92,11 @@ class PortItem(QGraphicsItem):
         elif self.state == "bad":
             color = ERROR_COLOR
         r = PORT_RADIUS + (2 if (self.hovered or self.state) else 0)
+        fed = bool(self.node.connected_inputs) if self.connected is None else self.connected
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(style.node_fill, 2))
-        painter.setBrush(color if (self.is_output or self.node.connected_inputs or self.state)
-                         else style.node_fill)
-        if not self.is_output and not self.node.connected_inputs and not self.state:
+        painter.setBrush(color if (self.is_output or fed or self.state) else style.node_fill)
+        if not self.is_output and not fed and not self.state:
             painter.setPen(QPen(color, 2))
         painter.drawRoundedRect(QRectF(-r - self.span / 2, -r, 2 * r + self.span, 2 * r), r, r)
 
@@ -119,6 +121,7 @@ class NodeItem(QGraphicsItem):
         self.connected_inputs = 0
         self.is_source = False
         self.color: QColor = kind_color(kind)
+        self.name_indent = 0.0  # room before the name (a block's glyph)
         self.edges: set[EdgeItem] = set()
         self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -265,7 +268,8 @@ class NodeItem(QGraphicsItem):
         painter.drawText(line1, right_aligned, self.kind_title)
         painter.setFont(style.title_font)
         painter.setPen(style.text)
-        name_rect = QRectF(left, line1.top(), max(20.0, width - kind_w - 8), 20)
+        name_rect = QRectF(left + self.name_indent, line1.top(),
+                           max(20.0, width - kind_w - 8 - self.name_indent), 20)
         name = QFontMetricsF(style.title_font).elidedText(self.name, elide, name_rect.width())
         painter.drawText(name_rect, left_aligned, name)
         painter.setFont(style.body_font)

@@ -50,6 +50,7 @@ class Minimap(QWidget):
         self._timer.timeout.connect(self.refresh)
         view.controller.document_replaced.connect(self._on_controller_document_replaced)
         view.controller.selection_changed.connect(self._on_controller_selection_changed)
+        view.controller.scope_changed.connect(self._on_controller_scope_changed)
         self._bind(view.controller.graph)
         self.hide()
 
@@ -74,6 +75,9 @@ class Minimap(QWidget):
 
     def _on_controller_document_replaced(self, document) -> None:
         self._bind(document.graph)
+
+    def _on_controller_scope_changed(self, _scope) -> None:
+        self._bind(self.view.controller.graph)  # the overview of the definition opened
 
     def _on_controller_selection_changed(self, _ids) -> None:
         if self.isVisible():

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneContextMenuEvent
 
 from visionstudio.core.graph import Edge, GraphAnalysis, GraphModel, MoveNodes, Node
 from visionstudio.core.layers import LAYERS, fmt_shape
+from visionstudio.ui.canvas.block_item import BLOCK_KIND, BlockItem, block_content
 from visionstudio.ui.canvas.context_menu import open_context_menu
 from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.canvas.items import NodeItem
@@ -51,6 +52,7 @@ class GraphScene(QGraphicsScene):
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.selection_changed.connect(self._on_controller_selection_changed)
         controller.document_replaced.connect(self._on_controller_document_replaced)
+        controller.scope_changed.connect(self._on_controller_scope_changed)
         self.bind(controller.graph)
 
     # -- binding ----------------------------------------------------------------------
@@ -61,7 +63,7 @@ class GraphScene(QGraphicsScene):
 
     def bind(self, graph: GraphModel) -> None:
         if self._graph is not None:
-            for event, handler in self._subscriptions(self._graph):
+            for event, handler in self._subscribed:
                 event.disconnect(handler)
         self._syncing = True
         try:
@@ -76,7 +78,8 @@ class GraphScene(QGraphicsScene):
         finally:
             self._syncing = False
         self._graph = graph
-        for event, handler in self._subscriptions(graph):
+        self._subscribed = self._subscriptions(graph)  # what to disconnect from at the next bind
+        for event, handler in self._subscribed:
             event.connect(handler)
         # Edges are routed once, after every layer is placed; adding them one by one
         # re-spread every input of their target (quadratic in a merge's fan-in).
@@ -102,6 +105,7 @@ class GraphScene(QGraphicsScene):
             (graph.params_changed, self._on_graph_params_changed),
             (graph.node_renamed, self._on_graph_node_renamed),
             (graph.node_moved, self._on_graph_node_moved),
+            (graph.blocks.changed, self._on_blocks_changed),
         ]
 
     # -- lookup -------------------------------------------------------------------------
@@ -132,6 +136,11 @@ class GraphScene(QGraphicsScene):
 
     # -- model events -----------------------------------------------------------------
     def _refresh_content(self, item: NodeItem, node: Node) -> None:
+        if isinstance(item, BlockItem):
+            item.set_block(**block_content(self.graph, node))
+            if not self._bulk:
+                self._spread_inputs(item)  # the ports may have changed with the definition
+            return
         spec = LAYERS.get(node.kind) if node.kind in LAYERS else None
         summary = ""
         if spec is not None:
@@ -146,7 +155,7 @@ class GraphScene(QGraphicsScene):
         )
 
     def _on_graph_node_added(self, node: Node) -> None:
-        item = NodeItem(node.id, node.kind)
+        item = BlockItem(node.id) if node.kind == BLOCK_KIND else NodeItem(node.id, node.kind)
         self._refresh_content(item, node)
         x, y = self.graph.positions.get(node.id, (0.0, 0.0))
         item.setPos(x, y)
@@ -204,6 +213,9 @@ class GraphScene(QGraphicsScene):
     def _spread_inputs(self, dst: NodeItem) -> None:
         """Edges into a merge arrive side by side, in port order."""
         incoming = sorted((e for e in dst.edges if e.dst is dst), key=lambda e: e.edge.port)
+        if isinstance(dst, BlockItem):
+            dst.spread_inputs(incoming)
+            return
         n = len(incoming)
         for rank, edge in enumerate(incoming):
             edge.dst_offset = (rank - (n - 1) / 2) * 18.0
@@ -218,6 +230,12 @@ class GraphScene(QGraphicsScene):
 
     def _on_graph_node_renamed(self, node_id: str, name: str) -> None:
         self._on_graph_params_changed(node_id, "", None)
+
+    def _on_blocks_changed(self, key: str) -> None:
+        """A definition changed: its instances here show its new title, ports and values."""
+        for nid, item in self._nodes.items():
+            if isinstance(item, BlockItem) and self.graph.nodes[nid].params.get("block") == key:
+                self._refresh_content(item, self.graph.nodes[nid])
 
     def _on_graph_node_moved(self, node_id: str, position) -> None:
         item = self._nodes.get(node_id)
@@ -272,6 +290,10 @@ class GraphScene(QGraphicsScene):
 
     def _on_controller_document_replaced(self, document) -> None:
         self.bind(document.graph)
+
+    def _on_controller_scope_changed(self, _scope) -> None:
+        if self.controller.graph is not self._graph:
+            self.bind(self.controller.graph)
 
     # -- moves ---------------------------------------------------------------------------
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name

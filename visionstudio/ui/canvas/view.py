@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
 from visionstudio.core.commands import Macro
 from visionstudio.core.graph import Disconnect, MoveNodes, RemoveNodes
+from visionstudio.ui.canvas.block_actions import BlockActionsMixin
 from visionstudio.ui.canvas.clipboard import FRAGMENT_MIME, ClipboardMixin
 from visionstudio.ui.canvas.drop import LAYER_MIME, LayerDropMixin
 from visionstudio.ui.canvas.edge_item import EdgeItem
@@ -38,7 +39,7 @@ _ARROWS = {Qt.Key.Key_Up: UP, Qt.Key.Key_Down: DOWN, Qt.Key.Key_Left: LEFT, Qt.K
 FOUND_ZOOM = 0.75  # a found layer is shown at least this large: its text stays readable
 
 
-class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphicsView):
+class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, BlockActionsMixin, QGraphicsView):
     status_message = Signal(str)
 
     def __init__(self, controller, parent=None) -> None:
@@ -70,6 +71,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
         self._came_from: dict[str, str] = {}  # arrow steps: where each step started
         self.find_bar = FindBar(self)
         self.minimap = Minimap(self)
+        self._init_blocks()  # block_actions.py: the breadcrumb bar, a view position per level
 
     # -- mouse: pan, connect ---------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -116,6 +118,12 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             return
         super().mouseReleaseEvent(event)
 
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.button() == Qt.MouseButton.LeftButton and self.open_block_at(event.position().toPoint()):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
     # -- keyboard ------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = event.key()
@@ -130,6 +138,9 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
             return
         if key == Qt.Key.Key_Escape and self._wire is not None:
             self.cancel_wire()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape and self.leave_block():
             event.accept()
             return
         plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
@@ -224,6 +235,7 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, QGraphic
     # -- overlays: the find bar and the minimap follow the view ---------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
+        self.place_breadcrumb()
         if self.find_bar.isVisible():
             self.find_bar.place()
         self.minimap.view_changed()

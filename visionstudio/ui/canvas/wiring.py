@@ -87,11 +87,14 @@ class WiringMixin:
     def _finish_wire(self, view_pos) -> None:
         target = self._wire_target_at(view_pos)
         ends = self._wire_ends(target.node) if target is not None else None
+        # A block's own input port numbers the connection; a body or a layer's port takes the next free one.
+        into = self._wire_from if self._wire_from is not None and not self._wire_from.is_output else (
+            target if target is not None and self._port_at(view_pos) is target else None)
         self.cancel_wire()
         if ends is None:
             return
         src, dst = ends
-        reason = push_or_reason(self.controller, Connect(src, dst))
+        reason = push_or_reason(self.controller, Connect(src, dst, into.index if into is not None else None))
         if reason:
             self.status_message.emit(f"Cannot connect: {reason}")
 

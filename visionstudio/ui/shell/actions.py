@@ -48,6 +48,16 @@ SPECS: tuple[ActionSpec, ...] = (
                "edit-select-all"),
     ActionSpec("find", "&Find Layer…", "Find a layer by name or kind and show it", (SK.Find, "Ctrl+F"),
                "edit-find"),
+    ActionSpec("group_block", "&Group into Block", "Make the selected layers one reusable block",
+               ("Ctrl+G",)),
+    ActionSpec("ungroup_block", "U&ngroup Block", "Put the selected block's layers back in its place",
+               ("Ctrl+Shift+G",)),
+    ActionSpec("detach_block", "Detac&h Block (Make Unique)",
+               "Give the selected block its own copy of the definition, to edit it alone"),
+    ActionSpec("open_block", "&Open Block", "Edit the selected block's definition (every instance changes)",
+               ("Ctrl+Return",)),
+    ActionSpec("leave_block", "&Leave Block", "Back to the network (or the block around this one)",
+               ("Alt+Up",)),
     ActionSpec("zoom_in", "Zoom &In", "Zoom in on the canvas", (SK.ZoomIn, "Ctrl+="), "zoom-in"),
     ActionSpec("zoom_out", "Zoom &Out", "Zoom out of the canvas", (SK.ZoomOut,), "zoom-out"),
     ActionSpec("fit", "&Fit to Window", "Show the whole network", ("Ctrl+0",), "zoom-fit-best"),
@@ -62,7 +72,8 @@ CANVAS_ACTIONS = {
     "cut": "cut_selection", "copy": "copy_selection", "paste": "paste",
     "duplicate": "duplicate_selection", "delete": "delete_selection", "select_all": "select_all",
     "zoom_in": "zoom_in", "zoom_out": "zoom_out", "fit": "fit_to_view", "auto_layout": "auto_layout",
-    "find": "show_find",
+    "find": "show_find", "group_block": "group_into_block", "ungroup_block": "ungroup_block",
+    "detach_block": "detach_block", "open_block": "open_block", "leave_block": "leave_block",
 }
 
 
@@ -156,7 +167,8 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> dict[str, Q
     for n in (None, "save", "save_as", None, "close", "quit"):
         file_menu.addSeparator() if n is None else file_menu.addAction(actions[n])
     menu("edit", "&Edit", ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete",
-                           None, "select_all", "find"])
+                           None, "select_all", "find", None, "group_block", "ungroup_block",
+                           "detach_block", "open_block", "leave_block"])
     view = menu("view", "&View", ["zoom_in", "zoom_out", "fit", None, "auto_layout", None])
     panels = QMenu("&Panels", view)
     panels.setObjectName("menu_panels")
