@@ -8,6 +8,8 @@ Reusable by any test module in tests/core::
 Concat branches, pools, BatchNorm, Dropout, activations, Flatten/GlobalAvgPool +
 Dense heads). Their shapes are tracked here with torch's own formulas, independently
 of the layer specs, so a wrong shape rule cannot make the generator lenient.
+``pointwise_graphs()`` draws mostly the modern activations, GroupNorm/LayerNorm/
+InstanceNorm2d, Dropout2d, Identity and broadcasting Multiply/Maximum (SE-style gates).
 
 ``invalid_graphs()`` draws a valid graph and breaks it with one to three mutations;
 each mutation says which diagnostic it expects when it is the only one.
