@@ -12,6 +12,7 @@ import torch
 from visionstudio.core.build import build_model
 from visionstudio.core.export import export_project
 from visionstudio.core.export.codegen import generate_model_source
+from visionstudio.core.export.torchscript import load_torchscript
 from visionstudio.core.graph import analyze
 from visionstudio.core.layers import LAYERS, ShapeError
 from visionstudio.core.params import validate_all
@@ -111,6 +112,17 @@ def test_onnx_matches_pytorch_within_1e4(tmp_path):
             want = model(x).numpy()
         assert got.shape == want.shape == (batch, 16)
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_torchscript_matches_pytorch(tmp_path):
+    doc = _chain_project()
+    model = build_model(doc.graph, seed=4).eval()
+    path = export_project(doc, "torchscript", tmp_path, weights=model.state_dict()).files[0]
+    loaded = load_torchscript(path)
+    for batch in (1, 3):
+        x = torch.randn(batch, 4, 9, 11)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), model(x), atol=1e-5, rtol=1e-5)
 
 
 def test_adaptive_max_pool_while_exporting_is_exactly_torchs(monkeypatch):
