@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from visionstudio.core.blocks.analysis import analyze_definition
 from visionstudio.core.graph import MoveNodes, SetParam
 from visionstudio.core.layers import fmt_shape
-from visionstudio.core.project import load_project, save_project
+from visionstudio.core.project import ProjectDocument
 from visionstudio.ui.canvas.block_item import BlockItem
 from visionstudio.ui.canvas.palette import LayerPalette
 from visionstudio.ui.shell.controller import DocumentController
@@ -27,6 +28,7 @@ from .block_helpers import (
     two_instances,
 )
 from .canvas_helpers import open_view
+from .shell_helpers import make_window
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -164,21 +166,48 @@ def test_inner_edits_are_refused_while_training_but_moves_are_not(view, controll
     assert controller.push(MoveNodes({conv1: (300.0, 0.0)}))
 
 
-def test_a_saved_project_opens_with_its_instances_and_definition(view, controller, ids, tmp_path):
-    assert controller.open_definition("basic_block", ids["block1"])
-    assert controller.push(SetParam(node_named(controller.graph, "conv2"), "kernel_size", 5))
+def test_in_the_window_group_edit_inside_save_and_open_again(qtbot, tmp_path):
+    """The real window: Edit menu entries, Ctrl+G, an edit inside, Ctrl+S, File › Open."""
+    window = make_window(qtbot, tmp_path, show=True)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    controller, canvas = window.controller, window.canvas
+    controller.replace_document(ProjectDocument())
+    ids = two_instances(controller)
+    edit_menu = [a.objectName() for a in window.menus["edit"].actions()]
+    assert {"action_group_block", "action_ungroup_block", "action_detach_block", "action_open_block",
+            "action_leave_block"} <= set(edit_menu)
+    canvas.set_zoom(1.0)
+    canvas.centerOn(0.0, 400.0)
+    click_node(canvas, ids["flatten"])
+    click_node(canvas, ids["dense"], CTRL)
+    press(canvas, Qt.Key.Key_G, CTRL)
+    assert controller.selection and window.statusBar().currentMessage() == ""
+    (head,) = [n.id for n in controller.graph.nodes.values()
+               if n.kind == "block" and n.id not in ids.values()]
+    head_key = controller.graph.nodes[head].params["block"]
+    canvas.centerOn(0.0, 260.0)
+    double_click_node(canvas, ids["block2"])
+    conv2 = node_named(controller.graph, "conv2")
+    assert controller.push(SetParam(conv2, "kernel_size", 5))
+    press(canvas, Qt.Key.Key_Escape)
     path = tmp_path / "blocks.vsproj"
-    save_project(controller.document, path)
-    controller.replace_document(load_project(path), path)
-    assert controller.scope == () and not view.breadcrumb.isVisible()
+    window.answers.save_path = str(path)
+    press(canvas, Qt.Key.Key_S, CTRL)
+    assert path.exists() and not window.answers.errors
+    assert window.files.open_path(path, ask=False)
     graph = controller.graph
+    assert controller.scope == () and not canvas.breadcrumb.isVisible()
     assert [graph.nodes[ids[b]].params["block"] for b in ("block1", "block2")] == ["basic_block"] * 2
-    definition = graph.blocks.get("basic_block")
-    assert definition.graph.node_by_name("conv2").params["kernel_size"] == 5
-    assert all(isinstance(view.graph_scene.node_item(ids[b]), BlockItem) for b in ("block1", "block2"))
-    double_click_node(view, ids["block2"])
-    assert controller.graph is definition.graph
-    assert view.breadcrumb.crumb_texts() == ["Network", "Basic block"]
+    assert graph.nodes[head].params["block"] == head_key
+    assert set(graph.blocks.keys()) == {"basic_block", head_key}
+    assert graph.blocks.get("basic_block").graph.node_by_name("conv2").params["kernel_size"] == 5
+    assert all(isinstance(canvas.graph_scene.node_item(ids[b]), BlockItem) for b in ("block1", "block2"))
+    assert controller.network_analysis.ok
+    canvas.centerOn(0.0, 260.0)
+    double_click_node(canvas, ids["block2"])
+    assert controller.graph is graph.blocks.get("basic_block").graph
+    assert canvas.breadcrumb.crumb_texts() == ["Network", "Basic block"]
 
 
 def test_a_definition_opened_without_an_instance_shows_its_preview_shapes(view, controller, ids):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
 
 from visionstudio.core.graph import Disconnect, Edge, SetParam
 from visionstudio.ui.canvas import context_menu as cm
 from visionstudio.ui.canvas.block_item import BlockItem
+from visionstudio.ui.canvas.layer_menu import ContextMenu
 from visionstudio.ui.shell.controller import DocumentController
 
 from .block_helpers import CHANNELS, click_node, install_window_actions, press, two_instances
@@ -177,13 +179,23 @@ def test_detach_from_the_instance_menu_gives_it_its_own_definition(view, control
     assert graph.nodes[ids["block2"]].params["block"] == "basic_block" and key2 not in graph.blocks
 
 
-def test_group_is_in_the_layer_menu_and_the_canvas_menu_of_a_selection(view, controller, chain):
+def test_group_is_in_the_layer_menu_and_the_canvas_menu_of_a_selection(view, controller, chain, monkeypatch):
     controller.set_selection([chain[1], chain[2]])
     layer_menu = entries(cm.menu_for_node(view, chain[2]))
     assert "Group 2 Layers into Block" in layer_menu
     assert "Open Block" not in layer_menu               # not an instance
-    canvas_menu = entries(cm.menu_for_canvas(view, view.mapToScene(QPoint(800, 40))))
-    canvas_menu["Group 2 Layers into Block"].trigger()
+    shown: list[dict] = []
+
+    def fake_exec(menu, *args, **kwargs):  # the shown menu, chosen from at once
+        shown.append(entries(menu))
+        if "Group 2 Layers into Block" in shown[-1]:
+            shown[-1]["Group 2 Layers into Block"].trigger()
+
+    monkeypatch.setattr(ContextMenu, "exec", fake_exec)
+    # a real right-click on empty canvas keeps the selection, and its menu groups it
+    window_point = view.viewport().mapTo(view.window(), QPoint(800, 40))
+    QTest.mouseClick(view.window().windowHandle(), Qt.MouseButton.RightButton, pos=window_point)
+    assert "Add Layer" in shown[-1] and "Group 2 Layers into Block" in shown[-1]
     assert any(n.kind == "block" for n in controller.graph.nodes.values())
     controller.set_selection([])
     empty = entries(cm.menu_for_canvas(view, view.mapToScene(QPoint(5, 5))))

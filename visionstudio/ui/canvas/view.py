@@ -82,6 +82,9 @@ class GraphView(ZoomMixin, WiringMixin, LayerDropMixin, ClipboardMixin, BlockAct
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if event.button() == Qt.MouseButton.RightButton and not self.items(pos):
+            event.accept()  # empty canvas keeps the selection: its menu can group it into a block
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             port = self._port_at(pos)
             if port is not None:
