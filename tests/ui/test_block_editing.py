@@ -218,3 +218,32 @@ def test_a_definition_opened_without_an_instance_shows_its_preview_shapes(view, 
     assert view.graph_scene.node_item(conv1).shape_text == fmt_shape(expected)
     assert view.breadcrumb.crumb_texts() == ["Network", "Basic block"]
     assert "all 2 instances" in view.breadcrumb.note.text()
+
+
+def test_a_block_grouped_inside_a_block_opens_two_levels_deep(view, controller, ids):
+    double_click_node(view, ids["block1"])
+    outer = controller.graph
+    conv1, bn1 = node_named(outer, "conv1"), node_named(outer, "bn1")
+    click_node(view, conv1)
+    click_node(view, bn1, CTRL)
+    press(view, Qt.Key.Key_G, CTRL)                     # grouped inside the definition
+    (nested,) = [nid for nid, n in outer.nodes.items() if n.kind == "block"]
+    assert controller.undo_stack.undoText().endswith("in Basic block")
+    assert controller.network_analysis.ok
+    # both instances of the outer block now hold the nested one
+    for instance in ("block1", "block2"):
+        assert nested in inner_ids(controller, ids[instance])
+    double_click_node(view, nested)
+    nested_key = outer.nodes[nested].params["block"]
+    assert [level.key for level in controller.scope] == ["basic_block", nested_key]
+    texts = view.breadcrumb.crumb_texts()
+    assert texts[:2] == ["Network", "Basic block"] and len(texts) == 3
+    inner_conv = node_named(controller.graph, "conv1")
+    assert view.graph_scene.node_item(inner_conv).shape_text == f"{CHANNELS}×8×8"
+    QTest.mouseClick(view.breadcrumb.crumbs[1], Qt.MouseButton.LeftButton)
+    assert controller.graph is outer and controller.selection == [nested]
+    press(view, Qt.Key.Key_Escape)
+    assert controller.scope == ()
+    press(view, Qt.Key.Key_Z, CTRL)                      # the nested group, undone from outside
+    assert nested_key not in controller.document.graph.blocks
+    assert conv1 in outer.nodes

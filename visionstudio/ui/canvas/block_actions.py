@@ -114,6 +114,9 @@ class BlockActionsMixin:
         self.setViewportMargins(0, CRUMB_HEIGHT if new else 0, 0, 0)
         self.place_breadcrumb()
         self.breadcrumb.refresh()
+        if len(new) > len(old):
+            title = self.breadcrumb.current.text().removeprefix("<b>").removesuffix("</b>")
+            self.status_message.emit(f"Editing {title}: every instance changes. Esc goes back")
         state = self._view_states.get(new)
         if state is None:
             self.fit_to_view()
