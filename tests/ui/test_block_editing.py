@@ -113,7 +113,9 @@ def test_an_edit_inside_changes_every_instance_and_undoes_from_outside(view, con
 
 
 def test_a_parameter_changed_inside_shows_on_both_instances(view, controller, ids):
-    assert controller.open_definition("basic_block", ids["block1"])
+    click_node(view, ids["block1"])
+    press(view, Qt.Key.Key_Return, CTRL)                 # Open Block from the keyboard
+    assert controller.scope == (ScopeLevel("basic_block", ids["block1"]),)
     conv1 = node_named(controller.graph, "conv1")
     assert controller.push(SetParam(conv1, "kernel_size", 5))
     assert controller.push(SetParam(conv1, "kernel_size", 1))   # merged with the first: one step
