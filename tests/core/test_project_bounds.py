@@ -116,10 +116,10 @@ def test_a_file_of_empty_lists_is_refused_before_parsing(monkeypatch):
 
 
 def test_the_container_bound_leaves_room_for_the_largest_real_project():
-    from visionstudio.core.project import document, runs_data
+    from visionstudio.core.project import graph_reader, runs_data
 
     # every run value a container, five per layer (node, params, lists, position), one per edge
-    largest = runs_data.MAX_RUNS_VALUES + 5 * document.MAX_NODES + document.MAX_EDGES + 100
+    largest = runs_data.MAX_RUNS_VALUES + 5 * graph_reader.MAX_NODES + graph_reader.MAX_EDGES + 100
     assert project_io.MAX_CONTAINERS > 1.5 * largest
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from visionstudio.core.project import ProjectFormatError, dumps_project, parse_project
+from visionstudio.core.project import SCHEMA_VERSION, ProjectFormatError, dumps_project, parse_project
 from visionstudio.core.project import io as project_io
 from visionstudio.core.templates import TEMPLATES, load_template
 
@@ -180,7 +180,7 @@ def test_graph_surgery(key, data):
 
 @fuzz(60)
 @given(key=template_keys, version=st.one_of(
-    st.sampled_from([0, 2, "1", None, True, 1.0, -1, 10**30, [], {}]), json_values))
+    st.sampled_from([0, SCHEMA_VERSION + 1, "1", None, True, 1.0, -1, 10**30, [], {}]), json_values))
 def test_wrong_schema_version(key, version):
     doc = copy.deepcopy(template_dicts()[key])
     doc["schema_version"] = version
@@ -189,7 +189,7 @@ def test_wrong_schema_version(key, version):
     except ProjectFormatError as exc:
         assert exc.json_path == "schema_version" and "schema_version" in str(exc)
     else:
-        assert version == 1 and type(version) is int
+        assert type(version) is int and 1 <= version <= SCHEMA_VERSION  # older files are migrated
 
 
 @fuzz(60)

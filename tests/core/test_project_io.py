@@ -11,6 +11,7 @@ import pytest
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.graph import Edge, GraphModel, make_node
 from visionstudio.core.project import (
+    SCHEMA_VERSION,
     ProjectDocument,
     ProjectFormatError,
     dumps_project,
@@ -170,7 +171,7 @@ def test_structural_errors_name_the_path(mutate, path, words):
 
 
 @pytest.mark.parametrize("version, words", [
-    (0, "unknown format version"), (2, "newer VisionStudio"), ("1", "whole number"),
+    (0, "unknown format version"), (SCHEMA_VERSION + 1, "newer VisionStudio"), ("1", "whole number"),
     (None, "whole number"), (True, "whole number"), (1.0, "whole number"), (10**30, "newer"),
 ])
 def test_wrong_schema_version(version, words):
@@ -311,7 +312,7 @@ def test_save_to_a_new_file_in_the_current_folder(tmp_path, monkeypatch):
 
 # -- migrations ------------------------------------------------------------------------
 def test_migration_hook_upgrades_old_files(monkeypatch):
-    """Pretend the current format is 2 and version 1 renamed 'name' to 'title'."""
+    """Pretend the next format renamed 'name' to 'title' (files of today are one version old)."""
     seen = []
 
     def one_to_two(data):
@@ -319,12 +320,12 @@ def test_migration_hook_upgrades_old_files(monkeypatch):
         data["name"] = data.pop("title")
         return data
 
-    monkeypatch.setattr(project_io, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(project_io.MIGRATIONS, 1, one_to_two)
+    monkeypatch.setattr(project_io, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(project_io.MIGRATIONS, SCHEMA_VERSION, one_to_two)
     data = doc_dict()
     data["title"] = data.pop("name")
     doc = parse_dict(data)
-    assert seen == [1] and doc.name == "Tiny ✓ net"
+    assert seen == [SCHEMA_VERSION] and doc.name == "Tiny ✓ net"
 
 
 def test_migrations_chain_and_stamp_versions(monkeypatch):
@@ -342,11 +343,11 @@ def test_migrations_chain_and_stamp_versions(monkeypatch):
     (lambda d: [], "failed"),
 ])
 def test_broken_migrations_are_format_errors(monkeypatch, step, words):
-    monkeypatch.setattr(project_io, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(project_io, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     if step is not None:
-        monkeypatch.setitem(project_io.MIGRATIONS, 1, step)
+        monkeypatch.setitem(project_io.MIGRATIONS, SCHEMA_VERSION, step)
     else:
-        monkeypatch.delitem(project_io.MIGRATIONS, 1, raising=False)
+        monkeypatch.delitem(project_io.MIGRATIONS, SCHEMA_VERSION, raising=False)
     exc = error_of(doc_dict())
     assert exc.json_path == "schema_version" and words in exc.problem
 

@@ -29,8 +29,19 @@ MAX_CONTAINERS = 4_000_000
 # named precisely; the fuzz tests fail on it.
 INTERNAL_PROBLEM = "the file could not be read because of an unexpected problem"
 
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added block definitions (``graph.blocks``); a version 1 file has none,
+    and one that claims some was not written by VisionStudio."""
+    graph = data.get("graph")
+    if isinstance(graph, dict) and "blocks" in graph:
+        raise ProjectFormatError("unknown field (blocks came with format version 2)", path="graph.blocks")
+    return data
+
+
 # MIGRATIONS[n] upgrades data written with schema_version n to n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +216,9 @@ def parse_project(text: str | bytes) -> ProjectDocument:
         return _parse(text, raw_surrogates)
 
 
-def _parse(text: str, raw_surrogates: bool) -> ProjectDocument:
+def decode_json(text: str, raw_surrogates: bool) -> dict[str, Any]:
+    """The JSON object of a file's text, strictly (no NaN, no duplicate keys, no lone
+    surrogates); anything else is a ProjectFormatError. The .vsblock reader uses it too."""
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -217,9 +230,14 @@ def _parse(text: str, raw_surrogates: bool) -> ProjectDocument:
         raise ProjectFormatError(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProjectFormatError("must be a JSON object", path="(top level)")
+    if raw_surrogates or _SURROGATE_ESCAPE.search(text):
+        _check_text(data)
+    return data
+
+
+def _parse(text: str, raw_surrogates: bool) -> ProjectDocument:
+    data = decode_json(text, raw_surrogates)
     try:
-        if raw_surrogates or _SURROGATE_ESCAPE.search(text):
-            _check_text(data)
         return document_from_dict(migrate(data))
     except ProjectFormatError:
         raise
