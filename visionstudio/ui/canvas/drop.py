@@ -1,4 +1,4 @@
-"""Dropping a layer from the palette onto GraphView.
+"""Dropping a layer from the palette onto GraphView (and a block: block_drop.py).
 
 The palette drags a layer key under LAYER_MIME. Dropped on empty canvas it adds the
 layer there; dropped on a connection (highlighted while dragging) it is inserted into
@@ -12,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from visionstudio.core.commands import CommandError
 from visionstudio.core.graph.editing import add_layer, added_ids, insert_on_edge
 from visionstudio.core.layers import LAYERS
+from visionstudio.ui.canvas import block_drop
 from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.shell.push import push_or_reason
 
@@ -30,7 +31,8 @@ class LayerDropMixin:
         return key if key in LAYERS else None
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if self._layer_key(event.mimeData()) is not None:
+        mime = event.mimeData()
+        if self._layer_key(mime) is not None or block_drop.accepts(mime):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
         else:
@@ -39,7 +41,11 @@ class LayerDropMixin:
     def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = self._layer_key(event.mimeData())
         if key is None:
-            event.ignore()
+            if block_drop.accepts(event.mimeData()):   # a block: placed, not inserted
+                event.setDropAction(Qt.DropAction.CopyAction)
+                event.accept()
+            else:
+                event.ignore()
             return
         edge = None
         if not LAYERS.get(key).is_source:
@@ -63,6 +69,11 @@ class LayerDropMixin:
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
         key = self._layer_key(event.mimeData())
         self._set_drop_edge(None)
+        if key is None and block_drop.accepts(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            block_drop.drop_blocks(self, event.mimeData(), self.mapToScene(event.position().toPoint()))
+            return
         if key is None:
             event.ignore()
             return

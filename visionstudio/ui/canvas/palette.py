@@ -1,8 +1,10 @@
-"""LayerPalette: every layer kind, grouped by category, searchable, draggable.
+"""LayerPalette: every layer kind, grouped by category, and the blocks; searchable, draggable.
 
 Drag a kind onto the canvas (mime ``application/x-visionstudio-layer``, payload the
 layer key), or double-click it / press Enter to append it after the selected layer.
-Right-click a kind for the same "Add to Network" and its help.
+Right-click a kind for the same "Add to Network" and its help. The Blocks section
+(block_palette.py) does the same for blocks; ``.vsblock`` files dropped on the palette
+join the user's block library.
 Run ``python -m visionstudio.ui.canvas.palette`` to try it alone.
 """
 
@@ -25,7 +27,10 @@ from PySide6.QtWidgets import (
 
 from visionstudio.core.graph.editing import added_ids, append_after
 from visionstudio.core.layers import LAYERS, palette_groups
-from visionstudio.ui.canvas import LAYER_MIME
+from visionstudio.ui.canvas.block_drop import BLOCK_MIME, add_block, block_files, block_mime
+from visionstudio.ui.canvas.block_palette import BLOCK_ROLE, SEARCH_ROLE, BlockSection
+from visionstudio.ui.canvas.block_save import library_events
+from visionstudio.ui.canvas.drop import LAYER_MIME
 from visionstudio.ui.canvas.layer_help import LayerHelpDialog, show_layer_help
 from visionstudio.ui.canvas.layer_menu import ContextMenu
 from visionstudio.ui.canvas.layer_style import layer_icon
@@ -35,12 +40,17 @@ KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
 class _LayerTree(QTreeWidget):
-    """A tree whose leaf items drag out as layer keys."""
+    """A tree whose leaf items drag out as layer keys or block references."""
+
+    blocks: BlockSection | None = None
 
     def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt's name
-        return [LAYER_MIME]
+        return [LAYER_MIME, BLOCK_MIME]
 
     def mimeData(self, items) -> QMimeData:  # noqa: N802 - Qt's name
+        refs = [i.data(0, BLOCK_ROLE) for i in items if i.data(0, BLOCK_ROLE)]
+        if refs and self.blocks is not None:
+            return block_mime(self.blocks.sources[refs[0]])
         keys = [i.data(0, KEY_ROLE) for i in items if i.data(0, KEY_ROLE)]
         mime = QMimeData()
         if keys:
@@ -93,6 +103,9 @@ class LayerPalette(QWidget):
         layout.addWidget(self.empty_label)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._populate()
+        self.blocks = self.tree.blocks = BlockSection(self)
+        self.setAcceptDrops(True)    # .vsblock files from the file manager (the tree only drags)
+        library_events().changed.connect(self._on_library_changed)
         self.search.textChanged.connect(self._on_search_text_changed)
         self.search.returnPressed.connect(self._on_search_return_pressed)
         self.tree.itemActivated.connect(self._on_tree_item_activated)
@@ -115,6 +128,8 @@ class LayerPalette(QWidget):
                 item.setIcon(0, layer_icon(key))
                 item.setSizeHint(0, QSize(0, 26))
                 item.setToolTip(0, f"<b>{spec.title}</b><br>{spec.description}")
+                item.setData(0, SEARCH_ROLE, f"{spec.title} {spec.key} {spec.category} "
+                                             f"{spec.description}".lower())
                 item.setStatusTip(0, spec.description)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                               | Qt.ItemFlag.ItemIsDragEnabled)
@@ -128,6 +143,9 @@ class LayerPalette(QWidget):
     def visible_keys(self) -> list[str]:
         return [k for k, item in self._items.items() if not item.isHidden()]
 
+    def visible_blocks(self) -> list[str]:
+        return [ref for ref, item in self.blocks.items.items() if not _hidden(item)]
+
     def mime_for(self, key: str) -> QMimeData:
         """What dragging ``key`` carries (the same the tree builds on a drag)."""
         return self.tree.mimeData([self._items[key]])
@@ -138,30 +156,20 @@ class LayerPalette(QWidget):
 
     def _on_search_text_changed(self, text: str) -> None:
         words = text.lower().split()
-        shown = 0
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
-            any_visible = False
-            for j in range(group.childCount()):
-                item = group.child(j)
-                spec = LAYERS.get(item.data(0, KEY_ROLE))
-                hay = f"{spec.title} {spec.key} {spec.category} {spec.description}".lower()
-                visible = all(w in hay for w in words)
-                item.setHidden(not visible)
-                any_visible |= visible
-                shown += visible
-            group.setHidden(not any_visible)
-            if any_visible and words:
-                group.setExpanded(True)
+        shown = sum(_filter(self.tree.topLevelItem(i), words) for i in range(self.tree.topLevelItemCount()))
         self.empty_label.setVisible(shown == 0)
         if words and shown:
-            first = next(self._items[k] for k in self.visible_keys())
-            self.tree.setCurrentItem(first)
+            visible = [self._items[k] for k in self.visible_keys()]
+            visible += [self.blocks.items[r] for r in self.visible_blocks()]
+            self.tree.setCurrentItem(visible[0])
+
+    def refilter(self) -> None:
+        self._on_search_text_changed(self.search.text())
 
     def _on_search_return_pressed(self) -> None:
         item = self.tree.currentItem()
-        if item is not None and not item.isHidden() and item.data(0, KEY_ROLE):
-            self.append(item.data(0, KEY_ROLE))
+        if item is not None and not item.isHidden():
+            self._on_tree_item_activated(item, 0)
 
     # -- context menu ----------------------------------------------------------------------
     def menu_for(self, key: str) -> QMenu:
@@ -187,16 +195,20 @@ class LayerPalette(QWidget):
     def _on_tree_context_menu_requested(self, pos: QPoint) -> None:
         item = self.tree.itemAt(pos)
         key = item.data(0, KEY_ROLE) if item is not None else None
-        if not key:
+        ref = item.data(0, BLOCK_ROLE) if item is not None else None
+        if not key and not ref:
             return
         self.tree.setCurrentItem(item)
-        self.menu_for(key).show_at(self.tree.viewport().mapToGlobal(pos))
+        menu = self.menu_for(key) if key else self.blocks.menu_for(ref)
+        menu.show_at(self.tree.viewport().mapToGlobal(pos))
 
     # -- appending -----------------------------------------------------------------------
     def _on_tree_item_activated(self, item: QTreeWidgetItem, column: int) -> None:
-        key = item.data(0, KEY_ROLE)
+        key, ref = item.data(0, KEY_ROLE), item.data(0, BLOCK_ROLE)
         if key:
             self.append(key)
+        elif ref:
+            self.add_block(ref)
         else:
             item.setExpanded(not item.isExpanded())
 
@@ -213,6 +225,63 @@ class LayerPalette(QWidget):
         new_id = added_ids(command)[0]
         self.controller.set_selection([new_id])
         return new_id
+
+    def add_block(self, ref: str) -> str | None:
+        """Add palette block ``ref`` after the selected layer, as ``append`` adds a layer."""
+        source = self.blocks.sources.get(ref)
+        selection = self.controller.selection
+        after = selection[-1] if len(selection) == 1 else None
+        new_id, reason = add_block(self.controller, source, after=after)
+        if reason:
+            self.status_message.emit(reason)
+        return new_id
+
+    # -- the block library ------------------------------------------------------------------
+    def _on_library_changed(self) -> None:
+        self.blocks.reload()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if block_files(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = block_files(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.blocks.import_files(paths)
+
+
+def _hidden(item: QTreeWidgetItem) -> bool:
+    while item is not None:
+        if item.isHidden():
+            return True
+        item = item.parent()
+    return False
+
+
+def _filter(item: QTreeWidgetItem, words: list[str]) -> int:
+    """Hide what does not match every word (a group with nothing shown, too); the count shown."""
+    if item.childCount() == 0 and item.data(0, SEARCH_ROLE) is None:
+        item.setHidden(bool(words))          # an empty group ("My blocks (none yet)")
+        return 0
+    if item.data(0, SEARCH_ROLE) is not None:
+        visible = all(w in item.data(0, SEARCH_ROLE) for w in words)
+        item.setHidden(not visible)
+        return int(visible)
+    shown = sum(_filter(item.child(j), words) for j in range(item.childCount()))
+    item.setHidden(shown == 0 and bool(words))
+    if shown and words:
+        item.setExpanded(True)
+    return shown
 
 
 def main(argv: list[str] | None = None) -> int:

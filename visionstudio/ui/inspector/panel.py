@@ -246,7 +246,8 @@ class InspectorPanel(QWidget):
         params = self._shown_schema[1]
         exposable = self._shown_schema[2] is not None and (kind == BLOCK or kind not in BLOCK_KINDS)
         for pspec in params:
-            self._add_row(pspec, exposable)
+            if pspec.name not in self._rows:   # one field per name (a name may set several layers)
+                self._add_row(pspec, exposable)
         has_advanced = any(p.advanced for p in params)
         self.advanced_toggle.setVisible(has_advanced)
         self.advanced_box.setVisible(has_advanced and self.advanced_toggle.isChecked())
