@@ -72,7 +72,7 @@ class LayerPalette(QWidget):
         self.controller = controller
         self.search = QLineEdit(self)
         self.search.setObjectName("layerSearch")
-        self.search.setPlaceholderText("Search layers…")
+        self.search.setPlaceholderText("Search layers and blocks…")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search layers")
         self.search.setToolTip("Filter layers by name or description")
