@@ -198,3 +198,28 @@ def test_dropping_a_vsblock_file_on_the_canvas_adds_it_and_a_key_clash_renames(q
     plain.write_text("hello")
     assert not drop(view, file_mime([plain]), vpos(view, QPointF(0, 300)))
     QApplication.processEvents()
+
+
+def test_inside_an_opened_block_the_palette_adds_there_and_refuses_a_cycle(palette, controller, tmp_path):
+    assert controller.push(AddDefinition(conv_block()))
+    assert controller.open_definition("conv_block")
+    inner = controller.graph
+    before = set(inner.nodes)
+    double_click(palette, "builtin:squeeze_excitation")
+    (new,) = set(inner.nodes) - before
+    assert inner.nodes[new].params["block"] == "squeeze_excitation"
+    assert not instances_of_network(controller) and "squeeze_excitation" in controller.graph.blocks
+    controller.undo()
+    assert set(inner.nodes) == before and "squeeze_excitation" not in controller.graph.blocks
+    # the block being edited, from a file, would contain itself: refused with the reason
+    library_file = blocks_dir() / "conv_block.vsblock"
+    block_save.save_block_to_library(palette, controller, "conv_block")
+    assert library_file.is_file()
+    messages = []
+    palette.status_message.connect(messages.append)
+    double_click(palette, "library:conv_block.vsblock")
+    assert set(inner.nodes) == before and "cannot contain itself" in messages[-1]
+
+
+def instances_of_network(controller) -> list:
+    return [n for n in controller.document.graph.nodes.values() if n.kind == "block"]
