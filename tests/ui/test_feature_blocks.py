@@ -86,3 +86,15 @@ def test_grad_cam_on_a_convolution_inside_a_block(view):
     heat = view.overlay.heatmap
     assert heat is not None and heat.shape == (12, 12) and 0 <= heat.min() and heat.max() <= 1
     assert "Grad-CAM at conv_block_1.conv1" in view.cam_caption.text()
+
+
+def test_the_viewer_builds_the_block_network_itself_while_a_block_is_open(qtbot, view):
+    controller = view.controller
+    assert controller.open_definition("conv_block", controller.graph.node_by_name("conv_block_1").id)
+    view.state.invalidate_model()                      # as after an edit: built again, on a worker
+    qtbot.waitUntil(lambda: view.state.model() is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: not view.state._tasks, timeout=60_000)
+    # the whole network, not the definition the canvas shows
+    assert view.conv_layers() == ["conv_block_1.conv1", "conv_block_2.conv1"]
+    acts, probs = view.state.activations()
+    assert acts["conv_block_2.conv1"].array.shape == (8, 12, 12) and len(probs) == 3
