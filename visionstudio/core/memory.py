@@ -124,11 +124,17 @@ def human_bytes(n: int | float) -> str:
 
 # -- the estimate --------------------------------------------------------------------------
 def activation_elements(analysis: Any) -> int:
-    """Elements of every layer's output for one sample (the Input's included)."""
+    """Elements of every layer's output for one sample (the Input's included). A block
+    instance counts the layers inside it (its output is its last inner layer's); a
+    definition's input and output ports are values counted where they are made."""
     total = 0
-    for info in analysis.nodes.values():
+    ports = analysis.ports
+    for nid, info in analysis.nodes.items():
+        if info.inner is not None:
+            total += activation_elements(info.inner)
+            continue
         shape = info.output_shape
-        if shape:
+        if shape and nid not in ports:
             total += prod(int(d) for d in shape)
     return total
 

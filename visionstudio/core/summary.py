@@ -12,6 +12,7 @@ from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
+from visionstudio.core.graph.blocks import instance_key
 from visionstudio.core.layers import LAYERS, Shape, fmt_shape
 from visionstudio.core.memory import MemoryEstimate, estimate_for_config
 
@@ -126,15 +127,10 @@ def _summarize(graph: GraphModel, name: str, analysis: GraphAnalysis | None, sou
     for nid in order:
         node, info = graph.nodes[nid], analysis.nodes[nid]
         spec = LAYERS.get(node.kind) if node.kind in LAYERS else None
-        details = ""
-        if spec is not None and info.clean_params:
-            try:
-                details = spec.summary(info.clean_params)
-            except (KeyError, TypeError, ValueError):  # pragma: no cover - defensive
-                details = ""
+        title, details = _title_and_details(graph, node, spec, info.clean_params)
         inputs = tuple(graph.nodes[e.src].name for e in graph.inputs_of(nid) if e.src in graph.nodes)
         rows.append(LayerRow(
-            nid, node.name, node.kind, spec.title if spec else node.kind, details, inputs,
+            nid, node.name, node.kind, title, details, inputs,
             info.output_shape, info.params, info.flops,
             tuple(d.message for d in info.diagnostics)))
     diagnostics = tuple({"message": d.message, "node": graph.nodes[d.node_id].name
@@ -143,6 +139,22 @@ def _summarize(graph: GraphModel, name: str, analysis: GraphAnalysis | None, sou
     memory = estimate_for_config(analysis, training) if training is not None else None
     return NetworkSummary(name, tuple(rows), Totals(analysis.total_params, analysis.total_flops),
                           analysis.input_shape, analysis.output_shape, diagnostics, source, memory)
+
+
+def _title_and_details(graph: GraphModel, node: Any, spec: Any, clean: dict[str, Any]) -> tuple[str, str]:
+    """A row's kind title and one-line details; a block instance shows its definition's
+    title and the values it sets (its params and FLOPs are the analysis' sums)."""
+    definition = graph.blocks.find(instance_key(node))
+    if definition is not None:
+        values = " · ".join(f"{k} {v}" for k, v in clean.items() if k != "block")
+        return definition.title or definition.key, values
+    details = ""
+    if spec is not None and clean:
+        try:
+            details = spec.summary(clean)
+        except (KeyError, TypeError, ValueError):  # pragma: no cover - defensive
+            details = ""
+    return (spec.title if spec else node.kind), details
 
 
 def render_text(summary: NetworkSummary) -> str:

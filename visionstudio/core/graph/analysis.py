@@ -19,8 +19,10 @@ from visionstudio.core.graph import diagnostics as hints
 from visionstudio.core.graph.blocks import BlockLibrary
 from visionstudio.core.graph.model import GraphModel, Node
 from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
-from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT
+from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT, BLOCK_OUTPUT
 from visionstudio.core.params import validate_all
+
+PORT_KINDS = (BLOCK_INPUT, BLOCK_OUTPUT)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class GraphAnalysis:
     diagnostics: list[Diagnostic]  # all of them, node ones included
     input_id: str | None
     output_id: str | None
+    # In a definition's analysis: its block input and output layers, which stand for
+    # values outside it (memory estimates skip them: the tensors are counted there).
+    ports: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -202,7 +207,9 @@ def _analyze(graph: GraphModel, single_output: bool, scope: _Scope | None) -> Gr
         output_id = _check_outputs(found, order, specs, inputs, succ, single_output)
     else:
         output_id = blocks.check_block_output(found, order, specs, inputs, succ)
-    return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id)
+    ports = tuple(nid for nid, s in specs.items() if s is not None and s.key in PORT_KINDS) if scope else ()
+    return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id,
+                         ports)
 
 
 def _report_cycles(found: _Findings, stuck: set[str]) -> None:
