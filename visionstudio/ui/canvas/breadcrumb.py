@@ -7,8 +7,11 @@ view's top margin (it covers no layer) and is hidden at the network level.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
+
+from visionstudio.ui.canvas.layer_style import mix
 
 HEIGHT = 32  # px: the view's top margin while the bar shows
 
@@ -39,8 +42,23 @@ class BreadcrumbBar(QFrame):
         self.current.setObjectName("blockBreadcrumbCurrent")
         self.note = QLabel(self)
         self.note.setObjectName("blockBreadcrumbNote")
-        self.note.setEnabled(False)  # the muted colour: it explains, it does not act
         self.hide()
+
+    def _colours(self) -> None:
+        """Crumbs in the link colour (they act), the note muted but readable (it explains)."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.WindowText)
+        muted = mix(text, palette.color(QPalette.ColorRole.Window), 0.35)
+        self.note.setStyleSheet(f"color: {muted.name()}")
+        link = palette.color(QPalette.ColorRole.Link).name()
+        for crumb in self.crumbs:
+            crumb.setStyleSheet(f"QToolButton {{ color: {link}; }} "
+                                "QToolButton:hover { text-decoration: underline; }")
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light/dark switched while a block is open
+            self._colours()
 
     def refresh(self) -> None:
         """Rebuild the crumbs from the controller's scope; show the bar only inside."""
@@ -66,7 +84,9 @@ class BreadcrumbBar(QFrame):
             crumb.setToolTip(f"Back to {name} (Esc goes up one level)")
             crumb.clicked.connect(lambda _checked=False, depth=depth: controller.leave_definition(depth))
             self._layout.addWidget(crumb)
-            self._layout.addWidget(QLabel("›", self))
+            separator = QLabel("›", self)
+            separator.setContentsMargins(4, 0, 4, 0)
+            self._layout.addWidget(separator)
             self.crumbs.append(crumb)
         self.current.setText(f"<b>{names[-1]}</b>")
         self._layout.addWidget(self.current)
@@ -74,6 +94,7 @@ class BreadcrumbBar(QFrame):
         self.note.setText(self._note(network, scope[-1].key))
         self._layout.addWidget(self.note)
         self._layout.addStretch(1)
+        self._colours()
         self.show()
         self.raise_()
 
