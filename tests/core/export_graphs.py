@@ -30,6 +30,15 @@ _NODES = [
     ("cat1", "concat", {}),
     ("c7", "conv2d", {"out_channels": 16, "kernel_size": [2, 3], "stride": [2, 1], "padding": [0, 1]}),
     ("p3", "maxpool2d", {"kernel_size": 3, "stride": 1, "padding": 1, "ceil_mode": True}),
+    # resize kinds (16×4×8 -> 16×6×10): transposed conv, adaptive pools, upsample, padding
+    ("ct1", "conv_transpose2d", {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1,
+                                 "output_padding": 1, "groups": 2, "bias": False}),
+    ("am1", "adaptive_maxpool2d", {"output_size": [3, 5]}),
+    ("up1", "upsample", {"scale_factor": 1.5, "mode": "bilinear", "align_corners": True}),
+    ("up2", "upsample", {"by": "size", "size": [8, 16]}),
+    ("aa1", "adaptive_avgpool2d", {"output_size": [4, 8]}),
+    ("zp1", "zeropad2d", {"left": 0, "right": 2, "top": 1, "bottom": 1}),
+    ("mp4", "maxpool2d", {"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2}),
     ("bn2", "batchnorm2d", {"affine": False}),
     ("gap1", "global_avgpool", {}),
     ("fl", "flatten", {}),
@@ -40,12 +49,14 @@ _NODES = [
     ("sm", "softmax", {}),
 ]
 _EDGES = [
+    ("p3", "ct1"), ("ct1", "am1"), ("am1", "up1"), ("up1", "up2"), ("up2", "aa1"), ("aa1", "zp1"),
+    ("zp1", "mp4"), ("mp4", "bn2"),
     ("inp", "c1"), ("c1", "c2"), ("c1", "c3"), ("c2", "add1", 0), ("c3", "add1", 1),
     ("c1", "c4"), ("add1", "avg1", 0), ("c4", "avg1", 1), ("c1", "c5"), ("c1", "c6"),
     ("c5", "ws1", 0), ("c6", "ws1", 1), ("avg1", "ws2", 0), ("ws1", "ws2", 1), ("ws2", "bn1"),
     ("bn1", "r1"), ("r1", "lr1"), ("lr1", "e1"), ("e1", "g1"), ("g1", "t1"), ("t1", "s1"),
     ("s1", "p1"), ("s1", "p2"), ("p1", "cat1", 0), ("p2", "cat1", 1), ("cat1", "c7"),
-    ("c7", "p3"), ("p3", "bn2"), ("bn2", "gap1"), ("cat1", "fl"), ("fl", "d1"),
+    ("c7", "p3"), ("bn2", "gap1"), ("cat1", "fl"), ("fl", "d1"),
     ("gap1", "cat2", 0), ("d1", "cat2", 1), ("cat2", "dr"), ("dr", "d2"), ("d2", "sm"),
 ]
 

@@ -440,13 +440,15 @@ def _resize_block(draw, s: _State) -> None:
         kind = draw(st.sampled_from(["adaptive_avgpool2d", "adaptive_maxpool2d"]))
         s.step(kind, (c, oh, ow), output_size=oh if oh == ow else [oh, ow])
     else:  # a window that may be larger than the input: ceil mode keeps one partial window
+        kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
         k, stride = draw(st.integers(1, 5)), draw(st.integers(1, 3))
-        pad = draw(st.integers(0, k // 2))
-        oh, ow = pool_out(h, k, stride, pad, True), pool_out(w, k, stride, pad, True)
+        pad, d = draw(st.integers(0, k // 2)), draw(st.integers(1, 2)) if kind == "maxpool2d" else 1
+        span = d * (k - 1) + 1  # torch's formula with the dilated window
+        oh, ow = pool_out(h, span, stride, pad, True), pool_out(w, span, stride, pad, True)
         if oh <= 0 or ow <= 0:  # even ceil mode needs the window to start inside the input
             k, pad, oh, ow = 1, 0, pool_out(h, 1, stride, 0, True), pool_out(w, 1, stride, 0, True)
-        kind = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
-        s.step(kind, (c, oh, ow), kernel_size=k, stride=stride, padding=pad, ceil_mode=True)
+        spaced = {"dilation": d} if kind == "maxpool2d" else {}
+        s.step(kind, (c, oh, ow), kernel_size=k, stride=stride, padding=pad, ceil_mode=True, **spaced)
 
 
 @st.composite

@@ -148,6 +148,22 @@ def test_channel_groups_sweep(kind):
     sweep.done(least=216)
 
 
+def test_dilated_maxpool2d_sweep():
+    sweep = _Sweep("maxpool2d")
+    for k, s, pad, d, ceil in itertools.product(range(1, 5), (None, 1, 2, 3), range(3), range(2, 4),
+                                                (False, True)):
+        params = {"kernel_size": k, "stride": s, "padding": pad, "dilation": d, "ceil_mode": ceil}
+        sweep.check(params, _square(), nn.MaxPool2d, k, stride=s, padding=pad, dilation=d, ceil_mode=ceil)
+    rng = random.Random(4)
+    for _ in range(100):
+        k, d, s = [rng.randint(1, 4), rng.randint(1, 4)], [rng.randint(1, 3), rng.randint(1, 3)], [1, 2]
+        pad, ceil = [rng.randint(0, 2), rng.randint(0, 2)], rng.random() < 0.5
+        params = {"kernel_size": k, "stride": s, "padding": pad, "dilation": d, "ceil_mode": ceil}
+        sweep.check(params, _rectangles(rng, 3), nn.MaxPool2d, _hw(k), stride=_hw(s), padding=_hw(pad),
+                    dilation=_hw(d), ceil_mode=ceil)
+    sweep.done(least=2500)
+
+
 @pytest.mark.parametrize("kind", ["maxpool2d", "avgpool2d"])
 def test_pool_sweep(kind):
     cls = nn.MaxPool2d if kind == "maxpool2d" else nn.AvgPool2d

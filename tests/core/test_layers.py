@@ -54,6 +54,7 @@ CASES = [
     ("maxpool2d", [IMG], {"kernel_size": 3, "stride": 2, "padding": 1}),
     ("maxpool2d", [IMG], {"kernel_size": [2, 3], "stride": [1, 2], "ceil_mode": True}),
     ("maxpool2d", [(2, 5, 5)], {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True}),
+    ("maxpool2d", [IMG], {"kernel_size": [2, 3], "dilation": [2, 1], "padding": 1, "ceil_mode": True}),
     ("avgpool2d", [IMG], {}),
     ("avgpool2d", [IMG], {"kernel_size": 3, "stride": 3, "ceil_mode": True}),
     ("avgpool2d", [(2, 5, 6)], {"kernel_size": 4, "stride": 1, "padding": 2}),

@@ -20,8 +20,8 @@ from visionstudio.core.project import ProjectFormatError, document_from_dict
 
 from .support import import_file, torch_threads
 
-# Every kind of this module with its less common settings, one after another:
-# 4×9×11 -> ... -> 16 features. amax1's 7×5 does not divide its 20×31 input, the case
+# Every kind of this module with its less common settings (and a dilated MaxPool2d),
+# one after another: 4×9×11 -> ... -> 16 features. amax1's 7×5 does not divide its 20×31 input, the case
 # torch's own ONNX exporters refuse.
 CHAIN = [
     ("inp", "input", {"channels": 4, "height": 9, "width": 11}),
@@ -36,13 +36,14 @@ CHAIN = [
     ("up3", "upsample", {}),
     ("up4", "upsample", {"by": "size", "size": [5, 7], "mode": "bilinear"}),
     ("pad2", "zeropad2d", {}),
+    ("mp1", "maxpool2d", {"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2, "ceil_mode": True}),
     ("ct2", "conv_transpose2d", {}),
     ("amax2", "adaptive_maxpool2d", {}),
     ("fl", "flatten", {}),
 ]
 SHAPES = {"ct1": (6, 20, 31), "amax1": (6, 7, 5), "up1": (6, 10, 7), "pad1": (6, 14, 9),
           "up2": (6, 9, 13), "aavg1": (6, 4, 3), "up3": (6, 8, 6), "up4": (6, 5, 7), "pad2": (6, 7, 9),
-          "ct2": (16, 14, 18), "amax2": (16, 1, 1), "fl": (16,)}
+          "mp1": (6, 7, 9), "ct2": (16, 14, 18), "amax2": (16, 1, 1), "fl": (16,)}
 
 
 def _chain_project(nodes=CHAIN):
@@ -79,6 +80,7 @@ def test_emitted_code_is_readable_and_builds_the_apps_model(tmp_path):
         'nn.Upsample(scale_factor=2.0, mode="nearest")',
         'nn.Upsample(size=(5, 7), mode="bilinear")',
         "nn.ZeroPad2d(1)",
+        "nn.MaxPool2d(2, stride=1, padding=1, dilation=2, ceil_mode=True)",
         "nn.ConvTranspose2d(6, 16, 2, stride=2)",
         "nn.AdaptiveMaxPool2d(1)",
     ):

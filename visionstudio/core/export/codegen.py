@@ -239,9 +239,15 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def _fold(line: str, width: int = 88) -> str:
     """Black-style: a too-long statement with a trailing shape comment gets the comment
-    on the line above instead (comments are never wrapped by black either)."""
-    if len(line) <= width or "  # " not in line:
+    on the line above instead (comments are never wrapped by black either), and a call
+    still too long gets its arguments on a line of their own."""
+    if len(line) <= width:
         return line
-    code, _, comment = line.rpartition("  # ")
-    indent = code[: len(code) - len(code.lstrip())]
-    return f"{indent}# {comment}\n{code}"
+    indent = line[: len(line) - len(line.lstrip())]
+    if "  # " in line:
+        code, _, comment = line.rpartition("  # ")
+        return f"{indent}# {comment}\n{_fold(code, width)}"
+    head, paren, args = line.partition("(")
+    if not paren or not args.endswith(")") or len(indent) + 4 + len(args) - 1 > width:
+        return line
+    return f"{head}(\n{indent}    {args[:-1]}\n{indent})"

@@ -17,9 +17,9 @@ from visionstudio.core.layers.source import constructor, pair_source
 from visionstudio.core.params import ParamSpec, pair
 
 
-def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool) -> int:
+def _pool_size(size: int, k: int, s: int, pad: int, ceil_mode: bool, d: int = 1) -> int:
     """torch's pooling_output_shape, so inference agrees with the real layer."""
-    numerator = size + 2 * pad - (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    numerator = size + 2 * pad - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
     out = numerator // s + 1
     if ceil_mode and (out - 1) * s >= size + pad:
         out -= 1
@@ -38,23 +38,29 @@ def _pool_infer(inputs: list[Shape], p: Params) -> Shape:
     kh, kw = pair(p["kernel_size"])
     sh, sw = pair(p["stride"] if p["stride"] is not None else p["kernel_size"])
     ph, pw = pair(p["padding"])
+    dh, dw = pair(p.get("dilation", 1))  # MaxPool2d only
     if 2 * ph > kh or 2 * pw > kw:
         raise ShapeError(f"padding {ph}×{pw} must be at most half the {kh}×{kw} window",
                          hint=f"set padding to at most {kh // 2}×{kw // 2}, or use a larger window")
-    oh = _pool_size(h, kh, sh, ph, p["ceil_mode"])
-    ow = _pool_size(w, kw, sw, pw, p["ceil_mode"])
+    oh = _pool_size(h, kh, sh, ph, p["ceil_mode"], dh)
+    ow = _pool_size(w, kw, sw, pw, p["ceil_mode"], dw)
     if oh <= 0 or ow <= 0:
         # torch refuses only an empty output: with ceil mode a window larger than the
         # (padded) input still gives one partial window
         where = f"{h}×{w} input" if (ph, pw) == (0, 0) else f"padded {h + 2 * ph}×{w + 2 * pw} input"
         ceil = "" if p["ceil_mode"] else ", turn on ceil mode (a partial window then counts)"
-        raise ShapeError(f"window {kh}×{kw} is larger than its {where}",
+        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        what = f"window {kh}×{kw}" if (dh, dw) == (1, 1) else f"dilated window {eh}×{ew}"
+        raise ShapeError(f"{what} is larger than its {where}",
                          hint=f"use a window of at most {h + 2 * ph}×{w + 2 * pw}{ceil}, or delete "
                               "this pooling: the image is already this small")
     return (c, oh, ow)
 
 
-def _pool_params() -> tuple[ParamSpec, ...]:
+def _pool_params(dilation: bool = False) -> tuple[ParamSpec, ...]:
+    spaced = (ParamSpec("dilation", "pair", 1, minimum=1, maximum=1024, advanced=True,
+                        help="Spacing between the values a window compares; 2 looks at every "
+                             "other pixel of a window twice as wide."),) if dilation else ()
     return (
         ParamSpec("kernel_size", "pair", 2, title="window", minimum=1, maximum=1024, key=True,
                   help="Size of the pooling window: one number or [height, width]."),
@@ -63,8 +69,9 @@ def _pool_params() -> tuple[ParamSpec, ...]:
         ParamSpec("padding", "pair", 0, minimum=0, maximum=512,
                   help="Padding on each side; at most half the window."),
         ParamSpec("ceil_mode", "bool", False, title="ceil mode",
-                  help="Round the output size up, keeping a partial last window."),
-    )
+                  help="Round the output size up, keeping a partial last window (even one "
+                       "window larger than the input gives one value)."),
+    ) + spaced
 
 
 def _pool_summary(p: Params) -> str:
@@ -79,8 +86,9 @@ def _pool_build(cls_name: str):
 
         cls = getattr(nn, cls_name)
         stride = pair(p["stride"]) if p["stride"] is not None else None
+        spaced = {"dilation": pair(p["dilation"])} if "dilation" in p else {}
         return cls(pair(p["kernel_size"]), stride=stride, padding=pair(p["padding"]),
-                   ceil_mode=p["ceil_mode"])
+                   ceil_mode=p["ceil_mode"], **spaced)
     return build
 
 
@@ -92,6 +100,8 @@ def _pool_emit(cls_name: str):
             kw.append(("stride", pair_source(p["stride"])))
         if pair(p["padding"]) != (0, 0):
             kw.append(("padding", pair_source(p["padding"])))
+        if pair(p.get("dilation", 1)) != (1, 1):
+            kw.append(("dilation", pair_source(p["dilation"])))
         if p["ceil_mode"]:
             kw.append(("ceil_mode", "True"))
         return Emitted(code.call(), init=constructor(f"nn.{cls_name}", [pair_source(p["kernel_size"])], kw))
@@ -101,7 +111,7 @@ def _pool_emit(cls_name: str):
 MAXPOOL2D = register(LayerSpec(
     key="maxpool2d", title="MaxPool2d", category="Pooling",
     description="Keeps the largest value in each window: shrinks the image, keeps strong features.",
-    params=_pool_params(), infer=_pool_infer, build=_pool_build("MaxPool2d"),
+    params=_pool_params(dilation=True), infer=_pool_infer, build=_pool_build("MaxPool2d"),
     emit=_pool_emit("MaxPool2d"),
     summary=_pool_summary, name_prefix="pool", icon="pool",
 ))
