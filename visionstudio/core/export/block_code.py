@@ -395,8 +395,10 @@ class BlockClasses:
         if definition.description:
             doc += ["", *textwrap.wrap(docstring_line(definition.description[:600]), 84,
                                        initial_indent="    ", subsequent_indent="    ")]
-        users = ", ".join(cls.users[:12]) + (" ..." if len(cls.users) > 12 else "")
-        doc += ["", f"    Used by {users}." if users else "    Used inside another block."]
+        more = len(cls.users) - 12
+        users = ", ".join(cls.users[:12]) + (f" and {more} more" if more > 0 else "")
+        doc += ["", *textwrap.wrap(f"Used by {users}." if users else "Used inside another block.", 84,
+                                   initial_indent="    ", subsequent_indent="    ")]
         if len(siblings) > 1:
             doc += textwrap.wrap(f"Instances of {cls.key} whose layers differ in more than the arguments "
                                  f"get classes of their own: {', '.join(siblings)}.", 84,

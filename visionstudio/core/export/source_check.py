@@ -68,10 +68,11 @@ def check_layer_names(graph) -> None:
     modules inside TorchScript's code and ONNX's nodes as well as model.py's lines."""
     from visionstudio.core.build import attribute_names
 
-    attrs = attribute_names(graph)
-    for nid, node in graph.nodes.items():
-        checked_identifier(node.name, "the layer name")
-        checked_identifier(attrs[nid], "the layer attribute")
+    for g in (graph, *(d.graph for d in graph.blocks.values())):  # block1.conv1 is a module too
+        attrs = attribute_names(g)
+        for nid, node in g.nodes.items():
+            checked_identifier(node.name, "the layer name")
+            checked_identifier(attrs[nid], "the layer attribute")
 
 
 def _printable(ch: str) -> str:
