@@ -191,6 +191,11 @@ def test_add_and_remove_definition():
     _roundtrip(doc, AddDefinition(conv_block()))
     with pytest.raises(CommandError, match="already has a block"):
         AddDefinition(conv_block()).do(doc)
+    selfish = conv_block("selfish")
+    add(selfish.graph, "block", "me", block="selfish")
+    with pytest.raises(CommandError, match="contains itself"):
+        AddDefinition(selfish).do(doc)
+    assert "selfish" not in doc.graph.blocks
     ids = network(doc.graph, ["conv_block"])
     with pytest.raises(CommandError, match="still used by conv_block_1"):
         RemoveDefinition("conv_block").do(doc)

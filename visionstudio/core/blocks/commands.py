@@ -280,10 +280,14 @@ class AddDefinition(GraphCommand):
         self.text = f"Add block {definition.title or definition.key}"
 
     def apply(self, graph: GraphModel) -> None:
+        library = graph.blocks
         try:
-            graph.blocks.add(self.definition)
+            library.add(self.definition)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if self.definition.key in library.dependencies(self.definition.key):
+            library.remove(self.definition.key)
+            raise CommandError(f"block {self.definition.key} contains itself and cannot be added")
 
     def revert(self, graph: GraphModel) -> None:
         graph.blocks.remove(self.definition.key)
