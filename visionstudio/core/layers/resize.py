@@ -184,7 +184,7 @@ ADAPTIVE_AVGPOOL2D = register(LayerSpec(
     description="Averages windows sized so the output has a fixed height and width, whatever "
                 "the input size: lets one network take images of any size (torchvision's "
                 "ResNet ends with an AdaptiveAvgPool2d of 1×1). Unlike GlobalAvgPool it keeps "
-                "the channels×height×width form, so a Flatten follows it.",
+                "the channels×height×width form (a 7×7 output can feed more convolutions).",
     params=_adaptive_params("average"), infer=_adaptive_infer,
     build=_adaptive_avg_build, emit=_adaptive_emit("AdaptiveAvgPool2d"),
     summary=_adaptive_summary, name_prefix="apool", icon="adaptive_pool",
@@ -193,7 +193,8 @@ ADAPTIVE_AVGPOOL2D = register(LayerSpec(
 ADAPTIVE_MAXPOOL2D = register(LayerSpec(
     key="adaptive_maxpool2d", title="AdaptiveMaxPool2d", category="Pooling",
     description="Keeps the largest value of windows sized so the output has a fixed height "
-                "and width, whatever the input size.",
+                "and width, whatever the input size: the strongest response of each region. "
+                "Windows may overlap by a pixel when the output does not divide the input.",
     params=_adaptive_params("largest value"), infer=_adaptive_infer,
     build=_adaptive_max_build, emit=_adaptive_emit("AdaptiveMaxPool2d"),
     summary=_adaptive_summary, name_prefix="amaxpool", icon="adaptive_pool",
