@@ -141,3 +141,23 @@ def test_memo_serves_unchanged_definitions_and_never_a_stale_one():
         third = analyze(top)
     assert third.nodes[ids[0]].inner is not first.nodes[ids[0]].inner
     assert third.nodes[ids[0]].params == 4 * 8 + 8
+
+
+def test_one_exposed_name_can_set_several_inner_params():
+    d = residual_block()
+    g = d.graph
+    conv2 = add(g, "conv2d", "conv2", out_channels=4, kernel_size=1)
+    relu = g.node_by_name("relu1").id
+    out = g.node_by_name("out").id
+    g._delete_edges_of({out})
+    chain(g, relu, conv2, out)
+    d.exposed.append(type(d.exposed[0])("channels", conv2, "out_channels"))
+    assert [s.name for s in d.param_specs()] == ["channels"]
+    top = _top(d)
+    inst = network(top, ["residual"], channels=4)[0]
+    SetParam(inst, "channels", 6).apply(top)
+    a = analyze(top)
+    assert not a.ok  # the add now joins 6 and 4 channels: the first conv changed too
+    SetParam(inst, "channels", 4).apply(top)
+    a = analyze(top)
+    assert a.ok and a.nodes[inst].inner.nodes[conv2].output_shape == (4, 16, 16)

@@ -121,7 +121,10 @@ def test_a_thousand_deep_nesting_chain():
      "conv1 has no parameter 'nope'"),
     (lambda e: e.__setitem__(0, {**e[0], "name": "os.system"}), "graph.blocks.outer.exposed[0].name",
      "not a valid name"),
-    (lambda e: e.append(dict(e[0])), "graph.blocks.outer.exposed[2].name", "exposed twice"),
+    (lambda e: e.append(dict(e[0])), "graph.blocks.outer.exposed[2]",
+     "out_channels of conv1 is exposed twice"),
+    (lambda e: e.append({**e[0], "param": "bias"}), "graph.blocks.outer.exposed[2].name",
+     "already sets a parameter of another kind"),
 ])
 def test_bad_exposed_params(change, path, words):
     data = _nested_data()

@@ -12,24 +12,27 @@ from visionstudio.core.graph.blocks import BlockDefinition, ExposedParam, instan
 
 
 def check_exposed(definition: BlockDefinition, exposed: list[ExposedParam]) -> None:
-    names: set[str] = set()
+    kinds: dict[str, str] = {}  # exposed name -> the kind of parameter it sets
     targets: set[tuple[str, str]] = set()
     probe = BlockDefinition(definition.key, "", "", definition.graph)
     for e in exposed:
         problem = key_problem(e.name, "a parameter name")
         if problem:
             raise CommandError(problem)
-        if e.name == "block" or e.name in names:
-            raise CommandError(f"the block already has a parameter named {e.name}")
+        if e.name == "block":
+            raise CommandError("the block already has a parameter named block (the definition it uses)")
         node = definition.graph.nodes.get(e.node_id)
         if node is None:
             raise CommandError(f"{e.name} names a layer that is not in block {definition.key}")
         probe.exposed = [e]
-        if not probe.param_specs():
+        specs = probe.param_specs()
+        if not specs:
             raise CommandError(f"{node.name} has no parameter {e.param!r} to expose")
+        if kinds.setdefault(e.name, specs[0].kind) != specs[0].kind:
+            raise CommandError(f"the block already has a parameter named {e.name}, of another kind "
+                               f"than {e.param} of {node.name}")
         if (e.node_id, e.param) in targets:
             raise CommandError(f"{e.param} of {node.name} is exposed twice")
-        names.add(e.name)
         targets.add((e.node_id, e.param))
 
 

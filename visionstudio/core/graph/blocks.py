@@ -87,8 +87,9 @@ class BlockDefinition:
 
     def param_specs(self) -> tuple[ParamSpec, ...]:
         """The instance's parameters: each exposed inner ParamSpec under the exposed name
-        and title, defaulting to the inner node's current value. An exposed entry that
-        names a missing node or parameter is left out (the analysis reports it)."""
+        and title, defaulting to the inner node's current value. A name exposed on
+        several inner parameters (of one kind) sets them all and takes its rules from
+        the first. An entry that names a missing node or parameter is left out."""
         return _exposed_specs(self, set())
 
     def copy(self, key: str | None = None) -> BlockDefinition:
@@ -124,7 +125,7 @@ def _exposed_specs(definition: BlockDefinition, seen: set[str]) -> tuple[ParamSp
     nodes = definition.graph.nodes
     for exp in definition.exposed:
         node = nodes.get(exp.node_id)
-        if node is None:
+        if node is None or any(s.name == exp.name for s in out):  # one name may set several params
             continue
         inner = _inner_param_spec(definition.graph, node, exp.param, seen)
         if inner is None:

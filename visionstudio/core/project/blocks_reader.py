@@ -179,7 +179,8 @@ def _exposed(value: Any, path: str, definition: BlockDefinition) -> list[Exposed
     if len(value) > MAX_EXPOSED:
         raise fail(path, f"has {len(value):,} entries; at most {MAX_EXPOSED}")
     out: list[ExposedParam] = []
-    names: set[str] = set()
+    kinds: dict[str, str] = {}  # a name may set several inner parameters of one kind
+    targets: set[tuple[str, str]] = set()
     for i, item in enumerate(value):
         where = f"{path}[{i}]"
         expect(item, dict, where, "an object")
@@ -190,17 +191,20 @@ def _exposed(value: Any, path: str, definition: BlockDefinition) -> list[Exposed
         problem = key_problem(name, "a parameter name")
         if problem or name == "block":
             raise fail(f"{where}.name", problem or "'block' names the definition and cannot be a parameter")
-        if name in names:
-            raise fail(f"{where}.name", f"the parameter {name} is exposed twice")
         node_id = expect(item.get("node"), str, f"{where}.node", "a layer id")
         if node_id not in definition.graph.nodes:
             raise fail(f"{where}.node", f"no layer of block {definition.key} has id {node_id[:80]!r}")
         param = expect(item.get("param"), str, f"{where}.param", "a parameter name")
         exposed = ExposedParam(name, node_id, param, _text(item.get("title", ""), f"{where}.title"))
         definition.exposed = [exposed]
-        if not definition.param_specs():
-            layer = definition.graph.nodes[node_id].name
+        specs = definition.param_specs()
+        layer = definition.graph.nodes[node_id].name
+        if not specs:
             raise fail(f"{where}.param", f"{layer} has no parameter {param[:80]!r}")
-        names.add(name)
+        if (node_id, param) in targets:
+            raise fail(where, f"{param} of {layer} is exposed twice")
+        if kinds.setdefault(name, specs[0].kind) != specs[0].kind:
+            raise fail(f"{where}.name", f"{name} already sets a parameter of another kind")
+        targets.add((node_id, param))
         out.append(exposed)
     return out
