@@ -369,5 +369,5 @@ def add_block_instance(target: GraphModel | ProjectDocument, definition: BlockDe
         taken.add(key)
         commands.append(AddDefinition(renamed_copy(d, key, renames)))
     key = renames.get(definition.key, definition.key)
-    commands.append(AddNode(BLOCK, position, params={"block": key}))
+    commands.append(AddNode(BLOCK, position, name=graph.unique_name(key), params={"block": key}))
     return BlockMacro(f"Add {definition.title or key}", commands)
