@@ -42,6 +42,12 @@ def _every_builtin():
     return chain((16, 16, 16), EVERY_BUILTIN)
 
 
+def _small():
+    """Projection basic block, SE, depthwise separable, inception: every kind of layer the
+    built-ins hold, in four instances (ONNX export takes seconds per block)."""
+    return chain((16, 16, 16), [EVERY_BUILTIN[i] for i in (2, 4, 5, 10)])
+
+
 def _trained(graph, seed=7):
     """The app model with 'trained' weights: a seed, BatchNorm statistics off 0/1."""
     model = build_model(graph, seed=seed)
@@ -206,8 +212,7 @@ def test_onnx_of_every_builtin_within_1e_4(tmp_path):
     import numpy as np
     import onnxruntime as ort
 
-    # one of each kind but the plain basic block (its layers are the projection one's)
-    graph = chain((16, 16, 16), [EVERY_BUILTIN[i] for i in (2, 4, 5, 9, 10)])
+    graph = _small()
     model = _trained(graph)
     doc = ProjectDocument(graph)
     result = export_project(doc, "onnx", tmp_path, weights=dict(model.state_dict()))
@@ -221,7 +226,7 @@ def test_onnx_of_every_builtin_within_1e_4(tmp_path):
 
 
 def test_torchscript_of_blocks_is_exact(tmp_path):
-    graph = _every_builtin()
+    graph = _small()
     model = _trained(graph)
     result = export_project(ProjectDocument(graph), "torchscript", tmp_path,
                             weights=dict(model.state_dict()))

@@ -22,6 +22,13 @@ from visionstudio.core.templates import (
 
 KEYS = [t.key for t in TEMPLATES]
 REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
+# The templates built from blocks take colour images; the classic ones 1×28×28.
+BLOCK_TEMPLATE_INPUTS = {"resnet18_cifar": (3, 32, 32), "resnet18": (3, 224, 224),
+                         "mobilenet_se": (3, 32, 32)}
+
+
+def _input_shape(key: str) -> tuple[int, int, int]:
+    return BLOCK_TEMPLATE_INPUTS.get(key, (1, 28, 28))
 
 
 def test_every_template_file_is_listed():
@@ -36,7 +43,7 @@ def test_template_is_clean(key):
     doc = load_template(key)
     analysis = analyze(doc.graph)
     assert analysis.diagnostics == []
-    assert analysis.input_shape == (1, 28, 28) and analysis.output_shape == (10,)
+    assert analysis.input_shape == _input_shape(key) and analysis.output_shape == (10,)
     assert doc.name and doc.description and template(key).title and template(key).description
     assert doc.dataset.key == "shapes"
     # every node placed, names are the readable kind (conv1, pool1, dense1 ...)
@@ -82,7 +89,7 @@ def test_template_builds_and_matches_counts(key):
     model = build_model(doc.graph)
     assert sum(p.numel() for p in model.parameters()) == analyze(doc.graph).total_params
     with torch.no_grad():
-        assert tuple(model.eval()(torch.zeros(2, 1, 28, 28)).shape) == (2, 10)
+        assert tuple(model.eval()(torch.zeros(2, *_input_shape(key))).shape) == (2, 10)
 
 
 def test_unknown_template_key():
@@ -127,3 +134,36 @@ def test_summary_of_a_broken_graph():
                                      (5_056_000, "5.06 M"), (2_300_000_000, "2.30 G")])
 def test_human_count(n, text):
     assert human_count(n) == text
+
+
+def test_resnet18_has_torchvisions_parameter_count():
+    from torchvision.models import resnet18
+
+    reference = sum(p.numel() for p in resnet18(num_classes=10).parameters())
+    assert reference == 11_181_642
+    assert analyze(load_template("resnet18").graph).total_params == reference
+    assert analyze(load_template("resnet18_cifar").graph).total_params == 11_173_962
+
+
+def test_block_templates_are_made_of_block_instances():
+    resnet = load_template("resnet18_cifar").graph
+    blocks = [n.params["block"] for n in resnet.nodes.values() if n.kind == "block"]
+    assert blocks == ["basic_block", "basic_block"] + ["basic_block_projection", "basic_block"] * 3
+    assert sorted(resnet.blocks.keys()) == ["basic_block", "basic_block_projection"]
+    mobilenet = load_template("mobilenet_se").graph
+    kinds = [n.params["block"] for n in mobilenet.nodes.values() if n.kind == "block"]
+    assert kinds.count("depthwise_separable") == 13 and kinds.count("squeeze_excitation") == 4
+    assert analyze(mobilenet).total_params == 3_393_346
+    for key in BLOCK_TEMPLATE_INPUTS:
+        dataset = load_template(key).dataset.params
+        assert (dataset["channels"], dataset["image_size"]) == BLOCK_TEMPLATE_INPUTS[key][:2]
+
+
+def test_block_template_files_are_up_to_date():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_block_templates",
+                                                  REPO_TEMPLATES / "make_block_templates.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0

@@ -1,7 +1,8 @@
 """Template projects: ready-made networks the app and ``visionstudio summary`` can open.
 
 The templates are ordinary project files in the repository's top-level
-``resources/templates/`` folder (regenerate them with ``packaging/make_templates.py``).
+``resources/templates/`` folder (regenerate them with ``packaging/make_templates.py``, and
+the ones built from blocks with ``resources/templates/make_block_templates.py``).
 An installed wheel ships them as data files under ``<prefix>/share/visionstudio/templates``
 (``[tool.setuptools.data-files]`` in pyproject.toml). :func:`templates_dir` looks in
 ``$VISIONSTUDIO_TEMPLATES``, then the source checkout, then the install prefixes.
@@ -50,6 +51,19 @@ TEMPLATES: list[Template] = [
     Template("inception_block", "Inception block",
              "Parallel 1×1, 3×3, 5×5 and pooling branches joined by Concat.",
              "inception_block.vsproj"),
+    # Built from blocks (resources/templates/make_block_templates.py writes these).
+    Template("resnet18_cifar", "ResNet-18 (32×32)",
+             "ResNet-18 of basic blocks for 3×32×32 images: a 3×3 stem without max-pool; "
+             "11,173,962 parameters.",
+             "resnet18_cifar.vsproj"),
+    Template("resnet18", "ResNet-18",
+             "ResNet-18 of basic blocks for 3×224×224 images, as torchvision's resnet18 with "
+             "10 classes: 11,181,642 parameters.",
+             "resnet18.vsproj"),
+    Template("mobilenet_se", "MobileNet with SE",
+             "MobileNet's 13 depthwise-separable blocks with squeeze-and-excitation blocks, "
+             "for 3×32×32 images; 3,393,346 parameters.",
+             "mobilenet_se.vsproj"),
 ]
 
 _BY_KEY = {t.key: t for t in TEMPLATES}
