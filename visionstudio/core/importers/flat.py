@@ -111,6 +111,12 @@ class FlatBuilder:
             self._edges.append((self._ids[value.node], node_id, port))
         return Value(name, tuple(shape))
 
+    def node_params(self, value: Value) -> dict[str, Any] | None:
+        """The node that makes ``value`` (its kind and params), for a mapping that folds a
+        later operation into it (ONNX's MatMul + Add becomes one Dense)."""
+        node_id = self._ids.get(value.node)
+        return next((n for n in reversed(self._nodes) if n["id"] == node_id), None)
+
     def weight(self, value: Value, param: str, tensor: Any) -> None:
         """The tensor for ``<node>.<param>`` (checked against the built model in finish)."""
         if value.known:
