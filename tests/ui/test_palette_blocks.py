@@ -3,8 +3,10 @@ double-click and by drag, saving to the library, broken files, .vsblock drops.""
 
 from __future__ import annotations
 
+import os
+
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -151,11 +153,13 @@ def test_a_broken_library_file_is_listed_with_its_problem(qtbot, controller):
     folder.mkdir(parents=True)
     (folder / "broken.vsblock").write_bytes(b"{not json")
     (folder / "wrong.vsblock").write_text('{"format": "visionstudio.block", "version": 1, "block": 3}')
+    os.mkfifo(folder / "pipe.vsblock")                # opening it would block: never opened
     palette = make_palette(qtbot, controller)
     broken = palette.blocks.items["library:broken.vsblock"]
     assert "broken.vsblock" in broken.toolTip(0) and "cannot be used" in broken.toolTip(0)
     assert not broken.flags() & Qt.ItemFlag.ItemIsDragEnabled
     assert "wrong.vsblock" in palette.blocks.items["library:wrong.vsblock"].toolTip(0)
+    assert "not a regular file" in palette.blocks.items["library:pipe.vsblock"].toolTip(0)
     messages = []
     palette.status_message.connect(messages.append)
     double_click(palette, "library:broken.vsblock")
@@ -223,3 +227,21 @@ def test_inside_an_opened_block_the_palette_adds_there_and_refuses_a_cycle(palet
 
 def instances_of_network(controller) -> list:
     return [n for n in controller.document.graph.nodes.values() if n.kind == "block"]
+
+
+def test_a_forged_block_drag_is_refused(qtbot, controller, tmp_path):
+    """Another program can put anything under the block mime: only a built-in key or a bare
+    file name of the library folder is followed, never a path."""
+    view = open_view(qtbot, controller)
+    outside = tmp_path / "outside.vsblock"
+    outside.write_bytes(file_of(tmp_path, conv_block()).read_bytes())
+    blocks_dir().mkdir(parents=True)
+    messages = []
+    view.status_message.connect(messages.append)
+    for ref in (f"library:../{outside.name}", f"library:{outside}", "builtin:no_such_block",
+                "library:.hidden.vsblock", "something else"):
+        mime = QMimeData()
+        mime.setData(BLOCK_MIME, ref.encode())
+        assert drop(view, mime, vpos(view, QPointF(0, 200)))
+        assert not controller.graph.nodes and not controller.graph.blocks.keys(), ref
+    assert messages and all("no longer in your library" in m for m in messages)

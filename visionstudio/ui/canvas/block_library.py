@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,11 @@ class LibraryEntry:
 
 
 def read_entry(path: Path) -> LibraryEntry:
+    """The file's block, or its problem. Only a regular file is opened: a FIFO (or a link
+    to a device) named ``.vsblock`` would block the palette on its first read."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return LibraryEntry(path, problem=f"{path.name}: is not a regular file")
         definition, dependencies = read_block_file(path)
     except ProjectFormatError as exc:
         return LibraryEntry(path, problem=str(exc))
