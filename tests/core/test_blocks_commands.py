@@ -176,6 +176,7 @@ def test_set_exposed_renames_keeps_drops_and_undo_restores():
                                         ExposedParam("k", conv, "kernel_size")])
     _roundtrip(doc, renamed)
     assert g.nodes[first].params == {"block": "conv_block", "width": 6}
+    _roundtrip(doc, SetParam(second, "k", 1))  # unset before: undo leaves it unset, not None
     _roundtrip(doc, SetExposed("conv_block", []))
     assert g.nodes[second].params == {"block": "conv_block"}
     for bad, message in [([ExposedParam("block", conv, "stride")], "already has a parameter"),

@@ -137,6 +137,7 @@ class SetParam(GraphCommand):
     def __init__(self, node_id: str, name: str, value: Any) -> None:
         self.node_id, self.name, self.value = node_id, name, value
         self.old: Any = None
+        self.had = True
         self.merge_key = ("param", node_id, name)
 
     def apply(self, graph: GraphModel) -> None:
@@ -152,12 +153,18 @@ class SetParam(GraphCommand):
         except ParamError as exc:
             raise CommandError(f"{node.name}: {exc}") from None
         self.value = clean
+        self.had = self.name in node.params  # an instance may leave an exposed value unset
         self.old = copy.deepcopy(node.params.get(self.name))
         self.text = f"Set {pspec.label} of {node.name} to {_show(clean)}"
         graph._set_param(self.node_id, self.name, clean)
 
     def revert(self, graph: GraphModel) -> None:
-        graph._set_param(self.node_id, self.name, self.old)
+        if self.had:
+            graph._set_param(self.node_id, self.name, self.old)
+        else:
+            params = dict(graph.nodes[self.node_id].params)
+            params.pop(self.name, None)
+            graph._replace_params(self.node_id, params)
 
     def merge(self, other: Command) -> bool:
         if not isinstance(other, SetParam) or other.merge_key != self.merge_key:
