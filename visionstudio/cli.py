@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from visionstudio import __version__
-from visionstudio.commands import export, summary, train
+from visionstudio.commands import export, import_model, summary, train
 
-COMMANDS = {"summary": summary, "train": train, "export": export}
+COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
