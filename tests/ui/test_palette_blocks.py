@@ -245,3 +245,15 @@ def test_a_forged_block_drag_is_refused(qtbot, controller, tmp_path):
         assert drop(view, mime, vpos(view, QPointF(0, 200)))
         assert not controller.graph.nodes and not controller.graph.blocks.keys(), ref
     assert messages and all("no longer in your library" in m for m in messages)
+
+
+def test_block_menu_and_help(qtbot, palette):
+    menu = palette.blocks.menu_for("builtin:basic_block")
+    names = [a.objectName() for a in menu.actions() if a.objectName()]
+    assert names == ["context_add_block", "context_block_help", "context_open_block_folder"]  # no Delete
+    dialog = palette.blocks.show_help("builtin:basic_block")
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    assert "Basic block" in text and "Channels" in text and "Stride" in text and "Inputs: 1" in text
+    assert "2 × Conv2d" in text and "2 × BatchNorm2d" in text
+    dialog.close()

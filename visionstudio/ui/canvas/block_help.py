@@ -35,7 +35,7 @@ def block_help_html(source) -> str:
     specs = d.param_specs()
     if specs:
         rows = "".join(
-            f"<tr><td><b>{e(p.label)}</b></td><td>{e(_default(p))}</td><td>{e(_allowed(p))}</td>"
+            f"<tr><td><b>{e(p.label.capitalize())}</b></td><td>{e(_default(p))}</td><td>{e(_allowed(p))}</td>"
             f"<td>{e(p.help)}</td></tr>" for p in specs)
         parts.append("<p>Each instance sets:</p><table cellspacing='0' cellpadding='4' border='0'>"
                      "<tr><th align='left'>Parameter</th><th align='left'>Default</th>"
