@@ -8,10 +8,8 @@ imported on this path: the window paints first, models are built when needed.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import importlib
-import importlib.util
 import logging
 import os
 import subprocess
@@ -24,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from visionstudio import __version__
 from visionstudio.core.resources import APP_ID
+from visionstudio.ui.shell import torch_loader
 from visionstudio.ui.shell.docks import PANEL_MODULES
 from visionstudio.ui.shell.tasks import BackgroundTask, live_tasks, run_task, set_error_reporter
 
@@ -140,33 +139,14 @@ def load_initial(argv: list[str]):
     return doc, path, problem
 
 
-WARM_TASK = "visionstudio-load-pytorch"
-# What the later docks import: loaded on a worker thread before they are added.
-WARM_MODULES = ("torch", "pyqtgraph", *PANEL_MODULES)
-
-
-def _preload_torch_libraries() -> None:
-    """dlopen torch's shared libraries through ctypes, which lets go of the GIL while it
-    calls C; the import then finds them loaded. Python's own loader holds the GIL for
-    the whole dlopen (measured: a 350-500 ms freeze of the GUI thread per start)."""
-    if not sys.platform.startswith("linux"):
-        return
-    spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None:
-        return
-    root = Path(spec.origin).parent
-    libc = ctypes.CDLL(None)
-    libc.dlopen.argtypes, libc.dlopen.restype = [ctypes.c_char_p, ctypes.c_int], ctypes.c_void_p
-    # The order torch uses: its global deps first (RTLD_GLOBAL, as torch does), then _C.
-    # A library that fails to load here is left to the import, which says why.
-    libc.dlopen(str(root / "lib" / "libtorch_global_deps.so").encode(), os.RTLD_NOW | os.RTLD_GLOBAL)
-    for ext in sorted(root.glob("_C.*.so")):
-        libc.dlopen(str(ext).encode(), sys.getdlopenflags())
+WARM_TASK = "visionstudio-warm-imports"
+# What the later docks import (pyqtgraph, never torch: see ui/shell/torch_loader.py),
+# loaded on a worker thread before they are added.
+WARM_MODULES = ("pyqtgraph", *PANEL_MODULES)
 
 
 def warm_imports(_state=None) -> None:
     """Import what the later docks need, on a worker thread (see ``warm_then_add_docks``)."""
-    _preload_torch_libraries()
     for name in WARM_MODULES:
         importlib.import_module(name)
 
@@ -220,21 +200,19 @@ class _InitialLoader(QObject):
 
 
 def warm_then_add_docks(window) -> BackgroundTask:
-    """Loads PyTorch off the GUI thread, then adds the training, metrics and feature-map
-    docks, whose modules import it (measured: imported on the GUI thread, the window
-    ignored input for 3-5 s after it showed)."""
+    """Imports the later docks' modules (pyqtgraph) off the GUI thread, then adds the
+    training, metrics and feature-map docks. PyTorch is not loaded here but when first
+    needed (ui/shell/torch_loader.py; measured: loading it even on a worker thread froze
+    the window 150-350 ms at a time for seconds after it showed)."""
     from visionstudio.ui.training.devices import start_probe
 
-    window.statusBar().showMessage("Loading PyTorch for training and feature maps…")
-    start_probe()  # a child process, before torch loads here: the list is ready when asked
+    start_probe()  # a child process: the device list is ready when asked
 
     def add(_result=None) -> None:
-        if window.statusBar().currentMessage().startswith("Loading PyTorch"):
-            window.statusBar().clearMessage()
         window.add_later_docks()
 
     def failed(exc: BaseException) -> None:
-        log.error("loading PyTorch failed: %s", exc)
+        log.error("loading the later panels failed: %s", exc)
         add()  # the docks' own imports raise it again, where the error reporter shows it
 
     return run_task(warm_imports, name=WARM_TASK, parent=window, report_errors=False,
@@ -258,7 +236,7 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
 
     if background:
         window = MainWindow(DocumentController(), settings=settings, recovery_dir=recovery_dir,
-                            defer_panels=True)
+                            defer_panels=True, build_when_shown=True)
         window.statusBar().showMessage("Opening project…")
         loader = _InitialLoader(argv, window)
         window.initial_loader = loader
@@ -284,9 +262,10 @@ def create_main_window(argv: list[str], *, settings: QSettings | None = None,
 
 
 def _end_tasks(timeout_ms: int, *, leave_warmup: bool) -> bool:
-    """Cancel and wait for the background tasks; the PyTorch import cannot be cancelled
-    and holds nothing, so a process that ends now need not wait for it."""
-    tasks = [t for t in live_tasks() if not (leave_warmup and t.name == WARM_TASK)]
+    """Cancel and wait for the background tasks; an import cannot be cancelled and holds
+    nothing, so a process that ends now need not wait for it."""
+    imports = (WARM_TASK, torch_loader.TASK_NAME)
+    tasks = [t for t in live_tasks() if not (leave_warmup and t.name in imports)]
     for task in tasks:
         task.cancel()
     deadline = time.monotonic() + timeout_ms / 1000

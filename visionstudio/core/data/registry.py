@@ -64,6 +64,8 @@ class DatasetSpec:
     present: Callable[[dict[str, Any], Path], bool] = _always_present
     fetch: Callable[[dict[str, Any], LoadContext], None] | None = None
     download_size: str = ""
+    # the preview strip's first images without torch (see preview_dataset); None: loaded
+    preview: Callable[[dict[str, Any], LoadContext, int], dict[str, Any]] | None = None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -95,7 +97,7 @@ register(DatasetSpec(
                   help="Same seed, same images."),
     ),
     loader=_lazy(".shapes", "load_shapes"), needs_download=False,
-    describe=_lazy(".shapes", "describe_shapes"),
+    describe=_lazy(".shapes", "describe_shapes"), preview=_lazy(".shapes", "preview_shapes"),
 ), "Built-in")
 
 for _key, _title, _size, _description in (
@@ -168,6 +170,26 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
                       cancel=cancel)
     ctx.check_cancel()
     return spec.loader(params, ctx)
+
+
+def preview_dataset(config: Any, count: int, *, val_split: float = 0.1, seed: int = 0,
+                    data_dir: str | Path | None = None, cancel: Cancel | None = None) -> dict | None:
+    """What the dataset preview shows (the first ``count`` training images and labels,
+    class names and counts, split sizes) for a set that can tell it without torch, which
+    the app loads only when training or inspecting needs it; None for the others."""
+    key = getattr(config, "key", None)
+    spec = DATASETS.get(key) if isinstance(key, str) and key in DATASETS else None
+    if spec is None or spec.preview is None:
+        return None   # load_dataset says what is wrong
+    try:
+        params = validate_section(spec.params, dict(getattr(config, "params", {}) or {}),
+                                  "dataset.params")
+    except ConfigError:
+        return None   # load_dataset says it in the user's words
+    ctx = LoadContext(val_split=float(val_split), seed=int(seed), data_dir=_root(data_dir),
+                      download=False, cancel=cancel)
+    ctx.check_cancel()
+    return spec.preview(params, ctx, int(count))
 
 
 def _known(config: Any) -> tuple[DatasetSpec, dict[str, Any]]:

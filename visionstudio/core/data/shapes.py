@@ -155,6 +155,15 @@ def generate_shapes(samples: int, *, size: int = 28, channels: int = 1, classes:
 
     ``stream`` picks an independent sequence for the same seed (0 train, 1 validation).
     """
+    images, labels = _drawn(samples, size, channels, classes, noise, seed, stream)
+    import torch  # here, so that listing datasets does not load torch
+
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def _drawn(samples: int, size: int, channels: int, classes: int, noise: float, seed: int,
+           stream: int) -> tuple[np.ndarray, np.ndarray]:
+    """``generate_shapes`` in numpy (uint8 images, int64 labels)."""
     if not 2 <= classes <= len(SHAPE_NAMES):
         raise DatasetError(f"Shapes: classes must be between 2 and {len(SHAPE_NAMES)} (got {classes}).")
     if channels not in (1, 3):
@@ -162,9 +171,24 @@ def generate_shapes(samples: int, *, size: int = 28, channels: int = 1, classes:
     rng = np.random.default_rng([int(seed), int(stream)])
     labels = rng.permutation(np.arange(samples) % classes)
     images = render_shapes(labels, rng, size=size, channels=channels, noise=noise)
-    import torch  # here, so that listing datasets does not load torch
+    return images, labels.astype(np.int64)
 
-    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+
+def preview_shapes(params: dict, ctx: LoadContext, count: int) -> dict:
+    """The dataset preview: the first ``count`` training images ``load_shapes`` gives,
+    their labels, the class counts and the split sizes, drawn without torch (the preview
+    shows as the window opens, before anything has needed torch)."""
+    _check_fits(params)
+    classes = params["classes"]
+    images, labels = _drawn(params["samples"], params["image_size"], params["channels"], classes,
+                            params["noise"], params["seed"], 0)
+    val = params["val_samples"]
+    if val == 0 and ctx.val_split > 0:
+        train_idx, val_idx = stratified_split(labels, ctx.val_split, ctx.seed)
+        images, labels, val = images[train_idx[:count]], labels[train_idx], len(val_idx)
+    return {"images": images[:count].copy(), "labels": labels[:count].copy(),
+            "class_names": list(SHAPE_NAMES[:classes]), "counts": np.bincount(labels, minlength=classes),
+            "train": len(labels), "val": val}
 
 
 def describe_shapes(params: dict) -> DatasetInfo:

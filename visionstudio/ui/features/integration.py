@@ -47,7 +47,8 @@ class FeaturesIntegration(QObject):
             self.actions[key] = act
 
     def view(self) -> FeatureMapView | None:
-        return self.window.findChild(FeatureMapView)
+        later = getattr(self.window, "later_panel", None)   # built now if it waits to be shown
+        return later("featureMapView") if later is not None else self.window.findChild(FeatureMapView)
 
     def show_tab(self, tab: str) -> FeatureMapView | None:
         view = self.view()
@@ -71,7 +72,7 @@ class FeaturesIntegration(QObject):
             view.evaluation.run_evaluation()
 
     def confirm_close(self) -> bool:
-        view = self.view()
+        view = self.window.findChild(FeatureMapView)   # one never built has nothing to end
         if view is not None:
             view.shutdown()
         return True

@@ -1,19 +1,24 @@
 """The panels the main window embeds: one static list, every panel always present.
 
 The editing widgets (canvas, palette, inspector, summary) are built with the window.
-The panels of later features (training, metrics, feature maps) load torch and
-pyqtgraph, so each one's entry names a loader that imports its class when the window
-adds it, after the first paint; the app has imported those modules on a worker thread
-by then (``PANEL_MODULES``), so that import finds them loaded.
+The panels of later features (training, metrics, feature maps) need pyqtgraph, so each
+one's entry names a loader that imports its class when the window adds it, after the
+first paint; the app has imported those modules on a worker thread by then
+(``PANEL_MODULES``), so that import finds them loaded. None of them imports torch.
+
+In the app each panel waits in its dock until the dock first shows: the dock (its
+place, its View menu entry, its saved state) is there from the start, the panel is
+built then (measured: the metrics and feature-map plots took 0.2-1.2 s to build, most
+of it pyqtgraph's plot items, in the seconds after the window showed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
 
 Area = Qt.DockWidgetArea
 # (the panel's class, an installer called with the window once the dock exists or None).
@@ -105,16 +110,105 @@ def add_dock(window: QMainWindow, widget: QWidget, title: str, object_name: str,
     return dock
 
 
-def later_docks(window: QMainWindow, controller,
-                place: Callable[[QDockWidget, Area], None]) -> list[tuple[QDockWidget, object]]:
-    """(dock, installed integration or None) for each later-feature panel;
-    ``place(dock, area)`` puts each dock in the window before its integration installs."""
-    out = []
-    for panel in LATER_PANELS:
-        cls, installer = panel.load()
-        widget = named(cls(controller), panel.object_name, panel.title)
-        dock = add_dock(window, _shrinkable(widget, panel.object_name), panel.title,
-                        panel.object_name, None)
-        place(dock, panel.area)
-        out.append((dock, installer(window) if installer is not None else None))
-    return out
+class LaterDocks:
+    """Adds the later panels' docks to a main window and builds a waiting panel when its
+    dock first shows.
+
+    ``deferred`` (the app): every dock and every integration is added on its own
+    event-loop turn, and each panel waits in its dock until the dock first shows (measured: all of it in
+    one turn froze the window 0.15-1 s). Else everything is added and built at once
+    (lean tests). The window places each dock (``place_dock``), adds its View menu
+    entry, and ends with ``finish_later_docks`` (sizes, menus, icons).
+    """
+
+    def __init__(self, window: QMainWindow, deferred: bool) -> None:
+        self.window, self.deferred = window, deferred
+        self.added = False
+        self.unbuilt: dict[str, Callable[[], QWidget]] = {}
+        self._steps: Iterator[None] | None = None
+
+    def add(self) -> None:
+        if self.added or self._steps is not None:
+            return
+        self._steps = self._add_steps()
+        if not self.deferred:
+            for _ in self._steps:
+                pass
+            return
+        self._step()
+
+    def _step(self) -> None:
+        try:
+            next(self._steps)
+        except StopIteration:
+            return
+        QTimer.singleShot(0, self._step)
+
+    def _add_steps(self) -> Iterator[None]:
+        w = self.window
+        for panel in LATER_PANELS:
+            cls, installer = panel.load()
+            if self.deferred:
+                dock = add_dock(w, _placeholder(panel), panel.title, panel.object_name, None)
+                self.unbuilt[panel.object_name] = _builder(cls, w.controller, panel, dock)
+                dock.visibilityChanged.connect(lambda on, key=panel.object_name: on and self._build_soon(key))
+            else:
+                widget = named(cls(w.controller), panel.object_name, panel.title)
+                dock = add_dock(w, _shrinkable(widget, panel.object_name), panel.title,
+                                panel.object_name, None)
+            w.place_dock(dock, panel.area)
+            self._build_soon(panel.object_name)   # the saved layout may have it open
+            yield
+            if installer is not None:
+                integration = installer(w)
+                if hasattr(integration, "confirm_close"):   # asked before the window closes
+                    w.close_guards.append(integration.confirm_close)
+                yield
+        yield from w.finish_later_docks()
+        self.added = True
+
+    def panel(self, key: str) -> QWidget | None:
+        """The later panel ``key``, built now if it still waits for its dock to show."""
+        build = self.unbuilt.pop(key, None)
+        if build is None:
+            return self.window.findChild(QWidget, key) if key in self.window.docks else None
+        widget = build()
+        self.window.extras.refresh()  # icons, tooltips and plot colours of the new widgets
+        return widget
+
+    def _build_soon(self, key: str) -> None:
+        """Build a waiting panel on the next turn if its dock is on screen then (a dock
+        is shown for a moment while it is tabbed behind another; one behind another tab
+        stays "visible", moved out of sight)."""
+        def build() -> None:
+            dock = self.window.docks.get(key)
+            if key in self.unbuilt and dock is not None and dock.isVisible() \
+                    and not dock.visibleRegion().isEmpty():
+                self.panel(key)
+
+        if key in self.unbuilt:
+            QTimer.singleShot(0, build)
+
+
+def _placeholder(panel: LaterPanel) -> QWidget:
+    """What a deferred panel's dock shows until the panel is built (one frame at most)."""
+    label = QLabel(f"Opening {panel.title.lower()}…")
+    label.setObjectName(f"{panel.object_name}Pending")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+def _builder(cls: type[QWidget], controller, panel: LaterPanel,
+             dock: QDockWidget) -> Callable[[], QWidget]:
+    made: list[QWidget] = []
+
+    def build() -> QWidget:
+        if not made:
+            made.append(named(cls(controller), panel.object_name, panel.title))
+            pending = dock.widget()
+            dock.setWidget(_shrinkable(made[0], panel.object_name))
+            if pending is not None:
+                pending.deleteLater()
+        return made[0]
+
+    return build

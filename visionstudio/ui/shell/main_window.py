@@ -29,7 +29,7 @@ from visionstudio.ui.shell.actions import (
     fill_recent_menu,
 )
 from visionstudio.ui.shell.controller import DocumentController
-from visionstudio.ui.shell.docks import add_dock, later_docks, named
+from visionstudio.ui.shell.docks import LaterDocks, add_dock, named
 from visionstudio.ui.shell.files import FileManager
 from visionstudio.ui.shell.recovery import (
     AUTOSAVE_INTERVAL_MS,
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
     def __init__(self, controller: DocumentController | None = None, *,
                  settings: QSettings | None = None, recovery_dir: Path | None = None,
                  autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS, defer_panels: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 build_when_shown: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setAccessibleName("VisionStudio main window")
@@ -99,11 +99,12 @@ class MainWindow(QMainWindow):
         self._fit_to_screen()
         self._sized = self.restore_layout()
         self._framed = False
-        self._close_guards: list = []  # integrations asked (confirm_close) before closing
+        self.close_guards: list = []  # integrations asked (confirm_close) before closing
         self._install_export()
-        self._later_added = False
+        self._placed_fresh = False
         self._later_areas: dict[str, Qt.DockWidgetArea] = {}
         self._grow_on_show: set[str] = set()
+        self.later = LaterDocks(self, deferred=build_when_shown)   # the app's start: deferred
         if not defer_panels:  # else the app adds them once the first document has loaded
             QTimer.singleShot(0, self.add_later_docks)
 
@@ -173,25 +174,26 @@ class MainWindow(QMainWindow):
     @property
     def later_docks_added(self) -> bool:
         """The training, metrics and feature-map docks are in the window."""
-        return self._later_added
+        return self.later.added
 
     def add_later_docks(self) -> None:
         """Panels of later features (training, plots, feature maps), added after the first
-        paint: their imports load torch and pyqtgraph."""
-        if self._later_added:
-            return
-        self._later_added = True
-        self._placed_fresh = False
-        self._later_areas: dict[str, Qt.DockWidgetArea] = {}
-        for dock, integration in later_docks(self, self.controller, self._place_dock):
-            self.menus["panels"].addAction(dock.toggleViewAction())
-            if hasattr(integration, "confirm_close"):
-                self._close_guards.append(integration.confirm_close)
+        paint: they import pyqtgraph and build many widgets (see docks.LaterDocks)."""
+        self.later.add()
+
+    def later_panel(self, key: str) -> QWidget | None:
+        """The later panel ``key`` (e.g. "featureMapView"), built now if it still waits
+        for its dock's first showing; None before its dock is in."""
+        return self.later.panel(key)
+
+    def finish_later_docks(self):
+        """The last steps of adding the later docks (each ``yield`` lets input through)."""
         if self._placed_fresh:  # new panels must not squeeze the canvas
             self._default_dock_sizes()
         help_action = self.menus["help"].menuAction()  # Help stays the last menu
         self.menuBar().removeAction(help_action)
         self.menuBar().addAction(help_action)
+        yield
         self.extras.refresh()  # icons, tooltips and plot colours for the new actions/panels
 
     def _install_export(self) -> None:
@@ -205,9 +207,10 @@ class MainWindow(QMainWindow):
         self.toolbar.insertAction(after, integration.action)
         self.extras.refresh()
 
-    def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
-        """Where the saved layout had it, else tabbed beside a related panel."""
+    def place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
+        """A later dock: where the saved layout had it, else tabbed beside a related panel."""
         key = dock.objectName().removesuffix("Dock")
+        self.menus["panels"].addAction(dock.toggleViewAction())
         self.docks[key] = dock
         self._later_areas[key] = area
         if key in TALL_BOTTOM:
@@ -238,7 +241,7 @@ class MainWindow(QMainWindow):
         a["quit"].triggered.connect(self.close)
         a["reset_layout"].triggered.connect(self.reset_layout)
         a["clear_recent"].triggered.connect(f.clear_recent)
-        a["about"].triggered.connect(self._about)
+        a["about"].triggered.connect(lambda _checked=False: self.extras.show_about())
         for name, method in CANVAS_ACTIONS.items():
             slot = getattr(self.canvas, method)
             a[name].triggered.connect(lambda _checked=False, slot=slot: slot())
@@ -380,15 +383,12 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         # The document first (saving or discarding changes nothing), then the panels
         # (a training run may be stopped, background tasks are ended).
-        if not self.files.maybe_save() or not all(guard() for guard in self._close_guards):
+        if not self.files.maybe_save() or not all(guard() for guard in self.close_guards):
             event.ignore()
             return
         self.save_layout()
         self.autosave.stop()
         event.accept()
-
-    def _about(self) -> None:
-        self.extras.show_about()
 
     # -- welcome page --------------------------------------------------------------------
     @property

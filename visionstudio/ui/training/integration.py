@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QToolBar
 
 from visionstudio.ui.plots.selection import selection_for
+from visionstudio.ui.shell.torch_loader import when_torch_loaded
 from visionstudio.ui.training.texts import failure_title, fmt_time
 
 SP = QStyle.StandardPixmap
@@ -71,7 +72,8 @@ class TrainingIntegration(QObject):
         w, s = self.window, self.training
         style = w.style()
         specs = (
-            ("train", "&Train", "Train the network on the dataset (F5)", "F5", SP.SP_MediaPlay, s.train),
+            ("train", "&Train", "Train the network on the dataset (F5)", "F5", SP.SP_MediaPlay,
+             lambda: when_torch_loaded(s.train, s.message.emit)),   # torch first, off this thread
             ("pause", "&Pause", "Pause after the current batch (F6)", "F6", SP.SP_MediaPause, s.pause),
             ("resume", "&Resume", "Resume the paused run (F6)", "F6", SP.SP_MediaSeekForward, s.resume),
             ("stop", "&Stop", "Stop after the current batch; a checkpoint is kept (Shift+F5)",
@@ -92,7 +94,8 @@ class TrainingIntegration(QObject):
     def _continue(self) -> None:
         panel = self.window.findChild(QObject, "trainingPanel")
         extra = panel.extra_epochs.value() if panel is not None and hasattr(panel, "extra_epochs") else None
-        self.training.continue_run(self.selection.display_id, extra)
+        run_id, t = self.selection.display_id, self.training
+        when_torch_loaded(lambda: t.continue_run(run_id, extra), t.message.emit)
 
     def _make_menu_and_toolbar(self) -> None:
         w = self.window

@@ -29,6 +29,7 @@ from visionstudio.core.project.commands import SetTrainingSettings
 from visionstudio.core.training.config import TRAINING_FIELDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
 from visionstudio.ui.plots.selection import selection_for
+from visionstudio.ui.shell.torch_loader import when_torch_loaded
 from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
@@ -94,7 +95,8 @@ class TrainingPanel(QWidget):
     def _build_controls(self, outer: QVBoxLayout) -> None:
         t = self.training
         row = QHBoxLayout()
-        self.train_button = self._button("Train", "trainButton", t.train, "Train (F5)")
+        self.train_button = self._button("Train", "trainButton",   # torch first, off this thread
+                                         lambda: when_torch_loaded(t.train, t.message.emit), "Train (F5)")
         self.pause_button = self._button("Pause", "pauseButton", t.pause, "Pause after this batch (F6)")
         self.resume_button = self._button("Resume", "resumeButton", t.resume, "Resume (F6)")
         self.stop_button = self._button("Stop", "stopButton", t.stop,
@@ -262,7 +264,8 @@ class TrainingPanel(QWidget):
             self._push(SetTrainingSettings({"device": value}))
 
     def _continue(self) -> None:
-        self.training.continue_run(self.selection.display_id, self.extra_epochs.value())
+        run_id, extra, t = self.selection.display_id, self.extra_epochs.value(), self.training
+        when_torch_loaded(lambda: t.continue_run(run_id, extra), t.message.emit)
 
     # -- training -> widgets --------------------------------------------------------------------
     def _apply_editability(self) -> None:

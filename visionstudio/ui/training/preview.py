@@ -36,6 +36,10 @@ PROBLEM_STYLE = ("background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0
 
 def load_preview(state: TaskState, config, seed: int, val_split: float, data_dir=None) -> dict:
     """A few images, their labels and the class counts (on the task's thread)."""
+    shown = data_registry.preview_dataset(config, SAMPLES, val_split=val_split, seed=seed,
+                                          data_dir=data_dir, cancel=lambda: state.cancelled)
+    if shown is not None:
+        return shown   # drawn without torch (the preview shows at start, before torch loads)
     # never download just for a preview: the Download button or training does that
     data = data_registry.load_dataset(config, val_split=val_split, seed=seed, data_dir=data_dir,
                                       cancel=lambda: state.cancelled, download=False)

@@ -39,7 +39,6 @@ from visionstudio.core.runs import (
     new_run_id,
     summarize,
 )
-from visionstudio.core.training import plan as training_plan
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
@@ -149,6 +148,10 @@ class RunController(QObject):
     def _start(self, continue_id: str | None, extra_epochs: int | None) -> bool:
         if self.busy:
             return False
+        # Here, not at module level: the plan imports torch (seconds), which the window
+        # must not wait for at start (the Train action loads it first, off this thread).
+        from visionstudio.core.training import plan as training_plan
+
         plan = training_plan.plan_run(self.controller.document, continue_from=continue_id,
                                       extra_epochs=extra_epochs, runs_root=self.store.root)
         if isinstance(plan, training_plan.PlanProblems):

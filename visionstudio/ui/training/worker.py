@@ -25,7 +25,6 @@ from typing import Any
 
 from PySide6.QtCore import QThread
 
-from visionstudio.core.training import plan as training_plan
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.thread_policy import (
     AppliedPolicy,
@@ -81,6 +80,8 @@ class TrainingWorker:
         self.thread_policy: AppliedPolicy | None = None   # what the call applied
 
     def __call__(self, state: Any) -> Any:
+        from visionstudio.core.training import plan as training_plan  # torch: not at start-up
+
         self._apply_thread_policy()
         try:
             return training_plan.execute(
