@@ -191,7 +191,7 @@ def test_in_the_window_group_edit_inside_save_and_open_again(qtbot, tmp_path):
     canvas.centerOn(0.0, 260.0)
     double_click_node(canvas, ids["block2"])
     conv2 = node_named(controller.graph, "conv2")
-    assert controller.push(SetParam(conv2, "kernel_size", 5))
+    assert controller.push(SetParam(conv2, "bias", True))
     press(canvas, Qt.Key.Key_Escape)
     path = tmp_path / "blocks.vsproj"
     window.answers.save_path = str(path)
@@ -203,7 +203,7 @@ def test_in_the_window_group_edit_inside_save_and_open_again(qtbot, tmp_path):
     assert [graph.nodes[ids[b]].params["block"] for b in ("block1", "block2")] == ["basic_block"] * 2
     assert graph.nodes[head].params["block"] == head_key
     assert set(graph.blocks.keys()) == {"basic_block", head_key}
-    assert graph.blocks.get("basic_block").graph.node_by_name("conv2").params["kernel_size"] == 5
+    assert graph.blocks.get("basic_block").graph.node_by_name("conv2").params["bias"] is True
     assert all(isinstance(canvas.graph_scene.node_item(ids[b]), BlockItem) for b in ("block1", "block2"))
     assert controller.network_analysis.ok
     canvas.centerOn(0.0, 260.0)
