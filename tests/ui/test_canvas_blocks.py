@@ -13,7 +13,14 @@ from visionstudio.ui.canvas.block_item import BlockItem
 from visionstudio.ui.canvas.layer_menu import ContextMenu
 from visionstudio.ui.shell.controller import DocumentController
 
-from .block_helpers import CHANNELS, click_node, install_window_actions, press, two_instances
+from .block_helpers import (
+    CHANNELS,
+    click_node,
+    double_click_node,
+    install_window_actions,
+    press,
+    two_instances,
+)
 from .canvas_helpers import add, drag, open_view, snapshot, vpos, wire
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -175,7 +182,16 @@ def test_detach_from_the_instance_menu_gives_it_its_own_definition(view, control
     assert graph.nodes[ids["block1"]].params["block"] == "basic_block"
     item = view.graph_scene.node_item(ids["block2"])
     assert item.kind_title == graph.blocks.get(key2).title
-    assert controller.undo()
+    # an edit of the copy changes the detached instance only
+    params = {b: controller.network_analysis.nodes[ids[b]].params for b in ("block1", "block2")}
+    double_click_node(view, ids["block2"])
+    assert controller.scope[-1].key == key2
+    conv1 = controller.graph.node_by_name("conv1").id
+    assert controller.push(SetParam(conv1, "bias", True))
+    press(view, Qt.Key.Key_Escape)
+    assert controller.network_analysis.nodes[ids["block2"]].params == params["block2"] + CHANNELS
+    assert controller.network_analysis.nodes[ids["block1"]].params == params["block1"]
+    assert controller.undo() and controller.undo()
     assert graph.nodes[ids["block2"]].params["block"] == "basic_block" and key2 not in graph.blocks
 
 
