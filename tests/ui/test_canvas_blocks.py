@@ -161,6 +161,7 @@ def test_ctrl_shift_g_ungroups_and_undo_brings_the_block_back(view, controller, 
     press(view, Qt.Key.Key_G, CTRL | SHIFT)
     graph = controller.graph
     assert instance not in graph.nodes
+    assert sorted(graph.nodes[n].kind for n in controller.selection) == ["conv2d", "relu"]
     assert sorted(n.kind for n in graph.nodes.values()) == sorted(
         ["input", "conv2d", "relu", "conv2d", "flatten", "dense"])
     assert len(graph.blocks) == 0                 # no other instance used it

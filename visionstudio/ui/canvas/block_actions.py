@@ -67,13 +67,11 @@ class BlockActionsMixin:
         if instance is None:
             self.status_message.emit("Select one block to ungroup")
             return False
-        command = Ungroup(instance)
-        if not self._push_block(command):
+        before = set(self.controller.graph.nodes)
+        if not self._push_block(Ungroup(instance)):
             return False
-        added = getattr(command, "added_ids", None)
-        if added:
-            self.controller.set_selection(list(added))
-        return True
+        self.controller.set_selection([nid for nid in self.controller.graph.nodes if nid not in before])
+        return True  # the inlined layers are the selection: they can be moved or grouped again
 
     def detach_block(self, node_id: str | None = None) -> bool:
         """The instance gets its own copy of the definition (edits then change it alone)."""
