@@ -161,3 +161,20 @@ def test_one_exposed_name_can_set_several_inner_params():
     SetParam(inst, "channels", 4).apply(top)
     a = analyze(top)
     assert a.ok and a.nodes[inst].inner.nodes[conv2].output_shape == (4, 16, 16)
+
+
+def test_a_deep_chain_built_in_memory_is_a_diagnostic_not_a_recursion():
+    top = GraphModel()
+    chain_defs = [conv_block(f"k{i}") for i in range(200)]
+    for i, d in enumerate(chain_defs[:-1]):
+        g = d.graph
+        relu, out = g.node_by_name("relu1").id, g.node_by_name("out").id
+        g._delete_edges_of({out})
+        chain(g, relu, add(g, "block", "deeper", block=f"k{i + 1}"), out)
+    for d in reversed(chain_defs):
+        top.blocks.add(d)
+    inst = network(top, ["k0"])[0]
+    a = analyze(top)
+    assert "block k0 nests blocks 200 deep; at most 32" in a.nodes[inst].diagnostics[0].message
+    ok = network(GraphModel(), [])  # unrelated graphs are unaffected
+    assert ok == []

@@ -96,9 +96,20 @@ def test_group_refuses_two_outputs_and_detours():
     RemoveNodes([ids["flatten"], ids["dense"]]).do(doc)  # add1 ends the network: one value leaves
     with pytest.raises(CommandError, match="relu2 lies between selected layers"):
         GroupIntoBlock([ids["conv1"], ids["add1"]]).do(doc)
+    fresh, fresh_ids = _residual_net()
+    alone = ProjectDocument(_isolated(fresh, fresh_ids))
+    with pytest.raises(CommandError, match="a block needs an input"):
+        GroupIntoBlock([fresh_ids["flatten"], fresh_ids["dense"]]).do(alone)
     with pytest.raises(CommandError, match="cannot hold input"):
         GroupIntoBlock([ids["input"], ids["conv1"]]).do(doc)
     assert not doc.graph.blocks.keys()
+
+
+def _isolated(doc, ids) -> GraphModel:
+    """A copy of the network with flatten's input disconnected."""
+    graph = doc.graph.copy()
+    graph._delete_edge(next(e for e in graph.edges if e.dst == ids["flatten"]))
+    return graph
 
 
 def test_ungroup_restores_the_layers_and_undoes_exactly():

@@ -74,6 +74,9 @@ def cut_selection(graph: GraphModel, node_ids: list[str]) -> Cut:
     if len(outs) != 1:
         raise CommandError(f"a block has one output, but the selection sends out {_names(graph, outs)}; "
                            "select layers whose result leaves through one layer")
+    if not entering:
+        raise CommandError("a block needs an input: select layers that receive a connection "
+                           "from a layer outside the selection")
     _check_no_detour(graph, chosen, leaving, entering)
     order, _ = graph.topological_order()
     rank = {nid: i for i, nid in enumerate(order)}
