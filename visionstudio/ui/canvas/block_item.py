@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 from visionstudio.core.graph.editing import NODE_HEIGHT, NODE_WIDTH
 from visionstudio.ui.canvas.items import NodeItem, PortItem
-from visionstudio.ui.canvas.layer_style import ERROR_COLOR
+from visionstudio.ui.canvas.layer_style import ERROR_COLOR, mix
 from visionstudio.ui.canvas.style import CanvasStyle, style_of
 
 BLOCK_KIND = "block"
@@ -131,8 +131,9 @@ class BlockItem(NodeItem):
     def _paint_glyph(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
         """Two stacked squares left of the name: the block mark, also at small zoom."""
         x, y = rect.left() + 14, rect.top() + 9
-        painter.setPen(QPen(self.color, 1.4))
+        ink = mix(self.color, style.text, 0.3) if style.dark else self.color  # visible on a dark body
+        painter.setPen(QPen(ink, 1.4))
         painter.setBrush(style.node_fill)
         painter.drawRoundedRect(QRectF(x + 3, y + 3, 9, 9), 2, 2)
-        painter.setBrush(self.color)
+        painter.setBrush(ink)
         painter.drawRoundedRect(QRectF(x, y, 9, 9), 2, 2)

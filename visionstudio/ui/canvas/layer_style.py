@@ -26,7 +26,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Reshape": "#6D4C41",
     "Dense": "#D81B60",
     "Merge": "#00897B",
-    "Blocks": "#5E35B1",
+    "Blocks": "#7E57C2",
 }
 _FALLBACK = "#78909C"
 
