@@ -20,8 +20,6 @@ through core.layers.source; the finished model.py is compiled by codegen.
 
 from __future__ import annotations
 
-import re
-import textwrap
 import tokenize
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,16 +29,19 @@ from visionstudio.core.build import attribute_names
 from visionstudio.core.export.block_text import (
     MARK,
     Text,
+    camel,
+    class_source,
+    join_ports,
     literal,
     numbers,
     port_arg,
     render,
     same_text,
-    signature,
     splice,
+    symbolic,
     wrapped,
 )
-from visionstudio.core.export.source_check import checked_identifier, docstring_line
+from visionstudio.core.export.source_check import checked_identifier
 from visionstudio.core.layers import LAYERS, Emitted, LayerCode
 from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT
 
@@ -78,22 +79,6 @@ class _Class:
     users: list[str] = field(default_factory=list)
 
 
-def camel(key: str) -> str:
-    """'basic_block' -> 'BasicBlock' (a definition key is an identifier already)."""
-    words = re.findall(r"[A-Za-z0-9]+", key)
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
-    return f"Block{name}" if name[0].isdigit() else name
-
-
-def _symbolic(values: list[Any]) -> str | None:
-    """'int' / 'float' when every instance gives a plain number of that type, else None."""
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return "int"
-    if all(isinstance(v, float) for v in values):
-        return "float"
-    return None
-
-
 class BlockClasses:
     """The block classes one model.py needs; codegen asks for each top-level instance's
     lines (:meth:`emitted`) and then for the classes' source (:meth:`sources`)."""
@@ -126,7 +111,7 @@ class BlockClasses:
     def _kinds(self, key: str) -> dict[str, str | None]:
         uses = self.uses.get(key, [])
         names = [e.name for e in self.library.get(key).exposed]
-        return {n: _symbolic([u.values.get(n) for u in uses]) for n in dict.fromkeys(names)}
+        return {n: symbolic([u.values.get(n) for u in uses]) for n in dict.fromkeys(names)}
 
     def _group(self, use: _Use) -> tuple:
         fixed = [(n, repr(use.values.get(n))) for n, kind in self._kinds(use.key).items() if kind is None]
@@ -278,7 +263,7 @@ class BlockClasses:
         for s in symbols:
             joined.setdefault(vector[s], []).append(s)
         by_vector = list(joined.values())
-        attempts = [[[s] for s in symbols], _join_ports(symbols, exposed, vector), by_vector]
+        attempts = [[[s] for s in symbols], join_ports(symbols, exposed, vector), by_vector]
         constant = [p for p in by_vector if len(set(vector[p[0]])) == 1]
         attempts += [[p for p in by_vector if p is not c] for c in constant]
         attempts.append([p for p in by_vector if p not in constant])
@@ -383,48 +368,6 @@ class BlockClasses:
             out.update(self.classes[name].text.helpers)
         for name in order:
             cls = self.classes[name]
-            out[name] = self._class_source(cls, [n for n in order if self.classes[n].key == cls.key])
+            out[name] = class_source(cls.name, self.library.get(cls.key), cls.users, cls.args, cls.text,
+                                     [n for n in order if self.classes[n].key == cls.key])
         return out
-
-    def _class_source(self, cls: _Class, siblings: list[str]) -> str:
-        definition = self.library.get(cls.key)
-        names = [a for a, _ in cls.args]
-        text = render(cls.text, names)
-        title = docstring_line(definition.title or cls.key, 80)
-        doc = [f'    """{title} (the project\'s block {cls.key}).']
-        if definition.description:
-            doc += ["", *textwrap.wrap(docstring_line(definition.description[:600]), 84,
-                                       initial_indent="    ", subsequent_indent="    ")]
-        more = len(cls.users) - 12
-        users = ", ".join(cls.users[:12]) + (f" and {more} more" if more > 0 else "")
-        doc += ["", *textwrap.wrap(f"Used by {users}." if users else "Used inside another block.", 84,
-                                   initial_indent="    ", subsequent_indent="    ")]
-        if len(siblings) > 1:
-            doc += textwrap.wrap(f"Instances of {cls.key} whose layers differ in more than the arguments "
-                                 f"get classes of their own: {', '.join(siblings)}.", 84,
-                                 initial_indent="    ", subsequent_indent="    ")
-        doc.append('    """')
-        params = [f"{a}: {t}" for a, t in cls.args]
-        ports = len(definition.input_ids())
-        inputs = [f"{port_arg(i)}: torch.Tensor" for i in range(ports)]
-        lines = [f"class {cls.name}(nn.Module):", *doc, "",
-                 signature("__init__", params, "None"), "        super().__init__()",
-                 *[wrapped(line, 8) for line in text.init], "",
-                 signature("forward", inputs, "torch.Tensor"),
-                 *[wrapped(line, 8) for line in text.forward]]
-        return "\n".join(lines) + "\n"
-
-
-def _join_ports(symbols, exposed, vector) -> list[list]:
-    """Each input's channels joined to the first exposed number that always equals them."""
-    parts: dict[Any, list] = {s: [s] for s in exposed}
-    for s in symbols:
-        if s[0] == "in":
-            twin = next((e for e in exposed if vector[e] == vector[s]), None)
-            if twin is None:
-                parts[s] = [s]
-            else:
-                parts[twin].insert(0, s)
-    return list(parts.values())
-
-

@@ -1,5 +1,6 @@
 """The text side of block classes: lines as tokens, the marks a template carries
-where its arguments go, the proof that two lines build the same module, and wrapping.
+where its arguments go, the proof that two lines build the same module, wrapping, and
+the class source itself (block_code.py decides which classes there are).
 
 Marks are ``Ψ<n>``: a non-ASCII name, which no layer attribute can be (they are checked
 ASCII identifiers) and which only ever replaces a whole NUMBER or NAME token, so no
@@ -12,12 +13,14 @@ import ast
 import inspect
 import io
 import re
+import textwrap
 import tokenize
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from visionstudio.core.export.source_check import docstring_line
 from visionstudio.core.layers.source import integer, num
 
 MARK = "Ψ"  # Ψ3: the place of argument 3 in a template line
@@ -149,3 +152,62 @@ def render(text: Text, values: list[Any]) -> Text:
 
     return Text([splice(line, put) for line in text.init], [splice(line, put) for line in text.forward],
                  text.helpers, text.refs)
+
+
+def _paragraph(text: str) -> list[str]:
+    return textwrap.wrap(text, 84, initial_indent="    ", subsequent_indent="    ")
+
+
+def class_source(name: str, definition, users: list[str], args: list[tuple[str, str]], text: Text,
+                 siblings: list[str]) -> str:
+    """The class for ``definition``: its docstring (title and description as docstring
+    text only), ``__init__(self, <args>)`` and ``forward(self, x, x1, ...)``."""
+    text = render(text, [a for a, _ in args])
+    title = docstring_line(definition.title or definition.key, 80)
+    doc = [f'    """{title} (the project\'s block {definition.key}).']
+    if definition.description:
+        doc += ["", *_paragraph(docstring_line(definition.description[:600]))]
+    more = len(users) - 12
+    shown = ", ".join(users[:12]) + (f" and {more} more" if more > 0 else "")
+    doc += ["", *_paragraph(f"Used by {shown}." if shown else "Used inside another block.")]
+    if len(siblings) > 1:
+        doc += _paragraph(f"Instances of {definition.key} whose layers differ in more than the "
+                          f"arguments get classes of their own: {', '.join(siblings)}.")
+    doc.append('    """')
+    params = [f"{a}: {t}" for a, t in args]
+    inputs = [f"{port_arg(i)}: torch.Tensor" for i in range(len(definition.input_ids()))]
+    lines = [f"class {name}(nn.Module):", *doc, "",
+             signature("__init__", params, "None"), "        super().__init__()",
+             *[wrapped(line, 8) for line in text.init], "",
+             signature("forward", inputs, "torch.Tensor"),
+             *[wrapped(line, 8) for line in text.forward]]
+    return "\n".join(lines) + "\n"
+
+
+def camel(key: str) -> str:
+    """'basic_block' -> 'BasicBlock' (a definition key is an identifier already)."""
+    words = re.findall(r"[A-Za-z0-9]+", key)
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Block"
+    return f"Block{name}" if name[0].isdigit() else name
+
+
+def symbolic(values: list[Any]) -> str | None:
+    """'int' / 'float' when every instance gives a plain number of that type, else None."""
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "int"
+    if all(isinstance(v, float) for v in values):
+        return "float"
+    return None
+
+
+def join_ports(symbols, exposed, vector) -> list[list]:
+    """Each input's channels joined to the first exposed number that always equals them."""
+    parts: dict[Any, list] = {s: [s] for s in exposed}
+    for s in symbols:
+        if s[0] == "in":
+            twin = next((e for e in exposed if vector[e] == vector[s]), None)
+            if twin is None:
+                parts[s] = [s]
+            else:
+                parts[twin].insert(0, s)
+    return list(parts.values())
