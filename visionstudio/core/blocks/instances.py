@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from visionstudio.core.graph.blocks import BlockDefinition, BlockLibrary
-from visionstudio.core.layers.block_ports import BLOCK_INPUT, BLOCK_OUTPUT
+from visionstudio.core.layers.block_ports import (
+    BLOCK_INPUT,
+    BLOCK_INPUT_SPEC,
+    BLOCK_OUTPUT,
+    BLOCK_OUTPUT_SPEC,
+)
 from visionstudio.core.params import validate_all
 
 if TYPE_CHECKING:
@@ -144,6 +149,9 @@ def ports(found: _Findings, specs: dict[str, LayerSpec | None]) -> list[str]:
     """The graph's inputs: its Input layers on a network, its block inputs in a
     definition; a port kind on the wrong side is a problem."""
     graph, inside = found.graph, found.scope is not None
+    present = {id(spec) for spec in specs.values()}  # a set of ids: no per-layer Python work
+    if not inside and id(BLOCK_INPUT_SPEC) not in present and id(BLOCK_OUTPUT_SPEC) not in present:
+        return [nid for nid, spec in specs.items() if spec is not None and spec.is_source]
     inputs = []
     for nid, spec in specs.items():
         if spec is None:

@@ -19,7 +19,7 @@ from visionstudio.core.graph import diagnostics as hints
 from visionstudio.core.graph.blocks import BlockLibrary
 from visionstudio.core.graph.model import GraphModel, Node
 from visionstudio.core.layers import LAYERS, LayerSpec, Shape, ShapeError, fmt_shape
-from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT, BLOCK_OUTPUT
+from visionstudio.core.layers.block_ports import BLOCK_INPUT, BLOCK_INPUT_SPEC, BLOCK_OUTPUT, BLOCK_SPEC
 from visionstudio.core.params import validate_all
 
 PORT_KINDS = (BLOCK_INPUT, BLOCK_OUTPUT)
@@ -231,6 +231,7 @@ def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
     specs: dict[str, LayerSpec | None] = {}
     by_kind: dict[str, LayerSpec | None] = {}  # a registry look-up per kind, not per layer
     names_seen: dict[str, str] = {}
+    inside = found.scope
     for nid, node in found.graph.nodes.items():
         if node.name in names_seen:
             found.problem(node, "another layer has the same name; rename one of them", hints.DUPLICATE_NAME)
@@ -242,10 +243,10 @@ def _check_nodes(found: _Findings) -> dict[str, LayerSpec | None]:
         if spec is None:
             found.problem(node, f"unknown layer kind {kind!r}", hints.UNKNOWN_KIND)
             continue
-        if kind == BLOCK:
+        if spec is BLOCK_SPEC:
             blocks.check_instance(found, node)
             continue
-        clean, issues = _validated(spec, found.params_of(nid))
+        clean, issues = _validated(spec, node.params if inside is None else found.params_of(nid))
         found.infos[nid].clean_params = clean
         for msg in issues:
             found.problem(node, msg, hints.param_hint(spec, msg))
@@ -272,7 +273,7 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         node, spec, info = nodes[nid], specs[nid], infos[nid]
         if spec is None:
             continue
-        if spec.key == BLOCK_INPUT:
+        if spec is BLOCK_INPUT_SPEC:
             if found.scope is not None and not info.diagnostics:
                 info.output_shape = found.seeds.get(nid)  # None: not known (no preview)
             continue
@@ -297,7 +298,7 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
         if None in in_shapes or (info.diagnostics and not info.ok):
             continue  # the upstream problem is already reported there
         info.input_shapes = list(in_shapes)  # type: ignore[arg-type]
-        if spec.key == BLOCK:
+        if spec is BLOCK_SPEC:
             blocks.infer_instance(found, node, info, analyze_block)
             continue
         try:
