@@ -35,6 +35,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -133,8 +134,20 @@ def doc_device(doc) -> str:
 APPLIED: list = []
 
 
+APP_CPU: list[dict] = []   # per app run: CPU use by thread group between fit start and the last epoch
+
+
+def worker_module():
+    from visionstudio.ui.training import worker
+
+    return worker
+
+
 def in_app(app, doc, window) -> tuple[float, list[float]]:
+    import threading
+
     from PySide6.QtCore import QEventLoop
+    from thread_cpu import delta, process_cpu, sample_threads, split
 
     from visionstudio.ui.training.run_controller import runs_for
 
@@ -142,39 +155,111 @@ def in_app(app, doc, window) -> tuple[float, list[float]]:
     window.controller.document.dataset, window.controller.document.training = doc.dataset, doc.training
     probe = Probe(lambda: session.state == "running")
     loop = QEventLoop()
-    session.finished.connect(loop.quit)
+    marks: dict[str, object] = {"records": 0}
+
+    def batch(_record) -> None:
+        marks["records"] = int(marks["records"]) + 1
+
+    forward = worker_module()._Forward                  # sampled on the training thread itself,
+    start0, end0 = forward.on_fit_start, forward.on_epoch_end   # while its OpenMP team lives
+
+    def on_fit_start(self, trainer, record) -> None:
+        marks["before"], marks["proc0"], marks["t0"] = sample_threads(), process_cpu(), time.perf_counter()
+        start0(self, trainer, record)
+
+    def on_epoch_end(self, trainer, record) -> None:
+        marks["after"], marks["proc1"], marks["steps"] = sample_threads(), process_cpu(), record.step
+        marks["wall"] = time.perf_counter() - marks["t0"]
+        end0(self, trainer, record)
+
+    forward.on_fit_start, forward.on_epoch_end = on_fit_start, on_epoch_end
+    hooks = ((session.batch, batch), (session.finished, loop.quit))
+    for signal, slot in hooks:
+        signal.connect(slot)
     assert session.train(), session.last_failure
     worker = session.worker
     if session.active_run is not None:
         loop.exec()
-    session.finished.disconnect(loop.quit)
+    for signal, slot in hooks:
+        signal.disconnect(slot)
+    forward.on_fit_start, forward.on_epoch_end = start0, end0
     lat = probe.stop()
     if worker is not None and worker.thread_policy is not None:
         APPLIED.append(worker.thread_policy)
+        used = split(delta(marks["before"], marks["after"]), threading.get_native_id(),
+                     worker.thread_policy.thread_id)
+        APP_CPU.append({k: [v.cpu_s, v.voluntary, v.involuntary] for k, v in used.items()}
+                       | {"steps": marks["steps"], "records": marks["records"],
+                          "process_cpu_s": marks["proc1"][0] - marks["proc0"][0], "wall_s": marks["wall"]})
     result = session.last_result
     assert result is not None and result.ok, session.last_failure
     return result.history[-1].step * doc.training.batch_size / result.elapsed_s, lat
 
 
-def cli_once(args) -> float:
-    """`--cli-once`: this process trains like `visionstudio train` (no Qt), prints the result."""
-    from visionstudio.core.data.registry import load_dataset
+class _CpuProbe:
+    """A trainer callback sampling per-thread CPU at fit start and at the last epoch's end
+    (on the training thread: the OpenMP helpers are still alive then)."""
+
+    def __init__(self) -> None:
+        self.before = self.after = None
+        self.steps = 0
+
+    def on_fit_start(self, trainer, record) -> None:
+        from thread_cpu import sample_threads
+
+        self.before, self.t0 = sample_threads(), time.perf_counter()
+
+    def on_epoch_end(self, trainer, record) -> None:
+        from thread_cpu import sample_threads
+
+        self.after, self.steps = sample_threads(), record.step
+        self.wall = time.perf_counter() - self.t0
+
+    def __getattr__(self, name):          # the other hooks: nothing
+        if name.startswith("on_"):
+            return lambda *a: None
+        raise AttributeError(name)
+
+
+def cli_once(args) -> tuple[float, dict]:
+    """`--cli-once`: this process trains as `visionstudio train` does (plan_run + execute on
+    the main thread, checkpoints into a run folder, no Qt); returns (images/s, CPU use)."""
+    import threading
+
+    from thread_cpu import delta, split
+
+    from visionstudio.core.training.plan import execute, plan_run
 
     doc = project(args)
-    loaded = load_dataset(doc.dataset, val_split=0.0, seed=0)
-    headless(doc, loaded)                              # warm-up (allocator, kernels)
-    return headless(doc, loaded)
+    out = {}
+    for _ in range(2):                                 # warm-up (allocator, kernels), measured
+        plan = plan_run(doc)
+        probe = _CpuProbe()
+        with tempfile.TemporaryDirectory() as run_dir:
+            result = execute(plan, [probe], run_dir=run_dir)
+        assert result.status == "completed", result.failure
+        out = split(delta(probe.before, probe.after), None, threading.get_native_id())
+    fit = result.fit
+    ips = fit.history[-1].step * doc.training.batch_size / fit.elapsed_s
+    cpu = {k: [v.cpu_s, v.voluntary, v.involuntary] for k, v in out.items()}
+    return ips, cpu | {"steps": probe.steps, "wall_s": probe.wall}
 
 
 def in_cli(args) -> float:
+    return cli_run(args)[0]
+
+
+def cli_run(args) -> tuple[float, dict]:
+    """`visionstudio train`'s loop in a process of its own: (images/s, its CPU use)."""
     import subprocess
 
     cmd = [sys.executable, os.path.abspath(__file__), "--cli-once", "--steps", str(args.steps),
            "--batch-size", str(args.batch_size), "--device", args.device, "--threads", str(args.threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     for line in done.stdout.splitlines()[::-1]:
-        if line.startswith("CLI_IMAGES_PER_S "):
-            return float(line.split()[1])
+        if line.startswith("CLI_RESULT "):
+            got = json.loads(line.split(" ", 1)[1])
+            return got["ips"], got["cpu"]
     raise SystemExit(f"the CLI run failed:\n{done.stdout}\n{done.stderr}")
 
 
@@ -183,6 +268,37 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
+    """CPU seconds per training step by thread group, median over runs (load-proof figures:
+    a busy machine stretches wall time, not the CPU a step needs)."""
+    rows: dict[str, dict] = {}
+    for mode, runs in (("app", app_runs), ("cli", cli_runs)):
+        if not runs:
+            continue
+        def med(key, i, runs=runs):
+            return statistics.median(r[key][i] / max(r["steps"], 1) for r in runs)
+        row = {"train_thread_ms": 1e3 * med("train", 0), "helpers_ms": 1e3 * med("helpers", 0),
+               "gui_ms": 1e3 * med("gui", 0) if mode == "app" else 0.0,
+               "switches_vol": med("train", 1) + med("helpers", 1),
+               "switches_invol": med("train", 2) + med("helpers", 2)}
+        if mode == "app":
+            row["process_minus_gui_ms"] = 1e3 * statistics.median(
+                (r["process_cpu_s"] - r["gui"][0]) / max(r["steps"], 1) for r in runs)
+            # GUI CPU in the same span (a GUI sample from the training thread is exact)
+            row["records_per_step"] = statistics.median(r["records"] / max(r["steps"], 1) for r in runs)
+            row["gui_switches_vol"] = med("gui", 1)
+            row["gui_share"] = statistics.median(r["gui"][0] / max(r["wall_s"], 1e-9) for r in runs)
+        rows[mode] = row
+        print(f"CPU per step, {mode}: training thread {row['train_thread_ms']:.2f} ms, other threads "
+              f"(OpenMP helpers) {row['helpers_ms']:.2f} ms, GUI thread {row['gui_ms']:.2f} ms"
+              + (f", process minus GUI {row['process_minus_gui_ms']:.2f} ms, "
+                 f"{row['records_per_step']:.2f} records/step, GUI busy {100 * row['gui_share']:.1f}% "
+                 f"of a core" if mode == "app" else "")
+              + f"; context switches per step (training side) voluntary {row['switches_vol']:.1f}, "
+                f"involuntary {row['switches_invol']:.1f}")
+    return rows
 
 
 def main() -> int:
@@ -200,7 +316,8 @@ def main() -> int:
     if args.cli_once:
         if args.threads:
             __import__("torch").set_num_threads(args.threads)
-        print(f"CLI_IMAGES_PER_S {cli_once(args)}", flush=True)
+        ips, cpu = cli_once(args)
+        print("CLI_RESULT " + json.dumps({"ips": ips, "cpu": cpu}), flush=True)
         return 0
 
     from PySide6.QtWidgets import QApplication, QSplitter
@@ -240,6 +357,8 @@ def main() -> int:
           f"torch threads {torch.get_num_threads()}, cores usable {cores}, load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
     in_app(app, doc, window)                           # warm-up (allocator, kernels)
+    APP_CPU.clear()
+    cli_cpu: list[dict] = []
     modes = ("app", "cli") + (("thread",) if args.with_thread else ()) + (("main",) if args.with_main else ())
     ips: dict[str, list[float]] = {m: [] for m in modes}
     lat: dict[str, list[float]] = {m: [] for m in modes if m in ("app", "thread")}
@@ -251,7 +370,9 @@ def main() -> int:
             elif mode == "thread":
                 v, got = in_thread(app, doc, loaded)
             elif mode == "cli":
-                v, got = in_cli(args), []
+                v, cpu = cli_run(args)
+                got = []
+                cli_cpu.append(cpu)
             else:
                 v, got = headless(doc, loaded), []
             ips[mode].append(v)
@@ -285,6 +406,7 @@ def main() -> int:
         print(f"event-loop latency, {mode} ({stats['ticks']} ticks): p50 {stats['p50_ms']:.1f} ms, "
               f"p99 {stats['p99_ms']:.1f} ms (target < 33), longest stall {stats['max_ms']:.1f} ms "
               f"(target < 100)")
+    out["cpu"] = cpu_report(APP_CPU, cli_cpu)
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.json:
         with open(args.json, "w") as fh:

@@ -27,6 +27,7 @@ import torch
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
 FLOAT_CACHE_LIMIT = 2 << 30  # bytes: bigger in-memory sets stay uint8, converted per batch
+FLOAT_CACHE_SHARE = 4        # ... and so do sets whose float copy needs over 1/4 of the free memory
 REPORT_NAMES = 5             # unreadable files named in a message (then "and N more")
 
 
@@ -139,6 +140,35 @@ def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
     return out
 
 
+def free_memory(device: torch.device) -> int | None:
+    """Bytes that can still be allocated on ``device`` without swapping (None: unknown)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def float_copy_fits(images: torch.Tensor, device: torch.device) -> bool:
+    """Whether the float copy of ``images`` (4 bytes a value) may be made: decided from the
+    size before anything is allocated, so peak memory stays the uint8 set's own (plus one
+    float batch) when the copy would not fit (FLOAT_CACHE_LIMIT, or 1/FLOAT_CACHE_SHARE of
+    the memory still free)."""
+    need = images.numel() * 4
+    if need > FLOAT_CACHE_LIMIT:
+        return False
+    free = free_memory(device)
+    return free is None or need * FLOAT_CACHE_SHARE <= free
+
+
 class MemoryFeed:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalizer: Normalizer,
                  device: torch.device, *, augmented: bool = False) -> None:
@@ -148,8 +178,9 @@ class MemoryFeed:
         x = images.to(device)
         # Cache floats once: standardised (no augmentation) or in [0, 1] (augmentation
         # works on [0, 1] images; standardising after it is one cheap op per batch).
+        # Otherwise ("raw") the uint8 set is indexed as it is and each batch converted.
         self.stage = "raw"
-        if x.numel() * 4 <= FLOAT_CACHE_LIMIT:
+        if float_copy_fits(x, device):
             x = normalizer.unit(x)
             self.stage = "unit"
             if not augmented:

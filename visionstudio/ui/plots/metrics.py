@@ -38,6 +38,11 @@ from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraph
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
+# while a run trains in this process, drawing gets a smaller share of a core: every ms the
+# GUI thread paints is a ms the training loses (the plots held the GIL and the CPU for
+# ~10% of a core and made the app train at ~0.75x the command line; docs/training-in-the-app.md)
+BUDGET, TRAINING_BUDGET = 0.10, 0.02            # share of one core for drawing
+TRAINING_MAX_INTERVAL_MS = 400                   # training: each plot at least every 1.6 s
 GROUPS = ("loss", "accuracy", "lr", "throughput")
 TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
 
@@ -289,12 +294,15 @@ class MetricsPlots(QWidget):
             self.y_ranges.update("throughput", a["rate"], *others, floor=0.0)
 
     def _adapt_rate(self, seconds: float) -> None:
-        # frame-rate governor: keep drawing under ~10% of one core. A frame is a few ms on
-        # a desktop (10 Hz); a huge history or a starved 2-core machine (30-50 ms frames
-        # measured) lowers the rate, to 2 Hz at worst, instead of taking CPU and the GIL
-        # from the training thread
+        # frame-rate governor: keep drawing under BUDGET of one core (TRAINING_BUDGET while
+        # a run trains). A frame is a few ms on a desktop (10 Hz); a huge history or a
+        # starved 2-core machine (30-50 ms frames measured) lowers the rate instead of
+        # taking CPU and the GIL from the training thread
         cost = seconds + self.graphics.paint_s            # one plot: a quarter of a frame
-        interval = int(min(MAX_INTERVAL_MS, max(TICK_MS, cost * 1000 * 10))) // 1
+        training = getattr(self.training, "state", "idle") in ("running", "preparing")
+        budget, longest = ((TRAINING_BUDGET, TRAINING_MAX_INTERVAL_MS) if training
+                           else (BUDGET, MAX_INTERVAL_MS))
+        interval = int(min(longest, max(TICK_MS, cost * 1000 / budget)))
         if abs(interval - self.timer.interval()) > 10:
             self.timer.setInterval(interval)
 
