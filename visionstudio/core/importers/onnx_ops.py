@@ -218,8 +218,25 @@ def unary(kind: str, params: Callable[[OnnxCtx], dict[str, Any] | str] = lambda 
         p = params(ctx)
         if isinstance(p, str):
             return ctx.unsupported(p)
+        if _fuse(ctx, x, kind, p):
+            return ctx.out(x)
         return ctx.out(ctx.add(kind, p, [x]))
     return handle
+
+
+FUSABLE = frozenset({"relu", "elu", "gelu", "sigmoid", "tanh", "softmax"})
+
+
+def _fuse(ctx: OnnxCtx, x: Value, kind: str, params: dict[str, Any]) -> bool:
+    """Fold an activation into the Conv2d or Dense before it (their ``activation``), as the
+    app's own layers carry it, when nothing else reads the layer's raw output."""
+    node = ctx.builder.node_params(x)
+    if (kind not in FUSABLE or params.get("alpha", 1.0) != 1.0 or node is None
+            or node["kind"] not in ("conv2d", "dense") or node["params"]["activation"] != "none"
+            or ctx.uses.get(_source_name(ctx, x), 0) != 1 or (kind == "softmax" and node["kind"] != "dense")):
+        return False
+    node["params"]["activation"] = kind
+    return True
 
 
 def _hardsigmoid(ctx: OnnxCtx) -> dict[str, Any] | str:
