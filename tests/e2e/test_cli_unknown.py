@@ -33,10 +33,11 @@ def test_a_word_close_to_no_command_is_unknown_without_a_guess(gui, capsys, tmp_
     assert gui == []
 
 
-def test_import_is_not_a_command(gui, capsys, tmp_path, monkeypatch):
+def test_a_typo_of_import_suggests_import(gui, capsys, tmp_path, monkeypatch):
+    """`import` became a command (issue 16); a typo of it is still refused."""
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["import", "x"]) == 2
-    assert "unknown command 'import'" in capsys.readouterr().err
+    assert cli.main(["imprt", "x"]) == 2
+    assert "unknown command 'imprt' (did you mean import?)" in capsys.readouterr().err
     assert gui == []
 
 
