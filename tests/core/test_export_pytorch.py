@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from visionstudio.core.build import BuildError, build_model
 from visionstudio.core.export import WeightsError, export_project, load_weights
+from visionstudio.core.export.block_text import camel
 from visionstudio.core.export.codegen import class_name_for
 from visionstudio.core.export.pytorch_code import export_pytorch
 from visionstudio.core.layers import LAYERS
@@ -68,9 +69,11 @@ def test_generated_code_reproduces_app_model(tmp_path, key, doc):
     x = torch.randn(3, *module.INPUT_SHAPE)
     with torch.no_grad():
         assert torch.equal(model(x), app(x))
-    # One class per file (plus the WeightedSum helper where used), named layers.
+    # One class per file (plus the WeightedSum helper where used, and one per block
+    # definition: test_export_blocks.py), named layers.
     classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
-    assert classes[-1] == cls_name and set(classes) <= {cls_name, "WeightedSum"}
+    blocks = {camel(key) for key in doc.graph.blocks.keys()}
+    assert classes[-1] == cls_name and set(classes) <= {cls_name, "WeightedSum"} | blocks
     for node in doc.graph.nodes.values():
         if node.kind in ("conv2d", "dense", "batchnorm2d"):
             assert f"self.{node.name} = " in source
