@@ -255,3 +255,27 @@ def test_training_bundle_carries_the_block_classes(tmp_path):
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), app(x))
+
+
+def test_a_block_with_two_inputs_takes_them_in_port_order():
+    from visionstudio.core.blocks.builtin import _Draft
+    from visionstudio.core.graph import Edge, GraphModel, make_node
+
+    d = _Draft("merge")
+    d.add("block_input", "a", index=0)
+    d.add("block_input", "b", index=1)
+    d.add("conv2d", "conv", "b", out_channels=8, kernel_size=1)
+    d.add("block_output", "output", d.add("add", "add", "a", "conv"))
+    d.expose("channels", "channels", ("conv", "out_channels"))
+    net = GraphModel()
+    net.blocks.add(d.definition("Merge", "", [(8, 4, 4), (4, 4, 4)]))
+    nodes = [make_node(net, "input", "input", {"channels": 4, "height": 4, "width": 4}),
+             make_node(net, "conv2d", "left", {"out_channels": 8, "kernel_size": 1}),
+             make_node(net, "block", "merge1", {"block": "merge", "channels": 8})]
+    for n in nodes:
+        net.nodes[n.id] = n
+    inp, left, merge = (n.id for n in nodes)
+    net.edges.extend([Edge(inp, left, 0), Edge(left, merge, 0), Edge(inp, merge, 1)])
+    generated = _assert_same(net)
+    assert "def forward(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:" in generated.source
+    assert "self.conv = nn.Conv2d(in_channels1, channels, 1)" in generated.source
