@@ -13,6 +13,7 @@ from pathlib import Path
 
 from visionstudio.core.importers.result import ImportProblem, ImportResult
 from visionstudio.core.importers.save import WEIGHTS_SUFFIX, save_import, weights_path
+from visionstudio.core.importers.torch_sources import is_python, is_torchvision, load_python, load_torchvision
 
 
 def _keras(source: str, trust_code: bool) -> ImportResult:
@@ -35,8 +36,10 @@ def _suffix(*suffixes: str) -> Callable[[str], bool]:
 SOURCES: list[tuple[Callable[[str], bool], Callable[[str, bool], ImportResult]]] = [
     (_suffix(".keras", ".h5", ".hdf5"), _keras),
     (_suffix(".onnx"), _onnx),
+    (is_torchvision, load_torchvision),
+    (is_python, load_python),
 ]
-KNOWN = "a .onnx file, a .keras file or a legacy Keras .h5 file"
+KNOWN = "a .onnx file, a .keras file, a legacy Keras .h5 file, torchvision:NAME or module.py:ClassName"
 
 
 def import_model(source: str, *, trust_code: bool = False) -> ImportResult:
