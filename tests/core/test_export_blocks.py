@@ -279,3 +279,24 @@ def test_a_block_with_two_inputs_takes_them_in_port_order():
     generated = _assert_same(net)
     assert "def forward(self, x: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:" in generated.source
     assert "self.conv = nn.Conv2d(in_channels1, channels, 1)" in generated.source
+
+
+def test_float_and_bool_exposed_values():
+    """A float becomes an argument; a bool that differs splits the instances into one
+    class per value (each still taking the float)."""
+    from visionstudio.core.blocks.builtin import _Draft
+
+    d = _Draft("unit")
+    d.add("block_input", "input", index=0)
+    d.add("conv2d", "conv", "input", out_channels=4, kernel_size=3, padding=1)
+    d.add("block_output", "output", d.add("dropout", "drop", "conv", p=0.5))
+    d.expose("bias", "bias", ("conv", "bias"))
+    d.expose("p", "dropout", ("drop", "p"))
+    net = chain((4, 6, 6), [("unit", {"bias": True, "p": 0.1}), ("unit", {"bias": False, "p": 0.3}),
+                            ("unit", {"bias": True, "p": 0.25})],
+                definitions=[d.definition("Unit", "", [(4, 6, 6)])])
+    generated = _assert_same(net)
+    classes = _classes(generated.source)
+    assert _init_args(classes["Unit"]) == _init_args(classes["Unit2"]) == ["in_channels", "p"]
+    assert "self.block3 = Unit(in_channels=4, p=0.25)" in generated.source
+    assert "self.block2 = Unit2(in_channels=4, p=0.3)" in generated.source
