@@ -38,30 +38,36 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 qapp = QApplication([])
 from visionstudio.app import create_main_window
+from visionstudio.core.project.commands import SetDatasetSettings
 w = create_main_window([], background=True)
 w.resize(1280, 800)
 out = {}
 def docks_in():
-    runs = w.later_panel("trainingPanel").training
     out["torch_after_start"] = "torch" in sys.modules
     out["unbuilt"] = sorted(w.later.unbuilt)
     out["menu"] = sorted(a.objectName() for a in w.menus["panels"].actions())
     w.reset_layout()
     qapp.processEvents()
-    out["unbuilt_after_reset"] = sorted(w.later.unbuilt)
     out["min_width_after_reset"] = w.minimumSizeHint().width()
     out["docks_after_reset"] = sorted(k for k, d in w.docks.items() if d.isVisible())
+    w.docks["featureMapView"].raise_()   # the user picks the Feature maps tab
+    QTimer.singleShot(100, train)
+def train():
+    out["status_on_features"] = w.statusBar().currentMessage()
+    out["features_wait"] = "featureMapView" in w.later.unbuilt
+    runs = w.later_panel("trainingPanel").training
+    w.controller.push(SetDatasetSettings("shapes", {"samples": 40, "val_samples": 10}))   # quick
     runs.state_changed.connect(lambda state: out.setdefault("first_state", state))
     w.findChild(QAction, "action_train").trigger()
     out["status_on_train"] = w.statusBar().currentMessage()
-    out["torch_right_after_train"] = "torch" in sys.modules and not out.get("first_state")
+    out["state_right_after_train"] = runs.state
     def started():
-        if runs.state != "idle":
+        if runs.state != "idle" and "featureMapView" not in w.later.unbuilt:
             out["torch_thread"] = first.get("torch")
             runs.stop()
             runs.wait()
             print(json.dumps(out))
-            qapp.quit()
+            qapp.exit(0)   # not quit(): that asks the window, which asks to save
         else:
             QTimer.singleShot(50, started)
     started()
@@ -104,9 +110,11 @@ def test_reset_panels_works_with_panels_not_built_yet(started_app):
 
 
 @pytest.mark.slow
-def test_train_loads_torch_on_a_worker_thread_and_says_so(started_app):
+def test_train_and_the_feature_maps_load_torch_on_a_worker_thread_and_say_so(started_app):
+    assert started_app["features_wait"] is True   # shown: built once torch is there
+    assert started_app["status_on_features"] == torch_loader.LOADING_MESSAGE
     assert started_app["status_on_train"] == torch_loader.LOADING_MESSAGE
-    assert started_app["torch_right_after_train"] is False   # the click returned first
+    assert started_app["state_right_after_train"] == "idle"   # the click returned first
     assert started_app["torch_thread"] == torch_loader.TASK_NAME
     assert started_app["first_state"] == "preparing"
 

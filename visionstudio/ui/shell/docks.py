@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QWidget
+from shiboken6 import isValid
+
+from visionstudio.ui.shell.torch_loader import LOADING_MESSAGE, torch_loaded, when_torch_loaded
 
 Area = Qt.DockWidgetArea
 # (the panel's class, an installer called with the window once the dock exists or None).
@@ -32,6 +35,7 @@ class LaterPanel:
     title: str
     area: Area
     load: Callable[[], Loaded]
+    needs_torch: bool = False   # shown for the first time, it waits for torch_loader
 
 
 def _training() -> Loaded:
@@ -57,7 +61,8 @@ def _feature_maps() -> Loaded:
 LATER_PANELS: tuple[LaterPanel, ...] = (
     LaterPanel("trainingPanel", "Training", Area.RightDockWidgetArea, _training),
     LaterPanel("metricsPlots", "Metrics", Area.BottomDockWidgetArea, _metrics),
-    LaterPanel("featureMapView", "Feature maps", Area.BottomDockWidgetArea, _feature_maps),
+    LaterPanel("featureMapView", "Feature maps", Area.BottomDockWidgetArea, _feature_maps,
+               needs_torch=True),
 )
 
 # The modules the loaders above import: none makes a widget, pixmap or icon when imported,
@@ -125,6 +130,7 @@ class LaterDocks:
         self.window, self.deferred = window, deferred
         self.added = False
         self.unbuilt: dict[str, Callable[[], QWidget]] = {}
+        self._needs_torch: set[str] = set()
         self._steps: Iterator[None] | None = None
 
     def add(self) -> None:
@@ -149,6 +155,8 @@ class LaterDocks:
         for panel in LATER_PANELS:
             cls, installer = panel.load()
             if self.deferred:
+                if panel.needs_torch:
+                    self._needs_torch.add(panel.object_name)
                 dock = add_dock(w, _placeholder(panel), panel.title, panel.object_name, None)
                 self.unbuilt[panel.object_name] = _builder(cls, w.controller, panel, dock)
                 dock.visibilityChanged.connect(lambda on, key=panel.object_name: on and self._build_soon(key))
@@ -181,17 +189,31 @@ class LaterDocks:
         is shown for a moment while it is tabbed behind another; one behind another tab
         stays "visible", moved out of sight)."""
         def build() -> None:
-            dock = self.window.docks.get(key)
+            if not isValid(self.window):
+                return   # closed while torch loaded
+            dock, bar = self.window.docks.get(key), self.window.statusBar()
+            if bar.currentMessage() == LOADING_MESSAGE:
+                bar.clearMessage()
             if key in self.unbuilt and dock is not None and dock.isVisible() \
                     and not dock.visibleRegion().isEmpty():
                 self.panel(key)
 
+        def check() -> None:
+            if key in self._needs_torch and not torch_loaded():
+                dock = self.window.docks.get(key)
+                if dock is not None and not dock.visibleRegion().isEmpty():
+                    # its tasks would import torch holding the GIL: load it first, saying so
+                    when_torch_loaded(build, self.window.statusBar().showMessage)
+                return
+            build()
+
         if key in self.unbuilt:
-            QTimer.singleShot(0, build)
+            QTimer.singleShot(0, check)
 
 
 def _placeholder(panel: LaterPanel) -> QWidget:
-    """What a deferred panel's dock shows until the panel is built (one frame at most)."""
+    """What a deferred panel's dock shows until the panel is built (a turn, or until torch
+    has loaded for one that needs it)."""
     label = QLabel(f"Opening {panel.title.lower()}…")
     label.setObjectName(f"{panel.object_name}Pending")
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
