@@ -63,7 +63,8 @@ def test_functional_model_matches_keras():
     assert by_name["max_same"].params["ceil_mode"] is True
     assert abs(by_name["stem_bn"].params["momentum"] - 0.1) < 1e-9     # Keras 0.9 -> torch 0.1
     assert by_name["stem_bn"].params["eps"] == 1e-3
-    expected = {"add", "concat", "average", "zeropad2d", "global_avgpool", "dropout", "softmax"}
+    expected = {"add", "concat", "average", "zeropad2d", "global_avgpool", "dropout", "softmax", "upsample",
+                "adaptive_maxpool2d"}
     assert expected <= set(kinds(result))
     positions = list(graph.positions.values())
     assert len(positions) == len(graph.nodes)
@@ -100,6 +101,25 @@ def rewrite(tmp_path: Path, source: str, edit) -> Path:
                 data = json.dumps(config).encode()
             zout.writestr(info.filename, data)
     return target
+
+
+def test_keras2_style_config_imports_the_same(tmp_path):
+    """Keras 2 (and tf.keras) configs list inbound nodes as [[name, node, tensor, kwargs]]."""
+    def keras_tensor_to_list(item):
+        return [*item["config"]["keras_history"], {}]
+
+    def edit(config):
+        body = config["config"]
+        for layer in body["layers"]:
+            calls = []
+            for node in layer["inbound_nodes"]:
+                args = node["args"][0]
+                items = args if isinstance(args, list) else [args]
+                calls.append([keras_tensor_to_list(item) for item in items])
+            layer["inbound_nodes"] = calls
+        body["input_layers"], body["output_layers"] = [body["input_layers"]], [body["output_layers"]]
+    result = import_model(str(rewrite(tmp_path, "functional.keras", edit)))
+    np.testing.assert_allclose(predict(result, "functional"), EXPECTED["functional_y"], atol=1e-5, rtol=0)
 
 
 def test_unsupported_layers_are_all_listed(tmp_path):

@@ -263,6 +263,18 @@ def flatten(ctx: Ctx, x: Value) -> Value:
     return out
 
 
+def upsampling(ctx: Ctx, x: Value) -> Value:
+    size = _pair(ctx.config.get("size", 2))
+    if ctx.config.get("interpolation", "nearest") != "nearest" or size[0] != size[1]:
+        return ctx.unsupported("only nearest upsampling by the same factor in height and width is imported")
+    return ctx.add("upsample", {"by": "scale", "scale_factor": float(size[0]), "mode": "nearest"}, [x])
+
+
+def global_max(ctx: Ctx, x: Value) -> Value:
+    pooled = ctx.add("adaptive_maxpool2d", {"output_size": 1}, [x])
+    return pooled if ctx.config.get("keepdims") else ctx.add("flatten", {}, [pooled], "_flatten")
+
+
 def _axis_ok(ctx: Ctx, x: list[Value]) -> bool:
     return ctx.config.get("axis", -1) in (-1, len(x[0].shape))
 
@@ -283,6 +295,7 @@ ONE: dict[str, Callable[[Ctx, Value], Value]] = {
     "GlobalAveragePooling2D": lambda ctx, x: ctx.add(
         "adaptive_avgpool2d" if ctx.config.get("keepdims") else "global_avgpool",
         {"output_size": 1} if ctx.config.get("keepdims") else {}, [x]),
+    "GlobalMaxPooling2D": global_max, "UpSampling2D": upsampling,
     "Flatten": flatten, "BatchNormalization": batchnorm, "ZeroPadding2D": zeropad,
     "Dropout": lambda ctx, x: ctx.add("dropout", {"p": float(ctx.config.get("rate", 0.5))}, [x]),
     "SpatialDropout2D": lambda ctx, x: ctx.add("dropout2d", {"p": float(ctx.config.get("rate", 0.5))}, [x]),

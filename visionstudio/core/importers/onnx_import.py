@@ -150,7 +150,7 @@ def import_onnx(path: str | Path) -> ImportResult:
         else:
             ctx = OnnxCtx(builder, tensors, node, where, attributes(node, tensors, where), ins, uses,
                           values, opset)
-            outs = OPS[node.op_type](ctx)
+            outs = _convert(ctx)
         for name, value in zip(node.output, outs):
             if name:
                 values[name] = value
@@ -160,6 +160,15 @@ def import_onnx(path: str | Path) -> ImportResult:
     if isinstance(output, np.ndarray):
         raise ImportProblem(f"{source}: the output is a constant")
     return builder.finish(output, graph.name or p.stem)
+
+
+def _convert(ctx: OnnxCtx) -> list[Any]:
+    try:
+        return OPS[ctx.node.op_type](ctx)
+    except ImportProblem:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        return ctx.unsupported(f"its attributes cannot be read: {type(exc).__name__}: {str(exc)[:80]}")
 
 
 def _graph_input(builder: FlatBuilder, graph: Any, values: dict[str, Any]) -> None:
