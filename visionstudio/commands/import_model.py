@@ -1,9 +1,10 @@
 """``visionstudio import SOURCE -o PROJECT.vsproj [--trust-code] [--force]``.
 
-SOURCE: a ``.onnx`` file, a ``.keras`` file or a legacy Keras ``.h5`` file (the sources
-``core.importers.SOURCES`` knows). The project is written with its weights beside it
-(``PROJECT.weights.safetensors``), so ``visionstudio export PROJECT --weights ...`` and
-the app start from the imported values.
+SOURCE: a ``.onnx`` file, a ``.keras`` file, a legacy Keras ``.h5`` file,
+``torchvision:NAME`` or ``module.py:ClassName`` (the sources ``core.importers.SOURCES``
+knows; a Python module runs code, so it needs ``--trust-code``). The project is written
+with its weights beside it (``PROJECT.weights.safetensors``), which ``visionstudio export
+PROJECT --weights ...`` and the app's weight loaders read.
 
 Exit status: 0 imported, 1 the network has operations or layers the library cannot
 express (each is listed), 2 the source cannot be read, or PROJECT exists (without
@@ -21,13 +22,14 @@ EXIT_OK, EXIT_UNSUPPORTED, EXIT_UNREADABLE = 0, 1, 2
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "import", help="turn an ONNX or Keras model into a project with its weights",
+        "import", help="turn an ONNX, Keras or PyTorch model into a project with its weights",
         description="Import a model as a project: its layers on the canvas and its weights in "
                     "PROJECT.weights.safetensors beside it. Exit status: 0 imported, 1 the model "
                     "uses operations the layer library cannot express (all are listed), 2 the "
                     "source cannot be read or the project cannot be written.")
     parser.add_argument("source", metavar="SOURCE",
-                        help="a .onnx file, a .keras file or a legacy Keras .h5 file")
+                        help="a .onnx, .keras or legacy Keras .h5 file, torchvision:NAME, or "
+                             "module.py:ClassName (with --trust-code)")
     parser.add_argument("--out", "-o", required=True, metavar="PROJECT", help="the .vsproj file to write")
     parser.add_argument("--trust-code", action="store_true",
                         help="allow a source that runs code (a Python module); model files never do")
