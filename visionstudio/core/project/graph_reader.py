@@ -34,11 +34,9 @@ class Budget:
 
     def take(self, nodes: int, edges: int, where: str) -> None:
         if nodes > self.nodes:
-            raise fail(f"{where}.nodes", f"has {nodes:,} layers; with those before it that is more than the "
-                       f"{MAX_NODES:,} a project supports (blocks included)")
+            raise fail(f"{where}.nodes", _over(nodes, "layers", self.nodes < MAX_NODES, MAX_NODES))
         if edges > self.edges:
-            raise fail(f"{where}.edges", f"has {edges:,} connections; with those before it that is more than "
-                       f"the {MAX_EDGES:,} a project supports (blocks included)")
+            raise fail(f"{where}.edges", _over(edges, "connections", self.edges < MAX_EDGES, MAX_EDGES))
         self.nodes -= nodes
         self.edges -= edges
 
@@ -268,6 +266,13 @@ def _read_layout(graph: GraphModel, layout: Any, where: str) -> None:
             if abs(v) > 1e7 or not math.isfinite(v):
                 raise fail(path, "coordinates must be finite and within ±10,000,000")
         graph.positions[nid] = (float(pos[0]), float(pos[1]))
+
+
+def _over(count: int, what: str, blocks_before: bool, limit: int) -> str:
+    if blocks_before:
+        return (f"has {count:,} {what}; with those of the blocks before it that is more than the "
+                f"{limit:,} a project supports (blocks included)")
+    return f"has {count:,} {what}; at most {limit:,} are supported"
 
 
 def _instance_params(params: dict[str, Any], path: str, library: BlockLibrary) -> dict[str, Any]:
