@@ -13,6 +13,7 @@ from typing import Any
 from visionstudio.core.gcpause import gc_paused
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.graph.blocks import instance_key
+from visionstudio.core.graph.transfer import parameter_split
 from visionstudio.core.layers import LAYERS, Shape, fmt_shape
 from visionstudio.core.memory import MemoryEstimate, estimate_for_config
 
@@ -33,6 +34,8 @@ class LayerRow:
     params: int
     flops: int
     problems: tuple[str, ...] = ()
+    trainable: bool = True      # False: frozen (graph.transfer)
+    lr_multiplier: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class LayerRow:
             "details": self.details, "inputs": list(self.inputs),
             "output_shape": list(self.output_shape) if self.output_shape is not None else None,
             "params": self.params, "flops": self.flops, "problems": list(self.problems),
+            "trainable": self.trainable, "lr_multiplier": self.lr_multiplier,
         }
 
 
@@ -47,6 +51,11 @@ class LayerRow:
 class Totals:
     params: int
     flops: int
+    frozen_params: int = 0
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params - self.frozen_params
 
     @property
     def weight_bytes(self) -> int:
@@ -60,6 +69,7 @@ class Totals:
         return {
             "params": self.params, "params_text": f"{self.params:,}",
             "params_human": human_count(self.params),
+            "trainable_params": self.trainable_params, "frozen_params": self.frozen_params,
             "flops": self.flops, "flops_text": f"{self.flops:,}",
             "flops_human": human_count(self.flops),
             "weight_bytes": self.weight_bytes, "weight_mb": round(self.weight_mb, 3),
@@ -132,12 +142,14 @@ def _summarize(graph: GraphModel, name: str, analysis: GraphAnalysis | None, sou
         rows.append(LayerRow(
             nid, node.name, node.kind, title, details, inputs,
             info.output_shape, info.params, info.flops,
-            tuple(d.message for d in info.diagnostics)))
+            tuple(d.message for d in info.diagnostics),
+            graph.transfer.trainable(nid), graph.transfer.multiplier(nid)))
     diagnostics = tuple({"message": d.message, "node": graph.nodes[d.node_id].name
                          if d.node_id in graph.nodes else None, "severity": d.severity}
                         for d in analysis.diagnostics)
     memory = estimate_for_config(analysis, training) if training is not None else None
-    return NetworkSummary(name, tuple(rows), Totals(analysis.total_params, analysis.total_flops),
+    frozen = parameter_split(graph, analysis)[1]
+    return NetworkSummary(name, tuple(rows), Totals(analysis.total_params, analysis.total_flops, frozen),
                           analysis.input_shape, analysis.output_shape, diagnostics, source, memory)
 
 
@@ -177,6 +189,8 @@ def render_text(summary: NetworkSummary) -> str:
     t = summary.totals
     out.append(f"Input: {fmt_shape(summary.input_shape)}    Output: {fmt_shape(summary.output_shape)}")
     out.append(f"Total params: {t.params:,} ({human_count(t.params)})")
+    if t.frozen_params:
+        out.append(f"Trainable params: {t.trainable_params:,} · Frozen params: {t.frozen_params:,}")
     out.append(f"FLOPs per image: {t.flops:,} ({human_count(t.flops)})")
     out.append(f"Estimated weight size: {t.weight_mb:.2f} MB (float32)")
     if summary.memory is not None:

@@ -27,6 +27,7 @@ from typing import Any
 from visionstudio.core.events import Event
 from visionstudio.core.graph.blocks import BlockLibrary
 from visionstudio.core.graph.edge_list import EdgeIndex, EdgeList, merge_back
+from visionstudio.core.graph.transfer import TransferOptions
 from visionstudio.core.graph.traversal import GraphTraversal
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import defaults
@@ -114,6 +115,7 @@ class GraphModel(GraphTraversal):
         self.blocks = BlockLibrary(self)
         self.blocks.changed.connect(self._blocks_changed)
         self._on_edit = None
+        self.transfer = TransferOptions()  # frozen layers, lr multipliers (transfer.py)
 
     # -- the edge list and its index ------------------------------------------------
     @property
@@ -209,6 +211,7 @@ class GraphModel(GraphTraversal):
             other.nodes[n.id] = Node(n.id, n.kind, n.name, copy.deepcopy(n.params))
         other.edges = self.edges  # a copy; its index is rebuilt at the first query
         other.positions = dict(self.positions)
+        other.transfer.copy_from(self.transfer)
         if blocks and len(self.blocks):
             other.blocks.copy_from(self.blocks)
         return other

@@ -21,6 +21,7 @@ from visionstudio.core.project.blocks_reader import definitions_to_dict, read_bl
 from visionstudio.core.project.errors import json_path
 from visionstudio.core.project.graph_reader import Budget, expect, fail, read_graph_parts
 from visionstudio.core.project.runs_data import read_runs
+from visionstudio.core.project.transfer_reader import read_transfer_section
 from visionstudio.core.training.config import TrainingConfig
 
 FORMAT_NAME = "visionstudio.project"
@@ -85,6 +86,9 @@ class ProjectDocument:
         graph = self.graph.to_dict()
         if len(self.graph.blocks):
             graph["blocks"] = definitions_to_dict(self.graph.blocks)
+        transfer = self.graph.transfer.to_dict(self.graph.nodes)
+        if transfer:
+            graph["transfer"] = transfer
         return graph
 
     # Settings are replaced whole (they are frozen); commands call these.
@@ -107,13 +111,15 @@ def _read_graph(data: Any, layout: Any) -> GraphModel:
     checked against them), every layer and connection counted against one budget."""
     expect(data, dict, "graph", "an object")
     for key in data:
-        if key not in ("nodes", "edges", "blocks"):
+        if key not in ("nodes", "edges", "blocks", "transfer"):
             raise fail(json_path("graph", key), "unknown field")
     graph = GraphModel()
     budget = Budget()
     if "blocks" in data:
         read_blocks_section(data["blocks"], "graph.blocks", graph.blocks, budget)
     read_graph_parts(graph, data.get("nodes", []), data.get("edges", []), layout, "graph", "layout", budget)
+    if "transfer" in data:
+        read_transfer_section(data["transfer"], "graph.transfer", graph)
     return graph
 
 

@@ -44,6 +44,9 @@ TRAINING_FIELDS: tuple[ParamSpec, ...] = (
               choices=EARLY_STOP_METRICS, help="Metric watched for early stopping and 'best' checkpoints."),
     ParamSpec("early_stopping_patience", "int", 0, title="early stopping patience", minimum=0,
               maximum=100_000, help="Stop after this many epochs without improvement; 0 turns it off."),
+    ParamSpec("frozen_bn_eval", "bool", True, title="frozen batch norm in eval mode",
+              help="Frozen BatchNorm layers normalise with their running statistics and leave "
+                   "them unchanged, as when the network was trained."),
 )
 
 DEFAULT_LOSS = {"key": "cross_entropy", "params": {}}
@@ -89,6 +92,7 @@ class TrainingConfig:
     clip_norm: float | None = None
     early_stopping_metric: str = "val_loss"
     early_stopping_patience: int = 0
+    frozen_bn_eval: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -143,7 +143,7 @@ def train_epoch(trainer: Any, epoch: int, start_batch: int, sums: tuple[float, f
     epoch_gen_state = trainer.generator.get_state()
     trainer._epoch_started = trainer._elapsed()
     order = torch.randperm(trainer.train_feed.n, generator=trainer.generator)
-    trainer.train_model.train()
+    trainer.enter_train_mode()
     params = [p for p in trainer.train_model.parameters() if p.requires_grad]
     window, batch, batches = _Window(trainer, sums), start_batch, trainer.steps_per_epoch
     feed = iter(trainer.train_feed.batches(order, trainer.config.batch_size, start_batch, trainer.augment))

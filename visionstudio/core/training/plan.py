@@ -42,6 +42,7 @@ from visionstudio.core.training.checkpoint import CheckpointError, read_meta
 from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import TrainingSetupError, is_oom, resolve_device, resolve_precision
+from visionstudio.core.training.param_groups import transfer_plan
 from visionstudio.core.training.records import FailureRecord, FitResult
 from visionstudio.core.training.run_files import MetricsCSV, write_run_summary
 from visionstudio.core.training.trainer import Trainer
@@ -367,7 +368,8 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
     trainer = Trainer(model, plan.config, callbacks=[*callbacks, *extra], control=control,
                       checkpoint_dir=folder / "checkpoints" if folder else None,
                       report_interval_s=report_interval_s, notes=list(loaded.report or []),
-                      device=plan.device)
+                      device=plan.device,
+                      transfer=transfer_plan(plan.graph, frozen_bn_eval=plan.config.frozen_bn_eval))
     try:
         fit = trainer.fit(loaded, resume=plan.resume)
     except (TrainingSetupError, CheckpointError) as exc:

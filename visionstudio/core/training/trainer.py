@@ -48,6 +48,14 @@ from visionstudio.core.training.lr_schedule import Schedule
 from visionstudio.core.training.model_prep import training_view
 from visionstudio.core.training.nonfinite import NonFiniteOrigin, find_origin
 from visionstudio.core.training.optimizers import OPTIMIZERS, apply_group_values
+from visionstudio.core.training.param_groups import (
+    TransferPlan,
+    apply_freezing,
+    frozen_batchnorms,
+    keep_frozen_bn_eval,
+    param_groups,
+    set_group_lrs,
+)
 from visionstudio.core.training.records import EpochRecord, FailureRecord, FitResult, FitStartRecord
 from visionstudio.core.training.schedules import SCHEDULERS
 from visionstudio.core.training.trainer_state import restore_state, save_state
@@ -59,8 +67,10 @@ class Trainer:
                  checkpoint_dir: str | os.PathLike[str] | None = None,
                  report_interval_s: float = 0.05, report_every: int | None = None,
                  channels_last: bool | None = None, num_workers: int | None = None,
-                 notes: Sequence[str] = (), device: str | torch.device | None = None) -> None:
+                 notes: Sequence[str] = (), device: str | torch.device | None = None,
+                 transfer: TransferPlan | None = None) -> None:
         self.model = model
+        self.transfer = transfer or TransferPlan()
         self.config = config or TrainingConfig()
         self.callbacks = list(callbacks)
         self.control = control or TrainerControl()
@@ -138,8 +148,13 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         spec = OPTIMIZERS.get(cfg.optimizer["key"])
         self.optimizer_spec = spec
-        self.optimizer = spec.factory(self.model.parameters(), self.optimizer_params,
-                                      fused=self.device.type == "cuda")
+        self.parameter_split = apply_freezing(self.model, self.transfer)
+        try:
+            groups = param_groups(self.model, self.transfer)
+        except ValueError as exc:
+            raise TrainingSetupError(str(exc)) from None
+        self.optimizer = spec.factory(groups, self.optimizer_params, fused=self.device.type == "cuda")
+        self.frozen_bn = frozen_batchnorms(self.model, self.transfer)
         self.schedule = SCHEDULERS.get(cfg.scheduler["key"]).factory(
             cfg.scheduler["params"], base_lr=self.optimizer_params["lr"],
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps)
@@ -183,9 +198,13 @@ class Trainer:
         self._set_lr(self.schedule.lr(self.step))
 
     def _set_lr(self, lr: float) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
+        set_group_lrs(self.optimizer, lr)  # each group at lr x its multiplier
         self._lr = lr
+
+    def enter_train_mode(self) -> None:
+        """``train()``, with frozen BatchNorm layers kept in eval mode when asked."""
+        self.train_model.train()
+        keep_frozen_bn_eval(self.frozen_bn)
 
     # -- checkpoints (trainer_state.py packs and restores) ---------------------------------
     def _save(self, name: str, epoch: int, batch: int, epoch_gen_state: torch.Tensor,
