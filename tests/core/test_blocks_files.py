@@ -7,6 +7,8 @@ import copy
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.core.block_helpers import add, chain, conv_block, network
 from visionstudio.core.blocks.files import (
@@ -229,3 +231,37 @@ def test_hostile_block_files(tmp_path):
     assert info.value.file == str(huge)
     assert "JSON lists and objects" in _block_error(b"[" * 600_000).problem
     assert "not valid JSON" in _block_error(b'{"format": "visionstudio.block", ').problem
+
+
+def _paths(value, path=()):
+    """Every (path to a value) inside a JSON value, containers included."""
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, path + (i,))
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 10**6) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                 max_size=3), max_leaves=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_change_inside_the_blocks_section_is_read_or_refused_with_a_path(data):
+    project = _nested_data()
+    spots = list(_paths(project["graph"]["blocks"]))[1:]
+    where = data.draw(st.sampled_from(spots))
+    parent = project["graph"]["blocks"]
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = data.draw(_JSON)
+    try:
+        doc = parse_project(json.dumps(project))
+    except ProjectFormatError as exc:
+        assert project_io.INTERNAL_PROBLEM not in str(exc) and exc.json_path, exc
+    else:
+        analyze(doc.graph)  # whatever opens can be analysed
