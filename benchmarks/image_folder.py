@@ -3,6 +3,7 @@ torchvision's ImageFolder + DataLoader(num_workers=cores, pin_memory=True).
 
     python benchmarks/image_folder.py [--sizes 10000,30000,100000] [--dir /tmp/vs_image_folder]
                                       [--epochs 3] [--batch 256] [--workers N] [--lazy]
+                                      [--float-limit BYTES]
 
 Generates (once, cached in --dir) folders of 64×64 RGB JPEGs in 10 classes, then for each
 size runs, each in its own process (so peak RSS is its own), interleaved:
@@ -14,6 +15,8 @@ size runs, each in its own process (so peak RSS is its own), interleaved:
 - vs warm:      the same with the cache filled by "vs cold" (a second run of the app)
 - vs lazy:      (--lazy) the big-folder path forced (MAX_IN_MEMORY_BYTES = 0): items are
                 read from the memory-mapped cache by DataLoader workers
+- vs nofloat:   (--float-limit BYTES) "vs warm" with the trainer's float-copy limit lowered,
+                as on a machine without room for the copy: uint8 indexed, each batch converted
 
 "Epoch 1" includes listing/loading; epochs 2+ are the median of the later epochs. The
 throughput is of the data pipeline only: normalised float batches handed to the loop.
@@ -160,7 +163,8 @@ def child_torchvision(root: Path, epochs: int, batch: int, workers: int) -> dict
     return {"times": times, "images": len(ds), **mem.result()}
 
 
-def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: bool) -> dict:
+def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: bool,
+                       float_limit: int | None = None) -> dict:
     import warnings
 
     import torch
@@ -169,11 +173,14 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
     from visionstudio.core.data import image_folder
     from visionstudio.core.data.config import DatasetConfig
     from visionstudio.core.data.registry import load_dataset
+    from visionstudio.core.training import feed as feed_module
     from visionstudio.core.training.feed import Normalizer, TrainData, make_feeds
 
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     if lazy:
         image_folder.MAX_IN_MEMORY_BYTES = 0
+    if float_limit is not None:     # what a machine without room for the float copy does
+        feed_module.FLOAT_CACHE_LIMIT = float_limit
     mem = TreeMemory()
     times = []
     t0 = time.perf_counter()
@@ -192,7 +199,8 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
     cached = [line for line in loaded.report if "decoded-image cache" in line]
-    return {"times": times, "load_s": load_s, "images": feed.n, "cache": cached, **mem.result()}
+    return {"times": times, "load_s": load_s, "images": feed.n, "cache": cached,
+            "float_copy": getattr(feed, "stage", "lazy") != "raw", **mem.result()}
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -201,6 +209,8 @@ def run_child(mode: str, root: Path, args: argparse.Namespace, cache: Path) -> d
     env = dict(os.environ, VISIONSTUDIO_CACHE_DIR=str(cache))
     cmd = [sys.executable, __file__, "--child", mode, "--root", str(root), "--epochs", str(args.epochs),
            "--batch", str(args.batch), "--workers", str(args.workers)]
+    if args.float_limit is not None:
+        cmd += ["--float-limit", str(args.float_limit)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{mode} on {root} failed:\n{out.stderr[-3000:]}")
@@ -215,6 +225,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--lazy", action="store_true", help="also measure the big-folder (lazy) path")
+    ap.add_argument("--float-limit", type=int, default=None,
+                    help="also 'vs warm' with the trainer's float-copy limit set to this many bytes "
+                         "(0: never a float copy, each batch converted)")
     ap.add_argument("--child")
     ap.add_argument("--root")
     args = ap.parse_args()
@@ -223,7 +236,9 @@ def main() -> None:
         if args.child == "torchvision":
             res = child_torchvision(root, args.epochs, args.batch, args.workers)
         else:
-            res = child_visionstudio(root, args.epochs, args.batch, args.workers, args.child == "vs_lazy")
+            limit = args.float_limit if args.child == "vs_nofloat" else None
+            res = child_visionstudio(root, args.epochs, args.batch, args.workers, args.child == "vs_lazy",
+                                     limit)
         print(json.dumps(res))
         return
 
@@ -231,7 +246,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     print(f"cores {os.cpu_count()}, workers {args.workers}, batch {args.batch}, epochs {args.epochs}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    modes = ["torchvision", "vs_cold", "vs_warm"] + (["vs_lazy"] if args.lazy else [])
+    modes = (["torchvision", "vs_cold", "vs_warm"] + (["vs_lazy"] if args.lazy else [])
+             + (["vs_nofloat"] if args.float_limit is not None else []))
     rows = {}
     for size in sizes:
         root = make_folder(base, size)
@@ -247,7 +263,9 @@ def main() -> None:
                   f"({res['images'] / t[0]:8.0f} / {res['images'] / later:8.0f} img/s)  "
                   f"peak: RSS {res['rss_mb']:5d} MB, with workers Pss {res['tree_pss_mb']:5d} MB "
                   f"(anon {res['tree_anon_mb']:5d} MB)"
-                  + (f"  load {res['load_s']:.2f} s" if "load_s" in res else ""), flush=True)
+                  + (f"  load {res['load_s']:.2f} s" if "load_s" in res else "")
+                  + (f"  float copy {'yes' if res['float_copy'] else 'no'}" if "float_copy" in res else ""),
+                  flush=True)
         shutil.rmtree(cache, ignore_errors=True)
 
     print("\nEpoch times (s) by size — linearity: time per 1,000 images in brackets")
