@@ -7,11 +7,11 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from visionstudio.core.graph.blocks import BlockDefinition, instance_key
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.params import ParamSpec
 
 if TYPE_CHECKING:
+    from visionstudio.core.graph.blocks import BlockDefinition
     from visionstudio.core.graph.model import GraphModel, Node
 
 
@@ -19,6 +19,9 @@ def node_param_specs(graph: GraphModel, node: Node) -> tuple[ParamSpec, ...]:
     """What the inspector shows and SetParam checks: a layer's schema, or an instance's
     exposed parameters (the ``block`` key itself is not one: it names the definition).
     An instance of an unknown definition, or a node of an unknown kind, has none."""
+    # late: core.graph's package imports this module (commands, analysis) before its own blocks module
+    from visionstudio.core.graph.blocks import instance_key
+
     key = instance_key(node)
     if key is not None:
         definition = graph.blocks.find(key)
