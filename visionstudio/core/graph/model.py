@@ -216,6 +216,10 @@ class GraphModel(GraphTraversal):
             other.blocks.copy_from(self.blocks)
         return other
 
+    def __deepcopy__(self, memo: dict) -> GraphModel:
+        """deepcopy is :meth:`copy`: weak subscribers and the library's owner link do not copy."""
+        return self.copy()
+
     # -- announcing -------------------------------------------------------------------
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
