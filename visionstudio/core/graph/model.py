@@ -137,10 +137,7 @@ class GraphModel(GraphTraversal):
         return self.nodes[node_id]
 
     def node_by_name(self, name: str) -> Node | None:
-        for node in self.nodes.values():
-            if node.name == name:
-                return node
-        return None
+        return next((node for node in self.nodes.values() if node.name == name), None)
 
     def inputs_of(self, node_id: str) -> list[Edge]:
         """Incoming edges of a node, ordered by port (ties in edge-list order): the order
