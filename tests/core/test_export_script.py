@@ -63,12 +63,13 @@ def test_bundle_files_and_config(tmp_path):
                  "lr_schedule.py"):
         compile((tmp_path / name).read_text(encoding="utf-8"), name, "exec")
     allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "augmentation",
-               "train_data", "lr_schedule", "__future__", "argparse",
+               "train_data", "lr_schedule", "param_groups", "__future__", "argparse",
                "csv", "importlib", "io", "json", "math", "os", "shutil", "sys", "time", "pathlib",
                "collections"}
     assert _imports(tmp_path / "train.py") <= allowed
     assert _imports(tmp_path / "train_data.py") <= allowed
     assert _imports(tmp_path / "lr_schedule.py") <= {"__future__", "math", "collections", "typing"}
+    assert _imports(tmp_path / "param_groups.py") <= {"__future__", "collections", "typing", "torch"}
     assert cfg["metrics"]["columns"] == list(METRIC_COLUMNS)
     assert _imports(tmp_path / "shapes_data.py") <= {"__future__", "math", "collections", "typing",
                                                       "numpy", "torch"}

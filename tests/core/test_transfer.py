@@ -3,10 +3,13 @@ fitted to the dataset; in commands, project files, runs, checkpoints and the sum
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from tests.core.training_helpers import chain, config, one_thread, tiny_data
 from visionstudio.core.build import build_model
@@ -16,9 +19,10 @@ from visionstudio.core.project import ProjectFormatError
 from visionstudio.core.project.document import ProjectDocument
 from visionstudio.core.project.io import dumps_project, parse_project
 from visionstudio.core.summary import render_text, summarize
+from visionstudio.core.training import param_groups as param_groups_module
 from visionstudio.core.training.checkpoint import CheckpointError
-from visionstudio.core.training.param_groups import transfer_plan
 from visionstudio.core.training.trainer import Trainer
+from visionstudio.core.training.transfer_plan import transfer_plan
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 
@@ -276,3 +280,60 @@ def test_summary_counts_trainable_and_frozen():
     assert f"Trainable params: {total - frozen:,} · Frozen params: {frozen:,}" in render_text(summary)
     rows = {r["name"]: r for r in summary.to_dict()["layers"]}
     assert rows["conv1"]["trainable"] is False and rows["dense2"]["trainable"] is True
+
+
+# -- export --------------------------------------------------------------------------------
+def _exported(tmp_path, monkeypatch):
+    from tests.core.export_graphs import template_projects
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.export import export_project
+    from visionstudio.core.graph import analyze
+    from visionstudio.core.graph.fixes import last_dense
+
+    doc = dict(template_projects())["classic_cnn"]
+    doc.dataset = DatasetConfig("shapes", {"samples": 64, "val_samples": 16})
+    doc.training = doc.training.replace(epochs=1, batch_size=32, device="cpu",
+                                        optimizer={"key": "sgd_momentum", "params": {"lr": 0.05}})
+    g = doc.graph
+    head = last_dense(g, analyze(g))
+    FreezeBefore(head).apply(g)
+    SetLrMultiplier([head], 10.0).apply(g)
+    export_project(doc, "script", tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return doc, g.nodes[head].name
+
+
+def test_exported_model_and_train_py_keep_freezing_and_multipliers(tmp_path, monkeypatch):
+    from tests.core.support import import_file
+
+    doc, head = _exported(tmp_path, monkeypatch)
+    plan = transfer_plan(doc.graph)
+    model_text = (tmp_path / "model.py").read_text(encoding="utf-8")
+    assert f"FROZEN = {plan.frozen!r}" in model_text
+    assert f"LR_MULTIPLIERS = {{{head!r}: 10.0}}" in model_text
+    bundled = (tmp_path / "param_groups.py").read_text(encoding="utf-8")
+    assert bundled == inspect.getsource(param_groups_module)
+    train = import_file(tmp_path / "train.py", "train_transfer")
+    try:
+        cfg = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+        assert cfg["training"]["frozen_bn_eval"] is True
+        model = train.load_model(cfg, None, torch.device("cpu"))
+        optimizer, base_lr, _ = train.make_optimizer(cfg, model)
+        names = {id(p): n for n, p in model.named_parameters()}
+        app = build_model(doc.graph, seed=0)
+        app_groups = param_groups_module.param_groups(app, plan)
+        app_names = {id(p): n for n, p in app.named_parameters()}
+        assert [[names[id(p)] for p in g["params"]] for g in optimizer.param_groups] == \
+            [[app_names[id(p)] for p in g["params"]] for g in app_groups]
+        assert [g["lr_multiplier"] for g in optimizer.param_groups] == [10.0]
+        assert all(not p.requires_grad for n, p in model.named_parameters() if not n.startswith(head))
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        assert train.main(["--device", "cpu", "--out", str(tmp_path / "out")]) == 0
+        after = load_file(str(tmp_path / "out" / "checkpoints" / "last" / "model.safetensors"))
+        for key, value in before.items():
+            assert torch.equal(value, after[key]) != key.startswith(head + "."), key
+        rows = (tmp_path / "out" / "metrics.csv").read_text().splitlines()
+        assert float(rows[1].split(",")[rows[0].split(",").index("lr")]) == pytest.approx(0.05)
+    finally:
+        for name in ("augmentation", "shapes_data", "train_data", "lr_schedule", "param_groups", "model"):
+            sys.modules.pop(name, None)

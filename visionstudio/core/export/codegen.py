@@ -27,6 +27,7 @@ from pathlib import Path
 from visionstudio.core.build import BuildError, attribute_names
 from visionstudio.core.export.block_code import BlockClasses
 from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
+from visionstudio.core.export.transfer_source import transfer_lines
 from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.layers import LAYERS, Emitted, LayerCode, LayerSpec, fmt_shape
 from visionstudio.core.layers.block_ports import BLOCK
@@ -39,7 +40,7 @@ DOC_DESCRIPTION_CHARS = 2000
 
 # Names model.py defines at the top besides the layers' helper classes.
 MODULE_NAMES = frozenset({"torch", "nn", "F", "INPUT_SHAPE", "OUTPUT_SHAPE", "PROJECT_NAME",
-                          "annotations"})
+                          "annotations", "FROZEN", "LR_MULTIPLIERS"})
 # forward's own names: a layer called "logits" must not shadow forward(x, logits=...).
 LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "logits"})
 
@@ -185,12 +186,12 @@ def _docstring(cls: str, project_name: str, description: str, in_shape, out_shap
 
 
 def _module_text(cls: str, project_name: str, description: str, in_shape, out_shape,
-                 body: _Body) -> str:
+                 body: _Body, transfer: list[str]) -> str:
     out = [*_docstring(cls, project_name, description, in_shape, out_shape), "",
            "import torch", "import torch.nn.functional as F", "from torch import nn", "",
            f"PROJECT_NAME = {project_name!r}",
            f"INPUT_SHAPE = {tuple(int(d) for d in in_shape)!r}",
-           f"OUTPUT_SHAPE = {tuple(int(d) for d in out_shape)!r}", "", ""]
+           f"OUTPUT_SHAPE = {tuple(int(d) for d in out_shape)!r}", *transfer, "", ""]
     for helper in body.helpers.values():
         out += [helper.rstrip("\n"), "", ""]
     out += [f"class {cls}(nn.Module):", "    def __init__(self) -> None:", "        super().__init__()"]
@@ -217,7 +218,7 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     body.helpers.update(blocks.sources())
     in_shape = analysis.nodes[analysis.input_id].output_shape
     out_shape = analysis.nodes[analysis.output_id].output_shape
-    source = _module_text(cls, project_name, description, in_shape, out_shape, body)
+    source = _module_text(cls, project_name, description, in_shape, out_shape, body, transfer_lines(graph))
     checked_source(source, MODEL_FILE)  # ExportError rather than a file that does not load
     return GeneratedModel(source, cls, tuple(in_shape), tuple(out_shape), body.softmax_head)
 

@@ -40,6 +40,7 @@ from visionstudio.core.export.pytorch_code import (
 from visionstudio.core.export.schedule_source import schedule_module_source
 from visionstudio.core.export.shapes_source import shapes_module_source
 from visionstudio.core.export.source_check import checked_source, plain_line
+from visionstudio.core.export.transfer_source import param_groups_module_source
 from visionstudio.core.params import defaults
 from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.training.records import METRIC_COLUMNS
@@ -47,6 +48,7 @@ from visionstudio.core.training.records import METRIC_COLUMNS
 TRAIN_FILE = "train.py"
 TRAIN_DATA_FILE = "train_data.py"
 SCHEDULE_FILE = "lr_schedule.py"
+GROUPS_FILE = "param_groups.py"
 CONFIG_FILE = "config.json"
 SHAPES_FILE = "shapes_data.py"
 AUGMENT_FILE = "augmentation.py"
@@ -95,6 +97,7 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
             "mixed_precision": t.mixed_precision, "seed": t.seed, "clip_norm": t.clip_norm,
             "early_stopping_metric": t.early_stopping_metric,
             "early_stopping_patience": t.early_stopping_patience,
+            "frozen_bn_eval": t.frozen_bn_eval,
         },
         "loss": {"key": t.loss["key"], "params": t.loss["params"],
                  "head": _loss_head(t.loss["key"], softmax_output)},
@@ -130,8 +133,9 @@ README = """# {name}: training script exported by VisionStudio
     python train.py --resume                          # continue from out/checkpoints/last
 
 Settings are in `config.json`; the network is `model.py` ({cls}) with its initial weights
-in `weights.safetensors`. `augmentation.py`, `lr_schedule.py` and `shapes_data.py` are
-VisionStudio's own augmentation, learning-rate schedule and built-in dataset code,
+in `weights.safetensors`. `augmentation.py`, `lr_schedule.py`, `param_groups.py` and
+`shapes_data.py` are VisionStudio's own augmentation, learning-rate schedule, frozen
+layers and learning-rate groups (model.py's FROZEN and LR_MULTIPLIERS) and built-in dataset code,
 copied unchanged so the script trains like the app; `train_data.py` reads the data.
 Metrics go to `out/metrics.csv` (import it in VisionStudio as a run), checkpoints to
 `out/checkpoints/{{last,best}}/`. Needs torch, torchvision, safetensors and numpy.
@@ -169,7 +173,7 @@ def fixed_files() -> tuple[tuple[str, bytes], ...]:
     so they are cut and compiled once per process (a failure is not cached)."""
     sources = ((TRAIN_FILE, train_script_source()), (TRAIN_DATA_FILE, train_data_source()),
                (SHAPES_FILE, shapes_module_source()), (AUGMENT_FILE, augment_module_source()),
-               (SCHEDULE_FILE, schedule_module_source()))
+               (SCHEDULE_FILE, schedule_module_source()), (GROUPS_FILE, param_groups_module_source()))
     return tuple((name, checked_source(text, name)) for name, text in sources)
 
 

@@ -6,14 +6,12 @@ Several machines:       torchrun --nnodes=2 --nproc_per_node=4 --rdzv_backend=c1
                             --rdzv_endpoint=HOST:29500 --rdzv_id=myrun train.py
 Resume:                 python train.py --resume            (out/checkpoints/last)
 
-Settings come from config.json (written by VisionStudio's export); the model from
-model.py and its initial weights from weights.safetensors; the data from train_data.py
-and shapes_data.py, the augmentation from augmentation.py and the learning-rate
-schedule from lr_schedule.py (the last three are VisionStudio's own code, copied). With torchrun the global
-batch size stays the project's: each of N processes takes batch_size / N images.
-Rank 0 prints, writes out/metrics.csv (the app imports it as a run) and the
-checkpoints out/checkpoints/{last,best}/ (weights in model.safetensors: the app can
-export or inspect them). Checkpoints are only ever read with weights_only=True.
+Settings come from config.json; the model from model.py (with its frozen layers and lr
+multipliers), its initial weights from weights.safetensors; the data from train_data.py and
+shapes_data.py; augmentation.py, lr_schedule.py and param_groups.py are VisionStudio's own
+code, copied. With torchrun the global batch size stays the project's (batch_size / N each).
+Rank 0 prints, writes out/metrics.csv (the app imports it as a run) and out/checkpoints/
+{last,best}/ (weights in model.safetensors), only ever read with weights_only=True.
 """
 
 from __future__ import annotations
@@ -74,10 +72,8 @@ def log(rank: int, *args: object) -> None:
 
 # -- augmentation (on the device, one batch at a time) --------------------------------
 def make_augment(preset: str, input_shape: tuple[int, ...]):
-    """VisionStudio's own augmentation (augmentation.py, its source copied unchanged):
-    a function on float N×C×H×W batches in [0, 1], drawing from torch's RNG; None for
-    "none". Applied as the app applies it: after scaling to [0, 1], before the
-    per-channel normalisation (see prepare)."""
+    """VisionStudio's own augmentation (augmentation.py, copied unchanged) on float N×C×H×W
+    batches in [0, 1] (torch's RNG), as the app applies it: before the normalisation (prepare)."""
     import augmentation
 
     return augmentation.make_augmentation(preset, input_shape)
@@ -93,15 +89,22 @@ def load_model(cfg: dict, weights: str | None, device: torch.device) -> torch.nn
 
 
 def make_optimizer(cfg: dict, model: torch.nn.Module):
-    """(optimizer, its base learning rate) from config.json's class and arguments."""
-    opt_cfg = cfg["optimizer"]
+    """(optimizer, its base learning rate, frozen BatchNorm layers) from config.json's class
+    and arguments; model.py's FROZEN modules do not train and LR_MULTIPLIERS scale a module's
+    learning rate, grouped by VisionStudio's own param_groups.py (copied unchanged)."""
+    import param_groups
+
+    module, opt_cfg = importlib.import_module(cfg["model"]["module"]), cfg["optimizer"]
+    plan = param_groups.TransferPlan(getattr(module, "FROZEN", ()), getattr(module, "LR_MULTIPLIERS", {}),
+                                     cfg["training"].get("frozen_bn_eval", True))
+    param_groups.apply_freezing(model, plan)
     kwargs = {k: tuple(v) if k == "betas" else v for k, v in opt_cfg["kwargs"].items()}
-    return getattr(torch.optim, opt_cfg["class"])(model.parameters(), **kwargs), kwargs["lr"]
+    optimizer = getattr(torch.optim, opt_cfg["class"])(param_groups.param_groups(model, plan), **kwargs)
+    return optimizer, kwargs["lr"], param_groups.frozen_batchnorms(model, plan)
 
 
 def make_schedule(cfg: dict, base_lr: float, steps_per_epoch: int, epochs: int):
-    """VisionStudio's own schedule (lr_schedule.py, its source copied unchanged): the
-    app's learning rate at every step, reduce-on-plateau included."""
+    """VisionStudio's own schedule (lr_schedule.py, copied unchanged): the app's lr at every step."""
     import lr_schedule
 
     sched = cfg["scheduler"]
@@ -260,7 +263,7 @@ class Training:
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.sampler, self.train_loader, self.val_loader, self.per_process = train_data.make_loaders(
             cfg, self.train_set, val_set, batch_size, self.rank, self.world, self.device)
-        self.optimizer, base_lr = make_optimizer(cfg, self.model)
+        self.optimizer, base_lr, self.frozen_bn = make_optimizer(cfg, self.model)
         self.schedule = make_schedule(cfg, base_lr, len(self.train_loader), self.epochs)
         self.loss_fn = make_loss(cfg["loss"], self.num_classes, self.device)
         self.head, self.clip = cfg["loss"]["head"], self.tcfg.get("clip_norm")
@@ -289,11 +292,13 @@ class Training:
         self.sampler.set_epoch(epoch - 1)
         torch.manual_seed(self.seed + 7919 * epoch + self.rank)
         self.ddp.train()
+        for bn in self.frozen_bn:  # frozen BatchNorm keeps (and uses) its running statistics
+            bn.eval()
         sums, lr = [0.0, 0.0, 0.0], self.schedule.lr(self.step)
         for xb, yb in self.train_loader:
             lr = self.schedule.lr(self.step)
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_multiplier", 1.0)
             xb = prepare(xb, self.mean, self.std, self.device, self.augment)
             yb = yb.to(self.device, non_blocking=True)
             with self.amp():

@@ -1,8 +1,8 @@
 """Transfer learning in a run: frozen layers, learning-rate groups, frozen BatchNorm.
 
-``TransferPlan`` is the graph's transfer options (``graph.transfer``) as plain data
-keyed by module path (``conv1``, ``block1`` — a block instance covers its inner
-layers), so a run, a checkpoint and an exported script agree without the graph.
+``TransferPlan`` is the graph's transfer options (``graph.transfer``, resolved by
+transfer_plan.py) as plain data keyed by module path (``conv1``, ``block1`` — a block
+instance covers its inner layers), so a run, a checkpoint and an exported script agree without the graph.
 Frozen parameters get ``requires_grad=False`` and are left out of the optimizer (no
 optimizer state, no weight decay moves them); the trainable ones are grouped by
 multiplier, the base group (×1) first and then the others by increasing multiplier,
@@ -10,41 +10,30 @@ so the group order is the same in every run of the same project and a checkpoint
 optimizer state fits the groups it was saved with. Each group carries its
 ``lr_multiplier``; ``set_group_lrs`` gives group *g* ``lr × multiplier_g``, which is
 how the schedule's learning rate reaches every group with the ratios kept.
+
+Only the standard library and torch are imported: an exported training bundle carries
+this file verbatim (core/export/transfer_source.py), so its train.py freezes and groups
+exactly as the app does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # torch loads only when a run starts, not when a plan is made
     import torch
     from torch import nn
 
-    from visionstudio.core.graph import GraphModel
 
-
-@dataclass(frozen=True)
-class TransferPlan:
-    frozen: tuple[str, ...] = ()                 # module paths whose parameters do not train
-    lr_multipliers: Mapping[str, float] = field(default_factory=dict)  # module path -> factor
-    frozen_bn_eval: bool = True                  # frozen BatchNorm layers normalise with running stats
+class TransferPlan(NamedTuple):
+    frozen: tuple[str, ...] = ()              # module paths whose parameters do not train
+    lr_multipliers: Mapping[str, float] = {}  # module path -> factor (never mutated)
+    frozen_bn_eval: bool = True               # frozen BatchNorm layers normalise with running stats
 
     @property
     def active(self) -> bool:
         return bool(self.frozen or self.lr_multipliers)
-
-
-def transfer_plan(graph: GraphModel, *, frozen_bn_eval: bool = True) -> TransferPlan:
-    """The graph's options as module paths (the attribute each node's module has)."""
-    from visionstudio.core.build import attribute_names
-
-    attrs = attribute_names(graph)
-    options = graph.transfer
-    frozen = tuple(attrs[nid] for nid in graph.nodes if nid in options.frozen)
-    scaled = {attrs[nid]: options.multipliers[nid] for nid in graph.nodes if nid in options.multipliers}
-    return TransferPlan(frozen, scaled, frozen_bn_eval)
 
 
 def _owner(name: str, prefixes: Iterable[str]) -> str | None:

@@ -42,10 +42,10 @@ from visionstudio.core.training.checkpoint import CheckpointError, read_meta
 from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import TrainingSetupError, is_oom, resolve_device, resolve_precision
-from visionstudio.core.training.param_groups import transfer_plan
 from visionstudio.core.training.records import FailureRecord, FitResult
 from visionstudio.core.training.run_files import MetricsCSV, write_run_summary
 from visionstudio.core.training.trainer import Trainer
+from visionstudio.core.training.transfer_plan import transfer_plan
 
 LAST_CHECKPOINT = Path("checkpoints") / "last"
 

@@ -22,6 +22,7 @@ from visionstudio.ui.canvas.edge_item import EdgeItem
 from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.layer_menu import ContextMenu, SearchableKindMenu, kind_menu, spec_action
 from visionstudio.ui.canvas.node_fixes import add_fix_entries
+from visionstudio.ui.canvas.transfer_actions import add_transfer_entries
 from visionstudio.ui.shell.actions import CANVAS_ACTIONS
 from visionstudio.ui.shell.push import push_or_reason
 
@@ -119,6 +120,8 @@ def menu_for_node(view, node_id: str) -> QMenu:
     down.triggered.connect(lambda: select_reachable(view, node_id, upstream=False))
     menu.addSeparator()
     add_fix_entries(view, menu, node_id)
+    menu.addSeparator()
+    add_transfer_entries(view, menu, node_id)
     menu.addSeparator()
     add_group_entry(view, menu)
     count = len(controller.selection)

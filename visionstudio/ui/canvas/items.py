@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from visionstudio.core.graph.editing import NODE_HEIGHT, NODE_WIDTH
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color, mix
 from visionstudio.ui.canvas.style import PORT_RADIUS, CanvasStyle, style_of
+from visionstudio.ui.canvas.transfer_badge import multiplier_text, paint_lock
 
 if TYPE_CHECKING:   # edge_item imports this module
     from visionstudio.ui.canvas.edge_item import EdgeItem
@@ -122,6 +123,8 @@ class NodeItem(QGraphicsItem):
         self.is_source = False
         self.color: QColor = kind_color(kind)
         self.name_indent = 0.0  # room before the name (a block's glyph)
+        self.frozen = False       # graph.transfer: a lock badge, weights do not train
+        self.lr_multiplier = 1.0
         self.edges: set[EdgeItem] = set()
         self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -150,6 +153,12 @@ class NodeItem(QGraphicsItem):
         self._refresh_tooltip()
         self.update()
 
+    def set_transfer(self, frozen: bool, lr_multiplier: float) -> None:
+        if (frozen, lr_multiplier) != (self.frozen, self.lr_multiplier):
+            self.frozen, self.lr_multiplier = frozen, lr_multiplier
+            self._refresh_tooltip()
+            self.update()
+
     def _first_problem(self) -> str:
         """The problem the line shows: the first error, else the first warning; the
         layer's name, already on the node, left off."""
@@ -166,6 +175,9 @@ class NodeItem(QGraphicsItem):
         if self.summary and self.diagnostics:  # the problem line covers it on the node
             lines.append(html.escape(self.summary))
         lines.append(f"Output: {html.escape(self.shape_text)}")
+        if self.frozen or self.lr_multiplier != 1.0:
+            lines.append("Frozen: its weights do not train" if self.frozen
+                         else f"Learning rate ×{self.lr_multiplier:g}")
         for message, severity, hint in self.diagnostics:
             color = ERROR_COLOR.name() if severity == "error" else WARNING_COLOR.name()
             lines.append(f"<span style='color:{color}'>⚠ {html.escape(message)}</span>")
@@ -226,6 +238,8 @@ class NodeItem(QGraphicsItem):
         self._paint_text(painter, style, rect)
         if self.diagnostics:
             self._paint_badge(painter, style, rect)
+        if self.frozen:
+            paint_lock(painter, style, rect)
 
     def _paint_body(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
         """Shadow, body, category stripe and tint, and the border (selection, error)."""
@@ -288,7 +302,8 @@ class NodeItem(QGraphicsItem):
         painter.setPen(ERROR_COLOR if self.shape_text == "?" and self.has_error else style.muted)
         painter.drawText(line3, left_aligned, f"→ {self.shape_text}")
         painter.setPen(style.muted)
-        painter.drawText(line3, right_aligned, self.params_text)
+        mark = multiplier_text(self.lr_multiplier) if not self.frozen else ""
+        painter.drawText(line3, right_aligned, f"{mark} · {self.params_text}" if mark else self.params_text)
 
     def _paint_badge(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
         """The "!" in the top right corner: red for an error, amber for a warning."""

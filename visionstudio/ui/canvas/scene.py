@@ -106,6 +106,7 @@ class GraphScene(QGraphicsScene):
             (graph.node_renamed, self._on_graph_node_renamed),
             (graph.node_moved, self._on_graph_node_moved),
             (graph.blocks.changed, self._on_blocks_changed),
+            (graph.transfer.changed, self._on_transfer_changed),
         ]
 
     # -- lookup -------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class GraphScene(QGraphicsScene):
     def _on_graph_node_added(self, node: Node) -> None:
         item = BlockItem(node.id) if node.kind == BLOCK_KIND else NodeItem(node.id, node.kind)
         self._refresh_content(item, node)
+        item.set_transfer(not self.graph.transfer.trainable(node.id), self.graph.transfer.multiplier(node.id))
         x, y = self.graph.positions.get(node.id, (0.0, 0.0))
         item.setPos(x, y)
         self._nodes[node.id] = item
@@ -227,6 +229,13 @@ class GraphScene(QGraphicsScene):
         item = self._nodes.get(node_id)
         if item is not None:
             self._refresh_content(item, self.graph.nodes[node_id])
+
+    def _on_transfer_changed(self, node_ids: list[str]) -> None:
+        """Lock badges and lr marks (graph.transfer: frozen layers, multipliers)."""
+        for nid in node_ids:
+            item = self._nodes.get(nid)
+            if item is not None:
+                item.set_transfer(not self.graph.transfer.trainable(nid), self.graph.transfer.multiplier(nid))
 
     def _on_graph_node_renamed(self, node_id: str, name: str) -> None:
         self._on_graph_params_changed(node_id, "", None)

@@ -48,6 +48,7 @@ from visionstudio.ui.inspector.block_header import (
 from visionstudio.ui.inspector.depthwise import DepthwiseToggle
 from visionstudio.ui.inspector.problems import ProblemsBox
 from visionstudio.ui.inspector.sections import build_analysis, build_header
+from visionstudio.ui.inspector.transfer_box import TransferBox
 from visionstudio.ui.shell.push import push_or_reason
 
 
@@ -144,6 +145,8 @@ class InspectorPanel(QWidget):
         body.addWidget(self.no_params_label)
         self.depthwise = DepthwiseToggle(self.controller, self.page)  # Conv2d only: depthwise.py
         body.addWidget(self.depthwise)
+        self.transfer_box = TransferBox(self.controller, self.page)  # trainable, lr ×: transfer_box.py
+        body.addWidget(self.transfer_box)
         self.advanced_toggle = QToolButton(self.page)
         self.advanced_toggle.setObjectName("advancedToggle")
         self.advanced_toggle.setText("Advanced")

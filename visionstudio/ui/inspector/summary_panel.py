@@ -32,6 +32,7 @@ NODE_ROLE = Qt.ItemDataRole.UserRole
 def totals_text(summary: NetworkSummary) -> str:
     t = summary.totals
     parts = [f"{len(summary.rows)} layers", f"{t.params:,} parameters ({t.weight_mb:.2f} MB)",
+             *([f"{t.trainable_params:,} trainable · {t.frozen_params:,} frozen"] if t.frozen_params else []),
              f"{human_count(t.flops)} FLOPs per image",
              f"input {fmt_shape(summary.input_shape)} → output {fmt_shape(summary.output_shape)}"]
     errors = sum(1 for d in summary.diagnostics if d["severity"] == "error")
@@ -99,6 +100,10 @@ class SummaryPanel(QWidget):
 
     def _bind_document(self, doc) -> None:
         doc.settings_changed.connect(self._on_document_settings_changed)
+        doc.graph.transfer.changed.connect(self._on_transfer_changed)
+
+    def _on_transfer_changed(self, _node_ids) -> None:
+        self.refresh()  # the trainable / frozen counts
 
     def _on_controller_document_replaced(self, doc) -> None:
         self._bind_document(doc)

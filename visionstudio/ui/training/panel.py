@@ -34,6 +34,7 @@ from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
+from visionstudio.ui.training.transfer_label import TransferCountLabel
 
 PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
 CHOICE_TITLES = {"loss": "Loss", "optimizer": "Optimizer", "scheduler": "Learning-rate schedule"}
@@ -171,6 +172,8 @@ class TrainingPanel(QWidget):
         self.training_form = ParamForm(PLAIN_FIELDS, object_prefix="training")
         self.training_form.edited.connect(self._on_training_field_edited)
         rl.addWidget(self.training_form)
+        self.parameter_split = TransferCountLabel(self.controller, run_box)  # transfer_label.py
+        rl.addWidget(self.parameter_split)
         return run_box
 
     def _on_devices_listed(self, devices: list) -> None:
