@@ -125,7 +125,13 @@ class ShellExtras:
 
     def refresh(self) -> None:
         """After later features added actions and panels: icons, tooltips, plot colours."""
+        for _ in self.refresh_steps():
+            pass
+
+    def refresh_steps(self):
+        """``refresh`` in steps; the caller may let input through at each ``yield``."""
         apply_action_icons(self.window)
+        yield
         polish_tooltips(self.window)
         polish_chrome_tooltips(self.window)
         self.welcome.on_actions_changed()

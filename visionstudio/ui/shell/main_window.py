@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         self.menuBar().removeAction(help_action)
         self.menuBar().addAction(help_action)
         yield
-        self.extras.refresh()  # icons, tooltips and plot colours for the new actions/panels
+        yield from self.extras.refresh_steps()  # icons, tooltips, plot colours of the new ones
 
     def _install_export(self) -> None:
         """File > Export… (Ctrl+E) and Import Metrics CSV; an Export button after Save."""
