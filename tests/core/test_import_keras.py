@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import shutil
 import zipfile
 from pathlib import Path
@@ -214,3 +215,41 @@ def test_h5_without_a_model_config(tmp_path):
         f["w"] = np.zeros(3)
     with pytest.raises(ImportProblem, match=r"weights_only\.h5: the file holds weights only"):
         import_model(str(path))
+
+
+def test_garbled_configs_give_a_problem_or_an_import(tmp_path):
+    """Values swapped for junk anywhere in the config (seeded): never a traceback."""
+    config = json.loads(zipfile.ZipFile(FIXTURES / "functional.keras").read("config.json"))
+
+    def places(value, path=()):
+        if path:
+            yield path
+        items = value.items() if isinstance(value, dict) else enumerate(value) \
+            if isinstance(value, list) else ()
+        for key, child in items:
+            yield from places(child, (*path, key))
+
+    spots = [p for p in places(config) if "initializer" not in str(p) and "dtype" not in str(p)]
+    junk = [None, -1, 0, 10**12, "x", [], {}, [1], [None], 1.5, True, [[1, 2], [3]], "same", [-3, 2]]
+    rng = random.Random(0)
+    outcomes = set()
+    for _ in range(25):
+        chosen = [rng.choice(spots) for _step in range(rng.randint(1, 3))]
+
+        def edit(c, chosen=chosen):
+            for path in chosen:
+                target = c
+                try:
+                    for key in path[:-1]:
+                        target = target[key]
+                    target[path[-1]] = rng.choice(junk)
+                except (KeyError, IndexError, TypeError):
+                    pass
+        path = rewrite(tmp_path, "functional.keras", edit)
+        try:
+            import_model(str(path))
+            outcomes.add("imported")
+        except ImportProblem as exc:
+            assert str(exc).startswith(str(path))
+            outcomes.add("refused")
+    assert "refused" in outcomes

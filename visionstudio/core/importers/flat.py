@@ -94,6 +94,8 @@ class FlatBuilder:
         if any(not v.known for v in inputs):
             return DEAD
         spec = LAYERS.get(kind)
+        if len(inputs) < spec.min_inputs or (spec.max_inputs is not None and len(inputs) > spec.max_inputs):
+            return self.unsupported(f"{where} ({len(inputs)} inputs)")
         clean, issues = validate_all(spec.params, params)
         if issues:
             return self.unsupported(f"{where} ({'; '.join(issues)})")

@@ -46,6 +46,11 @@ def _layers(config: dict[str, Any], source: str) -> tuple[str, list[dict[str, An
     return kind, layers, body
 
 
+def _config(layer: dict[str, Any]) -> dict[str, Any]:
+    cfg = layer.get("config")
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _layer_name(layer: dict[str, Any], index: int) -> str:
     cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
     name = layer.get("name", cfg.get("name", f"layer_{index}"))
@@ -56,7 +61,8 @@ def _convert(config: dict[str, Any], weights: KerasWeights, source: str, stem: s
     kind, layers, body = _layers(config, source)
     builder = FlatBuilder(source, "layer")
     missing = [f"{layer.get('class_name')!s:.40} at {_layer_name(layer, i)} (layer {i + 1})"
-               for i, layer in enumerate(layers) if layer.get("class_name") not in SUPPORTED]
+               for i, layer in enumerate(layers)
+               if not isinstance(layer.get("class_name"), str) or layer["class_name"] not in SUPPORTED]
     if missing:
         raise listing(source, "layer", missing)
     walk = _sequential if kind == "Sequential" else _functional
@@ -90,7 +96,7 @@ def _sequential(builder: FlatBuilder, weights: KerasWeights, layers: list[dict[s
     x: Value | None = None
     flat: dict[str, tuple[int, int, int]] = {}
     for i, layer in enumerate(layers):
-        cfg, name = layer.get("config") or {}, _layer_name(layer, i)
+        cfg, name = _config(layer), _layer_name(layer, i)
         where = f"{layer['class_name']} at {name} (layer {i + 1})"
         if x is None:
             shape = _input_shape(cfg)
@@ -112,17 +118,23 @@ def _ref(item: Any) -> Ref | None:
     """One inbound tensor in either format (Keras 3 ``__keras_tensor__``, Keras 2 lists)."""
     if isinstance(item, dict) and isinstance(item.get("config"), dict):
         item = item["config"].get("keras_history")
-    if isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str):
-        return str(item[0]), int(item[1]), int(item[2])
+    if (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)
+            and all(type(i) is int for i in item[1:3])):
+        return item[0], item[1], item[2]
     return None
 
 
 def _inbound(layer: dict[str, Any]) -> list[list[Ref]] | None:
     """The refs of each call of the layer (None: unreadable)."""
-    calls = []
-    for node in layer.get("inbound_nodes") or []:
+    calls: list[list[Ref]] = []
+    nodes = layer.get("inbound_nodes") or []
+    if not isinstance(nodes, list):
+        return None
+    for node in nodes:
         if isinstance(node, dict):        # Keras 3: {"args": [tensor or [tensors]], "kwargs": {}}
             args = node.get("args") or []
+            if not isinstance(args, list):
+                return None
             items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
         elif isinstance(node, list):      # Keras 2: [[name, node, tensor, kwargs], ...]
             items = node
@@ -151,7 +163,7 @@ def _functional(builder: FlatBuilder, weights: KerasWeights, layers: list[dict[s
         raise ImportProblem(f"{builder.source}: the model has {len(inputs)} inputs and {len(outputs)} "
                             "outputs; one of each is imported")
     for i, layer in enumerate(layers):
-        cfg, name = layer.get("config") or {}, _layer_name(layer, i)
+        cfg, name = _config(layer), _layer_name(layer, i)
         where = f"{layer['class_name']} at {name} (layer {i + 1})"
         if layer["class_name"] == "InputLayer":
             values[(name, 0, 0)] = _input(builder, name, _input_shape(cfg), where)

@@ -337,7 +337,7 @@ def convert(ctx: Ctx, inputs: list[Value]) -> Value:
         out = ONE[ctx.class_name](ctx, inputs[0])
     except ImportProblem:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as exc:
         return ctx.unsupported(f"its configuration cannot be read: {str(exc)[:80]}")
     if ctx.class_name in KEEPS_ORDER and inputs[0].node in ctx.flat and out.known:
         ctx.flat[out.node] = ctx.flat[inputs[0].node]

@@ -167,7 +167,7 @@ def _convert(ctx: OnnxCtx) -> list[Any]:
         return OPS[ctx.node.op_type](ctx)
     except ImportProblem:
         raise
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
         return ctx.unsupported(f"its attributes cannot be read: {type(exc).__name__}: {str(exc)[:80]}")
 
 
