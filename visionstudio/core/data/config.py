@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from visionstudio.core.data.preprocessing import Preprocessing
 from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.params import ConfigError, validate_section
 
@@ -20,6 +21,8 @@ DEFAULT_DATASET = "shapes"
 class DatasetConfig:
     key: str = DEFAULT_DATASET
     params: dict[str, Any] = field(default_factory=dict)
+    # what pretrained weights expect (mean/std used instead of the dataset's own); None: none
+    preprocessing: Preprocessing | None = None
 
     def __post_init__(self) -> None:
         # A config made in code (DatasetConfig(), DatasetConfig("mnist")) gets the same
@@ -30,7 +33,10 @@ class DatasetConfig:
             object.__setattr__(self, "params", filled)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "params": copy.deepcopy(self.params)}
+        out = {"key": self.key, "params": copy.deepcopy(self.params)}
+        if self.preprocessing is not None:
+            out["preprocessing"] = self.preprocessing.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "dataset") -> DatasetConfig:
@@ -43,4 +49,6 @@ class DatasetConfig:
         if key not in DATASETS:
             raise ConfigError(f"{path}.key", f"unknown dataset {key!r} (known: {', '.join(DATASETS)})")
         spec = DATASETS.get(key)
-        return cls(DATASETS.canonical(key), validate_section(spec.params, params, f"{path}.params"))
+        pre = data.get("preprocessing")
+        return cls(DATASETS.canonical(key), validate_section(spec.params, params, f"{path}.params"),
+                   None if pre is None else Preprocessing.from_dict(pre, f"{path}.preprocessing"))

@@ -169,7 +169,20 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
                       target_shape=target_shape, download=download, progress=progress,
                       cancel=cancel)
     ctx.check_cancel()
-    return spec.loader(params, ctx)
+    return _preprocessed(spec.loader(params, ctx), getattr(config, "preprocessing", None))
+
+
+def _preprocessed(loaded: LoadedDataset, pre: Any) -> LoadedDataset:
+    """Pretrained weights expect their training set's mean/std, not this dataset's."""
+    if pre is None:
+        return loaded
+    if len(pre.mean) != len(loaded.mean):
+        loaded.report.append(f"{pre.source} expects {len(pre.mean)}-channel images; these have "
+                             f"{len(loaded.mean)}, so their own mean and std are used.")
+        return loaded
+    loaded.mean, loaded.std = tuple(pre.mean), tuple(pre.std)
+    loaded.report.append(pre.describe() + ".")
+    return loaded
 
 
 def preview_dataset(config: Any, count: int, *, val_split: float = 0.1, seed: int = 0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from visionstudio.core.importers.pretrained import is_pretrained_source, load_pretrained_source
 from visionstudio.core.importers.result import ImportProblem, ImportResult
 from visionstudio.core.importers.save import WEIGHTS_SUFFIX, save_import, weights_path
 from visionstudio.core.importers.torch_sources import is_python, is_torchvision, load_python, load_torchvision
@@ -36,10 +37,12 @@ def _suffix(*suffixes: str) -> Callable[[str], bool]:
 SOURCES: list[tuple[Callable[[str], bool], Callable[[str, bool], ImportResult]]] = [
     (_suffix(".keras", ".h5", ".hdf5"), _keras),
     (_suffix(".onnx"), _onnx),
+    (is_pretrained_source, load_pretrained_source),
     (is_torchvision, load_torchvision),
     (is_python, load_python),
 ]
-KNOWN = "a .onnx file, a .keras file, a legacy Keras .h5 file, torchvision:NAME or module.py:ClassName"
+KNOWN = ("a .onnx file, a .keras file, a legacy Keras .h5 file, torchvision:NAME, "
+         "torchvision:NAME@WEIGHTS (pretrained, e.g. @IMAGENET1K_V1) or module.py:ClassName")
 
 
 def import_model(source: str, *, trust_code: bool = False) -> ImportResult:

@@ -8,6 +8,7 @@ Invalid values raise CommandError with the JSON path's problem in words.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from visionstudio.core.commands import Command, CommandError
@@ -117,6 +118,8 @@ class SetDatasetSettings(Command):
         except ConfigError as exc:
             raise CommandError(exc.problem) from None
         self.old = doc.dataset
+        if self.old.preprocessing is not None:   # pretrained weights' preprocessing stays
+            new = dataclasses.replace(new, preprocessing=self.old.preprocessing)
         spec = DATASETS.get(new.key)
         if self.old.key != new.key:
             self.text, param = f"Use dataset {spec.title}", None

@@ -129,12 +129,12 @@ def _read_runs(data: Any) -> list[dict[str, Any]]:
     return read_runs(data)
 
 
-def _check_choice(data: Any, path: str) -> None:
+def _check_choice(data: Any, path: str, extra: tuple[str, ...] = ()) -> None:
     """The shape of a ``{"key", "params"}`` section, checked here so it is strict even
     where its registry is not available to validate the params themselves."""
     expect(data, dict, path, "an object with 'key' and 'params'")
     for key in data:
-        if key not in ("key", "params"):
+        if key not in ("key", "params", *extra):
             raise fail(json_path(path, key), "unknown field")
     if "key" in data:
         expect(data["key"], str, f"{path}.key", "a name")
@@ -160,7 +160,7 @@ def document_from_dict(data: Any) -> ProjectDocument:
     graph = _read_graph(data.get("graph", {"nodes": [], "edges": []}), data.get("layout"))
     dataset_data = data.get("dataset", {})
     training_data = data.get("training", {})
-    _check_choice(dataset_data, "dataset")
+    _check_choice(dataset_data, "dataset", ("preprocessing",))
     expect(training_data, dict, "training", "an object")
     for section in ("loss", "optimizer", "scheduler"):
         if training_data.get(section) is not None:
