@@ -337,3 +337,21 @@ def test_exported_model_and_train_py_keep_freezing_and_multipliers(tmp_path, mon
     finally:
         for name in ("augmentation", "shapes_data", "train_data", "lr_schedule", "param_groups", "model"):
             sys.modules.pop(name, None)
+
+
+def test_a_frozen_block_instance_freezes_every_layer_inside_it():
+    from tests.core.block_graphs import chain as block_chain
+
+    g = block_chain((64, 8, 8), [("basic_block", {}), ("basic_block", {})])
+    first = g.node_by_name("block1").id
+    SetTrainable([first], False).apply(g)
+    model = build_model(g, seed=0)
+    plan = transfer_plan(g)
+    inside = [n for n, _ in model.named_parameters() if n.startswith("block1.")]
+    assert inside and plan.frozen == ("block1",)
+    trainable, frozen = param_groups_module.apply_freezing(model, plan)
+    assert frozen == sum(p.numel() for n, p in model.named_parameters() if n.startswith("block1."))
+    assert all(not p.requires_grad for n, p in model.named_parameters() if n.startswith("block1."))
+    assert all(p.requires_grad for n, p in model.named_parameters() if n.startswith("block2."))
+    assert len(param_groups_module.frozen_batchnorms(model, plan)) >= 1  # its BatchNorms
+    assert summarize(g).totals.frozen_params == frozen
