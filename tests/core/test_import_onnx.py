@@ -3,6 +3,8 @@ unsupported operation is listed, and hostile files are refused before anything i
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -207,3 +209,29 @@ def test_old_opsets_and_junk_are_refused(tmp_path):
         import_model(str(junk))
     with pytest.raises(ImportProblem, match="cannot tell what to import"):
         import_model(str(tmp_path / "model.tflite"))
+
+
+class ViewNet(torch.nn.Module):
+    """A user's model that flattens with x.view(x.size(0), -1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(x.view(x.size(0), -1))
+
+
+def test_shape_arithmetic_of_a_view_becomes_a_flatten(tmp_path):
+    """The TorchScript exporter writes Shape → Gather → Unsqueeze → Concat → Reshape."""
+    path = tmp_path / "view.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ViewNet().eval(), torch.zeros(1, 1, 8, 8), str(path), dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "N"}}, opset_version=17)
+    assert {"Shape", "Gather", "Unsqueeze"} <= {n.op_type for n in onnx.load(path).graph.node}
+    assert compare(path, (1, 1, 8, 8)) <= 1e-4
+    assert [n.kind for n in import_model(str(path)).document.graph.nodes.values()] == \
+        ["input", "conv2d", "flatten", "dense"]

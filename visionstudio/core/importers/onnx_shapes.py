@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from visionstudio.core.importers.flat import DEAD
+from visionstudio.core.importers.onnx_consts import concat_const, squeeze_const
 from visionstudio.core.importers.onnx_ops import OnnxCtx, _dead, _image, _pair_attr, _window_pads
 
 
@@ -100,14 +101,19 @@ def reshape(ctx: OnnxCtx) -> list[Any]:
     if x is None or not x.known:
         return ctx.out(DEAD) if _dead(ctx) else ctx.unsupported("its input is a constant")
     target = shape.reshape(-1).tolist() if shape is not None else None
+    if target is not None and ctx.attrs.get("allowzero", 0) and 0 in target:
+        target = None   # a literal zero-sized dimension
     size = math.prod(x.shape)
     if (target is not None and len(target) == 2
             and (target[1] == size or (target[1] == -1 and target[0] in (0, -1)))):
         return _to_vector(ctx)
-    return ctx.unsupported(f"a reshape to {target} (only flattening each sample to a vector is imported)")
+    shown = "a shape computed from the network" if target is None else f"{target}"
+    return ctx.unsupported(f"a reshape to {shown} (only flattening each sample to a vector is imported)")
 
 
 def squeeze(ctx: OnnxCtx) -> list[Any]:
+    if isinstance(ctx.inputs[0], np.ndarray):
+        return squeeze_const(ctx, [v for v in ctx.inputs if v is not None])
     x = ctx.value(0)
     axes = ctx.attrs.get("axes")
     if axes is None and ctx.const(1) is not None:
@@ -124,6 +130,8 @@ def concat(ctx: OnnxCtx) -> list[Any]:
     if _dead(ctx):
         return ctx.out(DEAD)
     values = [v for v in ctx.inputs if v is not None]
+    if all(isinstance(v, np.ndarray) for v in values):
+        return concat_const(ctx, values)
     if any(isinstance(v, np.ndarray) for v in values):
         return ctx.unsupported("joining with a constant tensor")
     rank = len(values[0].shape) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from visionstudio.core.importers import onnx_consts as consts
 from visionstudio.core.importers import onnx_shapes as shapes
 from visionstudio.core.importers.onnx_ops import (
     Handler,
@@ -37,4 +38,5 @@ OPS: dict[str, Handler] = {
     "Flatten": shapes.flatten, "Reshape": shapes.reshape, "Squeeze": shapes.squeeze,
     "Pad": shapes.pad, "Dropout": shapes.dropout, "Identity": shapes.identity,
     "Constant": shapes.constant, "Resize": shapes.resize,
+    "Shape": consts.shape, "Gather": consts.gather, "Unsqueeze": consts.unsqueeze, "Cast": consts.cast,
 }
