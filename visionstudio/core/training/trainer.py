@@ -149,6 +149,9 @@ class Trainer:
         spec = OPTIMIZERS.get(cfg.optimizer["key"])
         self.optimizer_spec = spec
         self.parameter_split = apply_freezing(self.model, self.transfer)
+        if self.parameter_split[1]:
+            self.notes.append(f"{self.parameter_split[0]:,} parameters train; {self.parameter_split[1]:,} "
+                              "are frozen and keep their values.")
         try:
             groups = param_groups(self.model, self.transfer)
         except ValueError as exc:
