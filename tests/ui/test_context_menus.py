@@ -251,7 +251,7 @@ def test_canvas_menu_add_layer_with_search_lands_at_the_click_point(view, contro
     add_menu.popup(view.mapToGlobal(QPoint(10, 10)))
     qtbot.waitUntil(add_menu.isVisible)
     add_menu.search.setFocus()
-    QTest.keyClicks(add_menu.search, "batch")
+    QTest.keyClicks(add_menu.search, "batchnorm2d")
     assert add_menu.shown_kinds() == ["batchnorm2d"]
     QTest.keyClick(add_menu.search, Qt.Key.Key_Return)
     (node,) = controller.graph.nodes.values()

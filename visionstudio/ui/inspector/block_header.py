@@ -57,6 +57,7 @@ class BlockHeader(QWidget):
     def _button(self, name: str, text: str, tip: str, row: QHBoxLayout) -> QPushButton:
         button = QPushButton(text, self)
         button.setObjectName(name)
+        button.setAccessibleName(text.rstrip("…"))
         button.setToolTip(tip)
         button.setStatusTip(tip)
         row.addWidget(button)
