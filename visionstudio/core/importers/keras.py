@@ -18,6 +18,7 @@ from visionstudio.core.importers.result import ImportProblem, ImportResult, list
 
 MAX_LAYERS = 10_000
 Ref = tuple[str, int, int]   # (layer name, node index, tensor index)
+MODELS = ("Sequential", "Functional", "Model")
 
 
 def import_keras(path: str | Path) -> ImportResult:
@@ -36,7 +37,7 @@ def import_keras(path: str | Path) -> ImportResult:
 def _layers(config: dict[str, Any], source: str) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
     kind = config.get("class_name")
     body = config.get("config")
-    if kind not in ("Sequential", "Functional", "Model") or not isinstance(body, dict):
+    if kind not in MODELS or not isinstance(body, dict):
         raise ImportProblem(f"{source}: a {str(kind)[:40]} is not a Sequential or Functional model")
     layers = body.get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
@@ -61,6 +62,7 @@ def _convert(config: dict[str, Any], weights: KerasWeights, source: str, stem: s
     kind, layers, body = _layers(config, source)
     builder = FlatBuilder(source, "layer")
     missing = [f"{layer.get('class_name')!s:.40} at {_layer_name(layer, i)} (layer {i + 1})"
+               + (" (a model inside the model)" if layer.get("class_name") in MODELS else "")
                for i, layer in enumerate(layers)
                if not isinstance(layer.get("class_name"), str) or layer["class_name"] not in SUPPORTED]
     if missing:
