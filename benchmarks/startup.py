@@ -83,10 +83,19 @@ def watchdog():
         time.sleep(0.02)
         if ticks and time.perf_counter() - ticks[-1] > 0.1 and ticks[-1] != seen:
             seen = ticks[-1]
-            frame = sys._current_frames().get(main_ident)
+            frames = sys._current_frames()
+            frame = frames.get(main_ident)
             entries = [e for e in traceback.extract_stack(frame) if "<frozen" not in e.filename]
             where = "".join(traceback.format_list(entries[-14:])) if frame else "?"
-            stacks.append(f"--- stall at {(seen - ticks[0]) * 1000:.0f} ms:\n{where}")
+            # the other threads' innermost frames: one may hold the GIL (an import)
+            names = {t.ident: t.name for t in threading.enumerate()}
+            others = "".join(
+                f"  [thread {names.get(ident, ident)}] "
+                + " <- ".join(f"{e.filename.rsplit('/', 1)[-1]}:{e.lineno}"
+                              for e in traceback.extract_stack(f)[-3:][::-1]) + "\n"
+                for ident, f in frames.items()
+                if ident not in (main_ident, threading.get_ident()))
+            stacks.append(f"--- stall at {(seen - ticks[0]) * 1000:.0f} ms:\n{where}{others}")
 
 class Shown(QObject):
     def eventFilter(self, obj, event):
