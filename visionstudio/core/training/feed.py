@@ -113,6 +113,10 @@ class Normalizer:
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.inv_std = (1.0 / torch.tensor(std, dtype=torch.float32, device=device)).view(1, -1, 1, 1)
         self.channels_last = channels_last
+        # uint8 straight to standardised floats: x * (1/255/std) + (-mean/std), one float
+        # tensor made (not four passes and a second full-size temporary)
+        self.scale255 = self.inv_std / 255.0
+        self.shift = -self.mean * self.inv_std
 
     @staticmethod
     def unit(x: torch.Tensor) -> torch.Tensor:
@@ -126,6 +130,9 @@ class Normalizer:
         return x
 
     def __call__(self, x: torch.Tensor, augment: Augment | None = None) -> torch.Tensor:
+        if augment is None and x.dtype == torch.uint8 and x.dim() == 4:
+            x = (x * self.scale255).add_(self.shift)
+            return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
         x = self.unit(x)
         if augment is not None:
             x = augment(x)
@@ -181,11 +188,7 @@ class MemoryFeed:
         # Otherwise ("raw") the uint8 set is indexed as it is and each batch converted.
         self.stage = "raw"
         if float_copy_fits(x, device):
-            x = normalizer.unit(x)
-            self.stage = "unit"
-            if not augmented:
-                x = normalizer.standardize(x)
-                self.stage = "ready"
+            x, self.stage = (normalizer.unit(x), "unit") if augmented else (normalizer(x), "ready")
         self.x = x
         self.y = labels.to(device=device, dtype=torch.long)
 
