@@ -8,15 +8,18 @@ Modes, interleaved per repeat (order reversed every other repeat):
           real Qt event loop (QEventLoop.exec) until the session says it has finished
   thread  (--with-thread) the core Trainer in a plain Python thread with the same thread
           policy, the event loop idle: the app's threading without its UI
-  cli     a separate process that trains the same project with the core Trainer on its main
-          thread, torch's defaults: what `visionstudio train` does (one warm-up run, then the
-          measured one). A separate process because libgomp, torch's OpenMP, lets idle team
+  cli     a separate process that trains the same project as `visionstudio train` does
+          (plan_run + execute on its main thread, checkpoints into a run folder, torch's
+          defaults; one warm-up run, then the measured one). A separate process because libgomp, torch's OpenMP, lets idle team
           threads spin only while the process has no more OpenMP threads than CPUs: in one
           process the app's team and a main-thread team would change each other's behaviour
   main    (--with-main) the Trainer on this process's main thread (that in-process effect;
           its OpenMP team then stays, so the app runs after it are not the app alone)
 Throughput: images/s over the training part of each run (the trainer's own clock:
 dataset loading excluded), median over repeats; ratio app/cli (target >= 0.95).
+CPU (load-proof figures, benchmarks/thread_cpu.py): per-thread CPU time and context switches
+from /proc, sampled on the training thread at fit start and at the last epoch's end, per
+training step: the training thread, the other threads (its OpenMP helpers) and the GUI thread.
 Responsiveness: a 10 ms precise QTimer on the GUI thread while the app trains; latency =
 how late each tick fires (interval - 10 ms); p50/p99 (target < 33 ms) and the longest
 stall (target < 100 ms). Also printed: the load average, the cores this process may use
@@ -270,37 +273,6 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
-    """CPU seconds per training step by thread group, median over runs (load-proof figures:
-    a busy machine stretches wall time, not the CPU a step needs)."""
-    rows: dict[str, dict] = {}
-    for mode, runs in (("app", app_runs), ("cli", cli_runs)):
-        if not runs:
-            continue
-        def med(key, i, runs=runs):
-            return statistics.median(r[key][i] / max(r["steps"], 1) for r in runs)
-        row = {"train_thread_ms": 1e3 * med("train", 0), "helpers_ms": 1e3 * med("helpers", 0),
-               "gui_ms": 1e3 * med("gui", 0) if mode == "app" else 0.0,
-               "switches_vol": med("train", 1) + med("helpers", 1),
-               "switches_invol": med("train", 2) + med("helpers", 2)}
-        if mode == "app":
-            row["process_minus_gui_ms"] = 1e3 * statistics.median(
-                (r["process_cpu_s"] - r["gui"][0]) / max(r["steps"], 1) for r in runs)
-            # GUI CPU in the same span (a GUI sample from the training thread is exact)
-            row["records_per_step"] = statistics.median(r["records"] / max(r["steps"], 1) for r in runs)
-            row["gui_switches_vol"] = med("gui", 1)
-            row["gui_share"] = statistics.median(r["gui"][0] / max(r["wall_s"], 1e-9) for r in runs)
-        rows[mode] = row
-        print(f"CPU per step, {mode}: training thread {row['train_thread_ms']:.2f} ms, other threads "
-              f"(OpenMP helpers) {row['helpers_ms']:.2f} ms, GUI thread {row['gui_ms']:.2f} ms"
-              + (f", process minus GUI {row['process_minus_gui_ms']:.2f} ms, "
-                 f"{row['records_per_step']:.2f} records/step, GUI busy {100 * row['gui_share']:.1f}% "
-                 f"of a core" if mode == "app" else "")
-              + f"; context switches per step (training side) voluntary {row['switches_vol']:.1f}, "
-                f"involuntary {row['switches_invol']:.1f}")
-    return rows
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=60)
@@ -406,6 +378,8 @@ def main() -> int:
         print(f"event-loop latency, {mode} ({stats['ticks']} ticks): p50 {stats['p50_ms']:.1f} ms, "
               f"p99 {stats['p99_ms']:.1f} ms (target < 33), longest stall {stats['max_ms']:.1f} ms "
               f"(target < 100)")
+    from thread_cpu import cpu_report
+
     out["cpu"] = cpu_report(APP_CPU, cli_cpu)
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import statistics
 from dataclasses import dataclass
 
 
@@ -66,3 +67,34 @@ def split(used: dict[int, ThreadSample], gui: int | None, trainer: int | None) -
         groups[key].append(s)
     return {k: ThreadSample(k, sum(s.cpu_s for s in v), sum(s.voluntary for s in v),
                             sum(s.involuntary for s in v)) for k, v in groups.items()}
+
+
+def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
+    """CPU seconds per training step by thread group, median over runs (load-proof figures:
+    a busy machine stretches wall time, not the CPU a step needs)."""
+    rows: dict[str, dict] = {}
+    for mode, runs in (("app", app_runs), ("cli", cli_runs)):
+        if not runs:
+            continue
+        def med(key, i, runs=runs):
+            return statistics.median(r[key][i] / max(r["steps"], 1) for r in runs)
+        row = {"train_thread_ms": 1e3 * med("train", 0), "helpers_ms": 1e3 * med("helpers", 0),
+               "gui_ms": 1e3 * med("gui", 0) if mode == "app" else 0.0,
+               "switches_vol": med("train", 1) + med("helpers", 1),
+               "switches_invol": med("train", 2) + med("helpers", 2)}
+        if mode == "app":
+            row["process_minus_gui_ms"] = 1e3 * statistics.median(
+                (r["process_cpu_s"] - r["gui"][0]) / max(r["steps"], 1) for r in runs)
+            # GUI CPU in the same span (a GUI sample from the training thread is exact)
+            row["records_per_step"] = statistics.median(r["records"] / max(r["steps"], 1) for r in runs)
+            row["gui_switches_vol"] = med("gui", 1)
+            row["gui_share"] = statistics.median(r["gui"][0] / max(r["wall_s"], 1e-9) for r in runs)
+        rows[mode] = row
+        print(f"CPU per step, {mode}: training thread {row['train_thread_ms']:.2f} ms, other threads "
+              f"(OpenMP helpers) {row['helpers_ms']:.2f} ms, GUI thread {row['gui_ms']:.2f} ms"
+              + (f", process minus GUI {row['process_minus_gui_ms']:.2f} ms, "
+                 f"{row['records_per_step']:.2f} records/step, GUI busy {100 * row['gui_share']:.1f}% "
+                 f"of a core" if mode == "app" else "")
+              + f"; context switches per step (training side) voluntary {row['switches_vol']:.1f}, "
+                f"involuntary {row['switches_invol']:.1f}")
+    return rows
