@@ -103,8 +103,9 @@ def test_node_menu_has_every_entry_with_mnemonics_and_shortcuts(view, controller
     after = names["Insert After"].menu()
     keys = [a.property("layer_kind") for a in kind_actions(after)]
     assert "dense" in keys and "input" not in keys       # a source takes no input
-    sections = [a.text() for a in after.actions() if a.isSeparator() and a.text()]
-    assert "Convolution" in sections and "Activation" in sections
+    categories = [a.text() for a in after.actions() if a.menu() is not None]   # one submenu each
+    assert "Convolution" in categories and "Activation" in categories and "Input" not in categories
+    assert kind_action(after, "dense") in after.actions()[categories.index("Dense")].menu().actions()
     assert controller.selection == [chain[1]]            # right-click selects the layer
 
 

@@ -56,21 +56,28 @@ def matches(spec: LayerSpec, text: str) -> bool:
 
 def kind_menu(title: str, parent: QWidget, on_kind: Callable[[str], object], *,
               allowed: Callable[[LayerSpec], bool] = lambda spec: True) -> QMenu:
-    """A menu of every layer kind ``allowed`` keeps, under category headings; choosing
-    one calls ``on_kind(key)``."""
+    """A menu of every layer kind ``allowed`` keeps, one submenu per category (the
+    library outgrew one screen-high list); choosing one calls ``on_kind(key)``."""
     menu = QMenu(title, parent)
-    _fill(menu, on_kind, allowed)
+    _fill(menu, on_kind, allowed, grouped=True)
     return menu
 
 
-def _fill(menu: QMenu, on_kind: Callable[[str], object], allowed: Callable[[LayerSpec], bool]) -> None:
+def _fill(menu: QMenu, on_kind: Callable[[str], object], allowed: Callable[[LayerSpec], bool], *,
+          grouped: bool = False) -> None:
     for category, keys in palette_groups():
         specs = [LAYERS.get(k) for k in keys if allowed(LAYERS.get(k))]
         if not specs:
             continue
-        menu.addSection(category)
+        target = menu
+        if grouped:
+            target = menu.addMenu(layer_icon(specs[0].key), category)
+            target.setObjectName(f"category_{category}")
+            target.setToolTipsVisible(True)
+        else:
+            menu.addSection(category)
         for spec in specs:
-            action = menu.addAction(layer_icon(spec.key), spec.title)
+            action = target.addAction(layer_icon(spec.key), spec.title)
             action.setObjectName(f"kind_{spec.key}")
             action.setProperty(KIND_ROLE, spec.key)
             action.setStatusTip(spec.description)
@@ -80,8 +87,15 @@ def _fill(menu: QMenu, on_kind: Callable[[str], object], allowed: Callable[[Laye
 
 
 def kind_actions(menu: QMenu) -> list[QAction]:
-    """The entries of a :func:`kind_menu` that stand for a layer kind."""
-    return [a for a in menu.actions() if a.property(KIND_ROLE)]
+    """The entries of a :func:`kind_menu` that stand for a layer kind (in its category
+    submenus too)."""
+    found = []
+    for action in menu.actions():
+        if action.property(KIND_ROLE):
+            found.append(action)
+        elif action.menu() is not None:
+            found.extend(kind_actions(action.menu()))
+    return found
 
 
 def kind_action(menu: QMenu, key: str) -> QAction:
