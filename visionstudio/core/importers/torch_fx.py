@@ -23,17 +23,9 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from visionstudio.core.importers.result import ImportProblem
+from visionstudio.core.importers.torch_calls import describe, is_tensor, map_call, shape_of
 from visionstudio.core.importers.torch_graph import PHANTOM, Assembly, Scope
-from visionstudio.core.importers.torch_ops import (
-    Op,
-    Unsupported,
-    describe,
-    is_tensor,
-    leaf_types,
-    map_call,
-    map_module,
-    shape_of,
-)
+from visionstudio.core.importers.torch_ops import Op, Unsupported, app_helper, leaf_types, map_module
 
 MAX_MODULES = 20_000
 
@@ -47,7 +39,7 @@ class _Tracer(fx.Tracer):
         self.blocks = blocks - {id(root)}
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        if id(m) in self.blocks or isinstance(m, self.leaves):
+        if id(m) in self.blocks or isinstance(m, self.leaves) or app_helper(m) is not None:
             return True
         return super().is_leaf_module(m, module_qualified_name)
 
@@ -64,7 +56,7 @@ class _Propagate(nn.Module):
         return ShapeProp(self.gm).propagate(*xs)
 
 
-def _shape_prop(gm: fx.GraphModule, inputs: list[torch.Tensor], meta: bool) -> None:
+def _shape_prop(gm: fx.GraphModule, inputs: list[Any], meta: bool) -> None:
     wrapper = _Propagate(gm)
     with torch.no_grad():
         if not meta:
@@ -80,7 +72,7 @@ def block_candidates(root: nn.Module, leaves: tuple[type, ...]) -> set[int]:
     a container: what becomes a block."""
     def eligible(m: nn.Module) -> bool:
         return not isinstance(m, (*leaves, nn.Sequential, nn.ModuleList, nn.ModuleDict)) \
-            and not type(m).__module__.startswith("torch.nn")
+            and not type(m).__module__.startswith("torch.nn") and app_helper(m) is None
 
     modules = [m for m in root.modules() if m is not root and eligible(m)]
     counts = Counter(type(m) for m in modules)
@@ -97,6 +89,7 @@ class Traced:
     graph: fx.Graph
     module: nn.Module
     placeholders: list[fx.Node] = field(default_factory=list)
+    fixed: list[Any] = field(default_factory=list)     # the specialised arguments' values
 
 
 class TorchImporter:
@@ -116,9 +109,6 @@ class TorchImporter:
         for p in params[n_inputs:]:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            if module is self.root and p.name == "logits":
-                concrete[p.name] = True      # the app's own model.py: the scores before its softmax
-                continue
             if p.default is inspect.Parameter.empty:
                 raise ImportProblem(f"{self.source}: {where} needs more inputs than it is given "
                                     f"({p.name}); only networks of one image input are imported")
@@ -130,20 +120,23 @@ class TorchImporter:
             raise ImportProblem(f"{self.source}: {where} cannot be traced with torch.fx "
                                 f"({type(exc).__name__}: {str(exc)[:300]}); its forward probably "
                                 "depends on the values of its input") from None
-        placeholders = [n for n in graph.nodes if n.op == "placeholder" and n.target not in concrete]
-        return Traced(graph, module, placeholders)
+        # a specialised argument stays a placeholder (checked by an assert node): the
+        # inputs are the placeholders before the specialised ones
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        placeholders = placeholders[:len(placeholders) - len(concrete)]
+        return Traced(graph, module, placeholders, list(concrete.values()))
 
     def _propagate(self, traced: Traced, shapes: list[tuple[int, ...]], where: str) -> None:
         """Every node's shape, from a run on meta tensors (no arithmetic: a ResNet-50 in
         a fraction of a second); an operation without a meta kernel gets a real run on zeros."""
         gm = fx.GraphModule(traced.module, traced.graph)
         try:
-            _shape_prop(gm, [torch.empty(s, device="meta") for s in shapes], meta=True)
+            _shape_prop(gm, [torch.empty(s, device="meta") for s in shapes] + traced.fixed, meta=True)
             return
         except Exception:  # noqa: BLE001 - any op without a meta kernel: fall back to a real run below
             pass
         try:
-            _shape_prop(gm, [torch.zeros(s) for s in shapes], meta=False)
+            _shape_prop(gm, [torch.zeros(s) for s in shapes] + traced.fixed, meta=False)
         except Exception as exc:  # noqa: BLE001 - a forward that fails on the given input size is reported, not raised
             raise ImportProblem(f"{self.source}: {where} fails on a {'×'.join(map(str, shapes[0][1:]))} "
                                 f"input ({type(exc).__name__}: {str(exc)[:300]})") from None
@@ -210,8 +203,8 @@ class TorchImporter:
                 if id(sub) in self.blocks:
                     return self._instance(scope, node, sub, args, values, prefix, where)
                 op = map_module(sub, [a for a in args if isinstance(a, fx.Node)])
-                if len(args) != 1 or node.kwargs:
-                    raise Unsupported("called with more than one argument")
+                if len(args) != len(op.inputs) or node.kwargs:
+                    raise Unsupported("called with more arguments than it takes")
             elif node.op in ("call_function", "call_method"):
                 op = map_call(node)
             else:

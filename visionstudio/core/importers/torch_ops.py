@@ -1,8 +1,7 @@
 """What one torch.fx node becomes in the library: a kind and its parameters, or nothing.
 
 ``map_module`` handles the leaf modules a trace stops at (nn.Conv2d, nn.BatchNorm2d,
-...), ``map_call`` the functions and tensor methods it records (``x + y``,
-``torch.flatten(x, 1)``, ``F.relu``, ``x.mean((2, 3))``). Each returns an :class:`Op`; a
+...; ``torch_calls.map_call`` the functions and tensor methods). Each returns an :class:`Op`; a
 setting the library cannot express raises :class:`Unsupported` with the reason, so the
 importer can list every such node at once. The layers' own modules keep torch's
 state-dict names (Conv2dAct is an nn.Conv2d), so a mapped module's ``state_dict()`` is
@@ -11,7 +10,8 @@ the node's weights as they are.
 
 from __future__ import annotations
 
-import operator
+import dis
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ def pair(value: Any) -> int | list[int]:
     return int(value)
 
 
-def _pool_stride(kernel: Any, stride: Any) -> Any:
+def pool_stride(kernel: Any, stride: Any) -> Any:
     return pair(kernel) if stride is None or stride == [] or stride == () else pair(stride)
 
 
@@ -59,6 +59,36 @@ def _conv(m: nn.Conv2d) -> tuple[str, dict[str, Any]]:
                       "groups": m.groups, "bias": m.bias is not None, "activation": "none"}
 
 
+def _conv_transpose(m: nn.ConvTranspose2d) -> tuple[str, dict[str, Any]]:
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"padding_mode={m.padding_mode!r}")
+    return "conv_transpose2d", {"out_channels": m.out_channels, "kernel_size": pair(m.kernel_size),
+                                "stride": pair(m.stride), "padding": pair(m.padding),
+                                "output_padding": pair(m.output_padding), "dilation": pair(m.dilation),
+                                "groups": m.groups, "bias": m.bias is not None}
+
+
+def _instancenorm(m: nn.InstanceNorm2d) -> tuple[str, dict[str, Any]]:
+    return "instancenorm2d", {"eps": m.eps, "momentum": m.momentum if m.momentum is not None else 0.1,
+                              "affine": m.affine, "track_running_stats": m.track_running_stats}
+
+
+def _upsample(m: nn.Upsample) -> tuple[str, dict[str, Any]]:
+    if m.mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"mode={m.mode!r}")
+    params: dict[str, Any] = {"mode": m.mode, "align_corners": bool(m.align_corners)}
+    if m.size is not None:
+        params.update(by="size", size=pair(m.size))
+    else:
+        factor = m.scale_factor
+        if isinstance(factor, (tuple, list)):
+            if len(set(factor)) != 1:
+                raise Unsupported("different scale factors for height and width")
+            factor = factor[0]
+        params.update(by="scale", scale_factor=float(factor))
+    return "upsample", params
+
+
 def _batchnorm(m: nn.BatchNorm2d) -> tuple[str, dict[str, Any]]:
     if not m.track_running_stats or m.momentum is None:
         raise Unsupported("batch statistics without running averages")
@@ -68,7 +98,7 @@ def _batchnorm(m: nn.BatchNorm2d) -> tuple[str, dict[str, Any]]:
 def _maxpool(m: nn.MaxPool2d) -> tuple[str, dict[str, Any]]:
     if m.return_indices:
         raise Unsupported("return_indices=True")
-    return "maxpool2d", {"kernel_size": pair(m.kernel_size), "stride": _pool_stride(m.kernel_size, m.stride),
+    return "maxpool2d", {"kernel_size": pair(m.kernel_size), "stride": pool_stride(m.kernel_size, m.stride),
                          "padding": pair(m.padding), "ceil_mode": bool(m.ceil_mode),
                          "dilation": pair(m.dilation)}
 
@@ -76,11 +106,11 @@ def _maxpool(m: nn.MaxPool2d) -> tuple[str, dict[str, Any]]:
 def _avgpool(m: nn.AvgPool2d) -> tuple[str, dict[str, Any]]:
     if not m.count_include_pad or m.divisor_override is not None:
         raise Unsupported("count_include_pad=False or divisor_override")
-    return "avgpool2d", {"kernel_size": pair(m.kernel_size), "stride": _pool_stride(m.kernel_size, m.stride),
+    return "avgpool2d", {"kernel_size": pair(m.kernel_size), "stride": pool_stride(m.kernel_size, m.stride),
                          "padding": pair(m.padding), "ceil_mode": bool(m.ceil_mode)}
 
 
-def _adaptive(kind: str, size: Any) -> tuple[str, dict[str, Any]]:
+def adaptive(kind: str, size: Any) -> tuple[str, dict[str, Any]]:
     if size is None or (isinstance(size, (tuple, list)) and None in size):
         raise Unsupported("an output size of None")
     return kind, {"output_size": pair(size)}
@@ -102,7 +132,7 @@ def _softmax_module(kind: str, dim: Any) -> tuple[str, dict[str, Any]]:
     return kind, {}
 
 
-def _gelu(approximate: str) -> tuple[str, dict[str, Any]]:
+def gelu(approximate: str) -> tuple[str, dict[str, Any]]:
     if approximate != "none":
         raise Unsupported(f"approximate={approximate!r}")
     return "gelu", {}
@@ -138,19 +168,20 @@ def _layer_norm_2d_types() -> tuple[type, ...]:
 
 MODULES: dict[type, Any] = {
     nn.Conv2d: _conv, nn.BatchNorm2d: _batchnorm, nn.MaxPool2d: _maxpool, nn.AvgPool2d: _avgpool,
-    nn.AdaptiveAvgPool2d: lambda m: _adaptive("adaptive_avgpool2d", m.output_size),
-    nn.AdaptiveMaxPool2d: lambda m: _adaptive("adaptive_maxpool2d", m.output_size),
+    nn.AdaptiveAvgPool2d: lambda m: adaptive("adaptive_avgpool2d", m.output_size),
+    nn.AdaptiveMaxPool2d: lambda m: adaptive("adaptive_maxpool2d", m.output_size),
     nn.Linear: _linear, nn.Flatten: _flatten_module,
     nn.ReLU: _simple("relu"), nn.ReLU6: _simple("relu6"), nn.Sigmoid: _simple("sigmoid"),
     nn.Tanh: _simple("tanh"), nn.SiLU: _simple("silu"), nn.Mish: _simple("mish"),
     nn.Hardswish: _simple("hardswish"), nn.Hardsigmoid: _simple("hardsigmoid"),
-    nn.GELU: lambda m: _gelu(m.approximate), nn.Hardtanh: _hardtanh,
+    nn.GELU: lambda m: gelu(m.approximate), nn.Hardtanh: _hardtanh,
     nn.ELU: lambda m: ("elu", {"alpha": m.alpha}),
     nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": m.negative_slope}),
     nn.Softplus: lambda m: ("softplus", {"beta": m.beta, "threshold": m.threshold}),
     nn.Softmax: lambda m: _softmax_module("softmax", m.dim),
     nn.LogSoftmax: lambda m: _softmax_module("log_softmax", m.dim),
-    nn.PReLU: _prelu, nn.GroupNorm: _groupnorm,
+    nn.PReLU: _prelu, nn.GroupNorm: _groupnorm, nn.ConvTranspose2d: _conv_transpose,
+    nn.InstanceNorm2d: _instancenorm, nn.Upsample: _upsample,
     nn.Dropout: lambda m: ("dropout", {"p": m.p}), nn.Dropout2d: lambda m: ("dropout2d", {"p": m.p}),
     nn.ZeroPad2d: lambda m: ("zeropad2d", dict(zip(("left", "right", "top", "bottom"), m.padding))),
 }
@@ -168,7 +199,44 @@ def leaf_types() -> tuple[type, ...]:
     return (*MODULES, *PASS_MODULES, *_layer_norm_2d_types(), _stochastic_depth_type())
 
 
+def _code_id(cls: type) -> tuple[Any, ...]:
+    """A forward's instructions and the names they use (positions left out; a method
+    look-up compiles either way)."""
+    ops = tuple(("LOAD_ATTR" if i.opname == "LOAD_METHOD" else i.opname, repr(i.argval))
+                for i in dis.get_instructions(cls.forward))
+    return (*ops, cls.__bases__)
+
+
+@functools.cache
+def _helper_codes() -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """The helper classes the app's own model.py defines (WeightedSum, LayerNorm2d):
+    class name -> (kind, its forward's code), from the library's own helper source."""
+    from visionstudio.core.layers import LAYERS
+
+    out: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    for kind in ("weighted_sum", "layernorm"):
+        for name, source in LAYERS.get(kind).code_helpers:
+            namespace: dict[str, Any] = {"torch": torch, "nn": nn, "F": F}
+            exec(compile(source, f"<{name}>", "exec"), namespace)
+            out[name] = (kind, _code_id(namespace[name]))
+    return out
+
+
+def app_helper(m: nn.Module) -> str | None:
+    """The kind of one of the app's own helper modules (the same forward, byte for byte)."""
+    entry = _helper_codes().get(type(m).__name__)
+    return entry[0] if entry is not None and _code_id(type(m)) == entry[1] else None
+
+
 def map_module(m: nn.Module, inputs: list[fx.Node]) -> Op:
+    helper = app_helper(m)
+    if helper == "weighted_sum":
+        weight = m.weight
+        return Op("weighted_sum", {"weights": [float(w) for w in weight.detach()],
+                                   "learnable": isinstance(weight, nn.Parameter)}, list(inputs), m)
+    if helper == "layernorm":
+        kind, params = _layernorm2d(m)
+        return Op(kind, params, inputs[:1], m)
     if isinstance(m, PASS_MODULES):
         return Op(None, inputs=inputs[:1])
     if isinstance(m, _stochastic_depth_type()):
@@ -185,191 +253,3 @@ def map_module(m: nn.Module, inputs: list[fx.Node]) -> Op:
         raise Unsupported("no matching layer")
     kind, params = convert(m)
     return Op(kind, params, inputs[:1], m)
-
-
-# -- functions and tensor methods -----------------------------------------------------------
-ACTIVATIONS = {
-    F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-    torch.tanh: "tanh", F.tanh: "tanh", F.silu: "silu", F.mish: "mish", F.hardswish: "hardswish",
-    F.hardsigmoid: "hardsigmoid", F.elu: "elu", F.leaky_relu: "leaky_relu",
-}
-METHOD_ACTIVATIONS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
-                      "tanh": "tanh", "tanh_": "tanh"}
-ADD = (operator.add, operator.iadd, torch.add)
-MUL = (operator.mul, operator.imul, torch.mul)
-
-
-def is_tensor(node: Any) -> bool:
-    return isinstance(node, fx.Node) and "tensor_meta" in node.meta
-
-
-def shape_of(node: fx.Node) -> tuple[int, ...]:
-    return tuple(int(d) for d in node.meta["tensor_meta"].shape)
-
-
-def _arg(node: fx.Node, index: int, name: str, default: Any) -> Any:
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
-
-
-def _extra_kwargs(node: fx.Node, allowed: set[str]) -> None:
-    extra = sorted(set(node.kwargs) - allowed)
-    if extra:
-        raise Unsupported(f"the argument(s) {', '.join(extra)}")
-
-
-def _merge(node: fx.Node, kind: str) -> Op:
-    a, b = node.args[0], node.args[1]
-    if not (is_tensor(a) and is_tensor(b)):
-        raise Unsupported("a tensor combined with a constant")
-    _extra_kwargs(node, set())
-    return Op(kind, {}, [a, b])
-
-
-def _activation(node: fx.Node, kind: str) -> Op:
-    x = node.args[0]
-    params: dict[str, Any] = {}
-    if kind == "elu":
-        params = {"alpha": float(_arg(node, 1, "alpha", 1.0))}
-    elif kind == "leaky_relu":
-        params = {"negative_slope": float(_arg(node, 1, "negative_slope", 0.01))}
-    return Op(kind, params, [x])
-
-
-def _flatten_call(node: fx.Node) -> Op:
-    start = _arg(node, 1, "start_dim", 0)
-    end = _arg(node, 2, "end_dim", -1)
-    if start != 1 or end != -1:
-        raise Unsupported(f"flattening dimensions {start}..{end}")
-    return Op("flatten", {}, [node.args[0]])
-
-
-def _view(node: fx.Node) -> Op:
-    """``x.view(x.size(0), -1)`` / ``x.reshape(n, -1)``: a flatten when the result keeps the
-    batch and puts every other value in one row."""
-    x = node.args[0]
-    if is_tensor(node) and len(shape_of(node)) == 2 and shape_of(node)[0] == shape_of(x)[0]:
-        return Op("flatten", {}, [x])
-    raise Unsupported("a reshape other than flattening each sample")
-
-
-def _mean(node: fx.Node) -> Op:
-    dims = _arg(node, 1, "dim", None)
-    keep = _arg(node, 2, "keepdim", False)
-    if dims is None or sorted(int(d) % 4 for d in dims) != [2, 3] or len(shape_of(node.args[0])) != 4:
-        raise Unsupported(f"a mean over dimensions {dims}")
-    if keep:
-        return Op("adaptive_avgpool2d", {"output_size": 1}, [node.args[0]])
-    return Op("global_avgpool", {}, [node.args[0]])
-
-
-def _cat(node: fx.Node) -> Op:
-    tensors = _arg(node, 0, "tensors", [])
-    dim = _arg(node, 1, "dim", 0)
-    rank = len(shape_of(node))
-    if dim % rank != 1 or not all(is_tensor(t) for t in tensors):
-        raise Unsupported(f"concatenation along dimension {dim}")
-    return Op("concat", {}, list(tensors))
-
-
-def _softmax(node: fx.Node, kind: str) -> Op:
-    dim = _arg(node, 1, "dim", None)
-    if dim not in (1, -1) or len(shape_of(node)) != 2:
-        raise Unsupported(f"dim={dim}")
-    return Op(kind, {}, [node.args[0]])
-
-
-def _dropout(node: fx.Node) -> Op:
-    training = _arg(node, 2, "training", True)
-    if training is not False:
-        raise Unsupported("functional dropout that follows the training flag")
-    return Op(None, inputs=[node.args[0]])
-
-
-def _pool_call(node: fx.Node) -> Op:
-    f = node.target
-    x = node.args[0]
-    if f in (F.adaptive_avg_pool2d, F.adaptive_max_pool2d):
-        kind = "adaptive_avgpool2d" if f is F.adaptive_avg_pool2d else "adaptive_maxpool2d"
-        k, p = _adaptive(kind, _arg(node, 1, "output_size", None))
-        return Op(k, p, [x])
-    kernel = _arg(node, 1, "kernel_size", None)
-    params = {"kernel_size": pair(kernel), "stride": _pool_stride(kernel, _arg(node, 2, "stride", None)),
-              "padding": pair(_arg(node, 3, "padding", 0))}
-    if f is F.max_pool2d:
-        params.update(dilation=pair(_arg(node, 4, "dilation", 1)),
-                      ceil_mode=bool(_arg(node, 5, "ceil_mode", False)))
-        return Op("maxpool2d", params, [x])
-    params["ceil_mode"] = bool(_arg(node, 4, "ceil_mode", False))
-    if not _arg(node, 5, "count_include_pad", True) or _arg(node, 6, "divisor_override", None) is not None:
-        raise Unsupported("count_include_pad=False or divisor_override")
-    return Op("avgpool2d", params, [x])
-
-
-POOLS = (F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.max_pool2d, F.avg_pool2d)
-
-
-def map_call(node: fx.Node) -> Op:
-    """A call_function / call_method node whose result is a tensor."""
-    target = node.target
-    if node.op == "call_method":
-        if target in METHOD_ACTIVATIONS:
-            return Op(METHOD_ACTIVATIONS[target], {}, [node.args[0]])
-        if target in ("add", "add_"):
-            return _merge(node, "add")
-        if target in ("mul", "mul_"):
-            return _merge(node, "multiply")
-        if target == "flatten":
-            return _flatten_call(node)
-        if target in ("view", "reshape"):
-            return _view(node)
-        if target == "mean":
-            return _mean(node)
-        if target in ("contiguous", "clone"):
-            return Op(None, inputs=[node.args[0]])
-        raise Unsupported("no matching layer")
-    if target in ADD:
-        return _merge(node, "add")
-    if target in MUL:
-        return _merge(node, "multiply")
-    if target in ACTIVATIONS:
-        return _activation(node, ACTIVATIONS[target])
-    if target is F.gelu:
-        kind, params = _gelu(node.kwargs.get("approximate", "none"))
-        return Op(kind, params, [node.args[0]])
-    if target is torch.flatten:
-        return _flatten_call(node)
-    if target is torch.cat:
-        return _cat(node)
-    if target in (F.softmax, torch.softmax):
-        return _softmax(node, "softmax")
-    if target in (F.log_softmax, torch.log_softmax):
-        return _softmax(node, "log_softmax")
-    if target is F.dropout:
-        return _dropout(node)
-    if target in POOLS:
-        return _pool_call(node)
-    if target is torch.mean:
-        return _mean(node)
-    if target is torch.reshape:
-        return _view(node)
-    raise Unsupported("no matching layer")
-
-
-def describe(node: fx.Node) -> str:
-    """The operation in the user's words: ``torch.permute``, ``Tensor.view``, ``mul``."""
-    target = node.target
-    if node.op == "call_method":
-        return f"Tensor.{target}"
-    if node.op == "get_attr":
-        return f"the learned tensor {target}"
-    module = getattr(target, "__module__", "") or ""
-    name = getattr(target, "__name__", str(target))
-    if module in ("_operator", "operator"):
-        return name
-    if module.startswith("torch.nn.functional"):
-        return f"F.{name}"
-    if module.startswith("torch"):
-        return f"torch.{name}"
-    return f"{module}.{name}" if module else name
