@@ -254,13 +254,18 @@ def test_resume_keeps_the_groups_and_refuses_other_groups(tmp_path):
                     checkpoint_dir=tmp_path, transfer=transfer_plan(g)).fit(tiny_data(n=48))
     assert first.status == "completed"
     rec = _Lrs()
-    trainer = Trainer(build_model(g, seed=0), cfg, checkpoint_dir=tmp_path, callbacks=[rec],
+    trainer = Trainer(build_model(g, seed=0), cfg, checkpoint_dir=tmp_path / "b", callbacks=[rec],
                       transfer=transfer_plan(g))
     assert trainer.fit(tiny_data(n=48), resume=tmp_path / "last").status == "completed"
     # the checkpoint covered epoch 1 with total steps of a 1-epoch run: only the groups
     # and their ratios are compared, not the schedule.
     assert rec.rows and all(per == pytest.approx([base, base * 10.0]) for _, base, per in rec.rows)
     assert torch.equal(ref["conv1.weight"], trainer.model.state_dict()["conv1.weight"])
+    SetLrMultiplier([named(g, "dense2")], 5.0).apply(g)  # same groups, a new factor: the project's
+    rec = _Lrs()
+    Trainer(build_model(g, seed=0), cfg, callbacks=[rec], transfer=transfer_plan(g)).fit(
+        tiny_data(n=48), resume=tmp_path / "last")
+    assert rec.rows and all(per == pytest.approx([base, base * 5.0]) for _, base, per in rec.rows)
     SetLrMultiplier([named(g, "dense1")], 3.0).apply(g)  # a third group now
     with pytest.raises(CheckpointError, match="group"):
         Trainer(build_model(g, seed=0), cfg, transfer=transfer_plan(g)).fit(tiny_data(n=48),

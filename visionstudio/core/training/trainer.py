@@ -156,6 +156,7 @@ class Trainer:
             groups = param_groups(self.model, self.transfer)
         except ValueError as exc:
             raise TrainingSetupError(str(exc)) from None
+        self._multipliers = [g["lr_multiplier"] for g in groups]
         self.optimizer = spec.factory(groups, self.optimizer_params, fused=self.device.type == "cuda")
         self.frozen_bn = frozen_batchnorms(self.model, self.transfer)
         self.schedule = SCHEDULERS.get(cfg.scheduler["key"]).factory(
@@ -259,6 +260,8 @@ class Trainer:
         position = {"epoch": 1, "batch": 0, "epoch_gen_state": None, "sums": ZERO_SUMS}
         if resume is not None:
             position = self._restore(resume)
+            for group, factor in zip(self.optimizer.param_groups, self._multipliers):
+                group["lr_multiplier"] = factor  # the project's multipliers, not the checkpoint's
             if position["batch"] >= self.steps_per_epoch:
                 position = {**position, "epoch": position["epoch"] + 1, "batch": 0,
                             "epoch_gen_state": None, "sums": ZERO_SUMS}
