@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.registry import DATASETS, DatasetSpec
@@ -59,6 +59,12 @@ class DatasetBox(QGroupBox):
         self.form = ParamForm(object_prefix="dataset")
         self.form.edited.connect(self._on_form_edited)
         layout.addWidget(self.form)
+        self.preprocessing = QLabel(self)      # pretrained weights' preprocessing, when the project has one
+        self.preprocessing.setObjectName("datasetPreprocessing")
+        self.preprocessing.setWordWrap(True)
+        self.preprocessing.setToolTip("The images are normalised the way the pretrained weights were "
+                                      "trained, not with this dataset's own mean and std")
+        layout.addWidget(self.preprocessing)
         self.preview = PreviewStrip()
         layout.addWidget(self.preview)
         self._bind(controller.document)
@@ -83,6 +89,8 @@ class DatasetBox(QGroupBox):
         self.combo.setCurrentIndex(i)
         spec = registry().get(ds.key)
         params = clean_params(ds.key, ds.params)
+        self.preprocessing.setText(ds.preprocessing.describe() if ds.preprocessing is not None else "")
+        self.preprocessing.setVisible(ds.preprocessing is not None)
         if spec is not None and tuple(self.form.specs) != tuple(p.name for p in spec.params):
             self.form.set_specs(spec.params, params)
         else:
@@ -94,7 +102,8 @@ class DatasetBox(QGroupBox):
 
     def request_preview(self) -> None:
         doc = self.controller.document
-        cfg = DatasetConfig(doc.dataset.key, clean_params(doc.dataset.key, doc.dataset.params))
+        cfg = DatasetConfig(doc.dataset.key, clean_params(doc.dataset.key, doc.dataset.params),
+                            doc.dataset.preprocessing)
         self.preview.request(cfg, doc.training.seed, doc.training.val_split)
 
     def set_editable(self, editable: bool) -> None:

@@ -45,6 +45,8 @@ class WelcomeController(QObject):
         p.open_requested.connect(self.open_file)
         p.train_classic_requested.connect(self.train_classic)
         p.editor_requested.connect(self.hide)
+        p.pretrained.may_start = lambda _name: self.window.files.maybe_save()
+        p.pretrained.imported.connect(self.open_imported)
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), p)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.hide)
@@ -125,6 +127,13 @@ class WelcomeController(QObject):
             self.hide()
             return True
         return False
+
+    def open_imported(self, result) -> None:
+        """A pretrained network, imported: a new project, not saved yet (asked before the download)."""
+        self.window.controller.replace_document(result.document, None)
+        self.chosen = True
+        self.hide()
+        self.window.show_status(f"Opened {result.document.name}: " + " ".join(result.notes[-1:]))
 
     def open_recent(self, path: str) -> None:
         if not Path(path).exists():

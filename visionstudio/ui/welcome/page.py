@@ -35,6 +35,7 @@ from visionstudio.ui.welcome.cards import (
     lay_out_cards,
     make_cards,
 )
+from visionstudio.ui.welcome.pretrained import PretrainedSection
 
 
 class WelcomePage(QFrame):
@@ -161,6 +162,9 @@ class WelcomePage(QFrame):
         self.grid = QGridLayout()
         self.grid.setSpacing(12)
         left.addLayout(self.grid)
+        left.addSpacing(8)
+        self.pretrained = PretrainedSection(body)
+        left.addWidget(self.pretrained)
         left.addStretch(1)
         columns.addLayout(left, 3)
         right = QVBoxLayout()
@@ -231,6 +235,7 @@ class WelcomePage(QFrame):
             return
         self._details_loaded, self._details_queued = True, False
         fill_card_details(self.cards, self.palette())
+        self.pretrained.load_details()
 
     def restyle(self) -> None:
         """Redraw the previews in the current palette's colours."""
