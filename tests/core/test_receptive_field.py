@@ -198,8 +198,8 @@ def _draw_net(rng: random.Random) -> tuple[Net, str, bool]:
     for _ in range(rng.randint(2, 5)):
         choice = rng.random()
         if choice < 0.45:
-            k, d = rng.choice([1, 2, 3, 5]), rng.choice([1, 1, 2])
-            s = rng.choice([1, 1, 2]) if d == 1 else 1
+            k, d = rng.choice([1, 2, 3, 5]), rng.choice([1, 1, 1, 2])
+            s = rng.choice([1, 1, 2]) if d == 1 and k > 1 else 1
             p = rng.choice([0, k // 2, "same"]) if s == 1 else rng.choice([0, 1])
             holes = holes or d > 1 or s > k
             heads = [net.conv(k, s, p, d, after=heads[-1:], channels=2)]
@@ -227,7 +227,7 @@ def _seen(net: Net, out_id: str, analysis, y: int, x: int) -> torch.Tensor:
     return image.grad[0].abs().sum(0) > 0
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(10))
 def test_random_networks_match_autograd(seed: int) -> None:
     rng = random.Random(seed)
     net, out_id, holes = _random_net(rng)
