@@ -32,6 +32,9 @@ SPECS: tuple[ActionSpec, ...] = (
                (SK.New,), "document-new", SP.SP_FileIcon),
     ActionSpec("open", "&Open…", "Open a project file", (SK.Open,), "document-open",
                SP.SP_DialogOpenButton),
+    ActionSpec("import_model", "&Import Model…",
+               "Bring in a torchvision architecture or a model file (.onnx, .keras, .h5, .py) "
+               "as a new project"),
     ActionSpec("save", "&Save", "Save the project", (SK.Save,), "document-save",
                SP.SP_DialogSaveButton),
     ActionSpec("save_as", "Save &As…", "Save the project under a new name",
@@ -164,7 +167,7 @@ def build_menus(window: QMainWindow, actions: dict[str, QAction]) -> dict[str, Q
     recent.setObjectName("menu_recent")
     file_menu.addMenu(recent)
     menus["recent"] = recent
-    for n in (None, "save", "save_as", None, "close", "quit"):
+    for n in ("import_model", None, "save", "save_as", None, "close", "quit"):
         file_menu.addSeparator() if n is None else file_menu.addAction(actions[n])
     menu("edit", "&Edit", ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete",
                            None, "select_all", "find", None, "group_block", "ungroup_block",

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
 from visionstudio.ui.canvas import GraphView
 from visionstudio.ui.canvas.palette import LayerPalette
+from visionstudio.ui.dialogs.import_model import open_import_dialog
 from visionstudio.ui.dialogs.recovery_dialog import ask_recover
 from visionstudio.ui.forms import install_wheel_guard
 from visionstudio.ui.inspector import InspectorPanel
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
         a, f = self.actions_by_name, self.files
         a["new"].triggered.connect(f.new)
         a["open"].triggered.connect(f.open)
+        a["import_model"].triggered.connect(lambda _checked=False: open_import_dialog(self))
         a["save"].triggered.connect(f.save)
         a["save_as"].triggered.connect(f.save_as)
         a["close"].triggered.connect(self.close)
