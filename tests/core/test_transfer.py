@@ -285,6 +285,9 @@ def test_summary_counts_trainable_and_frozen():
     assert f"Trainable params: {total - frozen:,} · Frozen params: {frozen:,}" in render_text(summary)
     rows = {r["name"]: r for r in summary.to_dict()["layers"]}
     assert rows["conv1"]["trainable"] is False and rows["dense2"]["trainable"] is True
+    memory = summarize(g, "net", training=config()).memory   # adam: two state copies
+    assert (memory.gradients, memory.optimizer_state) == ((total - frozen) * 4, (total - frozen) * 8)
+    assert memory.weights == total * 4
 
 
 # -- export --------------------------------------------------------------------------------

@@ -162,15 +162,17 @@ def _precision(precision: str) -> str:
 
 def estimate_training_memory(analysis: Any, batch_size: int,
                              optimizer: str | Mapping[str, Any] | None = "adam",
-                             precision: str = "fp32") -> MemoryEstimate:
-    """What one training step of ``batch_size`` needs (see the module docstring)."""
+                             precision: str = "fp32", frozen: int = 0) -> MemoryEstimate:
+    """What one training step of ``batch_size`` needs (see the module docstring);
+    ``frozen`` parameters (transfer learning) have no gradients and no optimizer state."""
     batch = max(int(batch_size), 1)
     params = int(analysis.total_params)
+    trained = max(params - int(frozen), 0)
     key, copies = optimizer_state_copies(optimizer)
     precision = _precision(precision)
     act = activation_elements(analysis) * batch * ACTIVATION_BYTES.get(precision, FLOAT32)
-    return MemoryEstimate("training", batch, key, precision, params * FLOAT32, params * FLOAT32,
-                          params * FLOAT32 * copies, act * BACKWARD_ACTIVATION_COPIES)
+    return MemoryEstimate("training", batch, key, precision, params * FLOAT32, trained * FLOAT32,
+                          trained * FLOAT32 * copies, act * BACKWARD_ACTIVATION_COPIES)
 
 
 def estimate_inference_memory(analysis: Any, batch_size: int = 1, *, precision: str = "fp32",
@@ -187,9 +189,11 @@ def estimate_inference_memory(analysis: Any, batch_size: int = 1, *, precision: 
                           act * (BACKWARD_ACTIVATION_COPIES if backward else 1))
 
 
-def estimate_for_config(analysis: Any, config: Any, precision: str = "fp32") -> MemoryEstimate:
-    """The training estimate for a TrainingConfig (its batch size and optimizer)."""
-    return estimate_training_memory(analysis, config.batch_size, config.optimizer, precision)
+def estimate_for_config(analysis: Any, config: Any, precision: str = "fp32",
+                        frozen: int = 0) -> MemoryEstimate:
+    """The training estimate for a TrainingConfig (its batch size and optimizer);
+    ``frozen``: parameters that do not train (transfer learning)."""
+    return estimate_training_memory(analysis, config.batch_size, config.optimizer, precision, frozen)
 
 
 # -- what there is ---------------------------------------------------------------------------

@@ -147,8 +147,8 @@ def _summarize(graph: GraphModel, name: str, analysis: GraphAnalysis | None, sou
     diagnostics = tuple({"message": d.message, "node": graph.nodes[d.node_id].name
                          if d.node_id in graph.nodes else None, "severity": d.severity}
                         for d in analysis.diagnostics)
-    memory = estimate_for_config(analysis, training) if training is not None else None
     frozen = parameter_split(graph, analysis)[1]
+    memory = estimate_for_config(analysis, training, frozen=frozen) if training is not None else None
     return NetworkSummary(name, tuple(rows), Totals(analysis.total_params, analysis.total_flops, frozen),
                           analysis.input_shape, analysis.output_shape, diagnostics, source, memory)
 
