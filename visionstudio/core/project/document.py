@@ -11,6 +11,7 @@ import contextlib
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from visionstudio.core.data.config import DatasetConfig
@@ -36,6 +37,9 @@ class ProjectDocument:
     name: str = "Untitled"
     description: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
+    initial_weights: str | None = None   # a weights file in the project's folder (an import's)
+    # The folder the file was read from or saved to (not saved): initial_weights is relative to it.
+    folder: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # (section) where section is "dataset", "training" or "runs"
@@ -80,6 +84,7 @@ class ProjectDocument:
             "dataset": self.dataset.to_dict(),
             "training": self.training.to_dict(),
             "runs": copy.deepcopy(self.runs),
+            **({"initial_weights": self.initial_weights} if self.initial_weights else {}),
         }
 
     def _graph_dict(self) -> dict[str, Any]:
@@ -143,7 +148,20 @@ def _check_choice(data: Any, path: str, extra: tuple[str, ...] = ()) -> None:
 
 
 TOP_LEVEL = ("format", "schema_version", "app_version", "name", "description", "graph",
-             "layout", "dataset", "training", "runs")
+             "layout", "dataset", "training", "runs", "initial_weights")
+
+
+def _read_weights_name(value: Any) -> str:
+    """A relative path inside the project's folder: where it leads (symbolic links) is
+    checked again when a run starts (core.training.initial_weights)."""
+    name = expect(value, str, "initial_weights", "a file name")
+    parts = PurePosixPath(name).parts
+    if not name or len(name) > 255 or "\\" in name or "\0" in name or ":" in name:
+        raise fail("initial_weights", "expected a file name in the project's folder")
+    if PurePosixPath(name).is_absolute() or ".." in parts or not parts or parts[-1] == ".":
+        raise fail("initial_weights", "must name a file inside the project's folder "
+                                      "(no absolute path, no '..')")
+    return name
 
 
 def document_from_dict(data: Any) -> ProjectDocument:
@@ -171,4 +189,5 @@ def document_from_dict(data: Any) -> ProjectDocument:
     except ConfigError as exc:
         raise fail(exc.path, exc.problem) from None
     runs = _read_runs(data.get("runs", []))
-    return ProjectDocument(graph, dataset, training, name, description, runs)
+    weights = _read_weights_name(data["initial_weights"]) if "initial_weights" in data else None
+    return ProjectDocument(graph, dataset, training, name, description, runs, weights)

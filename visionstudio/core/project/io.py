@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from visionstudio.core.gcpause import gc_paused
@@ -272,9 +273,11 @@ def load_project(path: str | os.PathLike[str]) -> ProjectDocument:
     except ValueError as exc:  # e.g. a NUL character in the path
         raise ProjectFormatError(f"cannot be read: {exc}", file=file) from None
     try:
-        return parse_project(text)
+        doc = parse_project(text)
     except ProjectFormatError as exc:
         raise exc.with_file(file) from None
+    doc.folder = Path(file).resolve().parent   # initial_weights is relative to it
+    return doc
 
 
 def dumps_project(doc: ProjectDocument) -> str:
@@ -296,3 +299,4 @@ def save_project(doc: ProjectDocument, path: str | os.PathLike[str]) -> None:
                                  f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB (remove old runs or "
                                  f"layers); the file on disk was not changed", file=os.fspath(path))
     atomic_write_bytes(path, data)
+    doc.folder = Path(os.fspath(path)).resolve().parent

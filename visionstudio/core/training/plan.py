@@ -37,6 +37,7 @@ from visionstudio.core.memory import (
 )
 from visionstudio.core.params import ConfigError, validate_all
 from visionstudio.core.runs.paths import RunPathError, writable_run_dir
+from visionstudio.core.training import initial_weights as initial_w
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import CheckpointError, read_meta
 from visionstudio.core.training.config import TrainingConfig
@@ -82,6 +83,7 @@ class RunPlan:
     resume_step: int = 0            # optimisation steps the checkpoint has done
     run_folder: Path | None = None  # a continued run's folder (checkpoints and metrics go on there)
     notes: tuple[str, ...] = ()     # for the user before the run starts (e.g. precision fell back)
+    initial: Any = None             # InitialWeights a fresh run starts from (initial_weights.py)
 
 
 @dataclass(frozen=True)
@@ -275,15 +277,16 @@ def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
         problem = _fit_problem(ends, info) if info is not None else None
         if problem:
             raise _Refused(problem)
-    except _Refused as exc:
-        return PlanProblems((str(exc),))
+        initial = None if settings.resume else initial_w.check_initial_weights(document, graph, analysis)
+    except (_Refused, initial_w.InitialWeightsError) as exc:
+        return PlanProblems((_sentence(str(exc)),))
     return RunPlan(
         project_name=document.name, graph=graph, analysis=analysis, config=settings.config,
         dataset=settings.dataset, device=str(device), precision=precision,
         input_shape=ends.input_shape, output_shape=ends.output_shape, input_name=ends.input_name,
         output_name=ends.output_name, memory=estimate, dataset_checked=info is not None,
         resume=settings.resume, resume_step=settings.resume_step, run_folder=settings.run_folder,
-        notes=(note,) if note else ())
+        notes=(note,) if note else (), initial=initial)
 
 
 # -- execute --------------------------------------------------------------------------------
@@ -312,7 +315,12 @@ def _load(plan: RunPlan, control: TrainerControl, data_dir, download: bool, prog
 
 def _build(plan: RunPlan) -> Any:
     try:
-        return build.build_model(plan.graph, plan.analysis, seed=plan.config.seed)
+        model = build.build_model(plan.graph, plan.analysis, seed=plan.config.seed)
+        if plan.initial is not None and plan.resume is None:   # a checkpoint wins
+            initial_w.apply_initial_weights(model, plan.initial)
+        return model
+    except initial_w.InitialWeightsError as exc:
+        raise _Failed("setup", _sentence(str(exc))) from None
     except BuildError as exc:
         raise _Failed("setup", f"The network cannot be built: {exc}") from None
     except (MemoryError, RuntimeError) as exc:
@@ -367,7 +375,8 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
     extra = [MetricsCSV(csv_path)] if csv_path is not None and own_csv else []
     trainer = Trainer(model, plan.config, callbacks=[*callbacks, *extra], control=control,
                       checkpoint_dir=folder / "checkpoints" if folder else None,
-                      report_interval_s=report_interval_s, notes=list(loaded.report or []),
+                      report_interval_s=report_interval_s,
+                      notes=[*initial_w.run_notes(plan.initial), *(loaded.report or [])],
                       device=plan.device,
                       transfer=transfer_plan(plan.graph, frozen_bn_eval=plan.config.frozen_bn_eval))
     try:
