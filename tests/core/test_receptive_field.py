@@ -15,7 +15,12 @@ from visionstudio.core.blocks.commands import Ungroup
 from visionstudio.core.build import build_model
 from visionstudio.core.graph import Edge, GraphModel, make_node
 from visionstudio.core.graph.analysis import analyze
-from visionstudio.core.inspect.receptive_field import describe, input_region, receptive_fields
+from visionstudio.core.inspect.receptive_field import (
+    describe,
+    fields_by_path,
+    input_region,
+    receptive_fields,
+)
 
 
 class Net:
@@ -180,7 +185,13 @@ def test_a_block_instance_equals_its_inlined_layers() -> None:
     Ungroup(analysis.output_id).apply(flat)
     flat_analysis = analyze(flat)
     assert flat_analysis.ok
-    assert receptive_fields(flat, flat_analysis)[flat_analysis.output_id] == block_field
+    flat_fields = receptive_fields(flat, flat_analysis)
+    assert flat_fields[flat_analysis.output_id] == block_field
+    # the layers inside, by the dotted names the feature viewer uses
+    named = fields_by_path(graph, analysis)
+    inner_conv = next(n for n in flat.nodes.values() if n.name.endswith("conv1"))
+    assert named["block1.conv1"] == flat_fields[inner_conv.id]
+    assert named["block1"] == block_field
 
 
 def _random_net(rng: random.Random) -> tuple[Net, str, bool]:
@@ -200,7 +211,7 @@ def _draw_net(rng: random.Random) -> tuple[Net, str, bool]:
         if choice < 0.45:
             k, d = rng.choice([1, 2, 3, 5]), rng.choice([1, 1, 1, 2])
             s = rng.choice([1, 1, 2]) if d == 1 and k > 1 else 1
-            p = rng.choice([0, k // 2, "same"]) if s == 1 else rng.choice([0, 1])
+            p = rng.choice([0, k // 2, "same"] if k % 2 else [0, k // 2]) if s == 1 else rng.choice([0, 1])
             holes = holes or d > 1 or s > k
             heads = [net.conv(k, s, p, d, after=heads[-1:], channels=2)]
         elif choice < 0.6:

@@ -143,40 +143,49 @@ def input_region(field: ReceptiveField, y: int, x: int) -> tuple[int, int, int, 
 
 def receptive_fields(graph: GraphModel, analysis: GraphAnalysis) -> dict[str, ReceptiveField]:
     """Each analysed node's field in the input image's pixels."""
-    return _fields(graph, analysis, {})
+    return _fields(graph, analysis, {}, None, "")
 
 
-def _fields(graph: GraphModel, analysis: GraphAnalysis,
-            seeds: dict[int, ReceptiveField]) -> dict[str, ReceptiveField]:
+def fields_by_path(graph: GraphModel, analysis: GraphAnalysis) -> dict[str, ReceptiveField]:
+    """The fields keyed by dotted node-name path, the layers inside block instances
+    included (``block1.conv1``): the names the feature viewer's hooks use."""
+    named: dict[str, ReceptiveField] = {}
+    _fields(graph, analysis, {}, named, "")
+    return named
+
+
+def _fields(graph: GraphModel, analysis: GraphAnalysis, seeds: dict[int, ReceptiveField],
+            named: dict[str, ReceptiveField] | None, prefix: str) -> dict[str, ReceptiveField]:
     out: dict[str, ReceptiveField] = {}
     for nid in analysis.order:
         info = analysis.nodes.get(nid)
         node = graph.nodes.get(nid)
         if info is None or node is None or info.output_shape is None:
             continue
+        field: ReceptiveField | None = None
         if node.kind == "input":
             p = info.clean_params
-            out[nid] = ReceptiveField(AxisField((Span(ONE, ONE, Fraction(0)),), int(p["height"])),
-                                      AxisField((Span(ONE, ONE, Fraction(0)),), int(p["width"])))
-            continue
-        if node.kind == BLOCK_INPUT:
-            seed = seeds.get(int(info.clean_params.get("index", 0)))
-            if seed is not None:
-                out[nid] = seed
-            continue
-        sources = [out.get(e.src) for e in graph.inputs_of(nid)]
-        if not sources or any(s is None for s in sources):
-            continue
-        field = _through(graph, node.kind, info, sources)  # type: ignore[arg-type]
+            field = ReceptiveField(AxisField((Span(ONE, ONE, Fraction(0)),), int(p["height"])),
+                                   AxisField((Span(ONE, ONE, Fraction(0)),), int(p["width"])))
+        elif node.kind == BLOCK_INPUT:
+            field = seeds.get(int(info.clean_params.get("index", 0)))
+        else:
+            sources = [out.get(e.src) for e in graph.inputs_of(nid)]
+            if not sources or any(s is None for s in sources):
+                continue
+            if node.kind == "block":
+                field = _through_block(graph, info, sources, named, f"{prefix}{node.name}.")  # type: ignore[arg-type]
+            else:
+                field = _through(node.kind, info, sources)  # type: ignore[arg-type]
         if field is not None:
             out[nid] = field
+            if named is not None:
+                named[prefix + node.name] = field
     return out
 
 
-def _through(graph: GraphModel, kind: str, info: Any, sources: list[ReceptiveField]) -> ReceptiveField | None:
+def _through(kind: str, info: Any, sources: list[ReceptiveField]) -> ReceptiveField | None:
     first = sources[0]
-    if kind == "block":
-        return _through_block(graph, info, sources)
     if kind in MERGE_KINDS or len(sources) > 1:
         heights = [s for f in sources for s in f.height.spans]
         widths = [s for f in sources for s in f.width.spans]
@@ -193,12 +202,13 @@ def _through(graph: GraphModel, kind: str, info: Any, sources: list[ReceptiveFie
                           or (kind in ADAPTIVE_KINDS and info.output_shape[1:] == (1, 1)))
 
 
-def _through_block(graph: GraphModel, info: Any, sources: list[ReceptiveField]) -> ReceptiveField | None:
+def _through_block(graph: GraphModel, info: Any, sources: list[ReceptiveField],
+                   named: dict[str, ReceptiveField] | None, prefix: str) -> ReceptiveField | None:
     inner = info.inner
     key = info.clean_params.get("block")
     if inner is None or key not in graph.blocks or inner.output_id is None:
         return None
-    fields = _fields(graph.blocks.get(key).graph, inner, dict(enumerate(sources)))
+    fields = _fields(graph.blocks.get(key).graph, inner, dict(enumerate(sources)), named, prefix)
     return fields.get(inner.output_id)
 
 
