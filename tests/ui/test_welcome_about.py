@@ -336,3 +336,21 @@ def test_disabled_icons_and_check_boxes_keep_3_to_1_contrast(qtbot, tmp_path, re
         rect = listing.visualItemRect(listing.item(row))
         check = listing.viewport().grab(rect.adjusted(0, 0, -(rect.width() - rect.height() - 4), 0)).toImage()
         assert _best_contrast(check, base) >= 3.0, (mode, row)
+
+
+def test_template_cards_fill_in_one_per_event_loop_turn(qtbot, tmp_path, monkeypatch):
+    """Each card's file, analysis and preview run in a turn of their own, so a click on
+    the page waits for one card at most, never for the whole set."""
+    from visionstudio.ui.welcome import page as page_module
+
+    w = welcome_window(qtbot, tmp_path)
+    page = w.welcome.page
+    qtbot.waitUntil(lambda: all(c.params.text() or not key for key, c in page.cards.items()), timeout=10000)
+    filled: list[str] = []
+    real = page_module.fill_card_detail
+    monkeypatch.setattr(page_module, "fill_card_detail",
+                        lambda key, card, palette: (filled.append(key), real(key, card, palette)))
+    page.restyle()                      # a theme change fills every card again
+    assert len(filled) == 1             # the first now, the rest on later turns
+    qtbot.waitUntil(lambda: len(filled) == len(page.cards), timeout=10000)
+    assert filled == list(page.cards)

@@ -168,13 +168,19 @@ def lay_out_cards(grid: QGridLayout, cards: dict[str, TemplateCard], columns: in
 def fill_card_details(cards: dict[str, TemplateCard], palette: QPalette) -> None:
     """Parameter counts and previews of every card, in ``palette``'s colours."""
     for key, card in cards.items():
-        if not key:
-            card.set_details(None, True, blank_preview(palette))
-            continue
-        try:
-            doc = template_document(key)
-        except TemplatesUnavailable as exc:
-            log.warning("%s", exc)
-            continue
-        analysis = analyze(doc.graph)
-        card.set_details(analysis.total_params, analysis.ok, render_preview(doc, palette=palette))
+        fill_card_detail(key, card, palette)
+
+
+def fill_card_detail(key: str, card: TemplateCard, palette: QPalette) -> None:
+    """One card's parameter count and preview: a ResNet template's file, analysis and
+    drawing take tens of milliseconds, so the welcome page fills one card per turn."""
+    if not key:
+        card.set_details(None, True, blank_preview(palette))
+        return
+    try:
+        doc = template_document(key)
+    except TemplatesUnavailable as exc:
+        log.warning("%s", exc)
+        return
+    analysis = analyze(doc.graph)
+    card.set_details(analysis.total_params, analysis.ok, render_preview(doc, palette=palette))

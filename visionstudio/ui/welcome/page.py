@@ -31,7 +31,7 @@ from visionstudio.ui.shell.icons import app_icon
 from visionstudio.ui.welcome.cards import (
     TemplateCard,
     card_columns,
-    fill_card_details,
+    fill_card_detail,
     lay_out_cards,
     make_cards,
 )
@@ -230,12 +230,22 @@ class WelcomePage(QFrame):
             QTimer.singleShot(0, self.load_details)
 
     def load_details(self) -> None:
-        """Parameter counts and previews of every template card."""
+        """Parameter counts and previews of every template card, one card per event-loop
+        turn so a click on the page is never held up by the whole set."""
         if self._details_loaded:
             return
         self._details_loaded, self._details_queued = True, False
-        fill_card_details(self.cards, self.palette())
-        self.pretrained.load_details()
+        pending = list(self.cards.items())
+        palette = self.palette()
+
+        def next_card() -> None:
+            if pending:
+                key, card = pending.pop(0)
+                fill_card_detail(key, card, palette)
+                QTimer.singleShot(0, self, next_card)  # dropped if the page goes
+            else:
+                self.pretrained.load_details()
+        next_card()
 
     def restyle(self) -> None:
         """Redraw the previews in the current palette's colours."""
