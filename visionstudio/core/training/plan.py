@@ -345,6 +345,20 @@ def _summary_failure(folder: Path, plan: RunPlan, loaded: LoadedDataset, fit: Fi
     return None
 
 
+def load_and_build(plan: RunPlan, control: TrainerControl, *,
+                   data_dir: str | os.PathLike[str] | None = None, download: bool = True,
+                   progress: Callable[[str, float], None] | None = None,
+                   ) -> tuple[LoadedDataset, Any] | RunResult:
+    """The loaded dataset and a freshly built model for ``plan``, as a run starts (execute
+    and the LR finder); a RunResult ("stopped" or "failed") when that cannot be done."""
+    try:
+        return _load(plan, control, data_dir, download, progress), _build(plan)
+    except DatasetCancelled:
+        return RunResult("stopped")
+    except _Failed as exc:
+        return RunResult("failed", failure=exc.record)
+
+
 def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerControl | None = None,
             *, run_dir: str | os.PathLike[str] | None = None,
             metrics_csv: str | os.PathLike[str] | bool | None = None,
@@ -362,13 +376,10 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
     """
     control = control or TrainerControl()
     folder = Path(run_dir) if run_dir is not None else plan.run_folder
-    try:
-        loaded = _load(plan, control, data_dir, download, progress)
-        model = _build(plan)
-    except DatasetCancelled:
-        return RunResult("stopped")
-    except _Failed as exc:
-        return RunResult("failed", failure=exc.record)
+    prepared = load_and_build(plan, control, data_dir=data_dir, download=download, progress=progress)
+    if isinstance(prepared, RunResult):
+        return prepared
+    loaded, model = prepared
     own_csv = metrics_csv is not False
     csv_path = (Path(metrics_csv) if metrics_csv not in (None, False)
                 else (folder / "metrics.csv" if folder else None))
