@@ -168,3 +168,17 @@ def test_training_panel_has_the_counts_and_the_bn_option(qtbot, tmp_path, monkey
     assert widget.parameter_split.text().endswith("0 frozen parameters")
     editor = widget.training_form.editor("frozen_bn_eval")  # the form is made from the schema
     assert editor is not None
+
+
+def test_lr_multiplier_from_the_menu_on_the_selection(view, controller, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    conv, dense = controller.ids[1], controller.ids[3]
+    controller.set_selection([conv, dense])
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (10.0, True)))
+    assert right_click_and_choose(view, dense, "context_lr_multiplier", monkeypatch)
+    assert controller.graph.transfer.multipliers == {conv: 10.0, dense: 10.0}
+    assert view.graph_scene.node_item(dense).lr_multiplier == 10.0
+    assert controller.undo_stack.count() == 1
+    controller.undo_stack.undo()
+    assert controller.graph.transfer.is_default()
