@@ -43,4 +43,5 @@ def save_import(result: ImportResult, project: str | os.PathLike[str]) -> tuple[
                                                            LAYERS_KEY: layers}))
     result.document.initial_weights = weights.name   # beside the project: its plain name
     save_project(result.document, target)
+    result.document.folder = target.resolve().parent
     return target, weights

@@ -299,4 +299,3 @@ def save_project(doc: ProjectDocument, path: str | os.PathLike[str]) -> None:
                                  f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB (remove old runs or "
                                  f"layers); the file on disk was not changed", file=os.fspath(path))
     atomic_write_bytes(path, data)
-    doc.folder = Path(os.fspath(path)).resolve().parent

@@ -177,6 +177,7 @@ class FileManager(QObject):
             return False
         changed = path != self.controller.path
         self.controller.path = path
+        self.controller.document.folder = path.parent   # where initial_weights is looked for
         self.controller.undo_stack.setClean()
         if changed:
             self.controller.path_changed.emit(str(path))

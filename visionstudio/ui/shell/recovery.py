@@ -61,7 +61,9 @@ class RecoveryEntry:
         return Path(self.original).name if self.original else "an unsaved project"
 
     def load(self) -> ProjectDocument:
-        return load_project(self.file)
+        doc = load_project(self.file)
+        doc.folder = Path(self.original).parent if self.original else None   # initial_weights
+        return doc
 
     def discard(self) -> None:
         for p in (self.file, self.meta):

@@ -33,6 +33,7 @@ from visionstudio.ui.shell.torch_loader import when_torch_loaded
 from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
+from visionstudio.ui.training.initial_label import InitialWeightsLabel
 from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
 from visionstudio.ui.training.transfer_label import TransferCountLabel
 
@@ -174,6 +175,8 @@ class TrainingPanel(QWidget):
         rl.addWidget(self.training_form)
         self.parameter_split = TransferCountLabel(self.controller, run_box)  # transfer_label.py
         rl.addWidget(self.parameter_split)
+        self.initial_weights = InitialWeightsLabel(self.controller, run_box)  # initial_label.py
+        rl.addWidget(self.initial_weights)
         return run_box
 
     def _on_devices_listed(self, devices: list) -> None:

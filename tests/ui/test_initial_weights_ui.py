@@ -1,0 +1,67 @@
+"""The app trains an imported project from its imported weights: the training panel says
+so, and after Train the frozen layers in the run's checkpoint are the imported ones (a
+run from a fresh initialisation would differ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+import torch
+from PySide6.QtCore import Qt
+from safetensors.torch import load_file
+
+from visionstudio.core.graph.transfer_commands import FreezeBefore
+from visionstudio.core.importers import import_model, save_import
+from visionstudio.core.project import load_project
+from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings
+from visionstudio.ui.shell.controller import DocumentController
+
+KERAS = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+
+
+def test_panel_names_the_weights_and_train_starts_from_them(qtbot, tmp_path, monkeypatch):
+    from visionstudio.ui.training.panel import TrainingPanel
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    project, weights = save_import(import_model(KERAS / "mnist_cnn.keras"), tmp_path / "m.vsproj")
+    doc = load_project(project)
+    controller = DocumentController(doc)
+    head = next(n.id for n in doc.graph.nodes.values() if n.name == "dense_1")
+    controller.push(FreezeBefore(head))   # everything before the head is frozen: it keeps its weights
+    controller.push(SetDatasetSettings("shapes", {**doc.dataset.params, "samples": 32, "val_samples": 16}))
+    controller.push(SetTrainingSettings({"epochs": 1, "batch_size": 16, "val_split": 0.25, "device": "cpu"}))
+    panel = TrainingPanel(controller)
+    qtbot.addWidget(panel)
+    try:
+        label = panel.initial_weights
+        assert label.text() == "Starts from imported weights: m.weights.safetensors"
+        assert not label.isHidden()
+        session = panel.training
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+        if session.active_run is not None:
+            with qtbot.waitSignal(session.finished, timeout=180_000):
+                pass
+        assert session.last_failure is None, session.last_failure
+        entry = controller.document.runs[-1]
+        trained = load_file(session.store.folder(entry["id"]) / "checkpoints" / "last" / "model.safetensors")
+        imported = load_file(weights)
+        for key in ("conv2d.weight", "conv2d_1.weight", "dense.weight", "dense.bias"):
+            assert torch.equal(trained[key], imported[key]), key
+        assert not torch.equal(trained["dense_1.weight"], imported["dense_1.weight"])   # the head trained
+    finally:
+        panel.training.shutdown()
+
+
+def test_a_project_without_them_shows_nothing(qtbot):
+    from visionstudio.ui.training.panel import TrainingPanel
+
+    panel = TrainingPanel(DocumentController())
+    qtbot.addWidget(panel)
+    try:
+        assert panel.initial_weights.isHidden() and panel.initial_weights.text() == ""
+    finally:
+        panel.training.shutdown()
