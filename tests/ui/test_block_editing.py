@@ -249,3 +249,19 @@ def test_a_block_grouped_inside_a_block_opens_two_levels_deep(view, controller, 
     press(view, Qt.Key.Key_Z, CTRL)                      # the nested group, undone from outside
     assert nested_key not in controller.document.graph.blocks
     assert conv1 in outer.nodes
+
+
+def test_a_summary_row_clicked_inside_a_block_goes_back_to_the_network(qtbot, tmp_path):
+    """The summary lists the whole network: picking one of its rows while a block is open
+    leaves the block and selects that layer on the network's canvas."""
+    window = make_window(qtbot, tmp_path, show=True)
+    controller = window.controller
+    controller.replace_document(ProjectDocument())
+    ids = two_instances(controller)
+    assert controller.open_definition("basic_block", ids["block1"])
+    table = window.summary.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "dense1")
+    rect = table.visualItemRect(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert controller.scope == ()
+    assert controller.selection == [ids["dense"]]

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QUndoView, QWidget
 
 from visionstudio.ui.canvas import GraphView
 from visionstudio.ui.canvas.palette import LayerPalette
-from visionstudio.ui.dialogs.import_model import open_import_dialog
 from visionstudio.ui.dialogs.recovery_dialog import ask_recover
 from visionstudio.ui.forms import install_wheel_guard
 from visionstudio.ui.inspector import InspectorPanel
@@ -102,9 +101,7 @@ class MainWindow(QMainWindow):
         self._framed = False
         self.close_guards: list = []  # integrations asked (confirm_close) before closing
         self._install_export()
-        self._placed_fresh = False
-        self._later_areas: dict[str, Qt.DockWidgetArea] = {}
-        self._grow_on_show: set[str] = set()
+        self._placed_fresh, self._later_areas, self._grow_on_show = False, {}, set()
         self.later = LaterDocks(self, deferred=build_when_shown)   # the app's start: deferred
         if not defer_panels:  # else the app adds them once the first document has loaded
             QTimer.singleShot(0, self.add_later_docks)
@@ -117,9 +114,7 @@ class MainWindow(QMainWindow):
         self.palette = named(LayerPalette(c), "layerPalette", "Layers")
         self.inspector = named(InspectorPanel(c), "inspector", "Inspector")
         self.summary = SummaryPanel(c)
-        self.history = QUndoView(c.undo_stack)
-        self.history.setObjectName("undoHistory")
-        self.history.setAccessibleName("Undo history")
+        self.history = named(QUndoView(c.undo_stack), "undoHistory", "Undo history")
         self.history.setEmptyLabel("Opened project")
         c.lock_changed.connect(lambda reason: self.history.setEnabled(not reason))  # jumps skip the lock
         add = add_dock
@@ -236,11 +231,11 @@ class MainWindow(QMainWindow):
         a, f = self.actions_by_name, self.files
         a["new"].triggered.connect(f.new)
         a["open"].triggered.connect(f.open)
-        a["import_model"].triggered.connect(lambda _checked=False: open_import_dialog(self))
+        a["import_model"].triggered.connect(lambda _checked=False: self.extras.show_import_model())
         a["save"].triggered.connect(f.save)
         a["save_as"].triggered.connect(f.save_as)
-        a["close"].triggered.connect(self.close)
-        a["quit"].triggered.connect(self.close)
+        for name in ("close", "quit"):
+            a[name].triggered.connect(self.close)
         a["reset_layout"].triggered.connect(self.reset_layout)
         a["clear_recent"].triggered.connect(f.clear_recent)
         a["about"].triggered.connect(lambda _checked=False: self.extras.show_about())
@@ -286,7 +281,10 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.frame_document)
 
     def reveal_node(self, node_id: str) -> None:
-        """Scroll the canvas so a layer picked elsewhere (summary row) is in view."""
+        """Scroll the canvas so a layer picked elsewhere (a summary row: always the network's)
+        is in view, leaving an opened block for the network first."""
+        if node_id not in self.controller.graph.nodes and self.controller.leave_definition(0):
+            self.controller.set_selection([node_id])
         pos = self.controller.graph.positions.get(node_id)
         if pos is not None:
             self.canvas.ensureVisible(QRectF(pos[0] - 90, pos[1] - 50, 180, 100), 40, 40)
