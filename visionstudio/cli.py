@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from visionstudio import __version__
-from visionstudio.commands import export, import_model, summary, train
+from visionstudio.commands import export, import_model, lr_find, summary, train
 
-COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model}
+COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
+            "lr-find": lr_find}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
