@@ -59,7 +59,11 @@ def flat_count(graph) -> int:
     return total
 
 
-@pytest.mark.parametrize("name", TESTED)
+SLOW = {"vgg11_bn", "vgg16", "resnet50", "googlenet"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+                                  for n in TESTED])
 def test_torchvision_architecture_imports_with_equal_outputs(name):
     torch.manual_seed(0)
     kwargs = {"init_weights": False} if name == "googlenet" else {}
@@ -72,11 +76,12 @@ def test_torchvision_architecture_imports_with_equal_outputs(name):
     got = scores(built(result), x)
     assert got.shape == expected.shape
     assert (got - expected).abs().max().item() <= 1e-6
+    if name == "resnet50":
+        resnet_blocks(result)
 
 
-def test_resnet_blocks_are_definitions_with_exposed_differences():
-    result = import_module(torchvision.models.resnet50(weights=None), (3, 32, 32), "torchvision:resnet50",
-                           "resnet50")
+def resnet_blocks(result) -> None:
+    """Bottlenecks are definitions; instances expose what differs (channels, stride)."""
     graph = result.document.graph
     assert sorted(graph.blocks.keys()) == ["bottleneck", "bottleneck_2"]   # plain, with a projection
     instances = [n for n in graph.nodes.values() if n.kind == "block"]
@@ -85,8 +90,7 @@ def test_resnet_blocks_are_definitions_with_exposed_differences():
     plain = graph.blocks.get("bottleneck")
     assert {e.param for e in plain.exposed} >= {"out_channels"}
     layer4 = next(n for n in instances if n.name == "layer4_1")
-    spec_names = {s.name for s in plain.param_specs()}
-    assert {k for k in layer4.params if k != "block"} <= spec_names
+    assert {k for k in layer4.params if k != "block"} <= {s.name for s in plain.param_specs()}
     assert "layer4_1.conv3.weight" in result.weights
 
 
@@ -98,7 +102,8 @@ def test_import_model_by_name_and_unknown_names():
 
 
 def test_convnext_is_refused_with_every_operation_and_where():
-    model = torchvision.models.convnext_tiny(weights=None)
+    with torch.device("meta"):            # a refusal needs the structure, not the values
+        model = torchvision.models.convnext_tiny(weights=None)
     with pytest.raises(ImportProblem) as caught:
         import_module(model, (3, 32, 32), "torchvision:convnext_tiny", "convnext")
     problems = caught.value.problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from visionstudio.ui.dialogs.import_model import ImportModelDialog, open_import_dialog
+from visionstudio.ui.dialogs.import_model import ImportModelDialog
 
 from .shell_helpers import make_window
 
@@ -14,7 +14,7 @@ def test_file_menu_imports_a_torchvision_architecture_as_a_new_project(qtbot, tm
     window = make_window(qtbot, tmp_path)
     action = window.actions_by_name["import_model"]
     assert action in window.menus["file"].actions()
-    dialog = open_import_dialog(window)
+    dialog = window.extras.show_import_model()
     assert dialog is not None and window.answers.asked == []      # nothing unsaved to ask about
     dialog.names.setCurrentText("squeezenet1_1")
     with qtbot.waitSignal(dialog.imported, timeout=120_000):

@@ -79,6 +79,21 @@ def block_candidates(root: nn.Module, leaves: tuple[type, ...]) -> set[int]:
     return {id(m) for m in modules if counts[type(m)] > 1}
 
 
+def _attr(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), str(value.dtype))
+    return repr(value)[:200]
+
+
+def fingerprint(module: nn.Module) -> tuple[Any, ...]:
+    """What a trace of ``module`` depends on besides its input shapes: every sub-module's
+    class and public settings (channels, stride, use_res_connect...), not its weights.
+    Two instances with equal fingerprints trace to the same graph."""
+    return tuple((name, type(sub).__module__, type(sub).__qualname__,
+                  tuple(sorted((k, _attr(v)) for k, v in vars(sub).items() if not k.startswith("_"))))
+                 for name, sub in module.named_modules())
+
+
 def snake(name: str) -> str:
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
@@ -101,6 +116,7 @@ class TorchImporter:
             raise ImportProblem(f"{source}: more than {MAX_MODULES:,} modules; too large to import")
         self.blocks = block_candidates(root, self.leaves)
         self.assembly = Assembly(source)
+        self._traces: dict[Any, Traced] = {}   # (fingerprint, input shapes) -> a propagated trace
 
     # -- tracing --------------------------------------------------------------------------
     def _trace(self, module: nn.Module, where: str, n_inputs: int) -> Traced:
@@ -232,11 +248,17 @@ class TorchImporter:
         if node.kwargs or not all(isinstance(a, fx.Node) and a in values for a in args):
             raise Unsupported("a block called with keyword or non-tensor arguments")
         path = f"{prefix}{node.target}."
-        traced = self._trace(sub, where, len(args))
-        if len(traced.placeholders) != len(args):
-            raise Unsupported(f"{len(args)} inputs given, {len(traced.placeholders)} taken")
         shapes = [(1, *shape_of(a)[1:]) for a in args]
-        self._propagate(traced, shapes, where)
+        key = (fingerprint(sub), tuple(shapes))
+        done = self._traces.get(key)
+        if done is None:
+            traced = self._trace(sub, where, len(args))
+            if len(traced.placeholders) != len(args):
+                raise Unsupported(f"{len(args)} inputs given, {len(traced.placeholders)} taken")
+            self._propagate(traced, shapes, where)
+            self._traces[key] = traced
+        else:     # the same graph and shapes; the weights are read from this instance
+            traced = Traced(done.graph, sub, done.placeholders, done.fixed)
         inner = self._scope(traced, path, top=False)
         return scope.instance(snake(type(sub).__name__), type(sub).__name__, node.target.replace(".", "_"),
                               inner, [values[a] for a in args], shape_of(node)[1:], where)

@@ -153,6 +153,11 @@ class ShellExtras:
         dialog.open()
         return dialog
 
+    def show_import_model(self):
+        from visionstudio.ui.dialogs.import_model import open_import_dialog
+
+        return open_import_dialog(self.window)
+
 
 def install(window) -> ShellExtras:
     return ShellExtras(window)
