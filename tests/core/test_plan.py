@@ -193,3 +193,17 @@ def test_a_caller_with_its_own_history_leaves_metrics_csv_to_it(tmp_path):
     assert summary["metrics_csv"] == str(folder / "metrics.csv")
     own = execute(plan_run(small_doc(), SMALL), run_dir=tmp_path / "cli")
     assert own.status == "completed" and (tmp_path / "cli" / "metrics.csv").is_file()
+
+
+def test_dataset_overrides_keep_the_pretrained_preprocessing():
+    """A sweep or the CLI changing one dataset setting must not drop the preprocessing a
+    pretrained network's weights expect."""
+    from visionstudio.core.data.preprocessing import Preprocessing
+
+    doc = small_doc()
+    pre = Preprocessing("ResNet18_Weights.IMAGENET1K_V1", 256, 224, (0.485, 0.456, 0.406),
+                        (0.229, 0.224, 0.225))
+    doc.set_dataset(DatasetConfig.from_dict({**doc.dataset.to_dict(), "preprocessing": pre.to_dict()}))
+    plan = plan_run(doc, SMALL, dataset_overrides={"samples": 60})
+    assert isinstance(plan, RunPlan), plan
+    assert plan.dataset.params["samples"] == 60 and plan.dataset.preprocessing == pre

@@ -132,7 +132,8 @@ def _apply(config: TrainingConfig, dataset: DatasetConfig, overrides: Mapping[st
         if overrides:
             config = config.replace(**dict(overrides))
         if dataset_overrides:
-            dataset = DatasetConfig.from_dict({"key": dataset.key,
+            # every other field (the pretrained weights' preprocessing) is kept
+            dataset = DatasetConfig.from_dict({**dataset.to_dict(),
                                                "params": {**dataset.params, **dict(dataset_overrides)}})
     except ConfigError as exc:
         raise _Refused(f"Invalid setting {exc}") from None
