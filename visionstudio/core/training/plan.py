@@ -132,7 +132,6 @@ def _apply(config: TrainingConfig, dataset: DatasetConfig, overrides: Mapping[st
         if overrides:
             config = config.replace(**dict(overrides))
         if dataset_overrides:
-            # every other field (the pretrained weights' preprocessing) is kept
             dataset = DatasetConfig.from_dict({**dataset.to_dict(),
                                                "params": {**dataset.params, **dict(dataset_overrides)}})
     except ConfigError as exc:
