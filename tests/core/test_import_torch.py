@@ -94,9 +94,18 @@ def resnet_blocks(result) -> None:
     assert "layer4_1.conv3.weight" in result.weights
 
 
-def test_import_model_by_name_and_unknown_names():
-    result = import_model("torchvision:squeezenet1_1")
-    assert result.document.graph.nodes[next(iter(result.document.graph.nodes))].params["height"] == 224
+def test_cli_imports_by_name_and_the_project_opens_with_its_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    from visionstudio.core.project import load_project
+
+    project = tmp_path / "squeeze.vsproj"
+    assert cli_main(["import", "torchvision:squeezenet1_1", "-o", str(project)]) == 0
+    doc = load_project(project)
+    assert doc.graph.nodes[next(iter(doc.graph.nodes))].params["height"] == 224
+    assert list(doc.graph.blocks.keys()) == ["fire"]
+    model = build_model(doc.graph, analyze(doc.graph))
+    model.load_state_dict(load_file(tmp_path / "squeeze.weights.safetensors"))    # strict
     with pytest.raises(ImportProblem, match="no classification model named 'resnet19'.*resnet18"):
         import_model("torchvision:resnet19")
 
