@@ -133,6 +133,7 @@ class _LayerView:
 class ActivationGrid(pg.GraphicsLayoutWidget):
     channel_clicked = Signal(str, int)
     hovered = Signal(str)                 # "conv1 · channel 5: min … " for the status line
+    pixel_hovered = Signal(str, int, int, int)  # layer, channel, row, column of the map
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -231,6 +232,9 @@ class ActivationGrid(pg.GraphicsLayoutWidget):
         if hit is None:
             return
         name, ch = hit
-        st = self.layers[name].stats[ch]
+        lv = self.layers[name]
+        p, (tx, ty, _w, _h) = lv.view.mapSceneToView(args[0]), lv.tiles.rects[ch]
+        self.pixel_hovered.emit(name, ch, int(p.y() - ty), int(p.x() - tx))
+        st = lv.stats[ch]
         self.hovered.emit(f"{name} · channel {ch}: min {st.minimum:.3g}  max {st.maximum:.3g}  "
                           f"mean {st.mean:.3g}  zeros {st.zero_fraction:.0%}")

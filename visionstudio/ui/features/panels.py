@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -71,6 +71,8 @@ def image_view(parent=None) -> tuple[pg.PlotWidget, pg.ImageItem]:
 class ChannelDetail(QWidget):
     """One channel large (zoom and pan), with its index and statistics."""
 
+    pixel_hovered = Signal(str, int, int, int)  # layer, channel, row, column
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("channelDetail")
@@ -87,6 +89,17 @@ class ChannelDetail(QWidget):
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.stats)
         self.current: tuple[str, int] | None = None
+        self.plot.scene().sigMouseMoved.connect(self._on_moved)
+
+    def _on_moved(self, scene_pos) -> None:
+        """A hovered pixel of the shown channel (pixel_hovered, for its receptive field)."""
+        plane = self.image.image
+        if self.current is None or plane is None:
+            return
+        p = self.plot.getViewBox().mapSceneToView(scene_pos)
+        y, x = int(np.floor(p.y())), int(np.floor(p.x()))
+        if 0 <= y < plane.shape[0] and 0 <= x < plane.shape[1]:
+            self.pixel_hovered.emit(*self.current, y, x)
 
     def show_channel(self, layer: str, channel: int, activation, cmap: pg.ColorMap) -> None:
         arr = activation.array

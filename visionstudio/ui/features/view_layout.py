@@ -25,6 +25,7 @@ from visionstudio.ui.features.evaluation_panel import EvaluationPanel
 from visionstudio.ui.features.filters import FiltersView
 from visionstudio.ui.features.grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
 from visionstudio.ui.features.panels import ChannelDetail, OverlayView, PredictionPlot
+from visionstudio.ui.features.receptive_view import FieldOverlay, attach
 
 
 def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWidget:
@@ -169,9 +170,13 @@ def _maps_tab(view) -> QWidget:
     view.grid_scroll.setWidgetResizable(True)
     view.grid_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.grid_scroll.setWidget(view.grid)
+    view.field_overlay = FieldOverlay()   # the hovered pixel's receptive field on the sample
+    side = QSplitter(Qt.Orientation.Vertical)
+    side.addWidget(view.detail)
+    side.addWidget(view.field_overlay)
     split = QSplitter()
     split.addWidget(view.grid_scroll)
-    split.addWidget(view.detail)
+    split.addWidget(side)
     split.setStretchFactor(0, 3)
     split.setStretchFactor(1, 1)
     split.setSizes([720, 280])
@@ -265,6 +270,7 @@ def _connect(view) -> None:
     view.export_png_button.clicked.connect(lambda: view.export_grid_png())
     view.grid.channel_clicked.connect(view._on_grid_channel_clicked)
     view.grid.hovered.connect(view.hover_label.setText)
+    attach(view)
     view.timelapse_slider.valueChanged.connect(view._on_timelapse_moved)
     view.filter_combo.currentIndexChanged.connect(lambda _i: view._refresh_filters())
     view.method_combo.currentIndexChanged.connect(lambda _i: view._refresh_cam())

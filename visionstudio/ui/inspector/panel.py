@@ -389,5 +389,6 @@ class InspectorPanel(QWidget):
         self.inputs_label.setText(", ".join(fmt_shape(s) for s in info.input_shapes) or "—")
         self.params_label.setText(f"{info.params:,}")
         self.flops_label.setText(format_count(info.flops) if info.flops else "0")
+        self.receptive_label.show_for(self.controller.graph, analysis, self._node_id)
         self.problems.show_for(analysis, self._node_id)
 

@@ -9,6 +9,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QVBoxLayout
 
 from visionstudio.ui.canvas.layer_style import mix
+from visionstudio.ui.inspector.receptive import ReceptiveLabel
 
 
 def build_header(panel, body: QVBoxLayout) -> None:
@@ -54,4 +55,6 @@ def build_analysis(panel, body: QVBoxLayout) -> None:
     info.addRow("Input", panel.inputs_label)
     info.addRow("Parameters", panel.params_label)
     info.addRow("FLOPs", panel.flops_label)
+    panel.receptive_label = ReceptiveLabel(panel.page)
+    info.addRow("Receptive field", panel.receptive_label)
     body.addLayout(info)
