@@ -133,3 +133,35 @@ def test_a_continued_run_ignores_them(imported, tmp_path):
     (tmp_path / "m.weights.safetensors").unlink()
     plan = plan_run(doc, resume=tmp_path / "nowhere")   # the checkpoint is what is checked
     assert isinstance(plan, PlanProblems) and "m.weights.safetensors" not in plan.message
+
+
+def test_a_renamed_layer_keeps_its_weights_and_a_changed_conv_frees_what_follows(imported, tmp_path):
+    from visionstudio.core.graph.commands import RenameNode, SetParam
+
+    doc = load_project(_copy(imported, tmp_path))
+    ids = {n.name: n.id for n in doc.graph.nodes.values()}
+    RenameNode(ids["conv2d"], "stem").do(doc)
+    plan = _plan(doc)
+    assert not isinstance(plan, PlanProblems), plan
+    assert ("stem.weight", "conv2d.weight") in plan.initial.sources and not plan.initial.fresh
+    SetParam(ids["conv2d_1"], "out_channels", 16).do(doc)   # its output feeds dense through Flatten
+    plan = _plan(doc)
+    assert not isinstance(plan, PlanProblems), plan
+    assert plan.initial.fresh == {"conv2d_1.weight", "conv2d_1.bias", "dense.weight"}
+    assert "dense: new shape 64×400, starts fresh" in plan.initial.notes   # its input changed
+    assert ("dense.bias", "dense.bias") in plan.initial.sources
+
+
+def test_a_file_without_the_import_record_must_fit_exactly(imported, tmp_path):
+    from visionstudio.core.graph.commands import SetParam
+
+    project = _copy(imported, tmp_path)
+    file = tmp_path / "m.weights.safetensors"
+    save_file(load_file(file), file)   # the same tensors, no metadata
+    doc = load_project(project)
+    assert not isinstance(_plan(doc), PlanProblems)
+    hidden = next(n.id for n in doc.graph.nodes.values() if n.name == "dense")
+    SetParam(hidden, "units", 32).do(doc)
+    problems = _plan(doc)
+    assert isinstance(problems, PlanProblems)
+    assert "tensor dense.weight is 64×1600 but the network needs 32×1600" in problems.message

@@ -56,12 +56,19 @@ def test_panel_names_the_weights_and_train_starts_from_them(qtbot, tmp_path, mon
         panel.training.shutdown()
 
 
-def test_a_project_without_them_shows_nothing(qtbot):
+def test_the_line_follows_the_open_project(qtbot, tmp_path):
     from visionstudio.ui.training.panel import TrainingPanel
 
-    panel = TrainingPanel(DocumentController())
+    controller = DocumentController()
+    panel = TrainingPanel(controller)
     qtbot.addWidget(panel)
     try:
         assert panel.initial_weights.isHidden() and panel.initial_weights.text() == ""
+        project, _ = save_import(import_model(KERAS / "mnist_cnn.keras"), tmp_path / "n.vsproj")
+        controller.replace_document(load_project(project), project)
+        assert panel.initial_weights.text() == "Starts from imported weights: n.weights.safetensors"
+        assert not panel.initial_weights.isHidden()
+        controller.replace_document(DocumentController().document, None)
+        assert panel.initial_weights.isHidden()
     finally:
         panel.training.shutdown()

@@ -20,7 +20,10 @@ class InitialWeightsLabel(QLabel):
                         "start fresh. Continue starts from the run's checkpoint.")
         self.setWordWrap(True)
         self.controller = controller
-        controller.document_replaced.connect(lambda _doc: self.refresh())
+        controller.document_replaced.connect(self._on_document_replaced)   # a method: dropped with the label
+        self.refresh()
+
+    def _on_document_replaced(self, _doc) -> None:
         self.refresh()
 
     def refresh(self) -> None:
