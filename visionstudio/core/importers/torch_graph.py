@@ -117,8 +117,8 @@ class Scope:
                  out_shape: tuple[int, ...], where: str) -> str | None:
         if inner.output is None or inner.output == PHANTOM or PHANTOM in inputs:
             return PHANTOM           # its problems are listed already
-        key = self.assembly.definition(key_base, title, inner)
-        name = self._append("block", raw, {"block": key}, inputs)
+        key, values = self.assembly.definition(key_base, title, inner)
+        name = self._append("block", raw, {"block": key, **values}, inputs)
         for k, tensor in inner.weights.items():
             self.weights[f"{name}.{k}"] = tensor
         return name
@@ -155,9 +155,11 @@ class Scope:
         positions = layered_layout([n["id"] for n in self.nodes], [(e["src"], e["dst"]) for e in edges])
         return self.nodes, edges, {"positions": {k: list(v) for k, v in positions.items()}}
 
-    def signature(self) -> str:
-        return json.dumps([[n["kind"], n["name"], n["params"]] for n in self.nodes]
-                          + [list(e) for e in self.edges] + [list(map(list, self.shapes))], sort_keys=True)
+    def structure(self) -> str:
+        """What instances sharing a definition have in common: the layers' kinds and
+        names, nested blocks' definitions and the wiring (parameters may differ)."""
+        return json.dumps([[n["kind"], n["name"], n["params"].get("block")] for n in self.nodes]
+                          + [list(e) for e in self.edges])
 
 
 class Assembly:
@@ -166,16 +168,53 @@ class Assembly:
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.definitions: dict[str, dict[str, Any]] = {}
-        self._by_signature: dict[str, str] = {}
+        self._by_structure: dict[str, str] = {}
+        self._exposed: dict[tuple[str, str, str], str] = {}   # (key, node id, param) -> exposed name
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
-    def definition(self, base: str, title: str, inner: Scope) -> str:
-        sig = json.dumps([title, inner.signature()])
-        if sig in self._by_signature:
-            return self._by_signature[sig]
+    def definition(self, base: str, title: str, inner: Scope) -> tuple[str, dict[str, Any]]:
+        """The definition for ``inner`` and the instance's exposed values: the first
+        instance of a structure defines it; a later one with other parameter values
+        (channels, stride) exposes each parameter that differs and sets it."""
+        struct = json.dumps([title, inner.structure()])
+        key = self._by_structure.get(struct)
+        if key is None:
+            return self._new_definition(base, title, inner, struct), {}
+        definition = self.definitions[key]
+        values: dict[str, Any] = {}
+        for first, node in zip(definition["nodes"], inner.nodes):
+            old, new = self._effective(first["params"]), self._effective(node["params"])
+            for param, value in new.items():
+                if param != "block" and old.get(param) != value:
+                    values[self._expose(key, first, param)] = value
+        return key, values
+
+    def _effective(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A node's parameters with a nested instance's unset exposed values filled in
+        (an unset value is its definition's own)."""
+        key = params.get("block")
+        if key is None:
+            return params
+        definition = self.definitions[key]
+        nodes = {n["id"]: n for n in definition["nodes"]}
+        out = dict(params)
+        for exp in definition["exposed"]:
+            out.setdefault(exp["name"], self._effective(nodes[exp["node"]]["params"]).get(exp["param"]))
+        return out
+
+    def _expose(self, key: str, node: dict[str, Any], param: str) -> str:
+        target = (key, node["id"], param)
+        if target not in self._exposed:
+            name = identifier(f"{node['name']}_{param}", "param")[:MAX_NAME]
+            self._exposed[target] = name
+            self.definitions[key]["exposed"].append(
+                {"name": name, "node": node["id"], "param": param, "title": f"{node['name']} {param}"})
+        return self._exposed[target]
+
+    def _new_definition(self, base: str, title: str, inner: Scope, struct: str) -> str:
         base = identifier(base, "block")[:50]
         key, n = base, 1
         while key in self.definitions:
@@ -187,7 +226,7 @@ class Assembly:
             "description": f"Imported: a {title} of {self.source}"[:500],
             "nodes": nodes, "edges": edges, "layout": layout, "exposed": [],
             "input_shapes": [list(s) for s in inner.shapes]}
-        self._by_signature[sig] = key
+        self._by_structure[struct] = key
         return key
 
     def fail(self, problem: str) -> ImportProblem:
@@ -213,7 +252,8 @@ class Assembly:
             raise self.fail("the imported network has problems: "
                             + "; ".join(str(d) for d in analysis.errors[:10]))
         try:
-            model = build_model(document.graph, analysis)
+            with torch.device("meta"):     # the keys and shapes to check, without allocating them
+                model = build_model(document.graph, analysis)
         except BuildError as exc:
             raise self.fail(str(exc)) from None
         return ImportResult(document, self._state(model, scope.weights), self.notes, self.source)
@@ -227,7 +267,7 @@ class Assembly:
             elif tuple(state[key].shape) != tuple(tensor.shape):
                 wrong.append(f"{key} ({tuple(tensor.shape)} given, {tuple(state[key].shape)} needed)")
             else:
-                state[key] = tensor.to(state[key].dtype).clone()
+                state[key] = tensor.to(dtype=state[key].dtype, device="cpu", copy=True)
         missing = [k for k in state if k not in weights]
         if missing:
             wrong.append(f"no values for {', '.join(missing[:10])}")

@@ -107,8 +107,9 @@ def _network_class(module: Any, class_name: str | None, source: str) -> type:
            if inspect.isclass(c) and issubclass(c, nn.Module) and c.__module__ == module.__name__]
     if not own:
         raise ImportProblem(f"{source}: defines no nn.Module class")
-    # the network is defined after the blocks it uses (the app's own model.py does so)
-    return max(own, key=lambda c: inspect.getsourcelines(c)[1])
+    # the network is defined after the blocks it uses (the app's own model.py does so);
+    # a module's names are in the order the file defines them
+    return own[-1]
 
 
 def _input_shape(module: Any, network: Any, given: Any, source: str) -> tuple[int, int, int]:
