@@ -165,3 +165,19 @@ def test_a_file_without_the_import_record_must_fit_exactly(imported, tmp_path):
     problems = _plan(doc)
     assert isinstance(problems, PlanProblems)
     assert "tensor dense.weight is 64×1600 but the network needs 32×1600" in problems.message
+
+
+def test_added_and_removed_layers_are_noted(imported, tmp_path):
+    from visionstudio.core.graph.commands import AddNode, Connect, RemoveNodes
+
+    doc = load_project(_copy(imported, tmp_path))
+    ids = {n.name: n.id for n in doc.graph.nodes.values()}
+    RemoveNodes([ids["dense"]]).do(doc)              # flatten now feeds a new Dense
+    AddNode("dense", name="hidden", params={"units": 64}, node_id="h1").do(doc)
+    Connect(ids["flatten"], "h1").do(doc)
+    Connect("h1", ids["dense_1"]).do(doc)
+    plan = _plan(doc)
+    assert not isinstance(plan, PlanProblems), plan
+    assert "hidden: added since the import, starts fresh" in plan.initial.notes
+    assert "dense: no longer in the network, its imported weights are not used" in plan.initial.notes
+    assert plan.initial.fresh == {"hidden.weight", "hidden.bias"}   # dense_1 still fits: kept
