@@ -94,6 +94,11 @@ def test_cancel_between_steps_keeps_the_curve_so_far():
     assert result.stopped_reason == "cancelled" and len(result.lrs) == 7 and seen == list(range(1, 8))
 
 
+def test_batch_size_one_sweeps_every_step():
+    result = _test(_plan(_linear_graph(), batch_size=1), sweep_lrs(1e-4, 1e-1, 12))
+    assert result.ok and len(result.lrs) == 12
+
+
 def test_suggestions_on_an_analytic_curve():
     lrs = sweep_lrs(1e-6, 1, 200)
     x = np.log10(lrs)

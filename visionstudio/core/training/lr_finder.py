@@ -168,7 +168,8 @@ def _batches(trainer: Any, generator: Any):
     while True:
         order = torch.randperm(trainer.train_feed.n, generator=generator)
         for inputs, labels in trainer.train_feed.batches(order, bs, 0, trainer.augment):
-            if int(labels.shape[0]) > 1 or trainer.train_feed.n == 1:   # as a run drops a batch of one
+            # a run drops a last batch of one (batch norm cannot train on it); batch size 1 keeps them
+            if int(labels.shape[0]) > 1 or bs == 1 or trainer.train_feed.n == 1:
                 yield inputs, labels
 
 
