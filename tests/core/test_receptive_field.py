@@ -154,11 +154,38 @@ def test_global_pooling_flatten_and_dense_see_the_whole_image() -> None:
     _, f = net.fields()
     for nid in (gap, dense):
         assert f[nid].whole and input_region(f[nid], 0, 0) == (0, 0, 12, 10)
-        assert describe(f[nid]).endswith("sees the whole image")
+        assert describe(f[nid]) == "12×10 px · the whole image"
     net = Net(6, 6)
     flat = net.add("flatten", {})
     _, f = net.fields()
     assert f[flat].whole and input_region(f[flat], 0, 0) == (0, 0, 6, 6)
+    # valid convolutions and a flooring pool never reach the last rows: not the whole image
+    net = Net(9, 9)
+    net.conv(3, 1, 0)
+    net.add("maxpool2d", {"kernel_size": 2})                   # 7 rows -> 3: the 7th is dropped
+    gap = net.add("global_avgpool", {})
+    _, f = net.fields()
+    assert input_region(f[gap], 0, 0) == (0, 0, 8, 8)
+    assert describe(f[gap]) == "8×8 px · offset 3.5 · all of its input map"
+
+
+def test_squeeze_and_excitation_gives_every_pixel_the_whole_image() -> None:
+    net = Net(16, 16)
+    features = net.conv(channels=4)
+    pooled = net.add("adaptive_avgpool2d", {"output_size": 1})
+    weights = net.conv(1, 1, 0, channels=4)
+    scaled = net.add("multiply", {}, [net.add("sigmoid", {}, [weights]), features])
+    after = net.conv(after=[scaled], channels=4)
+    _, f = net.fields()
+    assert f[pooled].height.jump == 0                # one value, the same wherever broadcast
+    for nid in (scaled, after):
+        assert f[nid].uniform and f[nid].whole
+        assert input_region(f[nid], 9, 3) == (0, 0, 16, 16)
+        assert describe(f[nid]) == "16×16 px · the whole image"
+    graph = one_block("squeeze_excitation", (8, 12, 12), channels=8, squeeze_channels=2)
+    analysis = analyze(graph)
+    block = receptive_fields(graph, analysis)[analysis.output_id]
+    assert block.whole and input_region(block, 5, 5) == (0, 0, 12, 12)
 
 
 def test_transposed_convolution_has_a_fractional_jump() -> None:

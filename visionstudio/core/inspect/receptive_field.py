@@ -24,7 +24,9 @@ disagree on the jump cannot be one triple; the field keeps one span per jump
 
 Global pooling, Flatten and Dense see the whole feature map (``whole``): Flatten's single
 values each come from one position, but the node has no spatial layout left, so its field
-is the union over its outputs. Normalisations count as pointwise: their statistics over
+is the union over its outputs. Their jump is 0: broadcast back onto a map (a
+squeeze-and-excitation Multiply) the value is the same at every pixel, so when it covers
+the image every pixel after it sees the whole image. Normalisations count as pointwise: their statistics over
 the image rescale values but carry no content from elsewhere (the usual convention).
 
 Block instances recurse into the definition's graph with the instance's analysis
@@ -89,6 +91,13 @@ class AxisField:
 
     @staticmethod
     def union(spans: list[Span], extent: int) -> AxisField:
+        """Spans of one jump become their hull; a jump-0 span (a global pooling broadcast,
+        as in squeeze-and-excitation) that covers the whole image absorbs the rest:
+        every pixel then sees everything."""
+        for span in spans:
+            lo, hi = span.interval(0)
+            if span.jump == 0 and lo <= 0 and hi >= extent - 1:
+                return AxisField((span,), extent)
         by_jump: dict[Fraction, list[Span]] = {}
         for span in spans:
             by_jump.setdefault(span.jump, []).append(span)
@@ -231,8 +240,8 @@ def _steps(kind: str, p: dict[str, Any], in_hw: tuple[int, ...], out_hw: tuple[i
         dilation, pads = pair(p["dilation"]), pair(p["padding"])
         return tuple(_transposed(Fraction(d * (k - 1) + 1), Fraction(s), Fraction(pd))
                      for k, s, d, pd in zip(kernel, stride, dilation, pads, strict=True))
-    if kind in WHOLE_KINDS:
-        return tuple(_window(Fraction(n), Fraction(n), Fraction(0)) for n in in_hw)
+    if kind in WHOLE_KINDS:  # one value per map: jump 0, the same field wherever it is broadcast
+        return tuple(_window(Fraction(n), Fraction(0), Fraction(0)) for n in in_hw)
     if kind in ADAPTIVE_KINDS:
         return tuple(_adaptive(n, o) for n, o in zip(in_hw, out_hw, strict=True))
     if kind == "upsample":
@@ -254,6 +263,8 @@ def _transposed(k_eff: Fraction, stride: Fraction, pad: Fraction):
 def _adaptive(n: int, o: int):
     """Window i runs from floor(i·n/o) to ceil((i+1)·n/o) - 1: a plain pooling when o
     divides n; otherwise inside [i·n/o - (o-1)/o, (i+1)·n/o - 1/o], the bound used."""
+    if o == 1:
+        return _window(Fraction(n), Fraction(0), Fraction(0))
     if n % o == 0:
         return _window(Fraction(n // o), Fraction(n // o), Fraction(0))
     ratio = Fraction(n, o)
@@ -281,14 +292,24 @@ def _num(value: Fraction) -> str:
 def describe(field: ReceptiveField) -> str:
     """One line for the inspector: "18×18 px · jump 4 · offset 1.5" (height first)."""
     h, w = field.height, field.width
+    if field.whole and covers_image(field):
+        return f"{h.extent}×{w.extent} px · the whole image"
     text = f"{_num(h.size)}×{_num(w.size)} px"
+    if field.whole:
+        return text + f" · offset {_pair(h.start, w.start)} · all of its input map"
     if h.uniform and w.uniform:
-        jump = _num(h.jump) if h.jump == w.jump else f"{_num(h.jump)}×{_num(w.jump)}"
-        offset = _num(h.start) if h.start == w.start else f"{_num(h.start)}×{_num(w.start)}"
-        text += f" · jump {jump} · offset {offset}"
+        text += f" · jump {_pair(h.jump, w.jump)} · offset {_pair(h.start, w.start)}"
     else:
         jumps = sorted({s.jump for s in h.spans + w.spans})
         text += " · branches move at different jumps (" + ", ".join(map(_num, jumps)) + "): not uniform"
-    if field.whole:
-        text += " · sees the whole image"
     return text
+
+
+def _pair(a: Fraction, b: Fraction) -> str:
+    return _num(a) if a == b else f"{_num(a)}×{_num(b)}"
+
+
+def covers_image(field: ReceptiveField) -> bool:
+    """Whether output pixel (0, 0) sees every pixel of the image."""
+    top, left, bottom, right = input_region(field, 0, 0)
+    return (top, left, bottom, right) == (0, 0, field.height.extent, field.width.extent)
