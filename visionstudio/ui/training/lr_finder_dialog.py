@@ -61,6 +61,14 @@ def rounded(lr: float) -> float:
     return min(LR_RANGE[1], max(LR_RANGE[0], float(f"{lr:.2g}")))
 
 
+def y_range(losses, smoothed) -> tuple[float, float]:
+    """From the lowest loss to a little above where the sweep started: the run-away end
+    (often 1000x the start) would squash the part that matters into a line."""
+    low = min(min(losses), min(smoothed))
+    high = max(smoothed[: max(1, len(smoothed) // 10)]) * 1.25
+    return low, max(high, low + 1e-6)
+
+
 class LRFinderDialog(QDialog):
     def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,6 +172,7 @@ class LRFinderDialog(QDialog):
             self.status.setText(result.failure.message)
             return
         self._show(result)
+        self.progress.setValue(self.progress.maximum())
         found = [f"{name} {getattr(result, name):.2g}" for name in ("steepest", "valley")
                  if getattr(result, name) is not None]
         text = f"{len(result.lrs)} steps, {REASONS.get(result.stopped_reason, result.stopped_reason)}. "
@@ -179,6 +188,8 @@ class LRFinderDialog(QDialog):
         lrs = list(result.lrs) if result else []
         self.raw_curve.setData(lrs, list(result.losses) if result else [])
         self.smooth_curve.setData(lrs, list(result.smoothed) if result else [])
+        if result is not None and result.smoothed:
+            self.plot.setYRange(*y_range(result.losses, result.smoothed), padding=0.05)
         for which, color in (("steepest", ORANGE), ("valley", GREEN)):
             value = getattr(result, which) if result else None
             button = self.use_buttons[which]
