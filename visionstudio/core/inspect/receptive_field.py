@@ -104,6 +104,8 @@ class AxisField:
         return AxisField(tuple(_hull(group) for _, group in sorted(by_jump.items())), extent)
 
     def map(self, step: Any) -> AxisField:
+        if len(self.spans) == 1:  # the common case: no hull to take
+            return AxisField((step(self.spans[0]),), self.extent)
         return AxisField.union([step(s) for s in self.spans], self.extent)
 
     @property
