@@ -97,6 +97,10 @@ def test_background_start_loads_the_template_after_the_window(qtbot, tmp_path):
         pass
     w.initial_loader.task.wait(5000)
     assert w.controller.analysis.total_params == 121_930 and not w.isWindowModified()
+    # the app's own start-up tasks (warm imports, the device probe) end as they do at quit
+    from visionstudio.ui.shell.tasks import wait_all
+
+    assert wait_all(60_000)
 
 
 def test_autosave_writes_recovery_file_and_next_start_offers_it(qtbot, tmp_path, monkeypatch):

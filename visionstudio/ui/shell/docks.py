@@ -148,7 +148,7 @@ class LaterDocks:
             next(self._steps)
         except StopIteration:
             return
-        QTimer.singleShot(0, self._step)
+        QTimer.singleShot(0, self.window, self._step)  # dropped with the window
 
     def _add_steps(self) -> Iterator[None]:
         w = self.window
@@ -208,7 +208,7 @@ class LaterDocks:
             build()
 
         if key in self.unbuilt:
-            QTimer.singleShot(0, check)
+            QTimer.singleShot(0, self.window, check)
 
 
 def _placeholder(panel: LaterPanel) -> QWidget:
