@@ -1,5 +1,6 @@
-"""File › Import Model…: a torchvision architecture imported on a worker and opened as a
-new unsaved project; a .py file runs only after the user agreed, naming the file."""
+"""File › Import Model…: a torchvision architecture imported on a worker, saved as a project
+with its weights beside it and opened; a .py file runs only after the user agreed, naming
+the file."""
 
 from __future__ import annotations
 
@@ -17,13 +18,29 @@ def test_file_menu_imports_a_torchvision_architecture_as_a_new_project(qtbot, tm
     dialog = window.extras.show_import_model()
     assert dialog is not None and window.answers.asked == []      # nothing unsaved to ask about
     dialog.names.setCurrentText("squeezenet1_1")
+    window.answers.save_path = str(tmp_path / "squeeze.vsproj")   # the import is saved at once
     with qtbot.waitSignal(dialog.imported, timeout=120_000):
         dialog.import_button.click()
     doc = window.controller.document
-    assert doc.name == "squeezenet1_1" and window.controller.path is None
+    assert doc.name == "squeezenet1_1" and window.controller.path == tmp_path / "squeeze.vsproj"
     assert "fire" in doc.graph.blocks
     assert window.controller.analysis.ok
     assert "features_0.weight" in dialog.result_value.weights
+    # its weights lie beside it, named by the project: a fresh run starts from them
+    assert doc.initial_weights == "squeeze.weights.safetensors"
+    assert (tmp_path / doc.initial_weights).is_file() and not window.isWindowModified()
+
+
+def test_an_import_whose_save_is_cancelled_opens_nothing(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)
+    before = window.controller.document
+    dialog = window.extras.show_import_model()
+    dialog.names.setCurrentText("squeezenet1_1")
+    with qtbot.waitSignal(dialog.imported, timeout=120_000):
+        dialog.import_button.click()                  # the save dialog answers "" (cancel)
+    assert window.answers.asked[-1] == "save_path"
+    assert window.controller.document is before and list(tmp_path.glob("*.safetensors")) == []
+    assert "needs a project file for its weights" in window.statusBar().currentMessage()
 
 
 def test_a_python_file_is_run_only_after_the_user_agrees(qtbot, tmp_path):

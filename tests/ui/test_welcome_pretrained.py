@@ -33,7 +33,9 @@ def welcome_window(qtbot, tmp_path):
 
     w = create_main_window([], settings=ini_settings(tmp_path), recovery_dir=tmp_path / "recovery",
                            optional_panels=False, welcome=True)
-    Answers().install(w)
+    w.answers = Answers()
+    w.answers.install(w)
+    w.answers.save_path = str(tmp_path / "pretrained.vsproj")   # where an import is saved
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
@@ -74,7 +76,7 @@ def test_cards_show_torchvisions_figures_and_the_downloaded_mark(qtbot, tmp_path
     assert not section.details_button.isVisible()
 
 
-def test_a_click_downloads_imports_and_opens_an_unsaved_project(qtbot, tmp_path, hub):
+def test_a_click_downloads_imports_saves_and_opens_the_project(qtbot, tmp_path, hub):
     w = welcome_window(qtbot, tmp_path)
     section = w.welcome.page.pretrained
     calls: list[int] = []
@@ -87,7 +89,8 @@ def test_a_click_downloads_imports_and_opens_an_unsaved_project(qtbot, tmp_path,
     assert calls == [0, 50, 100] and (hub / "squeezenet1_1-b8a52dc0.pth").is_file()
     assert seen and seen[-1] == "Importing squeezenet1_1 with SqueezeNet1_1_Weights.IMAGENET1K_V1…"
     doc = w.controller.document
-    assert doc.name == "squeezenet1_1 (IMAGENET1K_V1)" and w.controller.path is None
+    assert doc.name == "squeezenet1_1 (IMAGENET1K_V1)" and w.controller.path == tmp_path / "pretrained.vsproj"
+    assert (tmp_path / doc.initial_weights).is_file()   # fine-tuning starts from the weights
     assert doc.dataset.preprocessing.source == "SqueezeNet1_1_Weights.IMAGENET1K_V1"
     assert not w.welcome.page.isVisible() and not section.progress.isVisible()
     assert w.controller.analysis.total_params == 1_235_496

@@ -148,14 +148,15 @@ class ImportModelDialog(QDialog):
 
 
 def open_import_dialog(window: Any) -> ImportModelDialog | None:
-    """File › Import Model…: after the unsaved-changes prompt, the dialog; an import opens
-    as a new project that is not saved yet."""
+    """File › Import Model…: after the unsaved-changes prompt, the dialog; an import is
+    saved as a project with its weights beside it (the user picks where) and opened."""
     if not window.files.maybe_save():
         return None
     dialog = ImportModelDialog(window)
 
     def opened(result: Any) -> None:
-        window.controller.replace_document(result.document, None)
+        if not window.files.open_imported(result):
+            return
         notes = " ".join(result.notes[:2])
         window.show_status(f"Imported {result.document.name}: {len(result.document.graph.nodes)} layers"
                            + (f". {notes}" if notes else ""))

@@ -154,6 +154,28 @@ class FileManager(QObject):
         self.status.emit(f"Opened {path.name}")
         return True
 
+    def open_imported(self, result) -> bool:
+        """An imported network (File › Import Model…, a pretrained card) becomes a project
+        file at once: its weights can only live beside a saved project, where a fresh run
+        starts from them (``initial_weights``). Cancelling the save opens nothing."""
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in result.document.name)[:80]
+        suggested = str(Path(self.last_dir()) / f"{stem.strip('_') or 'imported'}{PROJECT_SUFFIX}")
+        path = self.prompts.save_path(self.parent_widget, suggested)
+        if not path:
+            self.status.emit(f"{result.document.name} was not opened: it needs a project file "
+                             "for its weights")
+            return False
+        try:
+            from visionstudio.core.importers import save_import  # late: it loads torch
+
+            project, _weights = save_import(result, path)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot save the import to %s: %s", path, exc)
+            self.prompts.error(self.parent_widget, "Cannot save the imported project",
+                               f"{path}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        return self.open_path(project, ask=False)
+
     # -- save -------------------------------------------------------------------------
     def save(self) -> bool:
         if self.controller.path is None:

@@ -129,8 +129,10 @@ class WelcomeController(QObject):
         return False
 
     def open_imported(self, result) -> None:
-        """A pretrained network, imported: a new project, not saved yet (asked before the download)."""
-        self.window.controller.replace_document(result.document, None)
+        """A pretrained network, imported: saved as a project with its weights (the user
+        picks where; unsaved work was asked about before the download) and opened."""
+        if not self.window.files.open_imported(result):
+            return
         self.chosen = True
         self.hide()
         self.window.show_status(f"Opened {result.document.name}: " + " ".join(result.notes[-1:]))
