@@ -45,7 +45,8 @@ def export_project(doc: ProjectDocument, fmt: str, out_dir: str | os.PathLike[st
     """Export ``doc`` as ``fmt`` (a key of FORMATS) into ``out_dir``.
 
     ``weights`` is a state dict, a path to a .safetensors file or trainer checkpoint
-    folder, or None for the project's seeded initial weights. Raises BuildError for an
+    folder, or None for what a fresh run starts from (the project's initial_weights file,
+    or its seeded weights). Raises BuildError for an
     invalid graph (``.diagnostics``), WeightsError/ExportError with a message for the user.
     """
     report = progress or (lambda fraction, text: None)
@@ -70,9 +71,11 @@ def export_project(doc: ProjectDocument, fmt: str, out_dir: str | os.PathLike[st
     else:
         files = [export_torchscript(doc, out / TORCHSCRIPT_FILE, tensors)]
     report(1.0, "Done")
-    which = "trained" if tensors is not None else "initial (untrained)"
+    which = ("trained weights" if tensors is not None
+             else f"the initial weights {doc.initial_weights}" if doc.initial_weights
+             else "initial (untrained) weights")
     names = ", ".join(p.name for p in files)
-    return ExportResult(files, f"Exported {FORMATS[fmt]} with {which} weights to {out}: {names}")
+    return ExportResult(files, f"Exported {FORMATS[fmt]} with {which} to {out}: {names}")
 
 
 __all__ = [

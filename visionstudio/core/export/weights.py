@@ -47,8 +47,27 @@ def export_model(graph, *, seed: int | None = None) -> torch.nn.Module:
 
 
 def initial_weights(doc: ProjectDocument) -> dict[str, torch.Tensor]:
-    """The app model's initial weights for the project's seed (what training starts from)."""
+    """What a fresh run starts from, so that an export "with initial weights" and training
+    agree: the project's seeded weights, overwritten by the project's ``initial_weights``
+    file (an import's) where it names one, by the same rule as a run (layers changed since
+    the import keep their seeded weights, core.training.initial_weights)."""
     model = export_model(doc.graph, seed=doc.training.seed)
+    if doc.initial_weights:
+        from visionstudio.core.graph.analysis import analyze
+        from visionstudio.core.training.initial_weights import (
+            InitialWeightsError,
+            apply_initial_weights,
+            check_initial_weights,
+        )
+
+        graph = doc.graph.copy()   # as plan_run does: the rule compares this graph's layers
+        analysis = analyze(graph)
+        try:
+            initial = check_initial_weights(doc, graph, analysis if analysis.ok else None)
+            if initial is not None:
+                apply_initial_weights(model, initial)
+        except InitialWeightsError as exc:
+            raise WeightsError(str(exc)) from None
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 
