@@ -342,6 +342,7 @@ class Trainer:
 
     def _failure(self, kind: str, step: int, exc: BaseException, value: float = math.nan,
                  origin: NonFiniteOrigin | None = None) -> FailureRecord:
+        self.nonfinite_origin = origin   # read by callbacks' on_failure (layer health)
         lr = getattr(self, "_lr", self.optimizer_params.get("lr", 0.0))
         return failure_record(kind, exc, epoch=self._where[0], step=step, lr=lr,
                               batch_size=self.config.batch_size, clip_norm=self.config.clip_norm,
