@@ -18,8 +18,8 @@ from visionstudio.core.project import (
     ProjectDocument,
     ProjectFormatError,
     load_project,
-    save_project,
 )
+from visionstudio.core.project.save_as import save_project_as
 from visionstudio.core.templates import DEFAULT_TEMPLATE
 from visionstudio.ui.dialogs.new_project import NewProjectDialog
 from visionstudio.ui.shell.controller import DocumentController
@@ -191,7 +191,7 @@ class FileManager(QObject):
     def save_to(self, path: str | Path) -> bool:
         path = Path(path).resolve()
         try:
-            save_project(self.controller.document, path)
+            save_project_as(self.controller.document, path)   # with its initial weights
         except (OSError, ValueError) as exc:
             log.warning("cannot save %s: %s", path, exc)
             self.prompts.error(self.parent_widget, "Cannot save project",
