@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from visionstudio import __version__
-from visionstudio.commands import export, import_model, lr_find, summary, train
+from visionstudio.commands import batch_find, export, import_model, lr_find, summary, train
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
-            "lr-find": lr_find}
+            "lr-find": lr_find, "batch-find": batch_find}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
