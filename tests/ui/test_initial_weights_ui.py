@@ -72,3 +72,25 @@ def test_the_line_follows_the_open_project(qtbot, tmp_path):
         assert panel.initial_weights.isHidden()
     finally:
         panel.training.shutdown()
+
+
+def test_start_from_scratch_is_one_undoable_click(qtbot, tmp_path):
+    from visionstudio.ui.training.panel import TrainingPanel
+
+    project, _ = save_import(import_model(KERAS / "mnist_cnn.keras"), tmp_path / "s.vsproj")
+    controller = DocumentController(load_project(project))
+    panel = TrainingPanel(controller)
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        line = panel.initial_weights
+        assert line.scratch.isVisible() and line.scratch.text() == "Start from scratch"
+        qtbot.mouseClick(line.scratch, Qt.MouseButton.LeftButton)
+        assert controller.document.initial_weights is None and line.isHidden()
+        assert controller.undo_stack.undoText() == "Start from scratch"
+        assert controller.undo()
+        assert controller.document.initial_weights == "s.weights.safetensors"
+        assert line.text() == "Starts from imported weights: s.weights.safetensors" and not line.isHidden()
+        assert controller.redo() and line.isHidden()
+    finally:
+        panel.training.shutdown()

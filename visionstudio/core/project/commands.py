@@ -15,7 +15,8 @@ from visionstudio.core.commands import Command, CommandError
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.params import ConfigError, ParamSpec
-from visionstudio.core.project.document import ProjectDocument
+from visionstudio.core.project.document import ProjectDocument, read_weights_name
+from visionstudio.core.project.errors import ProjectFormatError
 from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
 from visionstudio.core.training.registry import LOSSES, OPTIMIZERS, SCHEDULERS
 
@@ -137,3 +138,25 @@ class SetDatasetSettings(Command):
             return False
         self.key, self.params, self.text = other.key, other.params, other.text
         return True
+
+
+class SetInitialWeights(Command):
+    """Name the weights file a fresh run starts from (``initial_weights``), or None to
+    start from scratch; the file itself stays on disk, so Undo brings it back."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+        self.old: str | None = None
+        self.text = f"Start from the initial weights {name}" if name else "Start from scratch"
+
+    def do(self, doc: ProjectDocument) -> None:
+        if self.name is not None:
+            try:
+                read_weights_name(self.name)
+            except ProjectFormatError as exc:
+                raise CommandError(str(exc)) from None
+        self.old = doc.initial_weights
+        doc.set_initial_weights(self.name)
+
+    def undo(self, doc: ProjectDocument) -> None:
+        doc.set_initial_weights(self.old)

@@ -105,6 +105,10 @@ class ProjectDocument:
         self.training = config
         self._announce("training")
 
+    def set_initial_weights(self, name: str | None) -> None:
+        self.initial_weights = name
+        self._announce("initial_weights")
+
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
         self.runs = copy.deepcopy(runs)
         self._announce("runs")
@@ -151,7 +155,7 @@ TOP_LEVEL = ("format", "schema_version", "app_version", "name", "description", "
              "layout", "dataset", "training", "runs", "initial_weights")
 
 
-def _read_weights_name(value: Any) -> str:
+def read_weights_name(value: Any) -> str:
     """A relative path inside the project's folder: where it leads (symbolic links) is
     checked again when a run starts (core.training.initial_weights)."""
     name = expect(value, str, "initial_weights", "a file name")
@@ -189,5 +193,5 @@ def document_from_dict(data: Any) -> ProjectDocument:
     except ConfigError as exc:
         raise fail(exc.path, exc.problem) from None
     runs = _read_runs(data.get("runs", []))
-    weights = _read_weights_name(data["initial_weights"]) if "initial_weights" in data else None
+    weights = read_weights_name(data["initial_weights"]) if "initial_weights" in data else None
     return ProjectDocument(graph, dataset, training, name, description, runs, weights)
