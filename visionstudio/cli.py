@@ -18,10 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from visionstudio import __version__
-from visionstudio.commands import batch_find, export, import_model, lr_find, summary, train
+from visionstudio.commands import (
+    batch_find,
+    check_data,
+    export,
+    import_model,
+    lr_find,
+    report,
+    summary,
+    train,
+)
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
-            "lr-find": lr_find, "batch-find": batch_find}
+            "lr-find": lr_find, "batch-find": batch_find,
+            "check-data": check_data, "report": report}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
