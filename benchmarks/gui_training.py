@@ -10,9 +10,10 @@ Modes, interleaved per repeat (order reversed every other repeat):
           policy, the event loop idle: the app's threading without its UI
   cli     a separate process that trains the same project as `visionstudio train` does
           (plan_run + execute on its main thread, checkpoints into a run folder, torch's
-          defaults; one warm-up run, then the measured one). A separate process because libgomp, torch's OpenMP, lets idle team
-          threads spin only while the process has no more OpenMP threads than CPUs: in one
-          process the app's team and a main-thread team would change each other's behaviour
+          defaults; one warm-up run, then the measured one). A separate process because
+          libgomp, torch's OpenMP, lets idle team threads spin only while the process has
+          no more OpenMP threads than CPUs: in one process the app's team and a main-thread
+          team would change each other's behaviour
   main    (--with-main) the Trainer on this process's main thread (that in-process effect;
           its OpenMP team then stays, so the app runs after it are not the app alone)
 Throughput: images/s over the training part of each run (the trainer's own clock:
