@@ -24,14 +24,13 @@ from visionstudio.commands import (
     export,
     import_model,
     lr_find,
-    report,
     summary,
     train,
 )
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
             "lr-find": lr_find, "batch-find": batch_find,
-            "check-data": check_data, "report": report}
+            "check-data": check_data}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
