@@ -26,7 +26,12 @@ ALL_CONV = "__all_conv__"
 
 
 class FeatureMapView(QWidget):
-    def __init__(self, controller, parent: QWidget | None = None) -> None:
+    """``staged``: built by ``build_steps`` one step per event-loop turn (the caller drives
+    it, see docks.LaterDocks; view_layout.build_steps); else complete when constructed."""
+
+    builds_in_steps = True
+
+    def __init__(self, controller, parent: QWidget | None = None, *, staged: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("featureMapView")
         self.controller = controller
@@ -34,7 +39,15 @@ class FeatureMapView(QWidget):
         self._filtered = np.zeros(0, dtype=np.int64)
         self._dirty = True
         self._frame_epoch: int | None = None   # time-lapse frame shown (None: current weights)
-        self._build()
+        self.build_steps = self._build_steps()
+        if not staged:
+            for _ in self.build_steps:
+                pass
+
+    def _build_steps(self):
+        from visionstudio.ui.features.view_layout import build_steps
+
+        yield from build_steps(self)
         self._refresh_timer = QTimer(self)          # edits come in bursts: rebuild once after
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(300)
@@ -46,17 +59,11 @@ class FeatureMapView(QWidget):
         st.sample_changed.connect(self._on_state_sample_changed)
         st.live_updated.connect(self._on_state_live_updated)
         st.timelapse_changed.connect(self._update_timelapse)
-        controller.analysis_changed.connect(self._on_controller_analysis_changed)
+        self.controller.analysis_changed.connect(self._on_controller_analysis_changed)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
         self._fill_layers()
-
-    # -- construction -------------------------------------------------------------------------
-    def _build(self) -> None:
-        from visionstudio.ui.features.view_layout import build
-
-        build(self)
 
     # -- layers ---------------------------------------------------------------------------------
     def layer_rows(self) -> list[LayerRow]:
