@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QStyle, QToolBa
 
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.shell.torch_loader import when_torch_loaded
+from visionstudio.ui.training.batch_finder_dialog import add_batch_finder_action
 from visionstudio.ui.training.lr_finder_dialog import add_lr_finder_action
 from visionstudio.ui.training.texts import failure_title, fmt_time
 
@@ -116,6 +117,7 @@ class TrainingIntegration(QObject):
         menu.addAction(self.actions["continue"])
         menu.addSeparator()
         self.actions["lr_finder"] = add_lr_finder_action(w, menu)
+        self.actions["batch_finder"] = add_batch_finder_action(w, menu)
         if isinstance(menus, dict):
             menus["training"] = menu
         self.menu = menu
