@@ -24,13 +24,14 @@ from visionstudio.commands import (
     export,
     import_model,
     lr_find,
+    report,
     summary,
     train,
 )
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
             "lr-find": lr_find, "batch-find": batch_find,
-            "check-data": check_data}
+            "check-data": check_data, "report": report}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
