@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.core.data_check_folders import planted_folder
-from visionstudio.core.data.checks import check_dataset, last_result
+from visionstudio.core.data.checks import check_dataset, last_result, train_warning
 from visionstudio.core.data.checks_hash import near_pairs
 from visionstudio.core.data.config import DatasetConfig
 
@@ -53,6 +53,9 @@ def test_cache_hit_and_invalidation(tmp_path, cache_dir):
     assert again.cached and again.findings == first.findings
     remembered = last_result(config, 0.1, 0)
     assert remembered is not None and [f.kind for f in remembered.warnings] == ["leakage", "imbalance"]
+    warning = train_warning(config, 0.1, 0)
+    assert warning is not None and "leak from training: 2" in warning and "imbalance" in warning
+    assert train_warning(config, 0.2, 0) is None          # another split: never checked
     broken = planted["broken"]
     os.remove(broken)
     changed = check_dataset(config)

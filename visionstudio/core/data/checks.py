@@ -165,3 +165,13 @@ def _check_tensors(config: Any, ctx: LoadContext, data_dir: str | Path | None) -
     result = analyse(str(config.key), items, records, thumbs, list(loaded.class_names))
     ctx.report_progress("Dataset checked", 1.0)
     return result
+
+
+def train_warning(config: Any, val_split: float, seed: int) -> str | None:
+    """One sentence for the start of a run when the last check of this dataset found leakage
+    or heavy imbalance (from the cache only: nothing is listed or hashed), else None."""
+    result = last_result(config, val_split, seed)
+    if result is None or not result.warnings:
+        return None
+    return ("The last data check found " + "; ".join(f.message for f in result.warnings)
+            + " (Data panel or visionstudio check-data for details).")

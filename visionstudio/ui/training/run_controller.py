@@ -65,6 +65,7 @@ class RunController(QObject):
     batch = Signal(object)              # BatchRecord
     epoch = Signal(object)              # EpochRecord
     validation = Signal(object)         # ValidationRecord
+    health = Signal(object)             # LayerHealthRecord (core/training/layer_health.py)
     progress = Signal(str, float)       # dataset loading
     failed = Signal(object)             # FailureRecord (also setup problems before a thread)
     finished = Signal(object)           # the run entry (dict) when a run has ended
@@ -177,7 +178,11 @@ class RunController(QObject):
         self.controller.lock(LOCK_REASON, self._allow_while_locked)
         self._set_state("preparing")
         self.started.emit(run_id)
-        self.message.emit("Continuing training…" if continue_id else "Training started")
+        from visionstudio.core.data.checks import train_warning  # with the plan's imports
+
+        warning = train_warning(plan.dataset, plan.config.val_split, plan.config.seed)
+        self.message.emit(("Continuing training…" if continue_id else "Training started")
+                          + (f". {warning}" if warning else ""))
         return True
 
     def _open_history(self, plan, continue_id: str | None) -> tuple[str, RunHistory] | None:
@@ -229,6 +234,8 @@ class RunController(QObject):
                 self.message.emit(event)
         elif kind == "ValidationRecord":
             self.validation.emit(item)
+        elif kind == "LayerHealthRecord":
+            self.health.emit(item)
         elif kind == "EpochRecord":
             self._save_history()      # a crash keeps the curves up to the last epoch
             self.epoch.emit(item)
