@@ -60,7 +60,7 @@ class WelcomeController(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if obj is self.window and event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest,
                                                     QEvent.Type.Show):
-            QTimer.singleShot(0, self.place)
+            QTimer.singleShot(0, self.window, self.place)  # dropped with the window
         return False
 
     def place(self) -> None:
