@@ -28,6 +28,7 @@ from visionstudio.core.commands import CommandError
 from visionstudio.core.graph.blocks import BlockDefinition, ExposedParam, instance_key, key_problem
 from visionstudio.core.graph.commands import AddNode, GraphCommand
 from visionstudio.core.graph.model import Edge, GraphModel, Node, Position, new_id
+from visionstudio.core.graph.transfer_copy import SetTransfer, group_transfer
 from visionstudio.core.layers.block_ports import BLOCK, BLOCK_INPUT, BLOCK_OUTPUT
 
 if TYPE_CHECKING:
@@ -104,15 +105,19 @@ class GroupIntoBlock(GraphCommand):
         instance = Node(self.instance_id, BLOCK, graph.unique_name(key), {"block": key})
         edges = [Edge(src, self.instance_id, port) for port, src in enumerate(cut.sources)]
         edges += [Edge(self.instance_id, e.dst, e.port) for e in cut.leaving]
+        frozen, multiplier = group_transfer(graph, cut.ids)   # the rule: transfer_copy.py
+        self._transfer = SetTransfer({self.instance_id: frozen}, {self.instance_id: multiplier})
         with graph.batch():
             self._removed = _Removal(graph, cut.ids)
             library.add(definition)
             _add_all(graph, [(instance, position)], edges)
+            self._transfer.apply(graph)
         self.text = f"Group {len(cut.ids)} layer{'s' if len(cut.ids) != 1 else ''} into {title}"
 
     def revert(self, graph: GraphModel) -> None:
         assert self._removed is not None
         with graph.batch():
+            self._transfer.revert(graph)
             _take_back(graph, [self.instance_id])
             graph.blocks.remove(self.key)
             self._removed.restore(graph)
@@ -151,9 +156,12 @@ class Ungroup(GraphCommand):
             nodes.append((Node(ids[nid], inner.nodes[nid].kind, name, params[nid]), spots.get(nid)))
         edges = inlined_edges(graph, definition, self.instance_id, ids)
         others = [u for u in graph.blocks.users_of(definition.key) if u[1] != self.instance_id]
+        frozen, multiplier = group_transfer(graph, [self.instance_id])   # the layers take the instance's
+        self._transfer = SetTransfer({i: frozen for i in ids.values()}, {i: multiplier for i in ids.values()})
         with graph.batch():
             self._removed = _Removal(graph, [self.instance_id])
             _add_all(graph, nodes, edges)
+            self._transfer.apply(graph)
             if not others:
                 self._definition = graph.blocks.remove(definition.key)
         self.text = f"Ungroup {node.name}"
@@ -164,6 +172,7 @@ class Ungroup(GraphCommand):
             if self._definition is not None:
                 graph.blocks.add(self._definition)
                 self._definition = None
+            self._transfer.revert(graph)
             _take_back(graph, list(self._ids.values()))
             self._removed.restore(graph)
 

@@ -17,6 +17,7 @@ from typing import Any
 from visionstudio.core.commands import Command, CommandError, Macro
 from visionstudio.core.graph.commands import AddNode, Connect, Disconnect, MoveNodes
 from visionstudio.core.graph.model import Edge, GraphModel, Position, name_problem, new_id
+from visionstudio.core.graph.transfer_copy import fragment_transfer, pasted_transfer
 from visionstudio.core.layers import LAYERS
 
 # A layer's body on the canvas; the canvas draws its items with these.
@@ -185,6 +186,9 @@ def paste_nodes(graph: GraphModel, clip: Mapping[str, Any], offset: Position | N
     for ed in clip.get("edges", []):
         if ed["src"] in id_map and ed["dst"] in id_map:
             commands.append(Connect(id_map[ed["src"]], id_map[ed["dst"]], ed.get("port", 0)))
+    kept = pasted_transfer(clip, id_map)   # copies keep their originals' frozen flag and multiplier
+    if kept is not None:
+        commands.append(kept)
     n = len(id_map)
     return Macro("Paste layer" if n == 1 else f"Paste {n} layers", commands)
 
@@ -194,8 +198,12 @@ def fragment_of(graph: GraphModel, node_ids: Iterable[str]) -> dict[str, Any]:
     wanted = set(node_ids)  # built once: inside the comprehension it was built per node
     chosen = [nid for nid in graph.nodes if nid in wanted]
     keep = set(chosen)
-    return {
+    fragment = {
         "nodes": [graph.nodes[nid].to_dict() for nid in chosen],
         "edges": [e.to_dict() for e in graph.edges if e.src in keep and e.dst in keep],
         "positions": {nid: list(graph.positions.get(nid, (0.0, 0.0))) for nid in chosen},
     }
+    transfer = fragment_transfer(graph, chosen)
+    if transfer:
+        fragment["transfer"] = transfer
+    return fragment
