@@ -66,19 +66,19 @@ def findings_for(layers: tuple[LayerHealth, ...]) -> tuple[tuple[str, str], ...]
     graded = [h for h in layers if h.grad_norm is not None]
     if len(graded) >= 2:
         first, last = graded[0], graded[-1]
-        if first.grad_norm == 0 or (last.grad_norm and last.grad_norm / first.grad_norm > GRADIENT_SPREAD):
-            ratio = (last.grad_norm / first.grad_norm) if first.grad_norm else float("inf")
-            out.append((first.layer, f"{first.layer}: gradients {_times(ratio)} smaller than in "
+        a, b = first.grad_norm or 0.0, last.grad_norm or 0.0
+        if a == 0 and b > 0:
+            out.append((first.layer, f"{first.layer}: no gradient reaches it ({last.layer} gets one) — "
+                                     "vanishing"))
+        elif b == 0 and a > 0:
+            out.append((last.layer, f"{last.layer}: no gradient reaches it ({first.layer} gets one)"))
+        elif a > 0 and b / a > GRADIENT_SPREAD:
+            out.append((first.layer, f"{first.layer}: gradients {b / a:,.0f}× smaller than in "
                                      f"{last.layer} — vanishing"))
-        elif last.grad_norm == 0 or first.grad_norm / last.grad_norm > GRADIENT_SPREAD:
-            ratio = (first.grad_norm / last.grad_norm) if last.grad_norm else float("inf")
-            out.append((first.layer, f"{first.layer}: gradients {_times(ratio)} larger than in "
+        elif b > 0 and a / b > GRADIENT_SPREAD:
+            out.append((first.layer, f"{first.layer}: gradients {a / b:,.0f}× larger than in "
                                      f"{last.layer} — exploding"))
     return tuple(out)
-
-
-def _times(ratio: float) -> str:
-    return "infinitely" if ratio == float("inf") else f"{ratio:,.0f}×"
 
 
 class _Layer:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from visionstudio.core.graph.editing import NODE_HEIGHT, NODE_WIDTH
+from visionstudio.ui.canvas.health_badge import NodeHealth, paint_health
 from visionstudio.ui.canvas.layer_style import ERROR_COLOR, WARNING_COLOR, kind_color, mix
 from visionstudio.ui.canvas.style import PORT_RADIUS, CanvasStyle, style_of
 from visionstudio.ui.canvas.transfer_badge import multiplier_text, paint_lock
@@ -125,6 +126,7 @@ class NodeItem(QGraphicsItem):
         self.name_indent = 0.0  # room before the name (a block's glyph)
         self.frozen = False       # graph.transfer: a lock badge, weights do not train
         self.lr_multiplier = 1.0
+        self.health: NodeHealth | None = None   # layer health while training (health_badge.py)
         self.edges: set[EdgeItem] = set()
         self.setFlags(_NODE_FLAGS)
         self.setAcceptHoverEvents(True)
@@ -159,6 +161,12 @@ class NodeItem(QGraphicsItem):
             self._refresh_tooltip()
             self.update()
 
+    def set_health(self, health: NodeHealth | None) -> None:
+        if health != self.health:
+            self.health = health
+            self._refresh_tooltip()
+            self.update()
+
     def _first_problem(self) -> str:
         """The problem the line shows: the first error, else the first warning; the
         layer's name, already on the node, left off."""
@@ -183,6 +191,9 @@ class NodeItem(QGraphicsItem):
             lines.append(f"<span style='color:{color}'>⚠ {html.escape(message)}</span>")
             if hint:
                 lines.append(f"<i>To fix: {html.escape(hint)}</i>")
+        if self.health is not None and self.health.words:
+            words = html.escape(self.health.words)
+            lines.append(f"<span style='color:{WARNING_COLOR.name()}'>{words}</span>")
         self.setToolTip("<br>".join(lines))
 
     @property
@@ -240,6 +251,8 @@ class NodeItem(QGraphicsItem):
             self._paint_badge(painter, style, rect)
         if self.frozen:
             paint_lock(painter, style, rect)
+        if self.health is not None:
+            paint_health(painter, style, rect, self.health)
 
     def _paint_body(self, painter: QPainter, style: CanvasStyle, rect: QRectF) -> None:
         """Shadow, body, category stripe and tint, and the border (selection, error)."""
@@ -292,6 +305,11 @@ class NodeItem(QGraphicsItem):
             # blended towards the text colour: at least 4.5:1 on the body, light or dark
             painter.setPen(mix(ERROR_COLOR if self.has_error else WARNING_COLOR, style.text, PROBLEM_INK))
             painter.drawText(line2, left_aligned, self.problem_line(style, width))
+        elif self.health is not None and self.health.words:
+            painter.setPen(mix(WARNING_COLOR, style.text, PROBLEM_INK))
+            words = self.health.words.removeprefix(f"{self.name}: ")
+            words = QFontMetricsF(style.body_font).elidedText(words, elide, width)
+            painter.drawText(line2, left_aligned, words)
         else:
             summary = self.summary or self.category
             painter.setPen(style.text if self.summary else style.muted)

@@ -81,11 +81,15 @@ class TrainingWorker:
 
     def __call__(self, state: Any) -> Any:
         from visionstudio.core.training import plan as training_plan  # torch: not at start-up
+        from visionstudio.core.training.layer_health import LayerHealthMonitor
 
         self._apply_thread_policy()
+        callbacks: list[Any] = [_Forward(self, state)]
+        if self.plan.config.layer_health:   # its records go to the GUI as the others do
+            callbacks.append(LayerHealthMonitor(state.emit))
         try:
             return training_plan.execute(
-                self.plan, (_Forward(self, state),), self.control, run_dir=self.run_dir,
+                self.plan, callbacks, self.control, run_dir=self.run_dir,
                 metrics_csv=False,   # the GUI's RunHistory writes metrics.csv (the one writer)
                 progress=lambda text, fraction: state.set_progress(fraction, text),
                 report_interval_s=REPORT_INTERVAL_S)

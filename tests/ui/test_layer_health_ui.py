@@ -1,0 +1,71 @@
+"""Layer health in the app: a network whose ReLU can never fire trains for a moment and
+its node gets the dead badge, the words on its problem line and a row in the panel."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from PySide6.QtWidgets import QWidget
+
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.graph import GraphModel, make_node
+from visionstudio.core.graph.model import Edge
+from visionstudio.core.project import ProjectDocument
+from visionstudio.ui.canvas.view import GraphView
+from visionstudio.ui.shell.controller import DocumentController
+from visionstudio.ui.training.health_panel import LayerHealthPanel, install
+from visionstudio.ui.training.run_controller import runs_for
+
+RUN_TIMEOUT_MS = 180_000
+
+
+def _dead_relu_graph() -> GraphModel:
+    """dense1's output, once weighted by 1 and once by -1, sums to exactly zero: relu1 sees
+    only zeros and never fires, whatever the weights learn."""
+    graph = GraphModel()
+
+    def add(kind, **params):
+        node = make_node(graph, kind, params=params)
+        graph.nodes[node.id] = node
+        return node.id
+
+    ids = [add("input", channels=1, height=8, width=8), add("flatten"), add("dense", units=8)]
+    graph.edges += [Edge(ids[0], ids[1], 0), Edge(ids[1], ids[2], 0)]
+    wsum = add("weighted_sum", weights=[1.0, -1.0])
+    graph.edges += [Edge(ids[2], wsum, 0), Edge(ids[2], wsum, 1)]
+    relu, head = add("relu"), add("dense", units=4)
+    graph.edges += [Edge(wsum, relu, 0), Edge(relu, head, 0)]
+    return graph
+
+
+def test_the_dead_relu_node_gets_the_dead_badge(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    doc = ProjectDocument(graph=_dead_relu_graph(), name="dead")
+    doc.dataset = DatasetConfig.from_dict({"key": "shapes", "params": {
+        "image_size": 8, "classes": 4, "samples": 64, "val_samples": 16}})
+    doc.training = doc.training.replace(batch_size=16, epochs=1, device="cpu")
+    assert doc.training.layer_health      # on by default
+    controller = DocumentController(doc)
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.controller, window.canvas = controller, GraphView(controller, window)
+    install(window)
+    panel = LayerHealthPanel(controller)
+    qtbot.addWidget(panel)
+    runs = runs_for(controller)
+    records = []
+    runs.health.connect(records.append)
+    assert runs.train()
+    qtbot.waitUntil(lambda: runs.active_run is None, timeout=RUN_TIMEOUT_MS)
+    assert runs.last_failure is None and records
+    item = next(i for i in window.canvas.scene().node_items() if i.name == "relu1")
+    assert item.health is not None and item.health.badge == "100% dead" and item.health.severe
+    assert "relu1: 100% of its ReLU units never fire" in item.toolTip()
+    badges = {i.name: i.health.badge for i in window.canvas.scene().node_items() if i.health}
+    # nothing flows back through relu1: dense1 before it gets no gradient at all
+    assert badges == {"relu1": "100% dead", "dense1": "∇ vanishing"}, badges
+    rows = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert "relu1" in rows and "never fire" in panel.findings.text()
+    runs.shutdown()
