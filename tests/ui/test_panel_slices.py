@@ -49,6 +49,9 @@ def test_metrics_built_in_steps_is_the_lean_panel_and_draws(qtbot, tmp_path, mon
     assert set(staged.items) == set(lean.items) and set(staged.cursor_lines) == set(lean.cursor_lines)
     assert staged.plots["lr"].getViewBox().linkedView(0) is staged.plots["loss"].getViewBox()
     assert staged.timer.isActive()
+    vb = staged.plots["loss"].getViewBox()
+    assert vb.menu is None and vb.menuEnabled()   # made on the first right-click
+    assert "View All" in [a.text() for a in vb.getContextMenus(None)] and vb.menu is not None
     fill(staged.selection.history, 2000)
     assert staged.refresh(force=True)
     assert _points(staged.items["loss_raw"]) == 2000 and _points(staged.items["val_acc"]) == 1

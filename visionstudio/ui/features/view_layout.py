@@ -58,6 +58,7 @@ def build_steps(view):
     view.detail = ChannelDetail()
     yield
     view.tabs.addTab(_scrolling(_maps_tab(view)), "Feature maps")
+    yield
     view.tabs.addTab(_scrolling(_filters_tab(view)), "Filters")
     yield
     view.prediction = PredictionPlot()

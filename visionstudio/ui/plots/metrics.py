@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.plots.lazy_menu import LazyMenuViewBox
 from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
 from visionstudio.ui.plots.runs_list import RunsList
@@ -189,7 +190,8 @@ class MetricsPlots(QWidget):
         """The plot ``name`` (GROUPS order: the loss plot first, the others share its x)."""
         row, col = divmod(GROUPS.index(name), 2)
         title = {"lr": "Learning rate", "throughput": "Throughput (images/s)"}.get(name) or TITLES[name]
-        plot = self.plots[name] = self.graphics.addPlot(row=row, col=col, title=title)
+        plot = self.plots[name] = self.graphics.addPlot(row=row, col=col, title=title,
+                                                        viewBox=LazyMenuViewBox())
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         plot.showGrid(x=True, y=True, alpha=0.25)
