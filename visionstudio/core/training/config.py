@@ -51,6 +51,10 @@ TRAINING_FIELDS: tuple[ParamSpec, ...] = (
               help="While training, measure one step in 50 (at most one a second): dead ReLU "
                    "units, activations and gradients per layer, shown on the canvas nodes and in "
                    "the Layer health panel. Costs well under 3% of the training speed."),
+    ParamSpec("tensorboard", "bool", False, title="TensorBoard logging",
+              help="Also write the run's curves as TensorBoard event files into its folder's "
+                   "tensorboard/ (needs the tensorboard package: pip install tensorboard); "
+                   "tensorboard --logdir shows them."),
 )
 
 DEFAULT_LOSS = {"key": "cross_entropy", "params": {}}
@@ -98,6 +102,7 @@ class TrainingConfig:
     early_stopping_patience: int = 0
     frozen_bn_eval: bool = True
     layer_health: bool = True
+    tensorboard: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -44,7 +44,7 @@ from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import TrainingSetupError, is_oom, resolve_device, resolve_precision
 from visionstudio.core.training.records import FailureRecord, FitResult
-from visionstudio.core.training.run_files import MetricsCSV, write_run_summary
+from visionstudio.core.training.run_files import MetricsCSV, run_writers, write_run_summary, writers_problem
 from visionstudio.core.training.trainer import Trainer
 from visionstudio.core.training.transfer_plan import transfer_plan
 
@@ -274,7 +274,7 @@ def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
         device, precision, note, estimate = _device(settings.config, analysis)
         ends = _ends(graph, analysis)
         info = describe_without_loading(settings.dataset)
-        problem = _fit_problem(ends, info) if info is not None else None
+        problem = (_fit_problem(ends, info) if info is not None else None) or writers_problem(settings.config)
         if problem:
             raise _Refused(problem)
         initial = None if settings.resume else initial_w.check_initial_weights(document, graph, analysis)
@@ -384,8 +384,8 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
     csv_path = (Path(metrics_csv) if metrics_csv not in (None, False)
                 else (folder / "metrics.csv" if folder else None))
     extra = [MetricsCSV(csv_path)] if csv_path is not None and own_csv else []
-    trainer = Trainer(model, plan.config, callbacks=[*callbacks, *extra], control=control,
-                      checkpoint_dir=folder / "checkpoints" if folder else None,
+    trainer = Trainer(model, plan.config, callbacks=[*callbacks, *extra, *run_writers(plan.config, folder)],
+                      control=control, checkpoint_dir=folder / "checkpoints" if folder else None,
                       report_interval_s=report_interval_s,
                       notes=[*initial_w.run_notes(plan.initial), *(loaded.report or [])],
                       device=plan.device,

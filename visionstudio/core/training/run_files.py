@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from visionstudio.core.project.atomic import atomic_write_bytes
+from visionstudio.core.training import tensorboard_log
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.records import EpochRecord, FitResult, FitStartRecord, metrics_csv_text
 
@@ -43,3 +44,16 @@ def write_run_summary(folder: Path, result: FitResult, about: Mapping[str, Any])
     summary = {**about, **result.as_dict()}
     atomic_write_bytes(path, json.dumps(summary, indent=1, default=str).encode("utf-8"))
     return path
+
+
+def writers_problem(config: Any) -> str | None:
+    """Why the optional files a run asks for (TensorBoard) cannot be written here."""
+    if getattr(config, "tensorboard", False) and not tensorboard_log.available():
+        return tensorboard_log.MISSING
+    return None
+
+
+def run_writers(config: Any, folder: Path | None) -> list[Callback]:
+    """The callbacks writing the optional files ``config`` asks for into ``folder``."""
+    wanted = getattr(config, "tensorboard", False) and folder is not None
+    return [tensorboard_log.TensorBoardLog(folder)] if wanted else []
