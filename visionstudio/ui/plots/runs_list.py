@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.plots.run_report import RunReport
+
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1   # the status the item shows ("failed", ...)
 # overlaid runs, in order (the shown run excluded): dashed curves of these colours
@@ -63,9 +65,17 @@ class RunsList(QWidget):
         self.delete_button.setToolTip("Remove the selected run from the project, optionally "
                                       "deleting its checkpoints and metric files")
         self.delete_button.setAccessibleName("Delete run")
+        self.report = RunReport(self, self.runs)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setObjectName("reportRunButton")
+        self.report_button.setToolTip("Write Report…: the selected run as one HTML page (network, "
+                                      "settings, curves, per-class metrics, worst errors)")
+        self.report_button.setAccessibleName("Write run report")
         row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
+        row.addWidget(self.report_button)
         layout.addLayout(row)
+        self.report_button.clicked.connect(lambda: self.report.write(self._current_id()))
         self.rename_button.clicked.connect(self.rename_current)
         self.delete_button.clicked.connect(self.delete_current)
         self.list.currentItemChanged.connect(self._on_list_current_changed)
