@@ -59,6 +59,12 @@ def _feature_maps() -> Loaded:
     return FeatureMapView, install
 
 
+def _data() -> Loaded:
+    from visionstudio.ui.data.panel import DataPanel
+
+    return DataPanel, None
+
+
 def _layer_health() -> Loaded:
     from visionstudio.ui.training.health_panel import LayerHealthPanel, install
 
@@ -71,6 +77,7 @@ LATER_PANELS: tuple[LaterPanel, ...] = (
     LaterPanel("featureMapView", "Feature maps", Area.BottomDockWidgetArea, _feature_maps,
                needs_torch=True),
     LaterPanel("layerHealth", "Layer health", Area.BottomDockWidgetArea, _layer_health),
+    LaterPanel("dataPanel", "Data", Area.BottomDockWidgetArea, _data),
 )
 
 # The modules the loaders above import: none makes a widget, pixmap or icon when imported,
@@ -78,7 +85,8 @@ LATER_PANELS: tuple[LaterPanel, ...] = (
 # docks on the GUI thread then only builds widgets. A panel's new module belongs here.
 PANEL_MODULES = ("visionstudio.ui.training.integration", "visionstudio.ui.training.panel",
                  "visionstudio.ui.plots.metrics", "visionstudio.ui.features",
-                 "visionstudio.ui.features.integration", "visionstudio.ui.training.health_panel")
+                 "visionstudio.ui.features.integration", "visionstudio.ui.training.health_panel",
+                 "visionstudio.ui.data.panel")
 
 MAX_MIN_SIZE = (560, 240)  # a dock wants at most this much room before it scrolls
 
