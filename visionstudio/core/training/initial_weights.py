@@ -180,12 +180,15 @@ def check_initial_weights(document: Any, graph: Any, analysis: Any) -> InitialWe
 
 def apply_initial_weights(model: torch.nn.Module, initial: InitialWeights) -> None:
     """Copy the checked tensors into ``model`` (built, before the first step)."""
-    from visionstudio.core.export.weights import WeightsError, load_weights
+    from visionstudio.core.training.checkpoint import parse_safetensors, read_bounded
 
-    try:
-        tensors = load_weights(initial.path)
-    except WeightsError as exc:
-        raise InitialWeightsError(str(exc)) from None
+    try:   # bounded, safetensors only (the export reads its weights files the same way)
+        tensors = parse_safetensors(read_bounded(initial.path, MAX_TENSOR_FILE_BYTES))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise InitialWeightsError(f"{initial.path}: not a readable safetensors weights file "
+                                  f"({reason})") from None
     state = model.state_dict()
     chosen = {}
     for key, source in initial.sources:
