@@ -253,3 +253,13 @@ def test_garbled_configs_give_a_problem_or_an_import(tmp_path):
             assert str(exc).startswith(str(path))
             outcomes.add("refused")
     assert "refused" in outcomes
+
+
+def test_transposed_convolutions_and_bilinear_upsampling_match_keras():
+    result = import_model(str(FIXTURES / "decoder.keras"))
+    assert kinds(result).count("conv_transpose2d") == 6 and "upsample" in kinds(result)
+    nodes = {n.name: n for n in result.document.graph.nodes.values()}
+    assert nodes["bilinear"].params["mode"] == "bilinear"
+    assert nodes["same_odd_pad"].kind == "zeropad2d"   # "same" crops one more on the right
+    got = predict(result, "decoder")
+    np.testing.assert_allclose(got, EXPECTED["decoder_y"].transpose(0, 3, 1, 2), atol=1e-5, rtol=0)

@@ -264,10 +264,57 @@ def flatten(ctx: Ctx, x: Value) -> Value:
 
 
 def upsampling(ctx: Ctx, x: Value) -> Value:
-    size = _pair(ctx.config.get("size", 2))
-    if ctx.config.get("interpolation", "nearest") != "nearest" or size[0] != size[1]:
-        return ctx.unsupported("only nearest upsampling by the same factor in height and width is imported")
-    return ctx.add("upsample", {"by": "scale", "scale_factor": float(size[0]), "mode": "nearest"}, [x])
+    """Nearest or bilinear; Keras's bilinear resize samples at half-pixel centres, as
+    torch's does with align_corners off."""
+    size, mode = _pair(ctx.config.get("size", 2)), ctx.config.get("interpolation", "nearest")
+    if mode not in ("nearest", "bilinear") or size[0] != size[1]:
+        return ctx.unsupported("only nearest or bilinear upsampling by the same factor in height and "
+                               "width is imported")
+    return ctx.add("upsample", {"by": "scale", "scale_factor": float(size[0]), "mode": mode,
+                                "align_corners": False}, [x])
+
+
+def _transposed_crop(k: int, s: int, d: int, same: bool, extra: int | None) -> tuple[int, int, int]:
+    """(zeros before the input, padding, output_padding) giving Keras's output window of
+    a transposed convolution (keras.src.backend.common.backend_utils: "same" may crop one
+    more on the right than on the left, which torch's padding cannot; a zero row in front
+    of the input shifts torch's window by the stride, and bias alone lands there either way)."""
+    k = (k - 1) * d + 1
+    if not same:
+        left, right = k - 1, k - 1 + (max(k, s) - k if extra is None else extra)
+    else:
+        total = s + k - 2 if extra is None else k + k % 2 - 2 + extra
+        left = min(total // 2 + total % 2, k - 1)
+        right = total - left
+    crop_left, crop_right = (k - 1) - left, (k - 1) - right
+    for zeros in range(0, abs(crop_left) // s + 2):
+        padding = crop_left + zeros * s
+        if padding >= 0 and 0 <= padding - crop_right < max(s, d):
+            return zeros, padding, padding - crop_right
+    raise ValueError(f"no torch padding gives Keras's output for kernel {k}, stride {s}")
+
+
+def conv_transpose(ctx: Ctx, x: Value) -> Value:
+    c = ctx.config
+    k, s, d = _pair(c["kernel_size"]), _pair(c.get("strides", 1)), _pair(c.get("dilation_rate", 1))
+    filters, bias, mode = int(c["filters"]), bool(c.get("use_bias", True)), c.get("padding", "valid")
+    extra = c.get("output_padding")
+    extra = (None, None) if extra is None else _pair(extra)
+    if mode not in ("valid", "same"):
+        return ctx.unsupported(f"padding {str(mode)[:20]!r}")
+    arrays = ctx.arrays((k[0], k[1], filters, x.shape[0]), (filters,) if bias else None)
+    (top, ph, oh), (left, pw, ow) = (_transposed_crop(k[i], s[i], d[i], mode == "same", extra[i])
+                                     for i in (0, 1))
+    if top or left:
+        x = ctx.add("zeropad2d", {"top": top, "bottom": 0, "left": left, "right": 0}, [x], "_pad")
+    act = c.get("activation", "linear")
+    out = ctx.add("conv_transpose2d", {"out_channels": filters, "kernel_size": list(k), "stride": list(s),
+                                       "padding": [ph, pw], "output_padding": [oh, ow],
+                                       "dilation": list(d), "bias": bias}, [x])
+    ctx.builder.weight(out, "weight", arrays[0].transpose(3, 2, 0, 1))   # (in, out, kh, kw)
+    if bias:
+        ctx.builder.weight(out, "bias", arrays[1])
+    return activation(ctx, out, act)
 
 
 def global_max(ctx: Ctx, x: Value) -> Value:
@@ -287,7 +334,7 @@ def concat(ctx: Ctx, xs: list[Value]) -> Value:
 
 Mapping = Callable[[Ctx, list[Value]], Value]
 ONE: dict[str, Callable[[Ctx, Value], Value]] = {
-    "Conv2D": conv2d, "Convolution2D": conv2d, "Dense": dense,
+    "Conv2D": conv2d, "Convolution2D": conv2d, "Dense": dense, "Conv2DTranspose": conv_transpose,
     "DepthwiseConv2D": lambda ctx, x: depthwise(ctx, x, pointwise=False),
     "SeparableConv2D": lambda ctx, x: depthwise(ctx, x, pointwise=True),
     "MaxPooling2D": lambda ctx, x: pooling(ctx, x, "maxpool2d"),
