@@ -92,6 +92,11 @@ def test_an_error_other_than_out_of_memory_is_not_swallowed():
 def test_nothing_fits_gives_no_batch():
     best, tried, _ = largest_fitting(batch_finder.catching_oom(_oom_above(0)), 128)
     assert best is None and tried == [(1, False, None)]
+    # from batch 2 (the real step's start), batch 1 is never tried, even when 2 fails
+    best, tried, _ = largest_fitting(batch_finder.catching_oom(_oom_above(1)), 128, start=2)
+    assert best is None and tried == [(2, False, None)]
+    best, tried, _ = largest_fitting(batch_finder.catching_oom(_oom_above(7)), 128, start=2)
+    assert best == 7 and min(b for b, _f, _n in tried) == 2
 
 
 def test_the_probe_path_is_capped_by_the_training_set_and_leaves_the_model_alone():
@@ -150,3 +155,30 @@ def test_find_batch_size_goes_through_the_plan_and_cancels(monkeypatch):
 def test_a_real_cpu_estimate_on_this_machine_is_a_positive_batch():
     result = find_batch_size(_plan(), max_batch=4096)
     assert result.ok and result.how == "estimated" and result.batch == 64   # all of the training set
+
+
+def test_the_real_step_probe_trains_a_run_like_copy_and_recovers(monkeypatch):
+    # the CUDA path on the CPU: torch.cuda's peak statistics faked, out of memory raised by
+    # the network itself above 12 samples; every try before and after a failure is a real step
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 4242)
+    plan = _plan()
+    model = build_model(plan.graph, plan.analysis, seed=0)
+    seen: list[int] = []
+
+    def too_big(_module, args):
+        seen.append(int(args[0].shape[0]))
+        if args[0].shape[0] == 1:
+            raise ValueError("Expected more than 1 value per channel when training")
+        if args[0].shape[0] > 12:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    model.register_forward_pre_hook(too_big)
+    first = next(model.parameters()).detach().clone()
+    result = batch_finder._measured(plan, tiny_data(n=64), model, 64, [], None, None, None)
+    assert result.ok and result.how == "measured" and result.batch == 12
+    assert [(b, f) for b, f, _n in result.tried] == [(2, True), (4, True), (8, True),
+                                                     (16, False), (12, True), (14, False), (13, False)]
+    assert all(n == 4242 for _b, f, n in result.tried if f) and seen == [b for b, _f, _n in result.tried]
+    assert not torch.equal(first, next(model.parameters()))   # real optimizer steps were taken
+    assert all(p.grad is None for p in model.parameters())    # and their gradients freed

@@ -11,7 +11,8 @@ Whether a batch fits:
 
 * **CUDA, measured**: one real training step (forward, loss, backward, optimizer step,
   with the run's precision, clipping and gradient scaler) at that batch on a copy of the
-  model and a fresh optimizer, set up exactly as a run's (``Trainer._setup``). An
+  model and a fresh optimizer, set up exactly as a run's (``Trainer._setup``), from
+  batch 2 (a run drops a batch of one, which batch norm cannot train on). An
   out-of-memory error means "does not fit"; after every try the gradients are dropped,
   the allocator's cache emptied and its peak statistics reset, so one failure does not
   make the next try fail. ``tried`` holds each try's peak allocated bytes.
@@ -40,6 +41,7 @@ from visionstudio.core.training.records import FailureRecord
 SETTING_MAX = 65_536                 # what the batch_size setting accepts
 ESTIMATE_FACTOR = 2.0                # the estimate was as low as half the measured peak
 FIXED_OVERHEAD = 256 * 1024 ** 2     # torch's own first-step cost on the CPU (~170 MiB) and some room
+MEASURED_START = 2                   # a run drops a batch of one: batch norm cannot train on it
 
 Probe = Callable[[int], "int | None"]          # batch -> bytes it used; raises out-of-memory
 Progress = Callable[[int, bool, "int | None"], None]   # (batch, fits, bytes) after each try
@@ -77,19 +79,19 @@ class BatchFindResult:
 
 
 # -- the search ------------------------------------------------------------------------------
-def _candidates_up(cap: int):
-    batch = 1
+def _candidates_up(cap: int, start: int):
+    batch = min(start, cap)
     while batch < cap:
         yield batch
         batch *= 2
     yield cap
 
 
-def largest_fitting(fits: Callable[[int], tuple[bool, int | None]], cap: int, *,
+def largest_fitting(fits: Callable[[int], tuple[bool, int | None]], cap: int, *, start: int = 1,
                     control: TrainerControl | None = None, progress: Progress | None = None,
                     ) -> tuple[int | None, list[tuple[int, bool, int | None]], bool]:
-    """(largest batch ≤ ``cap`` for which ``fits`` holds, the tries, cancelled?), assuming
-    that a batch fits whenever a larger one does. ``fits(batch)`` -> (fits, bytes)."""
+    """(largest batch in ``start``..``cap`` for which ``fits`` holds, the tries, cancelled?),
+    assuming that a batch fits whenever a larger one does. ``fits(batch)`` -> (fits, bytes)."""
     tried: list[tuple[int, bool, int | None]] = []
 
     def attempt(batch: int) -> bool | None:
@@ -102,7 +104,7 @@ def largest_fitting(fits: Callable[[int], tuple[bool, int | None]], cap: int, *,
         return ok
 
     good, bad = 0, None
-    for batch in _candidates_up(max(1, cap)):
+    for batch in _candidates_up(max(1, cap), max(1, start)):
         ok = attempt(batch)
         if ok is None:
             return good or None, tried, True
@@ -112,6 +114,8 @@ def largest_fitting(fits: Callable[[int], tuple[bool, int | None]], cap: int, *,
         good = batch
     while bad is not None and bad - good > 1:
         mid = (good + bad) // 2
+        if mid < start:
+            break
         ok = attempt(mid)
         if ok is None:
             return good or None, tried, True
@@ -275,7 +279,8 @@ def _measured(plan, data, model, cap, notes, probe, control, progress) -> BatchF
         trainer._setup(data)   # exactly a run's set-up: feeds, loss, optimizer, groups
         trainer.enter_train_mode()
         best, tried, cancelled = largest_fitting(catching_oom(_step_probe(trainer), _freer(trainer)),
-                                                 cap, control=control, progress=progress)
+                                                 cap, start=MEASURED_START, control=control,
+                                                 progress=progress)
     except TrainingSetupError as exc:
         return _failed("setup", str(exc)[:1].upper() + str(exc)[1:], trainer.notes)
     finally:
