@@ -92,3 +92,30 @@ def test_builtin_set_is_checked_from_its_tensors(cache_dir):
     result = check_dataset(config)
     assert result.images == 50 and sum(result.class_counts) == 50
     assert all(g[0].startswith(("training #", "validation #")) for f in result.findings for g in f.groups)
+
+
+def test_cancel_stops_the_check_and_caches_nothing(tmp_path, cache_dir):
+    from visionstudio.core.data.base import DatasetCancelled
+
+    planted = planted_folder(tmp_path / "data")
+    with pytest.raises(DatasetCancelled):
+        check_dataset(_config(planted), cancel=lambda: True)
+    assert last_result(_config(planted), 0.1, 0) is None
+
+
+def test_oversized_header_is_refused_before_decoding(tmp_path):
+    """A PNG whose header announces 60 MP (a few hundred bytes on disk) is never decoded."""
+    import struct
+    import zlib
+
+    from visionstudio.core.data.checks_hash import fingerprint
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "bomb.png"
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 10_000, 6_000, 8, 2, 0, 0, 0))
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + header
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    record, thumb = fingerprint(bomb)
+    assert thumb is None and record["problem"].startswith("too large: 10000×6000 pixels")
