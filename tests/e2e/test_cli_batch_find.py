@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.core.training_helpers import tiny_graph
 from visionstudio.cli import main
 from visionstudio.core.data.config import DatasetConfig
@@ -52,6 +54,9 @@ def test_batch_find_json_and_exit_statuses(tmp_path, capsys):
     (tmp_path / "misfit").mkdir()
     assert main(["batch-find", str(_project(tmp_path / "misfit", size=12))]) == 1
     assert "does not fit the dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_max:             # argparse refuses a batch below 1
+        main(["batch-find", str(project), "--max", "0"])
+    assert bad_max.value.code == 2 and "must be 1 to 65536" in capsys.readouterr().err
     broken = tmp_path / "broken.vsproj"
     broken.write_text("{ not json")
     assert main(["batch-find", str(broken)]) == 2

@@ -274,6 +274,7 @@ def _measured(plan, data, model, cap, notes, probe, control, progress) -> BatchF
                 if plan.graph is not None else TransferPlan())
     trainer = Trainer(model, plan.config, control=control, device=plan.device,
                       notes=list(data.report or []), transfer=transfer)
+    room = available_memory(plan.device)   # free on the GPU before the search
     try:
         trainer._reset()
         trainer._setup(data)   # exactly a run's set-up: feeds, loss, optimizer, groups
@@ -287,5 +288,5 @@ def _measured(plan, data, model, cap, notes, probe, control, progress) -> BatchF
         _freer(trainer)()
     notes.append("Measured with one training step per try; validation and other programs on the "
                  "GPU need some room too.")
-    return BatchFindResult(best, "measured", tuple(tried), cap, None, cancelled,
-                           (*trainer.notes, *notes))
+    return BatchFindResult(best, "measured", tuple(tried), cap, room.bytes if room else None,
+                           cancelled, (*trainer.notes, *notes))
