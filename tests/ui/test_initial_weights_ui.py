@@ -94,3 +94,15 @@ def test_start_from_scratch_is_one_undoable_click(qtbot, tmp_path):
         assert controller.redo() and line.isHidden()
     finally:
         panel.training.shutdown()
+
+
+def test_the_export_snapshot_keeps_the_initial_weights(tmp_path):
+    from visionstudio.core.export import export_project
+    from visionstudio.ui.export.integration import snapshot
+
+    project, weights = save_import(import_model(KERAS / "mnist_cnn.keras"), tmp_path / "e.vsproj")
+    copy = snapshot(load_project(project), project)
+    assert copy.initial_weights == "e.weights.safetensors" and copy.folder == tmp_path.resolve()
+    export_project(copy, "pytorch", tmp_path / "out")
+    exported, imported = load_file(tmp_path / "out" / "weights.safetensors"), load_file(weights)
+    assert all(torch.equal(exported[k], imported[k]) for k in imported)
