@@ -131,3 +131,17 @@ def test_a_run_without_checkpoint_is_reported_without_evaluation(trained, tmp_pa
     result = write_report(from_folder(bare, load_project(path)))
     assert any("no checkpoint" in n for n in result.notes)
     assert "could not be evaluated" in Path(result.path).read_text("utf-8")
+
+
+def test_the_last_dataset_check_is_in_the_report(trained, tmp_path):
+    from visionstudio.core.data.checks import check_dataset
+
+    path, _folder = trained
+    source = from_project(load_project(path), path)
+    page = write_report(source, tmp_path / "before.html", evaluate=False).path.read_text("utf-8")
+    assert "No check of this dataset has been run yet" in page
+    result = check_dataset(source.dataset, val_split=source.training.val_split, seed=source.training.seed)
+    page = write_report(source, tmp_path / "after.html", evaluate=False).path.read_text("utf-8")
+    tags = parse(page)
+    assert "Dataset checks" in tags.h2 and f"{result.images:,} images checked" in page
+    assert "Class balance" in "".join(tags.text) and "Mean image per class" in "".join(tags.text)

@@ -188,3 +188,33 @@ def document(title: str, sections: list[str]) -> str:
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
             + "".join(sections) + "</body></html>\n")
+
+
+def data_checks(result: Any, most_classes: int = 40) -> str:
+    """The last dataset check of the run's dataset and split (the Data panel's, cached)."""
+    if result is None:
+        return ("<h2>Dataset checks</h2><p>No check of this dataset has been run yet: the Data "
+                "panel or <code>visionstudio check-data PROJECT</code> runs one, and the next "
+                "report shows it.</p>")
+    rows = [[f.message, f.count, "warns" if f.warns else ""] for f in result.findings]
+    findings = (_table(["Finding", "Count", ""], rows, {1}) if rows
+                else "<p>No duplicates, leaks or unreadable files were found.</p>")
+    examples = []
+    for f in result.findings:
+        for group in f.groups[:2]:
+            examples.append(f"<li>{escape(f.kind)}: {escape(', '.join(str(n) for n in group[:4]))}</li>")
+    shown = (f"<p class=\"muted\">Examples:</p><ul>{''.join(examples[:12])}</ul>" if examples else "")
+    balance = _table(["Class", "Images"], [[n, c] for n, c in
+                                           zip(result.class_names[:most_classes], result.class_counts)],
+                     {1})
+    means = []
+    for name, mean in list(zip(result.class_names, result.class_means))[:most_classes]:
+        arr = np.asarray(mean, dtype=np.uint8)
+        if arr.ndim == 3 and arr.size:
+            means.append(f'<figure><img alt="mean image" src="{pictures.image_uri(arr, 64)}">'
+                         f"<figcaption>{escape(name)}</figcaption></figure>")
+    gallery = (f"<h3>Mean image per class</h3><div class=\"gallery\">{''.join(means)}</div>"
+               if means else "")
+    when = " (cached)" if result.cached else ""
+    return (f"<h2>Dataset checks</h2><p class=\"muted\">{result.images:,} images checked{when}.</p>"
+            + findings + shown + "<h3>Class balance</h3>" + balance + gallery)

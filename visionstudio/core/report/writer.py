@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from visionstudio.core.data.checks import last_result
 from visionstudio.core.graph import analyze
 from visionstudio.core.project.atomic import atomic_write_bytes
 from visionstudio.core.report import page
@@ -54,7 +55,9 @@ def render_report(source: RunSource, *, max_images: int = MAX_IMAGES, evaluate: 
     sections = [page.header(title, source.run_name, source.status, source.created, written),
                 page.network(summary, positions, edges), page.summary_table(summary),
                 page.settings(source.training.to_dict(), source.dataset.to_dict()),
-                page.curves(source.epochs, steps)]
+                page.curves(source.epochs, steps),
+                page.data_checks(last_result(source.dataset, source.training.val_split,
+                                             source.training.seed))]
     if evaluate:
         try:
             ev = evaluate_run(source, max_images=max_images, progress=progress, cancel=cancel)
