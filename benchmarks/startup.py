@@ -14,7 +14,11 @@ quit -> exit < 1 s, torch not imported (the app loads it when Train or the featu
 first need it).
 
     python benchmarks/startup.py [--runs 5] [--watch 10] [--platform offscreen]
-                                 [--torch-baseline] [--stacks]
+                                 [--torch-baseline] [--stacks] [--show-tab metrics]
+
+``--show-tab metrics`` picks the Metrics tab at +3 s and the Feature maps tab at +5.5 s,
+as a user would, and reports the longest stall after each (their panels are built in
+steps then; the feature maps first load torch on a worker thread, so torch is imported).
 
 ``--stacks`` prints what the GUI thread was doing during each stall > 100 ms (a
 watchdog thread samples its stack): where to look when a stall comes back.
@@ -42,7 +46,8 @@ import os, sys, threading, time, traceback
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-WATCH_S, STACKS = float(sys.argv[1]), sys.argv[2] == "1"
+WATCH_S, STACKS, SHOW_TAB = float(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] == "1"
+TAB_S = (("metricsPlots", 3.0), ("featureMapView", 5.5))   # the user picks these tabs then
 app = QApplication([sys.argv[0]])
 ticks = []
 seen = {}
@@ -55,6 +60,19 @@ def tick():
     docks = window is not None and getattr(window, "later_docks_added", True)
     if docks and "docks" not in seen:
         seen["docks"] = (ticks[-1] - ticks[0]) * 1000
+    if SHOW_TAB and docks:
+        # each tab at its second, but at least 0.5 s after the docks are in and 2 s after the
+        # tab before (so one's stall is not counted as the next one's)
+        earliest = seen["docks"] / 1000 + 0.5
+        for key, at in TAB_S:
+            if key in seen:
+                earliest = (ticks[seen[key]] - ticks[0]) + 2.0
+            elif ticks[-1] - ticks[0] >= max(at, earliest):
+                seen[key] = len(ticks) - 1
+                window.docks[key].raise_()
+                break
+            else:
+                break
     # At least WATCH_S, and until the later docks are in (the last start-up work) + 1 s.
     if ticks[-1] - ticks[0] >= max(WATCH_S, seen.get("docks", 1e9) / 1000 + 1) \
             or ticks[-1] - ticks[0] >= 120:
@@ -69,6 +87,10 @@ def report():
     worst = max(gaps, default=0.0)
     at = (ticks[gaps.index(worst)] - ticks[0]) * 1000 if gaps else 0.0
     over = sum(1 for g in gaps if g > 100)
+    marks = [seen[k] for k, _ in TAB_S if k in seen] + [len(ticks)]
+    for (key, _at), start, end in zip(TAB_S, marks, marks[1:]):
+        print(f"tab {key} at-ms {(ticks[start] - ticks[0]) * 1000:.0f} "
+              f"stall-ms {max(gaps[start:end], default=0.0):.1f}", flush=True)
     print(f"stall-max-ms {worst:.1f} at-ms {at:.0f} stalls-over-100 {over} "
           f"docks-ms {seen.get('docks', -1):.0f} torch-imported {'torch' in sys.modules}", flush=True)
     for line in stacks:
@@ -139,9 +161,11 @@ def _number(pattern: str, text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def one_run(env: dict[str, str], watch: float, stacks: bool, timeout: float) -> Run:
+def one_run(env: dict[str, str], watch: float, stacks: bool, timeout: float,
+            show_tab: bool = False) -> Run:
     env = dict(env, VISIONSTUDIO_STARTUP_T0=f"{time.time():.6f}")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(watch), "1" if stacks else "0"],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(watch), "1" if stacks else "0",
+                              "1" if show_tab else "0"],
                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     try:
@@ -180,6 +204,10 @@ def main() -> int:
     parser.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--stacks", action="store_true", help="print the GUI thread's stack in each stall")
+    parser.add_argument("--show-tab", choices=["metrics"],
+                        help="metrics: pick the Metrics tab at +3 s and the Feature maps tab at "
+                             "+5.5 s (their panels are built then) and report the longest stall after each "
+                             "(the feature maps load torch first)")
     parser.add_argument("--torch-baseline", action="store_true",
                         help="also time a bare 'import torch' (what start-up avoids)")
     args = parser.parse_args()
@@ -188,15 +216,19 @@ def main() -> int:
                    XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state",
                    XDG_CACHE_HOME=f"{tmp}/cache", XDG_DATA_HOME=f"{tmp}/data")
         one_run(env, 2.0, False, args.timeout)  # warm-up: file system caches, .pyc files
-        runs = []
+        runs, tabs = [], {}
+        watch = max(args.watch, 15.0) if args.show_tab else args.watch   # the tabs' panels built
         for i in range(args.runs):
-            run = one_run(env, args.watch, args.stacks, args.timeout)
+            run = one_run(env, watch, args.stacks, args.timeout, bool(args.show_tab))
             runs.append(run)
             ready = run.ready_ms if run.ready_ms is not None else float("nan")
             print(f"run {i + 1}: first paint {run.paint_ms:7.1f} ms   document ready {ready:7.1f} ms   "
                   f"longest stall {run.stall_ms:6.1f} ms (at +{run.stall_at_ms:.0f} ms, "
                   f"{run.stalls} over {STALL_MS:.0f} ms; later docks in at +{run.docks_ms:.0f} ms)   "
                   f"quit -> exit {run.quit_ms:6.1f} ms")
+            for key, at, stall in re.findall(r"tab (\w+) at-ms (\d+) stall-ms ([\d.]+)", run.text):
+                tabs.setdefault(key, []).append(float(stall))
+                print(f"       {key} tab shown at +{at} ms: longest stall after it {float(stall):6.1f} ms")
             if args.stacks:
                 for block in re.findall(r"--- stall at .*?(?=\n---|\Z)", run.text, re.S):
                     print(block)
@@ -204,8 +236,10 @@ def main() -> int:
     readies = [r.ready_ms for r in runs if r.ready_ms is not None]
     if readies:
         print(f"median document ready: {statistics.median(readies):.1f} ms")
-    print(_summary(f"longest stall in the first {args.watch:.0f} s", [r.stall_ms for r in runs],
+    print(_summary(f"longest stall in the first {watch:.0f} s", [r.stall_ms for r in runs],
                    f"<= {STALL_MS:.0f} ms"))
+    for key, stalls in tabs.items():
+        print(_summary(f"stall after showing {key}", stalls, f"<= {STALL_MS:.0f} ms"))
     print(_summary("quit -> process exit", [r.quit_ms for r in runs], "< 1000 ms"))
     print(f"torch imported during the watch: {sum(r.torch for r in runs)} of {len(runs)} runs (target 0)")
     if args.torch_baseline:
