@@ -145,3 +145,13 @@ def test_the_last_dataset_check_is_in_the_report(trained, tmp_path):
     tags = parse(page)
     assert "Dataset checks" in tags.h2 and f"{result.images:,} images checked" in page
     assert "Class balance" in "".join(tags.text) and "Mean image per class" in "".join(tags.text)
+
+
+def test_the_cli_finds_a_run_folder_in_its_project(trained, tmp_path, capsys):
+    from visionstudio.cli import main
+
+    path, folder = trained
+    out = tmp_path / "cli.html"
+    assert main(["report", str(folder), "-o", str(out), "--max-images", "8"]) == 0
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out.read_text("utf-8")   # the entry's name
+    assert "first 8 of 40" in capsys.readouterr().err

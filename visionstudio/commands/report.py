@@ -51,11 +51,13 @@ def _source(args: argparse.Namespace):
 
     target = Path(args.target)
     if target.is_dir():
-        project = args.project or project_of(target)
-        if project is None:
+        if args.project is None and (project := project_of(target)) is not None:
+            doc, path = _open(str(project))   # the run as the project lists it: name, status
+            return from_project(doc, path, target.name)
+        if args.project is None:
             raise ReportError(f"{target} is not inside a project's .runs folder; name the project "
                               "it was trained from with --project")
-        doc, _path = _open(str(project))
+        doc, _path = _open(args.project)
         return from_folder(target, doc)
     if not target.is_file():
         raise ReportError(f"no such project file or run folder: {target}")

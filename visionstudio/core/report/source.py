@@ -103,7 +103,7 @@ def _find_entry(document: Any, run: str | None) -> dict[str, Any]:
     if run is None:
         return runs[-1]
     for entry in runs:
-        if run in (entry.get("id"), entry.get("name")):
+        if run in (entry.get("id"), entry.get("name"), entry.get("folder")):
             return entry
     names = ", ".join(str(r.get("name") or r.get("id")) for r in runs[:10])
     raise ReportError(f"the project has no run named {run!r} (its runs: {names})")
@@ -111,7 +111,7 @@ def _find_entry(document: Any, run: str | None) -> dict[str, Any]:
 
 def from_project(document: Any, project_path: str | os.PathLike[str] | None, run: str | None = None,
                  *, store: RunStore | None = None) -> RunSource:
-    """A run listed in the project (by id or name; default the latest)."""
+    """A run listed in the project (by id, name or folder; default the latest)."""
     entry = _find_entry(document, run)
     store = store or RunStore(document, project_path)
     name = str(entry.get("name") or entry.get("id"))
