@@ -33,6 +33,9 @@ def test_check_lists_findings_chart_and_gallery(qtbot, tmp_path, monkeypatch):
     assert "⚠ validation images that leak from training: 2 (exact 1, near 1)" in texts
     assert any(t.startswith("unreadable files: 1") for t in texts)
     assert list(panel.bars.opts["height"]) == [1, 15, 4]
+    assert "channels 3: 20" in panel.sizes.text() and "width 48; height 48; aspect 1" in panel.sizes.text()
+    assert [panel.means.item(i).text() for i in range(panel.means.count())] == ["bird", "cat", "dog"]
+    assert not panel.means.item(1).icon().isNull()
     leak_row = next(i for i, t in enumerate(texts) if "leak" in t)
     panel.findings.setCurrentRow(leak_row)
     names = {panel.gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.gallery.count())}

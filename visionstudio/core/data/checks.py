@@ -31,7 +31,7 @@ from visionstudio.core.data.image_folder import _list_folders
 from visionstudio.core.data.registry import DATASETS, load_dataset, unknown_dataset_message
 from visionstudio.core.params import ConfigError, validate_section
 
-VERSION = 1
+VERSION = 2         # bump when a result's fields or meaning change (old cache files miss)
 PROGRESS_EVERY = 64
 
 __all__ = ["CheckResult", "check_dataset", "checks_folder", "last_result"]

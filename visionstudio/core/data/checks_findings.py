@@ -72,8 +72,10 @@ class CheckResult:
 def _histogram(values: list[float], bins: int = 10) -> dict:
     if not values:
         return {"counts": [], "edges": []}
-    counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=bins)
-    return {"counts": counts.tolist(), "edges": [round(float(e), 4) for e in edges]}
+    arr = np.asarray(values, dtype=np.float64)
+    counts, edges = np.histogram(arr, bins=bins)
+    return {"counts": counts.tolist(), "edges": [round(float(e), 4) for e in edges],
+            "min": round(float(arr.min()), 4), "max": round(float(arr.max()), 4)}
 
 
 def _duplicates(items: list[Item], records: list[dict], good: list[int]) -> tuple[list, list, Groups]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImageReader, QPixmap
+from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -54,6 +55,30 @@ def thumbnail(name: str) -> QPixmap | None:
     return None if image.isNull() else QPixmap.fromImage(image)
 
 
+def mean_pixmap(mean: list, side: int = 48) -> QPixmap | None:
+    """A class's mean image (3×H×W nested lists of uint8) as a pixmap, or None (no image)."""
+    if not mean:
+        return None
+    arr = np.ascontiguousarray(np.asarray(mean, dtype=np.uint8).transpose(1, 2, 0))
+    h, w, _ = arr.shape
+    image = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(side, side)
+
+
+def describe_sizes(histograms: dict) -> str:
+    """One line about the images' sizes and channels, from the result's histograms."""
+    parts = []
+    for key in ("width", "height", "aspect"):
+        hist = histograms.get(key) or {}
+        if "min" in hist:
+            low, high = hist["min"], hist["max"]
+            parts.append(f"{key} {low:g}" if low == high else f"{key} {low:g}–{high:g}")
+    channels = histograms.get("channels") or {}
+    if channels:
+        parts.append("channels " + ", ".join(f"{k}: {v}" for k, v in channels.items()))
+    return "; ".join(parts)
+
+
 class DataPanel(QWidget):
     def __init__(self, controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +105,14 @@ class DataPanel(QWidget):
         self.chart.setMinimumHeight(120)
         self.chart.setLabel("left", "images")
         self.bars = None
+        self.sizes = QLabel("")
+        self.sizes.setWordWrap(True)
+        self.means = QListWidget()
+        self.means.setAccessibleName("Mean image per class")
+        self.means.setViewMode(QListView.ViewMode.IconMode)
+        self.means.setIconSize(QSize(48, 48))
+        self.means.setMaximumHeight(90)
+        self.means.setFlow(QListView.Flow.LeftToRight)
         top = QHBoxLayout()
         for w in (self.check_button, self.cancel_button, self.progress):
             top.addWidget(w)
@@ -91,6 +124,8 @@ class DataPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(split, 2)
         layout.addWidget(self.chart, 1)
+        layout.addWidget(self.sizes)
+        layout.addWidget(self.means)
         self.check_button.clicked.connect(self.check)
         self.cancel_button.clicked.connect(self.cancel)
         self.findings.currentRowChanged.connect(self.show_finding)
@@ -138,6 +173,14 @@ class DataPanel(QWidget):
             item = QListWidgetItem(("⚠ " if finding.warns else "") + finding.message)
             self.findings.addItem(item)
         self._draw_balance(result.class_names, result.class_counts)
+        self.sizes.setText(describe_sizes(result.histograms))
+        self.means.clear()
+        for name, mean in zip(result.class_names, result.class_means):
+            item = QListWidgetItem(name)
+            pixmap = mean_pixmap(mean)
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+            self.means.addItem(item)
 
     def _draw_balance(self, names: list[str], counts: list[int]) -> None:
         if self.bars is not None:
