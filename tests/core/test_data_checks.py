@@ -62,6 +62,20 @@ def test_cache_hit_and_invalidation(tmp_path, cache_dir):
     assert not changed.cached and changed.finding("unreadable") is None
 
 
+def test_old_results_are_pruned(tmp_path, cache_dir):
+    from visionstudio.core.data import checks
+
+    folder = checks.checks_folder()
+    folder.mkdir(parents=True)
+    for i in range(checks.KEEP_RESULTS + 5):
+        path = folder / f"old{i}.json"
+        path.write_text("{}")
+        os.utime(path, ns=(i * 10**9, i * 10**9))
+    checks._prune(folder)
+    names = {p.name for p in folder.iterdir()}
+    assert len(names) == checks.KEEP_RESULTS and "old0.json" not in names and "old68.json" in names
+
+
 def test_auto_split_uses_the_training_split(tmp_path, cache_dir):
     """Without a validation folder the split is stratified_split's, as in training: a copy
     lands in validation only when training would put it there."""

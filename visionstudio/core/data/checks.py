@@ -33,6 +33,7 @@ from visionstudio.core.params import ConfigError, validate_section
 
 VERSION = 2         # bump when a result's fields or meaning change (old cache files miss)
 PROGRESS_EVERY = 64
+KEEP_RESULTS = 64     # result files kept in the cache folder (the newest)
 
 __all__ = ["CheckResult", "check_dataset", "checks_folder", "last_result"]
 
@@ -67,6 +68,21 @@ def _write(result: CheckResult, *paths: Path) -> None:
             os.replace(tmp, path)
         except OSError:
             pass         # a read-only cache folder: the check still answers, uncached
+    _prune(checks_folder())
+
+
+def _prune(folder: Path, keep: int = KEEP_RESULTS) -> None:
+    """Only the ``keep`` most recent results stay: each change of a folder makes a new key."""
+    try:
+        entries = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(folder)
+                   if e.name.endswith(".json") and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 def last_result(config: Any, val_split: float, seed: int) -> CheckResult | None:
