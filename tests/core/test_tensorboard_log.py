@@ -45,6 +45,12 @@ def test_a_run_writes_the_metrics_csv_scalars_as_events(tmp_path):
     steps = [e.step for e in acc.Scalars("train/loss_step")]
     assert steps == list(range(1, int(rows[-1]["step"]) + 1))       # every step, once
     assert {"train/lr_step", "epoch/images_per_s"} <= tags
+    # deleting the run removes what the app wrote there, the event files included
+    from visionstudio.core.runs.paths import delete_run_files
+
+    (tmp_path / "run" / "report.html").write_text("<html></html>")
+    assert delete_run_files(tmp_path, {"id": "run"}) == []
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_planted_link_is_refused(tmp_path):

@@ -27,9 +27,11 @@ from typing import Any
 
 from visionstudio.core.project.runs_data import run_name_problem
 
-# What the app writes into a run folder (RunHistory.save, execute's run.json and the
-# trainer's checkpoints).
-RUN_FILES = ("history.npz", "metrics.json", "metrics.csv", "run.json")
+# What the app writes into a run folder (RunHistory.save, execute's run.json, the
+# trainer's checkpoints, the run report's default file and the TensorBoard event files).
+RUN_FILES = ("history.npz", "metrics.json", "metrics.csv", "run.json", "report.html")
+TENSORBOARD = "tensorboard"
+_TENSORBOARD_EVENTS = re.compile(r"events\.out\.tfevents\.[^/\\]+")
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_DIRS = ("last", "best")
 CHECKPOINT_FILES = ("model.safetensors", "state.safetensors", "checkpoint.json")
@@ -164,6 +166,12 @@ def delete_run_files(root: Path, entry: dict[str, Any]) -> list[str]:
                 _remove_checkpoint(ckpt / item)
         _rmdir_if_empty(ckpt)
     _remove_files(folder, RUN_FILES, RUN_FILES)
+    events = folder / TENSORBOARD
+    if _is_dir(events):
+        for item in os.listdir(events):
+            if _TENSORBOARD_EVENTS.fullmatch(item) and _is_file(events / item):
+                os.unlink(events / item)
+        _rmdir_if_empty(events)
     _rmdir_if_empty(folder)
     if not os.path.lexists(folder):
         return []

@@ -15,11 +15,11 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from visionstudio.core.runs.paths import confine
+from visionstudio.core.runs.paths import TENSORBOARD, confine
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.records import METRIC_COLUMNS, BatchRecord, EpochRecord, FitResult
 
-FOLDER = "tensorboard"
+FOLDER = TENSORBOARD
 MISSING = ("TensorBoard logging is on, but the tensorboard package is not installed: install it "
            "with `pip install tensorboard`, or turn TensorBoard off in the training settings.")
 _NOT_SCALARS = ("epoch", "step", "best")
