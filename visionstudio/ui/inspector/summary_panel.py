@@ -80,6 +80,7 @@ class SummaryPanel(QWidget):
         self.totals.setObjectName("summaryTotals")
         self.totals.setAccessibleName("Model totals")
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.totals.setWordWrap(True)   # a long line must not set the window's minimum width
         self.memory = QLabel(self)
         self.memory.setObjectName("summaryMemory")
         self.memory.setAccessibleName("Memory needed for training")

@@ -16,8 +16,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from visionstudio.core.report import ReportError, from_project, write_report
 from visionstudio.ui.shell.tasks import BackgroundTask, one_line, run_task
+from visionstudio.ui.shell.torch_loader import torch_loaded, when_torch_loaded
 
 
 def ask_path(parent: QWidget, default: Path) -> str:
@@ -45,8 +45,15 @@ class RunReport:
         self.task: BackgroundTask | None = None
 
     def write(self, run_id: str | None) -> BackgroundTask | None:
+        """The report task, or None: nothing to report, one is running, or torch is still
+        loading (off the GUI thread; the report then starts by itself)."""
         if run_id is None or (self.task is not None and self.task.is_running()):
             return None
+        if not torch_loaded():   # core.report evaluates with torch: never import it here
+            when_torch_loaded(lambda: self.write(run_id), getattr(self.parent.window(), "show_status", None))
+            return None
+        from visionstudio.core.report import ReportError, from_project, write_report
+
         doc = self.runs.controller.document
         try:
             source = from_project(doc, None, run_id, store=self.runs.store)

@@ -47,8 +47,8 @@ STATE_VERSION = 1  # bump when the dock layout changes incompatibly
 STATUS_TIMEOUT_MS = 6000
 READABLE_ZOOM = 0.6  # below this node text is unreadable; tall networks scroll instead
 # Later-feature docks, the first time they appear: (tabbed with, raised above it)
-TAB_WITH = {"trainingPanel": ("history", True), "metricsPlots": ("summary", False),
-            "featureMapView": ("summary", False)}
+TAB_WITH = {"trainingPanel": ("history", True), **{key: ("summary", False) for key in (
+    "metricsPlots", "featureMapView", "layerHealth", "dataPanel")}}
 # Default dock sizes (issue #13: at 1280x800 the Training form and Feature maps open
 # readable). Shares: the inspector's of the right column, the bottom tabs' of the height;
 # the feature maps' first showing after a reset grows the bottom to TALL_BOTTOM.
