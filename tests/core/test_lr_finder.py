@@ -140,3 +140,14 @@ def test_a_dataset_problem_comes_back_as_words():
     result = find_lr(plan, steps=10)
     assert not result.ok and result.stopped_reason == "failed" and result.failure.kind == "dataset"
     assert "lr-find" in result.failure.message
+
+
+def test_steepest_is_never_on_the_fall_back_after_a_blow_up():
+    """A loss that descends, spikes and falls back from the spike: the steepest fall
+    is the spike's way down, but the suggestion must be in the real descent."""
+    from visionstudio.core.training.lr_finder import steepest_lr
+
+    lrs = list(np.logspace(-6, 1, 100))
+    smoothed = [2.3] * 40 + list(np.linspace(2.3, 1.0, 30)) + [9.0, 8.0, 6.0, 4.0] + [3.0] * 26
+    best = steepest_lr(lrs, smoothed)
+    assert best is not None and lrs[40] <= best <= lrs[69]

@@ -105,11 +105,16 @@ def _kept(n: int) -> slice:
 
 
 def steepest_lr(lrs: Sequence[float], smoothed: Sequence[float]) -> float | None:
-    """The lr where the smoothed loss falls fastest per decade (None: too few points)."""
+    """The lr where the smoothed loss falls fastest per decade, before its lowest point
+    (None: too few points): once a run has blown up, its loss falling back from the spike
+    is no descent to train at."""
     import numpy as np
 
     part = _kept(len(lrs))
     x, y = np.log10(np.asarray(lrs[part], dtype=float)), np.asarray(smoothed[part], dtype=float)
+    if len(y):
+        lowest = int(np.argmin(y)) + 1
+        x, y = x[:lowest], y[:lowest]
     if len(x) < MIN_POINTS:
         return None
     slope = np.gradient(y, x)
