@@ -108,3 +108,22 @@ def test_records_are_frozen_plain_data():
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.step = 3  # type: ignore[misc]
     assert record.as_dict()["layers"][0]["layer"] == record.layers[0].layer
+
+
+def test_a_sample_whose_optimizer_step_never_ran_is_dropped_without_piling_hooks():
+    from types import SimpleNamespace
+
+    model = tiny_model()
+    trainer = SimpleNamespace(train_model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                              step=0)
+    monitor = LayerHealthMonitor(lambda r: None, every_steps=1, min_interval_s=0.0)
+    monitor.on_fit_start(trainer, None)
+    monitor.on_batch_end(trainer, None)
+    first = list(monitor._handles)
+    model(torch.zeros(2, 1, 8, 8))     # the sampled step's forward pass, but no optimizer step
+    trainer.step += 1
+    monitor.on_batch_end(trainer, None)
+    assert first and not any(h in monitor._handles for h in first)
+    assert sum(len(m._forward_hooks) for m in model.modules()) == len(list(model.children()))
+    monitor.on_fit_end(trainer, None)
+    assert sum(len(m._forward_hooks) for m in model.modules()) == 0

@@ -117,6 +117,10 @@ class LayerHealthMonitor(Callback):
     def on_batch_end(self, trainer: Any, record: BatchRecord) -> None:
         if self._done:
             self._publish()
+        elif self._handles and trainer.step >= (self._sampled_step or 0):
+            # the step ran but its optimizer step did not (fp16's scaler skipped it, or the
+            # optimizer was replaced while paused): drop this sample, arm again later
+            self._disarm()
         if not self._handles and self._due(trainer.step):
             self._arm(trainer)
 
