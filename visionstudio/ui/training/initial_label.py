@@ -25,6 +25,7 @@ class InitialWeightsLabel(QWidget):
         self.label.setWordWrap(True)
         self.scratch = QPushButton("Start from scratch", self)
         self.scratch.setObjectName("startFromScratch")
+        self.scratch.setAccessibleName("Start from scratch")
         self.scratch.setToolTip("New runs start from a fresh initialisation instead of these weights "
                                 "(the file is kept; Undo brings them back)")
         self.scratch.clicked.connect(self._on_scratch)
