@@ -115,6 +115,7 @@ class LoadContext:
     download: bool = True
     progress: Progress | None = None
     cancel: Cancel | None = None
+    preprocessing: Any = None        # a Preprocessing: the pretrained weights' resize and crop
 
     def report_progress(self, message: str, fraction: float) -> None:
         if self.progress is not None:

@@ -1,7 +1,8 @@
 """Decoded images kept on disk, so a folder is decoded once and not at every run.
 
 One file per dataset: the folder's files (path, size, mtime, inode, ctime — in order),
-the target C×H×W and the decoder's version are hashed into the key, and the key names
+the target C×H×W, the decoder's version and how it resizes (the pretrained weights'
+resize and centre crop, when set) are hashed into the key, and the key names
 the file. Any file added, removed or changed gives a new key, so a stale cache is never
 read; the old file ages out under the size cap (oldest first, default 8 GiB in all).
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from visionstudio.core.data.image_cache import DecodedCache, file_stamp
-from visionstudio.core.data.image_decode import ImageProblem, decode
+from visionstudio.core.data.image_decode import EvalResize, ImageProblem, decode
 
 SUBSTITUTES = 8                       # items tried in turn when a file breaks mid-run
 
@@ -37,8 +37,9 @@ class FolderDataset(torch.utils.data.Dataset):
     def __init__(self, items: list[tuple[Path, int]], shape: tuple[int, int, int],
                  transform: Any = None, root: Path | None = None,
                  cache: DecodedCache | None = None, slots: list[int] | None = None,
-                 stamps: list[str] | None = None) -> None:
+                 stamps: list[str] | None = None, fit: EvalResize | None = None) -> None:
         self.items = list(items)
+        self.fit = fit                    # the pretrained weights' resize and centre crop
         self.sample_shape = tuple(shape)
         self.transform = transform
         self.root = Path(root) if root is not None else None
@@ -61,10 +62,10 @@ class FolderDataset(torch.utils.data.Dataset):
                 cached = self.cache.get(slot)
                 if cached is not None:
                     return torch.from_numpy(cached.copy())
-                image = decode(path, self.sample_shape, verify=False)
+                image = decode(path, self.sample_shape, verify=False, fit=self.fit)
                 self.cache.put(slot, image)
                 return torch.from_numpy(image)
-        return torch.from_numpy(decode(path, self.sample_shape, verify=False))
+        return torch.from_numpy(decode(path, self.sample_shape, verify=False, fit=self.fit))
 
     def _find(self, index: int) -> tuple[torch.Tensor | None, int, list[tuple[Path, str]]]:
         problems: list[tuple[Path, str]] = []

@@ -11,6 +11,11 @@ after decoding, while still at most ``REDUCING_GAP`` times the target, so the co
 conversions and the final bilinear resize work on a small image. Conversions: EXIF
 rotation, RGBA and palette transparency composited on white, CMYK converted, 16-bit
 scaled to 8-bit.
+
+With an ``EvalResize`` (the preprocessing pretrained weights expect) the image follows
+torchvision's eval transform on PIL images exactly instead: no reduced-scale decode, the
+shorter side resized with Pillow's antialiased filter, then a centre crop (zero-padded
+where the crop is larger), as ``Resize(short)`` then ``CenterCrop(crop)`` do.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +42,39 @@ _TRANSPOSE = {   # EXIF orientation -> transposition (as ImageOps.exif_transpose
     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
 }
+
+
+_RESAMPLING = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+               "bicubic": Image.Resampling.BICUBIC}
+
+
+@dataclass(frozen=True)
+class EvalResize:
+    """Resize the shorter side to ``short`` pixels, then centre-crop to the Input's size."""
+
+    short: int
+    interpolation: str = "bilinear"
+
+    def key(self) -> str:
+        """What the decoded-image cache's key holds, so pixels decoded otherwise are not reused."""
+        return f"eval-resize|short={int(self.short)}|{self.interpolation}|centre-crop"
+
+
+def _eval_resize(img: Image.Image, fit: EvalResize, width: int, height: int) -> Image.Image:
+    """torchvision's ``Resize(short)`` (shorter side, the longer one truncated as it does)
+    and ``CenterCrop((height, width))`` on a PIL image."""
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    new_long = int(fit.short * long / short)
+    size = (fit.short, new_long) if w <= h else (new_long, fit.short)
+    if size != img.size:
+        img = img.resize(size, _RESAMPLING.get(fit.interpolation, Image.Resampling.BILINEAR))
+
+    def start(have: int, want: int) -> int:   # torchvision pads (cw - w) // 2 on the left first
+        return -((want - have) // 2) if want > have else int(round((have - want) / 2.0))
+
+    left, top = start(img.width, width), start(img.height, height)
+    return img.crop((left, top, left + width, top + height))   # outside the image: zeros
 
 
 class ImageProblem(Exception):
@@ -161,8 +200,10 @@ def _starts_as_jpeg(path: str | Path) -> bool:
         return f.read(3) == b"\xff\xd8\xff"
 
 
-def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True) -> np.ndarray:
-    """uint8 C×H×W array of one image file; raises ImageProblem with the reason."""
+def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True,
+           fit: EvalResize | None = None) -> np.ndarray:
+    """uint8 C×H×W array of one image file; raises ImageProblem with the reason. ``fit``:
+    torchvision's eval resize and centre crop instead of the cheap resize to the shape."""
     c, h, w = shape
     try:
         if os.path.getsize(path) == 0:
@@ -181,17 +222,20 @@ def decode(path: str | Path, shape: tuple[int, int, int], *, verify: bool = True
             jpeg = img.format in ("JPEG", "MPO")   # EXIF read from the header, no decoding
             orientation = _orientation(img) if jpeg else 1
             tw, th = (h, w) if orientation in (5, 6, 7, 8) else (w, h)  # in the file's orientation
-            if jpeg:
+            if jpeg and fit is None:   # a reduced-scale decode changes the pixels
                 img.draft("RGB" if c == 3 else "L", (tw, th))   # decode at a reduced scale
             img.load()
             if not jpeg:   # (a PNG's EXIF may follow the pixels: read it after decoding)
                 orientation = _orientation(img)
                 tw, th = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            img = _reduce(img, tw, th)
+            if fit is None:
+                img = _reduce(img, tw, th)
             if orientation in _TRANSPOSE:
                 img = img.transpose(_TRANSPOSE[orientation])
             img = convert_image(img, c)
-            if img.size != (w, h):
+            if fit is not None:
+                img = _eval_resize(img, fit, w, h)
+            elif img.size != (w, h):
                 img = img.resize((w, h), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except ImageProblem:

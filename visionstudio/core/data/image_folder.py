@@ -31,7 +31,13 @@ from visionstudio.core.data.base import (
 )
 from visionstudio.core.data.image_cache import DecodedCache, dataset_key, file_stamp
 from visionstudio.core.data.image_dataset import FolderDataset, relative_name
-from visionstudio.core.data.image_decode import MAX_PIXELS, ImageProblem, convert_image, decode
+from visionstudio.core.data.image_decode import (
+    MAX_PIXELS,
+    EvalResize,
+    ImageProblem,
+    convert_image,
+    decode,
+)
 from visionstudio.core.data.image_scan import FolderScanner
 
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
@@ -80,7 +86,7 @@ def _summarise(skipped: list[tuple[Path, str]], root: Path) -> list[str]:
 
 def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadContext,
           keep: bool, what: str, offset: float, span: float,
-          cache: DecodedCache | None = None, base: int = 0
+          cache: DecodedCache | None = None, base: int = 0, fit: EvalResize | None = None
           ) -> tuple[list[tuple[Path, int]], list[np.ndarray], list[tuple[Path, str]], list[int]]:
     """Check (decode) every file; a file whose slot ``base + i`` of ``cache`` is filled was
     decoded by an earlier load of the same, unchanged files and is not decoded again."""
@@ -94,7 +100,7 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
     workers = image_parallel.workers_for(todo)
     if workers:   # decoded on every core, into the cache
         verdicts: Any = image_parallel.decode_into_cache([p for p, _ in files], shape, cache, base,
-                                                         workers, ctx.check_cancel)
+                                                         workers, ctx.check_cancel, fit)
     else:
         verdicts = ((i, cache.get(base + i) if cache is not None else None, None)
                     for i in range(len(files)))
@@ -106,7 +112,7 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
                                 offset + span * i / total)
         if reason is None and arr is None:
             try:
-                arr = decode(path, shape)
+                arr = decode(path, shape, fit=fit)
             except ImageProblem as exc:
                 reason = str(exc)
             else:
@@ -130,11 +136,14 @@ def _gather(root: Path, classes: list[str], scanner: FolderScanner) -> list[tupl
 
 
 def _open_cache(paths: list[Path], stamps: list[str], shape: tuple[int, int, int],
-                report: list[str], roots: list[Path]) -> DecodedCache | None:
-    """The decoded-image cache of exactly these files at this size (None: run without)."""
+                report: list[str], roots: list[Path], fit: EvalResize | None = None
+                ) -> DecodedCache | None:
+    """The decoded-image cache of exactly these files at this size, decoded this way (None:
+    run without)."""
     if not paths:
         return None
-    cache = DecodedCache.open(dataset_key(paths, shape, stamps=stamps, roots=roots), len(paths), shape)
+    key = dataset_key(paths, shape, "" if fit is None else fit.key(), stamps=stamps, roots=roots)
+    cache = DecodedCache.open(key, len(paths), shape)
     if cache is not None and cache.filled:
         report.append(f"{cache.filled} of {len(paths)} images came from the decoded-image cache "
                       f"({cache.path.parent}).")
@@ -152,6 +161,7 @@ class _Listing:
     val_files: list[tuple[Path, int]]
     scanner: FolderScanner
     report: list[str]
+    fit: EvalResize | None = None
 
 
 @dataclass
@@ -178,16 +188,32 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
         raise DatasetError(f"Image folders give 1-channel (grayscale) or 3-channel (RGB) images; "
                            f"the network's Input has {c} channels. Set its channels to 1 or 3.")
     listing = _list_folders(params, ctx)
+    listing.fit = _fit(ctx.preprocessing, shape, listing.report)
     files = listing.train_files + listing.val_files
     in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
     stamps = [file_stamp(p) for p, _ in files]
     cache = _open_cache([p for p, _ in files], stamps, shape, listing.report,
-                        [listing.root] + ([listing.val_root] if listing.val_root is not None else []))
+                        [listing.root] + ([listing.val_root] if listing.val_root is not None else []),
+                        listing.fit)
     usable = _decode_all(listing, shape, ctx, in_memory, cache)
     train_idx, val_idx = _split(listing, usable, ctx, shape)
     if in_memory:
         return _in_memory(listing, usable, train_idx, val_idx, shape, ctx)
     return _streamed(listing, usable, train_idx, val_idx, shape, ctx, cache, stamps)
+
+
+def _fit(pre: Any, shape: tuple[int, int, int], report: list[str]) -> EvalResize | None:
+    """The weights' resize-then-centre-crop, when the network's Input is their crop."""
+    if pre is None:
+        return None
+    if shape[1:] != (pre.crop, pre.crop):
+        report.append(f"{pre.source} expects a {pre.crop}×{pre.crop} centre crop of images resized "
+                      f"to {pre.resize}; the network's Input is {shape[1]}×{shape[2]}, so images "
+                      f"are resized straight to it instead.")
+        return None
+    report.append(f"Images are resized to {pre.resize} on their shorter side ({pre.interpolation}), "
+                  f"then centre-cropped to {pre.crop}×{pre.crop}, as {pre.source} expects.")
+    return EvalResize(pre.resize, pre.interpolation)
 
 
 def _list_folders(params: dict, ctx: LoadContext) -> _Listing:
@@ -232,9 +258,10 @@ def _decode_all(listing: _Listing, shape: tuple[int, int, int], ctx: LoadContext
     train_files, val_files, classes = listing.train_files, listing.val_files, listing.classes
     train_span = len(train_files) / max(1, len(train_files) + len(val_files))
     good, arrays, skipped, slots = _scan(train_files, shape, ctx, in_memory, "training", 0.0,
-                                         train_span, cache)
+                                         train_span, cache, fit=listing.fit)
     vgood, varrays, vskipped, vslots = _scan(val_files, shape, ctx, in_memory, "validation",
-                                             train_span, 1.0 - train_span, cache, len(train_files))
+                                             train_span, 1.0 - train_span, cache, len(train_files),
+                                             listing.fit)
     skipped_all = skipped + vskipped + listing.scanner.special
     counts = Counter(label for _, label in good)
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
@@ -309,9 +336,10 @@ def _streamed(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx:
         val_slots = [usable.vslots[k] for k in usable.vkeep]
     train_slots = [usable.slots[i] for i in train_idx]
     train_ds = FolderDataset(train_items, shape, root=root, cache=cache, slots=train_slots,
-                             stamps=[stamps[s] for s in train_slots])
+                             stamps=[stamps[s] for s in train_slots], fit=listing.fit)
     val_ds = (FolderDataset(val_items, shape, root=val_root or root, cache=cache, slots=val_slots,
-                            stamps=[stamps[s] for s in val_slots]) if val_items else None)
+                            stamps=[stamps[s] for s in val_slots], fit=listing.fit)
+              if val_items else None)
     rng = np.random.default_rng(ctx.seed)
     pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
     mean, std = channel_stats(train_ds[int(i)][0] for i in pick)   # streamed, never stacked

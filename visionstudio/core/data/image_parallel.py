@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from visionstudio.core.data.image_cache import DecodedCache
-from visionstudio.core.data.image_decode import ImageProblem, decode
+from visionstudio.core.data.image_decode import EvalResize, ImageProblem, decode
 
 PARALLEL_MIN = 2000     # images to decode before worker processes pay for their start-up
 BATCH = 64              # files per worker task
@@ -29,8 +29,8 @@ class _DecodeInto(torch.utils.data.Dataset):
     be written. Module level so that it pickles into spawned workers."""
 
     def __init__(self, paths: list[Path], shape: tuple[int, int, int], cache: DecodedCache,
-                 base: int) -> None:
-        self.paths, self.shape, self.cache, self.base = paths, shape, cache, base
+                 base: int, fit: EvalResize | None = None) -> None:
+        self.paths, self.shape, self.cache, self.base, self.fit = paths, shape, cache, base, fit
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -40,7 +40,7 @@ class _DecodeInto(torch.utils.data.Dataset):
         if self.cache.get(slot) is not None:
             return i, None, None
         try:
-            image = decode(self.paths[i], self.shape)
+            image = decode(self.paths[i], self.shape, fit=self.fit)
         except ImageProblem as exc:
             return i, str(exc), None
         self.cache.put(slot, image)
@@ -59,11 +59,11 @@ def workers_for(todo: int, workers: int | None = None) -> int:
 
 
 def decode_into_cache(paths: list[Path], shape: tuple[int, int, int], cache: DecodedCache, base: int,
-                      workers: int, check: Any = None
+                      workers: int, check: Any = None, fit: EvalResize | None = None
                       ) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
     """(i, pixels, None) or (i, None, reason) for every file, in order; the pixels are a
     view of the cache slot. ``check`` is called between batches (cancel)."""
-    loader = torch.utils.data.DataLoader(_DecodeInto(paths, shape, cache, base), batch_size=BATCH,
+    loader = torch.utils.data.DataLoader(_DecodeInto(paths, shape, cache, base, fit), batch_size=BATCH,
                                          num_workers=workers, collate_fn=_as_list)
     for batch in loader:
         if check is not None:

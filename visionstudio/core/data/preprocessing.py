@@ -4,8 +4,9 @@ Pretrained weights only give their reference accuracy on images prepared the way
 were trained: resized, centre-cropped and normalised with the *training set's* mean and
 std (ImageNet's), not the new dataset's own. A project made from such weights carries
 this section in ``dataset.preprocessing``; loading a dataset then normalises with these
-figures instead of the ones it measures, and the training panel says so. Images are
-resized to the network's Input, whose size is the crop size.
+figures instead of the ones it measures, and the training panel says so. Image folders
+are resized on their shorter side to ``resize`` and centre-cropped to ``crop`` (the
+network's Input), as torchvision's eval transform does (image_decode.EvalResize).
 """
 
 from __future__ import annotations

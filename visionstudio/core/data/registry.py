@@ -167,9 +167,9 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
     ctx = LoadContext(val_split=float(val_split), seed=int(seed),
                       data_dir=_root(data_dir),
                       target_shape=target_shape, download=download, progress=progress,
-                      cancel=cancel)
+                      cancel=cancel, preprocessing=getattr(config, "preprocessing", None))
     ctx.check_cancel()
-    return _preprocessed(spec.loader(params, ctx), getattr(config, "preprocessing", None))
+    return _preprocessed(spec.loader(params, ctx), ctx.preprocessing)
 
 
 def _preprocessed(loaded: LoadedDataset, pre: Any) -> LoadedDataset:
