@@ -151,10 +151,11 @@ def test_summary_and_training_panel_show_trainable_and_frozen(qtbot, controller)
     conv = controller.ids[1]
     controller.push(SetTrainable([conv], False))
     frozen = controller.network_analysis.nodes[conv].params
-    assert label.text() == f"{total - frozen:,} trainable · {frozen:,} frozen parameters"
+    # both refresh once the command has finished (the next event-loop turn)
+    qtbot.waitUntil(lambda: label.text() == f"{total - frozen:,} trainable · {frozen:,} frozen parameters")
     assert f"{total - frozen:,} trainable · {frozen:,} frozen" in summary.totals.text()
     controller.undo_stack.undo()
-    assert "frozen" not in summary.totals.text()
+    qtbot.waitUntil(lambda: "frozen" not in summary.totals.text())
 
 
 def test_training_panel_has_the_counts_and_the_bn_option(qtbot, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ selects that layer on the canvas; selecting on the canvas highlights the row.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -104,7 +104,9 @@ class SummaryPanel(QWidget):
         doc.graph.transfer.changed.connect(self._on_transfer_changed)
 
     def _on_transfer_changed(self, _node_ids) -> None:
-        self.refresh()  # the trainable / frozen counts
+        # the trainable / frozen counts, once the command that changed them has finished:
+        # Group into Block moves the options before the network is analysed again
+        QTimer.singleShot(0, self, self.refresh)
 
     def _on_controller_document_replaced(self, doc) -> None:
         self._bind_document(doc)

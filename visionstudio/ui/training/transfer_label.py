@@ -4,6 +4,7 @@ layers are frozen, unfrozen or edited."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 from visionstudio.core.graph.transfer import parameter_split
@@ -35,4 +36,4 @@ class TransferCountLabel(QLabel):
         self.setText(split_text(*parameter_split(graph, self.controller.network_analysis)))
 
     def _on_transfer_changed(self, _node_ids) -> None:
-        self.refresh()
+        QTimer.singleShot(0, self, self.refresh)   # after the command: the analysis is current then
