@@ -43,6 +43,7 @@ def test_the_governor_draws_less_often_while_a_run_trains(plots, monkeypatch):
 def test_the_worker_asks_for_throttled_records(monkeypatch, tmp_path):
     pytest.importorskip("torch")
     from visionstudio.core.training import plan as training_plan
+    from visionstudio.core.training.config import TrainingConfig
     from visionstudio.core.training.control import TrainerControl
     from visionstudio.ui.training import worker as worker_module
 
@@ -56,6 +57,7 @@ def test_the_worker_asks_for_throttled_records(monkeypatch, tmp_path):
 
     class Plan:
         device = "cpu"
+        config = TrainingConfig().replace(layer_health=False)
 
     class State:
         cancelled = False

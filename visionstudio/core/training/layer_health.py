@@ -113,6 +113,8 @@ class LayerHealthMonitor(Callback):
     def on_fit_start(self, trainer: Any, record: Any) -> None:
         root = trainer.train_model
         self.layers = [_Layer(layer_label(root, name), m) for name, m in root.named_children()]
+        if self.layers and trainer.optimizer is not None:
+            self._arm(trainer)   # the first step is sampled: a short run still gets its record
 
     def on_batch_end(self, trainer: Any, record: BatchRecord) -> None:
         if self._done:
@@ -134,6 +136,8 @@ class LayerHealthMonitor(Callback):
                 findings=((origin.layer, f"first non-finite values in {origin.layer}"),)))
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
+        if self._done:   # a sample taken after the last batch record: still shown
+            self._publish()
         self._disarm()
 
     # -- sampling -------------------------------------------------------------------
