@@ -57,6 +57,12 @@ class LoadedDataset:
     val_dataset: torch.utils.data.Dataset | None = None
     # Files left out (image folders): (path, reason). The report summarises them.
     skipped_files: list[tuple[Path, str]] = field(default_factory=list)
+    # What the labels are (core/tasks TASK_KINDS): "classification" int64 (N,);
+    # "regression" float32 (N, T) raw values named by target_names; "localization"
+    # float32 (N, 5) rows [class, cx, cy, w, h] (box centre and size as fractions of the
+    # image); "detection" float32 (N, M, 5) such rows, padded with rows of -1.
+    task: str = "classification"
+    target_names: list[str] = field(default_factory=list)
 
     @property
     def in_memory(self) -> bool:
@@ -80,13 +86,13 @@ class LoadedDataset:
     @property
     def num_train(self) -> int:
         if self.train_labels is not None:
-            return int(self.train_labels.numel())
+            return int(self.train_labels.shape[0])
         return len(self.train_dataset) if self.train_dataset is not None else 0  # type: ignore[arg-type]
 
     @property
     def num_val(self) -> int:
         if self.val_labels is not None:
-            return int(self.val_labels.numel())
+            return int(self.val_labels.shape[0])
         return len(self.val_dataset) if self.val_dataset is not None else 0  # type: ignore[arg-type]
 
 
@@ -102,6 +108,8 @@ class DatasetInfo:
     sample_shape: tuple[int, int, int] | None
     num_classes: int | None
     channels: tuple[int, ...] = (1, 3)   # channel counts the dataset can produce
+    task: str = "classification"         # what its labels are (see LoadedDataset.task)
+    targets: int | None = None           # regression: values per image, when known
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class DatasetSpec:
     download_size: str = ""
     # the preview strip's first images without torch (see preview_dataset); None: loaded
     preview: Callable[[dict[str, Any], LoadContext, int], dict[str, Any]] | None = None
+    # the tasks (core/tasks TASK_KINDS) whose labels this dataset gives
+    tasks: tuple[str, ...] = ("classification",)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")

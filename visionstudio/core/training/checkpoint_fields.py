@@ -233,6 +233,21 @@ def _scaler(value: Any) -> None:
 _RECORD_FIELDS = {f.name: str(f.type) for f in dataclasses.fields(EpochRecord)}
 
 
+_PAIR_FIELDS = ("val_metrics", "val_head_losses", "train_head_losses")
+MAX_PAIRS = 1_000
+
+
+def _pairs(value: Any, where: str) -> None:
+    """A record's {name: value} metrics: short names, numbers, a bounded count."""
+    pairs = obj(value, where)
+    if len(pairs) > MAX_PAIRS:
+        raise FieldProblem(where, f"has {len(pairs):,} entries; at most {MAX_PAIRS:,} are read")
+    for name, v in pairs.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 200:
+            raise FieldProblem(where, f"has a metric name that is not a short text: {show(name)}")
+        number(v, f"{where}.{name}")
+
+
 def _history(value: Any) -> None:
     for i, entry in enumerate(seq(value, "history")):
         where = f"history[{i}]"
@@ -241,6 +256,9 @@ def _history(value: Any) -> None:
             if name not in _RECORD_FIELDS:
                 raise FieldProblem(f"{where}.{name}", "is not a field of an epoch record")
         for name, kind in _RECORD_FIELDS.items():
+            if name in _PAIR_FIELDS:
+                _pairs(record.get(name, {}), f"{where}.{name}")
+                continue
             v = required(record, name, f"{where}.")
             if kind == "int":
                 whole(v, f"{where}.{name}", 1 if name == "epoch" else 0,

@@ -73,6 +73,8 @@ class BatchRecord(_Record):
     losses: tuple[float, ...] = ()
     lrs: tuple[float, ...] = ()
     events: tuple[str, ...] = ()  # e.g. "learning rate set to 0.001 at step 120"
+    # networks with several heads: (head name, mean loss over the same steps)
+    head_losses: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ class ValidationRecord(_Record):
     top5: float | None           # only when there are more than 5 classes
     samples: int
     seconds: float
+    # the task's metrics (name, value): ("r2", 0.97), ("mae/size", 1.2), ("map50", 0.8) ...
+    metrics: tuple[tuple[str, float], ...] = ()
+    head_losses: tuple[tuple[str, float], ...] = ()
+    # regression: per target (name, true values, predicted values), at most 1,000 images,
+    # for the live predicted-vs-true scatter
+    scatter: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,39 @@ class EpochRecord(_Record):
     eta_s: float
     monitored: float             # the early-stopping metric's value this epoch
     best: bool                   # this epoch is the best so far (the 'best' checkpoint)
+    # the task's validation metrics and per-head losses (see ValidationRecord), and the
+    # training per-head losses; empty for a classification network with one output
+    val_metrics: tuple[tuple[str, float], ...] = ()
+    val_head_losses: tuple[tuple[str, float], ...] = ()
+    train_head_losses: tuple[tuple[str, float], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """As _Record's, with the (name, value) pairs as objects (what JSON keeps)."""
+        out = asdict(self)
+        for name in ("val_metrics", "val_head_losses", "train_head_losses"):
+            out[name] = dict(getattr(self, name))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EpochRecord:
+        """The record of an ``as_dict`` (checked first where it came from a file)."""
+        values = dict(data)
+        for name in ("val_metrics", "val_head_losses", "train_head_losses"):
+            values[name] = tuple((str(k), float(v)) for k, v in dict(values.get(name) or {}).items())
+        return cls(**values)
+
+    def metric_values(self) -> dict[str, float]:
+        """Every measured value by its recorded name — train_loss, val_loss,
+        train_accuracy, val_accuracy, val_top5, val_<metric> (val_r2, val_map50, …),
+        val_loss/<head>, train_loss/<head> — the names sweeps and early stopping use."""
+        out = {k: float(v) for k, v in (("train_loss", self.train_loss),
+                                         ("train_accuracy", self.train_accuracy),
+                                         ("val_loss", self.val_loss), ("val_accuracy", self.val_accuracy),
+                                         ("val_top5", self.val_top5)) if v is not None}
+        out.update((f"val_{name}", float(v)) for name, v in self.val_metrics)
+        out.update((f"val_loss/{name}", float(v)) for name, v in self.val_head_losses)
+        out.update((f"train_loss/{name}", float(v)) for name, v in self.train_head_losses)
+        return out
 
 
 @dataclass(frozen=True)

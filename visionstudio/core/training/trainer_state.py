@@ -123,7 +123,7 @@ def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
                  "rng.shuffle": trainer.generator.get_state().numel(),
                  "rng.shuffle_epoch": trainer.generator.get_state().numel()}
     check_rng_states(root, ckpt.tensors, rng_sizes)
-    history = [EpochRecord(**r) for r in meta["history"]]   # fields checked by read_meta
+    history = [EpochRecord.from_dict(r) for r in meta["history"]]   # fields checked by read_meta
     _load_into(trainer, ckpt, optimizer_state, path)
     trainer.history = history
     best = meta["best"]
