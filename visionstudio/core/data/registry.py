@@ -8,6 +8,7 @@ tells what shape and class count it gives without loading it. ``load_dataset`` a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,13 +172,32 @@ def load_dataset(config: Any, *, val_split: float = 0.1, seed: int = 0,
                       target_shape=target_shape, download=download, progress=progress,
                       cancel=cancel, preprocessing=getattr(config, "preprocessing", None))
     ctx.check_cancel()
-    return _preprocessed(spec.loader(params, ctx), ctx.preprocessing)
+    return _preprocessed(spec.loader(params, ctx), ctx.preprocessing, ctx.target_shape)
 
 
-def _preprocessed(loaded: LoadedDataset, pre: Any) -> LoadedDataset:
-    """Pretrained weights expect their training set's mean/std, not this dataset's."""
+def _channels(loaded: LoadedDataset) -> int | None:
+    try:
+        return int(loaded.sample_shape[0])
+    except ValueError:   # an empty set: loading says so
+        return None
+
+
+def _preprocessed(loaded: LoadedDataset, pre: Any, target: tuple[int, int, int] | None) -> LoadedDataset:
+    """Pretrained weights expect images at their Input's size (built-in sets are resized:
+    fit_input.py) and their training set's mean/std, not this dataset's."""
     if pre is None:
         return loaded
+    from visionstudio.core.data.fit_input import fit_to_input  # torchvision: only when loading
+
+    channels = len(loaded.mean)
+    loaded = fit_to_input(loaded, pre, target)
+    fitted = _channels(loaded)
+    if fitted is not None and fitted != channels:
+        if len(pre.mean) != fitted:   # RGB made grayscale for a 1-channel Input
+            loaded.mean = (sum(loaded.mean) / channels,) * fitted
+            loaded.std = (sum(loaded.std) / channels,) * fitted
+            return loaded
+        loaded.mean, loaded.std = (loaded.mean[0],) * fitted, (loaded.std[0],) * fitted
     if len(pre.mean) != len(loaded.mean):
         loaded.report.append(f"{pre.source} expects {len(pre.mean)}-channel images; these have "
                              f"{len(loaded.mean)}, so their own mean and std are used.")
@@ -247,4 +267,8 @@ def describe_dataset(config: Any) -> DatasetInfo:
     """A ``DatasetInfo`` for a ``DatasetConfig`` without loading any images."""
     spec = DATASETS.get(config.key)
     params, _ = validate_all(spec.params, dict(config.params or {}))
-    return spec.describe(params)
+    info = spec.describe(params)
+    if getattr(config, "preprocessing", None) is not None and info.sample_shape is not None:
+        # pretrained weights: the images are brought to the network's Input (fit_input.py)
+        info = dataclasses.replace(info, sample_shape=None, channels=(1, 3))
+    return info
