@@ -85,6 +85,8 @@ CASES = [
     ("weighted_sum", [IMG, IMG, IMG], {"weights": [0.5, -1.0, 2.0]}),
     ("weighted_sum", [(4,), (4,)], {"weights": [1.0, 3.0], "learnable": True}),
     ("weighted_sum", [IMG, IMG], {"learnable": True}),
+    ("output", [(5,)], {}),
+    ("output", [(4,)], {"target": "box", "loss": "l1", "weight": 5.0}),
 ]
 
 

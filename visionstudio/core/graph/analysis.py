@@ -64,6 +64,9 @@ class GraphAnalysis:
     # In a definition's analysis: its block input and output layers, which stand for
     # values outside it (memory estimates skip them: the tensors are counted there).
     ports: tuple[str, ...] = ()
+    # Every output the model returns, in the order it returns them: the head layers
+    # sorted by name, or the one plain output (``output_id`` is the first).
+    output_ids: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -204,12 +207,14 @@ def _analyze(graph: GraphModel, single_output: bool, scope: _Scope | None) -> Gr
         _check_inputs(found, inputs)
     _infer_shapes(found, order, specs, skip_dangling=bool(dangling))
     if scope is None:
-        output_id = _check_outputs(found, order, specs, inputs, succ, single_output)
+        output_ids = _check_outputs(found, order, specs, inputs, succ, single_output)
     else:
+        _no_heads_inside(found, specs)
         output_id = blocks.check_block_output(found, order, specs, inputs, succ)
+        output_ids = (output_id,) if output_id is not None else ()
     ports = tuple(nid for nid, s in specs.items() if s is not None and s.key in PORT_KINDS) if scope else ()
-    return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None, output_id,
-                         ports)
+    return GraphAnalysis(found.infos, order, found.diags, inputs[0] if len(inputs) == 1 else None,
+                         output_ids[0] if output_ids else None, ports, output_ids)
 
 
 def _report_cycles(found: _Findings, stuck: set[str]) -> None:
@@ -314,15 +319,34 @@ def _infer_shapes(found: _Findings, order: list[str], specs: dict[str, LayerSpec
                                                            info.input_shapes, exc.hint))
 
 
+HEAD_INSIDE_BLOCK = ("move the Output out of the block definition and connect it after the block "
+                     "instance in the network")
+SINK_WITHOUT_HEAD = ("connect this layer to an Output layer (palette: Output) so its result trains a "
+                     "target, or delete it if the network does not need it")
+HEAD_FEEDS_ON = ("an Output ends the network: take the connections leaving it from the layer before "
+                 "it instead, or delete them")
+
+
+def _no_heads_inside(found: _Findings, specs: dict[str, LayerSpec | None]) -> None:
+    for nid, spec in specs.items():
+        if spec is not None and spec.is_head:
+            found.problem(found.graph.nodes[nid], "an Output layer ends the whole network and cannot sit "
+                          "inside a block", HEAD_INSIDE_BLOCK)
+
+
 def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpec | None],
-                   inputs: list[str], succ: dict[str, list[str]], single_output: bool) -> str | None:
-    """The one output layer (a fed layer that feeds none), or None; several outputs and
-    an unconnected Input are problems."""
+                   inputs: list[str], succ: dict[str, list[str]], single_output: bool) -> tuple[str, ...]:
+    """The network's outputs: its head layers sorted by name when it has any (then every
+    other dead end is a problem), else the one output layer (a fed layer that feeds none);
+    several plain outputs and an unconnected Input are problems."""
     nodes = found.graph.nodes
     fed = {dst for dsts in succ.values() for dst in dsts}
     sinks = [nid for nid in order if not succ.get(nid) and nid in fed
              and specs.get(nid) is not None and not specs[nid].is_source]
-    if single_output and len(sinks) > 1 and nodes:
+    heads = [nid for nid, spec in specs.items() if spec is not None and spec.is_head]
+    if heads:
+        _check_heads(found, heads, sinks, succ)
+    elif single_output and len(sinks) > 1 and nodes:
         names = _names([nodes[n].name for n in sinks])
         found.general(f"the network has several outputs ({names}); connect all but one onward or delete them",
                       hints.SEVERAL_OUTPUTS)
@@ -335,4 +359,23 @@ def _check_outputs(found: _Findings, order: list[str], specs: dict[str, LayerSpe
     for nid in inputs:
         if not succ.get(nid) and len(nodes) > 1:
             found.problem(nodes[nid], "is not connected to any layer", hints.INPUT_UNUSED)
-    return sinks[0] if len(sinks) == 1 else None
+    if heads:
+        return tuple(sorted((nid for nid in heads if nid in fed and not succ.get(nid)),
+                            key=lambda n: (nodes[n].name, n)))
+    return (sinks[0],) if len(sinks) == 1 else ()
+
+
+def _check_heads(found: _Findings, heads: list[str], sinks: list[str], succ: dict[str, list[str]]) -> None:
+    """With head layers, the heads are the network's ends: a plain dead end or a head
+    that feeds on is a problem on that layer."""
+    nodes, specs_heads = found.graph.nodes, set(heads)
+    for nid in sinks:
+        if nid not in specs_heads:
+            found.problem(nodes[nid], "feeds nothing; connect it to an Output or delete it",
+                          SINK_WITHOUT_HEAD)
+    for nid in heads:
+        after = succ.get(nid)
+        if after:
+            names = _names(sorted({nodes[n].name for n in after}))
+            found.problem(nodes[nid], f"is an Output, which ends the network, but feeds {names}",
+                          HEAD_FEEDS_ON)

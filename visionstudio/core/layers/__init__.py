@@ -5,6 +5,7 @@ from visionstudio.core.layers import (  # noqa: F401  (registration)
     block_ports,
     conv,
     core_layers,
+    heads,
     merges,
     normalization,
     pooling,
@@ -25,7 +26,7 @@ from visionstudio.core.layers.block_ports import BLOCKS_CATEGORY
 # The palette shows categories in the order a network is usually built.
 CATEGORIES = (
     "Input", "Convolution", "Pooling", "Normalization", "Activation",
-    "Regularization", "Reshape", "Dense", "Merge", BLOCKS_CATEGORY,
+    "Regularization", "Reshape", "Dense", "Merge", "Output", BLOCKS_CATEGORY,
 )
 
 

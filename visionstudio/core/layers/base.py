@@ -99,6 +99,9 @@ class LayerSpec:
     icon: str = ""
     # Classes the emitted code needs in model.py besides torch: (class name, source text).
     code_helpers: tuple[tuple[str, str], ...] = ()
+    # A head ends the network and feeds one target of the task (Output, Detect): a graph
+    # with heads may have several outputs, one per head.
+    is_head: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
