@@ -59,6 +59,7 @@ class Objective:
     """
 
     task = ""
+    fits_targets = False   # fit() needs the training targets (the trainer gathers them then)
 
     def __init__(self, heads: Sequence[HeadPlan], num_classes: int, device: torch.device,
                  target_names: Sequence[str] = ()) -> None:
@@ -74,10 +75,6 @@ class Objective:
 
     def fit(self, train_targets: torch.Tensor) -> None:
         """Learn what the loss needs from the training targets (a regression's mean/std)."""
-
-    def targets(self, labels: torch.Tensor) -> torch.Tensor:
-        """The batch's labels as the loss wants them, on the device (called per batch)."""
-        return labels
 
     def loss(self, outputs: tuple[torch.Tensor, ...],
              targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
