@@ -1,0 +1,1 @@
+"""Hyper-parameter and architecture sweeps: Optuna studies whose trials are ordinary runs."""
