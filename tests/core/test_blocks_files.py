@@ -58,14 +58,14 @@ def test_project_round_trip_keeps_blocks():
     a, b = analyze(doc.graph), analyze(again.graph)
     assert b.ok and b.total_params == a.total_params and b.output_shape == a.output_shape
     data = json.loads(text)
-    assert data["schema_version"] == 2 and "key" not in data["graph"]["blocks"]["outer"]
+    assert data["schema_version"] == 3 and "key" not in data["graph"]["blocks"]["outer"]
 
 
 def test_version_1_files_migrate_and_cannot_claim_blocks():
     data = json.loads(_text(ProjectDocument()))
     data["schema_version"] = 1
     doc = parse_project(json.dumps(data))
-    assert len(doc.graph.blocks) == 0 and json.loads(_text(doc))["schema_version"] == 2
+    assert len(doc.graph.blocks) == 0 and json.loads(_text(doc))["schema_version"] == 3
     data["graph"]["blocks"] = {}
     with pytest.raises(ProjectFormatError) as info:
         parse_project(json.dumps(data))

@@ -115,7 +115,7 @@ def test_transfer_section_round_trips_and_follows_the_graph():
     history.push(FreezeBefore(named(g, "dense1")))
     history.push(SetLrMultiplier([named(g, "dense2")], 10.0))
     data = json.loads(dumps_project(doc))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["graph"]["transfer"]["lr_multipliers"] == {named(g, "dense2"): 10.0}
     again = parse_project(dumps_project(doc)).graph
     assert again.transfer.frozen == g.transfer.frozen

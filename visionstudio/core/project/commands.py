@@ -1,4 +1,4 @@
-"""Undoable edits of a document's dataset and training settings.
+"""Undoable edits of a document's task, dataset and training settings.
 
 They work like graph commands (``do``/``undo`` on a target, readable text, merge
 keys so a spin-box drag is one undo step) but their target is the ProjectDocument.
@@ -17,6 +17,7 @@ from visionstudio.core.data.registry import DATASETS
 from visionstudio.core.params import ConfigError, ParamSpec
 from visionstudio.core.project.document import ProjectDocument, read_weights_name
 from visionstudio.core.project.errors import ProjectFormatError
+from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.core.training.config import TRAINING_FIELDS, TrainingConfig
 from visionstudio.core.training.registry import LOSSES, OPTIMIZERS, SCHEDULERS
 
@@ -160,3 +161,25 @@ class SetInitialWeights(Command):
 
     def undo(self, doc: ProjectDocument) -> None:
         doc.set_initial_weights(self.old)
+
+
+class SetTask(Command):
+    """Choose what the network is trained to do (a TASK_KINDS key). The dataset and the
+    heads stay as they are: the plan says what no longer fits, so Undo is all it takes."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.old: str | None = None
+        kind = TASK_KINDS.get(task) if isinstance(task, str) else None
+        self.text = f"Set task to {kind.title}" if kind else "Set task"
+
+    def do(self, doc: ProjectDocument) -> None:
+        if not isinstance(self.task, str) or self.task not in TASK_KINDS:
+            raise CommandError(f"{shown_value(self.task)[:40]!r} is not a task; pick one of "
+                               f"{', '.join(k.title for k in TASK_KINDS.values())}")
+        self.old = doc.task
+        doc.set_task(self.task)
+
+    def undo(self, doc: ProjectDocument) -> None:
+        assert self.old is not None
+        doc.set_task(self.old)

@@ -23,10 +23,13 @@ from visionstudio.core.project.errors import json_path
 from visionstudio.core.project.graph_reader import Budget, expect, fail, read_graph_parts
 from visionstudio.core.project.runs_data import read_runs
 from visionstudio.core.project.transfer_reader import read_transfer_section
+from visionstudio.core.tasks import DEFAULT_TASK, TASK_KINDS
 from visionstudio.core.training.config import TrainingConfig
 
 FORMAT_NAME = "visionstudio.project"
-SCHEMA_VERSION = 2  # 2: graph.blocks (block definitions); version 1 files have none
+# 2: graph.blocks (block definitions); version 1 files have none.
+# 3: the top-level task; version 2 files were all classification.
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -38,11 +41,12 @@ class ProjectDocument:
     description: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
     initial_weights: str | None = None   # a weights file in the project's folder (an import's)
+    task: str = DEFAULT_TASK             # a TASK_KINDS key: what the network is trained to do
     # The folder the file was read from or saved to (not saved): initial_weights is relative to it.
     folder: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # (section) where section is "dataset", "training" or "runs"
+        # (section) where section is "task", "dataset", "training", "runs" or "initial_weights"
         self.settings_changed = Event("settings_changed")
         self._held: list[str] | None = None   # sections changed inside batch()
 
@@ -79,6 +83,7 @@ class ProjectDocument:
             "app_version": core_version,
             "name": self.name,
             "description": self.description,
+            "task": self.task,
             "graph": self._graph_dict(),
             "layout": self.graph.layout_dict(),
             "dataset": self.dataset.to_dict(),
@@ -104,6 +109,12 @@ class ProjectDocument:
     def set_training(self, config: TrainingConfig) -> None:
         self.training = config
         self._announce("training")
+
+    def set_task(self, task: str) -> None:
+        if task not in TASK_KINDS:
+            raise ValueError(f"unknown task {task!r}")
+        self.task = task
+        self._announce("task")
 
     def set_initial_weights(self, name: str | None) -> None:
         self.initial_weights = name
@@ -151,8 +162,17 @@ def _check_choice(data: Any, path: str, extra: tuple[str, ...] = ()) -> None:
         expect(data["params"], dict, f"{path}.params", "an object")
 
 
-TOP_LEVEL = ("format", "schema_version", "app_version", "name", "description", "graph",
+TOP_LEVEL = ("format", "schema_version", "app_version", "name", "description", "task", "graph",
              "layout", "dataset", "training", "runs", "initial_weights")
+
+
+def read_task(value: Any) -> str:
+    """A TASK_KINDS key; anything else is named with the keys it may be."""
+    task = expect(value, str, "task", "a task name")
+    if task not in TASK_KINDS:
+        shown = repr(task[:40] + ("…" if len(task) > 40 else ""))
+        raise fail("task", f"unknown task {shown}; expected one of {', '.join(TASK_KINDS)}")
+    return task
 
 
 def read_weights_name(value: Any) -> str:
@@ -179,6 +199,7 @@ def document_from_dict(data: Any) -> ProjectDocument:
     expect(data.get("app_version", ""), str, "app_version", "text")
     name = expect(data.get("name", "Untitled"), str, "name", "text")
     description = expect(data.get("description", ""), str, "description", "text")
+    task = read_task(data.get("task", DEFAULT_TASK))
     graph = _read_graph(data.get("graph", {"nodes": [], "edges": []}), data.get("layout"))
     dataset_data = data.get("dataset", {})
     training_data = data.get("training", {})
@@ -194,4 +215,4 @@ def document_from_dict(data: Any) -> ProjectDocument:
         raise fail(exc.path, exc.problem) from None
     runs = _read_runs(data.get("runs", []))
     weights = read_weights_name(data["initial_weights"]) if "initial_weights" in data else None
-    return ProjectDocument(graph, dataset, training, name, description, runs, weights)
+    return ProjectDocument(graph, dataset, training, name, description, runs, weights, task)

@@ -41,8 +41,16 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added the top-level ``task``; every version 2 project was a classification
+    one. A task already there (a newer file whose version was set back by hand) is kept and
+    checked like any version 3 value."""
+    data.setdefault("task", "classification")
+    return data
+
+
 # MIGRATIONS[n] upgrades data written with schema_version n to n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
