@@ -78,6 +78,7 @@ def summarize(history: Any, result: Any | None = None, failure: Any | None = Non
         "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_accuracy"),
         "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_accuracy"),
         "elapsed_s": last.get("elapsed_s"),
+        "val_metrics": dict(last.get("val_metrics") or {}),   # the task's: the run list shows one
     }
     if result is not None:
         out.update(best_epoch=result.best_epoch, best_metric=result.best_metric,

@@ -36,6 +36,7 @@ from visionstudio.ui.plots.ranges import StickyYRanges
 from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraphics, decimate, pen, titles
+from visionstudio.ui.plots.task_series import MetricChoice, draw_metric
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
@@ -127,6 +128,7 @@ class MetricsPlots(QWidget):
         self.items["throughput"].setPen(pen(throughput, 1.5))
         for name, text in titles(train).items():
             self.plots[name].setTitle(text)
+        self.metric_choice.restyle(self.plots["accuracy"], train)   # its title names the metric
 
     def _on_selection_display_changed(self) -> None:
         self.y_ranges.reset()
@@ -178,6 +180,9 @@ class MetricsPlots(QWidget):
         self.png_button.setToolTip("Save the plots as a PNG image")
         self.png_button.setAccessibleName("Export plots as PNG")
         self.png_button.clicked.connect(self._ask_export_png)
+        self.metric_choice = MetricChoice()        # the second plot's metric (task_series.py)
+        self.metric_choice.changed.connect(self._invalidate)
+        bar.addWidget(self.metric_choice)
         self.readout = QLabel("")
         self.readout.setObjectName("plotReadout")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -252,7 +257,7 @@ class MetricsPlots(QWidget):
     def _signature(self) -> tuple:
         s = self.selection
         over = tuple((rid, getattr(s.history_for(rid), "version", 0)) for rid in s.overlay_ids)
-        return (id(s.history), s.history.version, over, self.log_check.isChecked())
+        return (id(s.history), s.history.version, over, self.log_check.isChecked(), self.metric_choice.chosen)
 
     def refresh(self, force: bool = False) -> bool:
         """Redraw every plot if anything changed since the last frame; True when it redrew."""
@@ -291,6 +296,8 @@ class MetricsPlots(QWidget):
         # their bounds and the lr plot's log mapping stay cheap; the raw loss keeps every
         # point (pyqtgraph's peak downsampling shows its spikes)
         log = self.log_check.isChecked()
+        if group == "accuracy":   # the chosen metric first: the overlaid runs show it too
+            self.overlays.metric = draw_metric(self.plots["accuracy"], it, h, self.metric_choice)
         others = self.overlays.draw(group, self.selection)   # the overlaid runs' y values
         if group == "loss":
             it["loss_raw"].setData(a["step"], a["loss"], connect="finite")
@@ -299,14 +306,10 @@ class MetricsPlots(QWidget):
             for key, (x, y) in zip(("train_loss", "val_loss"), epochs):
                 it[key].setData(x, y)
             self.y_ranges.update("loss", a["loss"], *(y for _x, y in epochs), *others, log=log)
-        elif group == "accuracy":
-            it["acc_batch"].setData(*decimate(a["acc_step"], a["acc"]), connect="finite")
-            it["train_acc"].setData(*h.epoch_series("train_accuracy"))
-            it["val_acc"].setData(*h.epoch_series("val_accuracy"))
         elif group == "lr":
             it["lr"].setData(*decimate(a["step"], a["lr"]), connect="finite")
             self.y_ranges.update("lr", a["lr"], *others, log=log, floor=None if log else 0.0)
-        else:
+        elif group == "throughput":
             it["throughput"].setData(*decimate(a["rate_step"], a["rate"]), connect="finite")
             self.y_ranges.update("throughput", a["rate"], *others, floor=0.0)
 

@@ -1,7 +1,8 @@
 """RunOverlays: the dashed curves of the ticked runs, on every plot of the dashboard.
 
-Each overlaid run gets one PlotDataItem per plot (smoothed loss, accuracy, learning rate,
-throughput) in its colour from the runs list, reused frame after frame. Drawing a plot
+Each overlaid run gets one PlotDataItem per plot (smoothed loss, accuracy or the metric
+the dashboard shows instead, learning rate, throughput) in its colour from the runs list,
+reused frame after frame. Drawing a plot
 returns the y values it put there, so the plot's range covers every run shown on it,
 not just the shown run: two runs of very different loss scales both stay in view.
 """
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from visionstudio.ui.plots.runs_list import OVERLAY_COLORS
 from visionstudio.ui.plots.style import decimate, pen
+from visionstudio.ui.plots.task_series import ACCURACY, overlay_series
 
 OVERLAY_PLOTS = ("loss", "accuracy", "lr", "throughput")   # the order of a run's items
 
@@ -21,6 +23,7 @@ class RunOverlays:
     def __init__(self, plots: dict) -> None:
         self.plots = plots
         self.items: dict[str, tuple] = {}      # run id -> one item per OVERLAY_PLOTS
+        self.metric = ACCURACY                 # what the accuracy plot shows (task_series.py)
 
     @staticmethod
     def wanted(selection) -> list[str]:
@@ -59,8 +62,9 @@ class RunOverlays:
             drawn.append(y)
         return drawn
 
-    @staticmethod
-    def _series(plot_name: str, hist) -> tuple[np.ndarray, np.ndarray]:
+    def _series(self, plot_name: str, hist) -> tuple[np.ndarray, np.ndarray]:
+        if plot_name == "accuracy" and self.metric != ACCURACY:
+            return overlay_series(hist, self.metric)
         if plot_name == "accuracy":
             x, y = hist.epoch_series("val_accuracy")
             return (x, y) if len(x) else hist.epoch_series("train_accuracy")

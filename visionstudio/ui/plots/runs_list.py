@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.ui.plots.run_report import RunReport
+from visionstudio.ui.plots.task_series import is_fraction, metric_label
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1   # the status the item shows ("failed", ...)
@@ -36,6 +38,20 @@ def ask_delete(parent: QWidget, name: str) -> str:
     box.exec()
     clicked = box.clickedButton()
     return "files" if clicked is delete else "keep" if clicked is keep else ""
+
+
+def primary_score(summary: dict) -> str:
+    """The run's score for the list: its task's primary metric (R², IoU, mAP@0.5) when it
+    recorded one, else its accuracy (validation, or training without a validation set)."""
+    metrics = summary.get("val_metrics") or {}
+    for task in TASK_KINDS.values():
+        value = metrics.get(task.primary_metric) if isinstance(metrics, dict) else None
+        if task.primary_metric != "accuracy" and isinstance(value, (int, float)):
+            name = metric_label(task.primary_metric)
+            return f"{name} {value:.1%}" if is_fraction(task.primary_metric) else f"{name} {value:.3f}"
+    acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
+        else summary.get("train_accuracy")
+    return f"{acc:.1%}" if isinstance(acc, (int, float)) else ""
 
 
 class RunsList(QWidget):
@@ -94,12 +110,11 @@ class RunsList(QWidget):
             overlaid = [r for r in s.overlay_ids if r != s.display_id]
             for run in reversed(runs.controller.document.runs):
                 summary = run.get("summary") or {}
-                acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
-                    else summary.get("train_accuracy")
                 status = run.get("status", "")
                 if runs.active_run == run.get("id"):
                     status = runs.state
-                detail = f"{status}" + (f", {acc:.1%}" if isinstance(acc, (int, float)) else "") \
+                score = primary_score(summary)
+                detail = f"{status}" + (f", {score}" if score else "") \
                     + (f", {summary.get('epochs')} ep" if summary.get("epochs") else "")
                 settings = run.get("settings") or {}
                 opt = (settings.get("training") or {}).get("optimizer") or {}

@@ -35,6 +35,12 @@ def titles(train: str = DARK_BLUE) -> dict[str, str]:
 TITLES = titles()
 
 
+def metric_title(label: str, train: str = DARK_BLUE, with_train: bool = True) -> str:
+    """The second plot's title for a metric other than accuracy, with its colour keys."""
+    keys = ([_key(train, "train", "●")] if with_train else []) + [_key(ORANGE, "validation", "■")]
+    return f"{label} &nbsp; " + " &nbsp;".join(keys)
+
+
 def pen(color: str, width: float = 1.5, alpha: int = 255, style=Qt.PenStyle.SolidLine):
     c = pg.mkColor(color)
     c.setAlpha(alpha)

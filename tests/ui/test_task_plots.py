@@ -1,0 +1,93 @@
+"""The dashboard with runs of other tasks: the task's metrics and each head's loss are
+series to choose, named on the plot; the run list scores a run by its task's metric."""
+
+from __future__ import annotations
+
+import pytest
+
+from visionstudio.core.runs import RunHistory
+from visionstudio.core.training.records import EpochRecord
+from visionstudio.ui.shell.controller import DocumentController
+
+
+def epoch(n: int, r2: float, box: float = 0.5) -> EpochRecord:
+    return EpochRecord(epoch=n, step=10 * n, train_loss=1.0 / n, train_accuracy=0.0, val_loss=1.2 / n,
+                       val_accuracy=None, val_top5=None, lr=1e-3, images_per_s=100.0, epoch_s=1.0,
+                       elapsed_s=float(n), eta_s=0.0, monitored=r2, best=True,
+                       val_metrics=(("r2", r2), ("mae", 2.0 / n), ("mae/size", 1.0 / n)),
+                       val_head_losses=(("box", box),), train_head_losses=(("box", box + 0.1),))
+
+
+@pytest.fixture
+def plots(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    from visionstudio.ui.plots.metrics import MetricsPlots
+
+    widget = MetricsPlots(DocumentController())
+    widget.resize(1000, 600)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_epoch_metrics_become_selectable_series(plots):
+    combo = plots.metric_choice
+    plots.refresh()
+    assert combo.isHidden()                       # a fresh dashboard: accuracy only
+    history = plots.selection.history
+    for n, r2 in ((1, 0.5), (2, 0.8), (3, 0.9)):
+        history.add(epoch(n, r2))
+    plots.refresh()
+    names = [combo.itemData(i) for i in range(combo.count())]
+    assert names[:4] == ["accuracy", "val_r2", "val_mae", "val_mae/size"] and "loss/box" in names
+    assert not combo.isHidden() and combo.accessibleName()
+    # a regression run opens on its primary metric, named on the plot and its axis
+    plot = plots.plots["accuracy"]
+    assert combo.currentData() == "val_r2" and "R²" in plot.titleLabel.text
+    assert plot.getAxis("left").labelText == "R²"
+    x, y = plots.items["val_acc"].getOriginalDataset()
+    assert list(x) == [10, 20, 30] and list(y) == pytest.approx([0.5, 0.8, 0.9])
+    # the user picks one head's loss: its training and validation curves
+    combo.setCurrentIndex(combo.findData("loss/box"))
+    combo.activated.emit(combo.currentIndex())
+    assert plots.refresh() is True
+    assert list(plots.items["train_acc"].getOriginalDataset()[1]) == pytest.approx([0.6] * 3)
+    assert list(plots.items["val_acc"].getOriginalDataset()[1]) == pytest.approx([0.5] * 3)
+    assert plot.getAxis("left").labelText == "Loss (box)"
+    # and back to accuracy: the classic curves and the 0-1 range
+    combo.choose("accuracy")
+    plots.refresh()
+    assert plot.getAxis("left").labelText == "" and "Accuracy" in plot.titleLabel.text
+
+
+def test_overlaid_run_shows_the_chosen_metric(plots):
+    from visionstudio.core.runs import make_entry, summarize
+
+    shown = plots.selection
+    entries = []
+    for rid, r2 in (("r1", 0.3), ("r2", 0.5)):
+        h = RunHistory()
+        for n in (1, 2):
+            h.add(epoch(n, r2 * n))
+        h.save(shown.store.root / rid)
+        entries.append({**make_entry(rid, rid, {}, status="completed"), "summary": summarize(h)})
+    plots.controller.document.set_runs(entries)
+    shown.show_run("r2")
+    shown.set_overlay(["r1"])
+    plots.refresh()
+    assert plots.metric_choice.currentData() == "val_r2"
+    item = plots.overlay_items["r1"][1]            # its curve on the metric plot
+    assert list(item.getOriginalDataset()[1]) == pytest.approx([0.3, 0.6])
+    assert "R² 1.000" in plots.runs.list.item(0).text()   # the list scores runs by R²
+
+
+def test_run_list_scores_by_the_task_metric():
+    from visionstudio.core.runs import summarize
+    from visionstudio.ui.plots.runs_list import primary_score
+
+    history = RunHistory()
+    history.add(epoch(1, 0.9712))
+    assert primary_score(summarize(history)) == "R² 0.971"
+    detection = {"val_metrics": {"map50": 0.81, "map": 0.5}, "val_accuracy": None}
+    assert primary_score(detection) == "mAP@0.5 81.0%"
+    assert primary_score({"val_accuracy": 0.5, "val_metrics": {}}) == "50.0%"
+    assert primary_score({}) == ""
