@@ -215,7 +215,8 @@ def copy_document(document: ProjectDocument) -> ProjectDocument:
     return ProjectDocument(graph=document.graph.copy(), dataset=document.dataset,
                            training=document.training, name=document.name,
                            description=document.description, runs=[],
-                           initial_weights=document.initial_weights, folder=document.folder)
+                           initial_weights=document.initial_weights, task=document.task,
+                           folder=document.folder)
 
 
 def apply_parameters(document: ProjectDocument, values: Mapping[str, Any]) -> ProjectDocument:

@@ -43,7 +43,7 @@ def snapshot(doc, path=None):
     return ProjectDocument(graph=doc.graph.copy(), dataset=doc.dataset, training=doc.training,
                            name=export_name(doc.name, path), description=doc.description,
                            runs=copy.deepcopy(doc.runs), initial_weights=doc.initial_weights,
-                           folder=doc.folder)   # "initial weights": what a fresh run starts from
+                           task=doc.task, folder=doc.folder)   # "initial weights": what a fresh run starts from
 
 
 def run_export(state: TaskState, doc, request: ExportRequest) -> tuple[object, object]:
