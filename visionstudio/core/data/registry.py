@@ -25,6 +25,7 @@ from visionstudio.core.data.base import (
     default_data_dir,
 )
 from visionstudio.core.data.shapes import SHAPE_NAMES
+from visionstudio.core.data.shapes_regress import PARAMS as SHAPES_REGRESS_PARAMS
 from visionstudio.core.layers import fmt_shape
 from visionstudio.core.params import ConfigError, ParamSpec, validate_all, validate_section
 from visionstudio.core.registry import Registry
@@ -135,6 +136,31 @@ register(DatasetSpec(
     ),
     loader=_lazy(".image_folder", "load_image_folder"), needs_download=False,
     describe=_lazy(".image_folder", "describe_image_folder"),
+), "Your data")
+
+register(DatasetSpec(
+    key="shapes_regress", title="Shapes regression (built-in)",
+    description="One drawn shape per image and numbers to predict from it: its size, angle and "
+                "position in pixels and degrees. Made on the spot from a seed; no download.",
+    params=SHAPES_REGRESS_PARAMS, needs_download=False, tasks=("regression",),
+    loader=_lazy(".shapes_regress", "load_shapes_regress"),
+    describe=_lazy(".shapes_regress", "describe_shapes_regress"),
+), "Built-in")
+
+register(DatasetSpec(
+    key="image_csv", title="Image folder with a CSV of values",
+    description="Your own images and a CSV file of numbers to predict for each: a header "
+                "file,target1,target2,… then one line per image (e.g. cat1.jpg,3.5,120). Lines "
+                "with problems are reported with their line number and left out.",
+    params=(
+        ParamSpec("folder", "str", "", help="Folder with the images; the CSV names files inside it.",
+                  extra={"editor": "directory"}),
+        ParamSpec("csv", "str", "", title="CSV file",
+                  help="The CSV of targets; empty: targets.csv in the folder. A relative path is "
+                       "taken from the folder.", extra={"editor": "file"}),
+    ),
+    loader=_lazy(".image_csv", "load_image_csv"), needs_download=False,
+    describe=_lazy(".image_csv", "describe_image_csv"), tasks=("regression",),
 ), "Your data")
 
 
