@@ -52,7 +52,7 @@ def _graph(kind: str, params: dict, prelude: tuple[str, ...], merge_inputs: int)
 def _valid_graph(kind: str, params: dict):
     spec = LAYERS.get(kind)
     merge_inputs = 2 if spec.is_merge else 0
-    for prelude in ((), ("flatten",)):
+    for prelude in ((), ("flatten",), ("conv2d",)):  # conv2d: a grid of 32 channels (Detect)
         doc = _graph(kind, params, prelude, merge_inputs)
         analysis = analyze(doc.graph)
         if analysis.ok:

@@ -87,6 +87,8 @@ CASES = [
     ("weighted_sum", [IMG, IMG], {"learnable": True}),
     ("output", [(5,)], {}),
     ("output", [(4,)], {"target": "box", "loss": "l1", "weight": 5.0}),
+    ("detect", [(8, 4, 4)], {}),
+    ("detect", [(6, 3, 5)], {"conf_threshold": 0.5, "box_loss": "l1", "objectness_loss": "focal"}),
 ]
 
 

@@ -5,6 +5,7 @@ from visionstudio.core.layers import (  # noqa: F401  (registration)
     block_ports,
     conv,
     core_layers,
+    detect,
     heads,
     merges,
     normalization,
