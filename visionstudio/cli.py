@@ -26,12 +26,14 @@ from visionstudio.commands import (
     lr_find,
     report,
     summary,
+    sweep,
+    sweep_worker,
     train,
 )
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
             "lr-find": lr_find, "batch-find": batch_find,
-            "check-data": check_data, "report": report}
+            "check-data": check_data, "report": report, "sweep": sweep, "sweep-worker": sweep_worker}
 SUBCOMMANDS = tuple(COMMANDS)
 
 
