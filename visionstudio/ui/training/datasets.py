@@ -17,6 +17,7 @@ from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.registry import DATASETS, DatasetSpec
 from visionstudio.core.params import validate_all
 from visionstudio.core.project.commands import SetDatasetSettings
+from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.preview import PreviewStrip
@@ -25,6 +26,11 @@ from visionstudio.ui.training.preview import PreviewStrip
 def registry() -> dict[str, DatasetSpec]:
     """key -> spec, in the registry's order (the dataset combo box)."""
     return {key: DATASETS.get(key) for key in DATASETS}
+
+
+def datasets_for(task: str) -> dict[str, DatasetSpec]:
+    """The datasets whose labels serve ``task`` (DatasetSpec.tasks), in the registry's order."""
+    return {key: spec for key, spec in registry().items() if task in spec.tasks}
 
 
 def clean_params(key: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +58,7 @@ class DatasetBox(QGroupBox):
         self.combo.setObjectName("datasetCombo")
         self.combo.setToolTip("The dataset to train and validate on")
         self.combo.setAccessibleName("Dataset")
-        for key, spec in registry().items():
-            self.combo.addItem(spec.title, key)
+        self._listed: str | None = None       # the task the combo lists datasets for
         self.combo.activated.connect(self._on_combo_activated)
         layout.addWidget(self.combo)
         self.form = ParamForm(object_prefix="dataset")
@@ -75,16 +80,19 @@ class DatasetBox(QGroupBox):
         self.refresh()
 
     def _on_document_settings_changed(self, section: str) -> None:
-        if section == "dataset":
+        if section in ("dataset", "task"):
             self.refresh()
             self.changed.emit()
 
     def refresh(self) -> None:
         """Show the project's dataset; the preview follows it (loaded while visible)."""
         ds = self.controller.document.dataset
+        self._list_for(self.controller.document.task)
         i = self.combo.findData(ds.key)
-        if i < 0:
-            self.combo.addItem(ds.key, ds.key)
+        if i < 0:   # a dataset of another task (or an unknown key): shown as it is
+            task = TASK_KINDS[self.controller.document.task].title.lower()
+            self.combo.addItem(ds.key if ds.key not in DATASETS else
+                               f"{DATASETS.get(ds.key).title} (not for {task})", ds.key)
             i = self.combo.count() - 1
         self.combo.setCurrentIndex(i)
         spec = registry().get(ds.key)
@@ -99,6 +107,15 @@ class DatasetBox(QGroupBox):
             self.request_preview()
         else:
             self.preview.clear()   # shown again, it loads the new choice
+
+    def _list_for(self, task: str) -> None:
+        """Offer the datasets of ``task`` (the Task choice above: task_picker.py)."""
+        if task == self._listed:
+            return
+        self._listed = task
+        self.combo.clear()
+        for key, spec in datasets_for(task).items():
+            self.combo.addItem(spec.title, key)
 
     def request_preview(self) -> None:
         doc = self.controller.document

@@ -34,6 +34,7 @@ from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.initial_label import InitialWeightsLabel
+from visionstudio.ui.training.task_picker import TaskPicker
 from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
 from visionstudio.ui.training.transfer_label import TransferCountLabel
 
@@ -82,6 +83,8 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
+        self.task_picker = TaskPicker(self.controller)    # task_picker.py
+        layout.addWidget(self.task_picker)
         self.dataset_box = datasets.DatasetBox(self.controller)
         self.dataset_box.changed.connect(self._on_dataset_changed)
         self.dataset_combo, self.dataset_form = self.dataset_box.combo, self.dataset_box.form
@@ -90,7 +93,9 @@ class TrainingPanel(QWidget):
         self.choice_combos: dict[str, QComboBox] = {}
         self.choice_forms: dict[str, ParamForm] = {}
         for section in ("loss", "optimizer", "scheduler"):
-            layout.addWidget(self._build_choice_box(section))
+            layout.addWidget(box := self._build_choice_box(section))
+            if section == "loss":
+                self.task_picker.follow_loss_box(box)   # hidden while the heads carry the losses
         layout.addWidget(self._build_run_box())
         layout.addStretch(1)
 

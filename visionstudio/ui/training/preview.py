@@ -1,6 +1,7 @@
-"""A strip of sample images with their labels and the class counts of the chosen
-dataset, loaded off the GUI thread; or, for a set whose files are not on disk yet,
-a "not downloaded yet" line with a Download button (progress, Cancel).
+"""A strip of sample images with their labels (class names, boxes or target values:
+preview_cells.py) and the class counts of the chosen dataset, loaded off the GUI
+thread; or, for a set whose files are not on disk yet, a "not downloaded yet" line
+with a Download button (progress, Cancel).
 
 The strip always shows the choice it was last given: a new request clears the old
 thumbnails at once, and a result that belongs to an earlier request (a generation
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QThread
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 from visionstudio.core.data import registry as data_registry
 from visionstudio.core.data.base import DatasetCancelled, default_data_dir
 from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, run_task
+from visionstudio.ui.training.preview_cells import caption_text, cells, summary, thumbnail
 
 SAMPLES = 12
-THUMB = 44
 IDLE_TEXT = "Preview appears when the panel is shown."
 PROBLEM_STYLE = ("background: #fdecea; color: #8a1c1c; border: 1px solid #e0a0a0; "
                  "border-radius: 3px; padding: 6px;")
@@ -43,17 +43,19 @@ def load_preview(state: TaskState, config, seed: int, val_split: float, data_dir
     # never download just for a preview: the Download button or training does that
     data = data_registry.load_dataset(config, val_split=val_split, seed=seed, data_dir=data_dir,
                                       cancel=lambda: state.cancelled, download=False)
+    classes = data.task == "classification"    # other tasks' labels are values or boxes
     if data.train_images is not None:
         images = data.train_images[:SAMPLES].numpy().copy()
         labels = data.train_labels[:SAMPLES].numpy().copy()
-        counts = np.bincount(data.train_labels.numpy(), minlength=data.num_classes)
+        counts = np.bincount(data.train_labels.numpy(), minlength=data.num_classes) if classes else None
     else:
         items = [data.train_dataset[i] for i in range(min(SAMPLES, data.num_train))]
         images = np.stack([np.asarray(x) for x, _ in items]) if items else np.zeros((0, 1, 1, 1), np.uint8)
-        labels = np.array([y for _, y in items])
+        labels = np.stack([np.asarray(y) for _, y in items]) if items else np.zeros(0)
         counts = None
     return {"images": images, "labels": labels, "class_names": list(data.class_names),
-            "counts": counts, "train": data.num_train, "val": data.num_val}
+            "counts": counts, "train": data.num_train, "val": data.num_val, "task": data.task,
+            "target_names": list(data.target_names)}
 
 
 def download_files(state: TaskState, config, data_dir=None) -> None:
@@ -61,19 +63,6 @@ def download_files(state: TaskState, config, data_dir=None) -> None:
     data_registry.download_dataset(config, data_dir=data_dir,
                                    progress=lambda text, fraction: state.set_progress(fraction, text),
                                    cancel=lambda: state.cancelled)
-
-
-def to_pixmap(image: np.ndarray, size: int = THUMB) -> QPixmap:
-    """uint8 C×H×W -> a scaled QPixmap (grayscale or RGB)."""
-    c, h, w = image.shape
-    if c == 1:
-        buf = np.ascontiguousarray(image[0])
-        qimg = QImage(buf.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    else:
-        buf = np.ascontiguousarray(np.transpose(image[:3], (1, 2, 0)))
-        qimg = QImage(buf.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(qimg).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.FastTransformation)
 
 
 def title_of(config) -> str:
@@ -203,23 +192,19 @@ class PreviewStrip(QWidget):
             return  # outdated: the user chose something else meanwhile
         self.data = data
         self._clear_grid()
-        names = data["class_names"]
-        for i, (img, lab) in enumerate(zip(data["images"], data["labels"])):
+        for i, (img, note) in enumerate(zip(data["images"], cells(data))):
             cell = QLabel()
-            cell.setPixmap(to_pixmap(img))
+            cell.setPixmap(thumbnail(img, note))
             cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            name = names[int(lab)] if 0 <= int(lab) < len(names) else str(lab)
-            cell.setToolTip(name)
-            text = QLabel(name)
+            cell.setToolTip(note.tooltip)
+            text = QLabel()
             text.setAlignment(Qt.AlignmentFlag.AlignCenter)
             text.setStyleSheet("font-size: 9px;")
+            text.setText(caption_text(text, note.caption))
+            text.setToolTip(note.tooltip)
             self.grid.addWidget(cell, (i // 6) * 2, i % 6)
             self.grid.addWidget(text, (i // 6) * 2 + 1, i % 6)
-        counts = data["counts"]
-        per_class = (", ".join(f"{n} {int(c)}" for n, c in zip(names, counts))
-                     if counts is not None else f"{len(names)} classes")
-        self._set_state("ready", f"{data['train']} training / {data['val']} validation images. "
-                                 f"Per class: {per_class}.")
+        self._set_state("ready", summary(data))
 
     # -- downloads ------------------------------------------------------------------------
     def download(self) -> None:
