@@ -132,6 +132,12 @@ README = """# {name}: training script exported by VisionStudio
     torchrun --nproc_per_node=4 train.py              # 4 GPUs on this machine
     python train.py --resume                          # continue from out/checkpoints/last
 
+On several machines, start the same command on each (the same folder and data on every
+node; rank 0 writes `out/`), with the first machine's address as the rendezvous:
+
+    torchrun --nnodes=2 --nproc_per_node=4 --rdzv_backend=c10d \\
+        --rdzv_endpoint=HOST:29500 --rdzv_id=myrun train.py
+
 Settings are in `config.json`; the network is `model.py` ({cls}) with its initial weights
 in `weights.safetensors`. `augmentation.py`, `lr_schedule.py`, `param_groups.py` and
 `shapes_data.py` are VisionStudio's own augmentation, learning-rate schedule, frozen
