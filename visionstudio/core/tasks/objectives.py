@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from visionstudio.core.tasks import classification, regression  # noqa: F401 - each registers its objective
+from visionstudio.core.tasks import (  # noqa: F401 - each registers its objective
+    classification,
+    detection_objective,
+    localization,
+    regression,
+)
 from visionstudio.core.tasks.objective import OBJECTIVES, Objective, ObjectiveError
 
 if TYPE_CHECKING:
