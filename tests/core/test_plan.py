@@ -11,7 +11,7 @@ from visionstudio.core import memory
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.graph.commands import SetParam
 from visionstudio.core.templates import load_template
-from visionstudio.core.training import plan as plan_module
+from visionstudio.core.training import plan_checks as plan_module  # where the fit checks live
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.plan import (
     PlanProblems,

@@ -155,7 +155,7 @@ def _step_probe(trainer: Any) -> Probe:
     """One real training step at a batch (CUDA): its peak allocated bytes."""
     import torch
 
-    from visionstudio.core.training.epoch_loop import autocast
+    from visionstudio.core.training.device import autocast
     from visionstudio.core.training.lr_finder import _step
 
     params = [p for p in trainer.train_model.parameters() if p.requires_grad]

@@ -28,7 +28,7 @@ MAX_COUNT = 10 ** 15          # steps, batches, samples: far beyond any real run
 MAX_EPOCHS = 10 ** 7
 MAX_LIST = 1_000_000          # history entries, notes, parameter groups' parameters
 MAX_TEXT = 10_000             # one note or name
-METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy", "val_metric")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -267,7 +267,8 @@ def _history(value: Any) -> None:
                 if not isinstance(v, bool):
                     raise FieldProblem(f"{where}.{name}", f"must be true or false, found {show(v)}")
             else:
-                number(v, f"{where}.{name}", optional="None" in kind)
+                # a task without a training score (regression …) saves no train accuracy
+                number(v, f"{where}.{name}", optional="None" in kind or name == "train_accuracy")
 
 
 def _sums(value: Any) -> None:
@@ -306,6 +307,29 @@ def _notes(value: Any) -> None:
         text(note, f"notes[{i}]")
 
 
+def _task(value: Any) -> None:
+    from visionstudio.core.tasks import TASK_KINDS
+
+    if value not in TASK_KINDS:
+        raise FieldProblem("task", f"must be one of {', '.join(TASK_KINDS)}, found {show(value)}")
+
+
+def _objective(value: Any) -> None:
+    """The task's state: an object of short names and numbers or lists of numbers (its
+    objective checks the meaning when it takes it)."""
+    state = obj(value, "objective")
+    if len(state) > 100:
+        raise FieldProblem("objective", f"has {len(state):,} entries; at most 100 are read")
+    for name, v in state.items():
+        where = f"objective.{name}"
+        items = seq(v, where, MAX_PAIRS) if isinstance(v, list) else [v]
+        for i, item in enumerate(items):
+            if isinstance(item, str):
+                text(item, f"{where}[{i}]", 200)
+            else:
+                number(item, f"{where}[{i}]")
+
+
 _TRAINER_FIELDS = {
     "trainer_format": lambda v: whole(v, "trainer_format", 1, 1),
     "epoch": lambda v: whole(v, "epoch", 1, MAX_EPOCHS),
@@ -338,5 +362,9 @@ def check_trainer(meta: Any) -> None:
             check(meta[name])
         elif complete:
             raise FieldProblem(name, "is missing")
+    if "task" in meta:
+        _task(meta["task"])
+    if "objective" in meta:   # optional: checkpoints from before tasks have none
+        _objective(meta["objective"])
     if complete or any(name in meta for name in _OPTIMIZER_FIELDS):
         _optimizer(*(required(meta, name, "") for name in _OPTIMIZER_FIELDS))

@@ -20,7 +20,8 @@ from visionstudio.core.training.schedules import SCHEDULERS
 AUGMENTATION_PRESETS = ("none", "flip", "crop", "flip_crop", "rotate", "color", "standard")
 DEVICE_WORDS = ("auto", "cpu", "cuda", "mps")  # "cuda:1" etc. are accepted too
 PRECISIONS = ("off", "bf16", "fp16")
-EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "train_loss")
+# val_metric: the task's own measure (accuracy, R², IoU, mAP@0.5: TaskKind.primary_metric)
+EARLY_STOP_METRICS = ("val_loss", "val_accuracy", "train_loss", "val_metric")
 
 TRAINING_FIELDS: tuple[ParamSpec, ...] = (
     ParamSpec("epochs", "int", 5, minimum=1, maximum=100_000, help="Passes over the training set."),
@@ -41,7 +42,8 @@ TRAINING_FIELDS: tuple[ParamSpec, ...] = (
     ParamSpec("clip_norm", "float", None, optional=True, title="gradient clipping", minimum=0.0,
               maximum=1e6, help="Clip the gradient norm to this value; empty for no clipping."),
     ParamSpec("early_stopping_metric", "choice", "val_loss", title="early stopping metric",
-              choices=EARLY_STOP_METRICS, help="Metric watched for early stopping and 'best' checkpoints."),
+              choices=EARLY_STOP_METRICS, help="Metric watched for early stopping and 'best' checkpoints; "
+              "val_metric is the task's own (accuracy, R², IoU or mAP@0.5)."),
     ParamSpec("early_stopping_patience", "int", 0, title="early stopping patience", minimum=0,
               maximum=100_000, help="Stop after this many epochs without improvement; 0 turns it off."),
     ParamSpec("frozen_bn_eval", "bool", True, title="frozen batch norm in eval mode",

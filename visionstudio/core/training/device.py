@@ -8,6 +8,8 @@ is the batch size an out-of-memory failure proposes.
 from __future__ import annotations
 
 import gc
+from contextlib import nullcontext
+from typing import Any
 
 import torch
 from torch import nn
@@ -106,3 +108,9 @@ def release_memory(device: torch.device, optimizer: torch.optim.Optimizer | None
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def autocast(trainer: Any):
+    """The set-up trainer's autocast context (a no-op context in full precision)."""
+    return (torch.autocast(trainer.device.type, dtype=trainer.amp_dtype)
+            if trainer.amp_dtype is not None else nullcontext())

@@ -4,28 +4,32 @@ Losses and correct counts stay on the device between reports (``_Window``) and a
 in one transfer per report, so the GPU is never synchronised per batch; only the CPU
 (where reading is free) and the first CHECKED_FIRST_STEPS steps read every loss before
 its update, so a NaN there is caught with the weights that failed on it intact.
+
+The task's Objective (core/tasks) gives the loss (total and per head) and the training
+score; the outputs are always a tuple of heads. Per-head losses ride in the same single
+read as the losses; validation metrics come from the objective's Evaluator, read once per
+pass. A task without a training score (regression …) reports its train accuracy as NaN
+(None in the files). The per-head training sums of an epoch interrupted mid-way start
+again at zero when it resumes (the total's sums are in the checkpoint).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 from typing import Any
 
 import torch
 
+from visionstudio.core.tasks.objective import as_outputs
+from visionstudio.core.training.device import autocast
 from visionstudio.core.training.failures import NonFinite
 from visionstudio.core.training.feed import unreadable_events
-from visionstudio.core.training.records import BatchRecord, EpochRecord, ValidationRecord
+from visionstudio.core.training.records import BatchRecord, EpochRecord
+from visionstudio.core.training.validation import validated
 
 CHECKED_FIRST_STEPS = 3
 ZERO_SUMS = (0.0, 0.0, 0)
-
-
-def autocast(trainer: Any):
-    return (torch.autocast(trainer.device.type, dtype=trainer.amp_dtype)
-            if trainer.amp_dtype is not None else nullcontext())
 
 
 class _Window:
@@ -36,18 +40,24 @@ class _Window:
         self.loss_sum, self.correct_sum, self.seen = float(sums[0]), float(sums[1]), int(sums[2])
         self.losses: list[torch.Tensor] = []
         self.corrects: list[torch.Tensor] = []
+        self.head_losses: list[torch.Tensor] = []
+        self.head_sums: list[float] = []          # the epoch's Σ head loss × images
+        self.scored = False                       # the objective gives a training score
         self.sizes: list[int] = []
         self.lrs: list[float] = []
         self.inputs: torch.Tensor | None = None   # the latest batch, to diagnose a NaN with
         self.last_report = time.perf_counter()
         self.start_elapsed = trainer._elapsed()
 
-    def add(self, loss: torch.Tensor, out: torch.Tensor, labels: torch.Tensor, lr: float) -> None:
-        if out.dim() > 2:
-            out = out.reshape(out.shape[0], -1)
+    def add(self, loss: torch.Tensor, per_head: torch.Tensor | None, score: torch.Tensor | None,
+            images: int, lr: float) -> None:
         self.losses.append(loss.detach())
-        self.corrects.append((out.detach().argmax(1) == labels).sum())
-        self.sizes.append(int(labels.shape[0]))
+        if score is not None:
+            self.corrects.append(score)
+            self.scored = True
+        if per_head is not None:
+            self.head_losses.append(per_head)
+        self.sizes.append(images)
         self.lrs.append(lr)
 
     def due(self, batch: int, batches: int) -> bool:
@@ -64,9 +74,16 @@ class _Window:
     def report(self, epoch: int, batch: int) -> None:
         """Read the window's values (one transfer), check them, send a BatchRecord."""
         t = self.trainer
-        n = len(self.losses)
-        values = torch.cat([torch.stack(self.losses).float(), torch.stack(self.corrects).float()]).tolist()
-        losses, corrects = values[:n], values[n:]
+        n, scored, heads = len(self.losses), bool(self.corrects), len(self.head_losses)
+        parts = [torch.stack(self.losses).float()]
+        if scored:
+            parts.append(torch.stack(self.corrects).float())
+        if heads:
+            parts.append(torch.stack(self.head_losses).float().flatten())
+        values = torch.cat(parts).tolist()
+        losses = values[:n]
+        corrects = values[n:2 * n] if scored else []
+        per_head = values[2 * n if scored else n:]
         first = t.step - n + 1
         for i, v in enumerate(losses):
             if not math.isfinite(v):
@@ -76,20 +93,46 @@ class _Window:
         self.loss_sum += weighted
         self.correct_sum += sum(corrects)
         self.seen += images
+        head_pairs = self._add_heads(per_head, heads)
         t._events.extend(unreadable_events(t.train_feed, t.val_feed))
         elapsed = t._elapsed()
         per_step = t._session_elapsed() / max(t._session_steps, 1)
         record = BatchRecord(
             epoch=epoch, batch=batch, batches=t.steps_per_epoch, step=t.step,
-            loss=weighted / max(images, 1), accuracy=sum(corrects) / max(images, 1), lr=self.lrs[-1],
+            loss=weighted / max(images, 1),
+            accuracy=sum(corrects) / max(images, 1) if scored else math.nan, lr=self.lrs[-1],
             images_per_s=images / max(elapsed - self.start_elapsed, 1e-9), elapsed_s=elapsed,
             eta_s=per_step * (t.total_steps - t.step),
-            losses=tuple(losses), lrs=tuple(self.lrs), events=tuple(t._events))
+            losses=tuple(losses), lrs=tuple(self.lrs), events=tuple(t._events), head_losses=head_pairs)
         t._events.clear()
         self.losses.clear(), self.corrects.clear(), self.sizes.clear(), self.lrs.clear()
+        self.head_losses.clear()
         t._emit("on_batch_end", record)
         self.last_report = time.perf_counter()
         self.start_elapsed = t._elapsed()
+
+    def _add_heads(self, per_head: list[float], steps: int) -> tuple[tuple[str, float], ...]:
+        """The window's mean loss per head (and the epoch's sums), from the flat values read."""
+        if not steps:
+            return ()
+        names = self.trainer.objective.head_names
+        k = len(names)
+        if not self.head_sums:
+            self.head_sums = [0.0] * k
+        window = [0.0] * k
+        for i, size in enumerate(self.sizes[-steps:]):
+            for h in range(k):
+                window[h] += per_head[i * k + h] * size
+        images = max(sum(self.sizes[-steps:]), 1)
+        for h in range(k):
+            self.head_sums[h] += window[h]
+        return tuple((name, window[h] / images) for h, name in enumerate(names))
+
+    def epoch_head_losses(self) -> tuple[tuple[str, float], ...]:
+        if not self.head_sums:
+            return ()
+        seen = max(self.seen, 1)
+        return tuple((name, v / seen) for name, v in zip(self.trainer.objective.head_names, self.head_sums))
 
 
 def _check_before_step(trainer: Any, loss: torch.Tensor, inputs: torch.Tensor, epoch: int) -> None:
@@ -126,15 +169,16 @@ def _train_step(trainer: Any, window: _Window, inputs: torch.Tensor, labels: tor
     lr = trainer.schedule.lr(trainer.step)
     if lr != trainer._lr:
         trainer._set_lr(lr)
+    objective = trainer.objective
     with autocast(trainer):
-        out = trainer.train_model(inputs)
-        loss = trainer.loss_fn(out, labels)
+        out = as_outputs(trainer.train_model(inputs))
+        loss, per_head = objective.loss(out, labels)
     window.inputs = inputs
     _check_before_step(trainer, loss, inputs, epoch)
     _backward_and_step(trainer, loss, params)
     trainer.step += 1
     trainer._session_steps += 1
-    window.add(loss, out, labels, lr)
+    window.add(loss, per_head, objective.batch_score(out, labels), int(labels.shape[0]), lr)
 
 
 def train_epoch(trainer: Any, epoch: int, start_batch: int, sums: tuple[float, float, int]) -> Any:
@@ -169,46 +213,8 @@ def train_epoch(trainer: Any, epoch: int, start_batch: int, sums: tuple[float, f
     if window.losses:
         window.report(epoch, batch)
     seen = max(window.seen, 1)
-    return (window.loss_sum / seen, window.correct_sum / seen, window.seen, epoch_gen_state)
-
-
-@torch.no_grad()
-def validate(trainer: Any) -> tuple[float, float, float | None, int]:
-    """(loss, accuracy, top-5 accuracy or None, samples) on the validation set."""
-    if trainer.val_feed is None:
-        return math.nan, math.nan, None, 0
-    model, device = trainer.train_model, trainer.device
-    was_training = model.training
-    model.eval()
-    k5 = trainer.data.num_classes > 5
-    zero = torch.zeros((), device=device, dtype=torch.float64)
-    loss_sum, correct, top5, n = zero.clone(), zero.clone(), zero.clone(), 0
-    for xb, yb in trainer.val_feed.batches(None, max(trainer.config.batch_size * 2, 256)):
-        with autocast(trainer):
-            out = model(xb)
-            loss = trainer.loss_fn(out, yb)
-        out = out.reshape(out.shape[0], -1)
-        loss_sum += loss.double() * yb.shape[0]
-        correct += (out.argmax(1) == yb).sum()
-        if k5:
-            top5 += (out.topk(5, dim=1).indices == yb[:, None]).any(1).sum()
-        n += int(yb.shape[0])
-    model.train(was_training)
-    values = torch.stack([loss_sum, correct, top5]).tolist()
-    n = max(n, 1)
-    return values[0] / n, values[1] / n, (values[2] / n if k5 else None), n
-
-
-def _validated(trainer: Any, epoch: int) -> tuple[float, float, float | None, int]:
-    t0 = time.perf_counter()
-    val_loss, val_acc, val_top5, n_val = validate(trainer)
-    if n_val:
-        if not math.isfinite(val_loss):
-            raise NonFinite(val_loss, trainer.step)
-        trainer._emit("on_validation_end", ValidationRecord(
-            epoch=epoch, step=trainer.step, loss=val_loss, accuracy=val_acc, top5=val_top5,
-            samples=n_val, seconds=time.perf_counter() - t0))
-    return val_loss, val_acc, val_top5, n_val
+    accuracy = window.correct_sum / seen if window.scored else math.nan
+    return (window.loss_sum / seen, accuracy, window.seen, epoch_gen_state, window.epoch_head_losses())
 
 
 def _note_best(trainer: Any, monitored: float, epoch: int) -> bool:
@@ -223,13 +229,14 @@ def _note_best(trainer: Any, monitored: float, epoch: int) -> bool:
 
 def end_epoch(trainer: Any, epoch: int, outcome: tuple) -> bool:
     """Validate, record, checkpoint; True when early stopping ends the run."""
-    train_loss, train_acc, seen, _epoch_gen_state = outcome
-    val_loss, val_acc, val_top5, n_val = _validated(trainer, epoch)
-    if trainer.schedule.on_validation(val_loss if n_val else train_loss):
+    train_loss, train_acc, seen, _epoch_gen_state, train_heads = outcome
+    v = validated(trainer, epoch)
+    n_val = v.samples
+    if trainer.schedule.on_validation(v.loss if n_val else train_loss):
         trainer._events.append(f"learning rate reduced to {trainer.schedule.lr(trainer.step):.3g} "
                                f"after epoch {epoch} (plateau)")
-    values = {"val_loss": val_loss, "val_accuracy": val_acc, "train_loss": train_loss,
-              "train_accuracy": train_acc}
+    values = {"val_loss": v.loss, "val_accuracy": v.accuracy, "train_loss": train_loss,
+              "train_accuracy": train_acc, "val_metric": v.primary}
     monitored = values[trainer.metric]
     better = _note_best(trainer, monitored, epoch)
     elapsed = trainer._elapsed()
@@ -237,10 +244,12 @@ def end_epoch(trainer: Any, epoch: int, outcome: tuple) -> bool:
     epoch_s = max(elapsed - trainer._epoch_started, 1e-9)
     record = EpochRecord(
         epoch=epoch, step=trainer.step, train_loss=train_loss, train_accuracy=train_acc,
-        val_loss=val_loss if n_val else None, val_accuracy=val_acc if n_val else None,
-        val_top5=val_top5, lr=trainer._lr, images_per_s=seen / epoch_s, epoch_s=epoch_s,
+        val_loss=v.loss if n_val else None,
+        val_accuracy=v.accuracy if n_val and math.isfinite(v.accuracy) else None,
+        val_top5=v.top5, lr=trainer._lr, images_per_s=seen / epoch_s, epoch_s=epoch_s,
         elapsed_s=elapsed, eta_s=per_step * (trainer.total_steps - trainer.step),
-        monitored=monitored, best=better)
+        monitored=monitored, best=better, val_metrics=v.metrics, val_head_losses=v.head_losses,
+        train_head_losses=train_heads)
     trainer.history.append(record)
     next_state = trainer.generator.get_state()
     trainer._last_ckpt = trainer._save("last", epoch + 1, 0, next_state, ZERO_SUMS) or trainer._last_ckpt

@@ -8,6 +8,12 @@ worker processes (and pinned memory on CUDA), then the same on-device normalisat
 Both paths draw their order from the same CPU generator, so a run is reproducible and
 can resume mid-epoch.
 
+Labels come in the layout of the dataset's task (LoadedDataset.task): integer classes
+(N,), or float targets (N, T), (N, 5), (N, M, 5). Integer labels are kept int64 and float
+ones float32; lazy datasets may yield an int or a target tensor per image, and collate
+stacks whichever it gets. A ``TargetAugment`` (boxes: core/tasks/box_augment.py) moves
+the targets with the images; a plain augmentation leaves them as they are.
+
 Files of a lazy dataset can break while it trains (deleted, truncated). A dataset with a
 ``sample(index) -> (image or None, label, ((name, reason), ...))`` method (the image
 folder's) says which files it could not read; the names travel back with each batch
@@ -26,6 +32,37 @@ from typing import Any
 import torch
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TargetAugment:
+    """An augmentation that moves the targets with the images (boxes move with a flip):
+    ``fn(images, targets) -> (images, targets)``, images float N×C×H×W in [0, 1]."""
+
+    fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _labels_on(labels: torch.Tensor, device: torch.device, non_blocking: bool = False) -> torch.Tensor:
+    """Labels on the device: class indices as int64, targets of any other layout as float32."""
+    labels = torch.as_tensor(labels)
+    dtype = torch.float32 if labels.is_floating_point() else torch.long
+    return labels.to(device=device, dtype=dtype, non_blocking=non_blocking)
+
+
+def _augmented(normalizer: Normalizer, xb: torch.Tensor, yb: torch.Tensor,
+               augment: Augment | TargetAugment | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalised batch, augmented; a TargetAugment's moved targets come back with it."""
+    if not isinstance(augment, TargetAugment):
+        return normalizer(xb, augment), yb
+    moved: list[torch.Tensor] = []
+
+    def images_only(x: torch.Tensor) -> torch.Tensor:
+        x, y = augment.fn(x, yb)
+        moved.append(y)
+        return x
+
+    xb = normalizer(xb, images_only)
+    return xb, moved[0] if moved else yb
 FLOAT_CACHE_LIMIT = 2 << 30  # bytes: bigger in-memory sets stay uint8, converted per batch
 FLOAT_CACHE_SHARE = 4        # ... and so do sets whose float copy needs over 1/4 of the free memory
 REPORT_NAMES = 5             # unreadable files named in a message (then "and N more")
@@ -41,7 +78,7 @@ class TrainData:
 
     num_classes: int
     train_images: torch.Tensor | None = None   # uint8 N×C×H×W
-    train_labels: torch.Tensor | None = None   # int64 N
+    train_labels: torch.Tensor | None = None   # int64 N, or the float targets of ``task``
     val_images: torch.Tensor | None = None
     val_labels: torch.Tensor | None = None
     mean: tuple[float, ...] | None = None      # per channel, on the 0..1 scale
@@ -51,6 +88,8 @@ class TrainData:
     class_names: tuple[str, ...] = ()
     sample_shape: tuple[int, ...] | None = None
     report: list[str] = field(default_factory=list)
+    task: str = "classification"               # the label layout (LoadedDataset.task)
+    target_names: tuple[str, ...] = ()         # regression: the values' names
 
     @property
     def in_memory(self) -> bool:
@@ -73,6 +112,8 @@ class TrainData:
             class_names=names,
             sample_shape=_tuple(getattr(loaded, "sample_shape", None)),
             report=list(getattr(loaded, "report", []) or []),
+            task=str(getattr(loaded, "task", "classification") or "classification"),
+            target_names=tuple(getattr(loaded, "target_names", ()) or ()),
         )
 
     @classmethod
@@ -190,10 +231,11 @@ class MemoryFeed:
         if float_copy_fits(x, device):
             x, self.stage = (normalizer.unit(x), "unit") if augmented else (normalizer(x), "ready")
         self.x = x
-        self.y = labels.to(device=device, dtype=torch.long)
+        self.y = _labels_on(labels, device)
 
     def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0,
-                augment: Augment | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                augment: Augment | TargetAugment | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         slices = batch_slices(self.n, batch_size)
         if order is not None:
             order = order.to(self.device, non_blocking=True)
@@ -208,7 +250,7 @@ class MemoryFeed:
                 if norm.channels_last and xb.dim() == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
             else:
-                xb = norm(xb, augment)
+                xb, yb = _augmented(norm, xb, yb, augment)
             yield xb, yb
 
 
@@ -230,8 +272,9 @@ class _Reporting(torch.utils.data.Dataset):
         return image, label, ()
 
 
-def _collate(items: list[tuple[Any, int, tuple]]) -> tuple[Any, Any, tuple[tuple[str, str], ...]]:
-    """Stack the readable samples; the problems of all of them ride along."""
+def _collate(items: list[tuple[Any, Any, tuple]]) -> tuple[Any, Any, tuple[tuple[str, str], ...]]:
+    """Stack the readable samples (class indices, or target tensors of one shape); the
+    problems of all of them ride along."""
     from torch.utils.data import default_collate
 
     problems = tuple(p for _, _, found in items for p in found)
@@ -239,7 +282,11 @@ def _collate(items: list[tuple[Any, int, tuple]]) -> tuple[Any, Any, tuple[tuple
     if not kept:
         return None, None, problems
     images = default_collate([torch.as_tensor(x) for x, _ in kept])
-    labels = torch.tensor([int(y) for _, y in kept], dtype=torch.long)
+    targets = [torch.as_tensor(y) for _, y in kept]
+    if all(t.dim() == 0 and not t.is_floating_point() for t in targets):
+        labels = torch.tensor([int(t) for t in targets], dtype=torch.long)
+    else:
+        labels = torch.stack([t.float() for t in targets])
     return images, labels, problems
 
 
@@ -290,7 +337,8 @@ class LazyFeed:
         self.pin = device.type == "cuda"
 
     def batches(self, order: torch.Tensor | None, batch_size: int, start: int = 0,
-                augment: Augment | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                augment: Augment | TargetAugment | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from torch.utils.data import DataLoader
 
         idx = order.tolist() if order is not None else list(range(self.n))
@@ -308,8 +356,7 @@ class LazyFeed:
                     f"{describe_unreadable(list(self.problems.items()))} The image folder may "
                     f"have been moved or deleted, or its drive removed.")
             xb = torch.as_tensor(xb).to(self.device, non_blocking=True)
-            yb = torch.as_tensor(yb).to(self.device, dtype=torch.long, non_blocking=True)
-            yield self.normalizer(xb, augment), yb
+            yield _augmented(self.normalizer, xb, _labels_on(yb, self.device, non_blocking=True), augment)
 
     def take_new_problems(self) -> list[tuple[str, str]]:
         """Problems not handed out before (for the next batch record's events)."""

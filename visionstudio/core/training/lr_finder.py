@@ -182,7 +182,7 @@ def _sweep(trainer: Any, lrs: list[float], control: TrainerControl, progress: Pr
            seed: int) -> tuple[list[float], list[float], str]:
     import torch
 
-    from visionstudio.core.training.epoch_loop import autocast
+    from visionstudio.core.training.device import autocast
     from visionstudio.core.training.param_groups import set_group_lrs
 
     generator = torch.Generator().manual_seed(seed)

@@ -3,11 +3,12 @@
 The command line, the app's worker and every later tool (sweeps, the LR finder) go
 through these two. ``plan_run`` is cheap and allocates nothing on a device, so the GUI
 calls it on its own thread and refuses Train with the plan's problems; it reads the
-settings (and overrides), analyses a copy of the graph, resolves the device and the
-precision, estimates the memory, checks that network and dataset fit (when the dataset
-can be described without loading it), and finds the checkpoint a continued run resumes
-from. ``execute`` runs on whichever thread should train: it loads the dataset (checking
-the fit there only when the plan could not), builds the model, trains, writes
+settings (and overrides), analyses a copy of the graph, reads its heads for the project's
+task, resolves the device and the precision, estimates the memory, checks that network,
+task and dataset fit (plan_checks.py; the dataset's own fit when it can be described
+without loading it), and finds the checkpoint a continued run resumes from. ``execute``
+runs on whichever thread should train: it loads the dataset (checking the task's labels,
+and the fit there only when the plan could not), builds the model, trains, writes
 ``metrics.csv`` and ``run.json`` when given a folder, and returns a RunResult. What a
 user can get wrong comes back as words (PlanProblems, a RunResult's FailureRecord),
 never as an exception; the run history is the caller's (the GUI keeps the only one).
@@ -23,10 +24,9 @@ from typing import Any
 
 from visionstudio.core import build
 from visionstudio.core.build import BuildError
-from visionstudio.core.data.base import DatasetCancelled, DatasetError, DatasetInfo, LoadedDataset
-from visionstudio.core.data.compat import check_compatibility
+from visionstudio.core.data.base import DatasetCancelled, DatasetError, LoadedDataset
 from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.data.registry import DATASETS, load_dataset, unknown_dataset_message
+from visionstudio.core.data.registry import load_dataset
 from visionstudio.core.graph import analyze
 from visionstudio.core.memory import (
     MemoryEstimate,
@@ -35,7 +35,7 @@ from visionstudio.core.memory import (
     human_bytes,
     memory_problem,
 )
-from visionstudio.core.params import ConfigError, validate_all
+from visionstudio.core.params import ConfigError
 from visionstudio.core.runs.paths import RunPathError, writable_run_dir
 from visionstudio.core.training import initial_weights as initial_w
 from visionstudio.core.training.callbacks import Callback
@@ -43,6 +43,17 @@ from visionstudio.core.training.checkpoint import CheckpointError, read_meta
 from visionstudio.core.training.config import TrainingConfig
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import TrainingSetupError, is_oom, resolve_device, resolve_precision
+from visionstudio.core.training.plan_checks import Refused as _Refused
+from visionstudio.core.training.plan_checks import (
+    describe_without_loading,
+    ends,
+    fit_problem,
+    heads_of,
+    loaded_task_problem,
+    structure_problem,
+    task_problem,
+)
+from visionstudio.core.training.plan_checks import sentence as _sentence
 from visionstudio.core.training.records import FailureRecord, FitResult
 from visionstudio.core.training.run_files import MetricsCSV, run_writers, write_run_summary, writers_problem
 from visionstudio.core.training.trainer import Trainer
@@ -84,6 +95,9 @@ class RunPlan:
     run_folder: Path | None = None  # a continued run's folder (checkpoints and metrics go on there)
     notes: tuple[str, ...] = ()     # for the user before the run starts (e.g. precision fell back)
     initial: Any = None             # InitialWeights a fresh run starts from (initial_weights.py)
+    task: str = "classification"    # the project's task (core/tasks TASK_KINDS)
+    heads: tuple = ()               # HeadPlans (core/tasks/heads.py), in the model's output order
+    plain: bool = True              # no head layers (a network from before tasks)
 
 
 @dataclass(frozen=True)
@@ -98,14 +112,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
-
-
-class _Refused(Exception):
-    """A problem found while planning; plan_run turns it into PlanProblems."""
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def epochs_to_train(planned: int, done: int, extra_epochs: int | None) -> int:
@@ -212,45 +218,6 @@ def _device(config: TrainingConfig, analysis: Any) -> tuple[Any, str, str | None
     return device, precision, note, estimate
 
 
-def describe_without_loading(dataset: DatasetConfig) -> DatasetInfo | None:
-    """What the dataset will give, when that is known for sure without loading it: sets
-    of fixed images (Shapes, the torchvision sets). None when only loading can tell: an
-    image folder's images follow the Input, and a class whose files are all unreadable
-    drops out, so counting its sub-folders is no promise. Refused for an unknown dataset."""
-    if dataset.key not in DATASETS:
-        raise _Refused(unknown_dataset_message(dataset.key))
-    spec = DATASETS.get(dataset.key)
-    params, _ = validate_all(spec.params, dict(dataset.params or {}))
-    try:
-        info = spec.describe(params)
-    except DatasetError:
-        return None   # loading will say what is wrong
-    return info if info.sample_shape is not None and info.num_classes is not None else None
-
-
-@dataclass(frozen=True)
-class _Ends:
-    input_shape: tuple | None
-    output_shape: tuple | None
-    input_name: str | None
-    output_name: str | None
-
-
-def _ends(graph: Any, analysis: Any) -> _Ends:
-    return _Ends(tuple(analysis.input_shape) if analysis.input_shape else None,
-                 tuple(analysis.output_shape) if analysis.output_shape else None,
-                 graph.nodes[analysis.input_id].name, graph.nodes[analysis.output_id].name)
-
-
-def _fit_problem(ends: _Ends | RunPlan, data: DatasetInfo | LoadedDataset) -> str | None:
-    """The refusal when the network's ends (a plan's, or _Ends) do not fit ``data``."""
-    problems = check_compatibility(data, ends.input_shape, ends.output_shape,
-                                   output_name=ends.output_name, input_name=ends.input_name)
-    if not problems:
-        return None
-    return "The network does not fit the dataset:\n" + "\n".join(f"- {x}" for x in problems)
-
-
 def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
              dataset_overrides: Mapping[str, Any] | None = None,
              continue_from: str | Mapping[str, Any] | None = None,
@@ -269,12 +236,20 @@ def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
     try:
         settings = _settings(document, overrides, dataset_overrides, continue_from, extra_epochs,
                              runs_root, resume)
+        task = getattr(document, "task", "classification")
+        problem = task_problem(settings.dataset, task)
+        if problem:
+            raise _Refused(problem)
         graph = document.graph.copy()
         analysis = _analysed(graph)
+        the_ends = ends(graph, analysis, task, heads_of(task, graph, analysis, settings.config.loss))
+        problem = structure_problem(the_ends)
+        if problem:
+            raise _Refused(problem)
         device, precision, note, estimate = _device(settings.config, analysis)
-        ends = _ends(graph, analysis)
         info = describe_without_loading(settings.dataset)
-        problem = (_fit_problem(ends, info) if info is not None else None) or writers_problem(settings.config)
+        problem = ((fit_problem(the_ends, info) if info is not None else None)
+                   or writers_problem(settings.config))
         if problem:
             raise _Refused(problem)
         initial = None if settings.resume else initial_w.check_initial_weights(document, graph, analysis)
@@ -283,10 +258,11 @@ def plan_run(document: Any, overrides: Mapping[str, Any] | None = None, *,
     return RunPlan(
         project_name=document.name, graph=graph, analysis=analysis, config=settings.config,
         dataset=settings.dataset, device=str(device), precision=precision,
-        input_shape=ends.input_shape, output_shape=ends.output_shape, input_name=ends.input_name,
-        output_name=ends.output_name, memory=estimate, dataset_checked=info is not None,
-        resume=settings.resume, resume_step=settings.resume_step, run_folder=settings.run_folder,
-        notes=(note,) if note else (), initial=initial)
+        input_shape=the_ends.input_shape, output_shape=the_ends.output_shape,
+        input_name=the_ends.input_name, output_name=the_ends.output_name, memory=estimate,
+        dataset_checked=info is not None, resume=settings.resume, resume_step=settings.resume_step,
+        run_folder=settings.run_folder, notes=(note,) if note else (), initial=initial, task=task,
+        heads=the_ends.heads, plain=the_ends.plain)
 
 
 # -- execute --------------------------------------------------------------------------------
@@ -306,10 +282,10 @@ def _load(plan: RunPlan, control: TrainerControl, data_dir, download: bool, prog
         raise
     except DatasetError as exc:
         raise _Failed("dataset", str(exc)) from None
-    if not plan.dataset_checked:
-        problem = _fit_problem(plan, loaded)
-        if problem:
-            raise _Failed("dataset", problem)
+    problem = loaded_task_problem(loaded, plan.task) or (None if plan.dataset_checked
+                                                         else fit_problem(plan, loaded))
+    if problem:
+        raise _Failed("dataset", problem)
     return loaded
 
 
@@ -332,10 +308,13 @@ def _build(plan: RunPlan) -> Any:
 
 
 def _summary_failure(folder: Path, plan: RunPlan, loaded: LoadedDataset, fit: FitResult,
-                     csv_path: Path | None) -> FailureRecord | None:
+                     csv_path: Path | None, objective: Any) -> FailureRecord | None:
     about = {"project": plan.project_name, "dataset": plan.dataset.to_dict(),
              "training": plan.config.to_dict(), "class_names": list(loaded.class_names),
-             "metrics_csv": str(csv_path) if csv_path else None}
+             "metrics_csv": str(csv_path) if csv_path else None, "task": plan.task,
+             "target_names": list(getattr(loaded, "target_names", []) or []),
+             # the task's fitted state (a regression's target mean/std) that predictions undo
+             "objective": objective.state_dict() if objective is not None else {}}
     try:
         write_run_summary(folder, fit, about)
     except OSError as exc:
@@ -389,12 +368,13 @@ def execute(plan: RunPlan, callbacks: Sequence[Callback] = (), control: TrainerC
                       report_interval_s=report_interval_s,
                       notes=[*initial_w.run_notes(plan.initial), *(loaded.report or [])],
                       device=plan.device,
-                      transfer=transfer_plan(plan.graph, frozen_bn_eval=plan.config.frozen_bn_eval))
+                      transfer=transfer_plan(plan.graph, frozen_bn_eval=plan.config.frozen_bn_eval),
+                      heads=plan.heads)
     try:
         fit = trainer.fit(loaded, resume=plan.resume)
     except (TrainingSetupError, CheckpointError) as exc:
         return RunResult("failed", failure=_Failed("setup", _sentence(str(exc))).record)
     failure = fit.failure
     if folder is not None:
-        failure = failure or _summary_failure(folder, plan, loaded, fit, csv_path)
+        failure = failure or _summary_failure(folder, plan, loaded, fit, csv_path, trainer.objective)
     return RunResult("failed" if failure is not None else fit.status, fit, failure)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -99,7 +100,7 @@ class EpochRecord(_Record):
     epoch: int
     step: int
     train_loss: float
-    train_accuracy: float
+    train_accuracy: float        # NaN where the task has no training score (regression …)
     val_loss: float | None
     val_accuracy: float | None
     val_top5: float | None
@@ -117,10 +118,13 @@ class EpochRecord(_Record):
     train_head_losses: tuple[tuple[str, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """As _Record's, with the (name, value) pairs as objects (what JSON keeps)."""
+        """As _Record's, with the (name, value) pairs as objects (what JSON keeps) and a
+        train accuracy the task does not measure (NaN) as None."""
         out = asdict(self)
         for name in ("val_metrics", "val_head_losses", "train_head_losses"):
             out[name] = dict(getattr(self, name))
+        if math.isnan(out["train_accuracy"]):
+            out["train_accuracy"] = None
         return out
 
     @classmethod
@@ -129,6 +133,8 @@ class EpochRecord(_Record):
         values = dict(data)
         for name in ("val_metrics", "val_head_losses", "train_head_losses"):
             values[name] = tuple((str(k), float(v)) for k, v in dict(values.get(name) or {}).items())
+        if values.get("train_accuracy") is None:
+            values["train_accuracy"] = math.nan
         return cls(**values)
 
     def metric_values(self) -> dict[str, float]:
@@ -138,7 +144,8 @@ class EpochRecord(_Record):
         out = {k: float(v) for k, v in (("train_loss", self.train_loss),
                                          ("train_accuracy", self.train_accuracy),
                                          ("val_loss", self.val_loss), ("val_accuracy", self.val_accuracy),
-                                         ("val_top5", self.val_top5)) if v is not None}
+                                         ("val_top5", self.val_top5))
+               if v is not None and not math.isnan(v)}
         out.update((f"val_{name}", float(v)) for name, v in self.val_metrics)
         out.update((f"val_loss/{name}", float(v)) for name, v in self.val_head_losses)
         out.update((f"train_loss/{name}", float(v)) for name, v in self.train_head_losses)

@@ -41,7 +41,8 @@ def write_run_summary(folder: Path, result: FitResult, about: Mapping[str, Any])
     """``folder/run.json``: ``about`` (project, dataset, settings) and the FitResult."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RUN_SUMMARY
-    summary = {**about, **result.as_dict()}
+    # the epochs as their own as_dict gives them (metric pairs as objects, no NaN)
+    summary = {**about, **result.as_dict(), "history": [r.as_dict() for r in result.history]}
     atomic_write_bytes(path, json.dumps(summary, indent=1, default=str).encode("utf-8"))
     return path
 

@@ -5,8 +5,11 @@ and losses/correct counts stay on the device between reports, so the GPU is neve
 synchronised per batch. Stop, pause and hyper-parameter changes come through a
 TrainerControl and are honoured between batches.
 
-Here: setting a run up (device, data feeds, loss, optimizer, schedule, seeds) and fit()
-around the epochs. Beside it: epoch_loop.py (an epoch, validation, the epoch's end),
+Here: setting a run up (device, data feeds, objective, optimizer, schedule, seeds) and
+fit() around the epochs. What is optimised and measured is the task's Objective
+(core/tasks): built from the run's heads (a plan's; without them, one plain output
+trained with ``config.loss``, the classification every Trainer did before tasks).
+Beside it: epoch_loop.py (an epoch, validation, the epoch's end), task_setup.py,
 device.py (device, precision, channels-last, OOM), trainer_state.py (the resumable
 state in a checkpoint), failures.py (what a failed run reports), feed.py (batches on
 the device).
@@ -25,8 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from visionstudio.core.data.augment import make_augmentation
 from visionstudio.core.params import ParamError
+from visionstudio.core.tasks.objective import Objective, ObjectiveError, as_outputs
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import load_checkpoint
 from visionstudio.core.training.config import TrainingConfig
@@ -34,18 +37,17 @@ from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.device import (
     AMP_DTYPES,
     TrainingSetupError,
+    autocast,
     is_oom,
     release_memory,
     resolve_device,
     resolve_precision,
     use_channels_last,
 )
-from visionstudio.core.training.epoch_loop import ZERO_SUMS, autocast, end_epoch, train_epoch
+from visionstudio.core.training.epoch_loop import ZERO_SUMS, end_epoch, train_epoch
 from visionstudio.core.training.failures import NonFinite, failure_record
 from visionstudio.core.training.feed import Normalizer, TrainData, make_feeds, unreadable_notes
-from visionstudio.core.training.losses import TrainingLoss
 from visionstudio.core.training.lr_schedule import Schedule
-from visionstudio.core.training.model_prep import training_view
 from visionstudio.core.training.nonfinite import NonFiniteOrigin, find_origin
 from visionstudio.core.training.optimizers import OPTIMIZERS, apply_group_values
 from visionstudio.core.training.param_groups import (
@@ -58,6 +60,7 @@ from visionstudio.core.training.param_groups import (
 )
 from visionstudio.core.training.records import EpochRecord, FailureRecord, FitResult, FitStartRecord
 from visionstudio.core.training.schedules import SCHEDULERS
+from visionstudio.core.training.task_setup import early_stop_metric, make_task_augmentation, setup_objective
 from visionstudio.core.training.trainer_state import restore_state, save_state
 
 
@@ -68,8 +71,9 @@ class Trainer:
                  report_interval_s: float = 0.05, report_every: int | None = None,
                  channels_last: bool | None = None, num_workers: int | None = None,
                  notes: Sequence[str] = (), device: str | torch.device | None = None,
-                 transfer: TransferPlan | None = None) -> None:
+                 transfer: TransferPlan | None = None, heads: Sequence[Any] | None = None) -> None:
         self.model = model
+        self.heads = tuple(heads) if heads else None   # HeadPlans (core/tasks/heads.py) of the plan
         self.transfer = transfer or TransferPlan()
         self.config = config or TrainingConfig()
         self.callbacks = list(callbacks)
@@ -87,6 +91,7 @@ class Trainer:
         self.device = torch.device("cpu")
         self.train_model: nn.Module = model
         self.optimizer: torch.optim.Optimizer | None = None
+        self.objective: Objective | None = None   # the task's (task_setup.py), set up by fit()
         self.schedule: Schedule | None = None
         self.step = 0
         self._events: list[str] = []
@@ -124,15 +129,14 @@ class Trainer:
         self.model.to(device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.train_model, log_softmax, notes = training_view(self.model, cfg.loss["key"])
-        self.notes.extend(notes)
         try:
-            self.loss_fn = TrainingLoss(cfg.loss["key"], cfg.loss["params"], data.num_classes,
-                                        device, log_softmax=log_softmax)
-        except ValueError as exc:
-            raise TrainingSetupError(f"loss: {exc}") from None
-        self.augment = (make_augmentation(cfg.augmentation, tuple(shape))
-                        if cfg.augmentation != "none" and shape is not None else None)
+            self.train_model, self.objective, notes = setup_objective(self.model, data, self.heads,
+                                                                      cfg.loss, device)
+        except ObjectiveError as exc:
+            raise TrainingSetupError(str(exc)) from None
+        self.notes.extend(notes)
+        self.augment, notes = make_task_augmentation(data.task, cfg.augmentation, shape)
+        self.notes.extend(notes)
         mean, std = data.stats()
         norm = Normalizer(mean, std, device, self.channels_last)
         self.train_feed, self.val_feed = make_feeds(data, norm, device, augmented=self.augment is not None,
@@ -140,6 +144,17 @@ class Trainer:
         if self.train_feed is None or self.train_feed.n == 0:
             raise TrainingSetupError("the dataset has no training images")
         self.data = data
+        if self.objective.fits_targets:
+            from visionstudio.core.training.task_setup import train_targets
+
+            try:
+                self.objective.fit(train_targets(data))
+            except ObjectiveError as exc:
+                raise TrainingSetupError(str(exc)) from None
+
+    def loss_fn(self, out: Any, labels: torch.Tensor) -> torch.Tensor:
+        """The total loss of a forward pass (the LR and batch finders' one number)."""
+        return self.objective.loss(as_outputs(out), labels)[0]
 
     def _setup_optimisation(self) -> None:
         cfg, n, bs = self.config, self.train_feed.n, self.config.batch_size
@@ -170,14 +185,9 @@ class Trainer:
         torch.default_generator.manual_seed(cfg.seed)  # (torch.manual_seed also queues CUDA seeding)
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(cfg.seed)
-        metric = cfg.early_stopping_metric
-        if metric.startswith("val_") and self.val_feed is None:
-            fallback = metric.replace("val_", "train_")
-            self.notes.append(f"There is no validation set, so {metric} is replaced by {fallback} "
-                              "for early stopping and the best checkpoint.")
-            metric = fallback
-        self.metric = metric
-        self.metric_mode = "max" if metric.endswith("accuracy") else "min"
+        self.metric, self.metric_mode, notes = early_stop_metric(
+            cfg.early_stopping_metric, self.data.task, has_validation=self.val_feed is not None)
+        self.notes.extend(notes)
 
     # -- hyper-parameters while running/paused -------------------------------------------
     def _apply_pending(self, values: dict[str, Any]) -> None:

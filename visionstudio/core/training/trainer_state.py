@@ -53,6 +53,9 @@ def pack_state(trainer: Any, epoch: int, batch: int, epoch_gen_state: torch.Tens
         "metric": trainer.metric,
         "history": [r.as_dict() for r in trainer.history],
         "notes": list(trainer.notes),
+        # the task's fitted state (a regression's target mean/std): predictions need it
+        "task": trainer.objective.task,
+        "objective": trainer.objective.state_dict(),
     }
     return tensors, meta
 
@@ -100,6 +103,20 @@ def _load_into(trainer: Any, ckpt: Any, optimizer_state: dict[str, Any], path: A
                               f"({type(exc).__name__}: {reason})") from None
 
 
+def _load_objective(trainer: Any, meta: dict[str, Any], path: Any) -> None:
+    """The objective's saved state (checked by the objective before it takes it)."""
+    from visionstudio.core.tasks.objective import ObjectiveError
+
+    task = meta.get("task", "classification")
+    if task != trainer.objective.task:
+        raise CheckpointError(f"the checkpoint {path} was trained for {task}, the run is "
+                              f"{trainer.objective.task}; resume needs the same task")
+    try:
+        trainer.objective.load_state_dict(meta.get("objective") or {})
+    except ObjectiveError as exc:
+        raise CheckpointError(f"cannot use checkpoint {path}: {exc}") from None
+
+
 def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load ``path`` into a set-up trainer; returns the position to continue from
     (epoch, batch, epoch_gen_state, sums). Raises CheckpointError saying what does not fit.
@@ -124,6 +141,7 @@ def restore_state(trainer: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
                  "rng.shuffle_epoch": trainer.generator.get_state().numel()}
     check_rng_states(root, ckpt.tensors, rng_sizes)
     history = [EpochRecord.from_dict(r) for r in meta["history"]]   # fields checked by read_meta
+    _load_objective(trainer, meta, path)
     _load_into(trainer, ckpt, optimizer_state, path)
     trainer.history = history
     best = meta["best"]
