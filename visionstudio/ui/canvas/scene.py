@@ -19,6 +19,7 @@ from visionstudio.core.layers import LAYERS, fmt_shape
 from visionstudio.ui.canvas.block_item import BLOCK_KIND, BlockItem, block_content
 from visionstudio.ui.canvas.context_menu import open_context_menu
 from visionstudio.ui.canvas.edge_item import EdgeItem
+from visionstudio.ui.canvas.head_badge import HeadChecks, show_head_tag
 from visionstudio.ui.canvas.items import NodeItem
 from visionstudio.ui.canvas.routing import RouteIndex
 from visionstudio.ui.canvas.style import CanvasStyle
@@ -48,6 +49,7 @@ class GraphScene(QGraphicsScene):
         # Layers and long edges by grid cell: routing asks it instead of scanning the scene.
         self.route_index = RouteIndex()
         self._bulk = False  # while bind() fills the scene: route each edge once, at the end
+        self.heads = HeadChecks(controller, self)
         self.selectionChanged.connect(self._on_scene_selection_changed)
         controller.analysis_changed.connect(self._on_controller_analysis_changed)
         controller.selection_changed.connect(self._on_controller_selection_changed)
@@ -256,14 +258,16 @@ class GraphScene(QGraphicsScene):
         self.apply_analysis(analysis)
 
     def apply_analysis(self, analysis: GraphAnalysis) -> None:
+        heads = self.heads.check(analysis)   # head_badge.py: what each head feeds, head problems
         for nid, item in self._nodes.items():
             info = analysis.nodes.get(nid)
+            show_head_tag(item, heads.labels.get(nid, ""))
             if info is None:
                 item.set_info("?", "", [])
                 continue
             params = f"{format_count(info.params)} params" if info.params else ""
-            item.set_info(fmt_shape(info.output_shape), params,
-                          [(d.message, d.severity, d.hint) for d in info.diagnostics])
+            found = [(d.message, d.severity, d.hint) for d in info.diagnostics]
+            item.set_info(fmt_shape(info.output_shape), params, found + heads.problems.get(nid, []))
         for edge, item in self._edges.items():
             info = analysis.nodes.get(edge.src)
             item.set_label(fmt_shape(info.output_shape) if info and info.output_shape else "")
