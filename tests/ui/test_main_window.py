@@ -35,7 +35,7 @@ def test_window_opens_with_the_classic_cnn(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.later_docks_added, timeout=20_000)
     expected = {"trainingPanel": "TrainingPanel", "metricsPlots": "MetricsPlots",
                 "featureMapView": "FeatureMapView", "layerHealth": "LayerHealthPanel",
-                "dataPanel": "DataPanel"}
+                "dataPanel": "DataPanel", "sweepPanel": "SweepPanel"}
     assert {panel.object_name for panel in LATER_PANELS} == set(expected)
     for object_name, cls in expected.items():
         dock = w.findChild(QDockWidget, f"{object_name}Dock")

@@ -99,7 +99,8 @@ def started_app(tmp_path_factory):
 def test_opening_the_app_imports_no_torch_and_builds_only_the_shown_panels(started_app):
     assert started_app["torch_after_start"] is False
     # tabbed behind others: built when first shown
-    assert started_app["unbuilt"] == ["dataPanel", "featureMapView", "layerHealth", "metricsPlots"]
+    assert started_app["unbuilt"] == ["dataPanel", "featureMapView", "layerHealth", "metricsPlots",
+                                       "sweepPanel"]
     assert {"action_toggle_trainingPanel", "action_toggle_metricsPlots",
             "action_toggle_featureMapView"} <= set(started_app["menu"])
 

@@ -65,6 +65,13 @@ def _data() -> Loaded:
     return DataPanel, None
 
 
+def _sweeps() -> Loaded:
+    from visionstudio.ui.sweeps.integration import install
+    from visionstudio.ui.sweeps.panel import SweepPanel
+
+    return SweepPanel, install
+
+
 def _layer_health() -> Loaded:
     from visionstudio.ui.training.health_panel import LayerHealthPanel, install
 
@@ -78,6 +85,7 @@ LATER_PANELS: tuple[LaterPanel, ...] = (
                needs_torch=True),
     LaterPanel("layerHealth", "Layer health", Area.BottomDockWidgetArea, _layer_health),
     LaterPanel("dataPanel", "Data", Area.BottomDockWidgetArea, _data),
+    LaterPanel("sweepPanel", "Sweeps", Area.BottomDockWidgetArea, _sweeps),
 )
 
 # The modules the loaders above import: none makes a widget, pixmap or icon when imported,
@@ -86,7 +94,8 @@ LATER_PANELS: tuple[LaterPanel, ...] = (
 PANEL_MODULES = ("visionstudio.ui.training.integration", "visionstudio.ui.training.panel",
                  "visionstudio.ui.plots.metrics", "visionstudio.ui.features",
                  "visionstudio.ui.features.integration", "visionstudio.ui.training.health_panel",
-                 "visionstudio.ui.data.panel")
+                 "visionstudio.ui.data.panel", "visionstudio.ui.sweeps.integration",
+                 "visionstudio.ui.sweeps.panel")
 
 MAX_MIN_SIZE = (560, 240)  # a dock wants at most this much room before it scrolls
 

@@ -48,7 +48,7 @@ STATUS_TIMEOUT_MS = 6000
 READABLE_ZOOM = 0.6  # below this node text is unreadable; tall networks scroll instead
 # Later-feature docks, the first time they appear: (tabbed with, raised above it)
 TAB_WITH = {"trainingPanel": ("history", True), **{key: ("summary", False) for key in (
-    "metricsPlots", "featureMapView", "layerHealth", "dataPanel")}}
+    "metricsPlots", "featureMapView", "layerHealth", "dataPanel", "sweepPanel")}}
 # Default dock sizes (issue #13: at 1280x800 the Training form and Feature maps open
 # readable). Shares: the inspector's of the right column, the bottom tabs' of the height;
 # the feature maps' first showing after a reset grows the bottom to TALL_BOTTOM.

@@ -149,6 +149,8 @@ class RunController(QObject):
     def _start(self, continue_id: str | None, extra_epochs: int | None) -> bool:
         if self.busy:
             return False
+        if self.controller.locked_reason is not None:   # another tool trains (a sweep)
+            return self._setup_failure(self.controller.locked_reason)
         # Here, not at module level: the plan imports torch (seconds), which the window
         # must not wait for at start (the Train action loads it first, off this thread).
         from visionstudio.core.training import plan as training_plan
