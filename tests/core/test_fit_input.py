@@ -12,6 +12,9 @@ from visionstudio.core.data import fit_input
 from visionstudio.core.data.config import DatasetConfig
 from visionstudio.core.data.preprocessing import Preprocessing
 from visionstudio.core.data.registry import describe_dataset, load_dataset
+from visionstudio.core.graph.commands import SetParam
+from visionstudio.core.templates import load_template
+from visionstudio.core.training.plan import RunPlan, execute, plan_run
 
 _threads = pytest.fixture(autouse=True)(one_thread)
 PRE = Preprocessing("Test_Weights.V1", 36, 32, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
@@ -59,3 +62,13 @@ def test_without_preprocessing_nothing_is_resized_and_describe_tells_the_fixed_s
     # with the weights' preprocessing the images follow the network's Input
     info = describe_dataset(shapes())
     assert info.sample_shape is None and info.channels == (1, 3)
+def test_a_pretrained_project_trains_on_built_in_shapes_at_its_input_size(tmp_path):
+    doc = load_template("classic_cnn")
+    input_id = next(nid for nid, node in doc.graph.nodes.items() if node.kind == "input")
+    for name, value in (("channels", 3), ("height", 32), ("width", 32)):
+        SetParam(input_id, name, value).do(doc)
+    doc.set_dataset(shapes(classes=10))
+    plan = plan_run(doc, {"device": "cpu", "epochs": 1, "batch_size": 20}, runs_root=tmp_path)
+    assert isinstance(plan, RunPlan), plan
+    result = execute(plan)
+    assert result.ok and result.fit.status == "completed", result

@@ -49,8 +49,8 @@ def describe_without_loading(dataset: DatasetConfig) -> DatasetInfo | None:
         info = spec.describe(params)
     except DatasetError:
         return None   # loading will say what is wrong
-    if info.sample_shape is None:
-        return None
+    if info.sample_shape is None or getattr(dataset, "preprocessing", None) is not None:
+        return None   # the images follow the Input (image folders; pretrained: fit_input.py)
     known = info.num_classes is not None if info.task != "regression" else bool(info.targets)
     return info if known else None
 
