@@ -6,6 +6,10 @@ instance becomes a :class:`BlockModule` over its definition's layers (with its e
 values), named after the instance, so keys follow the structure: ``block1.conv1.weight``,
 ``stage1.block1.conv1.weight`` for nested blocks, and ``named_modules()`` lists the
 inner layers as ``block1.conv1``.
+
+A network with several heads (Output or Detect layers) returns a tuple, one tensor per
+head in ``GraphAnalysis.output_ids`` order (the heads' names sorted); with one output it
+returns that tensor, as a network without heads always did.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from visionstudio.core.graph import GraphAnalysis, GraphModel, analyze
 from visionstudio.core.graph.blocks import BlockDefinition
 from visionstudio.core.layers import LAYERS
 from visionstudio.core.layers.block_ports import BLOCK
+from visionstudio.core.tasks import DEFAULT_TASK, TASK_KINDS
 
 
 class BuildError(ValueError):
@@ -32,7 +37,7 @@ class BuildError(ValueError):
 
 # Instance attributes every nn.Module sets in __init__ ("training") and GraphModule's own.
 _RESERVED = frozenset(vars(nn.Module())) | {"input_name", "output_name", "node_names", "input_names",
-                                             "block_key"}
+                                             "block_key", "output_names", "head_names", "head_targets"}
 
 
 def attribute_name(name: str) -> str:
@@ -62,10 +67,16 @@ def attribute_names(graph: GraphModel) -> dict[str, str]:
 
 
 class GraphModule(nn.Module):
-    """Runs the layers in topological order; merges receive their inputs in port order."""
+    """Runs the layers in topological order; merges receive their inputs in port order.
+
+    ``output_names`` are the attributes of the outputs it returns (a tuple of them when
+    there are several); ``output_name`` is the first, the layer tools hook for "the
+    output". ``head_names`` are those layers' node names and ``head_targets`` the target
+    each feeds (core.tasks TargetKind keys)."""
 
     def __init__(self, steps: list[tuple[str, nn.Module | None, tuple[str, ...]]],
-                 input_name: str, output_name: str, node_names: dict[str, str]) -> None:
+                 input_name: str, output_name: str | tuple[str, ...], node_names: dict[str, str],
+                 head_targets: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._steps: list[tuple[str, tuple[str, ...]]] = []
         for attr, module, sources in steps:
@@ -73,13 +84,16 @@ class GraphModule(nn.Module):
                 self.add_module(attr, module)
             self._steps.append((attr, sources))
         self.input_name = input_name
-        self.output_name = output_name
+        self.output_names = (output_name,) if isinstance(output_name, str) else tuple(output_name)
+        self.output_name = self.output_names[0] if self.output_names else ""
         self.node_names = node_names  # attribute -> node name
+        self.head_names = tuple(node_names.get(a, a) for a in self.output_names)
+        self.head_targets = tuple(head_targets)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         return self._run({self.input_name: x})
 
-    def _run(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _run(self, values: dict[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
         modules = self._modules
         for attr, sources in self._steps:
             if not sources:
@@ -90,6 +104,8 @@ class GraphModule(nn.Module):
                 values[attr] = module(value) if module is not None else value
             else:
                 values[attr] = module(*[values[s] for s in sources])
+        if len(self.output_names) > 1:
+            return tuple(values[name] for name in self.output_names)
         return values[self.output_name]
 
 
@@ -108,12 +124,14 @@ class BlockModule(GraphModule):
         return self._run(dict(zip(self.input_names, xs)))
 
 
-def _steps(graph: GraphModel, analysis: GraphAnalysis, output_id: str
+def _steps(graph: GraphModel, analysis: GraphAnalysis, output_ids: str | tuple[str, ...]
            ) -> list[tuple[str, nn.Module | None, tuple[str, ...]]]:
-    """(attribute, module or None, source attributes) for every layer the output needs."""
+    """(attribute, module or None, source attributes) for every layer the outputs need."""
     attrs = attribute_names(graph)
     steps = []
-    needed = graph.reachable_from(output_id, upstream=True)
+    needed: set[str] = set()
+    for output_id in (output_ids,) if isinstance(output_ids, str) else output_ids:
+        needed |= graph.reachable_from(output_id, upstream=True)
     for nid in analysis.order:
         if nid not in needed:
             continue
@@ -141,11 +159,27 @@ def build_block(definition: BlockDefinition, inner: GraphAnalysis | None) -> Blo
                        definition.key)
 
 
+def head_targets(graph: GraphModel, analysis: GraphAnalysis, task: str = DEFAULT_TASK) -> tuple[str, ...]:
+    """The target each output feeds, in output_ids order: an Output layer's own, a Detect
+    layer's detections, a plain output the task's usual one."""
+    usual = TASK_KINDS[task].targets[0].key if task in TASK_KINDS else TASK_KINDS[DEFAULT_TASK].targets[0].key
+    targets = []
+    for nid in analysis.output_ids:
+        kind = graph.nodes[nid].kind
+        spec = LAYERS.get(kind) if kind in LAYERS else None
+        if spec is not None and spec.is_head:
+            targets.append(analysis.nodes[nid].clean_params.get("target", "detections"))
+        else:
+            targets.append(usual)
+    return tuple(targets)
+
+
 def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
-                seed: int | None = None) -> GraphModule:
-    """Build the module; raises BuildError listing the graph's problems."""
+                seed: int | None = None, task: str = DEFAULT_TASK) -> GraphModule:
+    """Build the module; raises BuildError listing the graph's problems. ``task`` names
+    the target of a plain output (``head_targets``)."""
     analysis = analysis or analyze(graph)
-    if not analysis.ok or analysis.input_id is None or analysis.output_id is None:
+    if not analysis.ok or analysis.input_id is None or not analysis.output_ids:
         raise BuildError(analysis.errors or ["the network has no single input and output"])
     generator_state = None
     if seed is not None:
@@ -153,9 +187,11 @@ def build_model(graph: GraphModel, analysis: GraphAnalysis | None = None, *,
         torch.manual_seed(seed)
     try:
         attrs = attribute_names(graph)
-        steps = _steps(graph, analysis, analysis.output_id)
+        steps = _steps(graph, analysis, analysis.output_ids)
         names = {attrs[nid]: graph.nodes[nid].name for nid in graph.nodes}
-        return GraphModule(steps, attrs[analysis.input_id], attrs[analysis.output_id], names)
+        outputs = tuple(attrs[n] for n in analysis.output_ids)
+        targets = head_targets(graph, analysis, task)
+        return GraphModule(steps, attrs[analysis.input_id], outputs, names, targets)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

@@ -14,6 +14,10 @@ Project text is untrusted (see source_check.py): the name enters the file as the
 docstring only through ``docstring_line``; the finished text is compiled before it is
 returned, so a project cannot make ``import model`` run anything or make the export
 write invalid Python.
+
+A network with several heads gets a forward that returns a tuple, one tensor per head
+in the app's order (the heads' names sorted); the docstring lists which is which, and
+``HEAD_NAMES`` / ``OUTPUT_SHAPE`` (a tuple of shapes then) say it in code.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from visionstudio.core.build import BuildError, attribute_names
+from visionstudio.core.build import BuildError, attribute_names, head_targets
 from visionstudio.core.export.block_code import BlockClasses
 from visionstudio.core.export.source_check import checked_identifier, checked_source, docstring_line
 from visionstudio.core.export.transfer_source import transfer_lines
@@ -40,7 +44,7 @@ DOC_DESCRIPTION_CHARS = 2000
 
 # Names model.py defines at the top besides the layers' helper classes.
 MODULE_NAMES = frozenset({"torch", "nn", "F", "INPUT_SHAPE", "OUTPUT_SHAPE", "PROJECT_NAME",
-                          "annotations", "FROZEN", "LR_MULTIPLIERS"})
+                          "annotations", "FROZEN", "LR_MULTIPLIERS", "HEAD_NAMES"})
 # forward's own names: a layer called "logits" must not shadow forward(x, logits=...).
 LOCAL_RESERVED = frozenset({"x", "self", "torch", "nn", "F", "logits"})
 
@@ -50,8 +54,10 @@ class GeneratedModel:
     source: str
     class_name: str
     input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]            # the first output's (the only one's)
     softmax_output: bool = False  # forward(x, logits=True) skips the final softmax
+    head_names: tuple[str, ...] = ()         # with several heads: forward's tuple, in order
+    output_shapes: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass
@@ -108,9 +114,10 @@ def _value_names(graph: GraphModel, analysis: GraphAnalysis, order: list[str],
             consumers[e.src].append(e.dst)
     taken = set(LOCAL_RESERVED) | {cls}
     where: dict[str, str] = {}
+    single = analysis.output_ids[0] if len(analysis.output_ids) == 1 else None
     for i, nid in enumerate(order):
         nxt = order[i + 1] if i + 1 < len(order) else None
-        if nid == analysis.output_id or consumers[nid] == [nxt]:
+        if nid == single or (consumers[nid] == [nxt] and nid not in analysis.output_ids):
             where[nid] = "x"
             continue
         base = attrs[nid]
@@ -138,7 +145,7 @@ def _node_lines(body: _Body, graph: GraphModel, analysis: GraphAnalysis, nid: st
     if emitted.init is not None:
         body.init.append(f"self.{attr} = {emitted.init}")
     body.helpers.update(spec.code_helpers)
-    if nid == analysis.output_id and emitted.logits is not None:
+    if len(analysis.output_ids) == 1 and nid == analysis.output_id and emitted.logits is not None:
         # Training losses such as cross-entropy want the scores before the softmax.
         if emitted.logits != "x":
             body.forward.append(f"x = {emitted.logits}{shape}")
@@ -151,7 +158,9 @@ def _node_lines(body: _Body, graph: GraphModel, analysis: GraphAnalysis, nid: st
 
 def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str, blocks: BlockClasses) -> _Body:
     """__init__ and forward for the nodes the output needs, in the builder's order."""
-    needed = graph.reachable_from(analysis.output_id, upstream=True)  # a dangling branch is left out
+    needed: set[str] = set()  # a dangling branch is left out
+    for output_id in analysis.output_ids:
+        needed |= graph.reachable_from(output_id, upstream=True)
     order = [nid for nid in analysis.order if nid in needed]
     all_attrs = attribute_names(graph)
     for nid in order:  # names become attributes, locals and comments: identifiers only
@@ -161,19 +170,34 @@ def _class_body(graph: GraphModel, analysis: GraphAnalysis, cls: str, blocks: Bl
     body = _Body()
     for nid in order:
         _node_lines(body, graph, analysis, nid, attrs[nid], where, blocks)
-    if not body.softmax_head:
+    if len(analysis.output_ids) > 1:
+        body.forward.append(f"return {', '.join(where[nid] for nid in analysis.output_ids)}")
+    elif not body.softmax_head:
         body.forward.append("return x")
     return body
 
 
-def _docstring(cls: str, project_name: str, description: str, in_shape, out_shape) -> list[str]:
+def _outputs_text(heads: list[tuple[str, str, tuple[int, ...]]], out_shape) -> list[str]:
+    """The docstring's lines on what forward returns: one shape, or the heads in order."""
+    if len(heads) <= 1:
+        return [f"output: N×{fmt_shape(out_shape)}."]
+    lines = ["forward returns a tuple, one tensor per head, in this order:"]
+    lines += [f"    {i}: {name} ({target}): N×{fmt_shape(shape)}"
+              for i, (name, target, shape) in enumerate(heads)]
+    return lines
+
+
+def _docstring(cls: str, project_name: str, description: str, in_shape, out_shape,
+               heads: list[tuple[str, str, tuple[int, ...]]]) -> list[str]:
     shown = docstring_line(project_name, DOC_NAME_CHARS)
     lines = [f"{cls}: generated by VisionStudio from the project '{shown}' (PROJECT_NAME)."]
     if description:
         lines += ["", *_wrap(description[:DOC_DESCRIPTION_CHARS], 84)]
+    outputs = _outputs_text(heads, out_shape)
     lines += [
         "",
-        f"Input: N×{fmt_shape(in_shape)} images; output: N×{fmt_shape(out_shape)}.",
+        f"Input: N×{fmt_shape(in_shape)} images; {outputs[0]}",
+        *outputs[1:],
         "Parameter names match the app's checkpoints, so its weights load directly:",
         "",
         "    from safetensors.torch import load_file",
@@ -186,22 +210,28 @@ def _docstring(cls: str, project_name: str, description: str, in_shape, out_shap
 
 
 def _module_text(cls: str, project_name: str, description: str, in_shape, out_shape,
-                 body: _Body, transfer: list[str]) -> str:
-    out = [*_docstring(cls, project_name, description, in_shape, out_shape), "",
+                 body: _Body, transfer: list[str], heads: list[tuple[str, str, tuple[int, ...]]]) -> str:
+    several = len(heads) > 1
+    shapes = tuple(shape for _, _, shape in heads) if several else tuple(int(d) for d in out_shape)
+    out = [*_docstring(cls, project_name, description, in_shape, out_shape, heads), "",
            "import torch", "import torch.nn.functional as F", "from torch import nn", "",
            f"PROJECT_NAME = {project_name!r}",
            f"INPUT_SHAPE = {tuple(int(d) for d in in_shape)!r}",
-           f"OUTPUT_SHAPE = {tuple(int(d) for d in out_shape)!r}", *transfer, "", ""]
+           *([f"HEAD_NAMES = {tuple(name for name, _, _ in heads)!r}"] if several else []),
+           f"OUTPUT_SHAPE = {shapes!r}", *transfer, "", ""]
     for helper in body.helpers.values():
         out += [helper.rstrip("\n"), "", ""]
     out += [f"class {cls}(nn.Module):", "    def __init__(self) -> None:", "        super().__init__()"]
     out += [_fold(f"        {line}") for line in body.init]
     out.append("")
     logits_arg = ", logits: bool = False" if body.softmax_head else ""
-    out.append(f"    def forward(self, x: torch.Tensor{logits_arg}) -> torch.Tensor:")
+    returns = "tuple[torch.Tensor, ...]" if several else "torch.Tensor"
+    out.append(f"    def forward(self, x: torch.Tensor{logits_arg}) -> {returns}:")
     out += [_fold(f"        {line}") for line in body.forward]
+    shown = ("[y.shape for y in model(torch.zeros(2, *INPUT_SHAPE))]" if several
+             else "model(torch.zeros(2, *INPUT_SHAPE)).shape")
     out += ["", "", 'if __name__ == "__main__":', f"    model = {cls}().eval()", "    print(model)",
-            "    print(model(torch.zeros(2, *INPUT_SHAPE)).shape)", ""]
+            f"    print({shown})", ""]
     return "\n".join(out)
 
 
@@ -218,9 +248,16 @@ def generate_model_source(graph: GraphModel, *, project_name: str = "Model",
     body.helpers.update(blocks.sources())
     in_shape = analysis.nodes[analysis.input_id].output_shape
     out_shape = analysis.nodes[analysis.output_id].output_shape
-    source = _module_text(cls, project_name, description, in_shape, out_shape, body, transfer_lines(graph))
+    heads = [(checked_identifier(graph.nodes[nid].name, "the layer name"), target,
+              tuple(int(d) for d in analysis.nodes[nid].output_shape))
+             for nid, target in zip(analysis.output_ids, head_targets(graph, analysis))]
+    source = _module_text(cls, project_name, description, in_shape, out_shape, body, transfer_lines(graph),
+                          heads)
     checked_source(source, MODEL_FILE)  # ExportError rather than a file that does not load
-    return GeneratedModel(source, cls, tuple(in_shape), tuple(out_shape), body.softmax_head)
+    several = len(heads) > 1
+    return GeneratedModel(source, cls, tuple(in_shape), tuple(out_shape), body.softmax_head,
+                          tuple(name for name, _, _ in heads) if several else (),
+                          tuple(shape for _, _, shape in heads) if several else ())
 
 
 def _wrap(text: str, width: int) -> list[str]:

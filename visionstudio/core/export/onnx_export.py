@@ -4,6 +4,10 @@ torch 2.9+ exports through ``torch.export`` (``dynamo=True``, needs onnxscript);
 tried first. If it fails (or onnxscript is missing) the older TorchScript-based exporter
 is used, with its deprecation warning silenced. The file is checked with
 ``onnx.checker`` when onnx is installed.
+
+A network with one output names it ``output``; one with several heads names each output
+after its head layer (``box1``, ``cls``), in the order the model returns them: the raw
+heads, with any decoding left to the code that reads the file.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ OPSET = 18
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
+def output_names(model: torch.nn.Module) -> list[str]:
+    """``output`` for a single output, else the head layers' names in output order."""
+    heads = tuple(getattr(model, "head_names", ()))
+    return list(heads) if len(heads) > 1 else [OUTPUT_NAME]
+
+
 def _export_dynamo(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     from torch.export import Dim
 
@@ -32,7 +42,7 @@ def _export_dynamo(model: torch.nn.Module, example: torch.Tensor, path: Path) ->
     with redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            model, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=output_names(model),
             dynamic_shapes=({0: batch},), opset_version=OPSET, verbose=False,
             external_data=False, optimize=True,
         )
@@ -41,12 +51,13 @@ def _export_dynamo(model: torch.nn.Module, example: torch.Tensor, path: Path) ->
 
 def _export_legacy(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     buffer = io.BytesIO()
+    outputs = output_names(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model, (example,), buffer, dynamo=False, input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], opset_version=OPSET,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            output_names=outputs, opset_version=OPSET,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
         )
     atomic_write_bytes(path, buffer.getvalue())
 
@@ -54,7 +65,8 @@ def _export_legacy(model: torch.nn.Module, example: torch.Tensor, path: Path) ->
 def export_onnx(doc: ProjectDocument, path: str | os.PathLike[str],
                 weights: dict[str, torch.Tensor] | None = None) -> Path:
     """Write the model (eval mode) as ONNX; returns the path. Input ``input`` is
-    N×C×H×W float32 with N dynamic, output ``output`` is N×classes."""
+    N×C×H×W float32 with N dynamic, output ``output`` is N×classes (or one output per
+    head, named after it)."""
     check_layer_names(doc.graph)  # no project text in the file but identifiers
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
