@@ -127,3 +127,25 @@ def test_a_sample_whose_optimizer_step_never_ran_is_dropped_without_piling_hooks
     assert sum(len(m._forward_hooks) for m in model.modules()) == len(list(model.children()))
     monitor.on_fit_end(trainer, None)
     assert sum(len(m._forward_hooks) for m in model.modules()) == 0
+
+
+def test_layers_inside_block_instances_get_their_own_health_by_node_path():
+    """Issue #18: a block instance's inner layers are measured too, labelled
+    "<instance>.<inner layer>", and a dead ReLU inside a block is named there."""
+    from tests.core.block_helpers import conv_block, network
+    from visionstudio.core.graph import GraphModel
+
+    graph = GraphModel()
+    graph.blocks.add(conv_block())
+    network(graph, ["conv_block", "conv_block"], shape=(1, 8, 8), channels=4)
+    graph.nodes[graph.node_by_name("dense").id].params["units"] = 4
+    model = build_model(graph)
+    inner = model.get_submodule(_attr(model, "conv_block_2"))
+    with torch.no_grad():
+        next(m for m in inner.modules() if isinstance(m, torch.nn.Conv2d)).bias.fill_(-100.0)
+    _result, records, _ = _fit(model, epochs=1)
+    names = [h.layer for h in records[-1].layers]
+    assert {"conv_block_1", "conv_block_1.conv1", "conv_block_2.conv1", "conv_block_2.relu1"} <= set(names)
+    assert names.index("conv_block_1") < names.index("conv_block_1.conv1") < names.index("conv_block_2")
+    dead = {layer for layer, text in records[-1].findings if "never fire" in text}
+    assert "conv_block_2.relu1" in dead and "conv_block_1.relu1" not in dead

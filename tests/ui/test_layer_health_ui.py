@@ -69,3 +69,43 @@ def test_the_dead_relu_node_gets_the_dead_badge(qtbot, tmp_path, monkeypatch):
     rows = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
     assert "relu1" in rows and "never fire" in panel.findings.text()
     runs.shutdown()
+
+
+def test_an_opened_block_shows_its_layers_health_worst_instance_first(qtbot, tmp_path, monkeypatch):
+    """Issue #18: the layers inside a block get badges too. Opened from an instance the
+    canvas shows that instance's numbers; opened from the library, the worst instance's."""
+    from tests.core.block_helpers import conv_block, network
+    from visionstudio.core.training.layer_health import LayerHealth, LayerHealthRecord
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    graph = GraphModel()
+    graph.blocks.add(conv_block())
+    first, second = network(graph, ["conv_block", "conv_block"], shape=(1, 8, 8))
+    controller = DocumentController(ProjectDocument(graph=graph, name="blocks"))
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.controller, window.canvas = controller, GraphView(controller, window)
+    install(window)
+    runs = runs_for(controller)
+    text = "conv_block_2.relu1: 90% of its ReLU units never fire — lower the learning rate or use LeakyReLU"
+    runs.health.emit(LayerHealthRecord(step=5, layers=(
+        LayerHealth("conv_block_1", grad_norm=1.0), LayerHealth("conv_block_1.relu1", dead=0.3),
+        LayerHealth("conv_block_2", grad_norm=1.0), LayerHealth("conv_block_2.relu1", dead=0.9)),
+        findings=(("conv_block_2.relu1", text),)))
+
+    def badge(name):
+        item = next(i for i in window.canvas.scene().node_items() if i.name == name)
+        return item.health
+
+    # the network's level: the instances measured fine, their insides are not shown here
+    assert not any(i.health for i in window.canvas.scene().node_items())
+    assert controller.open_definition("conv_block", first)
+    assert badge("relu1").badge == "" and badge("relu1").heat == 0.3   # block 1: only tinted
+    controller.leave_definition()
+    assert controller.open_definition("conv_block", second)
+    assert badge("relu1").badge == "90% dead" and badge("relu1").severe
+    controller.leave_definition()
+    assert controller.open_definition("conv_block")   # from the library: the worst instance
+    assert badge("relu1").badge == "90% dead"
+    assert badge("conv1") is None
+    runs.shutdown()

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from visionstudio.core.build import BlockModule
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.nonfinite import layer_label
 from visionstudio.core.training.records import BatchRecord, FailureRecord, _Record
@@ -63,7 +64,8 @@ def findings_for(layers: tuple[LayerHealth, ...]) -> tuple[tuple[str, str], ...]
         if h.dead is not None and h.dead > DEAD_SHARE:
             out.append((h.layer, f"{h.layer}: {h.dead:.0%} of its ReLU units never fire — lower the "
                                  "learning rate or use LeakyReLU"))
-    graded = [h for h in layers if h.grad_norm is not None]
+    # the network's own layers only: a block instance's gradient already covers its insides
+    graded = [h for h in layers if h.grad_norm is not None and "." not in h.layer]
     if len(graded) >= 2:
         first, last = graded[0], graded[-1]
         a, b = first.grad_norm or 0.0, last.grad_norm or 0.0
@@ -89,6 +91,20 @@ class _Layer:
         self.fired: deque[torch.Tensor] = deque()
 
 
+def monitored_layers(root: nn.Module, prefix: str = "") -> list[_Layer]:
+    """Every node's module, and inside a block instance its definition's layers too,
+    labelled by the path of node names ("block1.conv1"), so the canvas can badge the
+    layers of an opened block."""
+    layers: list[_Layer] = []
+    for attr, module in root.named_children():
+        label = prefix + (layer_label(root, attr) if not prefix else
+                          getattr(root, "node_names", {}).get(attr, attr))
+        layers.append(_Layer(label, module))
+        if isinstance(module, BlockModule):
+            layers.extend(monitored_layers(module, label + "."))
+    return layers
+
+
 class LayerHealthMonitor(Callback):
     """Samples one step in ``every_steps`` and hands a LayerHealthRecord to ``sink``
     (on the training thread: a GUI sink only forwards it)."""
@@ -111,8 +127,7 @@ class LayerHealthMonitor(Callback):
 
     # -- callback hooks -----------------------------------------------------------
     def on_fit_start(self, trainer: Any, record: Any) -> None:
-        root = trainer.train_model
-        self.layers = [_Layer(layer_label(root, name), m) for name, m in root.named_children()]
+        self.layers = monitored_layers(trainer.train_model)
         if self.layers and trainer.optimizer is not None:
             self._arm(trainer)   # the first step is sampled: a short run still gets its record
 

@@ -52,30 +52,74 @@ def node_health(record: Any) -> dict[str, NodeHealth]:
     return out
 
 
+def scope_prefixes(network: Any, path: Any) -> list[str]:
+    """The record labels' prefixes of the layers an opened block shows: the path of
+    instance names it was opened from ("block1."), or, opened from the library, every
+    instance of its definition."""
+    prefixes, graph = [""], network
+    for level in path:
+        node = graph.nodes.get(level.instance) if level.instance is not None else None
+        names = ([node.name] if node is not None else
+                 [n.name for n in graph.nodes.values()
+                  if n.kind == "block" and n.params.get("block") == level.key])
+        prefixes = [p + name + "." for p in prefixes for name in names]
+        if level.key not in network.blocks:
+            return []
+        graph = network.blocks.get(level.key).graph
+    return prefixes
+
+
+def _worst(found: list[NodeHealth]) -> NodeHealth:
+    """Of one layer's health in several instances, the one to show: a finding first."""
+    return max(found, key=lambda h: (h.severe, bool(h.badge), h.heat))
+
+
 class HealthOverlay(QObject):
-    """Badges on the canvas of ``window`` from its run controller's health records."""
+    """Badges on the canvas of ``window`` from its run controller's health records; an
+    opened block shows its layers' health (the worst over its instances)."""
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
+        self.last: Any = None
         runs = runs_for(window.controller)
         runs.health.connect(self.show_record)
         runs.fit_started.connect(lambda _record: self.clear())
         runs.store_reset.connect(self.clear)
+        window.controller.scope_changed.connect(self._on_scope_changed)
 
     def _items(self) -> dict[str, Any]:
         scene = self.window.canvas.scene()
         return {item.name: item for item in scene.node_items()} if scene is not None else {}
 
+    def _scoped(self, health: dict[str, NodeHealth]) -> dict[str, NodeHealth]:
+        controller = self.window.controller
+        if not controller.scope:
+            return health
+        prefixes = scope_prefixes(controller.document.graph, controller.scope)
+        found: dict[str, list[NodeHealth]] = {}
+        for label, value in health.items():
+            for prefix in prefixes:
+                rest = label[len(prefix):] if label.startswith(prefix) else ""
+                if rest and "." not in rest:
+                    found.setdefault(rest, []).append(value)
+        return {name: _worst(values) for name, values in found.items()}
+
     def show_record(self, record: Any) -> None:
-        health = node_health(record)
+        self.last = record
+        health = self._scoped(node_health(record))
         for name, item in self._items().items():
             if record.layers:
                 item.set_health(health.get(name))
             elif name in health:   # a NaN record without numbers: the other nodes stay as shown
                 item.set_health(health[name])
 
+    def _on_scope_changed(self, _path) -> None:
+        if self.last is not None:
+            self.show_record(self.last)
+
     def clear(self) -> None:
+        self.last = None
         for item in self._items().values():
             item.set_health(None)
 
