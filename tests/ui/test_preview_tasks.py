@@ -54,9 +54,12 @@ def test_detection_preview_draws_each_box_in_its_class_colour(qtbot):
 
 
 def test_boxes_given_apart_from_the_labels(qtbot):
+    # a preview callable's boxes: (x0, y0, x1, y1, class) in pixels of the 32×32 image
     strip = show(qtbot, {"images": black(1), "labels": np.array([0]), "class_names": ["ring"],
-                         "counts": None, "train": 1, "val": 0, "boxes": [[[0, 0.5, 0.5, 0.4, 0.4]]]})
-    assert captions(strip) == ["ring"]
+                         "counts": np.array([1]), "train": 1, "val": 0,
+                         "boxes": [[(9.6, 9.6, 22.4, 22.4, 0)]]})
+    assert captions(strip) == ["ring"] and "Objects per class: ring 1." in strip.info.text()
+    assert "ring: centre 0.50, 0.50, size 0.40 × 0.40" in strip.grid.itemAtPosition(0, 0).widget().toolTip()
     image = strip.grid.itemAtPosition(0, 0).widget().pixmap().toImage()
     assert brightest(image, 0.3 * THUMB, THUMB // 2).red() > 150
 
@@ -90,8 +93,23 @@ def test_loaded_detection_labels_are_previewed_without_class_counts(monkeypatch)
     monkeypatch.setattr(preview_module.data_registry, "preview_dataset", lambda *a, **k: None)
     monkeypatch.setattr(preview_module.data_registry, "load_dataset", lambda *a, **k: data)
 
-    class State:
-        cancelled = False
-
-    shown = preview_module.load_preview(State(), object(), 0, 0.1)
+    shown = preview_module.load_preview(Running(), object(), 0, 0.1)
     assert shown["task"] == "detection" and shown["counts"] is None and shown["labels"].shape == (3, 2, 5)
+
+
+class Running:
+    cancelled = False
+
+
+@pytest.mark.parametrize("key", ["shapes_detect", "shapes_localize"])
+def test_the_built_in_box_sets_preview_with_their_boxes(qtbot, key):
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.data.registry import DATASETS
+    from visionstudio.core.params import validate_all
+
+    params, _ = validate_all(DATASETS.get(key).params, {})
+    data = preview_module.load_preview(Running(), DatasetConfig(key, params), 0, 0.1)
+    strip = show(qtbot, data)
+    cells = [strip.grid.itemAtPosition(0, c).widget() for c in range(6)]
+    assert all("centre" in cell.toolTip() for cell in cells)      # every image has its boxes
+    assert "Objects per class" in strip.info.text()

@@ -91,3 +91,22 @@ def test_run_list_scores_by_the_task_metric():
     assert primary_score(detection) == "mAP@0.5 81.0%"
     assert primary_score({"val_accuracy": 0.5, "val_metrics": {}}) == "50.0%"
     assert primary_score({}) == ""
+
+
+def test_training_texts_name_the_task_metric():
+    import math
+
+    from visionstudio.core.training.records import BatchRecord
+    from visionstudio.ui.training.texts import batch_score, epoch_text, final_text
+
+    record = epoch(2, 0.9534)
+    assert epoch_text(record) == "Epoch 2: R² 0.953 (validation), loss 0.6000"
+    assert final_text(record.as_dict(), 2) == "Final R² 0.953 (validation) after 2 epochs"
+    classic = EpochRecord(epoch=1, step=5, train_loss=0.5, train_accuracy=0.7, val_loss=0.4,
+                          val_accuracy=0.75, val_top5=None, lr=1e-3, images_per_s=1.0, epoch_s=1.0,
+                          elapsed_s=1.0, eta_s=0.0, monitored=0.4, best=True)
+    assert epoch_text(classic) == "Epoch 1: accuracy 75.0% (validation), loss 0.4000"
+    assert final_text(classic.as_dict(), 1) == "Final accuracy 75.0% (validation) after 1 epochs"
+    batch = BatchRecord(epoch=1, batch=1, batches=2, step=1, loss=0.3, accuracy=math.nan, lr=1e-3,
+                        images_per_s=1.0, elapsed_s=1.0, eta_s=1.0, head_losses=(("cls", 0.1), ("box", 0.2)))
+    assert batch_score(batch) == " (cls 0.1000 · box 0.2000)"

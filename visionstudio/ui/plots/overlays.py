@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from visionstudio.ui.plots.metric_names import ACCURACY
 from visionstudio.ui.plots.runs_list import OVERLAY_COLORS
 from visionstudio.ui.plots.style import decimate, pen
-from visionstudio.ui.plots.task_series import ACCURACY, overlay_series
+from visionstudio.ui.plots.task_series import overlay_series
 
 OVERLAY_PLOTS = ("loss", "accuracy", "lr", "throughput")   # the order of a run's items
 

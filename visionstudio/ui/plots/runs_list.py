@@ -3,6 +3,8 @@ it, rename it, delete it (removing is undoable; deleting its files is asked firs
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -17,9 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visionstudio.core.tasks import TASK_KINDS
+from visionstudio.ui.plots.metric_names import metric_text, primary_value
 from visionstudio.ui.plots.run_report import RunReport
-from visionstudio.ui.plots.task_series import is_fraction, metric_label
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1   # the status the item shows ("failed", ...)
@@ -43,15 +44,12 @@ def ask_delete(parent: QWidget, name: str) -> str:
 def primary_score(summary: dict) -> str:
     """The run's score for the list: its task's primary metric (R², IoU, mAP@0.5) when it
     recorded one, else its accuracy (validation, or training without a validation set)."""
-    metrics = summary.get("val_metrics") or {}
-    for task in TASK_KINDS.values():
-        value = metrics.get(task.primary_metric) if isinstance(metrics, dict) else None
-        if task.primary_metric != "accuracy" and isinstance(value, (int, float)):
-            name = metric_label(task.primary_metric)
-            return f"{name} {value:.1%}" if is_fraction(task.primary_metric) else f"{name} {value:.3f}"
+    metric = primary_value(summary.get("val_metrics"))
+    if metric is not None:
+        return metric_text(*metric)
     acc = summary.get("val_accuracy") if summary.get("val_accuracy") is not None \
         else summary.get("train_accuracy")
-    return f"{acc:.1%}" if isinstance(acc, (int, float)) else ""
+    return f"{acc:.1%}" if isinstance(acc, (int, float)) and math.isfinite(acc) else ""
 
 
 class RunsList(QWidget):

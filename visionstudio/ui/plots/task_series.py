@@ -21,13 +21,9 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
+from visionstudio.ui.plots.metric_names import ACCURACY, is_fraction, metric_label
 from visionstudio.ui.plots.style import DARK_BLUE, decimate, metric_title, titles
 
-ACCURACY = "accuracy"
-NAMES = {"accuracy": "Accuracy", "top5": "Top-5 accuracy", "r2": "R²", "mae": "MAE", "rmse": "RMSE",
-         "iou": "IoU", "box_l1": "Box L1 error", "map50": "mAP@0.5", "map": "mAP@0.5:0.95",
-         "precision": "Precision", "recall": "Recall"}
-FRACTIONS = frozenset({"accuracy", "top5", "iou", "map50", "map", "precision", "recall"})
 EMPTY = (np.zeros(0), np.zeros(0))
 
 
@@ -66,24 +62,6 @@ def default_metric(history) -> str:
         if task.primary_metric != ACCURACY and f"val_{task.primary_metric}" in recorded:
             return f"val_{task.primary_metric}"
     return ACCURACY
-
-
-def _base(name: str) -> tuple[str, str]:
-    """("r2", "") for val_r2, ("mae", "size") for val_mae/size, ("loss", "box") for loss/box."""
-    bare = name.removeprefix("val_")
-    metric, _, part = bare.partition("/")
-    return metric, part
-
-
-def metric_label(name: str) -> str:
-    """The metric in words: "R²", "MAE (size)", "Loss (box)"."""
-    metric, part = _base(name)
-    title = NAMES.get(metric, metric.replace("_", " ").capitalize())
-    return f"{title} ({part})" if part else title
-
-
-def is_fraction(name: str) -> bool:
-    return _base(name)[0] in FRACTIONS
 
 
 def series(history, name: str, x: str = "step") -> tuple[tuple[np.ndarray, np.ndarray], ...]:

@@ -35,7 +35,15 @@ from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.initial_label import InitialWeightsLabel
 from visionstudio.ui.training.task_picker import TaskPicker
-from visionstudio.ui.training.texts import END_TEXTS, STATE_TEXTS, failure_title, fmt_time
+from visionstudio.ui.training.texts import (
+    END_TEXTS,
+    STATE_TEXTS,
+    batch_score,
+    epoch_text,
+    failure_title,
+    final_text,
+    fmt_time,
+)
 from visionstudio.ui.training.transfer_label import TransferCountLabel
 
 PLAIN_FIELDS = tuple(s for s in TRAINING_FIELDS if s.name != "device")
@@ -327,14 +335,11 @@ class TrainingPanel(QWidget):
             return
         self.status_label.setText(
             f"Epoch {r.epoch}/{plan.config.epochs} · "
-            f"batch {r.batch}/{r.batches} · loss {r.loss:.4f} · acc {r.accuracy:.1%} · "
+            f"batch {r.batch}/{r.batches} · loss {r.loss:.4f}{batch_score(r)} · "
             f"{r.images_per_s:,.0f} img/s · ETA {fmt_time(r.eta_s)}")
 
     def _on_training_epoch(self, r) -> None:
-        acc = r.val_accuracy if r.val_accuracy is not None else r.train_accuracy
-        self.final_label.setText(f"Epoch {r.epoch}: accuracy {acc:.1%}"
-                                 + (f" (validation), loss {r.val_loss:.4f}" if r.val_loss is not None
-                                    else f" (training), loss {r.train_loss:.4f}"))
+        self.final_label.setText(epoch_text(r))   # the task's metric or the accuracy (texts.py)
 
     def _on_training_failed(self, failure) -> None:
         self.message.setText(f"<b>{failure_title(failure)}.</b> {failure.message}".replace("\n", "<br>"))
@@ -346,9 +351,7 @@ class TrainingPanel(QWidget):
         last = hist.final()
         status = hist.status
         if last:
-            val = last.get("val_accuracy")
-            acc, which = (val, "validation") if val is not None else (last.get("train_accuracy"), "training")
-            self.final_label.setText(f"Final accuracy {acc:.1%} ({which}) after {len(hist.epochs)} epochs")
+            self.final_label.setText(final_text(last, len(hist.epochs)))
         self.status_label.setText(END_TEXTS.get(status, status))
         self._update_buttons()
 

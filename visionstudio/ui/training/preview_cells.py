@@ -6,9 +6,11 @@ The preview's data is a dict (core/data/registry.preview_dataset, or the loaded
 dataset's first images: preview.load_preview) with "images" and "labels" in the layout
 of LoadedDataset (core/data/base.py): int classes (N,); float values (N, T); box rows
 [class, cx, cy, w, h] as fractions of the image, (N, 5) or (N, M, 5) padded with rows of
--1. A preview callable may give the boxes apart from the labels as "boxes" (the same
-rows, per image); "task" and "target_names" say what the labels are. Without "task" the
-layout tells: "boxes" means boxes, float labels of two dimensions mean values.
+-1. A preview callable may give the boxes apart from the labels as "boxes": per image a
+list of (x0, y0, x1, y1, class) in pixels (core/data/box_labels.pixel_boxes), its "labels"
+then being each image's first class and its "counts" the objects per class. "task" and
+"target_names" say what the labels are; without "task" the layout tells: "boxes" means
+boxes, float labels of two dimensions mean values.
 """
 
 from __future__ import annotations
@@ -85,9 +87,10 @@ def cells(data: dict) -> list[Cell]:
     names = list(data.get("class_names") or ())
     labels = list(data.get("labels", ()))
     if task in BOX_TASKS:
-        rows = data.get("boxes")
-        rows = list(rows) if rows is not None else labels
-        return [_box_cell(r, names) for r in rows]
+        given = data.get("boxes")
+        if given is None:
+            return [_box_cell(r, names) for r in labels]
+        return [_box_cell(_fraction_rows(b, image), names) for b, image in zip(given, data["images"])]
     if task == "regression":
         targets = list(data.get("target_names") or ())
         return [_value_cell(v, targets) for v in labels]
@@ -101,6 +104,14 @@ def _class_name(cls: int, names: list[str]) -> str:
 def _class_cell(label, names: list[str]) -> Cell:
     name = _class_name(int(label), names)
     return Cell(name, name)
+
+
+def _fraction_rows(boxes, image: np.ndarray) -> np.ndarray:
+    """Pixel boxes (x0, y0, x1, y1, class) of one C×H×W image as rows [class, cx, cy, w, h]."""
+    h, w = image.shape[-2:]
+    out = [[cls, (x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+           for x0, y0, x1, y1, cls in boxes]
+    return np.asarray(out, dtype=np.float64).reshape(-1, 5)
 
 
 def _box_cell(rows, names: list[str]) -> Cell:
@@ -133,9 +144,11 @@ def summary(data: dict) -> str:
     if task == "regression":
         targets = list(data.get("target_names") or ())
         return sizes + (f"Targets: {', '.join(targets)}." if targets else "")
-    if task in BOX_TASKS:
-        return sizes + f"Boxes of {len(names)} classes: {', '.join(names)}."
     counts = data.get("counts")
+    if task in BOX_TASKS:
+        if counts is None:
+            return sizes + f"Boxes of {len(names)} classes: {', '.join(names)}."
+        return sizes + "Objects per class: " + ", ".join(f"{n} {int(c)}" for n, c in zip(names, counts)) + "."
     per_class = (", ".join(f"{n} {int(c)}" for n, c in zip(names, counts))
                  if counts is not None else f"{len(names)} classes")
     return sizes + f"Per class: {per_class}."
