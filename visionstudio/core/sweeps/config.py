@@ -185,13 +185,17 @@ def load_sweep_text(text: str | bytes) -> SweepConfig:
         raise ConfigError("", f"the sweep file is {len(text):,} bytes; at most {MAX_FILE_BYTES:,} "
                           "are read")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ConfigError("", f"the sweep file is not valid JSON ({str(exc)[:120]})") from None
     return SweepConfig.from_dict(data)
 
 
 # -- the pieces ------------------------------------------------------------------------------
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not a number JSON allows")
+
+
 def _known(data: Mapping[str, Any], keys: frozenset[str], path: str) -> None:
     for key in data:
         if key not in keys:

@@ -37,6 +37,7 @@ from visionstudio.core.training.registry import OPTIMIZERS, SCHEDULERS
 
 MAX_REPEAT = 16
 NOT_SWEPT = frozenset({"seed", "device"})
+NOT_OFFERED = frozenset({"layer_health", "tensorboard"})   # tools, not what a run learns
 _CHOICES = {"optimizer": OPTIMIZERS, "scheduler": SCHEDULERS}
 _SWEEPABLE_KINDS = ("int", "float", "bool", "choice")
 _REPEAT_SPEC = ParamSpec("repeat", "int", 1, title="repeats", minimum=1, maximum=MAX_REPEAT)
@@ -251,9 +252,10 @@ def _choice_of(path: str, title: str, spec: ParamSpec, value: Any) -> ParameterC
         return ParameterChoice(path, title, "choice", value, choices=tuple(spec.choices))
     value = spec.default if value is None else value
     if spec.kind == "int":
-        low = max(int(spec.minimum if spec.minimum is not None else 1), max(1, int(value) // 2))
-        high = min(int(spec.maximum if spec.maximum is not None else 2 * value), max(low + 1, 2 * int(value)))
-        return ParameterChoice(path, title, "int", value, low, max(high, low + 1))
+        low = int(value) // 2 if spec.minimum is None else max(int(spec.minimum), int(value) // 2)
+        high = max(low + 1, 2 * int(value))
+        high = high if spec.maximum is None else min(int(spec.maximum), high)
+        return ParameterChoice(path, title, "int", value, low, high) if low < high else None
     log = spec.name in ("lr", "weight_decay", "eps", "lr_decay", "min_lr") and value > 0
     lo, hi = (value / 10, value * 10) if log else (spec.minimum, spec.maximum)
     if lo is None or hi is None:
@@ -275,10 +277,12 @@ def sweepable_parameters(document: ProjectDocument) -> list[ParameterChoice]:
             out.append(_choice_of(f"{head}.{p.name}", f"{spec.title}: {p.label}", p,
                                   current["params"].get(p.name, p.default)))
     for spec in TRAINING_FIELDS:
-        if spec.name not in NOT_SWEPT:
+        if spec.name not in NOT_SWEPT | NOT_OFFERED:
             out.append(_choice_of(f"training.{spec.name}", spec.label, spec, getattr(training, spec.name)))
     graph = document.graph
     for node in graph.nodes.values():
+        if node.kind == "input":   # its shape is the data's
+            continue
         for p in node_param_specs(graph, node):
             out.append(_choice_of(f"layer.{node.name}.{p.name}", f"{node.name}: {p.label}", p,
                                   node.params.get(p.name, p.default)))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 
 from visionstudio.core.commands import CommandError
 from visionstudio.core.runs.paths import RunPathError
@@ -40,6 +41,7 @@ from visionstudio.core.training.control import TrainerControl
 
 STUDY_FILE = "sweeps.db"
 CONFIG_ATTR = "visionstudio.sweep"
+TRIAL_ATTR = "visionstudio.trial"   # one attribute, one commit: seeds, values, runs, settings, seconds
 HEARTBEAT_S = 10
 _STATES = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
            "WAITING": "waiting"}
@@ -93,11 +95,23 @@ def open_storage(url: str) -> Any:
     """An Optuna storage for ``url`` with a heartbeat (so a dead worker's trial is failed);
     SQLite waits for a busy file rather than failing at once."""
     kwargs: dict[str, Any] = {"heartbeat_interval": HEARTBEAT_S, "grace_period": 3 * HEARTBEAT_S}
-    if url.startswith("sqlite:"):
+    sqlite = url.startswith("sqlite:")
+    if sqlite:
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     with warnings.catch_warnings():   # the heartbeat is marked experimental since Optuna 2.9
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, **kwargs)
+        storage = optuna.storages.RDBStorage(url, **kwargs)
+    if sqlite:   # a commit per trial attribute: without WAL each one waits for the disk
+        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
+        storage.engine.dispose()
+    return storage
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -118,7 +132,7 @@ def _pruner(config: SweepConfig) -> optuna.pruners.BasePruner:
 
 
 def _row(trial: optuna.trial.FrozenTrial) -> TrialRow:
-    attrs = trial.user_attrs
+    attrs = trial.user_attrs.get(TRIAL_ATTR, {})
     state = _STATES.get(trial.state.name, trial.state.name.lower())
     if state == "failed" and attrs.get("stopped"):
         state = "stopped"
@@ -137,10 +151,10 @@ def _row(trial: optuna.trial.FrozenTrial) -> TrialRow:
 def _counted(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial uses up the budget: finished, or running now; not one a stop
     interrupted, nor one of a worker that died (failed by the heartbeat, no message)."""
-    name = trial.state.name
+    name, attrs = trial.state.name, trial.user_attrs.get(TRIAL_ATTR, {})
     if name in ("COMPLETE", "PRUNED", "RUNNING"):
         return True
-    return name == "FAIL" and "message" in trial.user_attrs and not trial.user_attrs.get("stopped")
+    return name == "FAIL" and "message" in attrs and not attrs.get("stopped")
 
 
 def load_study_rows(storage: str, name: str) -> list[TrialRow]:
@@ -264,54 +278,51 @@ class SweepRunner:
         config = self.config
         values = _suggest(trial, config)
         seeds = [config.seed + i for i in range(config.repeats)]
-        trial.set_user_attr("seeds", seeds)
+        record: dict[str, Any] = {"seeds": seeds, "run_ids": [], "values_per_seed": [], "training_s": 0.0}
         started = time.perf_counter()
+
+        def keep(**changes: Any) -> None:   # one attribute, one commit
+            record.update(changes, seconds=time.perf_counter() - started)
+            trial.set_user_attr(TRIAL_ATTR, record)
+
         if self.on_trial is not None:
             self.on_trial(TrialRow(trial.number, "running", dict(values), None, (), (), 0.0, "",
                                    tuple(seeds)))
         try:
             document = apply_parameters(self.document, values)
         except CommandError as exc:
-            trial.set_user_attr("message", f"These values do not fit the project: {exc}")
+            keep(message=f"These values do not fit the project: {exc}")
             raise _TrialFailed(str(exc)) from None
-        per_seed, run_ids, training_s = [], [], 0.0
         for i, seed in enumerate(seeds):
-            prune = self._pruning(trial) if i == 0 else None
-            overrides = {**self.overrides, "seed": seed,
-                         **({"epochs": config.epochs} if config.epochs is not None else {})}
-            info = {"sweep": config.name, "trial": trial.number, "params": dict(values), "seed": seed}
-            result = run_seed(document, overrides, runs_root=self.runs_root,
-                              name=run_name(config.name, trial.number, seed if config.repeats > 1 else None),
-                              metric=config.objective_metric, sweep_info=info, control=self.control,
-                              on_record=self.on_record, prune=prune)
-            run_ids.append(result.run_id)
-            training_s += result.training_s
-            self._keep(trial, run_ids, per_seed, started, training_s)
-            if i == 0:
-                trial.set_user_attr("settings", result.entry["settings"].get("training"))
+            result = self._run_seed(trial, document, values, seed, prune=i == 0)
+            record["run_ids"].append(result.run_id)
+            record["training_s"] += result.training_s
+            record.setdefault("settings", result.entry["settings"].get("training"))
             if self.on_run is not None:
                 self.on_run(result.entry)
             if self.control.stop_requested:
-                trial.set_user_attr("stopped", True)
-                trial.set_user_attr("message", "Stopped before the end; not counted.")
+                keep(stopped=True, message="Stopped before the end; not counted.")
                 raise _TrialFailed("stopped")
             if result.pruned:
-                epochs = result.entry["summary"].get("epochs")
-                trial.set_user_attr("message", f"Pruned after epoch {epochs}.")
+                keep(message=f"Pruned after epoch {result.entry['summary'].get('epochs')}.")
                 raise optuna.TrialPruned()
             if result.value is None:
-                trial.set_user_attr("message", result.message or "The run gave no value.")
+                keep(message=result.message or "The run gave no value.")
                 raise _TrialFailed(result.message)
-            per_seed.append(result.value)
-            self._keep(trial, run_ids, per_seed, started, training_s)
-        return statistics.fmean(per_seed)
+            record["values_per_seed"].append(result.value)
+        keep()
+        return statistics.fmean(record["values_per_seed"])
 
-    def _keep(self, trial: optuna.Trial, run_ids: list[str], per_seed: list[float], started: float,
-              training_s: float) -> None:
-        trial.set_user_attr("run_ids", list(run_ids))
-        trial.set_user_attr("values_per_seed", list(per_seed))
-        trial.set_user_attr("seconds", time.perf_counter() - started)
-        trial.set_user_attr("training_s", training_s)
+    def _run_seed(self, trial: optuna.Trial, document: Any, values: dict[str, Any], seed: int,
+                  prune: bool) -> Any:
+        config = self.config
+        overrides = {**self.overrides, "seed": seed,
+                     **({"epochs": config.epochs} if config.epochs is not None else {})}
+        info = {"sweep": config.name, "trial": trial.number, "params": dict(values), "seed": seed}
+        return run_seed(document, overrides, runs_root=self.runs_root,
+                        name=run_name(config.name, trial.number, seed if config.repeats > 1 else None),
+                        metric=config.objective_metric, sweep_info=info, control=self.control,
+                        on_record=self.on_record, prune=self._pruning(trial) if prune else None)
 
     def _pruning(self, trial: optuna.Trial) -> Callable[[float, int], bool] | None:
         if self.config.pruner == "none":
