@@ -183,3 +183,21 @@ def test_onnx_has_one_named_output_per_head(tmp_path):
     for g, w in zip(got, want):
         assert g.shape == tuple(w.shape)
         assert torch.allclose(torch.from_numpy(g), w, atol=1e-4)
+
+
+def test_an_output_inside_a_block_definition_is_a_problem():
+    from visionstudio.core.graph.analysis import analyze_block
+    from visionstudio.core.graph.blocks import BlockLibrary
+
+    from .block_helpers import conv_block
+
+    definition = conv_block("with_head")
+    inner = definition.graph
+    relu = inner.node_by_name("relu1").id
+    b = GraphBuilder(inner)
+    b.add("output", relu, name="inner_head")
+    library = BlockLibrary()
+    library.add(definition)
+    a = analyze_block(library, "with_head", [(3, 8, 8)])
+    assert "inner_head: an Output layer ends the whole network and cannot sit inside a block" in [
+        str(d) for d in a.diagnostics]
