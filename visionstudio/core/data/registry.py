@@ -25,6 +25,7 @@ from visionstudio.core.data.base import (
     default_data_dir,
 )
 from visionstudio.core.data.shapes import SHAPE_NAMES
+from visionstudio.core.data.shapes_detect import DETECT_PARAMS, LOCALIZE_PARAMS
 from visionstudio.core.data.shapes_regress import PARAMS as SHAPES_REGRESS_PARAMS
 from visionstudio.core.layers import fmt_shape
 from visionstudio.core.params import ConfigError, ParamSpec, validate_all, validate_section
@@ -161,6 +162,60 @@ register(DatasetSpec(
     ),
     loader=_lazy(".image_csv", "load_image_csv"), needs_download=False,
     describe=_lazy(".image_csv", "describe_image_csv"), tasks=("regression",),
+), "Your data")
+
+register(DatasetSpec(
+    key="shapes_detect", title="Shapes detection (built-in)",
+    description="Several drawn shapes per image (1 to 4 by default), each with its class and a tight "
+                "box. Made on the spot from a seed; no download.",
+    params=DETECT_PARAMS, needs_download=False, tasks=("detection",),
+    loader=_lazy(".shapes_detect", "load_shapes_detect"),
+    describe=_lazy(".shapes_detect", "describe_shapes_detect"),
+    preview=_lazy(".shapes_detect", "preview_shapes_detect"),
+), "Built-in")
+
+register(DatasetSpec(
+    key="shapes_localize", title="Shapes localization (built-in)",
+    description="One drawn shape per image: its class and its box. Made on the spot from a seed; "
+                "no download.",
+    params=LOCALIZE_PARAMS, needs_download=False, tasks=("localization",),
+    loader=_lazy(".shapes_detect", "load_shapes_localize"),
+    describe=_lazy(".shapes_detect", "describe_shapes_localize"),
+    preview=_lazy(".shapes_detect", "preview_shapes_localize"),
+), "Built-in")
+
+register(DatasetSpec(
+    key="yolo", title="YOLO labels (images + .txt boxes)",
+    description="Your own images with YOLO box labels: images/ and labels/ (one .txt per image, "
+                "lines 'class cx cy w h' as fractions), class names in data.yaml or classes.txt. "
+                "Label problems are reported with file and line and left out.",
+    params=(
+        ParamSpec("folder", "str", "", help="The dataset folder (with images/, labels/ and data.yaml "
+                  "or classes.txt).", extra={"editor": "directory"}),
+    ),
+    loader=_lazy(".yolo", "load_yolo"), needs_download=False, tasks=("detection",),
+    describe=_lazy(".yolo", "describe_yolo"), preview=_lazy(".yolo", "preview_yolo"),
+), "Your data")
+
+register(DatasetSpec(
+    key="coco", title="COCO JSON (images + instances file)",
+    description="Your own images with a COCO instances JSON (images, annotations with bbox "
+                "[x, y, width, height] in pixels, categories). Annotation problems are reported by "
+                "id and left out.",
+    params=(
+        ParamSpec("images", "str", "", title="images folder", help="Folder the JSON's file_name "
+                  "entries are relative to.", extra={"editor": "directory"}),
+        ParamSpec("annotations", "str", "", title="instances JSON", help="The COCO instances file.",
+                  extra={"editor": "file"}),
+        ParamSpec("val_images", "str", "", title="validation images folder", help="Optional; empty "
+                  "splits the training images by the validation split (seeded).",
+                  extra={"editor": "directory"}),
+        ParamSpec("val_annotations", "str", "", title="validation instances JSON",
+                  help="The validation images' instances file (same categories).",
+                  extra={"editor": "file"}),
+    ),
+    loader=_lazy(".coco", "load_coco"), needs_download=False, tasks=("detection",),
+    describe=_lazy(".coco", "describe_coco"), preview=_lazy(".coco", "preview_coco"),
 ), "Your data")
 
 
