@@ -21,6 +21,7 @@ from visionstudio import __version__
 from visionstudio.commands import (
     batch_find,
     check_data,
+    evaluate,
     export,
     import_model,
     lr_find,
@@ -33,7 +34,8 @@ from visionstudio.commands import (
 
 COMMANDS = {"summary": summary, "train": train, "export": export, "import": import_model,
             "lr-find": lr_find, "batch-find": batch_find,
-            "check-data": check_data, "report": report, "sweep": sweep, "sweep-worker": sweep_worker}
+            "check-data": check_data, "report": report, "evaluate": evaluate, "sweep": sweep,
+            "sweep-worker": sweep_worker}
 SUBCOMMANDS = tuple(COMMANDS)
 
 

@@ -14,6 +14,7 @@ SIGTERM aborts without waiting for the batch. PROJECT may be a template key such
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -83,24 +84,40 @@ def _progress_callback(stream, quiet: bool):
             width = 24
             done = int(width * r.batch / max(r.batches, 1))
             bar = "#" * done + "-" * (width - done)
+            acc = f"acc {r.accuracy:.3f} " if math.isfinite(r.accuracy) else ""
             stream.write(f"\repoch {r.epoch}/{trainer.config.epochs} [{bar}] {r.batch}/{r.batches} "
-                         f"loss {r.loss:.4f} acc {r.accuracy:.3f} lr {r.lr:.2g} "
+                         f"loss {r.loss:.4f} {acc}lr {r.lr:.2g} "
                          f"{r.images_per_s:,.0f} img/s ETA {_fmt_time(r.eta_s)} ")
             stream.flush()
 
         def on_epoch_end(self, trainer, r):
             if tty and not quiet:
                 stream.write("\r\x1b[K")
-            val = (f" val_loss {r.val_loss:.4f} val_acc {r.val_accuracy:.3f}"
-                   if r.val_loss is not None else "")
-            top5 = f" top5 {r.val_top5:.3f}" if r.val_top5 is not None else ""
-            print(f"epoch {r.epoch}/{trainer.config.epochs}: loss {r.train_loss:.4f} "
-                  f"acc {r.train_accuracy:.3f}{val}{top5} lr {r.lr:.3g} "
+            print(f"epoch {r.epoch}/{trainer.config.epochs}: {epoch_words(r)} lr {r.lr:.3g} "
                   f"({r.epoch_s:.1f}s, {r.images_per_s:,.0f} img/s){' *best*' if r.best else ''}",
                   file=stream)
             stream.flush()
 
     return Progress()
+
+
+def epoch_words(r, sep: str = " ") -> str:
+    """An epoch's numbers: losses, then the task's measures (accuracy and top-5 for a
+    classification; R², MAE, RMSE … averaged over the targets; mAP …), then per-head losses."""
+    parts = [f"loss {r.train_loss:.4f}"]
+    if math.isfinite(r.train_accuracy):
+        parts.append(f"acc {r.train_accuracy:.3f}")
+    if r.val_loss is not None:
+        parts.append(f"val_loss {r.val_loss:.4f}")
+        if r.val_accuracy is not None and not r.val_metrics:
+            parts.append(f"val_acc {r.val_accuracy:.3f}")
+    if r.val_top5 is not None:
+        parts.append(f"top5 {r.val_top5:.3f}")
+    parts += [f"{name} {value:.4g}" for name, value in r.val_metrics if "/" not in name]
+    heads = ", ".join(f"{name} {value:.4f}" for name, value in r.val_head_losses or r.train_head_losses)
+    if heads:
+        parts.append(f"({'val' if r.val_head_losses else 'train'} loss per head: {heads})")
+    return sep.join(parts)
 
 
 def _open(project: str):
@@ -169,10 +186,12 @@ def _report(result, args, out: Path, start_notes: tuple[str, ...]) -> int:
           f"{_fmt_time(fit.elapsed_s)}")
     for note in fit.notes[len(start_notes):]:   # e.g. images that broke mid-run
         print(note)
-    if last is not None:
+    if last is not None and not last.val_metrics and math.isfinite(last.train_accuracy):
         val = (f", val_loss {last.val_loss:.4f}, val_accuracy {last.val_accuracy:.4f}"
-               if last.val_loss is not None else "")
+               if last.val_loss is not None and last.val_accuracy is not None else "")
         print(f"final: loss {last.train_loss:.4f}, accuracy {last.train_accuracy:.4f}{val}")
+    elif last is not None:
+        print(f"final: {epoch_words(last, sep=', ')}")
     if fit.best_epoch is not None:
         print(f"best {fit.metric}: {fit.best_metric:.4f} (epoch {fit.best_epoch})")
     print(f"checkpoints: {fit.last_checkpoint or '-'} (last), {fit.best_checkpoint or '-'} (best)")

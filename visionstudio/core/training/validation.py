@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,20 +40,29 @@ class Validation:
 NO_VALIDATION = Validation(math.nan, math.nan, None, 0)
 
 
-@torch.no_grad()
 def validate(trainer: Any) -> Validation:
     """The validation set's loss and metrics (NO_VALIDATION without one)."""
     if trainer.val_feed is None:
         return NO_VALIDATION
-    model, device, objective = trainer.train_model, trainer.device, trainer.objective
+    return evaluate_feed(trainer.train_model, trainer.val_feed, trainer.objective,
+                         max(trainer.config.batch_size * 2, 256), lambda: autocast(trainer))
+
+
+@torch.no_grad()
+def evaluate_feed(model: Any, feed: Any, objective: Any, batch_size: int,
+                  autocast_context: Callable[[], Any] = nullcontext,
+                  on_batch: Callable[[tuple, torch.Tensor], None] | None = None) -> Validation:
+    """Loss and metrics of ``model`` over every batch of ``feed`` (eval mode, restored
+    after); ``on_batch(outputs, targets)`` sees each batch (a caller's own tallies)."""
+    device = objective.device
     was_training = model.training
     model.eval()
     evaluator = objective.evaluator()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     head_sum: torch.Tensor | None = None
     n = 0
-    for xb, yb in trainer.val_feed.batches(None, max(trainer.config.batch_size * 2, 256)):
-        with autocast(trainer):
+    for xb, yb in feed.batches(None, batch_size):
+        with autocast_context():
             out = as_outputs(model(xb))
             loss, per_head = objective.loss(out, yb)
         loss_sum += loss.double() * yb.shape[0]
@@ -59,6 +70,8 @@ def validate(trainer: Any) -> Validation:
             part = per_head.double() * yb.shape[0]
             head_sum = part if head_sum is None else head_sum + part
         evaluator.add(out, yb)
+        if on_batch is not None:
+            on_batch(out, yb)
         n += int(yb.shape[0])
     model.train(was_training)
     values = (torch.cat([loss_sum.view(1), head_sum]) if head_sum is not None else loss_sum.view(1)).tolist()
