@@ -69,6 +69,9 @@ def test_regression_preview_shows_the_values_under_each_image(qtbot):
     strip = show(qtbot, {"images": black(2), "labels": values, "class_names": [], "counts": None,
                          "train": 2, "val": 0, "target_names": ["size", "angle"]})
     assert captions(strip) == ["12.5 · 30", "7.25 · -45"]
+    many = show(qtbot, {"images": black(1), "labels": np.arange(7, dtype=np.float32)[None], "class_names": [],
+                        "counts": None, "train": 1, "val": 0})
+    assert captions(many)[0].splitlines()[0] == "0 · 1" and captions(many)[0].count("\n") == 1
     assert strip.grid.itemAtPosition(0, 1).widget().toolTip() == "size = 7.25\nangle = -45"
     assert "Targets: size, angle." in strip.info.text()
 
@@ -113,3 +116,19 @@ def test_the_built_in_box_sets_preview_with_their_boxes(qtbot, key):
     cells = [strip.grid.itemAtPosition(0, c).widget() for c in range(6)]
     assert all("centre" in cell.toolTip() for cell in cells)      # every image has its boxes
     assert "Objects per class" in strip.info.text()
+
+
+def test_the_built_in_regression_set_previews_its_values(qtbot):
+    pytest.importorskip("torch")
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.data.registry import DATASETS
+    from visionstudio.core.params import validate_all
+
+    params, _ = validate_all(DATASETS.get("shapes_regress").params, {"samples": 24, "val_samples": 8})
+    data = preview_module.load_preview(Running(), DatasetConfig("shapes_regress", params), 0, 0.1)
+    strip = show(qtbot, data)
+    assert "Targets: size, angle, x, y." in strip.info.text()
+    tip = strip.grid.itemAtPosition(0, 0).widget().toolTip().splitlines()
+    assert [line.split(" = ")[0] for line in tip] == ["size", "angle", "x", "y"]
+    first, second = captions(strip)[0].splitlines()             # two values a line
+    assert len(first.split(" · ")) == 2 and second.count("·") == 1

@@ -110,3 +110,18 @@ def test_training_texts_name_the_task_metric():
     batch = BatchRecord(epoch=1, batch=1, batches=2, step=1, loss=0.3, accuracy=math.nan, lr=1e-3,
                         images_per_s=1.0, elapsed_s=1.0, eta_s=1.0, head_losses=(("cls", 0.1), ("box", 0.2)))
     assert batch_score(batch) == " (cls 0.1000 · box 0.2000)"
+
+
+def test_hover_readout_follows_the_metric_shown(plots):
+    from visionstudio.core.training.records import BatchRecord
+
+    history = plots.selection.history
+    history.add(BatchRecord(epoch=1, batch=10, batches=10, step=10, loss=0.5, accuracy=float("nan"),
+                            lr=1e-3, images_per_s=10.0, elapsed_s=1.0, eta_s=0.0, losses=(0.5,) * 10,
+                            lrs=(1e-3,) * 10))
+    history.add(epoch(1, 0.75))
+    plots.refresh()
+    assert plots.values_at(5).endswith("epoch 1: R² 0.750") and "nan" not in plots.values_at(5)
+    plots.metric_choice.choose("loss/box")
+    plots.refresh()
+    assert plots.values_at(5).endswith("epoch 1: Loss (box) train 0.6, Loss (box) val 0.5")

@@ -36,7 +36,7 @@ from visionstudio.ui.plots.ranges import StickyYRanges
 from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraphics, decimate, pen, titles
-from visionstudio.ui.plots.task_series import MetricChoice, draw_metric
+from visionstudio.ui.plots.task_series import MetricChoice, draw_metric, epoch_readout
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
@@ -362,10 +362,7 @@ class MetricsPlots(QWidget):
             parts.append(f"{a['rate'][j]:,.0f} img/s")
         epochs = [e for e in h.epochs if e["step"] >= a["step"][i]]
         if epochs:
-            e = epochs[0]
-            acc = e.get("val_accuracy")
-            parts.append(f"epoch {e['epoch']}: train {e['train_accuracy']:.1%}"
-                         + (f", val {acc:.1%}" if acc is not None else ""))
+            parts.append(epoch_readout(epochs[0], self.metric_choice.key))
         return " · ".join(parts)
 
     # -- export -----------------------------------------------------------------------------

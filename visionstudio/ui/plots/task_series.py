@@ -13,6 +13,7 @@ values (R² can be negative, errors are unbounded) range automatically.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
-from visionstudio.ui.plots.metric_names import ACCURACY, is_fraction, metric_label
+from visionstudio.ui.plots.metric_names import ACCURACY, is_fraction, metric_label, metric_text
 from visionstudio.ui.plots.style import DARK_BLUE, decimate, metric_title, titles
 
 EMPTY = (np.zeros(0), np.zeros(0))
@@ -82,6 +83,21 @@ def _curve(history, name: str, x: str) -> tuple[np.ndarray, np.ndarray]:
         return EMPTY
     xs, ys = zip(*pairs)
     return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+
+
+def epoch_readout(row: dict, key: str) -> str:
+    """The hover readout's epoch part: its accuracy (train, val) or the metric shown."""
+    values = epoch_values(row)
+    if key == ACCURACY:
+        shown = [f"{which} {values[f'{which}_accuracy']:.1%}" for which in ("train", "val")
+                 if math.isfinite(values.get(f"{which}_accuracy", math.nan))]
+    elif key.startswith("loss/"):
+        head = key.split("/", 1)[1]
+        shown = [f"{metric_label(key)} {which} {values[f'{which}_loss/{head}']:.4g}"
+                 for which in ("train", "val") if f"{which}_loss/{head}" in values]
+    else:
+        shown = [metric_text(key.removeprefix("val_"), values[key])] if key in values else []
+    return f"epoch {row['epoch']}: " + (", ".join(shown) or "–")
 
 
 def overlay_series(history, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel
 
 THUMB = 44
 CAPTION_WIDTH = THUMB + 20
+VALUE_LINES = 2         # a regression image's values: two a line, at most this many lines
 BOX_COLORS = ("#e53935", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00acc1", "#c0ca33", "#6d4c41")
 BOX_TASKS = ("localization", "detection")
 
@@ -64,11 +65,13 @@ def thumbnail(image: np.ndarray, cell: Cell, size: int = THUMB) -> QPixmap:
 
 
 def caption_text(label: QLabel, caption: str) -> str:
-    """``caption`` elided to a little more than a thumbnail's width (at the 9 px caption
+    """each line of ``caption`` elided to a little more than a thumbnail's width (at the 9 px caption
     font): a long list of classes or values must not widen the panel."""
     font = QFont(label.font())
     font.setPixelSize(9)
-    return QFontMetrics(font).elidedText(caption, Qt.TextElideMode.ElideRight, CAPTION_WIDTH)
+    metrics = QFontMetrics(font)
+    return "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, CAPTION_WIDTH)
+                     for line in caption.splitlines())
 
 
 def task_of(data: dict) -> str:
@@ -129,7 +132,8 @@ def _box_cell(rows, names: list[str]) -> Cell:
 
 def _value_cell(values, targets: list[str]) -> Cell:
     numbers = [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
-    caption = " · ".join(f"{v:.3g}" for v in numbers)
+    pairs = [" · ".join(f"{v:.3g}" for v in numbers[i:i + 2]) for i in range(0, len(numbers), 2)]
+    caption = "\n".join(pairs[:VALUE_LINES - 1] + [" · ".join(pairs[VALUE_LINES - 1:])])[:200]
     named = [f"{targets[i] if i < len(targets) else f'target {i + 1}'} = {v:.4g}"
              for i, v in enumerate(numbers)]
     return Cell(caption, "\n".join(named))
