@@ -267,3 +267,24 @@ def test_fuzzed_coco_annotations_load_or_fail_in_words(tmp_path_factory, annotat
         return
     rows = data.train_labels[data.train_labels[..., 0] >= 0]
     assert torch.all((rows[:, 1:] >= 0) & (rows[:, 1:] <= 1)) and torch.all(rows[:, 0] < 2)
+
+
+def test_over_the_memory_limit_items_come_lazily_with_their_boxes(tmp_path, monkeypatch):
+    from visionstudio.core.data import detect_images
+
+    for name in ("a", "b", "c", "d"):
+        image(tmp_path / "images" / f"{name}.png")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("1 0.5 0.5 0.5 0.4\n0 0.2 0.2 0.2 0.2\n")
+    (tmp_path / "labels" / "c.txt").write_text("0 0.5 0.5 0.5 0.4\n")
+    (tmp_path / "classes.txt").write_text("cat\ndog\n")
+    config = DatasetConfig("yolo", {"folder": str(tmp_path)})
+    eager = load_dataset(config, target_shape=SHAPE, val_split=0.25, seed=1)
+    monkeypatch.setattr(detect_images, "MAX_IN_MEMORY_BYTES", 0)
+    lazy = load_dataset(config, target_shape=SHAPE, val_split=0.25, seed=1)
+    assert not lazy.in_memory and lazy.task == "detection" and lazy.num_train == 3 and lazy.num_val == 1
+    for i in range(3):
+        pixels, boxes = lazy.train_dataset[i]
+        assert pixels.shape == SHAPE and pixels.dtype == torch.uint8
+        assert torch.equal(boxes, eager.train_labels[i]) and torch.equal(pixels, eager.train_images[i])
+    assert torch.equal(lazy.val_dataset[0][1], eager.val_labels[0])

@@ -75,6 +75,15 @@ class LabelProblems:
         return lines
 
 
+def random_split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, val) indices of a seeded random split (boxes have no single class to
+    stratify by); at least one validation item when there are two and val_split > 0."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_split)) if val_split > 0 else 0
+    n_val = min(max(n_val, 1 if val_split > 0 and n >= 2 else 0), max(n - 1, 0))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
 def class_problem(value: Any, classes: int) -> str | None:
     """Why ``value`` is no class index of a dataset with ``classes`` classes (None: it is)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from visionstudio.core.data.base import DatasetError, LoadContext, LoadedDataset, channel_stats
-from visionstudio.core.data.box_labels import BoxRecord, LabelProblems, label_array
+from visionstudio.core.data.box_labels import BoxRecord, LabelProblems, label_array, random_split
 from visionstudio.core.data.image_cache import file_stamp
 from visionstudio.core.data.image_dataset import FolderDataset
 from visionstudio.core.data.image_folder import (
@@ -29,13 +29,6 @@ from visionstudio.core.data.image_folder import (
     _scan,
     _summarise,
 )
-
-
-def _split(n: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_split)) if val_split > 0 else 0
-    n_val = min(max(n_val, 1 if val_split > 0 and n >= 2 else 0), max(n - 1, 0))
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
 def load_box_records(title: str, root: Path, train: list[BoxRecord], val: list[BoxRecord] | None,
@@ -68,7 +61,7 @@ def load_box_records(title: str, root: Path, train: list[BoxRecord], val: list[B
         train_idx, val_idx = list(range(len(good))), []
         split_note = f"validation: {len(vgood)} images of its own"
     else:
-        train_idx, val_idx = _split(len(good), ctx.val_split, ctx.seed)
+        train_idx, val_idx = (a.tolist() for a in random_split(len(good), ctx.val_split, ctx.seed))
         vgood, vslots = [good[i] for i in val_idx], [slots[i] for i in val_idx]
         varrays = [arrays[i] for i in val_idx] if in_memory else []
         split_note = (f"validation: {len(val_idx)} images ({ctx.val_split:.0%}, seed {ctx.seed})"

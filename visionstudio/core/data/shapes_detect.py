@@ -5,8 +5,9 @@ The shape kinds are those of shapes.py (the same inside rules); each is drawn in
 square patch around its centre, so an image costs the patches, not a full-image pass
 per shape. A shape lies inside the disc of its radius, and the disc inside the image,
 so no shape is ever cut by the border. Placement is rejection sampling on those discs'
-bounding squares: two squares share at most ``MAX_OVERLAP`` of the smaller one's area,
-so objects touch now and then but barely hide one another; a slot with no free place
+bounding squares: two squares share at most ``MAX_OVERLAP`` of the smaller one's area
+(their tight boxes then at most about a fifth of the smaller box), so objects touch now
+and then but barely hide one another; a slot with no free place
 after ``TRIES`` draws is left empty (an image may hold fewer than asked then).
 
 Boxes are tight: measured on each shape's own drawn mask, so a ring or a crescent gets
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from visionstudio.core.data.base import DatasetError, DatasetInfo, LoadContext, LoadedDataset, channel_stats
+from visionstudio.core.data.box_labels import pixel_boxes, random_split
 from visionstudio.core.data.shapes import SHAPE_NAMES, SHAPE_RULES, _check_fits
 from visionstudio.core.params import ParamSpec
 
@@ -234,14 +236,6 @@ def _drawn(params: dict, task: str, samples: int, stream: int) -> tuple[np.ndarr
     return images, labels[:, 0]
 
 
-def _split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random split (val_samples 0): at least one validation image when there are two."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_split)) if val_split > 0 else 0
-    n_val = min(max(n_val, 1 if val_split > 0 and n >= 2 else 0), n - 1)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 def _sets(params: dict, task: str, ctx: LoadContext, with_val: bool = True
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     _check_fits(params)
@@ -253,7 +247,7 @@ def _sets(params: dict, task: str, ctx: LoadContext, with_val: bool = True
         val_images, val_labels = _drawn(params, task, params["val_samples"], 1)
         return images, labels, val_images, val_labels
     if ctx.val_split > 0:
-        train_idx, val_idx = _split(len(images), ctx.val_split, ctx.seed)
+        train_idx, val_idx = random_split(len(images), ctx.val_split, ctx.seed)
         return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
     return images, labels, None, None
 
@@ -292,8 +286,6 @@ def preview_box_shapes(params: dict, ctx: LoadContext, count: int, task: str) ->
     """The first ``count`` training images, their boxes ("boxes": per image a list of
     (x0, y0, x1, y1, class) in pixels) and, as "labels", each image's first class (what a
     class-only view shows); "counts" are objects per class. Drawn without torch."""
-    from visionstudio.core.data.box_labels import pixel_boxes
-
     images, labels, val_images, _ = _sets(params, task, ctx, with_val=False)
     val = params["val_samples"] or (0 if val_images is None else len(val_images))
     classes, size = params["classes"], params["image_size"]

@@ -12,7 +12,8 @@ least three points) are read as their polygon's bounding box. Layouts found, in 
 * ``images/`` + ``labels/`` (split by the validation split);
 * images and their .txt files side by side in the folder (labelImg).
 
-A label for ``images/x/a.jpg`` is ``labels/x/a.txt``. Class names come from data.yaml
+The folder chosen is the dataset's root (a data.yaml's ``path:`` is not followed). A
+label for ``images/x/a.jpg`` is ``labels/x/a.txt``. Class names come from data.yaml
 (``names:`` as a list or a {index: name} mapping, or ``nc:`` alone), else classes.txt or
 obj.names (one name a line). Label and names files are read only below a size cap; a
 label file with no image is reported, like every bad line (file and line number).
@@ -146,13 +147,16 @@ def _labels_dir(images: Path) -> Path:
     return images   # labels beside the images
 
 
-def _splits(root: Path, yaml_data: dict[str, Any] | None) -> list[tuple[str, Path]]:
+def _splits(root: Path, yaml_data: dict[str, Any] | None, report: list[str]) -> list[tuple[str, Path]]:
     """[(role, images folder)]: role "training" first, "validation" when the set has one."""
-    if yaml_data is not None:
+    if yaml_data is not None and yaml_data.get("train") is not None:
         train = _inside(root, yaml_data.get("train"), "train")
         val = _inside(root, yaml_data.get("val"), "val")
         if train is not None and train.is_dir():
             return [("training", train)] + ([("validation", val)] if val is not None and val.is_dir() else [])
+        report.append(f"The data.yaml's train: {str(yaml_data.get('train'))[:80]} is not a folder inside "
+                      f"{root} (lists of folders and image-list files are not read): the usual layouts "
+                      f"were searched instead.")
     for a, b in (("images/train", ("images/val", "images/valid")),
                  ("train/images", ("valid/images", "val/images"))):
         if (root / a).is_dir():
@@ -266,8 +270,8 @@ def _listing(params: dict, ctx: LoadContext | None = None) -> Listing:
     yaml_path = _yaml_file(root)
     yaml_data = _read_yaml(yaml_path) if yaml_path is not None else None
     names, source = class_names(root, yaml_data)
-    problems, notes = LabelProblems(), {"unlabelled": 0}
-    splits = _splits(root, yaml_data)
+    problems, notes, report = LabelProblems(), {"unlabelled": 0}, []
+    splits = _splits(root, yaml_data, report)
     scanner = FolderScanner([folder for _, folder in splits],
                             check=ctx.check_cancel if ctx is not None else None)
     found = {role: _records(root, folder, role, scanner, len(names), problems, notes)
@@ -275,7 +279,7 @@ def _listing(params: dict, ctx: LoadContext | None = None) -> Listing:
     train, val = found["training"], found.get("validation")
     if not train:
         raise DatasetError(f"{splits[0][1]} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    report = [f"Class names from {source}: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}."]
+    report.insert(0, f"Class names from {source}: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}.")
     if notes["unlabelled"]:
         report.append(f"{notes['unlabelled']} image(s) have no label file: used as images without objects "
                       f"(YOLO's rule).")
