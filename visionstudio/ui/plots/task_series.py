@@ -123,7 +123,7 @@ class MetricChoice(QComboBox):
         self.chosen: str | None = None    # the user's pick; None: the run's default
         self.key = ACCURACY               # what is shown now
         self._names: tuple[str, ...] = ()
-        self.drawn: str | None = None     # the metric the plot's title and axis name
+        self.drawn: str | None = ACCURACY  # what the plot's title and axis name (built for accuracy)
         self.train_color = DARK_BLUE
         self.activated.connect(self._on_activated)
         self.hide()                       # shown once a run has more than accuracy
