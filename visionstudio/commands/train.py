@@ -115,9 +115,8 @@ def epoch_words(r, sep: str = " ") -> str:
         parts.append(f"top5 {r.val_top5:.3f}")
     parts += [f"{name} {value:.4g}" for name, value in r.val_metrics if "/" not in name]
     heads = ", ".join(f"{name} {value:.4f}" for name, value in r.val_head_losses or r.train_head_losses)
-    if heads:
-        parts.append(f"({'val' if r.val_head_losses else 'train'} loss per head: {heads})")
-    return sep.join(parts)
+    which = "val" if r.val_head_losses else "train"
+    return sep.join(parts) + (f" ({which} loss per head: {heads})" if heads else "")
 
 
 def _open(project: str):
