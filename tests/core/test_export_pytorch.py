@@ -59,7 +59,10 @@ def test_generated_code_reproduces_app_model(tmp_path, key, doc):
     assert [p.name for p in files] == ["model.py", "weights.safetensors"]
     source = (tmp_path / "model.py").read_text(encoding="utf-8")
     py_compile.compile(str(tmp_path / "model.py"), doraise=True)
-    assert _top_imports(source) <= {"torch"}, _top_imports(source)
+    # a Detect layer's decode uses torchvision's NMS (imported inside decode_detections)
+    detects = any(n.kind == "detect" for n in doc.graph.nodes.values())
+    allowed = {"torch", "torchvision"} if detects else {"torch"}
+    assert _top_imports(source) <= allowed, _top_imports(source)
     assert "visionstudio" not in source
     assert all(len(line) <= 100 for line in source.splitlines())
     module = _import(tmp_path / "model.py", f"exported_{key}")
@@ -71,7 +74,12 @@ def test_generated_code_reproduces_app_model(tmp_path, key, doc):
     torch.manual_seed(0)
     x = torch.randn(3, *module.INPUT_SHAPE)
     with torch.no_grad():
-        assert torch.equal(model(x), app(x))
+        got, want = model(x), app(x)
+    if isinstance(want, tuple):  # several heads (a template of another task)
+        assert isinstance(got, tuple) and len(got) == len(want)
+        assert all(torch.equal(a, b) for a, b in zip(got, want))
+    else:
+        assert torch.equal(got, want)
     # One class per file (plus the layers' helper classes where used, such as WeightedSum,
     # and one per block definition: test_export_blocks.py), named layers.
     classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]

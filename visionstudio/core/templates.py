@@ -64,6 +64,15 @@ TEMPLATES: list[Template] = [
              "MobileNet's 13 depthwise-separable blocks with squeeze-and-excitation blocks, "
              "for 3×32×32 images; 3,393,346 parameters.",
              "mobilenet_se.vsproj"),
+    # Other tasks (resources/templates/make_box_templates.py writes these).
+    Template("detection_grid", "Grid detector",
+             "Detection: a small anchor-free grid detector (8×8 cells, Detect layer with "
+             "class-aware NMS) for 3×64×64 images of several shapes.",
+             "detection_grid.vsproj"),
+    Template("localization", "Localization",
+             "One object per image: a class head and a box head on a small CNN, for 3×64×64 "
+             "images of one shape.",
+             "localization.vsproj"),
 ]
 
 _BY_KEY = {t.key: t for t in TEMPLATES}
