@@ -97,7 +97,7 @@ def test_training_texts_name_the_task_metric():
     import math
 
     from visionstudio.core.training.records import BatchRecord
-    from visionstudio.ui.training.texts import batch_score, epoch_text, final_text
+    from visionstudio.ui.training.texts import batch_score, epoch_text, final_text, run_score
 
     record = epoch(2, 0.9534)
     assert epoch_text(record) == "Epoch 2: R² 0.953 (validation), loss 0.6000"
@@ -107,6 +107,7 @@ def test_training_texts_name_the_task_metric():
                           elapsed_s=1.0, eta_s=0.0, monitored=0.4, best=True)
     assert epoch_text(classic) == "Epoch 1: accuracy 75.0% (validation), loss 0.4000"
     assert final_text(classic.as_dict(), 1) == "Final accuracy 75.0% (validation) after 1 epochs"
+    assert run_score(record.as_dict()) == ("R² 0.953", "validation") and run_score({}) == ("", "")
     batch = BatchRecord(epoch=1, batch=1, batches=2, step=1, loss=0.3, accuracy=math.nan, lr=1e-3,
                         images_per_s=1.0, elapsed_s=1.0, eta_s=1.0, head_losses=(("cls", 0.1), ("box", 0.2)))
     assert batch_score(batch) == " (cls 0.1000 · box 0.2000)"

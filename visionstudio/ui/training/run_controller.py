@@ -20,7 +20,6 @@ without an undo entry.
 from __future__ import annotations
 
 import copy
-import math
 import traceback
 from typing import Any
 
@@ -42,6 +41,7 @@ from visionstudio.core.runs import (
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
+from visionstudio.ui.training.texts import run_score
 from visionstudio.ui.training.worker import TrainingWorker
 
 LOCK_REASON = "Training is running: the network cannot be changed until it stops (Shift+F5)."
@@ -292,11 +292,9 @@ class RunController(QObject):
             self.failed.emit(failure)
             self.message.emit(failure.message.splitlines()[0])
             return
-        last = self.history.final()
-        acc = last.get("val_accuracy") if last.get("val_accuracy") is not None else last.get("train_accuracy")
+        score, _where = run_score(self.history.final())   # the task's metric, or the accuracy
         late = result.notes[len(self.start_record.notes):] if result and self.start_record else ()
-        self.message.emit(f"Training {status}" + (f": accuracy {acc:.1%}" if acc is not None
-                                                  and math.isfinite(acc) else "")
+        self.message.emit(f"Training {status}" + (f": {score}" if score else "")
                           + "".join(f". {note}" for note in late))   # e.g. unreadable files
 
     # -- controls -------------------------------------------------------------------------------

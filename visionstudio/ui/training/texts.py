@@ -56,13 +56,20 @@ def epoch_text(r) -> str:
     return f"Epoch {r.epoch}: {score} ({which}), {loss}" if score else f"Epoch {r.epoch}: {loss}"
 
 
-def final_text(last: dict, epochs: int) -> str:
-    """The run's last epoch (a history row) in a line; "" when it has no score."""
+def run_score(last: dict) -> tuple[str, str]:
+    """The score of a run's last epoch (a history row) and where it was measured:
+    ("R² 0.953", "validation"), ("accuracy 75.0%", "training"); ("", "") without one."""
     metric = primary_value(last.get("val_metrics"))
     if metric is not None:
-        return f"Final {metric_text(*metric)} (validation) after {epochs} epochs"
+        return metric_text(*metric), "validation"
     val = last.get("val_accuracy")
     acc, which = (val, "validation") if val is not None else (last.get("train_accuracy"), "training")
     if not isinstance(acc, (int, float)) or not math.isfinite(acc):
-        return ""
-    return f"Final accuracy {acc:.1%} ({which}) after {epochs} epochs"
+        return "", ""
+    return f"accuracy {acc:.1%}", which
+
+
+def final_text(last: dict, epochs: int) -> str:
+    """The run's last epoch in a line; "" when it has no score."""
+    score, which = run_score(last)
+    return f"Final {score} ({which}) after {epochs} epochs" if score else ""
