@@ -10,6 +10,7 @@ give a clean load or a DatasetError, nothing else.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,29 @@ def test_yolo_refusals_in_words(tmp_path):
     with pytest.raises(DatasetError, match="without gaps"):
         yolo(tmp_path)
     (tmp_path / "data.yaml").write_text("names: [a]\n")
-    with pytest.raises(DatasetError, match="no usable boxes"):
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("3 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(DatasetError, match="no usable boxes.*labels/a.txt line 1: unknown class 3"):
+        yolo(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX file system")
+def test_a_pipe_named_like_a_label_is_reported_not_read(tmp_path):
+    image(tmp_path / "images" / "a.png")
+    image(tmp_path / "images" / "b.png")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    os.mkfifo(tmp_path / "labels" / "b.txt")      # reading it would wait forever
+    (tmp_path / "classes.txt").write_text("cat\n")
+    data = yolo(tmp_path)
+    assert data.num_train == 1
+    assert any("labels/b.txt: cannot be read (not a regular file)" in line for line in data.report)
+
+
+def test_images_without_any_label_file_are_refused_with_where_labels_go(tmp_path):
+    image(tmp_path / "images" / "a.png")
+    (tmp_path / "classes.txt").write_text("cat\n")
+    with pytest.raises(DatasetError, match=r"None of the images .* has a label file.*labels/a\.txt"):
         yolo(tmp_path)
 
 

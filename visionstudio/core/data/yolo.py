@@ -22,6 +22,7 @@ label file with no image is reported, like every bad line (file and line number)
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,31 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
+_MISSING = "\0missing"
+
+
+def _label_text(label: Path, where: str, problems: LabelProblems) -> str | None:
+    """The label file's text, _MISSING when there is none (the image has no objects), None
+    when it cannot be used (reported; its image is left out). A pipe or device named like
+    a label is never opened: reading it could wait forever."""
+    try:
+        st = label.stat()
+        if not stat.S_ISREG(st.st_mode):
+            problems.add(where, "cannot be read (not a regular file): its image is left out")
+            return None
+        if st.st_size > MAX_LABEL_BYTES:
+            problems.add(where, f"label file larger than {MAX_LABEL_BYTES // 1024} KB: its image is left out")
+            return None
+        return label.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        return _MISSING
+    except UnicodeDecodeError:
+        problems.add(where, "not UTF-8 text: its image is left out")
+    except OSError as exc:
+        problems.add(where, f"cannot be read ({exc.strerror or exc}): its image is left out")
+    return None
+
+
 def _records(root: Path, images: Path, role: str, scanner: FolderScanner, classes: int,
              problems: LabelProblems, notes: dict[str, int]) -> list[BoxRecord]:
     labels = _labels_dir(images)
@@ -229,21 +255,12 @@ def _records(root: Path, images: Path, role: str, scanner: FolderScanner, classe
         expected.add(label)
         where = _relative(label, root)
         record = BoxRecord(path, [], where)
-        try:
-            if label.stat().st_size > MAX_LABEL_BYTES:
-                problems.add(where, f"label file larger than {MAX_LABEL_BYTES // 1024} KB: its image is "
-                                    f"left out")
-                continue
-            text = label.read_bytes().decode("utf-8-sig")
-        except FileNotFoundError:
+        text = _label_text(label, where, problems)
+        if text is None:
+            continue
+        if text is _MISSING:
             notes["unlabelled"] += 1
             records.append(record)
-            continue
-        except UnicodeDecodeError:
-            problems.add(where, "not UTF-8 text: its image is left out")
-            continue
-        except OSError as exc:
-            problems.add(where, f"cannot be read ({exc.strerror or exc}): its image is left out")
             continue
         record.boxes = parse_label_text(text, where, classes, problems)
         cap_boxes(record, problems)
@@ -279,6 +296,11 @@ def _listing(params: dict, ctx: LoadContext | None = None) -> Listing:
     train, val = found["training"], found.get("validation")
     if not train:
         raise DatasetError(f"{splits[0][1]} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    if notes["unlabelled"] == len(train) + len(val or []):
+        images = splits[0][1]
+        raise DatasetError(f"None of the images in {images} has a label file: the boxes of "
+                           f"{images / 'a.jpg'} belong in {_labels_dir(images) / 'a.txt'}, one line per box "
+                           f"(class cx cy w h).")
     report.insert(0, f"Class names from {source}: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}.")
     if notes["unlabelled"]:
         report.append(f"{notes['unlabelled']} image(s) have no label file: used as images without objects "
