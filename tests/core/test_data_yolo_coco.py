@@ -121,6 +121,21 @@ def test_yolo_refusals_in_words(tmp_path):
         yolo(tmp_path)
 
 
+@pytest.mark.parametrize("text, match", [
+    ("names: " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+    ("a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "names: [*b, *b, *b, *b, *b, *b, *b, *b]\n", "every class name must be text"),
+    ("names: !!python/object/apply:os.system [ls]\n", "not valid YAML at line 1"),
+    ("- cat\n- dog\n", "must be a mapping"),
+    ("names: [" + ", ".join(f"c{i}" for i in range(1001)) + "]\n", "more than the 1000"),
+])
+def test_hostile_data_yaml_is_one_clear_error(tmp_path, text, match):
+    image(tmp_path / "images" / "a.png")
+    (tmp_path / "data.yaml").write_text(text)
+    with pytest.raises(DatasetError, match=match):
+        yolo(tmp_path)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX file system")
 def test_a_pipe_named_like_a_label_is_reported_not_read(tmp_path):
     image(tmp_path / "images" / "a.png")

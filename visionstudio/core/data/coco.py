@@ -40,7 +40,8 @@ TITLE = "COCO dataset"
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise DatasetError(f"The annotations file {path} does not exist. Choose the instances JSON "
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise DatasetError(f"The annotations file {path} {what}. Choose the instances JSON "
                            f"(e.g. annotations/instances_train.json).")
     size = path.stat().st_size
     if size > MAX_JSON_BYTES:
