@@ -154,7 +154,16 @@ def _counted(trial: optuna.trial.FrozenTrial) -> bool:
     name, attrs = trial.state.name, trial.user_attrs.get(TRIAL_ATTR, {})
     if name in ("COMPLETE", "PRUNED", "RUNNING"):
         return True
-    return name == "FAIL" and "message" in attrs and not attrs.get("stopped")
+    return name == "FAIL" and "message" in attrs and not (attrs.get("stopped") or attrs.get("surplus"))
+
+
+def _surplus(trial: optuna.trial.FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get(TRIAL_ATTR, {}).get("surplus"))
+
+
+def _rows(study: optuna.Study) -> tuple[TrialRow, ...]:
+    """The study's trials as rows, without those no worker ran (asked once the budget was spent)."""
+    return tuple(_row(t) for t in study.get_trials(deepcopy=False) if not _surplus(t))
 
 
 def load_study_rows(storage: str, name: str) -> list[TrialRow]:
@@ -163,7 +172,7 @@ def load_study_rows(storage: str, name: str) -> list[TrialRow]:
         study = optuna.load_study(study_name=name, storage=open_storage(storage))
     except KeyError:
         return []
-    return [_row(t) for t in study.get_trials(deepcopy=False)]
+    return list(_rows(study))
 
 
 def stored_config(storage: str, name: str) -> dict[str, Any] | None:
@@ -231,6 +240,7 @@ class SweepRunner:
         self.overrides = dict(overrides or {})
         self.sampler_seed = config.seed if sampler_seed is None else sampler_seed
         self.control = TrainerControl()
+        self._planned: int | None = None
 
     def open_study(self) -> optuna.Study:
         config = self.config
@@ -262,21 +272,29 @@ class SweepRunner:
                 break
             if planned is not None and sum(map(_counted, study.get_trials(deepcopy=False))) >= planned:
                 break
+            self._planned = planned
             study.optimize(self._objective, n_trials=1, catch=(_TrialFailed,),
                            callbacks=[self._after_trial])
-        rows = tuple(_row(t) for t in study.get_trials(deepcopy=False))
+        rows = _rows(study)
         complete = [r for r in rows if r.state == "complete"]
         pick = min if self.config.direction == "minimize" else max
         best = pick(complete, key=lambda r: r.value) if complete else None
         return SweepSummary(rows, best, self.control.stop_requested)
 
     def _after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if self.on_trial is not None:
+        if self.on_trial is not None and not _surplus(trial):
             self.on_trial(_row(trial))
+
+    def _over_budget(self, trial: optuna.Trial) -> bool:
+        """Whether the trials numbered before this one already use up the budget: two
+        workers that checked at the same moment asked for one trial too many."""
+        if self._planned is None:
+            return False
+        before = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
+        return sum(map(_counted, before)) >= self._planned
 
     def _objective(self, trial: optuna.Trial) -> float:
         config = self.config
-        values = _suggest(trial, config)
         seeds = [config.seed + i for i in range(config.repeats)]
         record: dict[str, Any] = {"seeds": seeds, "run_ids": [], "values_per_seed": [], "training_s": 0.0}
         started = time.perf_counter()
@@ -285,6 +303,10 @@ class SweepRunner:
             record.update(changes, seconds=time.perf_counter() - started)
             trial.set_user_attr(TRIAL_ATTR, record)
 
+        if self._over_budget(trial):
+            keep(surplus=True, message="Not run: the budget was spent by other workers.")
+            raise _TrialFailed("surplus")
+        values = _suggest(trial, config)
         if self.on_trial is not None:
             self.on_trial(TrialRow(trial.number, "running", dict(values), None, (), (), 0.0, "",
                                    tuple(seeds)))
