@@ -9,7 +9,6 @@ imported on this path: the window paints first, models are built when needed.
 from __future__ import annotations
 
 import faulthandler
-import importlib
 import logging
 import os
 import subprocess
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from visionstudio import __version__
 from visionstudio.core.resources import APP_ID
-from visionstudio.ui.shell import torch_loader
+from visionstudio.ui.shell import torch_loader, warm
 from visionstudio.ui.shell.docks import PANEL_MODULES
 from visionstudio.ui.shell.tasks import BackgroundTask, live_tasks, run_task, set_error_reporter
 
@@ -147,8 +146,7 @@ WARM_MODULES = ("pyqtgraph", *PANEL_MODULES)
 
 def warm_imports(_state=None) -> None:
     """Import what the later docks need, on a worker thread (see ``warm_then_add_docks``)."""
-    for name in WARM_MODULES:
-        importlib.import_module(name)
+    warm.import_without_cuda_interop(WARM_MODULES)
 
 
 class _InitialLoader(QObject):
@@ -199,14 +197,27 @@ class _InitialLoader(QObject):
             w.files.prompts.error(w, *problem)
 
 
-def warm_then_add_docks(window) -> BackgroundTask:
-    """Imports the later docks' modules (pyqtgraph) off the GUI thread, then adds the
+def warm_then_add_docks(window) -> None:
+    """Builds PySide6's classes on the GUI thread a slice at a time, then imports the later
+    docks' modules (pyqtgraph) off it (ui/shell/warm.py says why both), then adds the
     training, metrics and feature-map docks. PyTorch is not loaded here but when first
     needed (ui/shell/torch_loader.py; measured: loading it even on a worker thread froze
     the window 150-350 ms at a time for seconds after it showed)."""
     from visionstudio.ui.training.devices import start_probe
 
     start_probe()  # a child process: the device list is ready when asked
+    steps = warm.touch_qt_steps()
+
+    def step() -> None:
+        if next(steps, StopIteration) is StopIteration:
+            _import_then_add_docks(window)
+        else:
+            QTimer.singleShot(0, window, step)   # dropped with the window
+
+    step()
+
+
+def _import_then_add_docks(window) -> BackgroundTask:
 
     def add(_result=None) -> None:
         window.add_later_docks()

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from visionstudio.ui.shell import warm
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
 
 log = logging.getLogger("visionstudio")
@@ -57,7 +58,8 @@ def preload_torch_libraries() -> None:
 def import_torch(_state=None) -> None:
     """Import torch (its libraries loaded first without the GIL); for worker threads."""
     preload_torch_libraries()
-    importlib.import_module("torch")
+    with warm.CUDA_REFUSED:   # not while pyqtgraph's import refuses cuda.bindings
+        importlib.import_module("torch")
 
 
 def torch_loaded() -> bool:
