@@ -152,3 +152,24 @@ def test_a_regression_project_plans_and_trains_through_execute(tmp_path):
     assert "r2" in dict(result.fit.history[-1].val_metrics)
     summary = json.loads((tmp_path / "run.json").read_text())
     assert summary["task"] == "regression" and len(summary["objective"]["mean"]) == 1
+
+
+@pytest.mark.parametrize("objective, words", [
+    ({"mean": [0.0, 0.0], "std": [1.0, 0.0]}, "std must be positive"),
+    ({"mean": [1e30], "std": [1.0]}, "2 finite numbers"),
+    ({"mean": {"deep": [1]}, "std": [1.0, 1.0]}, "objective.mean"),
+    ({"mean": ["x" * 300, 0.0], "std": [1.0, 1.0]}, "objective.mean"),
+    ({f"k{i}": 0 for i in range(101)}, "at most 100"),
+])
+def test_a_crafted_target_normalisation_is_refused_before_anything_is_loaded(tmp_path, objective, words):
+    from visionstudio.core.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    Trainer(_model(), _cfg(epochs=1), checkpoint_dir=tmp_path).fit(_loaded())
+    saved = load_checkpoint(tmp_path / "last")
+    meta = {**saved.meta, "objective": objective}
+    save_checkpoint(tmp_path / "last", model_state=saved.model_state, tensors=saved.tensors, meta=meta)
+    model = _model(seed=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match=words):
+        Trainer(model, _cfg(epochs=2)).fit(_loaded(), resume=tmp_path / "last")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

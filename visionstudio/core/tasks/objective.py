@@ -68,6 +68,7 @@ class Objective:
         self.device = device
         self.target_names = tuple(target_names)
         self.notes: list[str] = []    # for the run's start record (e.g. what augmentation keeps)
+        self._weights: dict[Any, torch.Tensor] = {}   # the heads' loss weights, per device
 
     @property
     def head_names(self) -> tuple[str, ...]:
@@ -103,7 +104,10 @@ class Objective:
         import torch
 
         stacked = torch.stack([x.float() for x in losses])
-        weights = torch.tensor([float(h.weight) for h in self.heads], device=stacked.device)
+        weights = self._weights.get(stacked.device)
+        if weights is None:   # made once: a host-to-device copy per step would synchronise
+            weights = torch.tensor([float(h.weight) for h in self.heads], device=stacked.device)
+            self._weights[stacked.device] = weights
         return (stacked * weights).sum(), stacked.detach()
 
 

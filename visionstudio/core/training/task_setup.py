@@ -58,7 +58,7 @@ def setup_objective(model: nn.Module, data: TrainData, heads: Sequence[HeadPlan]
         train_model, log_softmax, notes = training_view(model, key)
         if log_softmax:
             objective.use_log_softmax(True)   # type: ignore[attr-defined]
-    return train_model, objective, list(notes)
+    return train_model, objective, [*notes, *objective.notes]
 
 
 def make_task_augmentation(task: str, preset: str, shape: Sequence[int] | None) -> tuple[Any, list[str]]:
