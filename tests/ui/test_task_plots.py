@@ -126,3 +126,19 @@ def test_hover_readout_follows_the_metric_shown(plots):
     plots.metric_choice.choose("loss/box")
     plots.refresh()
     assert plots.values_at(5).endswith("epoch 1: Loss (box) train 0.6, Loss (box) val 0.5")
+
+
+def test_a_localization_run_shows_its_accuracy_from_its_metrics(plots):
+    history = plots.selection.history
+    for n in (1, 2):
+        history.add(EpochRecord(epoch=n, step=10 * n, train_loss=1.0, train_accuracy=float("nan"),
+                                val_loss=1.0, val_accuracy=None, val_top5=None, lr=1e-3, images_per_s=1.0,
+                                epoch_s=1.0, elapsed_s=1.0, eta_s=0.0, monitored=0.5, best=True,
+                                val_metrics=(("iou", 0.4 * n), ("accuracy", 0.45 * n), ("box_l1", 0.1))))
+    plots.refresh()
+    assert plots.metric_choice.currentData() == "val_iou"
+    plots.metric_choice.choose("accuracy")
+    plots.refresh()
+    assert list(plots.items["val_acc"].getOriginalDataset()[1]) == pytest.approx([0.45, 0.9])
+    x, _y = plots.items["train_acc"].getOriginalDataset()
+    assert x is None or len(x) == 0                      # NaN: not measured, not drawn

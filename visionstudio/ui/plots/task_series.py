@@ -14,6 +14,7 @@ values (R² can be negative, errors are unbounded) range automatically.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -41,19 +42,39 @@ def epoch_values(row: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # history -> (epochs, count, results)
+
+
+def _cached(history) -> dict:
+    """What this module worked out from ``history``'s epochs (each row's values, the
+    metric names, the curves), kept until its epochs change: a long run redraws its plots
+    at every batch record, its epochs change once an epoch. RunHistory replaces its list
+    of epochs on every change (add_epoch, truncate, load); the cache holds the list it
+    read, so the identity check cannot be fooled by a reused id."""
+    epochs = history.epochs
+    cached = _CACHE.get(history)
+    if cached is None or cached[0] is not epochs or cached[1] != len(epochs):
+        cached = _CACHE[history] = (epochs, len(epochs), {"rows": [epoch_values(row) for row in epochs]})
+    return cached[2]
+
+
 def metric_names(history) -> list[str]:
     """The choices for ``history``: accuracy, then the task's metrics, then one per head."""
+    results = _cached(history)
+    if "names" in results:
+        return results["names"]
     names: list[str] = [ACCURACY]
     heads: list[str] = []
-    for row in history.epochs:
-        for key in epoch_values(row):
+    for values in results["rows"]:
+        for key in values:
             if key.startswith(("val_loss/", "train_loss/")):
                 head = "loss/" + key.split("/", 1)[1]
                 if head not in heads:
                     heads.append(head)
             elif key.startswith("val_") and key not in ("val_loss", "val_accuracy") and key not in names:
                 names.append(key)
-    return names + heads
+    results["names"] = names + heads
+    return results["names"]
 
 
 def default_metric(history) -> str:
@@ -68,8 +89,8 @@ def default_metric(history) -> str:
 def series(history, name: str, x: str = "step") -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """(train, validation) curves of ``name`` (accuracy: the epoch curves; a head's loss: its
     training and validation losses; a validation metric: no training curve)."""
-    if name == ACCURACY:
-        return history.epoch_series("train_accuracy", x), history.epoch_series("val_accuracy", x)
+    if name == ACCURACY:   # a localization run's accuracy is among its metrics
+        return _curve(history, "train_accuracy", x), _curve(history, "val_accuracy", x)
     if name.startswith("loss/"):
         head = name.split("/", 1)[1]
         return _curve(history, f"train_loss/{head}", x), _curve(history, f"val_loss/{head}", x)
@@ -77,12 +98,16 @@ def series(history, name: str, x: str = "step") -> tuple[tuple[np.ndarray, np.nd
 
 
 def _curve(history, name: str, x: str) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [(row[x], values[name]) for row in history.epochs
-             if name in (values := epoch_values(row)) and isinstance(row.get(x), (int, float))]
-    if not pairs:
-        return EMPTY
-    xs, ys = zip(*pairs)
-    return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    results = _cached(history)
+    curve = results.get(("curve", name, x))
+    if curve is None:
+        pairs = [(row[x], values[name]) for row, values in zip(history.epochs, results["rows"])
+                 if math.isfinite(values.get(name, math.nan))    # NaN: not measured (no training accuracy)
+                 and isinstance(row.get(x), (int, float))]
+        xs, ys = zip(*pairs) if pairs else ((), ())
+        curve = (np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+        results[("curve", name, x)] = curve
+    return curve
 
 
 def epoch_readout(row: dict, key: str) -> str:
