@@ -95,7 +95,9 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
             "epochs": t.epochs, "batch_size": t.batch_size, "val_split": t.val_split,
             "augmentation": t.augmentation, "device": t.device,
             "mixed_precision": t.mixed_precision, "seed": t.seed, "clip_norm": t.clip_norm,
-            "early_stopping_metric": t.early_stopping_metric,
+            # the exported loop knows val_accuracy; val_metric is a classification's accuracy
+            "early_stopping_metric": ("val_accuracy" if t.early_stopping_metric == "val_metric"
+                                      else t.early_stopping_metric),
             "early_stopping_patience": t.early_stopping_patience,
             "frozen_bn_eval": t.frozen_bn_eval,
         },
