@@ -37,9 +37,11 @@ NEEDS = {
 HEAD_LOSSES = "Each head sets its own loss and weight: select its Output or Detect layer on the canvas."
 
 
-def has_heads(graph) -> bool:
-    """Whether any layer of ``graph`` is a head (its losses are on the heads then)."""
-    return any(node.kind in LAYERS and LAYERS.get(node.kind).is_head for node in graph.nodes.values())
+def has_heads(graph, analysis) -> bool:
+    """Whether the network ends in head layers (its losses are on the heads then); the
+    analysis lists its outputs, so a large network is not walked at every edit."""
+    kinds = (graph.nodes[nid].kind for nid in analysis.output_ids if nid in graph.nodes)
+    return any(kind in LAYERS and LAYERS.get(kind).is_head for kind in kinds)
 
 
 class TaskPicker(QGroupBox):
@@ -93,7 +95,7 @@ class TaskPicker(QGroupBox):
     def refresh(self) -> None:
         doc = self.controller.document
         self.combo.setCurrentIndex(max(0, self.combo.findData(doc.task)))
-        heads = has_heads(doc.graph)
+        heads = has_heads(doc.graph, self.controller.network_analysis)
         self.hint.setText(NEEDS[doc.task] + (" " + HEAD_LOSSES if heads else ""))
         if self.loss_box is not None:
             self.loss_box.setVisible(not heads)
