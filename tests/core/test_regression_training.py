@@ -141,7 +141,7 @@ def test_a_regression_project_plans_and_trains_through_execute(tmp_path):
         "samples": 64, "val_samples": 16, "image_size": 28, "targets": "size"}}))
     dense2 = doc.graph.node_by_name("dense2")
     wrong = plan_run(doc, {"device": "cpu", "epochs": 1, "loss": {"key": "mse", "params": {}}})
-    assert isinstance(wrong, PlanProblems) and "must output 1 numbers" in wrong.message
+    assert isinstance(wrong, PlanProblems) and "must output 1 number" in wrong.message
     SetParam(dense2.id, "units", 1).do(doc)
     plan = plan_run(doc, {"device": "cpu", "epochs": 1, "batch_size": 32,
                           "loss": {"key": "mse", "params": {}}})

@@ -3,15 +3,11 @@ task or the dataset."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
 from visionstudio.core.data.base import DatasetInfo, LoadedDataset
 from visionstudio.core.graph import analyze
-from visionstudio.core.layers import LAYERS
-from visionstudio.core.tasks import heads as heads_module
 from visionstudio.core.tasks.heads import HeadError, HeadPlan, head_problems, plan_heads
 
 from .graph_strategies import GraphBuilder
@@ -110,46 +106,31 @@ def test_dataset_of_another_task_skips_the_count_checks():
     assert head_problems("localization", heads, loaded("classification")) == []
 
 
-def _detect_graph(channels: int):
+def _detect_graph(channels: int, detect: bool = True):
     b = GraphBuilder()
     x = b.add("input", channels=1, height=8, width=8)
     x = b.add("conv2d", x, out_channels=channels, kernel_size=1, name="pred")
-    return b, x
+    if detect:
+        b.add("detect", x, name="det1", box_weight=4.0)
+    return b
 
 
-def test_detect_heads_with_a_stand_in_layer(monkeypatch):
-    """A Detect stand-in (the real layer is its own module's): a head layer keyed detect."""
-    stand_in = SimpleNamespace(key="detect", title="Detect", is_head=True)
-
-    class Layers:
-        def __contains__(self, kind):
-            return kind == "detect" or kind in LAYERS
-
-        def get(self, kind):
-            return stand_in if kind == "detect" else LAYERS.get(kind)
-
-    monkeypatch.setattr(heads_module, "LAYERS", Layers())
-    b, pred = _detect_graph(14)
-    analysis = analyze(b.graph)
-    node = b.graph.nodes[pred]
-    node.kind = "detect"
-    analysis.nodes[pred].clean_params = {"conf_threshold": 0.25, "box_weight": 5.0}
-    (head,) = plan_heads("detection", b.graph, analysis, CE)
-    assert head == HeadPlan("pred", "detections", {"key": "detection", "params": {
-        "conf_threshold": 0.25, "box_weight": 5.0}}, 1.0, (14, 8, 8))
+def test_detect_heads():
+    b = _detect_graph(14)
+    (head,) = plan("detection", b)
+    params = analyze(b.graph).nodes[b.id("det1")].clean_params
+    assert params["box_weight"] == 4.0
+    assert head == HeadPlan("det1", "detections", {"key": "detection", "params": params}, 1.0, (14, 8, 8))
     data = loaded("detection")
     assert head_problems("detection", (head,), data) == [
-        "Detect pred gets 14 channels: 5 + 9 classes, but the dataset has 3 classes (needs 8)"]
-    fits = HeadPlan("pred", "detections", head.loss, 1.0, (8, 8, 8))
-    assert head_problems("detection", (fits,), data) == []
-    plain = plan_heads("detection", *_plain(), CE)
-    assert head_problems("detection", plain, data) == [
+        "Detect det1 gets 14 channels: 5 + 9 classes, but the dataset has 3 classes (needs 8)"]
+    assert head_problems("detection", plan("detection", _detect_graph(8)), data) == []
+    assert head_problems("detection", plan("detection", _detect_graph(8, detect=False)), data) == [
         "a detection network ends in a Detect layer; add one after the last convolution"]
-
-
-def _plain():
-    b, _ = _detect_graph(8)
-    return b.graph, analyze(b.graph)
+    assert head_problems("classification", (head,), None) == [
+        "the Detect layer det1 needs a detection project; set the task to Detection or end the "
+        "network in Output layers",
+        "a classification network needs a class head; add an Output layer with target class"]
 
 
 def test_plan_heads_refuses_what_cannot_be_trained():
@@ -174,3 +155,11 @@ def test_a_regression_label_tensor_gives_the_count():
     b = GraphBuilder()
     b.add("dense", _trunk(b), units=3)
     assert head_problems("regression", plan("regression", b), data) == []
+
+
+def test_one_value_is_one_number():
+    b = GraphBuilder()
+    b.add("dense", _trunk(b), units=2)
+    data = loaded("regression", classes=(), targets=("size",))
+    assert head_problems("regression", plan("regression", b), data) == [
+        "the values head must output 1 number (size), it outputs 2"]

@@ -85,6 +85,10 @@ def plan_heads(task: str, graph, analysis, training_loss: dict) -> tuple[HeadPla
 BOX_NUMBERS = "centre x, y, width, height"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _num_classes(data) -> int | None:
     n = getattr(data, "num_classes", None)
     return int(n) if n else None
@@ -130,7 +134,10 @@ def _structure_problems(task: str, heads: tuple[HeadPlan, ...]) -> list[str]:
                             f"({', '.join(h.name for h in heads)})")
         return problems
     for h in heads:
-        if h.target not in allowed:
+        if h.loss.get("key") == "detection":
+            problems.append(f"the Detect layer {h.name} needs a detection project; set the task to "
+                            f"Detection or end the network in Output layers")
+        elif h.target not in allowed:
             problems.append(f"the head {h.name} feeds {h.target}, which a {task} project has no labels "
                             f"for; set its target to {' or '.join(allowed)}")
     for target in allowed:
@@ -150,15 +157,16 @@ def _data_problems(heads: tuple[HeadPlan, ...], data) -> list[str]:
     for h in heads:
         shape, out = h.output_shape, fmt_shape(h.output_shape)
         if h.target == "class" and classes is not None and shape != (classes,):
-            problems.append(f"the class head {h.name} must output {classes} scores (one per class), "
-                            f"it outputs {out}")
+            scores = _count(classes, "score")
+            problems.append(f"the class head {h.name} must output {scores} (one per class), it outputs {out}")
         elif h.target == "box" and shape != (4,):
             problems.append(f"the box head {h.name} must output 4 numbers ({BOX_NUMBERS}), it outputs {out}")
         elif h.target == "values":
             count, names = _target_names(data)
             if count is not None and shape != (count,):
                 which = ", ".join(names) if names else "one per target"
-                problems.append(f"the values head must output {count} numbers ({which}), it outputs {out}")
+                problems.append(f"the values head must output {_count(count, 'number')} ({which}), "
+                                f"it outputs {out}")
         elif h.target == "detections" and classes is not None and len(shape) == 3:
             got = shape[0] - 5
             if got != classes:
