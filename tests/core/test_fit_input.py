@@ -72,3 +72,11 @@ def test_a_pretrained_project_trains_on_built_in_shapes_at_its_input_size(tmp_pa
     assert isinstance(plan, RunPlan), plan
     result = execute(plan)
     assert result.ok and result.fit.status == "completed", result
+
+
+def test_box_datasets_are_never_cropped():
+    """A crop would cut and shift the boxes: detection data keeps its size, and says so."""
+    config = DatasetConfig("shapes_detect", {"samples": 20, "val_samples": 5}, preprocessing=PRE)
+    loaded = load_dataset(config, seed=0, target_shape=(3, 32, 32))
+    assert tuple(loaded.train_images.shape[1:]) != (3, 32, 32)
+    assert any("keeps its own size" in line for line in loaded.report)

@@ -93,6 +93,11 @@ def fit_to_input(loaded: LoadedDataset, pre: Any, target: tuple[int, int, int] |
     """``loaded`` with its in-memory images at the network's Input size (see the module)."""
     if pre is None or target is None or not loaded.in_memory or target[0] not in (1, 3):
         return loaded
+    if loaded.task != "classification":
+        # a crop would cut boxes, and resizing changes what pixel targets mean
+        loaded.report.append(f"{pre.source}'s resize and crop are for classification images; "
+                             f"this {loaded.task} dataset keeps its own size.")
+        return loaded
     source = tuple(int(d) for d in loaded.train_images.shape[1:])
     if source == tuple(target) or source[0] not in (1, 3):
         return loaded
