@@ -40,6 +40,7 @@ def test_an_output_head_shows_its_target_and_its_problem(qtbot):
     controller.push(SetParam(head, "weight", 5.0))
     controller.push(SetParam(head, "loss", "smooth_l1"))
     assert item.head_tag.text == "→ values · smooth L1 × 5"
+    assert "trained on: values · smooth L1 × 5" in item.head_tag.toolTip()
     # the task decides what a head may feed: a classification project has no values
     controller.push(SetTask("classification"))
     assert item.has_error and "values" in item.problem_text

@@ -141,14 +141,18 @@ class HeadTag(QGraphicsItem):
 
     def __init__(self, parent: QGraphicsItem, text: str) -> None:
         super().__init__(parent)
-        self.text = text
+        self.text = ""
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setPos(0.0, NODE_HEIGHT / 2 + PORT_RADIUS + 4)
+        self.set_text(text)
 
     def set_text(self, text: str) -> None:
         if text != self.text:
             self.prepareGeometryChange()
             self.text = text
+            self.setToolTip(f"What this output is trained on: {text.removeprefix('→ ')}. Select the "
+                            "layer to change its target, loss or weight (a plain output: the Loss "
+                            "settings of the Training panel).")
             self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
