@@ -167,8 +167,10 @@ def head_targets(graph: GraphModel, analysis: GraphAnalysis, task: str = DEFAULT
     for nid in analysis.output_ids:
         kind = graph.nodes[nid].kind
         spec = LAYERS.get(kind) if kind in LAYERS else None
-        if spec is not None and spec.is_head:
-            targets.append(analysis.nodes[nid].clean_params.get("target", "detections"))
+        if spec is not None and spec.key == "detect":
+            targets.append("detections")
+        elif spec is not None and spec.is_head:
+            targets.append(analysis.nodes[nid].clean_params["target"])
         else:
             targets.append(usual)
     return tuple(targets)
