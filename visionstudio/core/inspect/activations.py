@@ -127,6 +127,8 @@ def capture_activations(model: nn.Module, sample: torch.Tensor,
     for name, tensor in captured.items():
         array = tensor[0].float().cpu().numpy()
         result[name] = Activation(name, array)
+    if isinstance(output, (tuple, list)):   # several heads: one tensor each
+        return result, tuple(o.detach().cpu() for o in output)
     return result, output.detach().cpu()
 
 

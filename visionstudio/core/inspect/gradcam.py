@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # torch is imported where it is used: the viewer's module loa
     import torch
     from torch import nn
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from visionstudio.core.inspect.activations import modules_by_node
@@ -46,10 +49,12 @@ def _logits_model(model: nn.Module):
     return model
 
 
-def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str,
-             target: int | None = None) -> tuple[np.ndarray, int]:
+def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str, target: int | None = None, *,
+             score: Callable[[Any], torch.Tensor] | None = None) -> tuple[np.ndarray, int]:
     """Heat-map (H×W of the input, 0..1) for ``target`` (default: predicted) at ``layer``
-    (a node name; ``block1.conv1`` for a layer inside a block)."""
+    (a node name; ``block1.conv1`` for a layer inside a block). ``score`` replaces the class
+    score: it takes the network's output (a tuple with several heads) and returns the scalar
+    to explain (a detection box, core/inspect/task_evaluation.py); ``target`` is then -1."""
     import torch
     import torch.nn.functional as F
     modules = modules_by_node(model)
@@ -72,10 +77,14 @@ def grad_cam(model: nn.Module, sample: torch.Tensor, layer: str,
     try:
         with torch.enable_grad():
             scores = _logits_model(model)(x)
-            if target is None:
-                target = int(scores[0].argmax())
+            if score is not None:
+                value, target = score(scores), -1
+            else:
+                if target is None:
+                    target = int(scores[0].argmax())
+                value = scores[0, target]
             model.zero_grad(set_to_none=True)
-            scores[0, target].backward()
+            value.backward()
     finally:
         handle.remove()
         model.train(was_training)
