@@ -13,6 +13,8 @@ from tests.core.sweep_helpers import ISSUE_EXAMPLE, tiny_project
 from visionstudio.core.commands import UndoHistory
 from visionstudio.core.graph import analyze
 from visionstudio.core.params import ConfigError
+from visionstudio.core.runs.paths import RunPathError
+from visionstudio.core.sweeps.bundle import BundleError, read_bundle, write_bundle
 from visionstudio.core.sweeps.config import MAX_FILE_BYTES, ParameterRange, SweepConfig, load_sweep_text
 from visionstudio.core.sweeps.parameters import (
     apply_best_command,
@@ -20,6 +22,7 @@ from visionstudio.core.sweeps.parameters import (
     check_parameters,
     sweepable_parameters,
 )
+from visionstudio.core.sweeps.study import study_storage_url
 
 
 def config(**changes) -> SweepConfig:
@@ -189,3 +192,24 @@ def test_sweepable_parameters_offer_settings_layers_blocks_and_depth():
     cfg = SweepConfig(trials=2, parameters=tuple(offered[p].default_range() for p in (
         "optimizer.lr", "layer.conv1.out_channels", "repeat.res_1", "optimizer.key")))
     check_parameters(tiny_project(), cfg)
+
+
+def test_hostile_bundles_and_a_study_file_leading_elsewhere(tmp_path):
+    cfg = config()
+    with pytest.raises(BundleError, match="no sweep.json"):
+        read_bundle(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(BundleError, match="not empty"):
+        write_bundle(tiny_project(), cfg, tmp_path)
+    bundle = tmp_path / "bundle"
+    write_bundle(tiny_project(), cfg, bundle)
+    document, again = read_bundle(bundle)
+    assert again == cfg and document.runs == [] and len(document.graph.nodes) == 5
+    (bundle / "sweep.json").write_text(json.dumps({**ISSUE_EXAMPLE, "parameters": {"layer.x.units": [1]}}))
+    with pytest.raises(ConfigError, match="no layer named 'x'"):
+        read_bundle(bundle)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "sweeps.db").symlink_to(tmp_path / "elsewhere.db")
+    with pytest.raises(RunPathError, match="outside the project's runs folder"):
+        study_storage_url(runs)

@@ -78,16 +78,15 @@ def test_repeats_give_a_value_per_seed_and_their_mean(tmp_path):
 
 
 def test_tpe_with_median_pruning(tmp_path):
-    runner, _ = sweep(tmp_path, {"sampler": "tpe", "trials": 6, "epochs": 3, "pruner": "median",
+    runner, _ = sweep(tmp_path, {"sampler": "tpe", "trials": 5, "epochs": 2, "pruner": "median",
                                  "name": "tpe",
                                  "parameters": {"optimizer.lr": {"low": 1e-5, "high": 0.3, "log": True}}})
     summary = runner.run()
     states = [r.state for r in summary.rows]
-    assert len(states) == 6 and set(states) == {"complete", "pruned"}, states
+    assert len(states) == 5 and set(states) == {"complete", "pruned"}, states
     study = optuna.load_study(study_name="tpe", storage=runner.storage)
-    for trial in study.trials:   # every epoch of every trial reported; a pruned one stopped early
-        assert len(trial.intermediate_values) == (3 if trial.state.name == "COMPLETE" else
-                                                  len(trial.intermediate_values)) >= 1
+    for trial in study.trials:   # every epoch reported; a pruned trial stopped after its first
+        assert len(trial.intermediate_values) == (2 if trial.state.name == "COMPLETE" else 1)
     pruned = [r for r in summary.rows if r.state == "pruned"]
     assert all(r.value is None and r.message.startswith("Pruned after epoch") for r in pruned)
 
