@@ -55,6 +55,14 @@ def trial_line(row, metric: str) -> str:
             f"{row.seconds:.1f}s{note}")
 
 
+def line_printer(metric: str):
+    """The on_trial callback: one line per finished trial (a starting one prints nothing)."""
+    def on_trial(row) -> None:
+        if row.state != "running":
+            print(trial_line(row, metric), flush=True)
+    return on_trial
+
+
 def read_config(path: str, name: str | None):
     """The sweep file (checked), renamed when ``name`` is given; ConfigError or OSError."""
     from visionstudio.core.sweeps.config import MAX_FILE_BYTES, SweepConfig, load_sweep_text
@@ -146,9 +154,8 @@ def run(args: argparse.Namespace) -> int:
     quiet_optuna()
     try:
         runner = SweepRunner(doc, config, runs_root=root, storage=args.storage,
-                             on_trial=lambda row: row.state != "running" and print(
-                                 trial_line(row, config.objective_metric), flush=True),
-                             on_run=on_run, overrides={"device": args.device} if args.device else None)
+                             on_trial=line_printer(config.objective_metric), on_run=on_run,
+                             overrides={"device": args.device} if args.device else None)
         print(f"sweep {config.name}: {config.sampler} over {', '.join(p.path for p in config.parameters)}; "
               f"study in {shown_url(runner.storage)}", flush=True)
         return run_sweep(runner, TrainerControl(), err, config.objective_metric)

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from visionstudio.commands.sweep import EXIT_SETUP, quiet_optuna, run_sweep, shown_url, trial_line
+from visionstudio.commands.sweep import EXIT_SETUP, line_printer, quiet_optuna, run_sweep, shown_url
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -84,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
     worker = f"{os.uname().nodename if hasattr(os, 'uname') else 'worker'}-{os.getpid()}"
     sampler_seed = (time.time_ns() ^ os.getpid()) % (2**31)
     runner = SweepRunner(document, config, runs_root=root, storage=storage,
-                         on_trial=lambda row: row.state != "running" and print(
-                             trial_line(row, config.objective_metric), flush=True),
+                         on_trial=line_printer(config.objective_metric),
                          overrides={"device": args.device} if args.device else None,
                          sampler_seed=sampler_seed)
     print(f"worker {worker}: sweep {config.name} from {shown_url(storage)}", flush=True)
