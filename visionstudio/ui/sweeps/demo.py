@@ -4,7 +4,8 @@ By default it shows a finished demo sweep over three settings of the demo networ
 trials' values come from a smooth toy function of the settings (the window title says
 so; nothing is trained), and the importance is Optuna's, computed over those values in
 memory. ``--sweep N`` instead runs a real sweep of N trials on the built-in shapes
-(few images, one epoch) in a temporary project folder, as a user would from the panel.
+(300 images, two epochs) in a temporary project folder, as a user would from the panel;
+the table then lists the best trial first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from visionstudio.core.project.commands import SetDatasetSettings
@@ -89,7 +91,7 @@ def _fill_form(panel, trials: int) -> None:
 def run_demo(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m visionstudio.ui.sweeps")
     parser.add_argument("--sweep", type=int, default=0, metavar="TRIALS",
-                        help="run a real sweep of this many trials (shapes, one epoch)")
+                        help="run a real sweep of this many trials (shapes, two epochs)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from visionstudio.core.sweeps.config import SweepConfig
@@ -100,9 +102,13 @@ def run_demo(argv: list[str] | None = None) -> int:
     controller.path = Path(folder.name) / "demo.vsproj"   # its runs folder: the temporary one
     panel = SweepPanel(controller)
     _fill_form(panel, args.sweep or 14)
+    def best_first(_summary=None) -> None:
+        panel.results.sort_by(panel.results.model.metric_column(), Qt.SortOrder.AscendingOrder)
+
     if args.sweep:
-        controller.push(SetDatasetSettings("shapes", {"samples": 60, "val_samples": 20}))
-        panel.settings.epochs.setValue(1)
+        controller.push(SetDatasetSettings("shapes", {"samples": 300, "val_samples": 60}))
+        panel.settings.epochs.setValue(2)
+        panel.session.finished.connect(best_first)
         panel.setWindowTitle(f"VisionStudio sweeps: a real sweep of {args.sweep} trials")
         panel.start()
     else:
@@ -112,6 +118,7 @@ def run_demo(argv: list[str] | None = None) -> int:
         panel.results.configure(config, panel.titles())
         panel.results.set_rows(rows)
         panel.results.show_importance(demo_importance(config, rows))
+        best_first()
         panel.say("Demo: values from a toy function of the settings; nothing was trained.")
         panel.setWindowTitle("VisionStudio sweeps (demo values, not trained)")
     panel.resize(1280, 760)

@@ -3,9 +3,11 @@ importance (one bar per parameter).
 
 Parallel coordinates put each swept parameter on a vertical axis scaled 0..1 over its
 range (log10 for a log range, the choices evenly spaced for a categorical one, their
-names as ticks), then the objective metric over the values seen. Each trial is one line
-coloured by its metric (viridis: yellow the best, whichever the direction, so the best
-lines stand out on a dark plot); a trial with no value yet
+names as ticks), then the objective metric over the values seen (on a log scale when
+they span more than ten times, so one blown-up trial does not flatten the rest). Each trial is one line
+coloured by its metric's rank (viridis: yellow the best, dark blue the worst, whichever
+the direction; by rank, so one blown-up trial does not paint all the others alike); a trial
+with no value yet
 (running, failed) is a grey dashed line that stops at the last parameter. pyqtgraph draws
 both; a sweep of a few hundred trials is a few hundred items, cheap to redraw when a
 trial ends.
@@ -109,14 +111,15 @@ class ParallelCoordinates(QWidget):
         self.trial_items, self.titles = [], []
         values = [r.value for r in rows if r.value is not None and math.isfinite(r.value)]
         lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-        metric_axis = Axis(metric, metric, "float", lo, hi)
+        metric_axis = Axis(metric, metric, "float", lo, hi, log=lo > 0 and hi > 10 * lo)   # an outlier
         columns = [*axes, metric_axis]
         for x, axis in enumerate(columns):
             item.addItem(pg.InfiniteLine(pos=x, angle=90, pen=pen(GREY, 1.0)))
             owner, _, name = axis.title.rpartition(": ")   # "conv3: filters" on two lines
-            title = pg.TextItem(html=f"<div style='text-align:center'>{escape(owner)}<br>{escape(name)}</div>"
-                                if owner else escape(name), anchor=(0.5, 1), color=TEXT)
-            title.setPos(x, 1.24)
+            lines = f"{escape(owner)}<br>{escape(name)}" if owner else escape(name)
+            title = pg.TextItem(html=f"<div style='text-align:center; color:{TEXT}'>{lines}</div>",
+                                anchor=(0.5, 0))
+            title.setPos(x, 1.25)   # hanging down from the top edge
             item.addItem(title)
             self.titles.append(title)
             for y, text in axis.ticks() if values or axis is not metric_axis else ():
@@ -124,14 +127,17 @@ class ParallelCoordinates(QWidget):
                 label.setPos(x + 0.03, y)
                 item.addItem(label)
         xs = np.arange(len(columns), dtype=float)
-        for row in sorted(rows, key=lambda r: r.number):
+        order = sorted(set(values), reverse=minimize)   # worst first: rank 0 is dark blue
+        def drawn_before(r: Any) -> tuple:   # the best lines last, on top
+            return (r.value in order, order.index(r.value) if r.value in order else 0, r.number)
+
+        for row in sorted(rows, key=drawn_before):
             ys = np.array([a.position(row.params.get(a.path)) for a in axes]
                           + [metric_axis.position(row.value) if row.value is not None else math.nan])
             if row.value is None or not math.isfinite(row.value):
                 line_pen = pen(GREY, 1.2, 160, Qt.PenStyle.DashLine)
             else:
-                share = 0.5 if hi == lo else (row.value - lo) / (hi - lo)
-                share = 1.0 - share if minimize else share   # yellow is always the best
+                share = order.index(row.value) / (len(order) - 1) if len(order) > 1 else 1.0
                 line_pen = pg.mkPen(CMAP.map(share, mode="qcolor"), width=2)
             line = pg.PlotDataItem(xs, ys, pen=line_pen, connect="finite", name=f"trial {row.number}")
             line.setToolTip(f"Trial {row.number}: {metric} "
@@ -140,7 +146,7 @@ class ParallelCoordinates(QWidget):
             self.trial_items.append(line)
         item.setXRange(-0.45, max(0.8, len(columns) - 0.4), padding=0)
         item.setYRange(-0.06, 1.26, padding=0)
-        self.note.setText(f"Colour: {metric}, yellow the best, dark blue the worst; dashed: no value."
+        self.note.setText(f"Colour: rank by {metric}, yellow the best, dark blue the worst; dashed: no value."
                           if rows else "Each trial is a line across its settings and the metric.")
 
 
