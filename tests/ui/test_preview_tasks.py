@@ -110,7 +110,7 @@ def test_the_built_in_box_sets_preview_with_their_boxes(qtbot, key):
     from visionstudio.core.data.registry import DATASETS
     from visionstudio.core.params import validate_all
 
-    params, _ = validate_all(DATASETS.get(key).params, {})
+    params, _ = validate_all(DATASETS.get(key).params, {"samples": 24, "val_samples": 8})
     data = preview_module.load_preview(Running(), DatasetConfig(key, params), 0, 0.1)
     strip = show(qtbot, data)
     cells = [strip.grid.itemAtPosition(0, c).widget() for c in range(6)]
