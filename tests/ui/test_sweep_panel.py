@@ -244,6 +244,24 @@ def test_a_sweep_waits_for_a_training_run(qtbot, panel):
     assert not panel.session.busy
 
 
+def test_closing_the_window_during_a_sweep_asks_first(qtbot, panel):
+    from visionstudio.ui.sweeps.integration import SweepIntegration
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.controller = panel.controller   # what install() reads from the main window
+    integration = SweepIntegration(window)
+    assert integration.session is panel.session
+    asked = []
+    integration.ask_stop = lambda window: asked.append(window) or False
+    assert integration.confirm_close() is True and not asked   # nothing runs: no question
+    panel.session.state = "running"   # as while a sweep trains
+    try:
+        assert integration.confirm_close() is False and len(asked) == 1   # the user said no
+    finally:
+        panel.session.state = "idle"
+
+
 # The panel built, a row added, then Start: torch must come in only then, on the sweep's thread.
 SPY = r"""
 import json, os, sys, threading, tempfile

@@ -274,6 +274,8 @@ class SweepPanel(QWidget):
     # -- the session's news ----------------------------------------------------------------------
     def _on_session_row(self, row) -> None:
         self.results.upsert(row)
+        if row.state == "running" and self.session.state == "running":
+            self.say(f"Trial {row.number} is training ({len(self.results.rows())} so far)…")
 
     def _on_session_state_changed(self, _state: str) -> None:
         self._update_buttons()
