@@ -58,6 +58,9 @@ def test_grid_trials_are_runs_of_the_project(tmp_path):
         assert (folder / "metrics.csv").is_file() and (folder / "checkpoints" / "last").is_dir()
         AddRun(entry).do(doc)   # what the CLI and the panel do with each entry
     assert len(doc.runs) == 2
+    first = optuna.load_study(study_name="g", storage=runner.storage).trials[0]
+    assert first.user_attrs["visionstudio.trial"]["settings"] == {   # reproducible from the study alone
+        k: entries[0]["settings"][k] for k in ("training", "dataset")}
     importance = parameter_importance(runner.storage, "g")
     assert set(importance) <= {"optimizer.lr", "layer.conv1.out_channels"} and importance
 

@@ -319,7 +319,8 @@ class SweepRunner:
             result = self._run_seed(trial, document, values, seed, prune=i == 0)
             record["run_ids"].append(result.run_id)
             record["training_s"] += result.training_s
-            record.setdefault("settings", result.entry["settings"].get("training"))
+            settings = result.entry["settings"]
+            record.setdefault("settings", {k: settings.get(k) for k in ("training", "dataset")})
             if self.on_run is not None:
                 self.on_run(result.entry)
             if self.control.stop_requested:
