@@ -240,3 +240,35 @@ def test_fuzzed_csv_gives_an_error_or_accounts_for_every_line(fuzz_folder, heade
     for path_, values in zip(table.paths, table.values):
         assert path_.resolve().is_relative_to(fuzz_folder.resolve())
         assert len(values) == len(table.names) and all(np.isfinite(values))
+
+
+# -- the regression template -----------------------------------------------------------
+
+def test_regression_template_is_clean_and_fits_its_dataset(capsys):
+    import importlib.util
+
+    from visionstudio.core.build import build_model
+    from visionstudio.core.graph import analyze
+    from visionstudio.core.tasks.heads import head_problems, plan_heads
+    from visionstudio.core.templates import load_template, template, templates_dir
+    from visionstudio.core.training.plan import RunPlan, plan_run
+
+    doc = load_template("regression")
+    analysis = analyze(doc.graph)
+    assert analysis.diagnostics == [] and analysis.input_shape == (1, 32, 32)
+    assert doc.task == "regression" and doc.dataset.key == "shapes_regress"
+    assert template("regression").title and doc.description
+    assert set(doc.graph.positions) == set(doc.graph.nodes)
+    heads = plan_heads("regression", doc.graph, analysis, doc.training.loss)
+    assert [(h.name, h.target, h.loss["key"], h.output_shape) for h in heads] == \
+        [("head", "values", "mse", (4,))]
+    assert head_problems("regression", heads, describe_dataset(doc.dataset)) == []
+    model = build_model(doc.graph, analysis).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(2, 1, 32, 32)).shape) == (2, 4)
+    assert isinstance(plan_run(doc, {"device": "cpu"}), RunPlan)
+    generator = templates_dir() / "make_regression_template.py"
+    spec = importlib.util.spec_from_file_location("make_regression_template", generator)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, f"run: .venv/bin/python {generator}"

@@ -73,6 +73,11 @@ TEMPLATES: list[Template] = [
              "One object per image: a class head and a box head on a small CNN, for 3×64×64 "
              "images of one shape.",
              "localization.vsproj"),
+    # resources/templates/make_regression_template.py writes this one.
+    Template("regression", "Regression",
+             "Regression: a small CNN measuring a drawn square's size, angle and centre "
+             "(four numbers, MSE) on 1×32×32 images.",
+             "regression.vsproj"),
 ]
 
 _BY_KEY = {t.key: t for t in TEMPLATES}
