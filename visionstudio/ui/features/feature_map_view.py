@@ -21,6 +21,7 @@ from visionstudio.core.inspect import IMAGE_SUFFIXES, SampleError, conv_filters,
 from visionstudio.ui.features.layers import LayerRow, layer_rows
 from visionstudio.ui.features.panels import describe_sample, sample_pixmap, save_activations
 from visionstudio.ui.features.state import InspectionState
+from visionstudio.ui.features.task_sample import cam_for_task, show_task_prediction
 
 ALL_CONV = "__all_conv__"
 
@@ -121,9 +122,7 @@ class FeatureMapView(QWidget):
         self._apply_filter()
 
     def _apply_filter(self) -> None:
-        labels = self.state.dataset.val_labels.numpy() if self.state.num_samples else np.zeros(0, int)
-        cls = self.class_filter.currentData()
-        self._filtered = np.arange(len(labels)) if cls is None else np.flatnonzero(labels == cls)
+        self._filtered = self.state.filter_indices(self.class_filter.currentData())
         n = len(self._filtered)
         self.index_spin.blockSignals(True)
         self.index_spin.setRange(1 if n else 0, max(n, 0))
@@ -237,7 +236,7 @@ class FeatureMapView(QWidget):
             self._refresh_maps(acts)
         elif tab == 1:
             self._refresh_filters()
-        elif tab == 2:
+        elif tab == 2 and not show_task_prediction(self):
             self.prediction.show_probabilities(probs, self.state.class_names, self.state.sample.label)
         elif tab == 3:
             self._refresh_cam()
@@ -295,6 +294,8 @@ class FeatureMapView(QWidget):
         layer = self.cam_layer_combo.currentData()
         names = st.class_names
         try:
+            if cam_for_task(self, layer):
+                return
             if method == "saliency":
                 heat, target = saliency(model, st.tensor, target)
                 what = "Saliency: how strongly each input pixel moves the class score"

@@ -69,7 +69,8 @@ class FeaturesIntegration(QObject):
     def evaluate(self) -> None:
         view = self.show_tab("evaluation")
         if view is not None:
-            view.evaluation.run_evaluation()
+            panel = view.evaluation if view.state.task == "classification" else view.task_evaluation
+            panel.run_evaluation()
 
     def confirm_close(self) -> bool:
         view = self.window.findChild(FeatureMapView)   # one never built has nothing to end

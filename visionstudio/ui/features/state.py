@@ -255,6 +255,24 @@ class InspectionState(QObject, LiveRefresh):
         d = self.dataset
         return 0 if d is None or d.val_labels is None else int(len(d.val_labels))
 
+    def filter_indices(self, cls: int | None) -> np.ndarray:
+        """Validation indices showing class ``cls`` (None: all): a detection image when any
+        of its boxes is of that class; regression labels have no class."""
+        if not self.num_samples:
+            return np.zeros(0, dtype=np.int64)
+        labels = self.dataset.val_labels.numpy()
+        if cls is None or self.task == "regression":
+            return np.arange(len(labels))
+        if self.task == "detection":
+            return np.flatnonzero((labels[..., 0] == cls).any(axis=1))
+        return np.flatnonzero((labels[:, 0] if labels.ndim == 2 else labels) == cls)
+
+    @property
+    def task(self) -> str:
+        """What the shown labels are: the loaded dataset's task (else the project's)."""
+        d = self.dataset
+        return getattr(d, "task", None) or getattr(self.controller.document, "task", "classification")
+
     @property
     def class_names(self) -> list[str]:
         return list(self.dataset.class_names) if self.dataset is not None else []
@@ -269,7 +287,7 @@ class InspectionState(QObject, LiveRefresh):
     def choose_validation(self, index: int) -> Sample:
         d = self.dataset
         image = d.val_images[index].numpy()
-        label = int(d.val_labels[index])
+        label = int(d.val_labels[index]) if self.task == "classification" else None
         self._set_sample(Sample(np.ascontiguousarray(image), label, f"validation #{index}", int(index)))
         return self.sample
 
@@ -316,7 +334,7 @@ class InspectionState(QObject, LiveRefresh):
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1], self._cache[2]
         acts, out = capture_activations(model, self.tensor)
-        probs = class_probabilities(out)
+        probs = class_probabilities(out) if self.task == "classification" else None
         self._cache = (key, acts, probs)
         return acts, probs
 
@@ -341,15 +359,21 @@ def _validation_only(loaded):
     import torch
 
     images, labels = loaded.val_images, loaded.val_labels
+    task = getattr(loaded, "task", "classification")
     if (images is None or labels is None or len(labels) == 0) and loaded.val_dataset is not None:
         n = min(len(loaded.val_dataset), 10_000)
         items = [loaded.val_dataset[i] for i in range(n)]
         images = torch.stack([torch.as_tensor(x) for x, _ in items]) if items else None
-        labels = torch.tensor([int(y) for _, y in items], dtype=torch.int64) if items else None
+        labels = (None if not items else torch.stack([torch.as_tensor(y) for _, y in items])
+                  if task != "classification"
+                  else torch.tensor([int(y) for _, y in items], dtype=torch.int64))
     if images is None or labels is None or len(labels) == 0:
         images, labels = loaded.train_images, loaded.train_labels   # no validation split: train
     from visionstudio.core.training.feed import TrainData
 
     mean, std = TrainData.from_loaded(loaded).stats()   # the trainer's own rule
+    # a regression's training targets refit its normalisation when a run saved none
+    fit = loaded.train_labels if task == "regression" else None
     return SimpleNamespace(val_images=images, val_labels=labels, class_names=list(loaded.class_names),
-                           mean=tuple(mean), std=tuple(std))
+                           mean=tuple(mean), std=tuple(std), task=task,
+                           target_names=list(getattr(loaded, "target_names", []) or []), train_targets=fit)

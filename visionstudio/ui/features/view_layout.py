@@ -15,17 +15,21 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from visionstudio.ui.features.boxes_overlay import BoxesView
 from visionstudio.ui.features.evaluation_panel import EvaluationPanel
 from visionstudio.ui.features.filters import FiltersView
 from visionstudio.ui.features.grid import COLORMAPS, DEFAULT_COLORMAP, ActivationGrid
 from visionstudio.ui.features.panels import ChannelDetail, OverlayView, PredictionPlot
 from visionstudio.ui.features.receptive_view import FieldOverlay, attach
+from visionstudio.ui.features.task_sample import box_chosen, sync_task
+from visionstudio.ui.features.task_views import TaskEvaluationPanel
 
 
 def describe(widget: QWidget, tip: str, name: str, object_name: str = "") -> QWidget:
@@ -62,14 +66,27 @@ def build_steps(view):
     view.tabs.addTab(_scrolling(_filters_tab(view)), "Filters")
     yield
     view.prediction = PredictionPlot()
-    view.tabs.addTab(_scrolling(view.prediction), "Prediction")
+    view.boxes = BoxesView()     # the tasks beyond classification (task_sample.py)
+    view.prediction_stack = _stacked("predictionStack", view.prediction, view.boxes)
+    view.tabs.addTab(_scrolling(view.prediction_stack), "Prediction")
     yield
     view.tabs.addTab(_scrolling(_cam_tab(view)), "Grad-CAM")
     yield
     view.evaluation = EvaluationPanel(view.state)
-    view.tabs.addTab(_scrolling(view.evaluation), "Evaluation")
+    yield
+    view.task_evaluation = TaskEvaluationPanel(view.state)
+    view.evaluation_stack = _stacked("evaluationStack", view.evaluation, view.task_evaluation)
+    view.tabs.addTab(_scrolling(view.evaluation_stack), "Evaluation")
     yield
     _connect(view)
+
+
+def _stacked(name: str, *pages: QWidget) -> QStackedWidget:
+    stack = QStackedWidget()
+    stack.setObjectName(name)
+    for page in pages:
+        stack.addWidget(page)
+    return stack
 
 
 def _scrolling(page: QWidget) -> QScrollArea:
@@ -291,3 +308,6 @@ def _connect(view) -> None:
     view.opacity_slider.valueChanged.connect(lambda v: view.overlay.set_opacity(v / 100))
     view.tabs.currentChanged.connect(lambda _i: view.refresh())
     view.evaluation.sample_chosen.connect(view._on_evaluation_sample_chosen)
+    view.task_evaluation.sample_chosen.connect(view._on_evaluation_sample_chosen)
+    view.boxes.box_clicked.connect(lambda i: box_chosen(view, i))
+    view.state.dataset_changed.connect(lambda: sync_task(view))
