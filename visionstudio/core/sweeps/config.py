@@ -199,10 +199,9 @@ def _no_constant(word: str) -> Any:
 def _known(data: Mapping[str, Any], keys: frozenset[str], path: str) -> None:
     for key in data:
         if key not in keys:
-            shown = repr(key[:60]) if isinstance(key, str) else repr(key)
-            where = f"{path}.{key}" if path and isinstance(key, str) and len(key) <= 60 else path
-            raise ConfigError(where or str(key)[:60], f"unknown key {shown}; the keys are "
-                              f"{', '.join(sorted(keys))}")
+            name = str(key)[:60]
+            raise ConfigError(f"{path}.{name}" if path else name, f"unknown key {name!r}; the keys "
+                              f"are {', '.join(sorted(keys))}")
 
 
 def _word(value: Any, words: tuple[str, ...], path: str) -> str:

@@ -65,7 +65,8 @@ def _instances(document: ProjectDocument, key: str) -> list[Any]:
     return [n for n in document.graph.nodes.values() if instance_key(n) == key]
 
 
-def target_spec(document: ProjectDocument, path: str, swept_keys: Mapping[str, tuple] = {}) -> ParamSpec:
+def target_spec(document: ProjectDocument, path: str,
+                swept_keys: Mapping[str, tuple] | None = None) -> ParamSpec:
     """The ParamSpec that checks values for ``path``; ConfigError naming what is missing.
     ``swept_keys``: optimizer/scheduler keys a sweep also varies (their params count)."""
     where = f"parameters.{path}"
@@ -74,7 +75,7 @@ def target_spec(document: ProjectDocument, path: str, swept_keys: Mapping[str, t
         registry, current = _CHOICES[head], getattr(document.training, head)["key"]
         if rest == "key":
             return ParamSpec("key", "choice", current, title=f"{head}", choices=tuple(registry))
-        keys = (current, *swept_keys.get(head, ()))
+        keys = (current, *(swept_keys or {}).get(head, ()))
         for key in keys:
             params = registry.get(key).params if key in registry else ()
             spec = next((p for p in params if p.name == rest), None)

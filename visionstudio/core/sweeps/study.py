@@ -317,12 +317,13 @@ class SweepRunner:
             raise _TrialFailed(str(exc)) from None
         for i, seed in enumerate(seeds):
             result = self._run_seed(trial, document, values, seed, prune=i == 0)
-            record["run_ids"].append(result.run_id)
-            record["training_s"] += result.training_s
-            settings = result.entry["settings"]
-            record.setdefault("settings", {k: settings.get(k) for k in ("training", "dataset")})
-            if self.on_run is not None:
-                self.on_run(result.entry)
+            if result.entry is not None:
+                record["run_ids"].append(result.run_id)
+                record["training_s"] += result.training_s
+                settings = result.entry["settings"]
+                record.setdefault("settings", {k: settings.get(k) for k in ("training", "dataset")})
+                if self.on_run is not None:
+                    self.on_run(result.entry)
             if self.control.stop_requested:
                 keep(stopped=True, message="Stopped before the end; not counted.")
                 raise _TrialFailed("stopped")

@@ -6,7 +6,8 @@ trainer's records, as the app's run controller does) and ``run.json``; and an en
 (``runs.make_entry``) whose settings record the training and dataset settings, the
 trial's values and its seed, so the run can be reproduced and compared. The entry is
 handed to the caller, who adds it to the project (``AddRun``): the core keeps no
-second run list.
+second run list. Values the planner refuses (a network that no longer fits) give no run,
+as Train gives none: the trial fails with the planner's words.
 
 The trial's value is the objective metric of the run's last epoch. Pruning reports
 that metric after each epoch of the first seed (``trial.report``); when the pruner says
@@ -45,8 +46,8 @@ class LinkedControl(TrainerControl):
 class SeedRun:
     """How one seed's run ended."""
 
-    run_id: str
-    entry: dict[str, Any]
+    run_id: str | None          # None (and no entry) when the plan refused the values
+    entry: dict[str, Any] | None
     status: str                 # the run's: completed, stopped, early_stopped, failed
     value: float | None         # the objective at the last epoch
     pruned: bool
@@ -108,14 +109,10 @@ def run_seed(document: Any, overrides: Mapping[str, Any], *, runs_root: Path, na
              on_record: Callable[[str, Any], None] | None = None,
              prune: Callable[[float, int], bool] | None = None) -> SeedRun:
     """Plan and train ``document`` (a trial's copy) with ``overrides`` as one run."""
-    run_id = new_run_id()
     plan = plan_run(document, overrides)
-    if isinstance(plan, PlanProblems):
-        entry = make_entry(run_id, name, {"training": document.training.to_dict(),
-                                          "dataset": document.dataset.to_dict(),
-                                          "sweep": dict(sweep_info)}, status="failed")
-        entry["summary"] = {"failure": plan.message}
-        return SeedRun(run_id, entry, "failed", None, False, 0.0, plan.message)
+    if isinstance(plan, PlanProblems):   # as Train: a run that cannot start is no run
+        return SeedRun(None, None, "failed", None, False, 0.0, plan.message)
+    run_id = new_run_id()
     entry = make_entry(run_id, name, {"training": plan.config.to_dict(), "dataset": plan.dataset.to_dict(),
                                       "sweep": dict(sweep_info)})
     folder = Path(runs_root) / run_id
