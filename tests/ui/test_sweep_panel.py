@@ -159,7 +159,7 @@ def test_a_new_sweep_never_extends_a_stored_one_by_accident():
 def test_the_panel_knows_where_the_study_file_lives():
     from visionstudio.core.sweeps.study import STUDY_FILE
 
-    assert studies.DB_NAME == STUDY_FILE
+    assert sweep_session.DB_NAME == studies.DB_NAME == STUDY_FILE
 
 
 def test_a_tiny_sweep_end_to_end(qtbot, panel):
@@ -242,6 +242,21 @@ def test_a_sweep_waits_for_a_training_run(qtbot, panel):
         runs.state = "idle"
     assert panel.status.text() == sweep_session.TRAINING_BUSY
     assert not panel.session.busy
+
+
+def test_saving_an_unsaved_project_brings_its_sweeps_along(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    controller = DocumentController(demo_document())
+    session = sweep_session.sweeps_for(controller)
+    scratch = session.runs_root()
+    scratch.mkdir(parents=True)
+    (scratch / sweep_session.DB_NAME).write_bytes(b"a study")
+    path = tmp_path / "saved.vsproj"
+    controller.path = path
+    controller.path_changed.emit(str(path))   # what Save does
+    assert session.runs_root() != scratch
+    assert (session.runs_root() / sweep_session.DB_NAME).read_bytes() == b"a study"
+    assert not (scratch / sweep_session.DB_NAME).exists()   # moved out of the scratch folder
 
 
 def test_closing_the_window_during_a_sweep_asks_first(qtbot, panel):

@@ -90,6 +90,7 @@ class SweepPanel(QWidget):
         s.finished.connect(self._on_session_finished)
         s.message.connect(self.say)
         controller.document_replaced.connect(self._on_controller_document_replaced)
+        controller.path_changed.connect(lambda _path: self.refresh_studies())   # after the session's
         controller.analysis_changed.connect(lambda _a: self._refresh_available())
         controller.document.settings_changed.connect(self._on_document_settings_changed)
         self._refresh_available()

@@ -17,6 +17,8 @@ worker thread when a sweep starts, never at start-up.
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from visionstudio.core.runs import AddRun, RenameRun, UpdateRun
 from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, one_line, run_task
 from visionstudio.ui.training.run_controller import runs_for
 
+DB_NAME = "sweeps.db"   # core.sweeps.study.STUDY_FILE (that module loads optuna and torch)
 LOCK_REASON = ("A sweep is running: the network, its settings and Train wait until it stops "
                "(Stop in the Sweeps panel).")
 TRAINING_BUSY = "A training run is going: start the sweep once it has stopped."
@@ -98,6 +101,9 @@ class SweepSession(QObject):
         self.config_data: dict | None = None
         self.summary = None
         self._document = controller.document
+        self._root = self.runs_root()        # where the studies are (the runs folder)
+        self._job_runs: list[str] = []       # the runs the sweep that runs has recorded
+        controller.path_changed.connect(self._on_controller_path_changed)
         controller.document_replaced.connect(self._on_controller_document_replaced)
         app = QCoreApplication.instance()
         if app is not None:   # safety net: never quit with the sweep's thread running
@@ -126,6 +132,7 @@ class SweepSession(QObject):
             return False
         self.config_data, self.summary = copy.deepcopy(config_data), None
         self._document = self.controller.document   # the entries are this project's
+        self._root, self._job_runs = self.runs_root(), []
         self.task = run_task(sweep_task, self.controller.document.to_dict(), self.config_data,
                              str(self.runs_root()),
                              name=f"sweep-{config_data.get('name', 'sweep')}", parent=self,
@@ -162,6 +169,31 @@ class SweepSession(QObject):
         """Another project: the sweep was this one's; it stops (its study is kept)."""
         if self.busy:
             self.shutdown()
+        self._root = self.runs_root()
+
+    def _on_controller_path_changed(self, _path: str) -> None:
+        """Saved (as): the studies follow the runs (the run controller moved those first);
+        a sweep that runs writes on where it started, and is brought along when it ends."""
+        if not self.busy:
+            self._bring_studies()
+
+    def _bring_studies(self) -> None:
+        """sweeps.db from the old runs folder to the new one: moved out of a scratch
+        folder, copied on Save As (as the runs are); never over an existing one, never a
+        link."""
+        old, new = self._root, self.runs_root()
+        self._root = new
+        src, dst = old / DB_NAME, new / DB_NAME
+        if old == new or not src.is_file() or src.is_symlink() or os.path.lexists(dst):
+            return
+        try:
+            new.mkdir(parents=True, exist_ok=True)
+            if old == Path(self.runs.store.scratch):
+                shutil.move(str(src), str(dst))
+            else:
+                shutil.copy2(src, dst)
+        except OSError as exc:
+            self.message.emit(f"Could not bring the sweeps along: {exc}")
 
     def _allow_while_locked(self, command) -> bool:
         return isinstance(command, (MoveNodes, RenameRun, AddRun, UpdateRun))
@@ -184,6 +216,7 @@ class SweepSession(QObject):
         if self.controller.document is not self._document:
             return   # another project was opened meanwhile: the run stays in the old folder
         run_id = entry.get("id")
+        self._job_runs.append(run_id)
         if self.runs.store.entry(run_id) is None:
             self.controller.record(AddRun(entry))
         else:
@@ -204,6 +237,11 @@ class SweepSession(QObject):
 
     def _on_task_done(self) -> None:
         self.task = None
+        if self.controller.document is self._document:   # saved meanwhile: bring the runs along
+            for run_id in self._job_runs:
+                for text in self.runs.store.bring_along(run_id, self._root):
+                    self.message.emit(f"Could not move run files: {text}")
+            self._bring_studies()
         self.controller.unlock()
         self._set_state("idle")
         self.finished.emit(self.summary)

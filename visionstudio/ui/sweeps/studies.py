@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from visionstudio.ui.shell.tasks import TaskState, one_line, run_task
+from visionstudio.ui.sweeps.session import DB_NAME
 
-DB_NAME = "sweeps.db"   # core.sweeps.study.STUDY_FILE; that module loads optuna and torch
 COUNTED = ("complete", "pruned", "failed")   # the trials a budget counts (not "stopped")
 
 
