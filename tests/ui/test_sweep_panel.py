@@ -116,6 +116,21 @@ def test_a_parameter_row_and_its_range_by_clicking_and_typing(qtbot, panel):
                                                               "optimizer.key"]
 
 
+def test_a_swept_layer_that_goes_leaves_the_sweep_and_says_so(qtbot, panel):
+    from visionstudio.core.graph.commands import RenameNode
+
+    _add(qtbot, panel, "optimizer.lr")
+    _add(qtbot, panel, "layer.dropout.p")
+    combo = panel.parameters.combo
+    combo.setCurrentIndex(combo.findData("training.batch_size"))
+    dropout = panel.controller.document.graph.node_by_name("dropout")
+    assert panel.controller.push(RenameNode(dropout.id, "drop"))
+    assert [r.choice.path for r in panel.parameters.rows] == ["optimizer.lr"]
+    assert panel.status.text() == "dropout: rate left the sweep: the project no longer has it."
+    assert combo.currentData() == "training.batch_size"   # an edit keeps the user's pick
+    assert combo.findData("layer.drop.p") >= 0
+
+
 def test_every_control_has_a_tooltip_and_an_accessible_name(qtbot, panel):
     _add(qtbot, panel, "optimizer.lr")
     _add(qtbot, panel, "optimizer.key")

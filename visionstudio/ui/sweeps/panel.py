@@ -164,7 +164,10 @@ class SweepPanel(QWidget):
 
     # -- the project -----------------------------------------------------------------------------
     def _refresh_available(self) -> None:
-        self.parameters.set_available(sweepable_parameters(self.controller.document))
+        gone = self.parameters.set_available(sweepable_parameters(self.controller.document))
+        if gone:
+            self.say(f"{', '.join(gone)} left the sweep: the project no longer has "
+                     f"{'it' if len(gone) == 1 else 'them'}.")
 
     def titles(self) -> dict[str, str]:
         return {path: c.title for path, c in self.parameters.available.items()}

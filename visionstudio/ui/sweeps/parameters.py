@@ -187,16 +187,23 @@ class ParameterList(QWidget):
         add_row.addWidget(self.add_button)
         layout.addLayout(add_row)
 
-    def set_available(self, choices: list[Any]) -> None:
-        """The settings this project offers (a new network: the layer names change)."""
+    def set_available(self, choices: list[Any]) -> list[str]:
+        """The settings this project offers (an edit may rename or remove a layer); the
+        titles of the rows that went with them."""
+        picked = self.combo.currentData()
         self.available = {c.path: c for c in choices}
+        self.combo.blockSignals(True)
         self.combo.clear()
         for c in choices:
             self.combo.addItem(c.title, c.path)
             self.combo.setItemData(self.combo.count() - 1, c.path, Qt.ItemDataRole.ToolTipRole)
-        for row in [r for r in self.rows if r.choice.path not in self.available]:
+        self.combo.setCurrentIndex(max(0, self.combo.findData(picked)))
+        self.combo.blockSignals(False)
+        gone = [r for r in self.rows if r.choice.path not in self.available]
+        for row in gone:
             self._remove(row)
         self._refresh_combo()
+        return [r.choice.title for r in gone]
 
     def add(self, path: str | None) -> ParameterRow | None:
         choice = self.available.get(path or "")
