@@ -6,7 +6,12 @@ train_data_template.py), model.py + weights.safetensors (the PyTorch export),
 config.json (the project's settings resolved to plain values: optimizer class and
 arguments, schedule, loss and how it meets a final softmax, the metrics CSV's columns),
 shapes_data.py (the app's built-in dataset generator, standalone), augmentation.py and
-lr_schedule.py (the app's augmentation and learning-rate schedule modules, verbatim).
+lr_schedule.py (the app's augmentation and learning-rate schedule modules, verbatim),
+train_tasks.py (what the task trains: classification's loss, or the app's Objective) and
+the app's task and box/regression data modules cut into standalone copies
+(task_source.py: task_*.py, box_augment.py, regress_shapes_data.py, box_shapes_data.py …).
+config.json carries the task, its heads (name, target, loss with every setting filled in,
+weight, output shape) and the metric watched for early stopping with its direction.
 
 Project text reaches the bundle as data (config.json, JSON-escaped), as a sanitised
 README heading, or inside model.py through codegen's literals; every .py file is
@@ -25,6 +30,7 @@ from typing import Any
 
 import torch
 
+import visionstudio.core.export.tasks_template as tasks_template
 import visionstudio.core.export.train_data_template as train_data_template
 import visionstudio.core.export.train_template as train_template
 from visionstudio.core.data.registry import DATASETS
@@ -40,13 +46,16 @@ from visionstudio.core.export.pytorch_code import (
 from visionstudio.core.export.schedule_source import schedule_module_source
 from visionstudio.core.export.shapes_source import shapes_module_source
 from visionstudio.core.export.source_check import checked_source, plain_line
+from visionstudio.core.export.task_source import task_module_sources
 from visionstudio.core.export.transfer_source import param_groups_module_source
+from visionstudio.core.export.weights import ExportError
 from visionstudio.core.params import defaults
 from visionstudio.core.project import ProjectDocument, atomic_write_bytes
 from visionstudio.core.training.records import METRIC_COLUMNS
 
 TRAIN_FILE = "train.py"
 TRAIN_DATA_FILE = "train_data.py"
+TASKS_FILE = "train_tasks.py"
 SCHEDULE_FILE = "lr_schedule.py"
 GROUPS_FILE = "param_groups.py"
 CONFIG_FILE = "config.json"
@@ -83,10 +92,14 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
 
     t = doc.training
     sched = SCHEDULERS.get(t.scheduler["key"])
+    task = getattr(doc, "task", "classification")
+    metric, mode = early_stopping(t.early_stopping_metric, task)
     return {
         "format": "visionstudio.training-script",
         "version": 1,
         "project": doc.name,
+        "task": task,
+        "heads": task_heads(doc) if task != "classification" else [],
         "model": {"module": "model", "class": class_name, "weights": WEIGHTS_FILE,
                   "softmax_output": softmax_output},
         "input_shape": list(input_shape),
@@ -95,9 +108,7 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
             "epochs": t.epochs, "batch_size": t.batch_size, "val_split": t.val_split,
             "augmentation": t.augmentation, "device": t.device,
             "mixed_precision": t.mixed_precision, "seed": t.seed, "clip_norm": t.clip_norm,
-            # the exported loop knows val_accuracy; val_metric is a classification's accuracy
-            "early_stopping_metric": ("val_accuracy" if t.early_stopping_metric == "val_metric"
-                                      else t.early_stopping_metric),
+            "early_stopping_metric": metric, "early_stopping_mode": mode,
             "early_stopping_patience": t.early_stopping_patience,
             "frozen_bn_eval": t.frozen_bn_eval,
         },
@@ -108,6 +119,52 @@ def training_config(doc: ProjectDocument, class_name: str, softmax_output: bool,
         "metrics": {"columns": list(METRIC_COLUMNS)},
         "normalization": "per-channel mean/std of the training images (on the 0..1 scale)",
     }
+
+
+def early_stopping(choice: str, task: str) -> tuple[str, str]:
+    """(metric column, "min"|"max") the exported loop watches: the app's rule, with
+    val_metric written as the task's column (val_accuracy, val_r2, val_iou, val_map50)."""
+    from visionstudio.core.tasks import TASK_KINDS
+    from visionstudio.core.training.task_setup import early_stop_metric
+
+    metric, mode, _ = early_stop_metric(choice, task, has_validation=True)
+    if metric == "val_metric":
+        metric = "val_" + TASK_KINDS[task].primary_metric
+    return metric, mode
+
+
+def task_heads(doc: ProjectDocument) -> list[dict[str, Any]]:
+    """The heads as the app plans them, each loss's settings checked and completed (the
+    bundle has no registries to fill in defaults); ExportError in the planner's words."""
+    from visionstudio.core.graph import analyze
+    from visionstudio.core.params import validate_all
+    from visionstudio.core.tasks.detection_objective import detection_params
+    from visionstudio.core.tasks.heads import HeadError, plan_heads
+    from visionstudio.core.tasks.objective import ObjectiveError
+    from visionstudio.core.training.losses import LOSSES
+
+    graph = doc.graph.copy()
+    try:
+        heads = plan_heads(doc.task, graph, analyze(graph), doc.training.loss)
+    except HeadError as exc:
+        raise ExportError(f"the network's outputs cannot be exported for training: {exc}") from None
+    out = []
+    for h in heads:
+        key = h.loss.get("key")
+        if key == "detection":
+            try:
+                params = detection_params(h)
+            except ObjectiveError as exc:
+                raise ExportError(str(exc)) from None
+        elif key in LOSSES:
+            params, problems = validate_all(LOSSES.get(key).params, dict(h.loss.get("params") or {}))
+            if problems:
+                raise ExportError(f"the loss of {h.name}: {problems[0]}")
+        else:
+            raise ExportError(f"the head {h.name} names the loss {key!r}, which does not exist")
+        out.append({"name": h.name, "target": h.target, "loss": {"key": key, "params": params},
+                    "weight": float(h.weight), "output_shape": [int(d) for d in h.output_shape]})
+    return out
 
 
 def dataset_section(doc: ProjectDocument) -> dict[str, Any]:
@@ -128,6 +185,10 @@ def train_data_source() -> str:
     return inspect.getsource(train_data_template)
 
 
+def train_tasks_source() -> str:
+    return inspect.getsource(tasks_template)
+
+
 README = """# {name}: training script exported by VisionStudio
 
     python train.py                                   # one process (GPU if there is one)
@@ -145,8 +206,11 @@ in `weights.safetensors`. `augmentation.py`, `lr_schedule.py`, `param_groups.py`
 `shapes_data.py` are VisionStudio's own augmentation, learning-rate schedule, frozen
 layers and learning-rate groups (model.py's FROZEN and LR_MULTIPLIERS) and built-in dataset code,
 copied unchanged so the script trains like the app; `train_data.py` reads the data.
+`train_tasks.py` trains the project's task (config.json's `task`); `task_*.py`, `box_augment.py` and the
+`*_data.py` files are VisionStudio's own objectives, metrics and data code, cut from the app.
 Metrics go to `out/metrics.csv` (import it in VisionStudio as a run), checkpoints to
-`out/checkpoints/{{last,best}}/`. Needs torch, torchvision, safetensors and numpy.
+`out/checkpoints/{{last,best}}/`. Needs torch, torchvision, safetensors and numpy
+(a detection project also torchmetrics and pycocotools, for mAP).
 """
 
 
@@ -179,9 +243,12 @@ def bundle_files(doc: ProjectDocument, generated: GeneratedModel) -> list[tuple[
 def fixed_files() -> tuple[tuple[str, bytes], ...]:
     """train.py and the modules it imports: the app's own text, no project text in them,
     so they are cut and compiled once per process (a failure is not cached)."""
+    shapes, augment = shapes_module_source(), augment_module_source()
     sources = ((TRAIN_FILE, train_script_source()), (TRAIN_DATA_FILE, train_data_source()),
-               (SHAPES_FILE, shapes_module_source()), (AUGMENT_FILE, augment_module_source()),
-               (SCHEDULE_FILE, schedule_module_source()), (GROUPS_FILE, param_groups_module_source()))
+               (TASKS_FILE, train_tasks_source()),
+               (SHAPES_FILE, shapes), (AUGMENT_FILE, augment),
+               (SCHEDULE_FILE, schedule_module_source()), (GROUPS_FILE, param_groups_module_source()),
+               *task_module_sources({"shapes_data": shapes, "augmentation": augment}))
     return tuple((name, checked_source(text, name)) for name, text in sources)
 
 

@@ -1,11 +1,14 @@
 """The datasets of an exported VisionStudio training script (train_data.py).
 
 make_loaders(...) shares every global batch between the processes.
-load_data(cfg, data_dir, rank) gives (train set, val set or None, mean, std, classes);
-the sets yield (uint8 C×H×W, label) pairs, as the app's feeds do. The built-in
-"shapes" set comes from shapes_data.py, the app's own generator; torchvision sets are
-downloaded by rank 0 while the other processes wait; an image folder is read with
-torchvision's ImageFolder.
+load_data(cfg, data_dir, rank) gives (train set, val set or None, mean, std, classes,
+target names); the sets yield (uint8 C×H×W, label) pairs, as the app's feeds do, labels
+in the app's layout of the task (classification int64; regression float32 values;
+localization [class, cx, cy, w, h]; detection such rows padded with -1 rows). The built-in
+sets come from the app's own generators (shapes_data.py, regress_shapes_data.py,
+box_shapes_data.py: the same seed, the same images); torchvision sets are downloaded by
+rank 0 while the other processes wait; an image folder is read with torchvision's
+ImageFolder.
 """
 
 from __future__ import annotations
@@ -53,15 +56,60 @@ def _as_nchw_uint8(data, channels: int) -> torch.Tensor:
     return images
 
 
+def task_sets(key: str, p: dict, val_split: float, seed: int):
+    """(train (images, labels), val pair or None, classes, target names) of the built-in
+    regression and box sets, split as the app splits them."""
+    import numpy as np
+
+    if key == "shapes_regress":
+        import regress_shapes_data as gen
+
+        def draw(n, stream):
+            return gen.generate(p, n, stream)
+        split, classes, names = shapes_split, 0, gen.target_names(p)
+    else:
+        import box_labels_data
+        import box_shapes_data as gen
+
+        task = "detection" if key == "shapes_detect" else "localization"
+
+        def draw(n, stream):
+            return gen._drawn(p, task, n, stream)
+
+        def split(labels, fraction, seed):
+            return box_labels_data.random_split(len(labels), fraction, seed)
+        classes, names = p["classes"], []
+    images, labels = draw(p["samples"], 0)
+    if p.get("val_samples", 0) > 0:
+        val = draw(p["val_samples"], 1)
+    elif val_split > 0:
+        tr, va = split(labels, val_split, seed)
+        val, images, labels = (images[va], labels[va]), images[tr], labels[tr]
+    else:
+        val = None
+    as_torch = [torch.from_numpy(np.ascontiguousarray(a)) for a in (images, labels)]
+    val = None if val is None else tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in val)
+    return tuple(as_torch), val, classes, names
+
+
+def shapes_split(labels, fraction: float, seed: int):
+    import shapes_data
+
+    return shapes_data.stratified_split([0] * len(labels), fraction, seed)
+
+
 def load_data(cfg: dict, data_dir: str, rank: int):
-    """(train dataset, val dataset or None, mean, std, num_classes); datasets yield
-    (uint8 C×H×W, label)."""
+    """(train dataset, val dataset or None, mean, std, num_classes, target names); datasets
+    yield (uint8 C×H×W, label)."""
     import shapes_data
 
     ds, shape = cfg["dataset"], tuple(cfg["input_shape"])
     key, p = ds["key"], ds["params"]
     val_split, seed = cfg["training"]["val_split"], cfg["training"]["seed"]
-    if key == "shapes":
+    names: list[str] = []
+    if key in TASK_SETS:
+        (images, labels), val, classes, names = task_sets(key, p, val_split, seed)
+    elif key == "shapes":
         common = dict(size=p["image_size"], channels=p["channels"], classes=p["classes"],
                       noise=p["noise"], seed=p["seed"])
         images, labels = shapes_data.generate_shapes(p["samples"], stream=0, **common)
@@ -99,19 +147,20 @@ def load_data(cfg: dict, data_dir: str, rank: int):
         if mean is None:
             mean, std = (0.5,) * shape[0], (0.25,) * shape[0]
         if p.get("val_folder"):
-            return folder, ImageFolderUint8(p["val_folder"], shape), mean, std, len(folder.classes)
+            return folder, ImageFolderUint8(p["val_folder"], shape), mean, std, len(folder.classes), names
         targets = torch.tensor(folder.targets)
         tr, va = shapes_data.stratified_split(targets, val_split, seed)
         return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
-                len(folder.classes))
+                len(folder.classes), names)
     else:
         raise SystemExit(f"config.json: dataset {key!r} is not supported by this script")
     mean, std = shapes_data.channel_stats(images)
     train_set = TensorDataset(images, labels)
     val_set = TensorDataset(*val) if val is not None and len(val[1]) else None
-    return train_set, val_set, mean, std, classes
+    return train_set, val_set, mean, std, classes, names
 
 
+TASK_SETS = ("shapes_regress", "shapes_localize", "shapes_detect")
 TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "fashionmnist": "FashionMNIST",
                     "cifar10": "CIFAR10", "cifar_10": "CIFAR10"}
 
@@ -119,7 +168,8 @@ TORCHVISION_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "fashionm
 def make_loaders(cfg: dict, train_set, val_set, batch_size: int, rank: int, world: int,
                  device: torch.device):
     """(sampler, train loader, val loader or None, batch per process): each process takes
-    its share of every global batch; validation is split between the processes."""
+    its share of every global batch; a classification's validation is split between the
+    processes (its counts add up), another task's is whole in each (see train_tasks.py)."""
     per_process = max(1, batch_size // world)
     if batch_size % world and rank == 0:
         print(f"note: batch size {batch_size} is not a multiple of {world} processes; "
@@ -133,6 +183,7 @@ def make_loaders(cfg: dict, train_set, val_set, batch_size: int, rank: int, worl
                               pin_memory=device.type == "cuda")
     val_loader = None
     if val_set is not None:
-        val_loader = DataLoader(Subset(val_set, range(rank, len(val_set), world)),
+        share = world if cfg.get("task", "classification") == "classification" else 1
+        val_loader = DataLoader(Subset(val_set, range(rank if share > 1 else 0, len(val_set), share)),
                                 batch_size=max(per_process * 2, 256))
     return sampler, train_loader, val_loader, per_process

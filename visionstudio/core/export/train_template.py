@@ -9,7 +9,9 @@ Resume:                 python train.py --resume            (out/checkpoints/las
 Settings come from config.json; the model from model.py (with its frozen layers and lr
 multipliers), its initial weights from weights.safetensors; the data from train_data.py and
 shapes_data.py; augmentation.py, lr_schedule.py and param_groups.py are VisionStudio's own
-code, copied. With torchrun the global batch size stays the project's (batch_size / N each).
+code, copied; train_tasks.py trains the project's task (regression, localization and
+detection with the app's own objectives, task_*.py, cut from its code at export).
+With torchrun the global batch size stays the project's (batch_size / N each).
 Rank 0 prints, writes out/metrics.csv (the app imports it as a run) and out/checkpoints/
 {last,best}/ (weights in model.safetensors), only ever read with weights_only=True.
 """
@@ -29,7 +31,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 
@@ -71,12 +72,13 @@ def log(rank: int, *args: object) -> None:
 
 
 # -- augmentation (on the device, one batch at a time) --------------------------------
-def make_augment(preset: str, input_shape: tuple[int, ...]):
+def make_augment(preset: str, input_shape: tuple[int, ...], task: str = "classification"):
     """VisionStudio's own augmentation (augmentation.py, copied unchanged) on float N×C×H×W
-    batches in [0, 1] (torch's RNG), as the app applies it: before the normalisation (prepare)."""
-    import augmentation
+    batches in [0, 1] (torch's RNG), as the app applies it: before the normalisation (prepare);
+    for the task as the app does it (train_tasks.make_augment: colour only, boxes moved)."""
+    import train_tasks
 
-    return augmentation.make_augmentation(preset, input_shape)
+    return train_tasks.make_augment(task, preset, input_shape)
 
 
 # -- model, data, loss, optimizer, schedule ----------------------------------------------
@@ -123,35 +125,16 @@ def make_amp(tcfg: dict, device: torch.device):
     return amp, scaler
 
 
-def make_loss(cfg: dict, num_classes: int, device: torch.device):
-    key, p = cfg["key"], cfg["params"]
-    weight = p.get("class_weights") or None
-    weight = torch.tensor(weight, dtype=torch.float32, device=device) if weight else None
-    if key == "cross_entropy":
-        smoothing = float(p.get("label_smoothing", 0.0))
-        return lambda out, y: F.cross_entropy(out, y, weight=weight, label_smoothing=smoothing)
-    if key == "nll":
-        return lambda out, y: F.nll_loss(out, y, weight=weight)
-    one_hot = {
-        "bce_with_logits": F.binary_cross_entropy_with_logits,
-        "mse": F.mse_loss,
-        "l1": F.l1_loss,
-        "smooth_l1": lambda o, t: F.smooth_l1_loss(o, t, beta=float(p.get("beta", 1.0))),
-        "huber": lambda o, t: F.huber_loss(o, t, delta=float(p.get("delta", 1.0))),
-    }
-    if key not in one_hot:
-        raise SystemExit(f"config.json: loss {key!r} is not supported by this script")
-    fn = one_hot[key]
-    return lambda out, y: fn(out, F.one_hot(y, out.shape[1]).to(out.dtype))
-
-
 # -- checkpoints (rank 0 writes; everything is read with weights_only=True) ------------
 def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer, state: dict) -> None:
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    meta = {"format": "pt"}
+    if state.get("objective"):   # a regression's target mean/std travel with the weights
+        meta["objective"] = json.dumps(state["objective"])
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(tmp / "model.safetensors"), metadata={"format": "pt"})
+              str(tmp / "model.safetensors"), metadata=meta)
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "train_state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
     old = folder.with_name(f".{folder.name}.old")
@@ -186,25 +169,6 @@ def write_metrics(path: Path, history: list[dict], columns: list[str]) -> None:
 
 
 # -- training ---------------------------------------------------------------------------
-def evaluate(model, loader, loss_fn, head: str, mean, std, device, amp, num_classes: int):
-    model.eval()
-    sums = [0.0, 0.0, 0.0, 0.0]  # loss, correct, top5, n
-    with torch.no_grad():
-        for xb, yb in loader:
-            xb, yb = prepare(xb, mean, std, device), yb.to(device)
-            with amp():
-                out = forward(model, xb, head)
-                loss = loss_fn(out, yb)
-            out = out.reshape(out.shape[0], -1).float()
-            sums[0] += float(loss) * yb.shape[0]
-            sums[1] += float((out.argmax(1) == yb).sum())
-            if num_classes > 5:
-                sums[2] += float((out.topk(5, dim=1).indices == yb[:, None]).any(1).sum())
-            sums[3] += yb.shape[0]
-    model.train()
-    return all_sum(sums, device)
-
-
 def prepare(xb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, device,
             augment=None) -> torch.Tensor:
     """uint8 images -> [0, 1] -> augmented (training only) -> normalised per channel."""
@@ -212,16 +176,6 @@ def prepare(xb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, device,
     if augment is not None:
         xb = augment(xb)
     return (xb - mean) / std
-
-
-def forward(model, xb: torch.Tensor, head: str) -> torch.Tensor:
-    """The network's output as the loss wants it: raw scores where a final softmax is
-    folded into the loss ("logits"), their log-softmax for NLL, else the output itself."""
-    if head == "logits":
-        return model(xb, logits=True)
-    if head == "log_softmax":
-        return F.log_softmax(model(xb, logits=True), dim=1)
-    return model(xb)
 
 
 def backward_step(loss: torch.Tensor, model, optimizer, scaler, clip) -> None:
@@ -245,6 +199,7 @@ class Training:
 
     def __init__(self, args: argparse.Namespace, cfg: dict) -> None:
         import train_data
+        import train_tasks
 
         self.cfg, self.tcfg = cfg, cfg["training"]
         self.epochs = args.epochs or self.tcfg["epochs"]
@@ -257,24 +212,29 @@ class Training:
         self.seed = self.tcfg["seed"]
         torch.manual_seed(self.seed)
         self.model = self.ddp = load_model(cfg, args.weights, self.device)
-        self.train_set, val_set, mean, std, self.num_classes = train_data.load_data(
+        self.train_set, val_set, mean, std, self.num_classes, names = train_data.load_data(
             cfg, args.data_dir or str(HERE / "data"), self.rank)
+        self.task = train_tasks.make_task(cfg, self.num_classes, names, self.train_set, self.device)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.sampler, self.train_loader, self.val_loader, self.per_process = train_data.make_loaders(
             cfg, self.train_set, val_set, batch_size, self.rank, self.world, self.device)
         self.optimizer, base_lr, self.frozen_bn = make_optimizer(cfg, self.model)
         self.schedule = make_schedule(cfg, base_lr, len(self.train_loader), self.epochs)
-        self.loss_fn = make_loss(cfg["loss"], self.num_classes, self.device)
-        self.head, self.clip = cfg["loss"]["head"], self.tcfg.get("clip_norm")
+        self.clip = self.tcfg.get("clip_norm")
         self.amp, self.scaler = make_amp(self.tcfg, self.device)
-        self.augment = make_augment(self.tcfg.get("augmentation", "none"), tuple(cfg["input_shape"]))
+        self.augment = make_augment(self.tcfg.get("augmentation", "none"), tuple(cfg["input_shape"]),
+                                    cfg.get("task", "classification"))
         self.history: list[dict] = []
         self.start_epoch, self.step, self.elapsed0 = 1, 0, 0.0
         self.best_value, self.since_best = None, 0
         self.metric = self.tcfg.get("early_stopping_metric", "val_loss")
+        mode = self.tcfg.get("early_stopping_mode", "max" if self.metric.endswith("accuracy") else "min")
         if self.val_loader is None and self.metric.startswith("val_"):
             self.metric = self.metric.replace("val_", "train_")
+            if self.metric not in ("train_loss", "train_accuracy"):   # a task's metric needs validation
+                self.metric, mode = "train_loss", "min"
+        self.maximise = mode == "max"
 
     def resume(self, where: str) -> None:
         folder = Path(where) if where else self.ckpt_dir / "last"
@@ -284,49 +244,54 @@ class Training:
         self.best_value, self.since_best = state.get("best_value"), state.get("since_best", 0)
         if state.get("schedule"):
             self.schedule.load_state_dict(state["schedule"])
+        if state.get("objective"):
+            self.task.load_state_dict(state["objective"])
         log(self.rank, f"resumed from {folder} after epoch {state['epoch']}")
 
     def train_epoch(self, epoch: int) -> tuple[list[float], float]:
-        """One pass over this process's shard: ([loss sum, correct, seen] over all
-        processes, the last step's learning rate)."""
+        """One pass over this process's shard: ([loss sum, seen, the task's counts…] over
+        all processes, the last step's learning rate)."""
         self.sampler.set_epoch(epoch - 1)
         torch.manual_seed(self.seed + 7919 * epoch + self.rank)
         self.ddp.train()
         for bn in self.frozen_bn:  # frozen BatchNorm keeps (and uses) its running statistics
             bn.eval()
-        sums, lr = [0.0, 0.0, 0.0], self.schedule.lr(self.step)
+        sums, lr = [0.0, 0.0], self.schedule.lr(self.step)
         for xb, yb in self.train_loader:
             lr = self.schedule.lr(self.step)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_multiplier", 1.0)
-            xb = prepare(xb, self.mean, self.std, self.device, self.augment)
-            yb = yb.to(self.device, non_blocking=True)
+            xb, yb = self.prepare(xb, yb.to(self.device, non_blocking=True))
             with self.amp():
-                output = forward(self.ddp, xb, self.head)
-                loss = self.loss_fn(output, yb)
+                output = self.task.forward(self.ddp, xb)
+                loss, parts = self.task.loss(output, yb)
             backward_step(loss, self.model, self.optimizer, self.scaler, self.clip)
             self.step += 1
-            output = output.detach().reshape(output.shape[0], -1)
-            sums[0] += float(loss.detach()) * yb.shape[0]
-            sums[1] += float((output.argmax(1) == yb).sum())
-            sums[2] += yb.shape[0]
+            counts = self.task.counts(output, yb, parts)
+            sums += [0.0] * (2 + len(counts) - len(sums))
+            for i, value in enumerate((float(loss.detach()) * yb.shape[0], yb.shape[0], *counts)):
+                sums[i] += value
         return all_sum(sums, self.device), lr
+
+    def prepare(self, xb, yb):
+        import train_tasks
+
+        return train_tasks.prepare_pair(prepare, xb, yb, self.mean, self.std, self.device, self.augment,
+                                        self.task.moves_targets)
 
     def validate(self, row: dict) -> None:
         """The validation columns of ``row``, then the schedule's look at the epoch."""
         if self.val_loader is not None:
-            v_loss, v_correct, v_top5, v_n = evaluate(self.model, self.val_loader, self.loss_fn, self.head,
-                                                      self.mean, self.std, self.device, self.amp,
-                                                      self.num_classes)
-            v_n = max(v_n, 1)
-            row.update(val_loss=v_loss / v_n, val_accuracy=v_correct / v_n,
-                       val_top5=v_top5 / v_n if self.num_classes > 5 else None)
+            row.update(self.task.evaluate(self.model, self.val_loader, prepare, self.mean, self.std,
+                                          self.device, self.amp, all_sum))
         self.schedule.on_validation(row["val_loss"] if row["val_loss"] is not None else row["train_loss"])
 
     def end_epoch(self, epoch: int, row: dict, started: float) -> bool:
         """Record the epoch, checkpoint and report on rank 0; True to stop early."""
+        import train_tasks
+
         monitored = row[self.metric]
-        better = self.best_value is None or (monitored > self.best_value if self.metric.endswith("accuracy")
+        better = self.best_value is None or (monitored > self.best_value if self.maximise
                                              else monitored < self.best_value)
         self.since_best = 0 if better else self.since_best + 1
         self.best_value = monitored if better else self.best_value
@@ -336,15 +301,13 @@ class Training:
         if self.rank == 0:
             state = {"epoch": epoch, "step": self.step, "history": self.history,
                      "best_value": self.best_value, "since_best": self.since_best, "world_size": self.world,
-                     "schedule": self.schedule.state_dict()}
+                     "schedule": self.schedule.state_dict(), "objective": self.task.state_dict()}
             save_checkpoint(self.ckpt_dir / "last", self.model, self.optimizer, state)
             if better:
                 save_checkpoint(self.ckpt_dir / "best", self.model, self.optimizer, state)
-            write_metrics(self.out / "metrics.csv", self.history, self.cfg["metrics"]["columns"])
-            val = (f"  val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.4f}"
-                   if row["val_loss"] is not None else "")
-            print(f"epoch {epoch}/{self.epochs}  loss {row['train_loss']:.4f}  "
-                  f"acc {row['train_accuracy']:.4f}{val}  lr {row['lr']:.3g}  "
+            write_metrics(self.out / "metrics.csv", self.history,
+                          train_tasks.metric_columns(self.cfg["metrics"]["columns"], self.history))
+            print(f"epoch {epoch}/{self.epochs}  {self.task.line(row)}  lr {row['lr']:.3g}  "
                   f"{row['images_per_s']:.0f} img/s", flush=True)
         patience = self.tcfg.get("early_stopping_patience", 0)
         if patience and self.since_best >= patience:
@@ -360,11 +323,12 @@ class Training:
         self.t_start = time.perf_counter()
         for epoch in range(self.start_epoch, self.epochs + 1):
             started = time.perf_counter()
-            (loss_sum, correct, seen), lr = self.train_epoch(epoch)
+            (loss_sum, seen, *counts), lr = self.train_epoch(epoch)
             train_time = time.perf_counter() - started
             row = {"epoch": epoch, "step": self.step, "train_loss": loss_sum / max(seen, 1),
-                   "train_accuracy": correct / max(seen, 1), "val_loss": None, "val_accuracy": None,
+                   "train_accuracy": None, "val_loss": None, "val_accuracy": None,
                    "val_top5": None, "lr": lr, "images_per_s": seen / max(train_time, 1e-9)}
+            row.update(self.task.train_fields(counts, seen))
             self.validate(row)
             if self.end_epoch(epoch, row, started):
                 break
