@@ -209,6 +209,18 @@ def test_big_sets_come_back_lazy_with_value_targets(tmp_path, monkeypatch):
     assert image.shape == (3, 8, 8) and target.dtype == torch.float32 and target.shape == (2,)
 
 
+def test_pretrained_weights_resize_whole_images_never_crop(tmp_path):
+    from visionstudio.core.data.preprocessing import Preprocessing
+
+    make_images(tmp_path)
+    plain = load_csv(tmp_path, "file,v\na.png,1\nb.png,2\n", val_split=0)
+    pre = Preprocessing("Test_Weights.V1", 9, 8, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    config = DatasetConfig("image_csv", {"folder": str(tmp_path)}, preprocessing=pre)
+    loaded = load_dataset(config, target_shape=(3, 8, 8), val_split=0)
+    assert torch.equal(loaded.train_images, plain.train_images)
+    assert any("resized whole" in line for line in loaded.report) and loaded.mean == pre.mean
+
+
 # -- fuzzed CSV text ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

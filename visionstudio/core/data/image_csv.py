@@ -14,7 +14,9 @@ DatasetError saying what to write.
 
 Images are decoded as image folders decode them (image_folder.py: the same checks,
 pixel limit, decoded-image cache, in-memory limit and lazy datasets), so a corrupt
-image is left out with its reason and the CSV line that named it. Without a separate
+image is left out with its reason and the CSV line that named it. Pretrained weights'
+centre crop is not applied (a crop could cut away what the values measure, as box
+datasets are never cropped): images are resized whole to the network's Input. Without a separate
 validation CSV the lines are split by the validation split, shuffled with the seed
 (``stratified_split`` over one class: the image folder's rounding). Targets are float32
 (N, T) raw values, in the CSV's order.
@@ -46,7 +48,6 @@ from visionstudio.core.data.image_folder import (
     DEFAULT_SHAPE,
     MAX_IN_MEMORY_BYTES,
     STATS_SAMPLE,
-    _fit,
     _open_cache,
     _scan,
 )
@@ -248,12 +249,14 @@ def load_image_csv(params: dict, ctx: LoadContext) -> LoadedDataset:
     ctx.report_progress("Reading the CSV…", 0.0)
     table = read_targets(csv_path_for(params), folder)
     report: list[str] = []
-    fit = _fit(ctx.preprocessing, shape, report)
+    if ctx.preprocessing is not None:   # a crop could cut away what the values measure
+        report.append(f"{ctx.preprocessing.source}'s centre crop is for classification images; "
+                      f"these images are resized whole to the network's Input instead.")
     files = [(p, i) for i, p in enumerate(table.paths)]
     in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
     stamps = [file_stamp(p) for p, _ in files]
-    cache = _open_cache([p for p, _ in files], stamps, shape, report, [folder], fit)
-    good, arrays, bad, slots = _scan(files, shape, ctx, in_memory, "the CSV's", 0.05, 0.9, cache, fit=fit)
+    cache = _open_cache([p for p, _ in files], stamps, shape, report, [folder])
+    good, arrays, bad, slots = _scan(files, shape, ctx, in_memory, "the CSV's", 0.05, 0.9, cache)
     row_of = {p: i for i, p in enumerate(table.paths)}
     problems = table.problems + [
         (table.lines[row_of[p]], p,
@@ -284,7 +287,7 @@ def load_image_csv(params: dict, ctx: LoadContext) -> LoadedDataset:
         def lazy(idx: list[int]) -> FolderDataset:
             items = [(good[i][0], torch.from_numpy(targets[i])) for i in idx]
             return FolderDataset(items, shape, root=folder, cache=cache, slots=[slots[i] for i in idx],
-                                 stamps=[stamps[good[i][1]] for i in idx], fit=fit)
+                                 stamps=[stamps[good[i][1]] for i in idx])
         data.train_dataset = lazy(train_idx)
         data.val_dataset = lazy(val_idx) if val_idx else None
         rng = np.random.default_rng(ctx.seed)
