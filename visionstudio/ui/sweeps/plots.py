@@ -5,9 +5,9 @@ Parallel coordinates put each swept parameter on a vertical axis scaled 0..1 ove
 range (log10 for a log range, the choices evenly spaced for a categorical one, their
 names as ticks), then the objective metric over the values seen (on a log scale when
 they span more than ten times, so one blown-up trial does not flatten the rest). Each trial is one line
-coloured by its metric's rank (viridis: yellow the best, dark blue the worst, whichever
-the direction; by rank, so one blown-up trial does not paint all the others alike); a trial
-with no value yet
+coloured by its metric's rank (viridis, whichever the direction: on a dark plot yellow the
+best, on a light one dark blue, so the best lines stand out; by rank, so one blown-up trial
+does not paint all the others alike); a trial with no value yet
 (running, failed) is a grey dashed line that stops at the last parameter. pyqtgraph draws
 both; a sweep of a few hundred trials is a few hundred items, cheap to redraw when a
 trial ends.
@@ -30,7 +30,16 @@ from visionstudio.ui.plots.style import GREY, pen
 from visionstudio.ui.sweeps.table import format_number
 
 CMAP = pg.colormap.get("viridis")
-TEXT = "#b0bec5"
+
+
+def _theme() -> tuple[str, Any, bool]:
+    """The text colour, a translucent label backing and whether the plot is dark, read
+    from pyqtgraph's options when drawing (the app's theme sets them)."""
+    bg = pg.mkColor(pg.getConfigOption("background"))
+    fg = pg.mkColor(pg.getConfigOption("foreground"))
+    backing = pg.mkColor(bg)
+    backing.setAlpha(150)
+    return fg.name(), pg.mkBrush(backing), bg.lightness() < 128
 
 
 @dataclass(frozen=True)
@@ -113,21 +122,23 @@ class ParallelCoordinates(QWidget):
         lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
         metric_axis = Axis(metric, metric, "float", lo, hi, log=lo > 0 and hi > 10 * lo)   # an outlier
         columns = [*axes, metric_axis]
+        text_color, backing, dark = _theme()
         for x, axis in enumerate(columns):
             item.addItem(pg.InfiniteLine(pos=x, angle=90, pen=pen(GREY, 1.0)))
             owner, _, name = axis.title.rpartition(": ")   # "conv3: filters" on two lines
             lines = f"{escape(owner)}<br>{escape(name)}" if owner else escape(name)
-            title = pg.TextItem(html=f"<div style='text-align:center; color:{TEXT}'>{lines}</div>",
+            title = pg.TextItem(html=f"<div style='text-align:center; color:{text_color}'>{lines}</div>",
                                 anchor=(0.5, 0))
             title.setPos(x, 1.25)   # hanging down from the top edge
             item.addItem(title)
             self.titles.append(title)
             for y, text in axis.ticks() if values or axis is not metric_axis else ():
-                label = pg.TextItem(text, color=GREY, anchor=(0, 0.5), fill=pg.mkBrush(0, 0, 0, 90))
+                label = pg.TextItem(text, color=GREY, anchor=(0, 0.5), fill=backing)
                 label.setPos(x + 0.03, y)
                 item.addItem(label)
         xs = np.arange(len(columns), dtype=float)
-        order = sorted(set(values), reverse=minimize)   # worst first: rank 0 is dark blue
+        order = sorted(set(values), reverse=minimize)   # worst first: rank 0
+
         def drawn_before(r: Any) -> tuple:   # the best lines last, on top
             return (r.value in order, order.index(r.value) if r.value in order else 0, r.number)
 
@@ -138,6 +149,7 @@ class ParallelCoordinates(QWidget):
                 line_pen = pen(GREY, 1.2, 160, Qt.PenStyle.DashLine)
             else:
                 share = order.index(row.value) / (len(order) - 1) if len(order) > 1 else 1.0
+                share = share if dark else 1.0 - share   # the best stands out: yellow on dark
                 line_pen = pg.mkPen(CMAP.map(share, mode="qcolor"), width=2)
             line = pg.PlotDataItem(xs, ys, pen=line_pen, connect="finite", name=f"trial {row.number}")
             line.setToolTip(f"Trial {row.number}: {metric} "
@@ -146,7 +158,9 @@ class ParallelCoordinates(QWidget):
             self.trial_items.append(line)
         item.setXRange(-0.45, max(0.8, len(columns) - 0.4), padding=0)
         item.setYRange(-0.06, 1.26, padding=0)
-        self.note.setText(f"Colour: rank by {metric}, yellow the best, dark blue the worst; dashed: no value."
+        ends = ("yellow", "dark blue") if dark else ("dark blue", "yellow")
+        self.note.setText(f"Colour: rank by {metric}, {ends[0]} the best, {ends[1]} the worst; "
+                          "dashed: no value."
                           if rows else "Each trial is a line across its settings and the metric.")
 
 
