@@ -48,31 +48,72 @@ def test_scatter_fed_two_records_shows_the_newest_points(qtbot):
     assert scatter.point_count() == 2
 
 
-@pytest.fixture
-def detection_view(qtbot):
+def _open(qtbot, template: str, labels: torch.Tensor, **data):
+    """The feature viewer on ``template``'s network (seeded weights) and a tiny given set."""
     from visionstudio.ui.features.feature_map_view import FeatureMapView
     from visionstudio.ui.shell.controller import DocumentController
 
-    doc = load_template("detection_grid")
-    controller = DocumentController(doc)
-    view = FeatureMapView(controller)
+    doc = load_template(template)
+    view = FeatureMapView(DocumentController(doc))
     qtbot.addWidget(view)
     view.resize(1000, 700)
     st = view.state
     st._dataset_key = st._wanted_dataset_key()
-    torch.manual_seed(0)
-    st.set_model(build_model(doc.graph, analyze(doc.graph), seed=0), "test weights")
+    analysis = analyze(doc.graph)
+    st.set_model(build_model(doc.graph, analysis, seed=0), "test weights")
+    shape = tuple(analysis.input_shape)
+    gen = torch.Generator().manual_seed(0)
+    st.set_dataset(SimpleNamespace(
+        val_images=torch.randint(0, 255, (len(labels), *shape), dtype=torch.uint8, generator=gen),
+        val_labels=labels, mean=(0.5,) * shape[0], std=(0.25,) * shape[0], **data))
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+@pytest.fixture
+def detection_view(qtbot):
     labels = torch.full((4, 3, 5), -1.0)
     labels[:, 0] = torch.tensor([0, 0.3, 0.3, 0.25, 0.25])
     labels[2, 1] = torch.tensor([2, 0.7, 0.7, 0.3, 0.2])
-    st.set_dataset(SimpleNamespace(
-        val_images=torch.randint(0, 255, (4, 3, 64, 64), dtype=torch.uint8), val_labels=labels,
-        class_names=NAMES, mean=(0.5,) * 3, std=(0.25,) * 3, task="detection", target_names=[],
-        train_targets=None))
-    view.show()
-    qtbot.waitExposed(view)
+    view = _open(qtbot, "detection_grid", labels, class_names=NAMES, task="detection", target_names=[],
+                 train_targets=None)
     yield view
     view.shutdown()
+
+
+def test_localization_sample_shows_its_box_class_and_iou(qtbot):
+    labels = torch.tensor([[1, 0.5, 0.5, 0.4, 0.3], [0, 0.3, 0.3, 0.2, 0.2]])
+    view = _open(qtbot, "localization", labels, class_names=NAMES, task="localization", target_names=[],
+                 train_targets=None)
+    try:
+        view.tabs.setCurrentIndex(2)
+        assert view.prediction_stack.currentWidget() is view.boxes
+        assert "IoU" in view.boxes.caption.text() and "true square" in view.boxes.caption.text()
+        assert len(view.boxes.shown_indices()) == 1 and len(view.boxes.truths[0]) == 1
+        assert not view.boxes.controls.isVisibleTo(view.boxes)
+        view.tabs.setCurrentIndex(3)
+        assert "class head" in view.cam_caption.text() and view.overlay.heatmap.shape == (64, 64)
+    finally:
+        view.shutdown()
+
+
+def test_regression_sample_and_live_scatter_in_the_viewer(qtbot):
+    names = ["size", "angle", "x", "y"]
+    labels = torch.tensor([[10.0, 45.0, 0.5, 0.5], [20.0, 90.0, 0.2, 0.7], [15.0, 10.0, 0.4, 0.4]])
+    view = _open(qtbot, "regression", labels, class_names=[], task="regression", target_names=names,
+                 train_targets=labels)
+    try:
+        view.tabs.setCurrentIndex(2)
+        text = view.boxes.caption.text()
+        assert "size: predicted" in text and "true 10" in text and "angle" in text
+        assert view.evaluation_stack.currentWidget() is view.task_evaluation
+        view.state.runs.validation.emit(_record(1, 3))      # as the run controller forwards it
+        assert view.task_evaluation.scatter.point_count() == 3
+        view.state.runs.fit_started.emit(None)
+        assert view.task_evaluation.scatter.point_count() == 0
+    finally:
+        view.shutdown()
 
 
 def test_threshold_slider_changes_how_many_boxes_are_drawn(detection_view):
@@ -134,6 +175,16 @@ def test_missed_and_false_gallery_lists_the_expected_images(detection_view, qtbo
     with qtbot.waitSignal(panel.sample_chosen) as chosen:
         panel._on_gallery_item(panel.gallery.item(1))
     assert chosen.args == [0]
+
+
+def test_evaluating_a_detection_run_in_the_background(detection_view, qtbot):
+    panel = detection_view.task_evaluation
+    task = panel.run_evaluation()
+    with qtbot.waitSignal(task.done, timeout=60_000):
+        pass
+    assert panel.result is not None and panel.result.images == 4
+    assert "mAP@0.5" in panel.summary.text() and panel.table.rowCount() == 4
+    assert panel.gallery_indices() == [e.index for e in panel.result.errors]
 
 
 def test_evaluation_view_shows_r2_for_a_regression_run(qtbot):
