@@ -274,6 +274,24 @@ def test_saving_an_unsaved_project_brings_its_sweeps_along(qtbot, tmp_path, monk
     assert not (scratch / sweep_session.DB_NAME).exists()   # moved out of the scratch folder
 
 
+def test_run_on_many_machines_writes_a_bundle(qtbot, panel, tmp_path):
+    _add(qtbot, panel, "optimizer.lr")
+    out = tmp_path / "bundle"
+    panel.ask_folder = lambda parent: str(out)
+    _click(qtbot, panel.bundle_button)
+    qtbot.waitUntil(lambda: panel.bundle_button.isEnabled(), timeout=120_000)
+    assert panel.status.text().startswith(f"Sweep bundle written to {out}."), panel.status.text()
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert list(sweep["parameters"]) == ["optimizer.lr"]
+    assert (out / "project.vsproj").is_file() and (out / "script" / "train.py").is_file()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    panel.ask_folder = lambda parent: str(tmp_path / "taken")   # never written over
+    _click(qtbot, panel.bundle_button)
+    qtbot.waitUntil(lambda: panel.bundle_button.isEnabled(), timeout=60_000)
+    assert "is not empty and holds no sweep bundle" in panel.status.text()
+
+
 def test_closing_the_window_during_a_sweep_asks_first(qtbot, panel):
     from visionstudio.ui.sweeps.integration import SweepIntegration
 

@@ -1,7 +1,8 @@
 """SweepPanel: set up a sweep, run it, read what it found, apply the best trial.
 
 Left: the project's stored studies (reopen one), the swept settings and how to search,
-Start / Stop / Continue and *Apply best to the project*. Right: the trial table above the
+Start / Stop / Continue, *Apply best to the project* and *Run on many machines* (the
+core's sweep bundle, written off the GUI thread). Right: the trial table above the
 parallel-coordinates plot and the importance chart (results.py). The work happens in the
 controller's SweepSession (session.py, on the one background-task helper); this panel
 only turns clicks into its calls and its news into rows.
@@ -21,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -70,6 +72,8 @@ class SweepPanel(QWidget):
         self.session = sweeps_for(controller)
         self.selection = selection_for(controller)
         self.study_names: list[str] = []
+        self.ask_folder = lambda parent: QFileDialog.getExistingDirectory(   # tests replace it
+            parent, "Folder for the sweep bundle (new or empty)")
         self.config: SweepConfig | None = None   # the sweep the table shows
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -145,6 +149,13 @@ class SweepPanel(QWidget):
                                     "undo step)")
         self.apply_button.clicked.connect(self.apply_best)
         box.addWidget(self.apply_button)
+        self.bundle_button = _button("Run on many machines…", "sweepBundle",
+                                     "Write a sweep bundle for many machines",
+                                     "Write a folder (the project, the sweep, train.py, a README) "
+                                     "that any number of machines run with visionstudio "
+                                     "sweep-worker against one shared Optuna storage")
+        self.bundle_button.clicked.connect(lambda: self.write_bundle())
+        box.addWidget(self.bundle_button)
         self.status = QLabel("")
         self.status.setObjectName("sweepStatus")
         self.status.setWordWrap(True)
@@ -244,6 +255,30 @@ class SweepPanel(QWidget):
             return False
         self.say(f"Applied trial {best.number}'s settings to the project (Undo takes them back).")
         return True
+
+    def write_bundle(self, folder: str | None = None) -> bool:
+        """*Run on many machines*: the bundle in ``folder`` (asked for when None)."""
+        data = self._checked()
+        if data is None:
+            return False
+        folder = folder or self.ask_folder(self)
+        if not folder:
+            return False
+        self.bundle_button.setEnabled(False)
+        self.say("Writing the sweep bundle…")
+        studies.write_bundle_later(self, self.controller.document, data, folder,
+                                   self._on_bundle_written, self._on_bundle_failed)
+        return True
+
+    def _on_bundle_written(self, folder: str) -> None:
+        self.bundle_button.setEnabled(True)
+        self.say(f"Sweep bundle written to {folder}. On each machine (once per GPU) run: "
+                 f"visionstudio sweep-worker {folder} --storage <one shared Optuna storage URL> "
+                 "(its README.md has the details).")
+
+    def _on_bundle_failed(self, why: str) -> None:
+        self.bundle_button.setEnabled(True)
+        self.say(f"The sweep bundle could not be written: {why}")
 
     # -- stored studies ------------------------------------------------------------------------
     def refresh_studies(self) -> None:

@@ -89,6 +89,27 @@ def _importance_task(_state: TaskState, runs_root: str, name: str) -> tuple[dict
     return importance_of(storage, name) if storage else ({}, "")
 
 
+def bundle_task(_state: TaskState, document_data: dict, folder: str | None, config_data: dict,
+                out: str) -> str:
+    """*Run on many machines*: the sweep bundle (core/sweeps/bundle.py) in ``out``."""
+    from visionstudio.core.project.document import document_from_dict
+    from visionstudio.core.sweeps.bundle import write_bundle
+    from visionstudio.core.sweeps.config import SweepConfig
+
+    document = document_from_dict(document_data)
+    document.folder = Path(folder) if folder else None   # initial weights are found from it
+    write_bundle(document, SweepConfig.from_dict(config_data), out)
+    return out
+
+
+def write_bundle_later(owner, document: Any, config_data: dict, out: str,
+                       done: Callable[[str], None], failed: Callable[[str], None]) -> None:
+    folder = str(document.folder) if getattr(document, "folder", None) else None
+    run_task(bundle_task, document.to_dict(), folder, config_data, out, name="sweep-bundle",
+             parent=owner, report_errors=False, on_finished=done,
+             on_failed=lambda exc: failed(str(exc) if isinstance(exc, ValueError) else one_line(exc)))
+
+
 def list_studies(owner, runs_root: str, done: Callable[[list[str]], None]) -> None:
     run_task(study_names, runs_root, name="sweep-studies", parent=owner, report_errors=False,
              on_finished=done, on_failed=lambda exc: done([]))
