@@ -221,6 +221,17 @@ def test_pretrained_weights_resize_whole_images_never_crop(tmp_path):
     assert any("resized whole" in line for line in loaded.report) and loaded.mean == pre.mean
 
 
+def test_describe_reads_only_a_regular_csv_header(tmp_path):
+    def described(folder):
+        return describe_dataset(DatasetConfig("image_csv", {"folder": str(folder)})).targets
+
+    assert described(tmp_path) is None                      # no CSV yet
+    os.mkfifo(tmp_path / "targets.csv")                     # opening it would block
+    assert described(tmp_path) is None
+    with pytest.raises(DatasetError, match="is not a file"):
+        load_csv(tmp_path)
+
+
 # -- fuzzed CSV text ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -305,6 +305,8 @@ def describe_image_csv(params: dict) -> DatasetInfo:
     if params.get("folder", "").strip():
         try:
             path = csv_path_for(params)
+            if not path.is_file():   # a pipe would block the caller (the GUI thread) on open
+                raise OSError("not a regular file")
             with open(path, encoding="utf-8-sig", newline="") as f:
                 first = next(csv.reader([f.readline(64 * 1024)]), [])
             if first and first[0].strip().lower() == "file" and 1 < len(first) <= MAX_TARGETS + 1:
