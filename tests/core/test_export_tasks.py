@@ -1,0 +1,251 @@
+"""The exported training script trains every task: regression, localization, detection.
+
+Each template is exported with a tiny dataset and trained for one epoch by its own
+train.py in a subprocess (the three in parallel); the printed metrics, metrics.csv's
+columns and the saved weights are checked, and the bundle's cut copies of the app's
+objectives and data generators are compared with the app's own on the same input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from visionstudio.core.data.config import DatasetConfig
+from visionstudio.core.export import ExportError, export_project
+from visionstudio.core.export.task_source import TASK_MODULES, cut_module
+from visionstudio.core.templates import load_template
+from visionstudio.core.training.records import METRIC_COLUMNS
+
+from .support import import_file
+
+TASKS = {   # template -> (tiny dataset params, columns of metrics.csv, words printed)
+    "regression": ({"samples": 24, "val_samples": 8},
+                   ["val_mae", "val_rmse", "val_r2", "val_r2/size", "val_mae/angle"], ["mae", "rmse", "r2"]),
+    "localization": ({"samples": 24, "val_samples": 8},
+                     ["val_iou", "val_box_l1", "train_loss/box", "val_loss/cls"],
+                     ["iou", "accuracy", "box_l1"]),
+    "detection_grid": ({"samples": 16, "val_samples": 8},
+                       ["val_map50", "val_map", "val_precision", "val_recall", "train_loss/objectness",
+                        "val_loss/class"], ["map50", "map", "precision", "recall"]),
+}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# Runs each bundle's train.py as __main__ in one interpreter (torch imported once, not per
+# bundle): the bundle modules of the one before are forgotten, its folder leaves sys.path.
+DRIVER = """
+import os, runpy, sys
+for folder in sys.argv[1:]:
+    folder = os.path.realpath(folder)
+    os.chdir(folder)
+    sys.path.insert(0, folder)
+    sys.argv = ["train.py", "--device", "cpu"]
+    print("== bundle", folder, flush=True)
+    try:
+        runpy.run_path(os.path.join(folder, "train.py"), run_name="__main__")
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    sys.path.remove(folder)
+    for name, mod in list(sys.modules.items()):
+        if os.path.realpath(str(getattr(mod, "__file__", None) or "/")).startswith(folder + os.sep):
+            del sys.modules[name]
+"""
+
+
+def _bundle(key: str, folder, epochs: int = 1, **training):
+    doc = load_template(key)
+    doc.dataset = DatasetConfig(doc.dataset.key, {**doc.dataset.params, **TASKS[key][0]})
+    doc.training = doc.training.replace(epochs=epochs, batch_size=8, **training)
+    export_project(doc, "script", folder)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Each task's bundle after one epoch: {key: (folder, stdout)}."""
+    folders = {}
+    for key in TASKS:
+        folders[key] = tmp_path_factory.mktemp(key)
+        _bundle(key, folders[key], augmentation="standard")   # box tasks: boxes move with the pixels
+    proc = subprocess.run([sys.executable, "-c", DRIVER, *map(str, folders.values())], capture_output=True,
+                          text=True, timeout=300, env=ENV)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    parts = proc.stdout.split("== bundle ")[1:]
+    return {key: (folder, part) for (key, folder), part in zip(folders.items(), parts)}
+
+
+@pytest.mark.parametrize("key", list(TASKS))
+def test_exported_script_trains_the_task(trained, key):
+    folder, stdout = trained[key]
+    _, columns, words = TASKS[key]
+    line = next(x for x in stdout.splitlines() if x.startswith("epoch 1/1"))
+    for word in words:
+        assert f"  {word} " in line, line
+    header = (folder / "out" / "metrics.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:len(METRIC_COLUMNS)] == list(METRIC_COLUMNS)
+    assert set(columns) <= set(header), header
+    row = dict(zip(header, (folder / "out" / "metrics.csv").read_text().splitlines()[1].split(",")))
+    for column in columns:
+        assert np.isfinite(float(row[column])), (column, row[column])
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert cfg["task"] == load_template(key).task and cfg["heads"]
+    model_cls = getattr(import_file(folder / "model.py", f"model_{key}"), cfg["model"]["class"])
+    model = model_cls()
+    trained_weights = load_file(str(folder / "out" / "checkpoints" / "last" / "model.safetensors"))
+    model.load_state_dict(trained_weights)   # strict: every key and shape of model.py
+    start = load_file(str(folder / "weights.safetensors"))
+    assert any(not torch.equal(start[k], trained_weights[k]) for k in start)   # it trained
+    outputs = model.eval()(torch.rand(2, *cfg["input_shape"]))
+    assert len(outputs if isinstance(outputs, tuple) else (outputs,)) == len(cfg["heads"])
+
+
+def test_regression_normalisation_is_fitted_on_the_training_set_and_saved(trained):
+    """The targets' mean and std travel with the weights and equal the app's for the same data."""
+    from visionstudio.core.data.registry import load_dataset
+    from visionstudio.core.tasks.heads import HeadPlan
+    from visionstudio.core.tasks.objectives import make_objective
+
+    folder, _ = trained["regression"]
+    last = folder / "out" / "checkpoints" / "last"
+    state = json.loads((last / "train_state.json").read_text())["objective"]
+    with safe_open(str(last / "model.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["objective"]) == state
+    doc = load_template("regression")
+    data = load_dataset(DatasetConfig("shapes_regress", {**doc.dataset.params, **TASKS["regression"][0]}))
+    app = make_objective("regression", (HeadPlan("head", "values", {"key": "mse", "params": {}}, 1.0, (4,)),),
+                         0, torch.device("cpu"), data.target_names)
+    app.fit(data.train_labels)
+    assert state["targets"] == ["size", "angle", "x", "y"]
+    np.testing.assert_allclose(state["mean"], app.state_dict()["mean"], rtol=1e-6)
+    np.testing.assert_allclose(state["std"], app.state_dict()["std"], rtol=1e-6)
+
+
+def _bundle_modules(folder, monkeypatch) -> dict[str, types.ModuleType]:
+    monkeypatch.syspath_prepend(str(folder))
+    names = [name for name, _, _ in TASK_MODULES] + ["train_tasks", "shapes_data", "augmentation"]
+    for name in names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import importlib
+
+    mods = {name: importlib.import_module(name) for name in names}
+    for name in names:   # leave no bundle module behind for other tests
+        monkeypatch.setitem(sys.modules, name, mods[name])
+    return mods
+
+
+def test_bundled_objectives_and_data_are_the_apps(trained, monkeypatch):
+    """The cut copies compute what the app computes: the same drawn data, the same losses."""
+    from visionstudio.core.data import shapes_detect, shapes_regress
+    from visionstudio.core.tasks.heads import HeadPlan
+    from visionstudio.core.tasks.objectives import make_objective
+
+    folder = trained["detection_grid"][0]
+    mods = _bundle_modules(folder, monkeypatch)
+    p = json.loads((folder / "config.json").read_text())["dataset"]["params"]
+    for task in ("detection", "localization"):
+        ours, theirs = mods["box_shapes_data"]._drawn(p, task, 6, 1), shapes_detect._drawn(p, task, 6, 1)
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    rp = dict(load_template("regression").dataset.params)
+    assert all(np.array_equal(a, b) for a, b in zip(mods["regress_shapes_data"].generate(rp, 5, 0),
+                                                     shapes_regress.generate(rp, 5, 0)))
+    cfg = json.loads((folder / "config.json").read_text())
+    detect = cfg["heads"][0]
+    images, labels = shapes_detect._drawn(p, "detection", 4, 0)
+    targets = torch.from_numpy(labels)
+    raw = torch.randn(4, *detect["output_shape"], generator=torch.Generator().manual_seed(2))
+    app_heads = (HeadPlan(detect["name"], "detections", detect["loss"], 1.0, tuple(detect["output_shape"])),)
+    app = make_objective("detection", app_heads, 3, torch.device("cpu"))
+    bundle = mods["train_tasks"].make_task(cfg, 3, [], torch.utils.data.TensorDataset(
+        torch.from_numpy(images), targets), torch.device("cpu"))
+    total, parts = bundle.loss((raw,), targets)
+    app_total, app_parts = app.loss((raw,), targets)
+    torch.testing.assert_close(total, app_total)
+    torch.testing.assert_close(parts, app_parts)
+    ev, app_ev = bundle.objective.evaluator(), app.evaluator()
+    ev.add((raw,), targets)
+    app_ev.add((raw,), targets)
+    assert ev.result() == app_ev.result()
+    box = HeadPlan("box", "box", {"key": "smooth_l1", "params": {"beta": 1.0}}, 5.0, (4,))
+    cls = HeadPlan("cls", "class", {"key": "cross_entropy", "params": {}}, 1.0, (3,))
+    local_cfg = {"task": "localization", "heads": [dict(h.__dict__) for h in (box, cls)]}
+    local_labels = torch.tensor([[0, 0.5, 0.5, 0.2, 0.3], [2, 0.3, 0.6, 0.1, 0.1]])
+    outs = (torch.rand(2, 4), torch.randn(2, 3))
+    ours = mods["train_tasks"].make_task(local_cfg, 3, [], None, torch.device("cpu")).loss(outs, local_labels)
+    theirs = make_objective("localization", (box, cls), 3, torch.device("cpu")).loss(outs, local_labels)
+    torch.testing.assert_close(ours[0], theirs[0])
+    torch.testing.assert_close(ours[1], theirs[1])
+
+
+def _fake_module(tmp_path, monkeypatch, text: str) -> types.ModuleType:
+    (tmp_path / "fake_app_module.py").write_text(text, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "fake_app_module", raising=False)
+    import importlib
+
+    return importlib.import_module("fake_app_module")
+
+
+def test_cut_leaves_out_what_needs_the_app_and_refuses_foreign_imports(tmp_path, monkeypatch):
+    module = _fake_module(tmp_path, monkeypatch, '''"""An app module."""
+from __future__ import annotations
+
+import math
+
+from visionstudio.core.params import ParamSpec
+from visionstudio.core.data.base import channel_stats, LoadContext
+
+PARAMS = (ParamSpec("x", "int", 1),)
+EXTRA = PARAMS + ()
+
+
+def area(r):
+    return math.pi * r * r
+
+
+def stats(images):
+    return channel_stats(images)
+
+
+def load(params, ctx: LoadContext):
+    return params
+
+
+def extra():
+    return EXTRA
+
+
+def uses_ui():
+    from visionstudio.ui.shell import window
+    return window
+''')
+    text = cut_module(module, "fake.py", maps={"visionstudio.core.data.base": "shapes_data"},
+                      defined={"shapes_data": frozenset({"channel_stats"})}, header="cut")
+    assert "from shapes_data import channel_stats" in text
+    assert "def area" in text and "def stats" in text and "def load" in text  # annotations never run
+    for gone in ("ParamSpec", "PARAMS", "EXTRA", "def extra", "uses_ui", "visionstudio"):
+        assert gone not in text, gone
+    qt = _fake_module(tmp_path, monkeypatch, "import math\n\n\ndef f():\n    import PySide6\n"
+                                             "    return math\n")
+    with pytest.raises(ExportError, match="imports PySide6"):
+        cut_module(qt, "qt.py", maps={}, defined={})
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_trains_a_regression(tmp_path):
+    """torchrun --standalone, 2 CPU processes (gloo): one epoch, metrics from rank 0."""
+    _bundle("regression", tmp_path)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "train.py", "--device", "cpu"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=ENV)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stdout and proc.stdout.count("epoch 1/1") == 1
+    header = (tmp_path / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "val_r2" in header
