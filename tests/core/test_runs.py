@@ -215,3 +215,27 @@ def test_run_store_folders_histories_and_moves(tmp_path):
     assert store.root == tmp_path / "net.vsproj.runs" and (store.root / "a" / "history.npz").is_file()
     assert not (tmp_path / "scratch" / "a").exists()       # moved out of the scratch folder
     assert store.delete_files(doc.runs[0]) == [] and not (store.root / "a").exists()
+
+
+def test_the_metrics_csv_gets_the_tasks_own_columns(tmp_path):
+    """A regression or detection run's metrics.csv carries its metrics and per-head losses
+    after the shared columns, in the app's, the command line's and the importer's file."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from visionstudio.core.export.metrics import import_metrics_csv
+    from visionstudio.core.training.records import METRIC_COLUMNS
+    from visionstudio.core.training.run_files import MetricsCSV
+
+    records = [dataclasses.replace(epoch(i, 3 * i), val_metrics=(("r2", 0.5 + i / 10), ("mae", 2.0)),
+                                   val_head_losses=(("box", 0.25),)) for i in (1, 2)]
+    h = RunHistory()
+    for r in records:
+        h.add(r)
+    MetricsCSV(tmp_path / "cli.csv").on_epoch_end(SimpleNamespace(history=records), records[-1])
+    text = h.epoch_csv()
+    assert text == (tmp_path / "cli.csv").read_text()
+    assert text.splitlines()[0] == ",".join((*METRIC_COLUMNS, "val_r2", "val_mae", "val_loss/box"))
+    (tmp_path / "app.csv").write_text(text)
+    rows = import_metrics_csv(tmp_path / "app.csv")
+    assert [(r["epoch"], r["val_r2"], r["val_loss/box"]) for r in rows] == [(1, 0.6, 0.25), (2, 0.7, 0.25)]

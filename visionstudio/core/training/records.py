@@ -19,14 +19,37 @@ METRIC_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "
                   "val_top5", "lr", "images_per_s", "epoch_s", "elapsed_s", "best")
 
 
+# the task's (name, value) pairs of an epoch row and the CSV column each becomes
+TASK_COLUMN_PREFIXES = (("val_metrics", "val_{}"), ("val_head_losses", "val_loss/{}"),
+                        ("train_head_losses", "train_loss/{}"))
+
+
+def task_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An epoch row's task metrics and per-head losses by column name (val_r2,
+    val_loss/box …), whether the row holds them as objects or as (name, value) pairs."""
+    out: dict[str, Any] = {}
+    for field_name, pattern in TASK_COLUMN_PREFIXES:
+        pairs = row.get(field_name) or {}
+        for name, value in (pairs.items() if isinstance(pairs, Mapping) else pairs):
+            out[pattern.format(name)] = value
+    return out
+
+
 def metrics_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
     """The metrics CSV of epoch rows (EpochRecord.as_dict() or a history's epoch dicts):
-    floats to 6 significant digits, an empty cell where a value was not measured."""
+    METRIC_COLUMNS, then the task's own columns (val_r2, val_map50, val_loss/box …) in
+    the order they first appear; floats to 6 significant digits, an empty cell where a
+    value was not measured."""
+    rows = list(rows)
+    extra: dict[str, None] = {}
+    for row in rows:
+        extra.update(dict.fromkeys(task_values(row)))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
+    writer.writerow((*METRIC_COLUMNS, *extra))
     for row in rows:
-        cells = (row.get(c) for c in METRIC_COLUMNS)
+        task = task_values(row)
+        cells = [row.get(c) for c in METRIC_COLUMNS] + [task.get(c) for c in extra]
         writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
                          for v in cells])
     return buf.getvalue()

@@ -17,7 +17,13 @@ from typing import Any
 
 from visionstudio.core.runs.paths import TENSORBOARD, confine
 from visionstudio.core.training.callbacks import Callback
-from visionstudio.core.training.records import METRIC_COLUMNS, BatchRecord, EpochRecord, FitResult
+from visionstudio.core.training.records import (
+    METRIC_COLUMNS,
+    BatchRecord,
+    EpochRecord,
+    FitResult,
+    task_values,
+)
 
 FOLDER = TENSORBOARD
 MISSING = ("TensorBoard logging is on, but the tensorboard package is not installed: install it "
@@ -58,8 +64,8 @@ class TensorBoardLog(Callback):
     def on_epoch_end(self, trainer: Any, record: EpochRecord) -> None:
         out = self._out()
         row = record.as_dict()
-        for name in METRIC_COLUMNS:
-            value = row.get(name)
+        values = {name: row.get(name) for name in METRIC_COLUMNS} | task_values(row)
+        for name, value in values.items():
             if name not in _NOT_SCALARS and isinstance(value, (int, float)):
                 out.add_scalar(f"epoch/{name}", float(value), record.step)
         out.flush()
