@@ -143,8 +143,8 @@ class ObjectiveTask:
 
     def __init__(self, cfg: dict, num_classes: int, target_names, train_set, device) -> None:
         import task_detection  # noqa: F401 - each module registers its Objective in OBJECTIVES
-        import task_localization  # noqa: F401
-        import task_regression  # noqa: F401
+        import task_localization  # noqa: F401 - registers its Objective
+        import task_regression  # noqa: F401 - registers its Objective
         from task_heads import HeadPlan
         from task_objective import OBJECTIVES
 
