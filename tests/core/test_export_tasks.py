@@ -68,6 +68,28 @@ def _bundle(key: str, folder, epochs: int = 1, **training):
     return doc
 
 
+def _csv_bundle(folder, images):
+    """The regression template on the user's images with a CSV: 12 good lines, a missing
+    file, a word for a number, a line with a column too few, an image that is no image."""
+    from PIL import Image
+
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    lines = ["file,size,brightness"]
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 36), dtype=np.uint8)).save(images / f"im{i}.png")
+        lines.append(f"im{i}.png,{i * 1.5},{i % 4}")
+    (images / "broken.png").write_bytes(b"not a png")
+    lines += ["gone.png,1,2", "im0.png,big,2", "im1.png,3", "broken.png,1,1"]
+    (images / "targets.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc = load_template("regression")
+    doc.dataset = DatasetConfig("image_csv", {"folder": str(images), "csv": ""})
+    doc.training = doc.training.replace(epochs=1, batch_size=4, val_split=0.25)
+    # the template's values head gives 4 numbers; this CSV has 2 targets
+    next(n for n in doc.graph.nodes.values() if n.name == "values").params["units"] = 2
+    export_project(doc, "script", folder)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each task's bundle after one epoch: {key: (folder, stdout)}."""
@@ -75,6 +97,8 @@ def trained(tmp_path_factory):
     for key in TASKS:
         folders[key] = tmp_path_factory.mktemp(key)
         _bundle(key, folders[key], augmentation="standard")   # box tasks: boxes move with the pixels
+    folders["image_csv"] = tmp_path_factory.mktemp("image_csv")
+    _csv_bundle(folders["image_csv"], tmp_path_factory.mktemp("user") / "images")
     proc = subprocess.run([sys.executable, "-c", DRIVER, *map(str, folders.values())], capture_output=True,
                           text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -236,6 +260,20 @@ def uses_ui():
                                              "    return math\n")
     with pytest.raises(ExportError, match="imports PySide6"):
         cut_module(qt, "qt.py", maps={}, defined={})
+
+
+def test_image_csv_bundle_reads_the_users_targets(trained):
+    """image_csv: the app's CSV checks name each left-out line; the two targets train."""
+    folder, stdout = trained["image_csv"]
+    assert "targets.csv line 14: gone.png is not in the folder" in stdout
+    assert "targets.csv line 15: size is 'big', not a number" in stdout
+    assert "targets.csv line 16: 2 values, but the header has 3 columns" in stdout
+    assert "targets.csv line 17: broken.png cannot be read" in stdout
+    assert "training Regression on image_csv: 9 images" in stdout
+    header = (folder / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val_r2/size", "val_mae/brightness"} <= set(header)
+    state = json.loads((folder / "out" / "checkpoints" / "last" / "train_state.json").read_text())
+    assert state["objective"]["targets"] == ["size", "brightness"]
 
 
 @pytest.mark.slow

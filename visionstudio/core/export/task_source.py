@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from visionstudio.core.export.shapes_source import _tidy
 from visionstudio.core.export.weights import ExportError
 
-ALLOWED = frozenset({"__future__", "collections", "dataclasses", "math", "pathlib", "statistics", "typing",
-                     "numpy", "torch", "torchvision", "torchmetrics"})
+ALLOWED = frozenset({"__future__", "collections", "csv", "dataclasses", "io", "math", "os", "pathlib",
+                     "statistics", "typing", "numpy", "torch", "torchvision", "torchmetrics"})
 APP_PREFIX = "visionstudio"
 TASKS_FILE = "train_tasks"      # the bundle module that provides the registry-bound helpers
 
@@ -188,6 +188,7 @@ def check_bundle_module(text: str, name: str, bundle_modules: set[str]) -> None:
 # module's app imports map onto the copies made before it.
 TASK_MODULES = (
     ("box_labels_data", "visionstudio.core.data.box_labels", ()),
+    ("image_csv_data", "visionstudio.core.data.image_csv", ()),
     ("regress_shapes_data", "visionstudio.core.data.shapes_regress", ()),
     ("box_shapes_data", "visionstudio.core.data.shapes_detect", ()),
     ("box_augment", "visionstudio.core.tasks.box_augment", ()),

@@ -20,17 +20,24 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset
 
 
+def uint8_transform(shape: tuple[int, int, int]):
+    """PIL image -> uint8 C×H×W resized to the network's input (1 or 3 channels)."""
+    from torchvision import transforms
+
+    c, h, w = shape
+    steps = [transforms.Resize((h, w))]
+    steps.append(transforms.Grayscale(1) if c == 1 else transforms.Lambda(lambda im: im.convert("RGB")))
+    steps.append(transforms.PILToTensor())
+    return transforms.Compose(steps)
+
+
 class ImageFolderUint8(Dataset):
     """torchvision ImageFolder resized to the network's input, as uint8 C×H×W tensors."""
 
     def __init__(self, root: str, shape: tuple[int, int, int]) -> None:
-        from torchvision import datasets, transforms
+        from torchvision import datasets
 
-        c, h, w = shape
-        steps = [transforms.Resize((h, w))]
-        steps.append(transforms.Grayscale(1) if c == 1 else transforms.Lambda(lambda im: im.convert("RGB")))
-        steps.append(transforms.PILToTensor())
-        self.folder = datasets.ImageFolder(root, transform=transforms.Compose(steps))
+        self.folder = datasets.ImageFolder(root, transform=uint8_transform(shape))
         self.classes = self.folder.classes
         self.targets = list(self.folder.targets)
 
@@ -92,6 +99,41 @@ def task_sets(key: str, p: dict, val_split: float, seed: int):
     return tuple(as_torch), val, classes, names
 
 
+def csv_sets(p: dict, shape: tuple[int, int, int], val_split: float, seed: int, rank: int):
+    """An image folder with a CSV of targets (image_csv): the app's own CSV checks
+    (image_csv_data.py), every left-out line printed; images read into memory, resized to
+    the network's input with torchvision (as image folders here)."""
+    import image_csv_data
+    import shapes_data
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        folder = image_csv_data._check_folder(p)
+        table = image_csv_data.read_targets(image_csv_data.csv_path_for(p), folder)
+    except shapes_data.DatasetError as exc:
+        raise SystemExit(f"config.json: {exc}") from None
+    skipped = [(path, why) for _, path, why in table.problems]
+    to_tensor, images, values = uint8_transform(shape), [], []
+    for path, line, value in zip(table.paths, table.lines, table.values):
+        try:
+            with Image.open(path) as im:
+                images.append(to_tensor(im))
+            values.append(value)
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
+            skipped.append((path, f"{table.csv_path.name} line {line}: {path.name} cannot be read ({exc})"))
+    if rank == 0:
+        for line in image_csv_data._report(skipped):
+            print(f"left out: {line}", flush=True)
+    if not images:
+        raise SystemExit(f"{table.csv_path}: no usable image ({len(skipped)} line(s) left out)")
+    images = torch.stack(images)
+    targets = torch.tensor(values, dtype=torch.float32).reshape(len(values), -1)
+    tr, va = shapes_data.stratified_split([0] * len(values), val_split, seed)
+    mean, std = shapes_data.channel_stats(images[tr])
+    val = TensorDataset(images[va], targets[va]) if len(va) else None
+    return TensorDataset(images[tr], targets[tr]), val, mean, std, 0, list(table.names)
+
+
 def shapes_split(labels, fraction: float, seed: int):
     import shapes_data
 
@@ -109,6 +151,8 @@ def load_data(cfg: dict, data_dir: str, rank: int):
     names: list[str] = []
     if key in TASK_SETS:
         (images, labels), val, classes, names = task_sets(key, p, val_split, seed)
+    elif key == "image_csv":
+        return csv_sets(p, shape, val_split, seed, rank)
     elif key == "shapes":
         common = dict(size=p["image_size"], channels=p["channels"], classes=p["classes"],
                       noise=p["noise"], seed=p["seed"])
@@ -152,6 +196,10 @@ def load_data(cfg: dict, data_dir: str, rank: int):
         tr, va = shapes_data.stratified_split(targets, val_split, seed)
         return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
                 len(folder.classes), names)
+    elif key in ("yolo", "coco"):
+        raise SystemExit(f"config.json: the dataset {key!r} (your own box labels) is read only by "
+                         "VisionStudio for now; train it there (visionstudio train), or give "
+                         "train_data.load_data a reader for it (see the app's docs/export.md)")
     else:
         raise SystemExit(f"config.json: dataset {key!r} is not supported by this script")
     mean, std = shapes_data.channel_stats(images)
