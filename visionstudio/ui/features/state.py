@@ -53,7 +53,10 @@ class InspectionState(QObject, LiveRefresh):
         self.controller = controller
         self.source = None                # ModelSource
         self.model_error = ""
-        self.dataset: Any = None          # LoadedDataset (val_images, val_labels, class_names, mean, std)
+        # val_images, val_labels (the task's layout), class_names, mean, std, task, target_names,
+        # train_targets (a regression's, to refit a normalisation no run saved): _validation_only
+        self.dataset: Any = None
+        self._task_objective = None       # (model, its run's Objective): task_sample.task_objective
         self.sample: Sample | None = None
         self.tensor = None
         self.timelapse = TimeLapse()
