@@ -65,7 +65,8 @@ def test_bundle_files_and_config(tmp_path):
     allowed = {"torch", "safetensors", "numpy", "torchvision", "shapes_data", "augmentation",
                "train_data", "lr_schedule", "param_groups", "__future__", "argparse",
                "csv", "importlib", "io", "json", "math", "os", "shutil", "sys", "time", "pathlib",
-               "collections", "train_tasks", "regress_shapes_data", "box_shapes_data", "box_labels_data"}
+               "collections", "train_tasks", "regress_shapes_data", "box_shapes_data", "box_labels_data",
+               "image_csv_data", "yolo_data", "coco_data", "PIL"}
     assert _imports(tmp_path / "train.py") <= allowed
     assert _imports(tmp_path / "train_data.py") <= allowed
     assert _imports(tmp_path / "lr_schedule.py") <= {"__future__", "math", "collections", "typing"}

@@ -90,6 +90,58 @@ def _csv_bundle(folder, images):
     export_project(doc, "script", folder)
 
 
+def _box_images(folder, count: int) -> list[tuple[str, list]]:
+    """``count`` 48×40 RGB images with one bright square each: [(name, [(class, x, y, w, h)])] in pixels."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        pixels = np.zeros((40, 48, 3), dtype=np.uint8)
+        x, y = 4 + 3 * i, 6 + i
+        pixels[y:y + 12, x:x + 14] = 220
+        Image.fromarray(pixels).save(folder / f"im{i}.png")
+        out.append((f"im{i}.png", [(i % 3, x, y, 14, 12)]))
+    return out
+
+
+def _detect_doc(dataset: DatasetConfig):
+    doc = load_template("detection_grid")
+    doc.dataset = dataset
+    doc.training = doc.training.replace(epochs=1, batch_size=4, val_split=0.25)
+    return doc
+
+
+def _yolo_bundle(folder, root):
+    """A YOLO folder: 8 labelled images, a class out of range and a box off the image."""
+    objects = _box_images(root / "images", 8)
+    (root / "labels").mkdir()
+    for name, boxes in objects:
+        lines = [f"{c} {(x + w / 2) / 48} {(y + h / 2) / 40} {w / 48} {h / 40}" for c, x, y, w, h in boxes]
+        (root / "labels" / name.replace(".png", ".txt")).write_text("\n".join(lines) + "\n")
+    with open(root / "labels" / "im0.txt", "a") as f:
+        f.write("7 0.5 0.5 0.1 0.1\n0 1.8 0.5 0.2 0.2\n")
+    (root / "classes.txt").write_text("circle\nsquare\ntriangle\n")
+    export_project(_detect_doc(DatasetConfig("yolo", {"folder": str(root)})), "script", folder)
+
+
+def _coco_bundle(folder, root):
+    """A COCO instances file: 8 images, an unknown category and a missing image."""
+    objects = _box_images(root, 8)
+    images = [{"id": i + 1, "file_name": name, "width": 48, "height": 40}
+              for i, (name, _) in enumerate(objects)]
+    images.append({"id": 99, "file_name": "gone.png", "width": 48, "height": 40})
+    annotations = [{"id": i + 1, "image_id": i + 1, "category_id": c + 1, "bbox": [x, y, w, h], "area": w * h,
+                    "iscrowd": 0} for i, (_, boxes) in enumerate(objects) for c, x, y, w, h in boxes]
+    annotations.append({"id": 50, "image_id": 1, "category_id": 9, "bbox": [1, 1, 5, 5], "area": 25,
+                        "iscrowd": 0})
+    categories = [{"id": k + 1, "name": n} for k, n in enumerate(("circle", "square", "triangle"))]
+    (root / "instances.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                     "categories": categories}))
+    dataset = DatasetConfig("coco", {"images": str(root), "annotations": str(root / "instances.json")})
+    export_project(_detect_doc(dataset), "script", folder)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each task's bundle after one epoch: {key: (folder, stdout)}."""
@@ -99,6 +151,9 @@ def trained(tmp_path_factory):
         _bundle(key, folders[key], augmentation="standard")   # box tasks: boxes move with the pixels
     folders["image_csv"] = tmp_path_factory.mktemp("image_csv")
     _csv_bundle(folders["image_csv"], tmp_path_factory.mktemp("user") / "images")
+    for key, make in (("yolo", _yolo_bundle), ("coco", _coco_bundle)):
+        folders[key] = tmp_path_factory.mktemp(key)
+        make(folders[key], tmp_path_factory.mktemp(f"user_{key}"))
     proc = subprocess.run([sys.executable, "-c", DRIVER, *map(str, folders.values())], capture_output=True,
                           text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -274,6 +329,19 @@ def test_image_csv_bundle_reads_the_users_targets(trained):
     assert {"val_r2/size", "val_mae/brightness"} <= set(header)
     state = json.loads((folder / "out" / "checkpoints" / "last" / "train_state.json").read_text())
     assert state["objective"]["targets"] == ["size", "brightness"]
+
+
+@pytest.mark.parametrize("key", ["yolo", "coco"])
+def test_box_label_bundles_read_the_users_files(trained, key):
+    """YOLO and COCO through the app's readers: problems named and left out, mAP measured."""
+    folder, stdout = trained[key]
+    if key == "yolo":
+        assert "labels/im0.txt line 2" in stdout and "labels/im0.txt line 3" in stdout
+    else:
+        assert "gone.png: cannot be read as an image" in stdout and "annotation id 50" in stdout
+    assert "training GridDetector on " + key + ": 6 images" in stdout
+    header = (folder / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val_map50", "val_recall"} <= set(header)
 
 
 @pytest.mark.slow

@@ -29,8 +29,9 @@ from collections.abc import Mapping
 from visionstudio.core.export.shapes_source import _tidy
 from visionstudio.core.export.weights import ExportError
 
-ALLOWED = frozenset({"__future__", "collections", "csv", "dataclasses", "io", "math", "os", "pathlib",
-                     "statistics", "typing", "numpy", "torch", "torchvision", "torchmetrics"})
+ALLOWED = frozenset({"__future__", "collections", "csv", "dataclasses", "io", "json", "math", "os",
+                     "pathlib", "stat", "statistics", "typing", "numpy", "torch", "torchvision",
+                     "torchmetrics", "PIL", "yaml"})
 APP_PREFIX = "visionstudio"
 TASKS_FILE = "train_tasks"      # the bundle module that provides the registry-bound helpers
 
@@ -189,6 +190,9 @@ def check_bundle_module(text: str, name: str, bundle_modules: set[str]) -> None:
 TASK_MODULES = (
     ("box_labels_data", "visionstudio.core.data.box_labels", ()),
     ("image_csv_data", "visionstudio.core.data.image_csv", ()),
+    ("image_scan_data", "visionstudio.core.data.image_scan", ()),
+    ("yolo_data", "visionstudio.core.data.yolo", ()),
+    ("coco_data", "visionstudio.core.data.coco", ()),
     ("regress_shapes_data", "visionstudio.core.data.shapes_regress", ()),
     ("box_shapes_data", "visionstudio.core.data.shapes_detect", ()),
     ("box_augment", "visionstudio.core.tasks.box_augment", ()),

@@ -134,6 +134,63 @@ def csv_sets(p: dict, shape: tuple[int, int, int], val_split: float, seed: int, 
     return TensorDataset(images[tr], targets[tr]), val, mean, std, 0, list(table.names)
 
 
+def _read_images(records, shape, skipped: list[str]) -> tuple[list, list]:
+    """(uint8 images, their records) of the records whose image can be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    to_tensor, images, kept = uint8_transform(shape), [], []
+    for record in records:
+        try:
+            with Image.open(record.path) as im:
+                images.append(to_tensor(im))
+            kept.append(record)
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
+            skipped.append(f"{record.path}: cannot be read as an image ({exc})")
+    return images, kept
+
+
+def box_file_sets(key: str, p: dict, shape: tuple[int, int, int], val_split: float, seed: int, rank: int):
+    """The user's box labels (YOLO text files or COCO JSON) through the app's own readers
+    and checks (yolo_data.py, coco_data.py): every label problem printed with its file and
+    line and left out; images read into memory, resized to the network's input."""
+    import box_labels_data
+    import coco_data
+    import shapes_data
+    import yolo_data
+
+    reader = yolo_data if key == "yolo" else coco_data
+    try:
+        root, names, train, val, problems, report = reader._listing(p)
+    except shapes_data.DatasetError as exc:
+        raise SystemExit(f"config.json: {exc}") from None
+    skipped: list[str] = []
+    images, train = _read_images(train, shape, skipped)
+    val_images, val = _read_images(val or [], shape, skipped)
+    if not images:
+        raise SystemExit(f"{root}: none of the training images could be read")
+    if not val:
+        tr, va = (a.tolist() for a in box_labels_data.random_split(len(images), val_split, seed))
+        val_images, val = [images[i] for i in va], [train[i] for i in va]
+        images, train = [images[i] for i in tr], [train[i] for i in tr]
+    if rank == 0:
+        for line in report + problems.report() + skipped:
+            print(f"note: {line}", flush=True)
+    labels = torch.from_numpy(box_labels_data.label_array(train))
+    val_labels = torch.from_numpy(box_labels_data.label_array(val)) if val else None
+    if val_labels is not None:   # one box count per dataset, as the app pads them
+        most = max(labels.shape[1], val_labels.shape[1])
+        labels, val_labels = _padded(labels, most), _padded(val_labels, most)
+    train_images = torch.stack(images)
+    mean, std = shapes_data.channel_stats(train_images)
+    val_set = TensorDataset(torch.stack(val_images), val_labels) if val else None
+    return TensorDataset(train_images, labels), val_set, mean, std, len(names), []
+
+
+def _padded(labels: torch.Tensor, most: int) -> torch.Tensor:
+    pad = torch.full((labels.shape[0], most - labels.shape[1], 5), -1.0)
+    return torch.cat([labels, pad], dim=1)
+
+
 def shapes_split(labels, fraction: float, seed: int):
     import shapes_data
 
@@ -197,9 +254,7 @@ def load_data(cfg: dict, data_dir: str, rank: int):
         return (Subset(folder, tr), Subset(folder, va) if va else None, mean, std,
                 len(folder.classes), names)
     elif key in ("yolo", "coco"):
-        raise SystemExit(f"config.json: the dataset {key!r} (your own box labels) is read only by "
-                         "VisionStudio for now; train it there (visionstudio train), or give "
-                         "train_data.load_data a reader for it (see the app's docs/export.md)")
+        return box_file_sets(key, p, shape, val_split, seed, rank)
     else:
         raise SystemExit(f"config.json: dataset {key!r} is not supported by this script")
     mean, std = shapes_data.channel_stats(images)
