@@ -142,6 +142,20 @@ def _coco_bundle(folder, root):
     export_project(_detect_doc(dataset), "script", folder)
 
 
+def _two_class_heads_bundle(folder):
+    """A classification network with two class heads (the localization template, its box
+    head turned into a second class head) on the built-in shapes."""
+    doc = load_template("localization")
+    doc.task = "classification"
+    doc.dataset = DatasetConfig("shapes", {"samples": 24, "val_samples": 8, "image_size": 64, "channels": 3,
+                                           "classes": 3})
+    doc.training = doc.training.replace(epochs=1, batch_size=8)
+    nodes = {n.name: n for n in doc.graph.nodes.values()}
+    nodes["box_numbers"].params["units"] = 3
+    nodes["box"].params.update(target="class", loss="cross_entropy")
+    export_project(doc, "script", folder)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each task's bundle after one epoch: {key: (folder, stdout)}."""
@@ -151,6 +165,8 @@ def trained(tmp_path_factory):
         _bundle(key, folders[key], augmentation="standard")   # box tasks: boxes move with the pixels
     folders["image_csv"] = tmp_path_factory.mktemp("image_csv")
     _csv_bundle(folders["image_csv"], tmp_path_factory.mktemp("user") / "images")
+    folders["two_heads"] = tmp_path_factory.mktemp("two_heads")
+    _two_class_heads_bundle(folders["two_heads"])
     for key, make in (("yolo", _yolo_bundle), ("coco", _coco_bundle)):
         folders[key] = tmp_path_factory.mktemp(key)
         make(folders[key], tmp_path_factory.mktemp(f"user_{key}"))
@@ -342,6 +358,18 @@ def test_box_label_bundles_read_the_users_files(trained, key):
     assert "training GridDetector on " + key + ": 6 images" in stdout
     header = (folder / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"val_map50", "val_recall"} <= set(header)
+
+
+def test_classification_with_two_heads_trains_through_the_apps_objective(trained):
+    folder, stdout = trained["two_heads"]
+    cfg = json.loads((folder / "config.json").read_text())
+    assert [h["name"] for h in cfg["heads"]] == ["box", "cls"]
+    line = next(x for x in stdout.splitlines() if x.startswith("epoch 1/1"))
+    assert "  acc " in line and "  accuracy " in line
+    header = (folder / "out" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train_loss/box", "train_loss/cls", "val_loss/box", "val_loss/cls"} <= set(header)
+    row = dict(zip(header, (folder / "out" / "metrics.csv").read_text().splitlines()[1].split(",")))
+    assert 0.0 <= float(row["val_accuracy"]) <= 1.0 and 0.0 <= float(row["train_accuracy"]) <= 1.0
 
 
 @pytest.mark.slow

@@ -199,6 +199,7 @@ TASK_MODULES = (
     ("task_heads", "visionstudio.core.tasks.heads", ()),
     ("task_objective", "visionstudio.core.tasks.objective", ()),
     ("task_decode", "visionstudio.core.tasks.detection_decode", ()),
+    ("task_classification", "visionstudio.core.tasks.classification", ("head_loss",)),
     ("task_regression", "visionstudio.core.tasks.regression", ("_loss_fn",)),
     ("task_localization", "visionstudio.core.tasks.localization", ("_box_loss", "head_loss")),
     ("task_detection_metrics", "visionstudio.core.tasks.detection_metrics", ()),

@@ -1,9 +1,10 @@
 """What the exported train.py trains for: the project's task (train_tasks.py of a bundle).
 
-Classification keeps the script's own loss and counts (config.json's loss and how it meets
-a final softmax). Regression, localization and detection train with VisionStudio's own
-Objective of the task (task_regression.py, task_localization.py, task_detection.py … are
-the app's core/tasks modules, cut at export time): the same losses, the regression's
+A classification with one output keeps the script's own loss and counts (config.json's
+loss and how it meets a final softmax). Regression, localization, detection and a
+classification with several heads train with VisionStudio's own Objective of the task
+(task_regression.py, task_localization.py, task_detection.py … are the app's core/tasks
+modules, cut at export time): the same losses, the regression's
 target mean/std fitted on the training set, the Detect grid's assignment and three-part
 loss, and the same metrics (MAE/RMSE/R², IoU, mAP@0.5). The few helpers those modules
 take from the app's registries are defined here from config.json's checked settings.
@@ -142,7 +143,8 @@ class ObjectiveTask:
     score (localization's class accuracy) and its Evaluator's metrics."""
 
     def __init__(self, cfg: dict, num_classes: int, target_names, train_set, device) -> None:
-        import task_detection  # noqa: F401 - each module registers its Objective in OBJECTIVES
+        import task_classification  # noqa: F401 - each module registers its Objective in OBJECTIVES
+        import task_detection  # noqa: F401 - registers its Objective
         import task_localization  # noqa: F401 - registers its Objective
         import task_regression  # noqa: F401 - registers its Objective
         from task_heads import HeadPlan
@@ -156,7 +158,7 @@ class ObjectiveTask:
         if self.objective.fits_targets:   # a regression's target mean/std, from the training set
             self.objective.fit(train_set.tensors[1])
         self.parts = tuple(self.objective.head_names) if len(heads) > 1 or self.task == "detection" else ()
-        self.scored = self.task == "localization"
+        self.scored = self.task in ("classification", "localization")   # a class head's accuracy
 
     def forward(self, model, xb):
         return _as_tuple(model(xb))
@@ -224,7 +226,7 @@ class ObjectiveTask:
 def make_task(cfg: dict, num_classes: int, target_names, train_set, device):
     """The task's loss, counts and metrics; ``train_set`` a TensorDataset of the training
     images and labels (a regression fits its target normalisation on the labels)."""
-    if cfg.get("task", "classification") == "classification":
+    if cfg.get("task", "classification") == "classification" and len(cfg.get("heads") or ()) <= 1:
         return ClassificationTask(cfg, num_classes, device)
     return ObjectiveTask(cfg, num_classes, target_names, train_set, device)
 
