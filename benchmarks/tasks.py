@@ -16,6 +16,7 @@ training), and whether the target is met:
 - localization (shapes_localize): IoU of the predicted box with the true one
 - detection (shapes_detect): mAP@0.5 (COCO definition, torchmetrics); target >= 0.8
 
+Measured figures and the machine: docs/tasks.md ("Benchmark: every built-in task on the CPU").
 Exit status 0 when every task trained (a missed target is printed, not an error), 1 when
 a plan was refused or a run failed.
 """
