@@ -190,8 +190,13 @@ def in_app(app, doc, window) -> tuple[float, list[float]]:
     lat = probe.stop()
     if worker is not None and worker.thread_policy is not None:
         APPLIED.append(worker.thread_policy)
-        used = split(delta(marks["before"], marks["after"]), threading.get_native_id(),
-                     worker.thread_policy.thread_id)
+        per_thread = delta(marks["before"], marks["after"])
+        used = split(per_thread, threading.get_native_id(), worker.thread_policy.thread_id)
+        named, steps = sorted(((s.voluntary, s.name, s.cpu_s) for tid, s in per_thread.items() if tid
+                               not in (threading.get_native_id(), worker.thread_policy.thread_id)),
+                              reverse=True)[:4], max(int(marks["steps"]), 1)
+        print("  busiest other threads (voluntary switches / CPU ms per step): " + ", ".join(
+            f"{n or '?'} {v / steps:.1f} / {1e3 * c / steps:.2f}" for v, n, c in named), flush=True)
         APP_CPU.append({k: [v.cpu_s, v.voluntary, v.involuntary] for k, v in used.items()}
                        | {"steps": marks["steps"], "records": marks["records"],
                           "process_cpu_s": marks["proc1"][0] - marks["proc0"][0], "wall_s": marks["wall"]})

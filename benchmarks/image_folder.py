@@ -18,6 +18,12 @@ size runs, each in its own process (so peak RSS is its own), interleaved:
 - vs nofloat:   (--float-limit BYTES) "vs warm" with the trainer's float-copy limit lowered,
                 as on a machine without room for the copy: uint8 indexed, each batch converted
 
+--rss: peak memory of loading only (float copy off, one epoch), side by side per size:
+  stacked (the former loader: decoded images listed, then np.stack'ed into the tensors — two
+  copies at the peak), block (decoded straight into one uint8 block, rows moved in place,
+  cache pages released as read), lazy (over the limit: read from the cache); ratio
+  stacked/block.
+
 "Epoch 1" includes listing/loading; epochs 2+ are the median of the later epochs. The
 throughput is of the data pipeline only: normalised float batches handed to the loop.
 Peak memory: the process's VmHWM, and the peak Pss of the process with its DataLoader
@@ -163,8 +169,28 @@ def child_torchvision(root: Path, epochs: int, batch: int, workers: int) -> dict
     return {"times": times, "images": len(ds), **mem.result()}
 
 
+def _former_loader(image_folder) -> None:
+    """The loader as it was before the one-block change: the decoded images (or cache
+    views) kept in a list and stacked into the training tensor (a second full copy)."""
+    import torch
+
+    decode_all = image_folder._decode_all
+
+    def listed(listing, shape, ctx, in_memory, cache, block=None):
+        return decode_all(listing, shape, ctx, in_memory, cache, None)
+
+    def stacked(listing, usable, train_idx, val_idx, shape, ctx, block):
+        images = torch.from_numpy(np.stack([usable.arrays[i] for i in train_idx]))
+        labels = torch.tensor([usable.labels[i] for i in train_idx], dtype=torch.int64)
+        mean, std = image_folder.channel_stats(images)
+        return image_folder.LoadedDataset(images, labels, None, None, usable.class_names, mean, std,
+                                          listing.report, skipped_files=usable.skipped)
+
+    image_folder._decode_all, image_folder._in_memory = listed, stacked
+
+
 def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: bool,
-                       float_limit: int | None = None) -> dict:
+                       float_limit: int | None = None, former: bool = False) -> dict:
     import warnings
 
     import torch
@@ -179,6 +205,8 @@ def child_visionstudio(root: Path, epochs: int, batch: int, workers: int, lazy: 
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     if lazy:
         image_folder.MAX_IN_MEMORY_BYTES = 0
+    if former:
+        _former_loader(image_folder)
     if float_limit is not None:     # what a machine without room for the float copy does
         feed_module.FLOAT_CACHE_LIMIT = float_limit
     mem = TreeMemory()
@@ -228,6 +256,7 @@ def main() -> None:
     ap.add_argument("--float-limit", type=int, default=None,
                     help="also 'vs warm' with the trainer's float-copy limit set to this many bytes "
                          "(0: never a float copy, each batch converted)")
+    ap.add_argument("--rss", action="store_true", help="only the peak-memory comparison of loading")
     ap.add_argument("--child")
     ap.add_argument("--root")
     args = ap.parse_args()
@@ -236,14 +265,19 @@ def main() -> None:
         if args.child == "torchvision":
             res = child_torchvision(root, args.epochs, args.batch, args.workers)
         else:
-            limit = args.float_limit if args.child == "vs_nofloat" else None
-            res = child_visionstudio(root, args.epochs, args.batch, args.workers, args.child == "vs_lazy",
-                                     limit)
+            limit = args.float_limit if args.child in ("vs_nofloat", "rss_stacked", "rss_block",
+                                                       "rss_lazy") else None
+            res = child_visionstudio(root, args.epochs, args.batch, args.workers,
+                                     args.child in ("vs_lazy", "rss_lazy"), limit,
+                                     args.child == "rss_stacked")
         print(json.dumps(res))
         return
 
     base = Path(args.dir)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.rss:
+        rss_compare(base, sizes, args)
+        return
     print(f"cores {os.cpu_count()}, workers {args.workers}, batch {args.batch}, epochs {args.epochs}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     modes = (["torchvision", "vs_cold", "vs_warm"] + (["vs_lazy"] if args.lazy else [])
@@ -288,6 +322,28 @@ def main() -> None:
                   f"peak Pss {ours['tree_pss_mb']} MB vs {theirs['tree_pss_mb']} MB "
                   f"(anon {ours['tree_anon_mb']} vs {theirs['tree_anon_mb']} MB)")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+def rss_compare(base: Path, sizes: list[int], args: argparse.Namespace) -> None:
+    args.float_limit, args.epochs = 0, 1
+    print(f"peak memory of loading (float copy off, 1 epoch), load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    for size in sizes:
+        root = make_folder(base, size)
+        cache = base / f"cache_rss_n{size}"
+        for cold in (True, False):   # an empty cache (decoded now), then a filled one
+            res = {}
+            for mode in ("rss_stacked", "rss_block", "rss_lazy"):
+                if cold:
+                    shutil.rmtree(cache, ignore_errors=True)
+                res[mode] = run_child(mode, root, args, cache)
+            st, bl, lz = (res[m] for m in ("rss_stacked", "rss_block", "rss_lazy"))
+            print(f"  n={size:>6} cache {'empty' if cold else 'filled'}: VmHWM stacked (before) "
+                  f"{st['rss_mb']} MB, block (after) {bl['rss_mb']} MB, ratio "
+                  f"{st['rss_mb'] / max(bl['rss_mb'], 1):.2f}x; tree anon {st['tree_anon_mb']} vs "
+                  f"{bl['tree_anon_mb']} MB; lazy {lz['rss_mb']} MB (anon {lz['tree_anon_mb']} MB)  "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

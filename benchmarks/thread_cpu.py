@@ -81,6 +81,7 @@ def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
         row = {"train_thread_ms": 1e3 * med("train", 0), "helpers_ms": 1e3 * med("helpers", 0),
                "gui_ms": 1e3 * med("gui", 0) if mode == "app" else 0.0,
                "switches_vol": med("train", 1) + med("helpers", 1),
+               "train_vol": med("train", 1), "others_vol": med("helpers", 1),
                "switches_invol": med("train", 2) + med("helpers", 2)}
         if mode == "app":
             row["process_minus_gui_ms"] = 1e3 * statistics.median(
@@ -95,6 +96,7 @@ def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
               + (f", process minus GUI {row['process_minus_gui_ms']:.2f} ms, "
                  f"{row['records_per_step']:.2f} records/step, GUI busy {100 * row['gui_share']:.1f}% "
                  f"of a core" if mode == "app" else "")
-              + f"; context switches per step (training side) voluntary {row['switches_vol']:.1f}, "
+              + f"; context switches per step (training side) voluntary {row['switches_vol']:.1f} "
+                f"(training thread {row['train_vol']:.1f}, other threads {row['others_vol']:.1f}), "
                 f"involuntary {row['switches_invol']:.1f}")
     return rows

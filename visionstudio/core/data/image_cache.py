@@ -210,6 +210,24 @@ class DecodedCache:
         self._slots[index] = image
         self._filled[index] = 1           # after the pixels: a reader never sees half a slot
 
+    def release(self, lo: int, hi: int) -> None:
+        """Unmap this process's pages of slots [lo, hi): they stay in the file and the page
+        cache (a shared file mapping: a later read faults them in again), but stop counting
+        in this process's memory, so writing or copying out a whole cache leaves its RSS
+        flat instead of growing to the file's size."""
+        if self._mm is None or not hasattr(mmap, "MADV_DONTNEED") or hi <= lo:
+            return
+        slots_at = _layout(self.count, self.shape)[1]
+        size = int(np.prod(self.shape))
+        page = mmap.PAGESIZE
+        start = -(-(slots_at + lo * size) // page) * page      # whole pages inside the range
+        stop = (slots_at + hi * size) // page * page
+        if stop > start:
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+            except (OSError, ValueError):
+                pass                      # only memory accounting is lost, never data
+
     def missing(self, lo: int, hi: int) -> int:
         """Slots in [lo, hi) not filled yet."""
         return hi - lo - int(np.count_nonzero(self._filled[lo:hi])) if self._ready() else hi - lo

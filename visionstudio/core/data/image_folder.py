@@ -5,8 +5,10 @@ truncated, zero-byte, oversized (over ``MAX_PIXELS``) and non-image files are re
 and left out instead of crashing an epoch. The folders are listed by image_scan.py (links
 followed, but every real folder and file once), files decoded by image_decode.py
 (converted to the network Input's channels and size, cheaply). Small sets come back as
-uint8 tensors; sets larger than ``MAX_IN_MEMORY_BYTES`` come back as lazy datasets that
-decode on demand and name every file that breaks during the run.
+uint8 tensors, decoded straight into one block (image_memory.py: no second copy while
+stacking); sets larger than ``MAX_IN_MEMORY_BYTES`` or a quarter of the memory still
+available come back as lazy datasets that read the decoded-image cache (or decode) on
+demand and name every file that breaks during the run.
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ from visionstudio.core.data.image_decode import (
     convert_image,
     decode,
 )
+from visionstudio.core.data.image_memory import fits_in_memory, pack_rows
 from visionstudio.core.data.image_scan import FolderScanner
 
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
 DEFAULT_SHAPE = (3, 64, 64)           # when no network Input is given
 STATS_SAMPLE = 512                    # images used to estimate mean/std on the lazy path
 REPORT_NAMES = 5                      # file names listed per reason in the report
+RELEASE_EVERY = 1024                  # cache slots between two releases of their pages
 
 __all__ = ["MAX_PIXELS", "FolderDataset", "ImageProblem", "convert_image", "decode",
            "describe_image_folder", "load_image_folder"]
@@ -86,10 +90,14 @@ def _summarise(skipped: list[tuple[Path, str]], root: Path) -> list[str]:
 
 def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadContext,
           keep: bool, what: str, offset: float, span: float,
-          cache: DecodedCache | None = None, base: int = 0, fit: EvalResize | None = None
+          cache: DecodedCache | None = None, base: int = 0, fit: EvalResize | None = None,
+          into: np.ndarray | None = None
           ) -> tuple[list[tuple[Path, int]], list[np.ndarray], list[tuple[Path, str]], list[int]]:
     """Check (decode) every file; a file whose slot ``base + i`` of ``cache`` is filled was
-    decoded by an earlier load of the same, unchanged files and is not decoded again."""
+    decoded by an earlier load of the same, unchanged files and is not decoded again.
+    ``into`` (with ``keep``): a block with a row per file; the k-th good image is copied
+    into row k and ``arrays`` holds those rows (no list of separate images to stack).
+    The cache's pages are released as the scan goes, so they do not add up in RSS."""
     good: list[tuple[Path, int]] = []
     arrays: list[np.ndarray] = []
     skipped: list[tuple[Path, str]] = []
@@ -104,8 +112,12 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
     else:
         verdicts = ((i, cache.get(base + i) if cache is not None else None, None)
                     for i in range(len(files)))
+    released = 0
     for i, arr, reason in verdicts:
         path, label = files[i]
+        if cache is not None and i - released >= RELEASE_EVERY:
+            cache.release(base + released, base + i)
+            released = i
         if i % step == 0:
             ctx.check_cancel()
             ctx.report_progress(f"Checking {what} images ({i}/{len(files)})…",
@@ -123,8 +135,13 @@ def _scan(files: list[tuple[Path, int]], shape: tuple[int, int, int], ctx: LoadC
             continue
         good.append((path, label))
         slots.append(base + i)
-        if keep:
+        if keep and into is not None:
+            into[len(arrays)] = arr
+            arrays.append(into[len(arrays)])
+        elif keep:
             arrays.append(arr)
+    if cache is not None:
+        cache.release(base + released, base + len(files))
     return good, arrays, skipped, slots
 
 
@@ -190,15 +207,16 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     listing = _list_folders(params, ctx)
     listing.fit = _fit(ctx.preprocessing, shape, listing.report)
     files = listing.train_files + listing.val_files
-    in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
+    in_memory = fits_in_memory(len(files) * c * h * w, MAX_IN_MEMORY_BYTES)
     stamps = [file_stamp(p) for p, _ in files]
     cache = _open_cache([p for p, _ in files], stamps, shape, listing.report,
                         [listing.root] + ([listing.val_root] if listing.val_root is not None else []),
                         listing.fit)
-    usable = _decode_all(listing, shape, ctx, in_memory, cache)
+    block = np.empty((len(files), *shape), dtype=np.uint8) if in_memory else None
+    usable = _decode_all(listing, shape, ctx, in_memory, cache, block)
     train_idx, val_idx = _split(listing, usable, ctx, shape)
-    if in_memory:
-        return _in_memory(listing, usable, train_idx, val_idx, shape, ctx)
+    if block is not None:
+        return _in_memory(listing, usable, train_idx, val_idx, shape, ctx, block)
     return _streamed(listing, usable, train_idx, val_idx, shape, ctx, cache, stamps)
 
 
@@ -252,16 +270,17 @@ def _list_folders(params: dict, ctx: LoadContext) -> _Listing:
 
 
 def _decode_all(listing: _Listing, shape: tuple[int, int, int], ctx: LoadContext, in_memory: bool,
-                cache: DecodedCache | None) -> _Usable:
+                cache: DecodedCache | None, block: np.ndarray | None = None) -> _Usable:
     """Open every file; classes with no usable image are left out and labels renumbered
     to stay dense."""
     train_files, val_files, classes = listing.train_files, listing.val_files, listing.classes
     train_span = len(train_files) / max(1, len(train_files) + len(val_files))
     good, arrays, skipped, slots = _scan(train_files, shape, ctx, in_memory, "training", 0.0,
-                                         train_span, cache, fit=listing.fit)
+                                         train_span, cache, fit=listing.fit, into=block)
     vgood, varrays, vskipped, vslots = _scan(val_files, shape, ctx, in_memory, "validation",
                                              train_span, 1.0 - train_span, cache, len(train_files),
-                                             listing.fit)
+                                             listing.fit,
+                                             None if block is None else block[len(arrays):])
     skipped_all = skipped + vskipped + listing.scanner.special
     counts = Counter(label for _, label in good)
     empty = [name for i, name in enumerate(classes) if counts[i] == 0]
@@ -298,24 +317,26 @@ def _split(listing: _Listing, usable: _Usable, ctx: LoadContext,
     return train_idx, val_idx
 
 
-def _tensors(arrs: list[np.ndarray], labels: list[int],
-             shape: tuple[int, int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _rows(block: np.ndarray, lo: int, labels: list[int]
+          ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     if not labels:
         return None, None
-    return (torch.from_numpy(np.stack(arrs)) if arrs else torch.empty((0, *shape), dtype=torch.uint8),
+    return (torch.from_numpy(block[lo:lo + len(labels)]),   # a view: no copy
             torch.tensor(labels, dtype=torch.int64))
 
 
 def _in_memory(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx: list[int],
-               shape: tuple[int, int, int], ctx: LoadContext) -> LoadedDataset:
-    train_images, train_labels = _tensors([usable.arrays[i] for i in train_idx],
-                                          [usable.labels[i] for i in train_idx], shape)
+               shape: tuple[int, int, int], ctx: LoadContext, block: np.ndarray) -> LoadedDataset:
+    """The training and validation tensors as views of ``block``: its rows are moved in
+    place (training rows first, then validation), never stacked into a second copy."""
     if listing.val_root is None:
-        val_images, val_labels = _tensors([usable.arrays[i] for i in val_idx],
-                                          [usable.labels[i] for i in val_idx], shape)
-    else:
-        val_images, val_labels = _tensors([usable.varrays[k] for k in usable.vkeep], usable.vlabels,
-                                          shape)
+        order, val_labels_list = train_idx + val_idx, [usable.labels[i] for i in val_idx]
+    else:   # the validation folder's rows follow the training folder's good rows
+        order = train_idx + [len(usable.good) + k for k in usable.vkeep]
+        val_labels_list = usable.vlabels
+    pack_rows(block, order)
+    train_images, train_labels = _rows(block, 0, [usable.labels[i] for i in train_idx])
+    val_images, val_labels = _rows(block, len(train_idx), val_labels_list)
     mean, std = channel_stats(train_images)
     ctx.report_progress("Images ready", 1.0)
     return LoadedDataset(train_images, train_labels, val_images, val_labels, usable.class_names,
@@ -342,7 +363,7 @@ def _streamed(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx:
               if val_items else None)
     rng = np.random.default_rng(ctx.seed)
     pick = rng.choice(len(train_ds), size=min(STATS_SAMPLE, len(train_ds)), replace=False)
-    mean, std = channel_stats(train_ds[int(i)][0] for i in pick)   # streamed, never stacked
+    mean, std = channel_stats(_sampled(train_ds, pick, cache))   # streamed, never stacked
     count = len(listing.train_files) + len(listing.val_files)
     gib = count * int(np.prod(shape)) / 1024 ** 3
     listing.report.append(f"The images need about {gib:.1f} GiB as tensors, more than the "
@@ -351,6 +372,17 @@ def _streamed(listing: _Listing, usable: _Usable, train_idx: list[int], val_idx:
     ctx.report_progress("Images ready", 1.0)
     return LoadedDataset(None, None, None, None, usable.class_names, mean, std, listing.report,
                          train_dataset=train_ds, val_dataset=val_ds, skipped_files=usable.skipped)
+
+
+def _sampled(ds: FolderDataset, pick: np.ndarray, cache: DecodedCache | None) -> Any:
+    """The stats sample; the cache pages read around each item (kernel read-around) are
+    released as it goes, so the lazy path's peak RSS does not take them in."""
+    for k, i in enumerate(pick):
+        yield ds[int(i)][0]
+        if cache is not None and k % 64 == 63:
+            cache.release(0, cache.count)
+    if cache is not None:
+        cache.release(0, cache.count)
 
 
 def describe_image_folder(params: dict) -> DatasetInfo:
