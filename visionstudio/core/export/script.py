@@ -210,7 +210,7 @@ copied unchanged so the script trains like the app; `train_data.py` reads the da
 `*_data.py` files are VisionStudio's own objectives, metrics and data code, cut from the app.
 Metrics go to `out/metrics.csv` (import it in VisionStudio as a run), checkpoints to
 `out/checkpoints/{{last,best}}/`. Needs torch, torchvision, safetensors and numpy
-(a detection project also torchmetrics and pycocotools, for mAP).
+(a detection project also torchmetrics and pycocotools, for mAP; YOLO's data.yaml PyYAML).
 """
 
 
