@@ -217,10 +217,10 @@ def test_hostile_text_in_every_field_never_runs(tmp_path):
         assert _top_level_is_inert(source)
         assert _literal(source, "PROJECT_NAME") == doc.name
         config = json.loads(files["config.json"].decode("utf-8"))
-        assert config["project"] == doc.name
         # data, read back unchanged — as JSON carries it: JSON writes a lone surrogate as an
         # escape, and reads the escapes of a surrogate pair back as the one character they name
         as_json = lambda text: json.loads(json.dumps(text))  # noqa: E731 - a one-line helper
+        assert config["project"] == as_json(doc.name)
         assert config["dataset"]["params"]["folder"] == as_json(f["folder"])
         assert config["training"]["device"] == as_json(f["device"])
         # The README is the fixed text with the name on its one printable heading line.
