@@ -1,5 +1,21 @@
 """Per-thread CPU time and context switches of this process, from /proc (Linux): figures
-that survive a loaded machine, unlike wall-clock ratios. Used by gui_training.py."""
+that survive a loaded machine, unlike wall-clock ratios. Used by gui_training.py.
+
+Run on its own, it isolates what a training thread pays for sharing a process with a Qt
+event loop: the same run (classic CNN on shapes, plan_run + execute, as `visionstudio
+train`) in a fresh process per mode, interleaved, each measured on its second run:
+
+  main     on the main thread (the command line)
+  thread   in a plain Python thread, the main thread waiting in join()
+  qt       in a thread while the main thread runs a Qt event loop with a 10 ms timer and
+           every batch record emitted to it through a queued signal (the app's plumbing,
+           without its widgets)
+
+and prints, per step, the training thread's own CPU time and voluntary / involuntary
+context switches, the other threads' and the load average next to them.
+
+    python benchmarks/thread_cpu.py [--steps 40] [--repeats 2]     (taskset -c 0 for one core)
+"""
 
 from __future__ import annotations
 
@@ -100,3 +116,148 @@ def cpu_report(app_runs: list[dict], cli_runs: list[dict]) -> dict:
                 f"(training thread {row['train_vol']:.1f}, other threads {row['others_vol']:.1f}), "
                 f"involuntary {row['switches_invol']:.1f}")
     return rows
+
+
+# -- standalone: the training thread's cost by where it runs ---------------------------------
+
+def _project(steps: int, batch: int):
+    from visionstudio.core.data.config import DatasetConfig
+    from visionstudio.core.templates import load_template
+
+    doc = load_template("classic_cnn")
+    doc.dataset = DatasetConfig.from_dict({"key": "shapes", "params": {"samples": steps * batch,
+                                                                        "val_samples": 0}})
+    doc.training = doc.training.replace(epochs=1, batch_size=batch, val_split=0.0, device="cpu", seed=0)
+    return doc
+
+
+class _Hooks:
+    """Trainer callback: samples at fit start / epoch end, optionally forwards each batch."""
+
+    def __init__(self, forward=None) -> None:
+        self.forward, self.steps = forward, 0
+
+    def __getattr__(self, name):
+        if name.startswith("on_"):
+            return lambda *a: None
+        raise AttributeError(name)
+
+    def on_fit_start(self, trainer, record) -> None:
+        self.before = sample_threads()
+
+    def on_batch_end(self, trainer, record) -> None:
+        if self.forward is not None:
+            self.forward(record)
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.after, self.steps = sample_threads(), record.step
+
+
+def _train_twice(steps: int, forward=None) -> dict:
+    import tempfile
+    import threading
+
+    from visionstudio.core.training.plan import execute, plan_run
+
+    for _ in range(2):                      # warm-up, then the measured run
+        hooks = _Hooks(forward)
+        with tempfile.TemporaryDirectory() as run_dir:
+            execute(plan_run(_project(steps, 64)), [hooks], run_dir=run_dir)
+    me = threading.get_native_id()
+    used = delta(hooks.before, hooks.after)
+    n = max(hooks.steps, 1)
+    own = used[me]
+    rest = [s for tid, s in used.items() if tid != me]
+    return {"cpu_ms": 1e3 * own.cpu_s / n, "vol": own.voluntary / n, "invol": own.involuntary / n,
+            "others_ms": 1e3 * sum(s.cpu_s for s in rest) / n,
+            "others_vol": sum(s.voluntary for s in rest) / n}
+
+
+def _child(mode: str, steps: int) -> dict:
+    import threading
+
+    import torch
+
+    if mode == "main":
+        return _train_twice(steps)
+    out: list[dict] = []
+    threads = torch.get_num_threads()
+    if mode == "thread":
+        def train() -> None:
+            torch.set_num_threads(threads)
+            out.append(_train_twice(steps))
+        worker = threading.Thread(target=train)
+        worker.start()
+        worker.join()
+        return out[0]
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Signal
+
+    app = QCoreApplication.instance() or QCoreApplication([])
+
+    class Relay(QObject):
+        record = Signal(object)
+
+    relay, got = Relay(), []
+    relay.record.connect(got.append, Qt.ConnectionType.QueuedConnection)
+
+    def train_qt() -> None:
+        torch.set_num_threads(threads)
+        out.append(_train_twice(steps, relay.record.emit))
+
+    worker = threading.Thread(target=train_qt)
+    loop, tick, check = QEventLoop(), QTimer(), QTimer()
+    tick.setInterval(10)
+    tick.setTimerType(Qt.TimerType.PreciseTimer)
+    tick.timeout.connect(lambda: None)
+    check.setInterval(20)
+    check.timeout.connect(lambda: worker.is_alive() or loop.quit())
+    worker.start()
+    tick.start()
+    check.start()
+    loop.exec()
+    worker.join()
+    del app
+    return out[0] | {"records": len(got)}
+
+
+def main() -> None:
+    import argparse
+    import json
+    import subprocess
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--child")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.steps)))
+        return
+    modes = ["main", "thread", "qt"]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"cores usable {cores}, {args.steps} steps x batch 64", flush=True)
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for r in range(args.repeats):
+        for mode in modes if r % 2 == 0 else modes[::-1]:
+            done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", mode, "--steps",
+                                   str(args.steps)], capture_output=True, text=True, env=env, check=True)
+            res = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[mode].append(res)
+            print(f"  repeat {r + 1} {mode:<7} training thread {res['cpu_ms']:6.2f} ms/step, voluntary "
+                  f"{res['vol']:5.2f}, involuntary {res['invol']:5.2f}; other threads "
+                  f"{res['others_ms']:5.2f} ms, voluntary {res['others_vol']:5.2f}  "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+    base = statistics.median(r["cpu_ms"] for r in runs["main"])
+    for mode in modes:
+        med = statistics.median(r["cpu_ms"] for r in runs[mode])
+        vol = statistics.median(r["vol"] for r in runs[mode])
+        print(f"median {mode:<7} training thread {med:6.2f} ms/step ({med / base:.2f}x main), "
+              f"voluntary switches {vol:.2f}/step")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
