@@ -97,9 +97,11 @@ def test_background_start_loads_the_template_after_the_window(qtbot, tmp_path):
         pass
     w.initial_loader.task.wait(5000)
     assert w.controller.analysis.total_params == 121_930 and not w.isWindowModified()
-    # the app's own start-up tasks (warm imports, the device probe) end as they do at quit
+    # the app's own start-up tasks (warm imports, the device probe) end as they do at quit;
+    # the warm imports start once PySide6's classes are built, a slice per event-loop turn
     from visionstudio.ui.shell.tasks import wait_all
 
+    qtbot.waitUntil(lambda: w.later_docks_added, timeout=60_000)
     assert wait_all(60_000)
 
 
