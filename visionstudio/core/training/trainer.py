@@ -30,6 +30,7 @@ from torch import nn
 
 from visionstudio.core.params import ParamError
 from visionstudio.core.tasks.objective import Objective, ObjectiveError, as_outputs
+from visionstudio.core.training.allocator import steady_malloc
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import load_checkpoint
 from visionstudio.core.training.config import TrainingConfig
@@ -110,6 +111,7 @@ class Trainer:
 
     def _setup_device(self) -> None:
         cfg = self.config
+        steady_malloc()   # allocator.py: later steps must not pay for what one step freed
         self.device = device = (torch.device(self.device_choice) if self.device_choice is not None
                                 else resolve_device(cfg.device))
         precision, note = resolve_precision(cfg.mixed_precision, device)
