@@ -40,10 +40,11 @@ def snapshot(doc, path=None):
     from visionstudio.core.export.codegen import export_name
     from visionstudio.core.project import ProjectDocument
 
+    # "initial weights": what a fresh run starts from
     return ProjectDocument(graph=doc.graph.copy(), dataset=doc.dataset, training=doc.training,
                            name=export_name(doc.name, path), description=doc.description,
                            runs=copy.deepcopy(doc.runs), initial_weights=doc.initial_weights,
-                           task=doc.task, folder=doc.folder)   # "initial weights": what a fresh run starts from
+                           task=doc.task, folder=doc.folder)
 
 
 def run_export(state: TaskState, doc, request: ExportRequest) -> tuple[object, object]:
