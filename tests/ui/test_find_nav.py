@@ -312,3 +312,11 @@ def test_no_table_in_the_window_traps_tab(qtbot, tmp_path):
     assert {"classMetrics"} <= names, names          # the walk reaches the later docks
     trapping = [v.objectName() or type(v).__name__ for v in views if v.tabKeyNavigation()]
     assert not trapping, trapping
+    # the panels' own background work (loading torch, then the feature viewer's model,
+    # which starts when torch is in) ends before the window goes
+    from visionstudio.ui.shell import torch_loader
+    from visionstudio.ui.shell.tasks import live_tasks
+
+    for _ in range(2):
+        qtbot.waitUntil(lambda: not torch_loader.loading() and not live_tasks(), timeout=120_000)
+        qtbot.wait(300)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -177,9 +178,23 @@ def test_the_panel_knows_where_the_study_file_lives():
     assert sweep_session.DB_NAME == studies.DB_NAME == STUDY_FILE
 
 
-def test_a_tiny_sweep_end_to_end(qtbot, panel):
+def test_a_tiny_sweep_end_to_end(qtbot, panel, monkeypatch):
     """Start (2 trials), Stop during the second, Continue one more; sort, the plots,
     select a trial, Apply best + Undo, reopen the stored study."""
+    from visionstudio.core.sweeps import trial as trial_module
+
+    # The second trial keeps running until the user stops it: a tiny trial would otherwise
+    # end before the click on a fast machine, and the test would race it.
+    real_execute, calls = trial_module.execute, []
+
+    def second_runs_until_stopped(plan, callbacks, control, **kwargs):
+        calls.append(plan)
+        deadline = time.monotonic() + SWEEP_WAIT_MS / 1000
+        while len(calls) == 2 and not control.stop_requested and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real_execute(plan, callbacks, control, **kwargs)
+
+    monkeypatch.setattr(trial_module, "execute", second_runs_until_stopped)
     controller = panel.controller
     _add(qtbot, panel, "optimizer.lr")
     filters = _add(qtbot, panel, "layer.conv3.out_channels")
