@@ -352,5 +352,27 @@ def test_template_cards_fill_in_one_per_event_loop_turn(qtbot, tmp_path, monkeyp
                         lambda key, card, palette: (filled.append(key), real(key, card, palette)))
     page.restyle()                      # a theme change fills every card again
     assert len(filled) == 1             # the first now, the rest on later turns
-    qtbot.waitUntil(lambda: len(filled) == len(page.cards), timeout=10000)
+    qtbot.waitUntil(lambda: len(filled) >= len(page.cards), timeout=30000)
+    qtbot.wait(50)                      # a round still going would add more
     assert filled == list(page.cards)
+
+
+def test_a_restyle_in_the_middle_of_filling_starts_one_new_round(qtbot, tmp_path, monkeypatch):
+    """A theme change while the cards are still filling: the old round stops, so every
+    card is drawn once more in the new colours, not twice."""
+    from visionstudio.ui.welcome import page as page_module
+
+    w = welcome_window(qtbot, tmp_path)
+    page = w.welcome.page
+    qtbot.waitUntil(lambda: all(c.params.text() or not key for key, c in page.cards.items()), timeout=10000)
+    qtbot.wait(50)                      # the first round's last turn (the pretrained list)
+    filled: list[str] = []
+    real = page_module.fill_card_detail
+    monkeypatch.setattr(page_module, "fill_card_detail",
+                        lambda key, card, palette: (filled.append(key), real(key, card, palette)))
+    page.restyle()                      # the first card now, its next turn queued
+    page.restyle()                      # before that turn comes: the old round stops
+    qtbot.waitUntil(lambda: len(filled) >= 1 + len(page.cards), timeout=30000)
+    qtbot.wait(50)                      # a round still going would add more
+    first = next(iter(page.cards))
+    assert filled == [first, *page.cards]

@@ -55,6 +55,7 @@ class WelcomePage(QFrame):
         self.setAutoFillBackground(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self._details_loaded = self._details_queued = False
+        self._details_round = 0   # a restyle starts a new round; the old one stops
         body = QWidget()
         body.setObjectName("welcomeBody")
         self._scroll_to(body)
@@ -235,10 +236,14 @@ class WelcomePage(QFrame):
         if self._details_loaded:
             return
         self._details_loaded, self._details_queued = True, False
+        self._details_round += 1
+        this_round = self._details_round
         pending = list(self.cards.items())
         palette = self.palette()
 
         def next_card() -> None:
+            if this_round != self._details_round:
+                return              # a restyle began again: its round fills every card
             if pending:
                 key, card = pending.pop(0)
                 fill_card_detail(key, card, palette)
