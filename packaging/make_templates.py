@@ -11,8 +11,6 @@ side by side.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import uuid
 from pathlib import Path
@@ -20,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from resources.templates.template_files import write_templates  # noqa: E402 - after the path set-up
 from visionstudio.core.data.config import DatasetConfig  # noqa: E402
-from visionstudio.core.graph import Edge, GraphModel, analyze, make_node  # noqa: E402
-from visionstudio.core.project import ProjectDocument, dumps_project  # noqa: E402
+from visionstudio.core.graph import Edge, GraphModel, make_node  # noqa: E402
+from visionstudio.core.project import ProjectDocument  # noqa: E402
 from visionstudio.core.training.config import TrainingConfig  # noqa: E402
 
-OUT = ROOT / "resources" / "templates"
 NAMESPACE = uuid.UUID("5b0f3c1e-2f8e-4d5e-9a43-7a1c2f6b9d10")
 ROW, COL = 130.0, 240.0
 
@@ -165,17 +163,6 @@ def inception_block() -> ProjectDocument:
                  "a pooling branch, joined by Concat (56 channels).")
 
 
-def _sparse_text(doc: ProjectDocument) -> str:
-    """The saved text, but with the dataset/loss/optimizer/scheduler params left empty
-    (= their registry defaults): templates then keep loading when a registry gains or
-    renames an option, and stay short to read."""
-    data = json.loads(dumps_project(doc))
-    data["dataset"]["params"] = {}
-    for section in ("loss", "optimizer", "scheduler"):
-        data["training"][section]["params"] = {}
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
 TEMPLATES = {
     "classic_cnn": classic_cnn,
     "lenet5": lenet5,
@@ -186,27 +173,9 @@ TEMPLATES = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if stale")
-    args = parser.parse_args(argv)
-    stale = 0
-    for key, make in TEMPLATES.items():
-        doc = make()
-        analysis = analyze(doc.graph)
-        if analysis.diagnostics:
-            raise SystemExit(f"{key}: " + "; ".join(map(str, analysis.diagnostics)))
-        text = _sparse_text(doc)
-        path = OUT / f"{key}.vsproj"
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                print(f"{path} is out of date")
-                stale += 1
-            continue
-        OUT.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"{path.relative_to(ROOT)}: {len(doc.graph.nodes)} layers, "
-              f"{analysis.total_params:,} parameters")
-    return 1 if stale else 0
+    # The dataset/loss/optimizer/scheduler params are left empty (= their registry defaults).
+    return write_templates(TEMPLATES, argv, description=__doc__.splitlines()[0],
+                           sections=("loss", "optimizer", "scheduler"), dataset=True, unit="layers")
 
 
 if __name__ == "__main__":

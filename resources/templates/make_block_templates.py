@@ -11,8 +11,6 @@ packaging/make_templates.py.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import uuid
 from pathlib import Path
@@ -20,13 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from resources.templates.template_files import write_templates  # noqa: E402 - after the path set-up
 from visionstudio.core.blocks.builtin import BUILTIN_BLOCKS  # noqa: E402 - after the path set-up
 from visionstudio.core.data.config import DatasetConfig  # noqa: E402 - after the path set-up
-from visionstudio.core.graph import Edge, GraphModel, analyze, make_node  # noqa: E402 - after the path set-up
-from visionstudio.core.project import ProjectDocument, dumps_project  # noqa: E402 - after the path set-up
+from visionstudio.core.graph import Edge, GraphModel, make_node  # noqa: E402 - after the path set-up
+from visionstudio.core.project import ProjectDocument  # noqa: E402 - after the path set-up
 from visionstudio.core.training.config import TrainingConfig  # noqa: E402 - after the path set-up
 
-OUT = ROOT / "resources" / "templates"
 NAMESPACE = uuid.UUID("9d3e2b6a-41c7-4f0e-8b6d-2a7f5c1e9b34")
 ROW = 130.0
 
@@ -129,35 +127,11 @@ def mobilenet_se() -> ProjectDocument:
 TEMPLATES = {"resnet18_cifar": resnet18_cifar, "resnet18": resnet18, "mobilenet_se": mobilenet_se}
 
 
-def _text(doc: ProjectDocument) -> str:
-    """The saved text with the loss/optimizer/scheduler params left empty (their registry
-    defaults, as the classic templates do); the dataset keeps its size and channels."""
-    data = json.loads(dumps_project(doc))
-    for section in ("loss", "optimizer", "scheduler"):
-        data["training"][section]["params"] = {}
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if stale")
-    args = parser.parse_args(argv)
-    stale = 0
-    for key, make in TEMPLATES.items():
-        doc = make()
-        analysis = analyze(doc.graph)
-        if analysis.diagnostics:
-            raise SystemExit(f"{key}: " + "; ".join(map(str, analysis.diagnostics)))
-        text, path = _text(doc), OUT / f"{key}.vsproj"
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                print(f"{path} is out of date")
-                stale += 1
-            continue
-        path.write_text(text, encoding="utf-8")
-        print(f"{path.relative_to(ROOT)}: {len(doc.graph.nodes)} nodes, "
-              f"{analysis.total_params:,} parameters")
-    return 1 if stale else 0
+    # The loss/optimizer/scheduler params are left empty (their registry defaults, as the
+    # classic templates do); the dataset keeps its size and channels.
+    return write_templates(TEMPLATES, argv, description=__doc__.splitlines()[0],
+                           sections=("loss", "optimizer", "scheduler"))
 
 
 if __name__ == "__main__":

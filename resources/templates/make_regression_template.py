@@ -14,8 +14,6 @@ regenerating gives the same file (as make_box_templates.py does).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import uuid
 from pathlib import Path
@@ -23,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from resources.templates.template_files import write_templates  # noqa: E402 - after the path set-up
 from visionstudio.core.data.config import DatasetConfig  # noqa: E402 - after the path set-up
-from visionstudio.core.graph import Edge, GraphModel, analyze, make_node  # noqa: E402 - after the path set-up
-from visionstudio.core.project import ProjectDocument, dumps_project  # noqa: E402 - after the path set-up
+from visionstudio.core.graph import Edge, GraphModel, make_node  # noqa: E402 - after the path set-up
+from visionstudio.core.project import ProjectDocument  # noqa: E402 - after the path set-up
 from visionstudio.core.training.config import TrainingConfig  # noqa: E402 - after the path set-up
 
-OUT = ROOT / "resources" / "templates"
 NAMESPACE = uuid.UUID("0c9f4d2e-7b1a-4e35-9d8c-6a2b1f0e3c57")
 ROW = 130.0
 TARGETS = ("size", "angle", "x", "y")   # shapes_regress's default targets
@@ -74,35 +72,11 @@ def regression() -> ProjectDocument:
 TEMPLATES = {"regression": regression}
 
 
-def _text(doc: ProjectDocument) -> str:
-    """The saved text with the loss and scheduler params left empty (their registry
-    defaults, as the other templates do); the optimizer keeps its learning rate."""
-    data = json.loads(dumps_project(doc))
-    for section in ("loss", "scheduler"):
-        data["training"][section]["params"] = {}
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if stale")
-    args = parser.parse_args(argv)
-    stale = 0
-    for key, make in TEMPLATES.items():
-        doc = make()
-        analysis = analyze(doc.graph)
-        if analysis.diagnostics:
-            raise SystemExit(f"{key}: " + "; ".join(map(str, analysis.diagnostics)))
-        text, path = _text(doc), OUT / f"{key}.vsproj"
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                print(f"{path} is out of date")
-                stale += 1
-            continue
-        path.write_text(text, encoding="utf-8")
-        print(f"{path.relative_to(ROOT)}: {len(doc.graph.nodes)} nodes, "
-              f"{analysis.total_params:,} parameters")
-    return 1 if stale else 0
+    # The loss and scheduler params are left empty (their registry defaults, as the other
+    # templates do); the optimizer keeps its learning rate.
+    return write_templates(TEMPLATES, argv, description=__doc__.splitlines()[0],
+                           sections=("loss", "scheduler"))
 
 
 if __name__ == "__main__":
