@@ -2,6 +2,8 @@
 safety: every file opened before training (image_folder.py's scan: size cap,
 decompression-bomb guard, corrupt files left out with the reason, the decoded-image
 cache, decoding on every core for big sets), lazy datasets past the in-memory limit.
+In memory the images are decoded straight into one uint8 block (image_memory.py): the
+training and validation tensors are views of it, never stacked copies.
 
 Images are resized straight to the network's Input (no crop), so boxes given as
 fractions of the image stay right; the pretrained weights' resize-and-centre-crop is not
@@ -29,6 +31,7 @@ from visionstudio.core.data.image_folder import (
     _scan,
     _summarise,
 )
+from visionstudio.core.data.image_memory import new_block, split_rows
 
 
 def load_box_records(title: str, root: Path, train: list[BoxRecord], val: list[BoxRecord] | None,
@@ -46,28 +49,31 @@ def load_box_records(title: str, root: Path, train: list[BoxRecord], val: list[B
     val = val or []
     records = train + val
     files = [(r.path, i) for i, r in enumerate(records)]
-    in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
+    block = new_block(len(files), shape, MAX_IN_MEMORY_BYTES)   # None: over the limit, lazy
     stamps = [file_stamp(p) for p, _ in files]
     cache = _open_cache([p for p, _ in files], stamps, shape, report, [root])
     span = len(train) / max(1, len(records))
-    good, arrays, skipped, slots = _scan(files[:len(train)], shape, ctx, in_memory, "training", 0.0,
-                                         span, cache)
-    vgood, varrays, vskipped, vslots = _scan(files[len(train):], shape, ctx, in_memory, "validation",
-                                             span, 1.0 - span, cache, len(train))
+    keep = block is not None
+    good, _, skipped, slots = _scan(files[:len(train)], shape, ctx, keep, "training", 0.0, span, cache,
+                                    into=block)
+    vgood, _, vskipped, vslots = _scan(files[len(train):], shape, ctx, keep, "validation", span,
+                                       1.0 - span, cache, len(train),
+                                       into=None if block is None else block[len(good):])
     if not good:
         raise DatasetError(f"{title} {root}: none of the {len(train)} training images could be read."
                            + (f" {_summarise(skipped, root)[0]}" if skipped else ""))
-    if val:
+    if val:   # the block's rows: the good training images, then the good validation images
         train_idx, val_idx = list(range(len(good))), []
+        used, train_rows = len(good) + len(vgood), train_idx
+        val_rows = list(range(len(good), used))
         split_note = f"validation: {len(vgood)} images of its own"
     else:
         train_idx, val_idx = (a.tolist() for a in random_split(len(good), ctx.val_split, ctx.seed))
         vgood, vslots = [good[i] for i in val_idx], [slots[i] for i in val_idx]
-        varrays = [arrays[i] for i in val_idx] if in_memory else []
+        used, train_rows, val_rows = len(good), train_idx, val_idx
         split_note = (f"validation: {len(val_idx)} images ({ctx.val_split:.0%}, seed {ctx.seed})"
                       if val_idx else "no validation images")
     tgood = [good[i] for i in train_idx]
-    tarrays = [arrays[i] for i in train_idx] if in_memory else []
     tslots = [slots[i] for i in train_idx]
     train_records = [records[i] for _, i in tgood]
     boxes = sum(len(r.boxes) for r in train_records)
@@ -88,9 +94,10 @@ def load_box_records(title: str, root: Path, train: list[BoxRecord], val: list[B
         val_labels = _padded(val_labels, labels.shape[1])
         labels = _padded(labels, val_labels.shape[1])
     ctx.report_progress("Images ready", 1.0)
-    if in_memory:
-        images = torch.from_numpy(np.stack(tarrays))
-        val_images = torch.from_numpy(np.stack(varrays)) if varrays else None
+    if block is not None:   # views of the one block, in tgood / vgood order: never stacked
+        timages, vimages = split_rows(block, used, train_rows, val_rows)
+        images = torch.from_numpy(timages)
+        val_images = torch.from_numpy(vimages) if len(vimages) else None
         mean, std = channel_stats(images)
         return LoadedDataset(images, labels, val_images, val_labels, list(class_names), mean, std, report,
                              skipped_files=skipped + vskipped, task="detection")

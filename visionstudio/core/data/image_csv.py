@@ -14,7 +14,9 @@ DatasetError saying what to write.
 
 Images are decoded as image folders decode them (image_folder.py: the same checks,
 pixel limit, decoded-image cache, in-memory limit and lazy datasets), so a corrupt
-image is left out with its reason and the CSV line that named it. Pretrained weights'
+image is left out with its reason and the CSV line that named it. In memory they are
+decoded straight into one uint8 block (image_memory.py), the training and validation
+tensors views of it, their targets taken in the same order. Pretrained weights'
 centre crop is not applied (a crop could cut away what the values measure, as box
 datasets are never cropped): images are resized whole to the network's Input. Without a separate
 validation CSV the lines are split by the validation split, shuffled with the seed
@@ -51,6 +53,7 @@ from visionstudio.core.data.image_folder import (
     _open_cache,
     _scan,
 )
+from visionstudio.core.data.image_memory import new_block, split_rows
 
 DEFAULT_CSV = "targets.csv"
 MAX_CSV_BYTES = 64 * 1024 ** 2    # checked on the file's size before it is read
@@ -253,10 +256,11 @@ def load_image_csv(params: dict, ctx: LoadContext) -> LoadedDataset:
         report.append(f"{ctx.preprocessing.source}'s centre crop is for classification images; "
                       f"these images are resized whole to the network's Input instead.")
     files = [(p, i) for i, p in enumerate(table.paths)]
-    in_memory = len(files) * c * h * w <= MAX_IN_MEMORY_BYTES
+    block = new_block(len(files), shape, MAX_IN_MEMORY_BYTES)   # None: over the limit, lazy
     stamps = [file_stamp(p) for p, _ in files]
     cache = _open_cache([p for p, _ in files], stamps, shape, report, [folder])
-    good, arrays, bad, slots = _scan(files, shape, ctx, in_memory, "the CSV's", 0.05, 0.9, cache)
+    good, _, bad, slots = _scan(files, shape, ctx, block is not None, "the CSV's", 0.05, 0.9, cache,
+                                into=block)
     row_of = {p: i for i, p in enumerate(table.paths)}
     problems = table.problems + [
         (table.lines[row_of[p]], p,
@@ -277,11 +281,12 @@ def load_image_csv(params: dict, ctx: LoadContext) -> LoadedDataset:
     report.extend(_report(skipped))
     data = LoadedDataset(None, None, None, None, [], (0.0,) * c, (1.0,) * c, report,
                          skipped_files=skipped, task="regression", target_names=list(table.names))
-    if in_memory:
-        images = torch.from_numpy(np.stack(arrays))
-        data.train_images, data.train_labels = images[train_idx], torch.from_numpy(targets[train_idx])
+    if block is not None:   # the good rows lead the block (row k: good[k]); moved, not copied
+        train_rows, val_rows = split_rows(block, len(good), train_idx, val_idx)
+        data.train_images = torch.from_numpy(train_rows)
+        data.train_labels = torch.from_numpy(targets[train_idx])
         if val_idx:
-            data.val_images, data.val_labels = images[val_idx], torch.from_numpy(targets[val_idx])
+            data.val_images, data.val_labels = torch.from_numpy(val_rows), torch.from_numpy(targets[val_idx])
         data.mean, data.std = channel_stats(data.train_images)
     else:
         def lazy(idx: list[int]) -> FolderDataset:

@@ -40,7 +40,7 @@ from visionstudio.core.data.image_decode import (
     convert_image,
     decode,
 )
-from visionstudio.core.data.image_memory import fits_in_memory, pack_rows
+from visionstudio.core.data.image_memory import new_block, pack_rows
 from visionstudio.core.data.image_scan import FolderScanner
 
 MAX_IN_MEMORY_BYTES = 2 * 1024 ** 3   # above this the lazy datasets are returned
@@ -207,13 +207,12 @@ def load_image_folder(params: dict, ctx: LoadContext) -> LoadedDataset:
     listing = _list_folders(params, ctx)
     listing.fit = _fit(ctx.preprocessing, shape, listing.report)
     files = listing.train_files + listing.val_files
-    in_memory = fits_in_memory(len(files) * c * h * w, MAX_IN_MEMORY_BYTES)
+    block = new_block(len(files), shape, MAX_IN_MEMORY_BYTES)   # None: over the limit, lazy
     stamps = [file_stamp(p) for p, _ in files]
     cache = _open_cache([p for p, _ in files], stamps, shape, listing.report,
                         [listing.root] + ([listing.val_root] if listing.val_root is not None else []),
                         listing.fit)
-    block = np.empty((len(files), *shape), dtype=np.uint8) if in_memory else None
-    usable = _decode_all(listing, shape, ctx, in_memory, cache, block)
+    usable = _decode_all(listing, shape, ctx, block is not None, cache, block)
     train_idx, val_idx = _split(listing, usable, ctx, shape)
     if block is not None:
         return _in_memory(listing, usable, train_idx, val_idx, shape, ctx, block)

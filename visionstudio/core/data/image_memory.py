@@ -12,6 +12,13 @@ allocated: at most ``MAX_IN_MEMORY_BYTES`` (the caller's cap) and at most 1/IN_M
 of the memory this process can still use (free RAM, or the room under a cgroup limit), the
 share the trainer's float copy keeps too. A larger set is read lazily from the
 memory-mapped decoded-image cache, so peak memory does not grow with the folder.
+
+Every loader of decoded images (image folders, the image CSV, YOLO and COCO boxes) goes
+the same way: ``new_block`` (None: read lazily), ``_scan(..., into=block)`` (the k-th
+image that decodes lands in row k, so the good rows come first and a file left out leaves
+no gap), then ``split_rows`` (train rows, then validation rows, as views). The rows of
+files left out stay at the block's end, allocated but never written: their pages are never
+made resident, so trimming them costs nothing and copies nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from visionstudio.core.memory import host_available
 
 IN_MEMORY_SHARE = 4          # the set takes at most a quarter of the memory still available
 
-__all__ = ["IN_MEMORY_SHARE", "fits_in_memory", "pack_rows"]
+__all__ = ["IN_MEMORY_SHARE", "fits_in_memory", "new_block", "pack_rows", "split_rows"]
 
 
 def fits_in_memory(nbytes: int, cap: int, available: int | None = None) -> bool:
@@ -36,6 +43,29 @@ def fits_in_memory(nbytes: int, cap: int, available: int | None = None) -> bool:
         found = host_available()
         available = found.bytes if found is not None else None
     return available is None or nbytes * IN_MEMORY_SHARE <= available
+
+
+def new_block(count: int, shape: Sequence[int], cap: int,
+              available: int | None = None) -> np.ndarray | None:
+    """A uint8 block of ``count`` rows of ``shape`` when it fits (``fits_in_memory`` under
+    ``cap``), decided before a byte is allocated; None: the set is read lazily. The block
+    is allocated, not touched: a page becomes resident only when an image is written to it."""
+    nbytes = int(count) * int(np.prod(shape, dtype=np.int64))
+    if not fits_in_memory(nbytes, cap, available):
+        return None
+    return np.empty((int(count), *(int(d) for d in shape)), dtype=np.uint8)
+
+
+def split_rows(block: np.ndarray, used: int, train: Sequence[int], val: Sequence[int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows): two neighbouring views of ``block``, never a copy.
+    Of its first ``used`` rows (the images that decoded, in order), row ``train[k]`` moves to
+    k and row ``val[k]`` to ``len(train) + k``, in place; rows named by neither follow."""
+    if used > len(block):
+        raise ValueError("split_rows: more rows used than the block has")
+    head = block[:used]
+    pack_rows(head, [*train, *val])
+    return head[:len(train)], head[len(train):len(train) + len(val)]
 
 
 def pack_rows(block: np.ndarray, order: Sequence[int]) -> None:
