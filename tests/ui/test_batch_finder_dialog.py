@@ -8,29 +8,14 @@ import pytest
 pytest.importorskip("torch")
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMainWindow, QMenu
 
-from tests.core.training_helpers import tiny_graph
-from visionstudio.core.data.config import DatasetConfig
+from tests.ui.finder_helpers import TIMEOUT_MS, check_menu_action_opens_one_dialog, tiny_controller
 from visionstudio.core.memory import human_bytes
-from visionstudio.core.project import ProjectDocument
-from visionstudio.core.training.config import TrainingConfig
-from visionstudio.ui.shell.controller import DocumentController
 from visionstudio.ui.training.batch_finder_dialog import BatchFinderDialog, add_batch_finder_action
-
-TIMEOUT_MS = 120_000
-
-
-def _controller(size: int = 8) -> DocumentController:
-    return DocumentController(ProjectDocument(
-        name="tiny", graph=tiny_graph(classes=4, size=size),
-        dataset=DatasetConfig.from_dict({"key": "shapes", "params": {
-            "samples": 64, "val_samples": 16, "image_size": 8, "classes": 4}}),
-        training=TrainingConfig.from_dict({"batch_size": 16, "device": "cpu"})))
 
 
 def test_run_and_use_the_batch_undoably(qtbot):
-    dialog = BatchFinderDialog(_controller())
+    dialog = BatchFinderDialog(tiny_controller())
     qtbot.addWidget(dialog)
     dialog.max_batch.setValue(40)
     qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
@@ -52,7 +37,7 @@ def test_run_and_use_the_batch_undoably(qtbot):
 
 
 def test_a_plan_problem_is_shown_and_nothing_runs(qtbot):
-    dialog = BatchFinderDialog(_controller(size=12))   # the network's Input does not fit 8×8 images
+    dialog = BatchFinderDialog(tiny_controller(size=12))   # the network's Input does not fit 8×8 images
     qtbot.addWidget(dialog)
     qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "does not fit" in dialog.status.text(), timeout=TIMEOUT_MS)
@@ -60,14 +45,5 @@ def test_a_plan_problem_is_shown_and_nothing_runs(qtbot):
 
 
 def test_the_menu_action_opens_one_dialog(qtbot):
-    window = QMainWindow()
-    window.controller = _controller()
-    qtbot.addWidget(window)
-    menu = QMenu(window)
-    action = add_batch_finder_action(window, menu)
-    assert action in menu.actions() and action.text().startswith("Find the Largest &Batch")
-    action.trigger()
-    action.trigger()
-    dialogs = window.findChildren(BatchFinderDialog)
-    assert len(dialogs) == 1 and dialogs[0].isVisible()
-    dialogs[0].close()
+    check_menu_action_opens_one_dialog(qtbot, add_batch_finder_action, BatchFinderDialog,
+                                       "Find the Largest &Batch")

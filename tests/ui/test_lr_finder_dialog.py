@@ -8,25 +8,13 @@ import pytest
 pytest.importorskip("torch")
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMainWindow, QMenu
 
-from tests.core.training_helpers import tiny_graph
-from visionstudio.core.data.config import DatasetConfig
-from visionstudio.core.project import ProjectDocument
-from visionstudio.core.training.config import TrainingConfig
-from visionstudio.ui.shell.controller import DocumentController
+from tests.ui.finder_helpers import TIMEOUT_MS, check_menu_action_opens_one_dialog, tiny_controller
 from visionstudio.ui.training.lr_finder_dialog import LRFinderDialog, add_lr_finder_action, rounded
 
-TIMEOUT_MS = 120_000
 
-
-def _controller(size: int = 8) -> DocumentController:
-    return DocumentController(ProjectDocument(
-        name="tiny", graph=tiny_graph(classes=4, size=size),
-        dataset=DatasetConfig.from_dict({"key": "shapes", "params": {
-            "samples": 64, "val_samples": 16, "image_size": 8, "classes": 4}}),
-        training=TrainingConfig.from_dict({"batch_size": 16, "device": "cpu",
-                                           "optimizer": {"key": "sgd", "params": {"lr": 0.5}}})))
+def _controller(size: int = 8):
+    return tiny_controller(size, optimizer={"key": "sgd", "params": {"lr": 0.5}})
 
 
 @pytest.fixture
@@ -80,14 +68,4 @@ def test_cancel_stops_the_sweep(qtbot, dialog):
 
 
 def test_the_menu_action_opens_one_dialog(qtbot):
-    window = QMainWindow()
-    window.controller = _controller()
-    qtbot.addWidget(window)
-    menu = QMenu(window)
-    action = add_lr_finder_action(window, menu)
-    assert action in menu.actions() and action.text().startswith("Find &Learning Rate")
-    action.trigger()
-    action.trigger()
-    dialogs = window.findChildren(LRFinderDialog)
-    assert len(dialogs) == 1 and dialogs[0].isVisible()
-    dialogs[0].close()
+    check_menu_action_opens_one_dialog(qtbot, add_lr_finder_action, LRFinderDialog, "Find &Learning Rate")

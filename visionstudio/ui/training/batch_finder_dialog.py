@@ -12,23 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox, QVBoxLayout
 
 from visionstudio.core.memory import human_bytes
 from visionstudio.core.project.commands import SetTrainingSettings
-from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, one_line, run_task
-from visionstudio.ui.shell.torch_loader import when_torch_loaded
+from visionstudio.ui.shell.tasks import TaskState
+from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action
 
 HOW = {"measured": "measured with real training steps on the GPU",
        "estimated": "estimated from the network's memory needs"}
@@ -56,99 +46,43 @@ def try_line(batch: int, fits: bool, used: int | None) -> str:
     return f"Batch {batch} {'fits' if fits else 'does not fit'} ({size})"
 
 
-class BatchFinderDialog(QDialog):
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
-        self.task: BackgroundTask | None = None
-        self.result: Any = None
-        self.setObjectName("batchFinderDialog")
-        self.setWindowTitle("Find the Largest Batch")
-        self.resize(480, 420)
-        self._build()
+class BatchFinderDialog(FinderDialog):
+    prefix, title, window_size = "batchFinder", "Find the Largest Batch", (480, 420)
+    intro = ("Finds the largest training batch that fits in memory: on a CUDA GPU by "
+             "real training steps on a copy of the network, elsewhere from its memory "
+             "estimate with a safety margin. The network and its weights are not changed.")
+    task_name, noun, unit, running = "batch-finder", "search", "try", "Searching…"
+    plan_overrides = {"batch_size": 1}   # plan_run refuses a batch that does not fit
+    work = staticmethod(search)
 
-    def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        intro = QLabel("Finds the largest training batch that fits in memory: on a CUDA GPU by "
-                       "real training steps on a copy of the network, elsewhere from its memory "
-                       "estimate with a safety margin. The network and its weights are not changed.")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
-        row = QHBoxLayout()
+    def _limit(self) -> int:
+        return self.max_batch.value()
+
+    def _build_inputs(self, row: QHBoxLayout) -> None:
         row.addWidget(QLabel("Largest to try:"))
         self.max_batch = QSpinBox(objectName="batchFinderMax", minimum=1, maximum=65_536, value=4096)
         self.max_batch.setAccessibleName("Largest batch to try")
         row.addWidget(self.max_batch)
-        self.run_button = QPushButton("&Run", objectName="batchFinderRun")
-        self.cancel_button = QPushButton("&Cancel", objectName="batchFinderCancel", enabled=False)
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addStretch(1)
-        layout.addLayout(row)
+
+    def _build_body(self, layout: QVBoxLayout) -> None:
         self.tries = QListWidget(objectName="batchFinderTries")
         self.tries.setAccessibleName("Batch sizes tried")
         layout.addWidget(self.tries, 1)
-        self.status = QLabel("", objectName="batchFinderStatus", wordWrap=True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.status)
-        buttons = QHBoxLayout()
+
+    def _build_use(self, buttons: QHBoxLayout) -> None:
         self.use_button = QPushButton("Use batch", objectName="batchFinderUse", enabled=False)
         self.use_button.clicked.connect(lambda _checked=False: self.apply())
         buttons.addWidget(self.use_button)
-        buttons.addStretch(1)
-        close = QPushButton("Close", objectName="batchFinderClose")
-        close.clicked.connect(self.close)
-        buttons.addWidget(close)
-        layout.addLayout(buttons)
 
     # -- the search ---------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.task is not None:
-            return
-        self.run_button.setEnabled(False)
-        self.status.setText("Loading…")
-        when_torch_loaded(self._start_task, self.status.setText)
-
-    def _start_task(self) -> None:
-        from visionstudio.core.training.plan import PlanProblems, plan_run
-
-        plan = plan_run(self.controller.document, {"batch_size": 1})   # every other check a Train makes
-        if isinstance(plan, PlanProblems):
-            self.status.setText(plan.message)
-            self.run_button.setEnabled(True)
-            return
-        self._show(None)
+    def _clear(self) -> None:
         self.tries.clear()
-        self.cancel_button.setEnabled(True)
-        self.status.setText("Searching…")
-        self.task = run_task(search, plan, self.max_batch.value(), name="batch-finder", parent=self,
-                             report_errors=False, on_partial=self._on_try,
-                             on_finished=self._on_finished, on_failed=self._on_failed)
-        self.task.done.connect(self._on_done)
 
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.status.setText("Cancelling after this try…")
-
-    def _on_try(self, tried: tuple[int, bool, int | None]) -> None:
+    def _on_partial(self, tried: tuple[int, bool, int | None]) -> None:
         self.tries.addItem(try_line(*tried))
         self.status.setText(f"Searching… {try_line(*tried)}")
 
-    def _on_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"The search failed: {one_line(exc)}")
-
-    def _on_done(self) -> None:
-        self.task = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def _on_finished(self, result: Any) -> None:
-        if result.failure is not None:
-            self.status.setText(result.failure.message)
-            return
+    def _show_finished(self, result: Any) -> None:
         self.tries.clear()
         self.tries.addItems([try_line(*t) for t in result.tried])
         self._show(result)
@@ -170,28 +104,11 @@ class BatchFinderDialog(QDialog):
         batch = self.result.batch if self.result is not None else None
         if batch is None:
             return False
-        if not self.controller.push(SetTrainingSettings({"batch_size": int(batch)})):
-            return False
-        self.status.setText(f"Batch size set to {batch} (Edit › Undo to go back).")
-        return True
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.cancel()
-        super().closeEvent(event)
+        return self._push(SetTrainingSettings({"batch_size": int(batch)}), f"Batch size set to {batch}")
 
 
 def add_batch_finder_action(window: Any, menu: Any) -> QAction:
     """Training › Find the Largest Batch…, one dialog per window (kept while the window lives)."""
-    action = QAction("Find the Largest &Batch…", window, objectName="action_batch_finder")
-    action.setStatusTip("Find the largest batch size that fits the device's memory")
-
-    def open_dialog() -> None:
-        dialog = window.findChild(BatchFinderDialog, "batchFinderDialog")
-        if dialog is None:
-            dialog = BatchFinderDialog(window.controller, window)
-        dialog.show()
-        dialog.raise_()
-
-    action.triggered.connect(lambda _checked=False: open_dialog())
-    menu.addAction(action)
-    return action
+    return add_finder_action(window, menu, BatchFinderDialog, "Find the Largest &Batch…",
+                             "action_batch_finder",
+                             "Find the largest batch size that fits the device's memory")

@@ -15,23 +15,13 @@ import math
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout
 
 from visionstudio.core.project.commands import SetTrainingSettings
 from visionstudio.ui.plots.style import BLUE, GREY, ORANGE, pen
-from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, one_line, run_task
-from visionstudio.ui.shell.torch_loader import when_torch_loaded
+from visionstudio.ui.shell.tasks import TaskState
+from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action
 
 LR_RANGE = (1e-12, 100.0)     # what the optimizers' lr setting accepts
 GREEN = "#43a047"
@@ -69,38 +59,28 @@ def y_range(losses, smoothed) -> tuple[float, float]:
     return low, max(high, low + 1e-6)
 
 
-class LRFinderDialog(QDialog):
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
-        self.task: BackgroundTask | None = None
-        self.result: Any = None
-        self.setObjectName("lrFinderDialog")
-        self.setWindowTitle("Find Learning Rate")
-        self.resize(640, 480)
-        self._build()
+class LRFinderDialog(FinderDialog):
+    prefix, title, window_size = "lrFinder", "Find Learning Rate", (640, 480)
+    intro = ("Trains a copy of the network for a few steps while the learning rate grows "
+             "from 1e-7 to 10, and suggests where the loss falls fastest. The network, "
+             "its weights and the next run are not changed.")
+    task_name, noun, unit, running = "lr-finder", "sweep", "step", "Sweeping…"
+    work = staticmethod(sweep)
 
-    def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        intro = QLabel("Trains a copy of the network for a few steps while the learning rate grows "
-                       "from 1e-7 to 10, and suggests where the loss falls fastest. The network, "
-                       "its weights and the next run are not changed.")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
-        row = QHBoxLayout()
+    def _limit(self) -> int:
+        return self.steps.value()
+
+    def _build_inputs(self, row: QHBoxLayout) -> None:
         row.addWidget(QLabel("Steps:"))
         self.steps = QSpinBox(objectName="lrFinderSteps", minimum=10, maximum=1000, value=100)
         self.steps.setAccessibleName("Steps of the sweep")
         row.addWidget(self.steps)
-        self.run_button = QPushButton("&Run", objectName="lrFinderRun")
-        self.cancel_button = QPushButton("&Cancel", objectName="lrFinderCancel", enabled=False)
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+
+    def _build_row_end(self, row: QHBoxLayout) -> None:
         self.progress = QProgressBar(objectName="lrFinderProgress", maximum=1000)
         row.addWidget(self.progress, 1)
-        layout.addLayout(row)
+
+    def _build_body(self, layout: QVBoxLayout) -> None:
         self.plot = pg.PlotWidget(objectName="lrFinderPlot")
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
@@ -110,67 +90,21 @@ class LRFinderDialog(QDialog):
         self.smooth_curve = self.plot.plot([], [], pen=pen(BLUE, 2))
         self.markers: dict[str, pg.InfiniteLine] = {}
         layout.addWidget(self.plot, 1)
-        self.status = QLabel("", objectName="lrFinderStatus", wordWrap=True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.status)
-        buttons = QHBoxLayout()
+
+    def _build_use(self, buttons: QHBoxLayout) -> None:
         self.use_buttons = {
             "steepest": QPushButton("Use steepest", objectName="lrFinderUseSteepest", enabled=False),
             "valley": QPushButton("Use valley", objectName="lrFinderUseValley", enabled=False)}
         for which, button in self.use_buttons.items():
             button.clicked.connect(lambda _c=False, w=which: self.apply(w))
             buttons.addWidget(button)
-        buttons.addStretch(1)
-        close = QPushButton("Close", objectName="lrFinderClose")
-        close.clicked.connect(self.close)
-        buttons.addWidget(close)
-        layout.addLayout(buttons)
 
     # -- the sweep --------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.task is not None:
-            return
-        self.run_button.setEnabled(False)
-        self.status.setText("Loading…")
-        when_torch_loaded(self._start_task, self.status.setText)
-
-    def _start_task(self) -> None:
-        from visionstudio.core.training.plan import PlanProblems, plan_run
-
-        plan = plan_run(self.controller.document)   # every check a Train makes
-        if isinstance(plan, PlanProblems):
-            self.status.setText(plan.message)
-            self.run_button.setEnabled(True)
-            return
-        self._show(None)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("Sweeping…")
-        self.task = run_task(sweep, plan, self.steps.value(), name="lr-finder", parent=self,
-                             report_errors=False, on_progress=self._on_progress,
-                             on_finished=self._on_finished, on_failed=self._on_failed)
-        self.task.done.connect(self._on_done)
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.status.setText("Cancelling after this step…")
-
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.status.setText(text)
 
-    def _on_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"The sweep failed: {one_line(exc)}")
-
-    def _on_done(self) -> None:
-        self.task = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def _on_finished(self, result: Any) -> None:
-        if result.failure is not None:
-            self.status.setText(result.failure.message)
-            return
+    def _show_finished(self, result: Any) -> None:
         self._show(result)
         self.progress.setValue(self.progress.maximum())
         found = [f"{name} {getattr(result, name):.2g}" for name in ("steepest", "valley")
@@ -208,28 +142,11 @@ class LRFinderDialog(QDialog):
             return False
         opt = copy.deepcopy(self.controller.document.training.optimizer)
         opt["params"]["lr"] = rounded(value)
-        if not self.controller.push(SetTrainingSettings({"optimizer": opt})):
-            return False
-        self.status.setText(f"Learning rate set to {opt['params']['lr']:g} (Edit › Undo to go back).")
-        return True
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.cancel()
-        super().closeEvent(event)
+        return self._push(SetTrainingSettings({"optimizer": opt}),
+                          f"Learning rate set to {opt['params']['lr']:g}")
 
 
 def add_lr_finder_action(window: Any, menu: Any) -> QAction:
     """Training › Find Learning Rate…, one dialog per window (kept while the window lives)."""
-    action = QAction("Find &Learning Rate…", window, objectName="action_lr_finder")
-    action.setStatusTip("Suggest a learning rate with a short sweep over a copy of the network")
-
-    def open_dialog() -> None:
-        dialog = window.findChild(LRFinderDialog, "lrFinderDialog")
-        if dialog is None:
-            dialog = LRFinderDialog(window.controller, window)
-        dialog.show()
-        dialog.raise_()
-
-    action.triggered.connect(lambda _checked=False: open_dialog())
-    menu.addAction(action)
-    return action
+    return add_finder_action(window, menu, LRFinderDialog, "Find &Learning Rate…", "action_lr_finder",
+                             "Suggest a learning rate with a short sweep over a copy of the network")
