@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QSp
 from visionstudio.core.memory import human_bytes
 from visionstudio.core.project.commands import SetTrainingSettings
 from visionstudio.ui.shell.tasks import TaskState
-from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action
+from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action, task_control
 
 HOW = {"measured": "measured with real training steps on the GPU",
        "estimated": "estimated from the network's memory needs"}
@@ -27,17 +27,11 @@ HOW = {"measured": "measured with real training steps on the GPU",
 def search(state: TaskState, plan: Any, max_batch: int) -> Any:
     """The task: find_batch_size with the task's cancel flag as its stop request (worker thread)."""
     from visionstudio.core.training.batch_finder import find_batch_size
-    from visionstudio.core.training.control import TrainerControl
-
-    class TaskControl(TrainerControl):
-        @property
-        def stop_requested(self) -> bool:   # also read while the dataset loads
-            return state.cancelled or super().stop_requested
 
     def progress(batch: int, fits: bool, used: int | None) -> None:
         state.emit((batch, fits, used))   # every try arrives (progress keeps only the newest)
 
-    return find_batch_size(plan, max_batch=max_batch, control=TaskControl(), progress=progress)
+    return find_batch_size(plan, max_batch=max_batch, control=task_control(state), progress=progress)
 
 
 def try_line(batch: int, fits: bool, used: int | None) -> str:

@@ -18,8 +18,20 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from visionstudio.ui.shell.tasks import BackgroundTask, one_line, run_task
+from visionstudio.ui.shell.tasks import BackgroundTask, TaskState, one_line, run_task
 from visionstudio.ui.shell.torch_loader import when_torch_loaded
+
+
+def task_control(state: TaskState) -> Any:
+    """A TrainerControl for a finder's task (worker thread): Cancel is its stop request."""
+    from visionstudio.core.training.control import TrainerControl
+
+    class TaskControl(TrainerControl):
+        @property
+        def stop_requested(self) -> bool:   # also read while the dataset loads
+            return state.cancelled or super().stop_requested
+
+    return TaskControl()
 
 
 class FinderDialog(QDialog):

@@ -19,9 +19,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout
 
 from visionstudio.core.project.commands import SetTrainingSettings
+from visionstudio.ui.plots.grid import add_grid
 from visionstudio.ui.plots.style import BLUE, GREY, ORANGE, pen
 from visionstudio.ui.shell.tasks import TaskState
-from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action
+from visionstudio.ui.training.finder_dialog import FinderDialog, add_finder_action, task_control
 
 LR_RANGE = (1e-12, 100.0)     # what the optimizers' lr setting accepts
 GREEN = "#43a047"
@@ -32,18 +33,12 @@ REASONS = {"completed": "all steps done", "diverged": "stopped when the loss div
 
 def sweep(state: TaskState, plan: Any, steps: int) -> Any:
     """The task: find_lr with the task's cancel flag as its stop request (worker thread)."""
-    from visionstudio.core.training.control import TrainerControl
     from visionstudio.core.training.lr_finder import find_lr
-
-    class TaskControl(TrainerControl):
-        @property
-        def stop_requested(self) -> bool:   # also read while the dataset loads
-            return state.cancelled or super().stop_requested
 
     def progress(step: int, total: int, lr: float, loss: float) -> None:
         state.set_progress(step / total, f"Step {step} of {total}: learning rate {lr:.2g}, loss {loss:.3f}")
 
-    return find_lr(plan, steps=steps, control=TaskControl(), progress=progress)
+    return find_lr(plan, steps=steps, control=task_control(state), progress=progress)
 
 
 def rounded(lr: float) -> float:
@@ -85,7 +80,7 @@ class LRFinderDialog(FinderDialog):
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "learning rate")
         self.plot.setLabel("left", "loss")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        add_grid(self.plot.getPlotItem(), x=True, y=True, alpha=0.2)
         self.raw_curve = self.plot.plot([], [], pen=pen(GREY, 1))
         self.smooth_curve = self.plot.plot([], [], pen=pen(BLUE, 2))
         self.markers: dict[str, pg.InfiniteLine] = {}
