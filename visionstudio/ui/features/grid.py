@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from visionstudio.ui.features.mosaic import Tiles, activation_tiles
+from visionstudio.ui.plots.grid import add_grid
 
 DEFAULT_COLORMAP = "viridis"
 COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo", "CET-L1", "CET-D1")
@@ -49,7 +50,7 @@ class _LayerView:
         if dense:
             self.plot = layout.addPlot(row=2 * row + 1, col=0)
             self.plot.setMenuEnabled(False)
-            self.plot.showGrid(y=True, alpha=0.3)
+            add_grid(self.plot, y=True, alpha=0.3)
             self.plot.setLabel("bottom", "unit")
             for axis in ("left", "bottom"):
                 self.plot.getAxis(axis).setPen(GRID_TEXT)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from visionstudio.ui.features.fitted import FittedPlot
 from visionstudio.ui.features.mosaic import normalise
+from visionstudio.ui.plots.grid import add_grid
 
 
 def sample_pixmap(display: np.ndarray, size: int = 96) -> QPixmap:
@@ -132,7 +133,7 @@ class PredictionPlot(pg.PlotWidget):
         self.setObjectName("predictionPlot")
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
-        self.showGrid(y=True, alpha=0.3)
+        add_grid(self.getPlotItem(), y=True, alpha=0.3)
         self.setLabel("left", "probability")
         self.setYRange(0, 1.08, padding=0)
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.7)

@@ -14,6 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from visionstudio.ui.plots.grid import add_grid
+
 
 def r_squared(true: np.ndarray, predicted: np.ndarray) -> float:
     """1 − SSE / SST (SST about the true values' mean); 0 when the truth does not vary."""
@@ -38,7 +40,7 @@ class RegressionScatter(QWidget):
         self.plot.setObjectName("scatterPlot")
         self.plot.setMenuEnabled(False)
         self.plot.setMinimumSize(220, 180)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        add_grid(self.plot.getPlotItem(), x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "true")
         self.plot.setLabel("left", "predicted")
         self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen(None), brush=pg.mkBrush(76, 155, 232, 150))

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from visionstudio.ui.features.boxes_overlay import boxes_pixmap
 from visionstudio.ui.features.panels import sample_pixmap
 from visionstudio.ui.features.regression_scatter import RegressionScatter
+from visionstudio.ui.plots.grid import add_grid
 from visionstudio.ui.shell.tasks import BackgroundTask, one_line
 
 GALLERY_LIMIT = 48
@@ -106,7 +107,7 @@ class TaskEvaluationPanel(QWidget):
         self.pr_plot.setLabel("left", "precision")
         self.pr_plot.setXRange(0, 1, padding=0.02)
         self.pr_plot.setYRange(0, 1.02, padding=0.02)
-        self.pr_plot.showGrid(x=True, y=True, alpha=0.25)
+        add_grid(self.pr_plot.getPlotItem(), x=True, y=True, alpha=0.25)
         self.pr_curve = self.pr_plot.plot([], [], pen=pg.mkPen("#4c9be8", width=2))
         self.table = QTableWidget(0, 1)
         self.table.setObjectName("taskMetrics")

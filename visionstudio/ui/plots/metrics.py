@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visionstudio.ui.plots.grid import add_grid
 from visionstudio.ui.plots.lazy_menu import LazyMenuViewBox
 from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
@@ -199,7 +200,7 @@ class MetricsPlots(QWidget):
                                                         viewBox=LazyMenuViewBox())
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        add_grid(plot, x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "step")
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setPen(pg.mkPen("#555"))
