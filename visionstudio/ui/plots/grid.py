@@ -4,7 +4,7 @@ pyqtgraph's ``PlotItem.showGrid`` makes each axis draw its grid lines: the lines
 recorded in the axis's QPicture, whose bounds then cover the whole plot. Played back, each
 recorded line is a polygon for the raster engine, and a polygon as tall as the plot is
 filled in parallel on Qt's GUI thread pool: about 700 pool wake-ups per frame of one plot
-(measured: ``benchmarks/plot_refresh.py --grid``), each one taking a core from training
+(measured: ``benchmarks/plot_grid.py``), each one taking a core from training
 for a moment (the "Thread (pooled)" wake-ups in docs/training-in-the-app.md). Here the same
 lines, at the same tick values and with the same fading alpha per tick level, are drawn
 with ``QPainter.drawLines`` and a cosmetic pen, which the raster engine strokes on the
