@@ -79,3 +79,16 @@ def test_every_dashboard_plot_has_the_view_grid(qtbot, tmp_path):
     for name, plot in plots.plots.items():
         assert any(isinstance(item, TickGrid) for item in plot.items), name
         assert plot.getAxis("left").grid is False, name
+
+
+def test_the_dashboard_paints_its_background_without_a_cached_image(qtbot):
+    """A cached background is a view-sized image blended at every paint, on Qt's GUI
+    thread pool: the dashboard paints its one-colour background instead."""
+    from PySide6.QtWidgets import QGraphicsView
+
+    from visionstudio.ui.plots.metrics import MetricsPlots
+    from visionstudio.ui.shell.controller import DocumentController
+
+    plots = MetricsPlots(DocumentController())
+    qtbot.addWidget(plots)
+    assert plots.graphics.cacheMode() == QGraphicsView.CacheModeFlag.CacheNone

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGraphicsView
 
 BLUE, ORANGE, GREY = "#1e88e5", "#fb8c00", "#90a4ae"
 DARK_BLUE = "#0d47a1"
@@ -59,9 +60,19 @@ def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[np
 
 
 class TimedGraphics(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took (the frame-rate governor reads it)."""
+    """Remembers how long its last paint took (the frame-rate governor reads it).
+
+    No background cache (pyqtgraph turns QGraphicsView's CacheBackground on): the cached
+    background is a view-sized image blended at every paint, and Qt blends an image that
+    size on its GUI thread pool, waking those threads at each frame while a run trains;
+    the background is one solid fill, cheaper to paint than to blend
+    (``benchmarks/plot_grid.py``)."""
 
     paint_s = 0.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         t0 = time.perf_counter()
