@@ -58,6 +58,11 @@ class _WheelGuard(QObject):
     events are left unaccepted while it has no focus, so Qt offers them to the parent."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # Every event of the application comes through here, a few hundred a second while
+        # a run trains (timers, paints, queued records): the type test on ``watched`` is
+        # plain Python and comes first; ``event.type()`` is a call into Qt.
+        if not isinstance(watched, GUARDED):
+            return False
         kind = event.type()
         if kind == QEvent.Type.Wheel:
             if _guarded(watched) and not watched.hasFocus():

@@ -32,6 +32,7 @@ class TickGrid(pg.GraphicsObject):
         self.plot, self.view = plot, plot.getViewBox()
         self.x, self.y, self.alpha = x, y, _clip(alpha)
         self.setZValue(-1000)                 # under every curve, like the axes' grid
+        self._tick_cache: dict[tuple, list[list[float]]] = {}
         self.view.sigRangeChanged.connect(self._moved)
         self.view.sigResized.connect(self._moved)
 
@@ -45,7 +46,16 @@ class TickGrid(pg.GraphicsObject):
     def _levels(self, axis: pg.AxisItem, low: float, high: float, pixels: float) -> list[list[float]]:
         if axis._tickLevels is not None:  # set with setTicks: the axis draws these
             return [[value for value, _text in level] for level in axis._tickLevels]
-        return [list(values) for _spacing, values in axis.tickValues(low, high, pixels)]
+        # the plot repaints for every new point, its range changes far less often: the
+        # ticks of the last range are kept (pyqtgraph's tickValues is the dear part)
+        key = (id(axis), low, high, pixels, axis.logMode, str(axis._tickSpacing))
+        cached = self._tick_cache.get(key)
+        if cached is None:
+            cached = [list(values) for _spacing, values in axis.tickValues(low, high, pixels)]
+            if len(self._tick_cache) >= 4:
+                self._tick_cache.clear()
+            self._tick_cache[key] = cached
+        return cached
 
     def _lines(self, name: str, rect: QRectF, pixels: float) -> list[tuple[QPen, list[QLineF]]]:
         axis = self.plot.getAxis(name)
