@@ -2,7 +2,11 @@
 line runs it (the core Trainer on the main thread), interleaved, plus the GUI's
 responsiveness while the app trains.
 
-Modes, interleaved per repeat (order reversed every other repeat):
+Each repeat runs the app in a process of its own and the CLI in another, interleaved (order
+reversed every other repeat): one process's memory layout alone moves the CPU a step needs
+by up to ±20% (measured: 28-42 ms per step for the same run in fresh processes, one core),
+so both sides sample as many processes. Modes (app, probed, thread, main: inside the app's
+process, after a warm-up run; cli: its own):
   app     the RunController (training task, its thread policy: all cores, lower OS
           priority) with TrainingPanel + MetricsPlots shown; the GUI thread sits in a
           real Qt event loop (QEventLoop.exec) until the session says it has finished
@@ -60,7 +64,8 @@ def project(args):
     doc.dataset = DatasetConfig.from_dict({"key": "shapes", "params": {"samples": samples,
                                                                         "val_samples": 0}})
     doc.training = doc.training.replace(epochs=1, batch_size=args.batch_size, val_split=0.0,
-                                        device=args.device, seed=0)
+                                        device=args.device, seed=0,
+                                        layer_health=not getattr(args, "no_layer_health", False))
     return doc
 
 
@@ -275,7 +280,8 @@ def cli_run(args) -> tuple[float, dict]:
     import subprocess
 
     cmd = [sys.executable, os.path.abspath(__file__), "--cli-once", "--steps", str(args.steps),
-           "--batch-size", str(args.batch_size), "--device", args.device, "--threads", str(args.threads)]
+           "--batch-size", str(args.batch_size), "--device", args.device, "--threads", str(args.threads)] + \
+        (["--no-layer-health"] if args.no_layer_health else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     for line in done.stdout.splitlines()[::-1]:
         if line.startswith("CLI_RESULT "):
@@ -291,25 +297,9 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
-    ap.add_argument("--with-thread", action="store_true", help="also the engine in a plain thread")
-    ap.add_argument("--with-main", action="store_true", help="also the engine on this process's main thread")
-    ap.add_argument("--cli-once", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--json", default="")
-    args = ap.parse_args()
-    if args.cli_once:
-        if args.threads:
-            __import__("torch").set_num_threads(args.threads)
-        ips, cpu = cli_once(args)
-        print("CLI_RESULT " + json.dumps({"ips": ips, "cpu": cpu}), flush=True)
-        return 0
-
+def build_app(args):
+    """The app's window (TrainingPanel + MetricsPlots, a real QApplication) and the
+    dataset for the in-process modes; (app, doc, window, loaded, torch)."""
     from PySide6.QtWidgets import QApplication, QSplitter
 
     app = QApplication(sys.argv[:1])
@@ -330,7 +320,6 @@ def main() -> int:
         load_dataset(doc.dataset, val_split=0.0, seed=0)))
     maker.start()
     maker.join()
-    loaded = loaded[0]
     controller = DocumentController(project(args))
     window = QSplitter()
     window.controller = controller
@@ -339,61 +328,87 @@ def main() -> int:
     window.resize(1400, 700)
     window.show()
     app.processEvents()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"classic CNN, shapes, {args.steps} steps x batch {args.batch_size}, device {device}, "
-          f"torch threads {torch.get_num_threads()}, cores usable {cores}, load average "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    return app, doc, window, loaded[0], torch
+
+
+def app_once(args) -> dict:
+    """`--app-once`: one app process: a warm-up run, then each in-process mode once (order
+    by ``--order``); returns their images/s, latencies, CPU use and the applied policy."""
+    app, doc, window, loaded, torch = build_app(args)
     in_app(app, doc, window)                           # warm-up (allocator, kernels)
     APP_CPU.clear()
-    cli_cpu: list[dict] = []
-    modes = ("app", "cli", "probed") + (("thread",) if args.with_thread else ()) + \
-        (("main",) if args.with_main else ())
-    ips: dict[str, list[float]] = {m: [] for m in modes}
-    lat: dict[str, list[float]] = {m: [] for m in modes if m in ("probed", "thread")}
-    for rep in range(args.repeats):
-        order = modes if rep % 2 == 0 else modes[::-1]
-        for mode in order:
-            if mode in ("app", "probed"):
-                v, got = in_app(app, doc, window, probed=mode == "probed")
-            elif mode == "thread":
-                v, got = in_thread(app, doc, loaded)
-            elif mode == "cli":
-                v, cpu = cli_run(args)
-                got = []
-                cli_cpu.append(cpu)
-            else:
-                v, got = headless(doc, loaded), []
-            ips[mode].append(v)
-            if mode in lat:
-                lat[mode].extend(got)
-            print(f"  repeat {rep + 1} {mode:7s} {v:9.1f} images/s", flush=True)
+    modes = ["app", "probed"] + (["thread"] if args.with_thread else []) + \
+        (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else [])
+    out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
+                 torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
+                 "torch_threads": torch.get_num_threads()}
+    for mode in (modes if args.order % 2 == 0 else modes[::-1]):
+        if mode in ("app", "probed"):
+            v, got = in_app(app, doc, window, probed=mode == "probed")
+        elif mode == "no_health":
+            quiet = project(args)
+            quiet.training = quiet.training.replace(layer_health=False)
+            v, got = in_app(app, quiet, window)
+        elif mode == "thread":
+            v, got = in_thread(app, doc, loaded)
+        else:
+            v, got = headless(doc, loaded), []
+        out["ips"][mode], out["lat"][mode] = v, got
+    out["cpu"] = APP_CPU[-1] if APP_CPU else None
+    policy = APPLIED[-1] if APPLIED else None
+    out["policy"] = None if policy is None else {"threads": policy.threads, "nice": policy.nice,
+                                                 "note": policy.note}
+    from visionstudio.ui.training.run_controller import runs_for
+
+    runs_for(window.controller).shutdown()
+    return out
+
+
+def app_run(args, order: int) -> dict:
+    """One app process (``app_once``), as a separate process, like the CLI's."""
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--app-once", "--order", str(order),
+           "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device,
+           "--threads", str(args.threads)] + (["--with-thread"] if args.with_thread else []) + \
+        (["--no-layer-health"] if args.no_layer_health else []) + \
+        (["--with-no-health"] if args.with_no_health else []) + \
+        (["--with-main"] if args.with_main else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
+    for line in done.stdout.splitlines()[::-1]:
+        if line.startswith("APP_RESULT "):
+            return json.loads(line.split(" ", 1)[1])
+    raise SystemExit(f"the app run failed:\n{done.stdout}\n{done.stderr}")
+
+
+def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[dict], cores: int) -> dict:
     med = {k: statistics.median(v) for k, v in ips.items()}
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    out = {"device": str(device), "steps": args.steps, "batch_size": args.batch_size, "cores": cores,
-           "torch_threads": torch.get_num_threads(), "images_per_s": med, "runs": ips,
+    out = {"device": runs[0]["device"], "steps": args.steps, "batch_size": args.batch_size, "cores": cores,
+           "torch_threads": runs[0]["torch_threads"], "images_per_s": med, "runs": ips,
            "ratio_app_vs_cli": med["app"] / med["cli"], "load_average_end": load}
-    policy = APPLIED[-1] if APPLIED else None
+    policy = runs[-1]["policy"]
     if policy is not None:
-        out["worker_policy"] = {"threads": policy.threads, "nice": policy.nice, "note": policy.note}
-        print(f"worker thread policy: {policy.threads} torch threads, niceness {policy.nice} "
+        out["worker_policy"] = policy
+        print(f"worker thread policy: {policy['threads']} torch threads, niceness {policy['nice']} "
               f"(GUI thread {os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, 'getpriority') else '?'})"
-              + (f"; {policy.note}" if policy.note else ""))
+              + (f"; {policy['note']}" if policy["note"] else ""))
     line = f"throughput (median images/s): app {med['app']:.1f}, CLI (own process) {med['cli']:.1f}"
-    extra = ""
     out["ratio_probed_vs_cli"] = med["probed"] / med["cli"]
     line += f", app with the latency probe {med['probed']:.1f}"
-    extra += f", app with the latency probe / CLI {out['ratio_probed_vs_cli']:.3f}"
-    for mode, words in (("thread", "engine in a thread"), ("main", "engine on this main thread")):
+    extra = f", app with the latency probe / CLI {out['ratio_probed_vs_cli']:.3f}"
+    for mode, words in (("no_health", "app without layer health"), ("thread", "engine in a thread"),
+                        ("main", "engine on this main thread")):
         if mode in med:
             out[f"ratio_app_vs_{mode}"] = med["app"] / med[mode]
             line += f", {words} {med[mode]:.1f}"
             extra += f", app / {words} {out[f'ratio_app_vs_{mode}']:.3f}"
     print(line)
     print(f"  ratio app / CLI {out['ratio_app_vs_cli']:.3f} (target >= 0.95){extra}")
-    for mode, values in lat.items():
+    for mode in ("probed", "thread"):
+        values = [v for run in runs for v in run["lat"].get(mode, [])]
+        if mode not in ips:
+            continue
         stats = {"ticks": len(values), "p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99),
                  "max_ms": max(values or [float("nan")])}
         out[f"latency_{mode}"] = stats
@@ -402,14 +417,63 @@ def main() -> int:
               f"(target < 100)")
     from thread_cpu import cpu_report
 
-    out["cpu"] = cpu_report(APP_CPU, cli_cpu)
+    out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
+    ap.add_argument("--with-thread", action="store_true", help="also the engine in a plain thread")
+    ap.add_argument("--with-main", action="store_true", help="also the engine on this process's main thread")
+    ap.add_argument("--cli-once", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--app-once", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--order", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--no-layer-health", action="store_true",
+                    help="the project's layer health off (the app samples it, the CLI does not)")
+    ap.add_argument("--with-no-health", action="store_true",
+                    help="also the app with the project's layer health off (mode no_health)")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    if args.cli_once:
+        if args.threads:
+            __import__("torch").set_num_threads(args.threads)
+        ips, cpu = cli_once(args)
+        print("CLI_RESULT " + json.dumps({"ips": ips, "cpu": cpu}), flush=True)
+        return 0
+    if args.app_once:
+        print("APP_RESULT " + json.dumps(app_once(args)), flush=True)
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"classic CNN, shapes, {args.steps} steps x batch {args.batch_size}, device {args.device}, "
+          f"cores usable {cores}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"each app and CLI repeat in a process of its own", flush=True)
+    runs: list[dict] = []
+    cli_cpu: list[dict] = []
+    ips: dict[str, list[float]] = {}
+    for rep in range(args.repeats):
+        for side in (("app", "cli") if rep % 2 == 0 else ("cli", "app")):
+            if side == "app":
+                run = app_run(args, rep)
+                runs.append(run)
+                got = run["ips"]
+            else:
+                v, cpu = cli_run(args)
+                cli_cpu.append(cpu)
+                got = {"cli": v}
+            for mode, v in got.items():
+                ips.setdefault(mode, []).append(v)
+                print(f"  repeat {rep + 1} {mode:7s} {v:9.1f} images/s", flush=True)
+    out = report(args, runs, ips, cli_cpu, cores)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
-    from visionstudio.ui.training.run_controller import runs_for
-
-    runs_for(controller).shutdown()
     return 0
 
 
