@@ -23,7 +23,9 @@ meanwhile) or the event loop did (measured: 482 ms of full collections in the ap
 training threads over three 150-step runs, 434 ms on its GUI thread). While a run trains,
 the objects that existed before it are moved to the collector's permanent generation
 (``gc.freeze``), so collections scan only what the run and the GUI create meanwhile; they
-are handed back (``gc.unfreeze``) when the last run of the process ends. The cost: a cycle
+are handed back (``gc.unfreeze``) when the last run of the process ends. The thread that
+owns the objects does both: ``visionstudio train`` around its run, the app's run controller
+on the GUI thread when it starts a run and when the run's task is done. The cost: a cycle
 that was already garbage when the run started is freed after it, not during it.
 """
 
@@ -65,20 +67,38 @@ _frozen_lock = threading.Lock()
 _frozen_users = 0
 
 
-@contextmanager
-def old_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector off the objects that exist now, for the ``with`` block;
-    fits running at the same time (a sweep's trials, the app and a finder) share one freeze,
-    undone when the last of them ends."""
+def freeze_old_objects() -> None:
+    """Keep the garbage collector off the objects that exist now, until the matching
+    ``release_old_objects``; runs at the same time (a sweep's trials, the app and a finder)
+    share one freeze, undone when the last of them is released.
+
+    Call both on the thread that owns the process's objects: the main thread (the GUI
+    thread in the app). Released objects go back to the oldest generation, and whichever
+    thread next collects it frees what became garbage meanwhile, Qt's wrappers included;
+    a worker thread must not be the one that releases (measured: a training thread's
+    ``gc.collect`` right after the release freed GUI objects there and crashed)."""
     global _frozen_users
     with _frozen_lock:
         _frozen_users += 1
         if _frozen_users == 1:
             gc.freeze()
+
+
+def release_old_objects() -> None:
+    global _frozen_users
+    with _frozen_lock:
+        if _frozen_users == 0:
+            return
+        _frozen_users -= 1
+        if _frozen_users == 0:
+            gc.unfreeze()
+
+
+@contextmanager
+def old_objects_frozen() -> Iterator[None]:
+    """``freeze_old_objects`` for the ``with`` block (the command line's run)."""
+    freeze_old_objects()
     try:
         yield
     finally:
-        with _frozen_lock:
-            _frozen_users -= 1
-            if _frozen_users == 0:
-                gc.unfreeze()
+        release_old_objects()

@@ -30,7 +30,7 @@ from torch import nn
 
 from visionstudio.core.params import ParamError
 from visionstudio.core.tasks.objective import Objective, ObjectiveError, as_outputs
-from visionstudio.core.training.allocator import old_objects_frozen, steady_malloc
+from visionstudio.core.training.allocator import steady_malloc
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import load_checkpoint
 from visionstudio.core.training.config import TrainingConfig
@@ -246,9 +246,8 @@ class Trainer:
         status, failure = "completed", None
         self._where = (position["epoch"], self.step)
         try:
-            with old_objects_frozen():   # allocator.py: no full collections of the app's heap
-                self._emit("on_fit_start", start)
-                status = self._run(position)
+            self._emit("on_fit_start", start)
+            status = self._run(position)
         except NonFinite as exc:
             failure = self._failure("nan", exc.step, exc, value=exc.value, origin=self._diagnose(exc))
         except BaseException as exc:
