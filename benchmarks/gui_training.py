@@ -254,6 +254,7 @@ def cli_once(args) -> tuple[float, dict]:
 
     from thread_cpu import delta, split
 
+    from visionstudio.core.training.allocator import old_objects_frozen
     from visionstudio.core.training.plan import execute, plan_run
 
     doc = project(args)
@@ -261,7 +262,7 @@ def cli_once(args) -> tuple[float, dict]:
     for _ in range(2):                                 # warm-up (allocator, kernels), measured
         plan = plan_run(doc)
         probe = _CpuProbe()
-        with tempfile.TemporaryDirectory() as run_dir:
+        with tempfile.TemporaryDirectory() as run_dir, old_objects_frozen():   # as `visionstudio train`
             result = execute(plan, [probe], run_dir=run_dir)
         assert result.status == "completed", result.failure
         out = split(delta(probe.before, probe.after), None, threading.get_native_id())
@@ -338,13 +339,16 @@ def app_once(args) -> dict:
     in_app(app, doc, window)                           # warm-up (allocator, kernels)
     APP_CPU.clear()
     modes = ["app", "probed"] + (["thread"] if args.with_thread else []) + \
-        (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else [])
+        (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else []) + \
+        (["lean"] if args.with_lean else [])
     out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
                  "torch_threads": torch.get_num_threads()}
     for mode in (modes if args.order % 2 == 0 else modes[::-1]):
         if mode in ("app", "probed"):
             v, got = in_app(app, doc, window, probed=mode == "probed")
+        elif mode == "lean":
+            v, got = lean_app(app, doc, window)
         elif mode == "no_health":
             quiet = project(args)
             quiet.training = quiet.training.replace(layer_health=False)
@@ -354,7 +358,9 @@ def app_once(args) -> dict:
         else:
             v, got = headless(doc, loaded), []
         out["ips"][mode], out["lat"][mode] = v, got
-    out["cpu"] = APP_CPU[-1] if APP_CPU else None
+        if APP_CPU:
+            out.setdefault("cpu_modes", {})[mode] = APP_CPU.pop()
+    out["cpu"] = out.get("cpu_modes", {}).get("app")
     policy = APPLIED[-1] if APPLIED else None
     out["policy"] = None if policy is None else {"threads": policy.threads, "nice": policy.nice,
                                                  "note": policy.note}
@@ -362,6 +368,23 @@ def app_once(args) -> dict:
 
     runs_for(window.controller).shutdown()
     return out
+
+
+LEAN_REPORT_INTERVAL_S, LEAN_TRAINING_BUDGET = 0.25, 0.01
+
+
+def lean_app(app, doc, window) -> tuple[float, list[float]]:
+    """The app with fewer batch records (4 a second) and half the dashboard's drawing
+    budget while training: what the GUI's own share of a core costs the run."""
+    from visionstudio.ui.plots import metrics
+
+    worker = worker_module()
+    saved = worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET
+    worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = LEAN_REPORT_INTERVAL_S, LEAN_TRAINING_BUDGET
+    try:
+        return in_app(app, doc, window)
+    finally:
+        worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = saved
 
 
 def app_run(args, order: int) -> dict:
@@ -373,6 +396,7 @@ def app_run(args, order: int) -> dict:
            "--threads", str(args.threads)] + (["--with-thread"] if args.with_thread else []) + \
         (["--no-layer-health"] if args.no_layer_health else []) + \
         (["--with-no-health"] if args.with_no_health else []) + \
+        (["--with-lean"] if args.with_lean else []) + \
         (["--with-main"] if args.with_main else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
     for line in done.stdout.splitlines()[::-1]:
@@ -397,7 +421,8 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     out["ratio_probed_vs_cli"] = med["probed"] / med["cli"]
     line += f", app with the latency probe {med['probed']:.1f}"
     extra = f", app with the latency probe / CLI {out['ratio_probed_vs_cli']:.3f}"
-    for mode, words in (("no_health", "app without layer health"), ("thread", "engine in a thread"),
+    for mode, words in (("no_health", "app without layer health"), ("lean", "lean app"),
+                        ("thread", "engine in a thread"),
                         ("main", "engine on this main thread")):
         if mode in med:
             out[f"ratio_app_vs_{mode}"] = med["app"] / med[mode]
@@ -418,6 +443,12 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     from thread_cpu import cpu_report
 
     out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
+    for mode in ("lean", "no_health"):
+        got = [run["cpu_modes"][mode] for run in runs if mode in run.get("cpu_modes", {})]
+        if got:
+            print(f"  ({mode}, same figures:", end=" ", flush=True)
+            out[f"cpu_{mode}"] = cpu_report(got, [])
+            print(")")
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return out
 
@@ -438,6 +469,8 @@ def main() -> int:
                     help="the project's layer health off (the app samples it, the CLI does not)")
     ap.add_argument("--with-no-health", action="store_true",
                     help="also the app with the project's layer health off (mode no_health)")
+    ap.add_argument("--with-lean", action="store_true",
+                    help="also the app with 4 batch records a second and half the drawing budget")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     if args.cli_once:
