@@ -46,7 +46,7 @@ def fill(history, n: int, chunk: int = 50_000) -> None:
 def tick_ms(plots, app, ticks: int) -> list[float]:
     from visionstudio.core.training.records import BatchRecord
 
-    h = plots.session.history
+    h = plots.training.history
     times = []
     for _ in range(ticks):
         step = h.steps_done + 1
@@ -62,7 +62,7 @@ def tick_ms(plots, app, ticks: int) -> list[float]:
 def frame_ms(plots, app, frames: int) -> list[float]:
     from visionstudio.core.training.records import BatchRecord
 
-    h = plots.session.history
+    h = plots.training.history
     times = []
     for _ in range(frames):
         step = h.steps_done + 1
@@ -99,11 +99,11 @@ def main() -> int:
                 for p in plots.plots.values():
                     p.setDownsampling(auto=False, ds=1)
                     p.setClipToView(False)
-            fill(plots.session.history, n)
+            fill(plots.training.history, n)
             app.processEvents()
             frame_ms(plots, app, 2)            # warm-up (first autorange)
             t = frame_ms(plots, app, args.frames)
-            plots._on_session_fit_started(type("Start", (), {"total_steps": int(n * 1.2)})())
+            plots._on_training_fit_started(type("Start", (), {"total_steps": int(n * 1.2)})())
             tick_ms(plots, app, 8)             # warm-up: every plot once with the pinned range
             k = tick_ms(plots, app, 4 * args.frames)
             row = {"points": n, "downsample_clip": fast, "frame_median_ms": round(statistics.median(t), 2),
