@@ -254,7 +254,6 @@ def cli_once(args) -> tuple[float, dict]:
 
     from thread_cpu import delta, split
 
-    from visionstudio.core.training.allocator import old_objects_frozen
     from visionstudio.core.training.plan import execute, plan_run
 
     doc = project(args)
@@ -262,7 +261,7 @@ def cli_once(args) -> tuple[float, dict]:
     for _ in range(2):                                 # warm-up (allocator, kernels), measured
         plan = plan_run(doc)
         probe = _CpuProbe()
-        with tempfile.TemporaryDirectory() as run_dir, old_objects_frozen():   # as `visionstudio train`
+        with tempfile.TemporaryDirectory() as run_dir:
             result = execute(plan, [probe], run_dir=run_dir)
         assert result.status == "completed", result.failure
         out = split(delta(probe.before, probe.after), None, threading.get_native_id())

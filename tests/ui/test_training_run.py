@@ -163,36 +163,6 @@ def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatc
     assert not live_tasks()
 
 
-def test_a_run_keeps_the_collector_off_the_app_heap_and_the_gui_thread_hands_it_back(
-        qtbot, app_parts, monkeypatch):
-    """While a run trains, the objects the app had before it are frozen (a full collection
-    of them took ~240 ms holding the GIL); the GUI thread releases them when the run's task
-    is done, never the training thread: a collection there freed Qt's wrappers off their
-    thread and crashed (a NaN run's memory release, the CI run of 2026-12-01)."""
-    import gc
-    import threading
-
-    from visionstudio.core.training import allocator
-
-    controller, panel, plots = app_parts
-    session = panel.training
-    releases: list[bool] = []
-    real = allocator.release_old_objects
-
-    def release():
-        releases.append(threading.current_thread() is threading.main_thread())
-        real()
-
-    monkeypatch.setattr("visionstudio.ui.training.run_controller.release_old_objects", release)
-    during: list[int] = []
-    session.batch.connect(lambda _record: during.append(gc.get_freeze_count()))
-    assert session.train()
-    wait_done(qtbot, session)
-    assert during and min(during) > 0
-    assert releases == [True]
-    assert gc.get_freeze_count() == 0 and allocator._frozen_users == 0
-
-
 def test_setup_errors_show_before_any_thread(qtbot, app_parts):
     controller, panel, plots = app_parts
     session = panel.training

@@ -200,7 +200,6 @@ def _report(result, args, out: Path, start_notes: tuple[str, ...]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from visionstudio.core.project import ProjectFormatError
-    from visionstudio.core.training.allocator import old_objects_frozen
     from visionstudio.core.training.control import TrainerControl
     from visionstudio.core.training.plan import PlanProblems, execute, plan_run
 
@@ -220,9 +219,8 @@ def run(args: argparse.Namespace) -> int:
     progress = _progress_callback(err, args.quiet)
     with _StopSignals(control, err) as signals:
         try:
-            with old_objects_frozen():   # allocator.py: no full collections during the run
-                result = execute(plan, [progress], control, run_dir=out, metrics_csv=args.metrics_csv,
-                                 data_dir=args.data_dir)
+            result = execute(plan, [progress], control, run_dir=out, metrics_csv=args.metrics_csv,
+                             data_dir=args.data_dir)
         except KeyboardInterrupt:
             print("visionstudio train: aborted", file=err)
             return signals.status(EXIT_FAILED)

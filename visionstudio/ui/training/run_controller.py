@@ -38,7 +38,6 @@ from visionstudio.core.runs import (
     new_run_id,
     summarize,
 )
-from visionstudio.core.training.allocator import freeze_old_objects, release_old_objects
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
@@ -84,7 +83,6 @@ class RunController(QObject):
         self.control: TrainerControl | None = None
         self.task: BackgroundTask | None = None
         self.worker: TrainingWorker | None = None
-        self._frozen = False   # this controller holds a freeze_old_objects (allocator.py)
         self.history = RunHistory()          # the run that trains, or trained last
         self.start_record = self.last_batch = None
         self.last_failure: FailureRecord | None = None
@@ -174,10 +172,6 @@ class RunController(QObject):
         self._outcome = (None, None, "stopped")
         self.control = TrainerControl()
         self.worker = TrainingWorker(plan, self.control, self._job_folder)
-        # allocator.py: the collector keeps off the app's heap while the run trains; frozen
-        # and released here, on the GUI thread, never by the training thread
-        freeze_old_objects()
-        self._frozen = True
         self.task = run_task(self.worker, name=f"training-{run_id}", parent=self,
                              report_errors=False, on_partial=self._on_task_partial,
                              on_progress=self._on_task_progress,
@@ -271,9 +265,6 @@ class RunController(QObject):
         return None
 
     def _on_task_done(self) -> None:
-        if self._frozen:
-            self._frozen = False
-            release_old_objects()
         run_id = self.active_run
         result, failure, status = self._outcome
         self._pause_poll.stop()
