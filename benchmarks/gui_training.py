@@ -24,6 +24,10 @@ process, after a warm-up run; cli: its own):
           team would change each other's behaviour
   main    (--with-main) the Trainer on this process's main thread (that in-process effect;
           its OpenMP team then stays, so the app runs after it are not the app alone)
+  pygc_*  (--with-python-gc) app processes with Python's own automatic collector instead of
+          the app's GUI-thread one (ui/shell/collector.py), interleaved with the others
+Collections: every cyclic garbage collection of a measured run is timed (gc.callbacks),
+by thread (GUI or other) and generation; printed per mode with the longest one.
 Throughput: images/s over the training part of each run (the trainer's own clock:
 dataset loading excluded), median over repeats; ratio app/cli (target >= 0.95).
 CPU (load-proof figures, benchmarks/thread_cpu.py): per-thread CPU time and context switches
@@ -35,7 +39,8 @@ and the longest stall (target < 100 ms). Also printed: the load average, the cor
 (``taskset -c 0`` for one core) and the policy the worker applied (threads, niceness).
 
 Usage: python benchmarks/gui_training.py [--steps 60] [--batch-size 64] [--repeats 3]
-       [--device auto] [--with-thread] [--with-main] [--json out.json]  (QT_QPA_PLATFORM=offscreen)
+       [--device auto] [--with-thread] [--with-main] [--with-python-gc] [--json out.json]
+       (QT_QPA_PLATFORM=offscreen)
        taskset -c 0 python benchmarks/gui_training.py ...  (one core)
 """
 
@@ -258,7 +263,9 @@ def cli_once(args) -> tuple[float, dict]:
 
     doc = project(args)
     out = {}
+    watch_collections()
     for _ in range(2):                                 # warm-up (allocator, kernels), measured
+        COLLECTIONS.clear()
         plan = plan_run(doc)
         probe = _CpuProbe()
         with tempfile.TemporaryDirectory() as run_dir:
@@ -268,7 +275,8 @@ def cli_once(args) -> tuple[float, dict]:
     fit = result.fit
     ips = fit.history[-1].step * doc.training.batch_size / fit.elapsed_s
     cpu = {k: [v.cpu_s, v.voluntary, v.involuntary] for k, v in out.items()}
-    return ips, cpu | {"steps": probe.steps, "wall_s": probe.wall}
+    return ips, cpu | {"steps": probe.steps, "wall_s": probe.wall,
+                       "collections": collection_summary(COLLECTIONS)}
 
 
 def in_cli(args) -> float:
@@ -303,6 +311,11 @@ def build_app(args):
     from PySide6.QtWidgets import QApplication, QSplitter
 
     app = QApplication(sys.argv[:1])
+    if not args.python_gc:   # as the app does (visionstudio/app.py main)
+        from visionstudio.ui.shell import collector
+
+        collector.install(app)
+    watch_collections()
     import torch
 
     if args.threads:
@@ -331,6 +344,61 @@ def build_app(args):
     return app, doc, window, loaded[0], torch
 
 
+COLLECTIONS: list[tuple[bool, int, float]] = []   # (on the GUI thread, generation, seconds)
+
+
+def watch_collections() -> None:
+    """Time every cyclic collection of this process and note its thread (gc.callbacks)."""
+    import gc
+    import threading
+
+    gui, started = threading.get_ident(), {}
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[threading.get_ident()] = time.perf_counter()
+        elif threading.get_ident() in started:
+            took = time.perf_counter() - started.pop(threading.get_ident())
+            COLLECTIONS.append((threading.get_ident() == gui, info["generation"], took))
+
+    gc.callbacks.append(callback)
+
+
+def collection_summary(kept: list[tuple[bool, int, float]]) -> dict:
+    out = {}
+    for on_gui, where in ((True, "gui"), (False, "other")):
+        got = [(g, t) for g_ui, g, t in kept if g_ui == on_gui]
+        out[where] = {"count": len(got), "full": sum(1 for g, _ in got if g == 2),
+                      "total_ms": 1000 * sum(t for _, t in got),
+                      "longest_ms": 1000 * max((t for _, t in got), default=0.0)}
+    return out
+
+
+def print_collections(runs: list[dict], cli_cpu: list[dict]) -> None:
+    """Cyclic collections per run, summed over the repeats: on the GUI thread and elsewhere
+    (the training thread, its helpers), with the longest one."""
+    per_mode: dict[str, list[dict]] = {}
+    for run in runs:
+        for mode, summary in run.get("collections", {}).items():
+            per_mode.setdefault(mode, []).append(summary)
+    per_mode["cli"] = [cpu["collections"] for cpu in cli_cpu if "collections" in cpu]
+    print("cyclic garbage collections during a run (mean per run: count, full ones, total ms, longest ms):")
+    for mode, got in per_mode.items():
+        if not got:
+            continue
+        parts = []
+        for where in ("gui", "other"):
+            n = len(got)
+            c = sum(g[where]["count"] for g in got) / n
+            f = sum(g[where]["full"] for g in got) / n
+            t = sum(g[where]["total_ms"] for g in got) / n
+            longest = max(g[where]["longest_ms"] for g in got)
+            label = "main thread" if mode == "cli" and where == "gui" else \
+                "GUI thread" if where == "gui" else "other threads"
+            parts.append(f"{label} {c:.1f}, {f:.1f} full, {t:.1f} ms, longest {longest:.1f} ms")
+        print(f"  {mode:12s} " + "; ".join(parts))
+
+
 def app_once(args) -> dict:
     """`--app-once`: one app process: a warm-up run, then each in-process mode once (order
     by ``--order``); returns their images/s, latencies, CPU use and the applied policy."""
@@ -344,6 +412,7 @@ def app_once(args) -> dict:
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
                  "torch_threads": torch.get_num_threads()}
     for mode in (modes if args.order % 2 == 0 else modes[::-1]):
+        COLLECTIONS.clear()
         if mode in ("app", "probed"):
             v, got = in_app(app, doc, window, probed=mode == "probed")
         elif mode == "lean":
@@ -357,6 +426,7 @@ def app_once(args) -> dict:
         else:
             v, got = headless(doc, loaded), []
         out["ips"][mode], out["lat"][mode] = v, got
+        out.setdefault("collections", {})[mode] = collection_summary(COLLECTIONS)
         if APP_CPU:
             out.setdefault("cpu_modes", {})[mode] = APP_CPU.pop()
     out["cpu"] = out.get("cpu_modes", {}).get("app")
@@ -366,6 +436,11 @@ def app_once(args) -> dict:
     from visionstudio.ui.training.run_controller import runs_for
 
     runs_for(window.controller).shutdown()
+    if args.python_gc:   # its modes under their own names, beside the collector's
+        for key in ("ips", "lat", "collections", "cpu_modes"):
+            if key in out:
+                out[key] = {f"pygc_{mode}": v for mode, v in out[key].items()}
+        out["cpu"] = None
     return out
 
 
@@ -386,11 +461,12 @@ def lean_app(app, doc, window) -> tuple[float, list[float]]:
         worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = saved
 
 
-def app_run(args, order: int) -> dict:
+def app_run(args, order: int, python_gc: bool = False) -> dict:
     """One app process (``app_once``), as a separate process, like the CLI's."""
     import subprocess
 
-    cmd = [sys.executable, os.path.abspath(__file__), "--app-once", "--order", str(order),
+    cmd = [sys.executable, os.path.abspath(__file__), "--app-once", "--order", str(order)] + \
+        (["--python-gc"] if python_gc else []) + [
            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device,
            "--threads", str(args.threads)] + (["--with-thread"] if args.with_thread else []) + \
         (["--no-layer-health"] if args.no_layer_health else []) + \
@@ -429,7 +505,14 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
             extra += f", app / {words} {out[f'ratio_app_vs_{mode}']:.3f}"
     print(line)
     print(f"  ratio app / CLI {out['ratio_app_vs_cli']:.3f} (target >= 0.95){extra}")
-    for mode in ("probed", "thread"):
+    if "pygc_app" in med:
+        out["ratio_pygc_app_vs_cli"] = med["pygc_app"] / med["cli"]
+        out["ratio_app_vs_pygc_app"] = med["app"] / med["pygc_app"]
+        print(f"  with Python's own collector: app {med['pygc_app']:.1f} images/s, / CLI "
+              f"{out['ratio_pygc_app_vs_cli']:.3f}; the app's GUI-thread collector / Python's "
+              f"{out['ratio_app_vs_pygc_app']:.3f}")
+    print_collections(runs, cli_cpu)
+    for mode in ("probed", "pygc_probed", "thread"):
         values = [v for run in runs for v in run["lat"].get(mode, [])]
         if mode not in ips:
             continue
@@ -470,6 +553,10 @@ def main() -> int:
                     help="also the app with the project's layer health off (mode no_health)")
     ap.add_argument("--with-lean", action="store_true",
                     help="also the app with 4 batch records a second and half the drawing budget")
+    ap.add_argument("--python-gc", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--with-python-gc", action="store_true",
+                    help="also app processes with Python's own collector instead of the app's "
+                         "GUI-thread one (modes pygc_app, pygc_probed)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     if args.cli_once:
@@ -490,9 +577,10 @@ def main() -> int:
     cli_cpu: list[dict] = []
     ips: dict[str, list[float]] = {}
     for rep in range(args.repeats):
-        for side in (("app", "cli") if rep % 2 == 0 else ("cli", "app")):
-            if side == "app":
-                run = app_run(args, rep)
+        sides = ("app", "cli") + (("pygc",) if args.with_python_gc else ())
+        for side in (sides if rep % 2 == 0 else sides[::-1]):
+            if side in ("app", "pygc"):
+                run = app_run(args, rep, python_gc=side == "pygc")
                 runs.append(run)
                 got = run["ips"]
             else:

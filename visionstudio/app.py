@@ -320,7 +320,10 @@ def main(argv: list[str] | None = None, *, exit_process: bool | None = None) -> 
     app.setApplicationDisplayName(APP)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)  # matches the .desktop entry (Wayland icons)
+    from visionstudio.ui.shell import collector
     from visionstudio.ui.shell.icons import app_icon
+
+    collector.install(app)   # cyclic garbage is collected on this thread only (collector.py)
 
     if not app_icon().isNull():
         app.setWindowIcon(app_icon())
@@ -357,6 +360,8 @@ def main(argv: list[str] | None = None, *, exit_process: bool | None = None) -> 
             log.warning("a background task was still running at exit")
         set_error_reporter(None)
         uninstall()
+        if not exit_process:
+            collector.uninstall()
         faulthandler.disable()
         if exit_process:
             end_process(code, [settings] + ([window.settings] if window is not None else []))

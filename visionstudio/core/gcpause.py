@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -25,3 +26,26 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# Who collects: by default any thread may (Python's own rule). The app hands collection
+# to its GUI thread (ui/shell/collector.py): a collection frees every cycle it finds, Qt's
+# wrappers among them, and those must be freed on the GUI thread.
+_owner_thread: int | None = None
+_ask_owner: Callable[[], None] | None = None
+
+
+def set_collection_owner(thread_id: int | None, ask: Callable[[], None] | None) -> None:
+    """From now on only ``thread_id`` collects; others call ``ask`` to have it collect
+    soon (``None, None``: any thread again)."""
+    global _owner_thread, _ask_owner
+    _owner_thread, _ask_owner = thread_id, ask
+
+
+def collect_garbage() -> None:
+    """A full collection now, or, off the owning thread, as soon as the owner can."""
+    ask = _ask_owner
+    if ask is not None and threading.get_ident() != _owner_thread:
+        ask()
+    else:
+        gc.collect()

@@ -7,12 +7,13 @@ is the batch size an out-of-memory failure proposes.
 
 from __future__ import annotations
 
-import gc
 from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import nn
+
+from visionstudio.core.gcpause import collect_garbage
 
 OutOfMemory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -105,7 +106,7 @@ def release_memory(device: torch.device, optimizer: torch.optim.Optimizer | None
     """Drop gradients and cached blocks after a failure."""
     if optimizer is not None:
         optimizer.zero_grad(set_to_none=True)
-    gc.collect()
+    collect_garbage()  # the app's GUI thread collects (core/gcpause.py says why)
     if device.type == "cuda":
         torch.cuda.empty_cache()
 

@@ -40,6 +40,7 @@ from visionstudio.core.runs import (
 )
 from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
+from visionstudio.ui.shell import collector
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
 from visionstudio.ui.training.texts import run_score
 from visionstudio.ui.training.worker import TrainingWorker
@@ -83,6 +84,7 @@ class RunController(QObject):
         self.control: TrainerControl | None = None
         self.task: BackgroundTask | None = None
         self.worker: TrainingWorker | None = None
+        self._holding_heap = False           # a collector.hold_heap of the active run
         self.history = RunHistory()          # the run that trains, or trained last
         self.start_record = self.last_batch = None
         self.last_failure: FailureRecord | None = None
@@ -172,6 +174,8 @@ class RunController(QObject):
         self._outcome = (None, None, "stopped")
         self.control = TrainerControl()
         self.worker = TrainingWorker(plan, self.control, self._job_folder)
+        collector.hold_heap()   # full collections skip the app's heap while it trains
+        self._holding_heap = True
         self.task = run_task(self.worker, name=f"training-{run_id}", parent=self,
                              report_errors=False, on_partial=self._on_task_partial,
                              on_progress=self._on_task_progress,
@@ -265,6 +269,9 @@ class RunController(QObject):
         return None
 
     def _on_task_done(self) -> None:
+        if self._holding_heap:
+            self._holding_heap = False
+            collector.release_heap()
         run_id = self.active_run
         result, failure, status = self._outcome
         self._pause_poll.stop()
