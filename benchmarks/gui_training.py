@@ -440,7 +440,7 @@ def app_once(args) -> dict:
         for key in ("ips", "lat", "collections", "cpu_modes"):
             if key in out:
                 out[key] = {f"pygc_{mode}": v for mode, v in out[key].items()}
-        out["cpu"] = None
+        out["cpu"] = None   # reported apart, as pygc_app's
     return out
 
 
@@ -525,7 +525,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     from thread_cpu import cpu_report
 
     out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
-    for mode in ("lean", "no_health"):
+    for mode in ("lean", "no_health", "pygc_app"):
         got = [run["cpu_modes"][mode] for run in runs if mode in run.get("cpu_modes", {})]
         if got:
             print(f"  ({mode}, same figures:", end=" ", flush=True)

@@ -22,8 +22,8 @@ only what is newer: measured, a full collection of the app's 250,000 objects too
 an idle GUI thread, of the frozen heap's newer part well under a millisecond. Objects that
 die by reference count are freed at once, frozen or not; a cycle among frozen objects
 waits for a whole-heap collection (unfreeze, collect, freeze), run on Python's own rule
-(once the frozen part has grown by a quarter since the last one) and never while a run
-trains.
+(once the objects frozen since the last one pass a quarter of what it kept) and never
+while a run trains.
 
 While a training run trains, the objects that existed when it started are frozen and
 what the run creates is not, so a cycle the run leaves behind is freed by the collection
@@ -39,7 +39,10 @@ from PySide6.QtCore import QObject, QTimer
 
 from visionstudio.core import gcpause
 
-TICK_MS = 250   # young generations are cheap: a tick with nothing to do costs microseconds
+TICK_MS = 250       # a tick with nothing to collect costs microseconds
+BUSY_TICK_MS = 20   # while objects are made fast
+BUSY_FACTOR = 8     # "fast": more than 8 thresholds' worth of new objects in one tick
+MIN_OLDEST = 10_000  # the oldest generation's unfrozen part is collected once it has this many
 
 _installed: GuiCollector | None = None
 
@@ -54,9 +57,11 @@ class GuiCollector(QObject):
         self._was_enabled = gc.isenabled()
         self._holders = 0
         self._oldest_wanted = False     # set from any thread; read on the GUI thread
-        self._frozen_after_whole = 0    # the permanent generation after the last whole-heap one
+        self._long_lived = 0            # objects the last whole-heap collection kept
+        self._pending = 0               # frozen since then by oldest collections
         self.collections = [0, 0, 0]    # per generation, since start (for tests, benchmarks)
         self.whole_heap = 0             # whole-heap collections, since start
+        self.tick_ms = tick_ms
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self.tick)
@@ -66,7 +71,6 @@ class GuiCollector(QObject):
     def start(self) -> None:
         gc.disable()
         gcpause.set_collection_owner(self.thread_id, self.request_full)
-        self._frozen_after_whole = gc.get_freeze_count()
         self._timer.start()
 
     def stop(self) -> None:
@@ -86,12 +90,10 @@ class GuiCollector(QObject):
         """A run starts (GUI thread): what exists now is frozen, and no whole-heap
         collection runs until the matching ``release_heap``. Runs at once share it."""
         self._holders += 1
-        before = gc.get_freeze_count()
+        # not counted as growth of the old heap: counted, every run's start moved young
+        # objects into it, and the run's end set off a whole-heap collection (measured:
+        # 467 ms on the GUI thread as the next run prepared)
         gc.freeze()
-        # not growth of the old heap: without this, every run's start moved young objects
-        # into it, and the run's end set off a whole-heap collection (measured: 467 ms on
-        # the GUI thread as the next run prepared)
-        self._frozen_after_whole += gc.get_freeze_count() - before
 
     def release_heap(self) -> None:
         """The run has ended (GUI thread): the next tick collects what it left."""
@@ -111,28 +113,47 @@ class GuiCollector(QObject):
 
     def tick(self) -> None:
         """Python's generational schedule, run here: generation 0 when its allocation count
-        passes its threshold, an older one when enough younger collections ran."""
+        passes its threshold, generation 1 when enough generation-0 collections ran, the
+        oldest (its unfrozen part) once it holds a quarter as much as the old heap kept.
+        While objects are made fast (a first run builds its dataset and imports torch's
+        modules: ~100,000 a second, measured) the next tick comes sooner, so each
+        collection stays small, as Python's own would be: at one tick per 250 ms those
+        were collections of 26,000 young objects (25 ms) and a generation-1 one of 154 ms."""
         if gc.isenabled():   # a gc_paused() entered before start() restored it on leaving
             gc.disable()
         count0, count1, count2 = gc.get_count()
         t0, t1, t2 = self.thresholds
-        if self._oldest_wanted or (count1 > t1 and count2 > t2 and count0 > t0):
+        if self._oldest_wanted:
             self._oldest_wanted = False
             self._collect_oldest()
         elif count0 > t0 > 0:
-            self._collect(1 if count1 > t1 else 0)
+            if count1 <= t1:
+                self._collect(0)
+            elif count2 > t2 and len(gc.get_objects(generation=2)) > \
+                    max(self._long_lived // 4, MIN_OLDEST):
+                self._collect_oldest()
+            else:
+                self._collect(1)
+        busy = t0 > 0 and count0 > BUSY_FACTOR * t0
+        interval = BUSY_TICK_MS if busy else self.tick_ms
+        if self._timer.interval() != interval:
+            self._timer.setInterval(interval)
 
     def _collect_oldest(self) -> None:
         self._collect(2)     # the part that is not frozen
         if self.holding:
             return           # what the run makes stays collectable until it ends
-        gc.freeze()          # the survivors
-        if gc.get_freeze_count() > self._frozen_after_whole * 5 // 4:   # CPython's rule for
-            gc.unfreeze()                                               # full collections
+        # CPython's rule for full collections: once the objects promoted to the old heap
+        # since the last one pass a quarter of what it kept. Counted from the unfrozen
+        # oldest generation, which is small; gc.get_freeze_count() walks the whole frozen
+        # list (measured: tens of ms on the app's heap)
+        self._pending += len(gc.get_objects(generation=2))
+        if self._pending > self._long_lived // 4:
+            gc.unfreeze()
             gc.collect()
-            gc.freeze()
+            self._long_lived, self._pending = len(gc.get_objects(generation=2)), 0
             self.whole_heap += 1
-            self._frozen_after_whole = gc.get_freeze_count()
+        gc.freeze()          # the survivors
 
     def _collect(self, generation: int) -> None:
         gc.collect(generation)
