@@ -24,6 +24,8 @@ process, after a warm-up run; cli: its own):
           team would change each other's behaviour
   main    (--with-main) the Trainer on this process's main thread (that in-process effect;
           its OpenMP team then stays, so the app runs after it are not the app alone)
+  lean    (--with-lean) the app with half the dashboard's drawing budget while training
+  chatty  (--with-chatty) the app at 10 batch records a second, the rate it had before 4
   pygc_*  (--with-python-gc) app processes with Python's own automatic collector instead of
           the app's GUI-thread one (ui/shell/collector.py), interleaved with the others
 Collections: every cyclic garbage collection of a measured run is timed (gc.callbacks),
@@ -407,7 +409,7 @@ def app_once(args) -> dict:
     APP_CPU.clear()
     modes = ["app", "probed"] + (["thread"] if args.with_thread else []) + \
         (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else []) + \
-        (["lean"] if args.with_lean else [])
+        (["lean"] if args.with_lean else []) + (["chatty"] if args.with_chatty else [])
     out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
                  "torch_threads": torch.get_num_threads()}
@@ -416,7 +418,9 @@ def app_once(args) -> dict:
         if mode in ("app", "probed"):
             v, got = in_app(app, doc, window, probed=mode == "probed")
         elif mode == "lean":
-            v, got = lean_app(app, doc, window)
+            v, got = app_with(app, doc, window, budget=LEAN_TRAINING_BUDGET)
+        elif mode == "chatty":
+            v, got = app_with(app, doc, window, interval=CHATTY_REPORT_INTERVAL_S)
         elif mode == "no_health":
             quiet = project(args)
             quiet.training = quiet.training.replace(layer_health=False)
@@ -444,17 +448,20 @@ def app_once(args) -> dict:
     return out
 
 
-LEAN_REPORT_INTERVAL_S, LEAN_TRAINING_BUDGET = 0.25, 0.01
+LEAN_TRAINING_BUDGET = 0.01      # "lean": half the dashboard's drawing budget while training
+CHATTY_REPORT_INTERVAL_S = 0.1   # "chatty": the batch-record rate the app had before (10 a second)
 
 
-def lean_app(app, doc, window) -> tuple[float, list[float]]:
-    """The app with fewer batch records (4 a second) and half the dashboard's drawing
-    budget while training: what the GUI's own share of a core costs the run."""
+def app_with(app, doc, window, interval: float | None = None,
+             budget: float | None = None) -> tuple[float, list[float]]:
+    """The app with another batch-record interval or drawing budget: what the GUI's own
+    share of a core costs the run, side by side with the app as it is."""
     from visionstudio.ui.plots import metrics
 
     worker = worker_module()
     saved = worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET
-    worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = LEAN_REPORT_INTERVAL_S, LEAN_TRAINING_BUDGET
+    worker.REPORT_INTERVAL_S = saved[0] if interval is None else interval
+    metrics.TRAINING_BUDGET = saved[1] if budget is None else budget
     try:
         return in_app(app, doc, window)
     finally:
@@ -472,6 +479,7 @@ def app_run(args, order: int, python_gc: bool = False) -> dict:
         (["--no-layer-health"] if args.no_layer_health else []) + \
         (["--with-no-health"] if args.with_no_health else []) + \
         (["--with-lean"] if args.with_lean else []) + \
+        (["--with-chatty"] if args.with_chatty else []) + \
         (["--with-main"] if args.with_main else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
     for line in done.stdout.splitlines()[::-1]:
@@ -497,6 +505,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     line += f", app with the latency probe {med['probed']:.1f}"
     extra = f", app with the latency probe / CLI {out['ratio_probed_vs_cli']:.3f}"
     for mode, words in (("no_health", "app without layer health"), ("lean", "lean app"),
+                        ("chatty", "app at 10 batch records a second"),
                         ("thread", "engine in a thread"),
                         ("main", "engine on this main thread")):
         if mode in med:
@@ -525,7 +534,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     from thread_cpu import cpu_report
 
     out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
-    for mode in ("lean", "no_health", "pygc_app"):
+    for mode in ("lean", "chatty", "no_health", "pygc_app"):
         got = [run["cpu_modes"][mode] for run in runs if mode in run.get("cpu_modes", {})]
         if got:
             print(f"  ({mode}, same figures:", end=" ", flush=True)
@@ -552,7 +561,9 @@ def main() -> int:
     ap.add_argument("--with-no-health", action="store_true",
                     help="also the app with the project's layer health off (mode no_health)")
     ap.add_argument("--with-lean", action="store_true",
-                    help="also the app with 4 batch records a second and half the drawing budget")
+                    help="also the app with half the drawing budget while training")
+    ap.add_argument("--with-chatty", action="store_true",
+                    help="also the app at 10 batch records a second (the former rate)")
     ap.add_argument("--python-gc", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--with-python-gc", action="store_true",
                     help="also app processes with Python's own collector instead of the app's "

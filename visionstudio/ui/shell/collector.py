@@ -59,6 +59,7 @@ class GuiCollector(QObject):
         self._oldest_wanted = False     # set from any thread; read on the GUI thread
         self._long_lived = 0            # objects the last whole-heap collection kept
         self._pending = 0               # frozen since then by oldest collections
+        self._frozen_any = gc.get_freeze_count() > 0   # once, at start
         self.collections = [0, 0, 0]    # per generation, since start (for tests, benchmarks)
         self.whole_heap = 0             # whole-heap collections, since start
         self.tick_ms = tick_ms
@@ -79,6 +80,7 @@ class GuiCollector(QObject):
         self._timer.stop()
         gcpause.set_collection_owner(None, None)
         self._holders = 0
+        self._frozen_any = False
         gc.unfreeze()
         gc.collect()
         if self._was_enabled:
@@ -90,6 +92,7 @@ class GuiCollector(QObject):
         """A run starts (GUI thread): what exists now is frozen, and no whole-heap
         collection runs until the matching ``release_heap``. Runs at once share it."""
         self._holders += 1
+        self._frozen_any = True
         # not counted as growth of the old heap: counted, every run's start moved young
         # objects into it, and the run's end set off a whole-heap collection (measured:
         # 467 ms on the GUI thread as the next run prepared)
@@ -147,13 +150,19 @@ class GuiCollector(QObject):
         # since the last one pass a quarter of what it kept. Counted from the unfrozen
         # oldest generation, which is small; gc.get_freeze_count() walks the whole frozen
         # list (measured: tens of ms on the app's heap)
-        self._pending += len(gc.get_objects(generation=2))
-        if self._pending > self._long_lived // 4:
-            gc.unfreeze()
-            gc.collect()
-            self._long_lived, self._pending = len(gc.get_objects(generation=2)), 0
+        survivors = len(gc.get_objects(generation=2))
+        if not self._frozen_any:     # nothing frozen yet: that was the whole heap
+            self._long_lived, self._pending = survivors, 0
             self.whole_heap += 1
+        else:
+            self._pending += survivors
+            if self._pending > self._long_lived // 4:
+                gc.unfreeze()
+                gc.collect()
+                self._long_lived, self._pending = len(gc.get_objects(generation=2)), 0
+                self.whole_heap += 1
         gc.freeze()          # the survivors
+        self._frozen_any = True
 
     def _collect(self, generation: int) -> None:
         gc.collect(generation)

@@ -33,7 +33,12 @@ from visionstudio.core.training.thread_policy import (
     policy_for,
 )
 
-REPORT_INTERVAL_S = 0.1    # at most ~10 batch records a second (each carries every step's loss)
+# At most 4 batch records a second (each carries every step's loss, so no point is lost):
+# the status line and the dashboard (at most ~3 frames a second while a run trains) need
+# no more, and each record costs the GUI thread a status-line relayout (~1 ms) and the
+# history's bookkeeping; at 10 a second the GUI took 5.5% of a core, and on 2 cores each
+# GUI slice stalls the whole OpenMP team (docs/training-in-the-app.md)
+REPORT_INTERVAL_S = 0.25
 
 
 class _Forward:
