@@ -51,6 +51,7 @@ def installed(qtbot):
     assert collector.installed() is None
     was_enabled = gc.isenabled()
     got = collector.install()
+    got.quiet_s = 0.0                    # the offscreen pointer never moves: always quiet
     Cycle.freed_on.clear()
     threads: list[int] = []
 
@@ -205,3 +206,23 @@ def test_a_runs_start_and_end_alone_set_off_no_whole_heap_collection(qtbot, inst
     got.tick()
     assert got.whole_heap == wholes
     del young
+
+
+def test_a_due_whole_heap_collection_waits_until_the_pointer_rests(qtbot, installed):
+    got, _threads = installed
+    got.request_full()
+    got.tick()                            # the base
+    kept = [Cycle()]
+    got.request_full()
+    got.tick()                            # frozen
+    kept.clear()
+    wholes = got.whole_heap
+    padding = [[] for _ in range(max(10_000, 2 * got._long_lived))]
+    got.quiet_s = 3600.0                  # the user is moving the mouse
+    got.request_full()
+    got.tick()
+    assert got.whole_heap == wholes and Cycle.freed_on == []   # due, not run
+    got.quiet_s = 0.0                     # the pointer rests
+    got.tick()
+    assert got.whole_heap == wholes + 1 and Cycle.freed_on == [threading.get_ident()]
+    del padding

@@ -21,9 +21,10 @@ its survivors are moved to the permanent generation (``gc.freeze``), so the next
 only what is newer: measured, a full collection of the app's 250,000 objects took 230 ms on
 an idle GUI thread, of the frozen heap's newer part well under a millisecond. Objects that
 die by reference count are freed at once, frozen or not; a cycle among frozen objects
-waits for a whole-heap collection (unfreeze, collect, freeze), run on Python's own rule
-(once the objects frozen since the last one pass a quarter of what it kept) and never
-while a run trains.
+waits for a whole-heap collection (unfreeze, collect, freeze), due on Python's own rule
+(once the objects frozen since the last one pass a quarter of what it kept), run when
+the pointer has rested for two seconds with no button held, and never while a run
+trains.
 
 While a training run trains, the objects that existed when it started are frozen and
 what the run creates is not, so a cycle the run leaves behind is freed by the collection
@@ -34,8 +35,10 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QCursor, QGuiApplication
 
 from visionstudio.core import gcpause
 
@@ -43,6 +46,7 @@ TICK_MS = 250       # a tick with nothing to collect costs microseconds
 BUSY_TICK_MS = 20   # while objects are made fast
 BUSY_FACTOR = 8     # "fast": more than 8 thresholds' worth of new objects in one tick
 MIN_OLDEST = 10_000  # the oldest generation's unfrozen part is collected once it has this many
+QUIET_S = 2.0       # a whole-heap collection waits for the pointer to rest this long
 
 _installed: GuiCollector | None = None
 
@@ -60,6 +64,9 @@ class GuiCollector(QObject):
         self._long_lived = 0            # objects the last whole-heap collection kept
         self._pending = 0               # frozen since then by oldest collections
         self._frozen_any = gc.get_freeze_count() > 0   # once, at start
+        self._whole_due = False         # by the quarter rule, waiting for a quiet moment
+        self.quiet_s = QUIET_S
+        self._pointer, self._pointer_since = None, time.monotonic()
         self.collections = [0, 0, 0]    # per generation, since start (for tests, benchmarks)
         self.whole_heap = 0             # whole-heap collections, since start
         self.tick_ms = tick_ms
@@ -129,6 +136,8 @@ class GuiCollector(QObject):
         if self._oldest_wanted:
             self._oldest_wanted = False
             self._collect_oldest()
+        elif self._whole_due and self._user_quiet() and not self.holding:
+            self._collect_whole_heap()
         elif count0 > t0 > 0:
             if count1 <= t1:
                 self._collect(0)
@@ -156,13 +165,29 @@ class GuiCollector(QObject):
             self.whole_heap += 1
         else:
             self._pending += survivors
-            if self._pending > self._long_lived // 4:
-                gc.unfreeze()
-                gc.collect()
-                self._long_lived, self._pending = len(gc.get_objects(generation=2)), 0
-                self.whole_heap += 1
+            self._whole_due = self._whole_due or self._pending > self._long_lived // 4
         gc.freeze()          # the survivors
         self._frozen_any = True
+        if self._whole_due and self._user_quiet():
+            self._collect_whole_heap()
+
+    def _collect_whole_heap(self) -> None:
+        gc.unfreeze()
+        gc.collect()
+        self._long_lived, self._pending = len(gc.get_objects(generation=2)), 0
+        self._whole_due = False
+        self.whole_heap += 1
+        gc.freeze()
+
+    def _user_quiet(self) -> bool:
+        """No button held and the pointer still for ``quiet_s``: the moment a whole-heap
+        collection (a quarter to half a second on the app's heap) is least likely to be
+        felt. Measured: due right after a run ended, it froze the window 571 ms."""
+        now, pos = time.monotonic(), QCursor.pos()
+        if pos != self._pointer:
+            self._pointer, self._pointer_since = pos, now
+        return QGuiApplication.mouseButtons() == Qt.MouseButton.NoButton and \
+            now - self._pointer_since >= self.quiet_s
 
     def _collect(self, generation: int) -> None:
         gc.collect(generation)
