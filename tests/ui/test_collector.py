@@ -46,9 +46,20 @@ def app_parts(qtbot, tmp_path, monkeypatch):
     panel.training.shutdown()
 
 
+class NoButtons:
+    """An earlier test may leave a simulated button pressed in Qt's state."""
+
+    @staticmethod
+    def mouseButtons():  # noqa: N802 - Qt's name
+        from PySide6.QtCore import Qt
+
+        return Qt.MouseButton.NoButton
+
+
 @pytest.fixture
-def installed(qtbot):
+def installed(qtbot, monkeypatch):
     assert collector.installed() is None
+    monkeypatch.setattr(collector, "QGuiApplication", NoButtons)
     was_enabled = gc.isenabled()
     got = collector.install()
     got.quiet_s = 0.0                    # the offscreen pointer never moves: always quiet
