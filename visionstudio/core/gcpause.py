@@ -43,9 +43,18 @@ def set_collection_owner(thread_id: int | None, ask: Callable[[], None] | None) 
 
 
 def collect_garbage() -> None:
-    """A full collection now, or, off the owning thread, as soon as the owner can."""
+    """A full collection now, or, off the owning thread, as soon as the owner can.
+
+    With no owner set (the command line, tests), only the main thread collects here: a
+    worker's explicit collection can free objects other threads own. Seen in the test
+    suite: a training thread's collection freed a garbage Qt widget, whose destructor
+    waited for the GIL while the GUI thread, holding it, waited for Qt's lock (deadlock).
+    Off the main thread this then leaves it to Python's automatic collection."""
     ask = _ask_owner
-    if ask is not None and threading.get_ident() != _owner_thread:
-        ask()
-    else:
+    if ask is not None:
+        if threading.get_ident() != _owner_thread:
+            ask()
+        else:
+            gc.collect()
+    elif threading.current_thread() is threading.main_thread():
         gc.collect()
