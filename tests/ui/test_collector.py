@@ -7,15 +7,17 @@ NaN run's memory release on the training thread)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from visionstudio.core import gcpause
 from visionstudio.ui.shell import collector
 
-from .test_training_run import make_controller, wait_done
+from .test_training_run import make_controller, make_loss_diverge, wait_done
 
 WAIT_MS = 30_000   # the first oldest collection walks the whole test process's heap
 
@@ -56,14 +58,9 @@ class NoButtons:
         return Qt.MouseButton.NoButton
 
 
-@pytest.fixture
-def installed(qtbot, monkeypatch):
-    assert collector.installed() is None
-    monkeypatch.setattr(collector, "QGuiApplication", NoButtons)
-    was_enabled = gc.isenabled()
-    got = collector.install()
-    got.quiet_s = 0.0                    # the offscreen pointer never moves: always quiet
-    Cycle.freed_on.clear()
+@contextlib.contextmanager
+def collecting_threads() -> Iterator[list[int]]:
+    """The thread of every collection that starts inside the block (gc.callbacks)."""
     threads: list[int] = []
 
     def callback(phase: str, _info: dict) -> None:
@@ -72,9 +69,23 @@ def installed(qtbot, monkeypatch):
 
     gc.callbacks.append(callback)
     try:
-        yield got, threads
+        yield threads
     finally:
         gc.callbacks.remove(callback)
+
+
+@pytest.fixture
+def installed(qtbot, monkeypatch):
+    assert collector.installed() is None
+    monkeypatch.setattr(collector, "QGuiApplication", NoButtons)
+    was_enabled = gc.isenabled()
+    got = collector.install()
+    got.quiet_s = 0.0                    # the offscreen pointer never moves: always quiet
+    Cycle.freed_on.clear()
+    try:
+        with collecting_threads() as threads:
+            yield got, threads
+    finally:
         collector.uninstall()
         assert gc.isenabled() == was_enabled and gc.get_freeze_count() == 0
 
@@ -92,16 +103,20 @@ def test_cycles_made_by_a_worker_are_freed_on_the_gui_thread(qtbot, installed):
     got, threads = installed
     assert not gc.isenabled()
     make_garbage_in_a_thread(5 * gc.get_threshold()[0])   # several generation-0 rounds' worth
-    # what the app does meanwhile: objects made (the count is allocations minus frees, so
-    # a previous test's teardown freeing much could leave it under the threshold, and
-    # Python's own collector would then wait for allocations just the same)
-    alive = [[] for _ in range(2 * gc.get_threshold()[0])]
+    # what the app does meanwhile: objects made. The count is allocations minus frees, and
+    # a previous test's widgets deleted during the wait free many, which could leave it
+    # under the threshold (Python's own collector would then wait for allocations too)
+    alive: list[list] = []
     gui = threading.get_ident()
-    qtbot.waitUntil(lambda: len(Cycle.freed_on) >= 5 * gc.get_threshold()[0], timeout=WAIT_MS)
+
+    def freed() -> bool:
+        alive.extend([] for _ in range(gc.get_threshold()[0]))
+        return len(Cycle.freed_on) >= 5 * gc.get_threshold()[0]
+
+    qtbot.waitUntil(freed, timeout=WAIT_MS)
     assert set(Cycle.freed_on) == {gui}
     assert threads and set(threads) == {gui}
     assert sum(got.collections) >= 1
-    del alive
 
 
 def test_a_workers_request_for_memory_is_collected_on_the_gui_thread(qtbot, installed):
@@ -124,20 +139,11 @@ def test_without_the_collector_only_the_main_thread_collects_on_request():
     """The command line and the tests: a worker's request collects nothing (its collection
     freed a garbage Qt widget on the training thread and deadlocked the suite)."""
     assert collector.installed() is None
-    threads: list[int] = []
-
-    def callback(phase: str, _info: dict) -> None:
-        if phase == "start":
-            threads.append(threading.get_ident())
-
-    gc.callbacks.append(callback)
-    try:
+    with collecting_threads() as threads:
         worker = threading.Thread(target=gcpause.collect_garbage)
         worker.start()
         worker.join()
         gcpause.collect_garbage()
-    finally:
-        gc.callbacks.remove(callback)
     assert worker.ident not in threads and threading.get_ident() in threads
 
 
@@ -170,20 +176,10 @@ def test_a_run_holds_the_heap_and_the_gui_thread_collects_after_it(qtbot, instal
 
 def test_a_nan_runs_memory_release_collects_on_the_gui_thread(qtbot, installed, app_parts,
                                                                monkeypatch):
-    from visionstudio.core.training import losses
-
     got, threads = installed
     controller, panel, plots = app_parts
     session = panel.training
-    original = losses.TrainingLoss.__call__
-    calls = {"n": 0}
-
-    def diverging(self, out, target):
-        calls["n"] += 1
-        loss = original(self, out, target)
-        return loss * float("nan") if calls["n"] >= 2 else loss
-
-    monkeypatch.setattr(losses.TrainingLoss, "__call__", diverging)
+    make_loss_diverge(monkeypatch)
     failures = []
     session.failed.connect(failures.append)
     assert session.train()

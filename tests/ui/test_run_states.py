@@ -21,7 +21,7 @@ from visionstudio.core.training.records import BatchRecord, EpochRecord
 from visionstudio.ui.shell.controller import DocumentController
 
 from .shell_helpers import Answers
-from .test_training_run import make_controller, wait_done, wait_first_batch
+from .test_training_run import make_controller, make_loss_diverge, wait_done, wait_first_batch
 
 
 def fill(history: RunHistory, steps: int, scale: float, lr: float, rate: float) -> None:
@@ -179,20 +179,11 @@ def test_paused_learning_rate_change_names_the_learning_rate(qtbot, window):
 
 def test_failed_run_is_marked_not_continuable_and_new_resets_the_status_bar(qtbot, window,
                                                                              monkeypatch):
-    from visionstudio.core.training import losses
     from visionstudio.ui.training.integration import install
 
     integration = install(window)
     integration.show_failure = lambda parent, failure: None
-    original = losses.TrainingLoss.__call__
-    calls = {"n": 0}
-
-    def diverging(self, out, target):
-        calls["n"] += 1
-        loss = original(self, out, target)
-        return loss * float("nan") if calls["n"] >= 2 else loss
-
-    monkeypatch.setattr(losses.TrainingLoss, "__call__", diverging)
+    make_loss_diverge(monkeypatch)
     session, panel = integration.training, window.panel
     assert session.train()
     wait_done(qtbot, session)

@@ -136,11 +136,10 @@ def test_stop_returns_within_one_batch_and_keeps_checkpoint(qtbot, app_parts):
     assert controller.document.runs[-1]["status"] == "stopped"
 
 
-def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatch):
+def make_loss_diverge(monkeypatch) -> None:
+    """From the second batch on, the training loss is NaN (the run fails as diverged)."""
     from visionstudio.core.training import losses
 
-    controller, panel, plots = app_parts
-    session = panel.training
     original = losses.TrainingLoss.__call__
     calls = {"n": 0}
 
@@ -150,6 +149,12 @@ def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatc
         return loss * float("nan") if calls["n"] >= 2 else loss
 
     monkeypatch.setattr(losses.TrainingLoss, "__call__", diverging)
+
+
+def test_nan_loss_shows_message_and_returns_to_idle(qtbot, app_parts, monkeypatch):
+    controller, panel, plots = app_parts
+    session = panel.training
+    make_loss_diverge(monkeypatch)
     failures = []
     session.failed.connect(failures.append)
     assert session.train()
