@@ -92,3 +92,23 @@ def test_the_dashboard_paints_its_background_without_a_cached_image(qtbot):
     plots = MetricsPlots(DocumentController())
     qtbot.addWidget(plots)
     assert plots.graphics.cacheMode() == QGraphicsView.CacheModeFlag.CacheNone
+
+
+def test_the_lines_of_an_unmoved_range_are_kept_and_rebuilt_when_it_moves(qtbot):
+    widget, plot = _plot(qtbot, x=True, y=True)
+    grid = _grid(plot)
+    built = []
+    lines = grid._lines
+    grid._lines = lambda name, rect, pixels: built.append((name, rect.left(), rect.right())) or \
+        lines(name, rect, pixels)
+    widget.grab()
+    widget.grab()                                   # a new point, same range: nothing rebuilt
+    assert [name for name, *_ in built] == ["bottom", "left"]
+    plot.setXRange(0, 20, padding=0)
+    widget.grab()
+    assert built[-2:] == [("bottom", 0.0, 20.0), ("left", 0.0, 20.0)]
+    plot.getAxis("bottom").setTickPen(pg.mkPen("#ff0000"))   # a theme change: new colours
+    widget.grab()
+    assert len(built) == 6
+    red = [pen.color().red() for pen, _lines in grid._lines_drawn]
+    assert red and red[0] == 255

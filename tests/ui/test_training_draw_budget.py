@@ -74,3 +74,62 @@ def test_the_worker_asks_for_throttled_records(monkeypatch, tmp_path):
     assert out == ["done"]
     assert seen["report_interval_s"] >= 0.1        # at most ~10 records a second
     assert seen["metrics_csv"] is False
+
+
+def test_the_governor_counts_every_paint_since_the_last_tick(plots, monkeypatch):
+    from visionstudio.ui.plots import metrics
+
+    monkeypatch.setattr(plots.training, "state", "running")
+    plots.graphics.paint_s = 0.0
+    plots._adapt_rate(0.001)
+    alone = plots.timer.interval()
+    assert alone == pytest.approx(1 / metrics.TRAINING_BUDGET, abs=1)
+    plots.graphics.paint_s = 0.0012 + 0.0008      # two paints after one tick (an axis moved)
+    plots._adapt_rate(0.001)
+    expected = min(metrics.TRAINING_MAX_INTERVAL_MS, 3 / metrics.TRAINING_BUDGET)
+    assert plots.timer.interval() == pytest.approx(expected, abs=1) and expected > alone
+    assert plots.graphics.paint_s == 0.0          # taken: the next tick starts from nothing
+
+
+def test_while_training_the_loss_is_drawn_every_other_tick(plots, monkeypatch):
+    drawn: list[str] = []
+    monkeypatch.setattr(plots, "_draw_group", drawn.append)
+    monkeypatch.setattr(plots, "_adapt_rate", lambda seconds: None)
+    history = plots.selection.history
+
+    def ticks(n: int) -> list[str]:
+        drawn.clear()
+        for _ in range(n):
+            history.version += 1                  # a new batch record before every tick
+            plots._tick()
+        return list(drawn)
+
+    monkeypatch.setattr(plots.training, "state", "running")
+    assert ticks(8) == ["loss", "accuracy", "loss", "lr", "loss", "throughput", "loss", "accuracy"]
+    monkeypatch.setattr(plots.training, "state", "idle")
+    got = ticks(4)                                # idle: plain round robin, each plot in turn
+    assert sorted(got) == sorted(["loss", "accuracy", "lr", "throughput"])
+
+
+def test_unchanged_epoch_series_are_not_fed_again(qtbot):
+    import numpy as np
+    import pyqtgraph as pg
+
+    from visionstudio.ui.plots.style import set_if_changed
+
+    item = pg.PlotDataItem()
+    fed = []
+    original = item.setData
+    item.setData = lambda *a, **k: fed.append(a) or original(*a, **k)
+    x, y = np.array([10.0, 20.0]), np.array([0.5, np.nan])
+    set_if_changed(item, x, y)
+    set_if_changed(item, x.copy(), y.copy())      # the same values (NaN included): skipped
+    assert len(fed) == 1
+    y[1] = 0.25                                   # changed in place: the kept copy differs
+    set_if_changed(item, x, y)
+    set_if_changed(item, np.array([10.0, 20.0, 30.0]), np.array([0.5, 0.25, 0.2]))
+    assert len(fed) == 3
+    assert list(item.getData()[1]) == [0.5, 0.25, 0.2]
+    item._fed_series = None                       # fed elsewhere: the next one is fed again
+    set_if_changed(item, np.array([10.0, 20.0, 30.0]), np.array([0.5, 0.25, 0.2]))
+    assert len(fed) == 4

@@ -36,7 +36,17 @@ from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
 from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
-from visionstudio.ui.plots.style import BLUE, ORANGE, THEMED, TITLES, TimedGraphics, decimate, pen, titles
+from visionstudio.ui.plots.style import (
+    BLUE,
+    ORANGE,
+    THEMED,
+    TITLES,
+    TimedGraphics,
+    decimate,
+    pen,
+    set_if_changed,
+    titles,
+)
 from visionstudio.ui.plots.task_series import MetricChoice, draw_metric, epoch_readout
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
@@ -44,8 +54,8 @@ MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
 # while a run trains in this process, drawing gets a smaller share of a core: every ms the
 # GUI thread paints is a ms the training loses (the plots held the GIL and the CPU for
 # ~10% of a core and made the app train at ~0.75x the command line; docs/training-in-the-app.md)
-BUDGET, TRAINING_BUDGET = 0.10, 0.02            # share of one core for drawing
-TRAINING_MAX_INTERVAL_MS = 400                   # training: each plot at least every 1.6 s
+BUDGET, TRAINING_BUDGET = 0.10, 0.01            # share of one core for drawing
+TRAINING_MAX_INTERVAL_MS = 400                   # training: a plot tick at least every 0.4 s
 GROUPS = ("loss", "accuracy", "lr", "throughput")
 TICK_MS = int(1000 / REFRESH_HZ / len(GROUPS))   # one plot per tick
 
@@ -69,6 +79,7 @@ class MetricsPlots(QWidget):
         self.timer = QTimer(self)
         self._group_drawn: dict[str, tuple] = {}
         self._next_group = 0
+        self._last_group = ""
         self.build_steps = self._build_steps()
         if not staged:
             for _ in self.build_steps:
@@ -276,10 +287,16 @@ class MetricsPlots(QWidget):
         """The timer: redraw one stale plot per tick (round robin), so a frame's paint is
         a quarter of the dashboard and the event loop is never held for a whole frame."""
         sig = self._signature()
-        for i in range(len(GROUPS)):
-            group = GROUPS[(self._next_group + i) % len(GROUPS)]
+        order = [GROUPS[(self._next_group + i) % len(GROUPS)] for i in range(len(GROUPS))]
+        training = self._training()
+        if training:   # few ticks a second: the loss, the curve people watch, every other one
+            others = [g for g in order if g != "loss"]
+            order = others + ["loss"] if self._last_group == "loss" else ["loss"] + others
+        for group in order:
             if self._group_drawn.get(group) != sig:
-                self._next_group = (GROUPS.index(group) + 1) % len(GROUPS)
+                if not (training and group == "loss"):
+                    self._next_group = (GROUPS.index(group) + 1) % len(GROUPS)
+                self._last_group = group
                 t0 = time.perf_counter()
                 self._draw_group(group)
                 self._group_drawn[group] = sig
@@ -305,7 +322,7 @@ class MetricsPlots(QWidget):
             it["loss_ema"].setData(*decimate(a["step"], a["loss_ema"]), connect="finite")
             epochs = [h.epoch_series(key) for key in ("train_loss", "val_loss")]
             for key, (x, y) in zip(("train_loss", "val_loss"), epochs):
-                it[key].setData(x, y)
+                set_if_changed(it[key], x, y)
             self.y_ranges.update("loss", a["loss"], *(y for _x, y in epochs), *others, log=log)
         elif group == "lr":
             it["lr"].setData(*decimate(a["step"], a["lr"]), connect="finite")
@@ -314,14 +331,16 @@ class MetricsPlots(QWidget):
             it["throughput"].setData(*decimate(a["rate_step"], a["rate"]), connect="finite")
             self.y_ranges.update("throughput", a["rate"], *others, floor=0.0)
 
+    def _training(self) -> bool:
+        return getattr(self.training, "state", "idle") in ("running", "preparing")
+
     def _adapt_rate(self, seconds: float) -> None:
         # frame-rate governor: keep drawing under BUDGET of one core (TRAINING_BUDGET while
         # a run trains). A frame is a few ms on a desktop (10 Hz); a huge history or a
         # starved 2-core machine (30-50 ms frames measured) lowers the rate instead of
         # taking CPU and the GIL from the training thread
-        cost = seconds + self.graphics.paint_s            # one plot: a quarter of a frame
-        training = getattr(self.training, "state", "idle") in ("running", "preparing")
-        budget, longest = ((TRAINING_BUDGET, TRAINING_MAX_INTERVAL_MS) if training
+        cost = seconds + self.graphics.take_paint_s()    # one plot: a quarter of a frame
+        budget, longest = ((TRAINING_BUDGET, TRAINING_MAX_INTERVAL_MS) if self._training()
                            else (BUDGET, MAX_INTERVAL_MS))
         interval = int(min(longest, max(TICK_MS, cost * 1000 / budget)))
         if abs(interval - self.timer.interval()) > 10:

@@ -59,8 +59,27 @@ def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 20_000) -> tuple[np
     return np.append(x[::k], x[-1]), np.append(y[::k], y[-1])
 
 
+def set_if_changed(item, x, y, **kwargs) -> None:
+    """``item.setData(x, y)`` unless the series are the ones it was last given.
+
+    For the short per-epoch series, redrawn with their plot every frame while they change
+    once an epoch: pyqtgraph's ``setData`` costs ~0.5 ms however short the data (measured
+    in the app while training). Copies are kept, so keep it to short series."""
+    x, y = np.asarray(x), np.asarray(y)
+    last = getattr(item, "_fed_series", None)
+    if last is not None and last[0].shape == x.shape and last[1].shape == y.shape and \
+            np.array_equal(last[0], x, equal_nan=True) and np.array_equal(last[1], y, equal_nan=True):
+        return
+    item._fed_series = (x.copy(), y.copy())
+    item.setData(x, y, **kwargs)
+
+
 class TimedGraphics(pg.GraphicsLayoutWidget):
-    """Remembers how long its last paint took (the frame-rate governor reads it).
+    """Adds up how long its paints took (the frame-rate governor takes the sum).
+
+    The sum and not the last paint: a tick's ``setData`` can be followed by more than one
+    paint (an axis re-rendered after its range moved, a title), and the governor's budget
+    is what all of them cost (measured in the app while training: 1.3 paints a tick).
 
     No background cache (pyqtgraph turns QGraphicsView's CacheBackground on): the cached
     background is a view-sized image blended at every paint, and Qt blends an image that
@@ -68,13 +87,17 @@ class TimedGraphics(pg.GraphicsLayoutWidget):
     the background is one solid fill, cheaper to paint than to blend
     (``benchmarks/plot_grid.py``)."""
 
-    paint_s = 0.0
+    paint_s = 0.0          # the paints since the last take_paint_s()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
 
+    def take_paint_s(self) -> float:
+        took, self.paint_s = self.paint_s, 0.0
+        return took
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         t0 = time.perf_counter()
         super().paintEvent(event)
-        self.paint_s = time.perf_counter() - t0
+        self.paint_s += time.perf_counter() - t0

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from visionstudio.core.tasks import TASK_KINDS
 from visionstudio.ui.forms import ignore_wheel_unless_focused
 from visionstudio.ui.plots.metric_names import ACCURACY, is_fraction, metric_label, metric_text
-from visionstudio.ui.plots.style import DARK_BLUE, decimate, metric_title, titles
+from visionstudio.ui.plots.style import DARK_BLUE, decimate, metric_title, set_if_changed, titles
 
 EMPTY = (np.zeros(0), np.zeros(0))
 
@@ -201,11 +201,12 @@ def draw_metric(plot, items: dict, history, choice: MetricChoice) -> str:
     if key == ACCURACY:
         a = history.batch_arrays()
         items["acc_batch"].setData(*decimate(a["acc_step"], a["acc"]), connect="finite")
+        items["acc_batch"]._fed_series = None      # fed here, not by set_if_changed
     else:
-        items["acc_batch"].setData(*EMPTY)
+        set_if_changed(items["acc_batch"], *EMPTY)
     train, val = series(history, key)
-    items["train_acc"].setData(*train)
-    items["val_acc"].setData(*val)
+    set_if_changed(items["train_acc"], *train)
+    set_if_changed(items["val_acc"], *val)
     if key != choice.drawn:
         choice.restyle(plot)
     return key

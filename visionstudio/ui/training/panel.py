@@ -34,6 +34,7 @@ from visionstudio.ui.training import datasets
 from visionstudio.ui.training.devices import list_devices_async
 from visionstudio.ui.training.forms import ParamForm
 from visionstudio.ui.training.initial_label import InitialWeightsLabel
+from visionstudio.ui.training.status_line import StatusLine
 from visionstudio.ui.training.task_picker import TaskPicker
 from visionstudio.ui.training.texts import (
     END_TEXTS,
@@ -132,9 +133,9 @@ class TrainingPanel(QWidget):
         row2.addWidget(self.continue_button)
         row2.addWidget(self.extra_epochs)
         outer.addLayout(row2)
-        self.status_label = QLabel("Ready: press Train (F5).")
+        self.status_label = StatusLine("Ready: press Train (F5).")   # 4 updates a second
         self.status_label.setObjectName("trainingStatus")
-        self.status_label.setWordWrap(True)
+        self.status_label.setAccessibleName("Training status")
         outer.addWidget(self.status_label)
         self.final_label = QLabel("")
         self.final_label.setObjectName("finalAccuracy")
