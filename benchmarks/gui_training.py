@@ -26,6 +26,9 @@ process, after a warm-up run; cli: its own):
           its OpenMP team then stays, so the app runs after it are not the app alone)
   lean    (--with-lean) the app with half the dashboard's drawing budget while training
   chatty  (--with-chatty) the app at 10 batch records a second, the rate it had before 4
+  --main-window: the app processes train in the app's real MainWindow (the canvas with
+          its layer health, the docks, the status bar's progress and clock), not in the
+          training panel and the dashboard alone
   pygc_*  (--with-python-gc) app processes with Python's own automatic collector instead of
           the app's GUI-thread one (ui/shell/collector.py), interleaved with the others
 Collections: every cyclic garbage collection of a measured run is timed (gc.callbacks),
@@ -123,9 +126,13 @@ def in_thread(app, doc, loaded) -> tuple[float, list[float]]:
 
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from visionstudio.core.training.thread_policy import apply_to_current_thread, policy_for
+    from visionstudio.core.training.thread_policy import (
+        apply_to_current_thread,
+        default_thread_count,
+        policy_for,
+    )
 
-    threads = __import__("torch").get_num_threads()
+    threads = default_thread_count()   # the GUI thread's own count is 1 once a run started
     out: list[float] = []
 
     def train() -> None:
@@ -336,13 +343,26 @@ def build_app(args):
     maker.start()
     maker.join()
     controller = DocumentController(project(args))
-    window = QSplitter()
-    window.controller = controller
-    window.addWidget(TrainingPanel(controller))
-    window.addWidget(MetricsPlots(controller))
-    window.resize(1400, 700)
+    if args.main_window:   # the whole app: canvas, docks, status bar, training integration
+        from PySide6.QtCore import QSettings
+
+        from visionstudio.ui.shell.main_window import MainWindow
+
+        folder = tempfile.mkdtemp()
+        window = MainWindow(controller, settings=QSettings(os.path.join(folder, "settings.ini"),
+                                                           QSettings.Format.IniFormat),
+                            recovery_dir=__import__("pathlib").Path(folder) / "recovery")
+        window.resize(1600, 1000)
+    else:
+        window = QSplitter()
+        window.controller = controller
+        window.addWidget(TrainingPanel(controller))
+        window.addWidget(MetricsPlots(controller))
+        window.resize(1400, 700)
     window.show()
-    app.processEvents()
+    for _ in range(20):    # the main window builds its docks in the first event-loop turns
+        app.processEvents()
+        time.sleep(0.01)
     return app, doc, window, loaded[0], torch
 
 
@@ -404,6 +424,8 @@ def print_collections(runs: list[dict], cli_cpu: list[dict]) -> None:
 def app_once(args) -> dict:
     """`--app-once`: one app process: a warm-up run, then each in-process mode once (order
     by ``--order``); returns their images/s, latencies, CPU use and the applied policy."""
+    from visionstudio.core.training.thread_policy import default_thread_count
+
     app, doc, window, loaded, torch = build_app(args)
     in_app(app, doc, window)                           # warm-up (allocator, kernels)
     APP_CPU.clear()
@@ -412,7 +434,7 @@ def app_once(args) -> dict:
         (["lean"] if args.with_lean else []) + (["chatty"] if args.with_chatty else [])
     out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
-                 "torch_threads": torch.get_num_threads()}
+                 "torch_threads": default_thread_count()}
     for mode in (modes if args.order % 2 == 0 else modes[::-1]):
         COLLECTIONS.clear()
         if mode in ("app", "probed"):
@@ -476,6 +498,7 @@ def app_run(args, order: int, python_gc: bool = False) -> dict:
         (["--python-gc"] if python_gc else []) + [
            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--device", args.device,
            "--threads", str(args.threads)] + (["--with-thread"] if args.with_thread else []) + \
+        (["--main-window"] if args.main_window else []) + \
         (["--no-layer-health"] if args.no_layer_health else []) + \
         (["--with-no-health"] if args.with_no_health else []) + \
         (["--with-lean"] if args.with_lean else []) + \
@@ -568,6 +591,9 @@ def main() -> int:
     ap.add_argument("--with-python-gc", action="store_true",
                     help="also app processes with Python's own collector instead of the app's "
                          "GUI-thread one (modes pygc_app, pygc_probed)")
+    ap.add_argument("--main-window", action="store_true",
+                    help="the app processes train in the real main window (canvas, docks, status "
+                         "bar) instead of the training panel and the dashboard alone")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     if args.cli_once:

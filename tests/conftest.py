@@ -8,6 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 os.environ.setdefault("VISIONSTUDIO_NO_RECOVERY_PROMPT", "1")
 
+import sys
+
 import pytest
 
 
@@ -20,6 +22,23 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("VISIONSTUDIO_DATA_DIR", str(home / "datasets"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _main_thread_torch_count_restored():
+    """A test that started a run made torch serial on this (the GUI) thread, as the app
+    does for good (ui/shell/torch_loader.serial_gui_torch): give the next test the count
+    it would have had alone."""
+    yield
+    loader = sys.modules.get("visionstudio.ui.shell.torch_loader")
+    if loader is None or not loader._serial:
+        return
+    from visionstudio.core.training import thread_policy
+
+    count = thread_policy.default_thread_count()
+    loader._serial.clear()
+    thread_policy._process_threads.clear()
+    sys.modules["torch"].set_num_threads(count)
 
 
 @pytest.fixture(autouse=True)

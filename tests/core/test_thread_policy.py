@@ -109,3 +109,39 @@ def test_without_a_priority_step_nothing_is_lowered():
     t.join(60)
     assert out["applied"].nice == main_nice
     assert out["applied"].threads == 1
+
+
+SERIAL_PROBE = r"""
+import json, os, threading, torch
+from visionstudio.core.training.thread_policy import default_thread_count, serial_torch_on_this_thread
+torch.set_num_threads(2)                     # as on a 2-core machine, whatever this one has
+changed = serial_torch_on_this_thread()
+threads = set(os.listdir("/proc/self/task"))
+conv = torch.nn.Conv2d(16, 32, 3)
+with torch.no_grad():
+    for _ in range(3):
+        conv(torch.randn(16, 16, 64, 64)).sum()
+made = len(set(os.listdir("/proc/self/task")) - threads)
+fresh = []
+worker = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+worker.start(); worker.join()
+print(json.dumps({"changed": changed, "here": torch.get_num_threads(), "made": made,
+                  "fresh": fresh[0], "default": default_thread_count(),
+                  "again": serial_torch_on_this_thread()}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc")
+def test_a_serial_thread_makes_no_openmp_team_and_fresh_threads_keep_the_default():
+    """The GUI thread's torch runs serially: a team made there would outlive every run and
+    make each run's team sleep at its barriers (more OpenMP threads than CPUs)."""
+    import json
+    import subprocess
+
+    pytest.importorskip("torch")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", SERIAL_PROBE], capture_output=True, text=True,
+                          timeout=300, cwd=root, env={**os.environ, "PYTHONPATH": root}, check=False)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"changed": True, "here": 1, "made": 0, "fresh": 2, "default": 2, "again": False}

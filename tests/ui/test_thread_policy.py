@@ -15,7 +15,12 @@ torch = pytest.importorskip("torch")
 
 from visionstudio.core.project.commands import SetDatasetSettings, SetTrainingSettings  # noqa: E402
 from visionstudio.core.templates import load_template  # noqa: E402
-from visionstudio.core.training.thread_policy import LOWER_PRIORITY, THREADS_ENV, thread_nice  # noqa: E402
+from visionstudio.core.training.thread_policy import (  # noqa: E402
+    LOWER_PRIORITY,
+    THREADS_ENV,
+    default_thread_count,
+    thread_nice,
+)
 from visionstudio.ui.shell.controller import DocumentController  # noqa: E402
 
 RUN_TIMEOUT_MS = 180_000
@@ -68,7 +73,7 @@ def test_training_thread_and_its_team_run_below_the_gui_with_the_asked_thread_co
     from visionstudio.ui.training.run_controller import runs_for
 
     monkeypatch.setenv(THREADS_ENV, "2")    # a team of two even on a one-core machine
-    gui_tid, gui_threads = threading.get_native_id(), torch.get_num_threads()
+    gui_tid, gui_threads = threading.get_native_id(), default_thread_count()
     gui_nice = thread_nice(gui_tid)
     expected = min(19, gui_nice + LOWER_PRIORITY)
     session = runs_for(_controller(tmp_path, monkeypatch))
@@ -85,12 +90,12 @@ def test_training_thread_and_its_team_run_below_the_gui_with_the_asked_thread_co
         team = {tid: n for tid, (c, n) in tasks.items() if c == comm}
         assert len(team) >= 2, f"the training thread started no helper thread: {tasks}"
         assert set(team.values()) == {expected}, team
-        assert tasks[gui_tid][1] == gui_nice             # the GUI thread is untouched
-        assert torch.get_num_threads() == gui_threads
+        assert tasks[gui_tid][1] == gui_nice             # the GUI thread's priority is untouched
+        assert torch.get_num_threads() == 1              # torch runs serially there
         _finish(qtbot, session)
     finally:
         session.shutdown()
-    assert torch.get_num_threads() == gui_threads and thread_nice(gui_tid) == gui_nice
+    assert default_thread_count() == gui_threads and thread_nice(gui_tid) == gui_nice
 
 
 def test_by_default_training_uses_the_gui_threads_count_not_one_less(qtbot, tmp_path, monkeypatch):
@@ -100,7 +105,30 @@ def test_by_default_training_uses_the_gui_threads_count_not_one_less(qtbot, tmp_
     session = runs_for(_controller(tmp_path, monkeypatch))
     try:
         worker = _paused_run(qtbot, session)
-        assert worker.thread_policy.threads == torch.get_num_threads()
+        assert worker.thread_policy.threads == default_thread_count() == worker.default_threads
+        _finish(qtbot, session)
+    finally:
+        session.shutdown()
+
+
+def test_the_gui_thread_never_makes_an_openmp_team_a_run_would_share(qtbot, tmp_path, monkeypatch):
+    """A feature-map forward pass on the GUI thread gave it an OpenMP team for good, and
+    from then on every run's team slept at its barriers (more OpenMP threads than CPUs):
+    torch runs serially on the GUI thread once a run starts or a viewer gets a network."""
+    from visionstudio.ui.training.run_controller import runs_for
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    before = default_thread_count()
+    session = runs_for(_controller(tmp_path, monkeypatch))
+    try:
+        worker = _paused_run(qtbot, session)
+        assert torch.get_num_threads() == 1
+        assert worker.default_threads == before          # the run still trains on all cores
+        threads = set(os.listdir("/proc/self/task"))
+        conv = torch.nn.Conv2d(16, 32, 3)
+        with torch.no_grad():
+            conv(torch.randn(16, 16, 64, 64)).sum()       # big enough to run in parallel
+        assert set(os.listdir("/proc/self/task")) <= threads   # no new OpenMP helper
         _finish(qtbot, session)
     finally:
         session.shutdown()

@@ -108,3 +108,49 @@ def apply_to_current_thread(policy: ThreadPolicy) -> AppliedPolicy:
     if policy.threads is not None and torch.get_num_threads() != policy.threads:
         torch.set_num_threads(policy.threads)
     return AppliedPolicy(thread_id=tid, threads=torch.get_num_threads(), nice=thread_nice(tid), note=note)
+
+
+# -- the GUI thread: torch on one thread, so that it never owns an OpenMP team -------------------
+#
+# libgomp lets idle team threads spin between parallel regions only while the process has
+# no more OpenMP threads than CPUs; past that, every team's threads sleep at every barrier.
+# A team, once made, lives as long as the thread that made it, and the GUI thread lives as
+# long as the app: one feature-map forward pass on it (a sample through the network, run
+# there because it takes milliseconds) gave it a team for good, and every later run trained
+# with sleeping helpers (measured in the main window on 2 cores: 36 instead of 0.8 voluntary
+# switches a step on the training thread, the app at 0.80x the command line). So torch
+# runs serially on the GUI thread; heavy work goes to workers, which train on all cores.
+
+_process_threads: list[int] = []   # torch's intra-op count before a thread was made serial
+
+
+def default_thread_count() -> int:
+    """The intra-op count this process trains with (what ``visionstudio train`` uses), also
+    when asked on a thread made serial by ``serial_torch_on_this_thread``."""
+    import torch
+
+    return _process_threads[0] if _process_threads else torch.get_num_threads()
+
+
+def serial_torch_on_this_thread() -> bool:
+    """torch ops on the calling thread run on it alone from now on, so it never makes an
+    OpenMP team; threads started later keep the process's default count. Call it on the
+    GUI thread before its first torch op that could run in parallel (a later call cannot
+    undo a team already made). True when it changed anything."""
+    import torch
+
+    # get_num_threads() first: a thread's first one sets its count from the process-wide
+    # value; set after it, the count sticks to this thread
+    before = torch.get_num_threads()
+    if before == 1:
+        return False
+    if not _process_threads:
+        _process_threads.append(before)
+    torch.set_num_threads(1)
+    # set_num_threads also changed the count fresh threads start from: put it back from a
+    # throwaway thread (the call sets that thread's own count too, which dies with it)
+    helper = threading.Thread(target=torch.set_num_threads, args=(_process_threads[0],),
+                              name="visionstudio-thread-count")
+    helper.start()
+    helper.join()
+    return True

@@ -18,6 +18,7 @@ import time
 from visionstudio.core import memory as core_memory
 from visionstudio.core.inspect import ModelSource, capture_activations, class_probabilities, read_run_weights
 from visionstudio.ui.shell.tasks import BackgroundTask
+from visionstudio.ui.shell.torch_loader import serial_gui_torch
 
 LIVE_MIN_INTERVAL_S = 2.0
 BUILDING = "Building the network in the background…"
@@ -71,6 +72,7 @@ class LiveRefresh:
     def _on_live_model_built(self, job, tensor, result) -> None:
         if self._live_run is not job:
             return                                # that run has ended
+        serial_gui_torch()                        # each epoch's frame is captured on this thread
         self._live_model, frame = result
         if frame is not None and tensor is self.tensor:
             self.timelapse.add(0, *frame)

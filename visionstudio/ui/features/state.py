@@ -34,6 +34,7 @@ from visionstudio.core.inspect import (
 from visionstudio.ui.features.live import BUILDING, LiveRefresh, refusal
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.shell.tasks import BackgroundTask, one_line
+from visionstudio.ui.shell.torch_loader import serial_gui_torch
 from visionstudio.ui.training.run_controller import runs_for
 
 __all__ = ["BUILDING", "InspectionState", "refusal"]
@@ -172,6 +173,7 @@ class InspectionState(QObject, LiveRefresh):
     def _on_model_built(self, gen: int, source) -> None:
         if gen != self._model_gen:
             return                            # built for a graph that has changed since
+        serial_gui_torch()                    # its forward passes run on this thread
         self.source, self.model_error, self._cache = source, "", None
         self.model_changed.emit("")           # the views redraw with it
         self.model_changed.emit(self.describe())
@@ -192,6 +194,7 @@ class InspectionState(QObject, LiveRefresh):
         """Use ``model`` as is (demos, tests, a worker's final weights)."""
         from visionstudio.core.inspect import ModelSource
 
+        serial_gui_torch()                    # its forward passes run on this thread
         model.eval()
         self.source = ModelSource(model, description, trained)
         self._model_stale = False

@@ -21,6 +21,7 @@ import importlib.util
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger("visionstudio")
 TASK_NAME = "visionstudio-load-pytorch"
 LOADING_MESSAGE = "Loading PyTorch…"
 
+_serial: list[bool] = []            # torch on the GUI thread made serial (once)
 _pending: list[Callable[[], object]] = []
 _task: list[BackgroundTask] = []   # the one running import, while it runs
 
@@ -71,10 +73,25 @@ def loading() -> bool:
     return bool(_task)
 
 
+def serial_gui_torch() -> None:
+    """torch on the GUI thread runs serially, so that thread never owns an OpenMP team
+    (one would make every training run's team sleep at its barriers instead of spinning:
+    ``core.training.thread_policy``). Called where torch work can first reach the GUI
+    thread: torch loaded, a network handed to the viewers, a run's start. Cheap after the
+    first call; does nothing before torch is imported or off the main thread."""
+    if _serial or "torch" not in sys.modules or threading.current_thread() is not threading.main_thread():
+        return
+    from visionstudio.core.training.thread_policy import serial_torch_on_this_thread
+
+    serial_torch_on_this_thread()
+    _serial.append(True)
+
+
 def when_torch_loaded(then: Callable[[], object], say: Callable[[str], object] | None = None) -> bool:
     """Call ``then()`` once torch is loaded; True when it ran at once. ``say`` shows
     LOADING_MESSAGE while the import runs (a status bar)."""
     if torch_loaded():
+        serial_gui_torch()
         then()
         return True
     _pending.append(then)
@@ -94,6 +111,7 @@ def _on_failed(exc: BaseException) -> None:
 
 def _run_pending(_result=None) -> None:
     _task.clear()
+    serial_gui_torch()
     waiting = list(_pending)
     _pending.clear()
     for then in waiting:

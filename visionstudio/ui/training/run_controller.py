@@ -42,6 +42,7 @@ from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.records import FailureRecord
 from visionstudio.ui.shell import collector
 from visionstudio.ui.shell.tasks import BackgroundTask, run_task
+from visionstudio.ui.shell.torch_loader import serial_gui_torch
 from visionstudio.ui.training.texts import run_score
 from visionstudio.ui.training.worker import TrainingWorker
 
@@ -157,6 +158,7 @@ class RunController(QObject):
         # must not wait for at start (the Train action loads it first, off this thread).
         from visionstudio.core.training import plan as training_plan
 
+        serial_gui_torch()   # before planning's first torch op on this thread (torch_loader.py)
         plan = training_plan.plan_run(self.controller.document, continue_from=continue_id,
                                       extra_epochs=extra_epochs, runs_root=self.store.root)
         if isinstance(plan, training_plan.PlanProblems):

@@ -29,6 +29,7 @@ from visionstudio.core.training.control import TrainerControl
 from visionstudio.core.training.thread_policy import (
     AppliedPolicy,
     apply_to_current_thread,
+    default_thread_count,
     lower_priority_supported,
     policy_for,
 )
@@ -75,13 +76,12 @@ class TrainingWorker:
     """``worker(state)`` trains ``plan`` into ``run_dir``; returns the core RunResult."""
 
     def __init__(self, plan: Any, control: TrainerControl, run_dir: Path) -> None:
-        import torch
-
         self.plan, self.control, self.run_dir = plan, control, Path(run_dir)
         self.trainer = None   # set when fitting starts; read it only while paused or after
-        # read here, on the GUI thread: the count the process (and the CLI) trains with; a
+        # read here, on the GUI thread: the count the process (and the CLI) trains with
+        # (not the GUI thread's own: torch runs serially there, see thread_policy.py); a
         # fresh thread's torch.get_num_threads() may say otherwise before its first op
-        self.default_threads = torch.get_num_threads()
+        self.default_threads = default_thread_count()
         self.thread_policy: AppliedPolicy | None = None   # what the call applied
 
     def __call__(self, state: Any) -> Any:
