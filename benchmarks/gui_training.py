@@ -353,6 +353,14 @@ def build_app(args):
                                                            QSettings.Format.IniFormat),
                             recovery_dir=__import__("pathlib").Path(folder) / "recovery")
         window.resize(1600, 1000)
+        window.show()
+        for _ in range(20):
+            app.processEvents()
+        from PySide6.QtWidgets import QDockWidget
+
+        for dock in window.findChildren(QDockWidget):   # a user watching the curves
+            if dock.windowTitle() == "Metrics":
+                dock.raise_()
     else:
         window = QSplitter()
         window.controller = controller

@@ -109,3 +109,31 @@ def test_an_opened_block_shows_its_layers_health_worst_instance_first(qtbot, tmp
     assert badge("relu1").badge == "90% dead"
     assert badge("conv1") is None
     runs.shutdown()
+
+
+def test_a_record_fills_the_table_and_sizes_its_columns_once(qtbot, tmp_path, monkeypatch):
+    """Each setItem re-measured its column while the columns were sized to their contents
+    (16 ms a record on the GUI thread): the panel fills with fixed columns, then sizes them."""
+    from PySide6.QtWidgets import QHeaderView
+
+    from visionstudio.core.training.layer_health import LayerHealth, LayerHealthRecord
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    panel = LayerHealthPanel(DocumentController())
+    qtbot.addWidget(panel)
+    panel.resize(900, 300)
+    panel.show()
+    modes = []
+    header = panel.table.horizontalHeader()
+    original = header.setSectionResizeMode
+    header.setSectionResizeMode = lambda *args: modes.append(args[-1]) or original(*args)
+    long_name = "a_layer_with_a_rather_long_name"
+    record = LayerHealthRecord(step=50, layers=tuple(
+        LayerHealth(name, 0.25, 1.0, 0.05, 0.3, 1e-3) for name in ("conv1", long_name, "dense1")))
+    panel.show_record(record)
+    assert modes == [QHeaderView.ResizeMode.Interactive, QHeaderView.ResizeMode.ResizeToContents]
+    assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.ResizeToContents
+    assert panel.table.updatesEnabled()
+    assert [panel.table.item(r, 0).text() for r in range(3)] == ["conv1", long_name, "dense1"]
+    width = panel.table.fontMetrics().horizontalAdvance(long_name)
+    assert header.sectionSize(0) >= width                # sized to the longest name

@@ -133,3 +133,26 @@ def test_unchanged_epoch_series_are_not_fed_again(qtbot):
     item._fed_series = None                       # fed elsewhere: the next one is fed again
     set_if_changed(item, np.array([10.0, 20.0, 30.0]), np.array([0.5, 0.25, 0.2]))
     assert len(fed) == 4
+
+
+def test_behind_another_dock_tab_the_plots_draw_nothing_until_shown(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from visionstudio.ui.plots.metrics import MetricsPlots
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    plots = MetricsPlots(DocumentController())
+    tabs.addTab(QLabel("Model summary"), "Model summary")
+    tabs.addTab(plots, "Metrics")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    drawn: list[str] = []
+    monkeypatch.setattr(plots, "_draw_group", drawn.append)
+    plots.selection.history.version += 1
+    for _ in range(4):
+        plots._tick()
+    assert drawn == []                            # behind the other tab: nothing drawn
+    tabs.setCurrentWidget(plots)                  # shown: everything that changed, at once
+    assert sorted(drawn) == ["accuracy", "loss", "lr", "throughput"]

@@ -122,6 +122,16 @@ class MetricsPlots(QWidget):
         self.plots["loss"].enableAutoRange(x=True)
         self._invalidate()
 
+    def _off_screen(self) -> bool:
+        """In a window that does not show it (a dock tab behind another, a minimised
+        window): the timer draws nothing then, and showing it draws what changed meanwhile.
+        A widget on its own (no window around it) always draws."""
+        return not self.isVisible() and self.window() is not self
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.refresh()             # what changed while it was hidden, all four plots at once
+
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
@@ -286,6 +296,8 @@ class MetricsPlots(QWidget):
     def _tick(self) -> None:
         """The timer: redraw one stale plot per tick (round robin), so a frame's paint is
         a quarter of the dashboard and the event loop is never held for a whole frame."""
+        if self._off_screen():     # behind another dock tab while training: nothing to see
+            return
         sig = self._signature()
         order = [GROUPS[(self._next_group + i) % len(GROUPS)] for i in range(len(GROUPS))]
         training = self._training()

@@ -197,18 +197,28 @@ class LayerHealthPanel(QWidget):
             self.findings.setText(f"No problems found (step {record.step}).")
         if not record.layers or record.nonfinite_layer:
             return
-        self.table.setRowCount(len(record.layers))
-        accent = self.palette().highlight().color()
-        for row, h in enumerate(record.layers):
-            dead, grads = self.history.setdefault(h.layer, (deque(maxlen=HISTORY), deque(maxlen=HISTORY)))
-            dead.append(h.dead)
-            grads.append(h.grad_norm)
-            cells = (h.layer, _number(h.mean), _number(h.std), _number(h.dead, True), None,
-                     _number(h.grad_norm), None, _number(h.update_ratio))
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text or "")
-                if col == 4 and h.dead is not None:
-                    item.setData(Qt.ItemDataRole.DecorationRole, sparkline(list(dead), QColor("#c0392b")))
-                elif col == 6 and h.grad_norm is not None:
-                    item.setData(Qt.ItemDataRole.DecorationRole, sparkline(list(grads), accent, log=True))
-                self.table.setItem(row, col, item)
+        # with the columns sized to their contents, every setItem re-measured its whole
+        # column (16 ms a record for seven layers, on the GUI thread while training): fill
+        # with fixed columns, then size them once
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setUpdatesEnabled(False)
+        try:
+            self.table.setRowCount(len(record.layers))
+            accent = self.palette().highlight().color()
+            for row, h in enumerate(record.layers):
+                dead, grads = self.history.setdefault(h.layer, (deque(maxlen=HISTORY), deque(maxlen=HISTORY)))
+                dead.append(h.dead)
+                grads.append(h.grad_norm)
+                cells = (h.layer, _number(h.mean), _number(h.std), _number(h.dead, True), None,
+                         _number(h.grad_norm), None, _number(h.update_ratio))
+                for col, text in enumerate(cells):
+                    item = QTableWidgetItem(text or "")
+                    if col == 4 and h.dead is not None:
+                        item.setData(Qt.ItemDataRole.DecorationRole, sparkline(list(dead), QColor("#c0392b")))
+                    elif col == 6 and h.grad_norm is not None:
+                        item.setData(Qt.ItemDataRole.DecorationRole, sparkline(list(grads), accent, log=True))
+                    self.table.setItem(row, col, item)
+        finally:
+            self.table.setUpdatesEnabled(True)
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
