@@ -34,6 +34,7 @@ from visionstudio.ui.plots.grid import add_grid
 from visionstudio.ui.plots.lazy_menu import LazyMenuViewBox
 from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
+from visionstudio.ui.plots.readout import readout_at
 from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.plots.style import (
@@ -47,7 +48,7 @@ from visionstudio.ui.plots.style import (
     set_if_changed,
     titles,
 )
-from visionstudio.ui.plots.task_series import MetricChoice, draw_metric, epoch_readout
+from visionstudio.ui.plots.task_series import MetricChoice, draw_metric
 
 REFRESH_HZ = 10          # frames per second at most (adaptive: fewer when frames are slow)
 MAX_INTERVAL_MS = 125    # per plot tick: never slower than 2 frames per second
@@ -382,20 +383,7 @@ class MetricsPlots(QWidget):
 
     def values_at(self, step: float) -> str:
         """The values of the shown run nearest to ``step`` (the hover readout)."""
-        h = self.selection.history
-        a = h.batch_arrays()
-        if not len(a["step"]):
-            return ""
-        i = int(np.clip(np.searchsorted(a["step"], step), 0, len(a["step"]) - 1))
-        parts = [f"step {int(a['step'][i])}", f"loss {a['loss'][i]:.4g}",
-                 f"EMA {a['loss_ema'][i]:.4g}", f"lr {a['lr'][i]:.3g}"]
-        if len(a["rate_step"]):
-            j = int(np.clip(np.searchsorted(a["rate_step"], step), 0, len(a["rate_step"]) - 1))
-            parts.append(f"{a['rate'][j]:,.0f} img/s")
-        epochs = [e for e in h.epochs if e["step"] >= a["step"][i]]
-        if epochs:
-            parts.append(epoch_readout(epochs[0], self.metric_choice.key))
-        return " · ".join(parts)
+        return readout_at(self.selection.history, step, self.metric_choice.key)
 
     # -- export -----------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> list[Path]:
