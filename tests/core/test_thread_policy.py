@@ -115,7 +115,11 @@ SERIAL_PROBE = r"""
 import json, os, threading, torch
 from visionstudio.core.training.thread_policy import default_thread_count, serial_torch_on_this_thread
 torch.set_num_threads(2)                     # as on a 2-core machine, whatever this one has
-changed = serial_torch_on_this_thread()
+def elsewhere(fn):
+    helper = threading.Thread(target=fn)
+    helper.start()
+    helper.join()
+changed = serial_torch_on_this_thread(elsewhere)
 threads = set(os.listdir("/proc/self/task"))
 conv = torch.nn.Conv2d(16, 32, 3)
 with torch.no_grad():
@@ -127,7 +131,7 @@ worker = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
 worker.start(); worker.join()
 print(json.dumps({"changed": changed, "here": torch.get_num_threads(), "made": made,
                   "fresh": fresh[0], "default": default_thread_count(),
-                  "again": serial_torch_on_this_thread()}))
+                  "again": serial_torch_on_this_thread(elsewhere)}))
 """
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 LOWER_PRIORITY = 10          # niceness added to the training thread (Linux: 0 normal .. 19 lowest)
@@ -132,11 +132,13 @@ def default_thread_count() -> int:
     return _process_threads[0] if _process_threads else torch.get_num_threads()
 
 
-def serial_torch_on_this_thread() -> bool:
+def serial_torch_on_this_thread(elsewhere: Callable[[Callable[[], None]], None]) -> bool:
     """torch ops on the calling thread run on it alone from now on, so it never makes an
     OpenMP team; threads started later keep the process's default count. Call it on the
     GUI thread before its first torch op that could run in parallel (a later call cannot
-    undo a team already made). True when it changed anything."""
+    undo a team already made). ``elsewhere(fn)``: runs ``fn`` on another, short-lived
+    thread and returns when it has (the app's task helper; core starts no thread). True
+    when it changed anything."""
     import torch
 
     # get_num_threads() first: a thread's first one sets its count from the process-wide
@@ -146,11 +148,9 @@ def serial_torch_on_this_thread() -> bool:
         return False
     if not _process_threads:
         _process_threads.append(before)
+    default = _process_threads[0]
     torch.set_num_threads(1)
-    # set_num_threads also changed the count fresh threads start from: put it back from a
-    # throwaway thread (the call sets that thread's own count too, which dies with it)
-    helper = threading.Thread(target=torch.set_num_threads, args=(_process_threads[0],),
-                              name="visionstudio-thread-count")
-    helper.start()
-    helper.join()
+    # set_num_threads also changed the count fresh threads start from: put it back from
+    # another thread (the call sets that thread's own count too, which dies with it)
+    elsewhere(lambda: torch.set_num_threads(default))
     return True

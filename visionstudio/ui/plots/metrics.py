@@ -34,7 +34,7 @@ from visionstudio.ui.plots.grid import add_grid
 from visionstudio.ui.plots.lazy_menu import LazyMenuViewBox
 from visionstudio.ui.plots.overlays import RunOverlays
 from visionstudio.ui.plots.ranges import StickyYRanges
-from visionstudio.ui.plots.readout import readout_at
+from visionstudio.ui.plots.readout import cursor_lines, follow_pointer, readout_at
 from visionstudio.ui.plots.runs_list import RunsList
 from visionstudio.ui.plots.selection import selection_for
 from visionstudio.ui.plots.style import (
@@ -262,13 +262,7 @@ class MetricsPlots(QWidget):
 
     def _build_cursor(self) -> None:
         """Hover: a vertical line per plot and the values under the cursor in the readout."""
-        self.cursor_lines = {}
-        for name, plot in self.plots.items():
-            line = pg.InfiniteLine(angle=90, movable=False,
-                                   pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DotLine))
-            line.setVisible(False)
-            plot.addItem(line, ignoreBounds=True)
-            self.cursor_lines[name] = line
+        self.cursor_lines = cursor_lines(self.plots)
         self._hover_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_scene_mouse_moved)
 
@@ -369,17 +363,9 @@ class MetricsPlots(QWidget):
 
     # -- hover -------------------------------------------------------------------------------
     def _on_scene_mouse_moved(self, event) -> None:
-        pos = event[0]
-        for plot in self.plots.values():
-            if plot.sceneBoundingRect().contains(pos):
-                x = plot.vb.mapSceneToView(pos).x()
-                self.readout.setText(self.values_at(x))
-                for line in self.cursor_lines.values():
-                    line.setPos(x)
-                    line.setVisible(True)
-                return
-        for line in self.cursor_lines.values():
-            line.setVisible(False)
+        text = follow_pointer(self.plots, self.cursor_lines, event[0], self.values_at)
+        if text is not None:
+            self.readout.setText(text)
 
     def values_at(self, step: float) -> str:
         """The values of the shown run nearest to ``step`` (the hover readout)."""

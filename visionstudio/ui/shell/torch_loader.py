@@ -83,8 +83,13 @@ def serial_gui_torch() -> None:
         return
     from visionstudio.core.training.thread_policy import serial_torch_on_this_thread
 
-    serial_torch_on_this_thread()
+    serial_torch_on_this_thread(_run_and_wait)
     _serial.append(True)
+
+
+def _run_and_wait(fn: Callable[[], None]) -> None:
+    """``fn()`` on a task thread of its own, waited for (it takes microseconds)."""
+    run_task(lambda _state: fn(), name="visionstudio-thread-count", report_errors=False).wait(10_000)
 
 
 def when_torch_loaded(then: Callable[[], object], say: Callable[[str], object] | None = None) -> bool:
