@@ -226,10 +226,7 @@ class TrainingIntegration(QObject):
             self.progress.setFormat(f"{r.step}/{self.progress.maximum()} steps")
         finally:
             self.progress.setUpdatesEnabled(True)
-        text = self._batch_text
-        if self.training.state == "paused":
-            text += " (paused)"
-        self.step_label.setText(text)
+        self.step_label.setText(self._batch_text)
 
     def _tick(self) -> None:
         if self._batch is not self._batch_shown:

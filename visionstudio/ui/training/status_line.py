@@ -28,7 +28,6 @@ class StatusLine(QWidget):
         self._lines = max(1, int(lines))
         self._shown: list[tuple[str, bool]] | None = None   # laid out for the current width
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
         self._fit_height()
         self.setText(text)
 
