@@ -26,6 +26,8 @@ process, after a warm-up run; cli: its own):
           its OpenMP team then stays, so the app runs after it are not the app alone)
   lean    (--with-lean) the app with half the dashboard's drawing budget while training
   chatty  (--with-chatty) the app at 10 batch records a second, the rate it had before 4
+  unsteady (--with-unsteady) the app with the Trainer's thread-heap pad and roomy frame off
+          (core/training/allocator.py), as it trained before them: what they are worth
   --main-window: the app processes train in the app's real MainWindow (the canvas with
           its layer health, the docks, the status bar's progress and clock), not in the
           training panel and the dashboard alone
@@ -439,7 +441,8 @@ def app_once(args) -> dict:
     APP_CPU.clear()
     modes = ["app", "probed"] + (["thread"] if args.with_thread else []) + \
         (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else []) + \
-        (["lean"] if args.with_lean else []) + (["chatty"] if args.with_chatty else [])
+        (["lean"] if args.with_lean else []) + (["chatty"] if args.with_chatty else []) + \
+        (["unsteady"] if args.with_unsteady else [])
     out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
                  "torch_threads": default_thread_count()}
@@ -451,6 +454,8 @@ def app_once(args) -> dict:
             v, got = app_with(app, doc, window, budget=0.5)   # half the drawing budget
         elif mode == "chatty":
             v, got = app_with(app, doc, window, interval=CHATTY_REPORT_INTERVAL_S)
+        elif mode == "unsteady":
+            v, got = app_unsteady(app, doc, window)
         elif mode == "no_health":
             quiet = project(args)
             quiet.training = quiet.training.replace(layer_health=False)
@@ -498,6 +503,22 @@ def app_with(app, doc, window, interval: float | None = None,
         worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = saved
 
 
+def app_unsteady(app, doc, window) -> tuple[float, list[float]]:
+    """The app with the Trainer's fit neither raising glibc's top pad nor running below the
+    roomy frame (allocator.py), side by side with the app as it is."""
+    import contextlib
+
+    from visionstudio.core.training import trainer
+
+    saved = trainer.steady_thread_heaps, trainer.with_frame_room
+    trainer.steady_thread_heaps = lambda: contextlib.nullcontext(False)
+    trainer.with_frame_room = lambda fn, *a, **k: fn(*a, **k)
+    try:
+        return in_app(app, doc, window)
+    finally:
+        trainer.steady_thread_heaps, trainer.with_frame_room = saved
+
+
 def app_run(args, order: int, python_gc: bool = False) -> dict:
     """One app process (``app_once``), as a separate process, like the CLI's."""
     import subprocess
@@ -511,6 +532,7 @@ def app_run(args, order: int, python_gc: bool = False) -> dict:
         (["--with-no-health"] if args.with_no_health else []) + \
         (["--with-lean"] if args.with_lean else []) + \
         (["--with-chatty"] if args.with_chatty else []) + \
+        (["--with-unsteady"] if args.with_unsteady else []) + \
         (["--with-main"] if args.with_main else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
     for line in done.stdout.splitlines()[::-1]:
@@ -537,6 +559,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     extra = f", app with the latency probe / CLI {out['ratio_probed_vs_cli']:.3f}"
     for mode, words in (("no_health", "app without layer health"), ("lean", "lean app"),
                         ("chatty", "app at 10 batch records a second"),
+                        ("unsteady", "app without the heap pad and roomy frame"),
                         ("thread", "engine in a thread"),
                         ("main", "engine on this main thread")):
         if mode in med:
@@ -565,7 +588,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     from thread_cpu import cpu_report
 
     out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
-    for mode in ("lean", "chatty", "no_health", "pygc_app"):
+    for mode in ("lean", "chatty", "no_health", "unsteady", "pygc_app"):
         got = [run["cpu_modes"][mode] for run in runs if mode in run.get("cpu_modes", {})]
         if got:
             print(f"  ({mode}, same figures:", end=" ", flush=True)
@@ -595,6 +618,8 @@ def main() -> int:
                     help="also the app with half the drawing budget while training")
     ap.add_argument("--with-chatty", action="store_true",
                     help="also the app at 10 batch records a second (the former rate)")
+    ap.add_argument("--with-unsteady", action="store_true",
+                    help="also the app without the Trainer's thread-heap pad and roomy frame")
     ap.add_argument("--python-gc", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--with-python-gc", action="store_true",
                     help="also app processes with Python's own collector instead of the app's "

@@ -30,7 +30,7 @@ from torch import nn
 
 from visionstudio.core.params import ParamError
 from visionstudio.core.tasks.objective import Objective, ObjectiveError, as_outputs
-from visionstudio.core.training.allocator import steady_malloc
+from visionstudio.core.training.allocator import steady_malloc, steady_thread_heaps, with_frame_room
 from visionstudio.core.training.callbacks import Callback
 from visionstudio.core.training.checkpoint import load_checkpoint
 from visionstudio.core.training.config import TrainingConfig
@@ -237,7 +237,10 @@ class Trainer:
         Setup problems (unknown device, unusable checkpoint) raise TrainingSetupError /
         CheckpointError before any hook runs.
         """
-        data = TrainData.from_loaded(data)
+        with steady_thread_heaps():   # allocator.py: a thread's steps keep their heaps and frames
+            return with_frame_room(self._fit, TrainData.from_loaded(data), resume)
+
+    def _fit(self, data: TrainData, resume: str | os.PathLike[str] | None) -> FitResult:
         self._reset()
         self._setup(data)
         position = self._start_position(resume)
