@@ -26,6 +26,8 @@ process, after a warm-up run; cli: its own):
           its OpenMP team then stays, so the app runs after it are not the app alone)
   lean    (--with-lean) the app with half the dashboard's drawing budget while training
   chatty  (--with-chatty) the app at 10 batch records a second, the rate it had before 4
+  loose   (--with-loose-labels, with --main-window) the status bar's step and time labels
+          sized by their text again, as before: each new text re-laid out the main window
   unsteady (--with-unsteady) the app with the Trainer's thread-heap pad and roomy frame off
           (core/training/allocator.py), as it trained before them: what they are worth
   --main-window: the app processes train in the app's real MainWindow (the canvas with
@@ -442,7 +444,7 @@ def app_once(args) -> dict:
     modes = ["app", "probed"] + (["thread"] if args.with_thread else []) + \
         (["main"] if args.with_main else []) + (["no_health"] if args.with_no_health else []) + \
         (["lean"] if args.with_lean else []) + (["chatty"] if args.with_chatty else []) + \
-        (["unsteady"] if args.with_unsteady else [])
+        (["unsteady"] if args.with_unsteady else []) + (["loose"] if args.with_loose_labels else [])
     out: dict = {"ips": {}, "lat": {}, "device": "cuda" if args.device == "auto" and
                  torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device,
                  "torch_threads": default_thread_count()}
@@ -454,6 +456,8 @@ def app_once(args) -> dict:
             v, got = app_with(app, doc, window, budget=0.5)   # half the drawing budget
         elif mode == "chatty":
             v, got = app_with(app, doc, window, interval=CHATTY_REPORT_INTERVAL_S)
+        elif mode == "loose":
+            v, got = app_loose_labels(app, doc, window)
         elif mode == "unsteady":
             v, got = app_unsteady(app, doc, window)
         elif mode == "no_health":
@@ -503,6 +507,24 @@ def app_with(app, doc, window, interval: float | None = None,
         worker.REPORT_INTERVAL_S, metrics.TRAINING_BUDGET = saved
 
 
+def app_loose_labels(app, doc, window) -> tuple[float, list[float]]:
+    """The main window with its status-bar labels free to follow their text (before the
+    fixed size in ui/training/integration.py), side by side with the app as it is."""
+    from visionstudio.ui.training.integration import install
+
+    labels = [install(window).step_label, install(window).time_label]
+    fixed = [(label.minimumSize(), label.maximumSize()) for label in labels]
+    for label in labels:
+        label.setMinimumSize(0, 0)
+        label.setMaximumSize(16777215, 16777215)
+    try:
+        return in_app(app, doc, window)
+    finally:
+        for label, (low, high) in zip(labels, fixed):
+            label.setMinimumSize(low)
+            label.setMaximumSize(high)
+
+
 def app_unsteady(app, doc, window) -> tuple[float, list[float]]:
     """The app with the Trainer's fit neither raising glibc's top pad nor running below the
     roomy frame (allocator.py), side by side with the app as it is."""
@@ -533,6 +555,7 @@ def app_run(args, order: int, python_gc: bool = False) -> dict:
         (["--with-lean"] if args.with_lean else []) + \
         (["--with-chatty"] if args.with_chatty else []) + \
         (["--with-unsteady"] if args.with_unsteady else []) + \
+        (["--with-loose-labels"] if args.with_loose_labels else []) + \
         (["--with-main"] if args.with_main else [])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
     for line in done.stdout.splitlines()[::-1]:
@@ -560,6 +583,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     for mode, words in (("no_health", "app without layer health"), ("lean", "lean app"),
                         ("chatty", "app at 10 batch records a second"),
                         ("unsteady", "app without the heap pad and roomy frame"),
+                        ("loose", "app with text-sized status labels"),
                         ("thread", "engine in a thread"),
                         ("main", "engine on this main thread")):
         if mode in med:
@@ -588,7 +612,7 @@ def report(args, runs: list[dict], ips: dict[str, list[float]], cli_cpu: list[di
     from thread_cpu import cpu_report
 
     out["cpu"] = cpu_report([run["cpu"] for run in runs if run["cpu"]], cli_cpu)
-    for mode in ("lean", "chatty", "no_health", "unsteady", "pygc_app"):
+    for mode in ("lean", "chatty", "no_health", "unsteady", "loose", "pygc_app"):
         got = [run["cpu_modes"][mode] for run in runs if mode in run.get("cpu_modes", {})]
         if got:
             print(f"  ({mode}, same figures:", end=" ", flush=True)
@@ -620,6 +644,8 @@ def main() -> int:
                     help="also the app at 10 batch records a second (the former rate)")
     ap.add_argument("--with-unsteady", action="store_true",
                     help="also the app without the Trainer's thread-heap pad and roomy frame")
+    ap.add_argument("--with-loose-labels", action="store_true",
+                    help="also the main window with text-sized status-bar labels (the former way)")
     ap.add_argument("--python-gc", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--with-python-gc", action="store_true",
                     help="also app processes with Python's own collector instead of the app's "

@@ -89,3 +89,39 @@ def test_failure_reaches_the_window(qtbot, window):
     assert integration.training.train() is False
     assert failures and "cuda" in failures[0].message.lower()
     assert integration.actions["train"].isEnabled()
+
+
+def test_the_status_bar_labels_do_not_re_lay_out_the_window(qtbot, window):
+    """Their texts change twice a second while training: with a size that followed the
+    text, each change invalidated the main window's layout and repainted all of it."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from visionstudio.ui.training.integration import install
+
+    integration = install(window)
+    window.show()
+    qtbot.waitExposed(window)
+    requests = []
+
+    class Watch(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.LayoutRequest:
+                requests.append(obj)
+            return False
+
+    watch = Watch()
+    status = window.statusBar()
+    for label in (integration.step_label, integration.time_label):
+        label.show()
+    qtbot.wait(300)   # the layout settles after the labels appear
+    status.installEventFilter(watch)
+    window.installEventFilter(watch)
+    for step in (1, 12, 1234):
+        integration.step_label.setText(f"Epoch {step}/50 · batch {step}/5000")
+        integration.time_label.setText(f"Elapsed {step}:00 · ETA 1:{step % 60:02d}:00")
+        qtbot.wait(20)
+    status.removeEventFilter(watch)
+    window.removeEventFilter(watch)
+    assert requests == []
+    for label in (integration.step_label, integration.time_label):   # the text still fits
+        assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()

@@ -149,6 +149,13 @@ class TrainingIntegration(QObject):
         for widget in (self.lock_label, self.step_label, self.progress, self.time_label):
             bar.addPermanentWidget(widget)
             widget.hide()
+        # a fixed size, so a new text does not re-lay out the status bar: with a label that
+        # may grow, each setText (twice a second) invalidated the main window's layout and
+        # repainted the whole window (1600x915 px), counted with a paint-event filter
+        for label, widest in ((self.step_label, "Epoch 9999/9999 · batch 99999/99999 (paused)"),
+                              (self.time_label, "Elapsed 999:59:59 · ETA 999:59:59")):
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 8,
+                               label.sizeHint().height())
         self._t0 = None
         self._elapsed = 0.0
         self._eta = None
