@@ -39,9 +39,8 @@ def main() -> int:
     controller = DocumentController(load_template("classic_cnn"))
     window = MainWindow(controller, settings=settings)
     integration = install(window)
-    doc = controller.document
-    controller.push(SetDatasetSettings("shapes", {"samples": args.samples}), target=doc)
-    controller.push(SetTrainingSettings({"epochs": args.epochs, "batch_size": args.batch_size}), target=doc)
+    controller.push(SetDatasetSettings("shapes", {"samples": args.samples}))
+    controller.push(SetTrainingSettings({"epochs": args.epochs, "batch_size": args.batch_size}))
     window.show()
 
     def start() -> None:
