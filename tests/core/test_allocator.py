@@ -19,7 +19,8 @@ def _fresh_libc_lookup():
     allocator._mallopt.cache_clear()
 
 
-def test_the_thresholds_are_set_once_with_the_documented_values(monkeypatch):
+def fake_glibc(monkeypatch) -> list[tuple[int, int]]:
+    """A Linux C library whose ``mallopt`` records its calls (and accepts them)."""
     calls: list[tuple[int, int]] = []
 
     class Libc:
@@ -27,9 +28,14 @@ def test_the_thresholds_are_set_once_with_the_documented_values(monkeypatch):
             calls.append((option, value))
             return 1
 
-    monkeypatch.setattr(allocator, "_applied", None)
     monkeypatch.setattr(allocator.sys, "platform", "linux")
     monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    return calls
+
+
+def test_the_thresholds_are_set_once_with_the_documented_values(monkeypatch):
+    calls = fake_glibc(monkeypatch)
+    monkeypatch.setattr(allocator, "_applied", None)
     assert allocator.steady_malloc() and allocator.steady_malloc()
     assert calls == [(allocator.M_MMAP_THRESHOLD, 32 << 20), (allocator.M_TRIM_THRESHOLD, 256 << 20)]
 
@@ -51,15 +57,7 @@ def test_other_systems_are_left_alone(monkeypatch):
 
 
 def test_the_top_pad_is_raised_while_any_fit_runs_and_put_back_after_the_last(monkeypatch):
-    calls: list[tuple[int, int]] = []
-
-    class Libc:
-        def mallopt(self, option, value):
-            calls.append((option, value))
-            return 1
-
-    monkeypatch.setattr(allocator.sys, "platform", "linux")
-    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    calls = fake_glibc(monkeypatch)
     with allocator.steady_thread_heaps() as raised:
         assert raised
         with allocator.steady_thread_heaps():   # a second fit (a sweep's parallel trial)
@@ -70,10 +68,7 @@ def test_the_top_pad_is_raised_while_any_fit_runs_and_put_back_after_the_last(mo
 
 
 def test_a_failing_fit_puts_the_pad_back(monkeypatch):
-    calls: list[tuple[int, int]] = []
-    monkeypatch.setattr(allocator.sys, "platform", "linux")
-    monkeypatch.setattr(ctypes, "CDLL", lambda name: type("Libc", (), {
-        "mallopt": lambda self, option, value: calls.append((option, value)) or 1})())
+    calls = fake_glibc(monkeypatch)
     with pytest.raises(RuntimeError), allocator.steady_thread_heaps():
         raise RuntimeError("the step failed")
     assert calls[-1] == (allocator.M_TOP_PAD, allocator.DEFAULT_TOP_PAD) and allocator._holds == 0

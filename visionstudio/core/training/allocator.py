@@ -21,9 +21,10 @@ as soon as a free empties it: the trim threshold is not consulted there, only th
 pad. A training step empties its activations' heap at every step, so the next step maps
 it again and faults every page in, and the munmap shoots down the TLB of every core the
 OpenMP team runs on. Measured (2 cores, classic CNN, 600 steps, fresh processes): the
-Trainer in a plain thread ran at 0.94-0.97x the main thread with 2-3x its system time,
-and in one process in six at 0.75x with 30x the page faults; with a 64 MiB top pad
-0.98-1.0x, with the main thread's system time. A heap then keeps what the steps use, so
+Trainer in a plain thread ran at 0.92-0.99x the main thread with 2-3x its system time,
+and in one process in six at 0.75x with 30x the page faults; with a 64 MiB top pad it had
+the main thread's system time (0.96-1.0x with the frame room below). A heap then keeps
+what the steps use, so
 the pad is raised only while a fit runs (counted: sweeps fit in parallel) and put back
 after, when the next free returns the emptied heaps.
 
@@ -32,7 +33,7 @@ Python frames live in 16 KiB chunks that are mapped when a call does not fit and
 when it returns (CPython gh-142183; 3.13 and 3.14 keep one spare chunk since 2026-03).
 A step whose call depth crosses a chunk boundary (how deep the loop sits depends on the
 thread: the app's training thread sat at one) maps and unmaps a chunk several times a
-step: measured, 5.3 16 KiB mmap/munmap pairs a step in a plain thread, each munmap a TLB
+step: measured, 3.7 16 KiB mmap/munmap pairs a step in a plain thread, each munmap a TLB
 shootdown on the other core. The fit therefore runs below one frame that reserves 64 KiB
 of evaluation stack: CPython gives it a fresh 128 KiB chunk, and the ~62 KiB left in it
 hold a step's frames (a step is some tens of frames of a few hundred bytes).
